@@ -1,0 +1,119 @@
+//! The embedded route: `.proto` files parsed in pure Rust (protox), no protoc needed, for the `generate`
+//! command and for `build.rs`. It feeds the same [`generate`] as the plugin, so the output is identical.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use prost_types::FileDescriptorProto;
+
+use crate::{generate, CodegenError, Options, OutputFile};
+
+/// Parses `files` (paths under one of `includes`) with everything they import.
+///
+/// Returns all files, imports first, and the names of the files that were asked for.
+pub fn parse(includes: &[PathBuf], files: &[PathBuf]) -> Result<(Vec<FileDescriptorProto>, Vec<String>), CodegenError> {
+    let mut compiler = protox::Compiler::new(includes).map_err(parse_error)?;
+    compiler.include_source_info(true).include_imports(true);
+    for file in files {
+        compiler.open_file(file).map_err(parse_error)?;
+    }
+    let to_generate = compiler.files().filter(|f| !f.is_import()).map(|f| f.name().to_owned()).collect();
+    Ok((compiler.file_descriptor_set().file, to_generate))
+}
+
+fn parse_error(error: protox::Error) -> CodegenError {
+    let location = error.file().map(str::to_owned);
+    let message = format!("{error}");
+    let detail = match std::error::Error::source(&error) {
+        Some(source) => format!("{message}: {source}"),
+        None => message,
+    };
+    match location {
+        Some(file) => CodegenError::at(file, detail),
+        None => CodegenError::new(detail),
+    }
+}
+
+/// Writes generated files under `out_dir`, creating directories as needed.
+pub fn write(out_dir: &Path, files: &[OutputFile]) -> Result<(), CodegenError> {
+    for file in files {
+        let path = out_dir.join(&file.name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| CodegenError::at(parent.display().to_string(), format!("cannot create directory: {e}")))?;
+        }
+        fs::write(&path, &file.content)
+            .map_err(|e| CodegenError::at(path.display().to_string(), format!("cannot write: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Generation from `build.rs` (or any Rust program) without protoc.
+///
+/// ```no_run
+/// rsgrpc_codegen::Builder::new()
+///     .include("protos")
+///     .parameter("btree_map=.")
+///     .out_dir(std::env::var("OUT_DIR").unwrap())
+///     .compile(&["protos/greeter.proto"])
+///     .unwrap();
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    includes: Vec<PathBuf>,
+    parameters: Vec<String>,
+    out_dir: Option<PathBuf>,
+}
+
+impl Builder {
+    /// A builder with no include paths and default options.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Adds an include path (like protoc's `-I`).
+    pub fn include(mut self, path: impl AsRef<Path>) -> Self {
+        self.includes.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Adds a parameter, as protoc's `--rsgrpc_opt` would (`btree_map=.`).
+    pub fn parameter(mut self, parameter: impl Into<String>) -> Self {
+        self.parameters.push(parameter.into());
+        self
+    }
+
+    /// Where to write; defaults to `$OUT_DIR`.
+    pub fn out_dir(mut self, path: impl AsRef<Path>) -> Self {
+        self.out_dir = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Generates the files in memory.
+    pub fn generate(&self, files: &[impl AsRef<Path>]) -> Result<Vec<OutputFile>, CodegenError> {
+        let mut options = Options::default();
+        for parameter in &self.parameters {
+            options.apply(parameter)?;
+        }
+        let files: Vec<PathBuf> = files.iter().map(|f| f.as_ref().to_owned()).collect();
+        let (descriptors, to_generate) = parse(&self.includes, &files)?;
+        generate(&descriptors, &to_generate, &options)
+    }
+
+    /// Generates and writes the files; in `build.rs`, also asks cargo to rerun when a `.proto` changes.
+    pub fn compile(&self, files: &[impl AsRef<Path>]) -> Result<(), CodegenError> {
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| CodegenError::new("no out_dir given and OUT_DIR is not set"))?,
+        };
+        let generated = self.generate(files)?;
+        if std::env::var_os("CARGO").is_some() && std::env::var_os("OUT_DIR").is_some() {
+            for file in files {
+                println!("cargo:rerun-if-changed={}", file.as_ref().display());
+            }
+        }
+        write(&out_dir, &generated)
+    }
+}

@@ -1,0 +1,447 @@
+//! Descriptors lowered into the [model](crate::model): names resolved, types mapped, presence, packing,
+//! boxing and defaults decided, problems reported with the element they concern.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use prost_types::field_descriptor_proto::{Label, Type};
+use prost_types::{DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto};
+
+use crate::comments::{path, FileComments};
+use crate::defaults;
+use crate::error::CodegenError;
+use crate::ident::{camel, enum_variants, snake};
+use crate::index::{is_proto2, Definition, DescriptorIndex};
+use crate::model::{
+    Cardinality, Enum, EnumRef, EnumValue, Field, Item, Message, Oneof, Package, Scalar, TypePath, ValueType,
+};
+use crate::params::Options;
+
+/// Lowers the files to generate into one [`Package`] per proto package, in sorted order.
+pub fn lower(
+    files: &[FileDescriptorProto],
+    to_generate: &[String],
+    options: &Options,
+) -> Result<Vec<Package>, CodegenError> {
+    let index = DescriptorIndex::new(files);
+    let mut by_package: BTreeMap<&str, Vec<&FileDescriptorProto>> = BTreeMap::new();
+    for name in to_generate {
+        let file = index
+            .file(name)
+            .ok_or_else(|| CodegenError::at(name.as_str(), "listed to generate but not in the request"))?;
+        check_syntax(file)?;
+        by_package.entry(file.package()).or_default().push(file);
+    }
+    let lowering = Lowering::new(&index, options, by_package.keys().copied());
+    let mut packages = Vec::new();
+    for (package, mut files) in by_package {
+        files.sort_by_key(|file| file.name());
+        packages.push(lowering.package(package, &files)?);
+    }
+    Ok(packages)
+}
+
+fn check_syntax(file: &FileDescriptorProto) -> Result<(), CodegenError> {
+    match file.syntax.as_deref() {
+        None | Some("") | Some("proto2") | Some("proto3") => Ok(()),
+        Some("editions") => Err(CodegenError::at(file.name(), "protobuf editions are not supported yet")
+            .with_hint("use syntax = \"proto3\" or \"proto2\"")),
+        Some(other) => Err(CodegenError::at(file.name(), format!("unknown syntax \"{other}\""))),
+    }
+}
+
+/// Context shared by the lowering of every element.
+struct Lowering<'a> {
+    index: &'a DescriptorIndex<'a>,
+    options: &'a Options,
+    /// `(proto prefix, Rust path)`, longest prefix first.
+    extern_paths: Vec<(String, String)>,
+}
+
+/// Where an element is: its file, its comments and its `SourceCodeInfo` path.
+struct Site<'f> {
+    file: &'f FileDescriptorProto,
+    comments: &'f FileComments,
+    path: Vec<i32>,
+}
+
+impl Site<'_> {
+    fn child(&self, field: i32, index: usize) -> Site<'_> {
+        let mut path = self.path.clone();
+        path.extend([field, index as i32]);
+        Site { file: self.file, comments: self.comments, path }
+    }
+}
+
+impl<'a> Lowering<'a> {
+    fn new(index: &'a DescriptorIndex<'a>, options: &'a Options, packages: impl Iterator<Item = &'a str>) -> Self {
+        let mut extern_paths = options.extern_paths.clone();
+        let generating_wkt = packages.into_iter().any(|p| p == "google.protobuf");
+        if !generating_wkt && !extern_paths.iter().any(|(proto, _)| proto == ".google.protobuf") {
+            extern_paths.push((".google.protobuf".to_owned(), format!("{}::well_known", options.runtime_crate)));
+        }
+        extern_paths.sort_by_key(|(proto, _)| std::cmp::Reverse(proto.len()));
+        Lowering { index, options, extern_paths }
+    }
+
+    fn package(&self, name: &str, files: &[&FileDescriptorProto]) -> Result<Package, CodegenError> {
+        let module: Vec<String> = if name.is_empty() { Vec::new() } else { name.split('.').map(snake).collect() };
+        let mut items = Vec::new();
+        for file in files {
+            let comments = FileComments::new(file);
+            let root = Site { file, comments: &comments, path: Vec::new() };
+            let prefix = if name.is_empty() { String::new() } else { format!(".{name}") };
+            for (i, message) in file.message_type.iter().enumerate() {
+                let site = root.child(path::FILE_MESSAGE, i);
+                items.push(Item::Message(Box::new(self.message(&site, &prefix, &module, message)?)));
+            }
+            for (i, enumeration) in file.enum_type.iter().enumerate() {
+                let site = root.child(path::FILE_ENUM, i);
+                items.push(Item::Enum(self.enumeration(&site, &prefix, enumeration)?));
+            }
+        }
+        check_unique_names(files.first().map_or("", |f| f.name()), &format!("package `{name}`"), &items, &[])?;
+        Ok(Package { name: name.to_owned(), files: files.iter().map(|f| f.name().to_owned()).collect(), module, items })
+    }
+
+    fn message(
+        &self,
+        site: &Site<'_>,
+        prefix: &str,
+        module: &[String],
+        message: &DescriptorProto,
+    ) -> Result<Message, CodegenError> {
+        let full_name = format!("{prefix}.{}", message.name());
+        let element = |what: String| format!("{}: {what}", site.file.name());
+        let rust_name = camel(message.name());
+        let module_name = snake(message.name());
+        let mut inner_module = module.to_vec();
+        inner_module.push(module_name.clone());
+
+        let mut fields = Vec::new();
+        let mut oneof_members: BTreeMap<i32, Vec<Field>> = BTreeMap::new();
+        for (i, field) in message.field.iter().enumerate() {
+            let field_site = site.child(path::MESSAGE_FIELD, i);
+            let lowered = self.field(&field_site, &full_name, field)?;
+            match field.oneof_index {
+                Some(oneof) if !field.proto3_optional() => oneof_members.entry(oneof).or_default().push(lowered),
+                _ => fields.push(lowered),
+            }
+        }
+        let mut oneofs = Vec::new();
+        for (i, decl) in message.oneof_decl.iter().enumerate() {
+            let Some(members) = oneof_members.remove(&(i as i32)) else { continue };
+            let oneof_path = format!("{full_name}.{}", decl.name());
+            let docs = self.docs(site.comments.get(&site.child(path::MESSAGE_ONEOF, i).path), &oneof_path);
+            let mut attributes: Vec<String> = self.options.type_attributes.all(&oneof_path).cloned().collect();
+            attributes.extend(self.options.enum_attributes.all(&oneof_path).cloned());
+            let field_attributes = self.options.field_attributes.all(&oneof_path).cloned().collect();
+            oneofs.push(Oneof {
+                proto_name: decl.name().to_owned(),
+                rust_field: snake(decl.name()),
+                enum_name: camel(decl.name()),
+                docs,
+                attributes,
+                field_attributes,
+                fields: members,
+            });
+        }
+
+        let mut nested = Vec::new();
+        for (i, inner) in message.nested_type.iter().enumerate() {
+            if inner.options.as_ref().is_some_and(|o| o.map_entry()) {
+                continue;
+            }
+            let inner_site = site.child(path::MESSAGE_NESTED, i);
+            nested.push(Item::Message(Box::new(self.message(&inner_site, &full_name, &inner_module, inner)?)));
+        }
+        for (i, enumeration) in message.enum_type.iter().enumerate() {
+            nested.push(Item::Enum(self.enumeration(&site.child(path::MESSAGE_ENUM, i), &full_name, enumeration)?));
+        }
+
+        let mut taken: BTreeSet<String> = BTreeSet::new();
+        for name in fields.iter().map(|f| &f.rust_name).chain(oneofs.iter().map(|o| &o.rust_field)) {
+            if !taken.insert(name.clone()) {
+                return Err(CodegenError::at(
+                    element(format!("message {}", &full_name[1..])),
+                    format!("two fields or oneofs map to the Rust field name `{name}`"),
+                )
+                .with_hint("rename one of them"));
+            }
+        }
+        let mut unknown_fields = "unknown_fields".to_owned();
+        while taken.contains(&unknown_fields) {
+            unknown_fields.push('_');
+        }
+        let oneof_names: Vec<&str> = oneofs.iter().map(|o| o.enum_name.as_str()).collect();
+        check_unique_names(site.file.name(), &format!("message {}", &full_name[1..]), &nested, &oneof_names)?;
+
+        let mut attributes: Vec<String> = self.options.type_attributes.all(&full_name).cloned().collect();
+        attributes.extend(self.options.message_attributes.all(&full_name).cloned());
+        let package = site.file.package().to_owned();
+        let name_in_package =
+            if package.is_empty() { full_name[1..].to_owned() } else { full_name[package.len() + 2..].to_owned() };
+        Ok(Message {
+            docs: self.docs(site.comments.get(&site.path), &full_name),
+            deprecated: message.options.as_ref().is_some_and(|o| o.deprecated()),
+            full_name,
+            name_in_package,
+            package,
+            rust_name,
+            module_name,
+            module: module.to_vec(),
+            attributes,
+            fields,
+            oneofs,
+            nested,
+            unknown_fields,
+        })
+    }
+
+    fn field(&self, site: &Site<'_>, message_name: &str, field: &FieldDescriptorProto) -> Result<Field, CodegenError> {
+        let field_path = format!("{message_name}.{}", field.name());
+        let element = format!("{}: field {}", site.file.name(), &field_path[1..]);
+        let proto2 = is_proto2(site.file);
+        let number = u32::try_from(field.number()).map_err(|_| CodegenError::at(&element, "invalid field number"))?;
+        let repeated = field.label() == Label::Repeated;
+
+        let map_entry = match field.r#type() {
+            Type::Message if repeated => {
+                self.index.message(field.type_name()).filter(|m| m.options.as_ref().is_some_and(|o| o.map_entry()))
+            }
+            _ => None,
+        };
+        let value;
+        let cardinality;
+        if let Some(entry) = map_entry {
+            let key_field = entry.field.iter().find(|f| f.number() == 1);
+            let value_field = entry.field.iter().find(|f| f.number() == 2);
+            let (Some(key_field), Some(value_field)) = (key_field, value_field) else {
+                return Err(CodegenError::at(&element, "map entry without key or value field"));
+            };
+            let key = match self.value_type(&element, &field_path, key_field)? {
+                ValueType::Scalar(key) if !matches!(key, Scalar::Double | Scalar::Float | Scalar::Bytes { .. }) => key,
+                _ => return Err(CodegenError::at(&element, "map keys must be integers, bool or string")),
+            };
+            value = self.value_type(&element, &field_path, value_field)?;
+            cardinality = Cardinality::Map {
+                key,
+                value: Box::new(value.clone()),
+                btree: self.options.btree_map.any(&field_path),
+            };
+        } else {
+            value = self.value_type(&element, &field_path, field)?;
+            let is_message = matches!(value, ValueType::Message { .. });
+            cardinality = if repeated {
+                let packable =
+                    matches!(&value, ValueType::Scalar(s) if s.packable()) || matches!(value, ValueType::Enum(_));
+                let packed = match field.options.as_ref().and_then(|o| o.packed) {
+                    Some(packed) => packed && packable,
+                    None => packable && !proto2,
+                };
+                Cardinality::Repeated { packed }
+            } else if is_message || field.proto3_optional() || (proto2 && field.label() == Label::Optional) {
+                Cardinality::Optional
+            } else if field.label() == Label::Required {
+                Cardinality::Required
+            } else {
+                Cardinality::Implicit
+            };
+        }
+        let singular_message = matches!(value, ValueType::Message { .. })
+            && matches!(cardinality, Cardinality::Optional | Cardinality::Required);
+        let boxed = singular_message && self.reaches(field.type_name(), message_name);
+        let default = defaults::lower(field, &value, self.index).map_err(|m| CodegenError::at(&element, m))?;
+        let rust_name = snake(field.name());
+        Ok(Field {
+            proto_name: field.name().to_owned(),
+            number,
+            rust_name,
+            docs: self.docs(site.comments.get(&site.path), &field_path),
+            deprecated: field.options.as_ref().is_some_and(|o| o.deprecated()),
+            attributes: self.options.field_attributes.all(&field_path).cloned().collect(),
+            value,
+            cardinality,
+            boxed,
+            default,
+        })
+    }
+
+    fn value_type(
+        &self,
+        element: &str,
+        field_path: &str,
+        field: &FieldDescriptorProto,
+    ) -> Result<ValueType, CodegenError> {
+        Ok(match field.r#type() {
+            Type::Double => ValueType::Scalar(Scalar::Double),
+            Type::Float => ValueType::Scalar(Scalar::Float),
+            Type::Int64 => ValueType::Scalar(Scalar::Int64),
+            Type::Uint64 => ValueType::Scalar(Scalar::Uint64),
+            Type::Int32 => ValueType::Scalar(Scalar::Int32),
+            Type::Fixed64 => ValueType::Scalar(Scalar::Fixed64),
+            Type::Fixed32 => ValueType::Scalar(Scalar::Fixed32),
+            Type::Bool => ValueType::Scalar(Scalar::Bool),
+            Type::String => ValueType::Scalar(Scalar::String),
+            Type::Bytes => ValueType::Scalar(Scalar::Bytes { shared: self.options.bytes.any(field_path) }),
+            Type::Uint32 => ValueType::Scalar(Scalar::Uint32),
+            Type::Sfixed32 => ValueType::Scalar(Scalar::Sfixed32),
+            Type::Sfixed64 => ValueType::Scalar(Scalar::Sfixed64),
+            Type::Sint32 => ValueType::Scalar(Scalar::Sint32),
+            Type::Sint64 => ValueType::Scalar(Scalar::Sint64),
+            Type::Message | Type::Group => {
+                self.index.message(field.type_name()).ok_or_else(|| self.unknown_type(element, field))?;
+                ValueType::Message { path: self.type_path(field.type_name()), group: field.r#type() == Type::Group }
+            }
+            Type::Enum => {
+                let entry = self.index.get(field.type_name()).ok_or_else(|| self.unknown_type(element, field))?;
+                let Definition::Enum(enumeration) = entry.definition else {
+                    return Err(self.unknown_type(element, field));
+                };
+                let first = enumeration
+                    .value
+                    .first()
+                    .ok_or_else(|| CodegenError::at(element, format!("enum {} has no values", field.type_name())))?;
+                ValueType::Enum(EnumRef {
+                    path: self.type_path(field.type_name()),
+                    closed: entry.is_proto2(),
+                    first_variant: variant_names(enumeration).into_iter().next().unwrap_or_else(|| camel(first.name())),
+                })
+            }
+        })
+    }
+
+    fn unknown_type(&self, element: &str, field: &FieldDescriptorProto) -> CodegenError {
+        CodegenError::at(element, format!("type `{}` is not defined in the request", field.type_name()))
+    }
+
+    /// The Rust path of a type, from the root of the generated tree or from an extern path.
+    fn type_path(&self, full_name: &str) -> TypePath {
+        let entry = self.index.get(full_name).expect("resolved types are indexed");
+        let package: Vec<&str> =
+            if entry.package().is_empty() { Vec::new() } else { entry.package().split('.').collect() };
+        let proto_segments: Vec<&str> =
+            package.iter().chain(entry.parents.iter()).copied().chain(std::iter::once(entry.name)).collect();
+        let mut rust_segments: Vec<String> =
+            package.iter().chain(entry.parents.iter()).map(|segment| snake(segment)).collect();
+        rust_segments.push(camel(entry.name));
+        for (prefix, rust) in &self.extern_paths {
+            let prefix_segments: Vec<&str> = prefix[1..].split('.').filter(|s| !s.is_empty()).collect();
+            if proto_segments.starts_with(&prefix_segments) {
+                let rest = &rust_segments[prefix_segments.len()..];
+                let mut path = rust.clone();
+                for segment in rest {
+                    path.push_str("::");
+                    path.push_str(segment);
+                }
+                return TypePath::Extern(path);
+            }
+        }
+        let name = rust_segments.pop().expect("a type has a name");
+        TypePath::Local { modules: rust_segments, name }
+    }
+
+    /// Whether a value of message `from` can contain a `to` without a `Vec` or map in between; a field of
+    /// type `from` in `to` must then be boxed, or `to` would have infinite size.
+    fn reaches(&self, from: &str, to: &str) -> bool {
+        let mut seen = HashSet::new();
+        let mut stack = vec![from.to_owned()];
+        while let Some(name) = stack.pop() {
+            if name == to {
+                return true;
+            }
+            if !seen.insert(name.clone()) || self.is_extern(&name) {
+                continue;
+            }
+            let Some(message) = self.index.message(&name) else { continue };
+            for field in &message.field {
+                let singular = field.label() != Label::Repeated;
+                if singular && matches!(field.r#type(), Type::Message | Type::Group) {
+                    stack.push(field.type_name().to_owned());
+                }
+            }
+        }
+        false
+    }
+
+    fn is_extern(&self, full_name: &str) -> bool {
+        matches!(self.type_path(full_name), TypePath::Extern(_))
+    }
+
+    fn enumeration(
+        &self,
+        site: &Site<'_>,
+        prefix: &str,
+        enumeration: &EnumDescriptorProto,
+    ) -> Result<Enum, CodegenError> {
+        let full_name = format!("{prefix}.{}", enumeration.name());
+        if enumeration.value.is_empty() {
+            return Err(CodegenError::at(
+                format!("{}: enum {}", site.file.name(), &full_name[1..]),
+                "enum has no values",
+            ));
+        }
+        let names = variant_names(enumeration);
+        let mut values: Vec<EnumValue> = Vec::new();
+        let mut aliases = Vec::new();
+        for (i, (value, rust_name)) in enumeration.value.iter().zip(names).enumerate() {
+            let value_path = format!("{full_name}.{}", value.name());
+            let lowered = EnumValue {
+                proto_name: value.name().to_owned(),
+                rust_name,
+                number: value.number(),
+                docs: self.docs(site.comments.get(&site.child(path::ENUM_VALUE, i).path), &value_path),
+                deprecated: value.options.as_ref().is_some_and(|o| o.deprecated()),
+            };
+            match values.iter().find(|v| v.number == lowered.number) {
+                Some(original) => {
+                    let target = original.rust_name.clone();
+                    aliases.push((lowered, target));
+                }
+                None => values.push(lowered),
+            }
+        }
+        let mut attributes: Vec<String> = self.options.type_attributes.all(&full_name).cloned().collect();
+        attributes.extend(self.options.enum_attributes.all(&full_name).cloned());
+        Ok(Enum {
+            docs: self.docs(site.comments.get(&site.path), &full_name),
+            deprecated: enumeration.options.as_ref().is_some_and(|o| o.deprecated()),
+            full_name,
+            rust_name: camel(enumeration.name()),
+            attributes,
+            values,
+            aliases,
+        })
+    }
+
+    fn docs(&self, comment: Option<&str>, item_path: &str) -> Option<String> {
+        if self.options.disable_comments.any(item_path) {
+            return None;
+        }
+        comment.map(str::to_owned)
+    }
+}
+
+fn variant_names(enumeration: &EnumDescriptorProto) -> Vec<String> {
+    let value_names: Vec<&str> = enumeration.value.iter().map(|v| v.name()).collect();
+    enum_variants(enumeration.name(), &value_names)
+}
+
+/// Fails when two types (or oneof enums) of one Rust module would get the same name.
+fn check_unique_names(file: &str, scope: &str, items: &[Item], extra: &[&str]) -> Result<(), CodegenError> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let named = items.iter().map(|item| match item {
+        Item::Message(m) => (m.rust_name.clone(), m.full_name[1..].to_owned()),
+        Item::Enum(e) => (e.rust_name.clone(), e.full_name[1..].to_owned()),
+    });
+    let oneofs = extra.iter().map(|name| (name.to_string(), format!("oneof {name}")));
+    for (rust, proto) in named.chain(oneofs) {
+        if let Some(first) = seen.insert(rust.clone(), proto.clone()) {
+            return Err(CodegenError::at(
+                format!("{file}: {scope}"),
+                format!("`{first}` and `{proto}` both map to the Rust name `{rust}`"),
+            )
+            .with_hint("rename one of them"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Prepares the tools the rsgrpc test suite needs outside cargo:
+#
+#   $ENV_DIR/venv        Python venv with tests/env/requirements.txt installed
+#   $ENV_DIR/node        npm install of tests/env/package.json (the buf CLI)
+#   $ENV_DIR/bin/buf     symlink to the real buf binary
+#   $ENV_DIR/bin/python  launcher for the venv's python
+#
+# ENV_DIR is <workspace>/target/test-env, or $RSGRPC_TEST_ENV_DIR if set.
+# buf comes from npm (@bufbuild/buf) when npm is on PATH, otherwise from the
+# PyPI package buf-bin (same version) installed into the venv; set
+# RSGRPC_BUF_ROUTE=npm or RSGRPC_BUF_ROUTE=pypi to force one.
+#
+# Idempotent: a step is redone only when its inputs changed (stamp files hold
+# the hash of the pinned requirements) or its result is missing or broken.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+ENV_DIR="${RSGRPC_TEST_ENV_DIR:-$ROOT/target/test-env}"
+VENV="$ENV_DIR/venv"
+NODE_DIR="$ENV_DIR/node"
+BIN="$ENV_DIR/bin"
+REQS="$SCRIPT_DIR/requirements.txt"
+
+log() { printf '[test-env] %s\n' "$*"; }
+die() {
+    printf '[test-env] ERROR: %s\n' "$*" >&2
+    printf '[test-env] (deleting %s and re-running may help)\n' "$ENV_DIR" >&2
+    exit 1
+}
+
+hash_files() {
+    if command -v sha256sum >/dev/null 2>&1; then
+        cat "$@" | sha256sum | cut -d' ' -f1
+    else
+        cat "$@" | python3 -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'
+    fi
+}
+
+# The single source of truth for the buf version is tests/env/package.json.
+BUF_VERSION="$(sed -n 's/.*"@bufbuild\/buf": *"\([0-9][0-9.]*\)".*/\1/p' "$SCRIPT_DIR/package.json")"
+[ -n "$BUF_VERSION" ] || die "cannot read the @bufbuild/buf version from $SCRIPT_DIR/package.json"
+
+mkdir -p "$ENV_DIR" "$BIN"
+
+# Serialize concurrent runs (e.g. two test commands started at once).
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$ENV_DIR/.lock"
+    flock 9
+fi
+
+changed=0
+
+# ---------------------------------------------------------------- python venv
+reqs_hash="$(hash_files "$REQS")"
+venv_stamp="$VENV/.rsgrpc-requirements.sha256"
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import google.protobuf' >/dev/null 2>&1 \
+    && [ "$(cat "$venv_stamp" 2>/dev/null)" = "$reqs_hash" ]; then
+    :
+else
+    changed=1
+    command -v python3 >/dev/null 2>&1 || die "python3 is not on PATH"
+    log "creating Python venv in $VENV"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" \
+        || die "'python3 -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)"
+    log "installing $(basename "$REQS") with pip"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$REQS" \
+        || die "pip install -r $REQS failed"
+    printf '%s\n' "$reqs_hash" >"$venv_stamp"
+fi
+
+# A symlink to the venv's python would not activate the venv (python looks for
+# pyvenv.cfg next to the path it was started from), so bin/python is a launcher.
+py_launcher="#!/bin/sh
+exec \"$VENV/bin/python\" \"\$@\"
+"
+if [ -L "$BIN/python" ] || ! printf '%s' "$py_launcher" | cmp -s - "$BIN/python"; then
+    rm -f "$BIN/python"
+    printf '%s' "$py_launcher" >"$BIN/python"
+    chmod +x "$BIN/python"
+fi
+
+# ------------------------------------------------------------------------ buf
+route="${RSGRPC_BUF_ROUTE:-auto}"
+why="RSGRPC_BUF_ROUTE=$route"
+if [ "$route" = auto ]; then
+    if command -v npm >/dev/null 2>&1; then
+        route=npm why="npm found"
+    else
+        route=pypi why="npm not found"
+    fi
+fi
+
+buf_ok() { # $1: binary; true if it runs and reports the pinned version
+    [ -x "$1" ] && [ "$("$1" --version 2>/dev/null)" = "$BUF_VERSION" ]
+}
+
+find_npm_buf() { # prints the platform package's native binary, if installed
+    local f
+    for f in "$NODE_DIR"/node_modules/@bufbuild/buf-*/bin/buf; do
+        if [ -x "$f" ]; then printf '%s\n' "$f"; return 0; fi
+    done
+    return 1
+}
+
+case "$route" in
+    npm)
+        command -v npm >/dev/null 2>&1 || die "RSGRPC_BUF_ROUTE=npm but npm is not on PATH"
+        node_hash="$(hash_files "$SCRIPT_DIR/package.json" "$SCRIPT_DIR/package-lock.json")"
+        node_stamp="$NODE_DIR/.rsgrpc-package.sha256"
+        buf_real="$(find_npm_buf || true)"
+        if [ "$(cat "$node_stamp" 2>/dev/null)" != "$node_hash" ] || [ -z "$buf_real" ] \
+            || ! buf_ok "$buf_real"; then
+            changed=1
+            log "installing @bufbuild/buf@$BUF_VERSION with npm ci into $NODE_DIR"
+            mkdir -p "$NODE_DIR"
+            rm -f "$node_stamp"
+            cp "$SCRIPT_DIR/package.json" "$SCRIPT_DIR/package-lock.json" "$NODE_DIR/"
+            # The platform binary ships in an optional dependency; no install
+            # scripts are needed.
+            (cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) \
+                || die "npm ci in $NODE_DIR failed"
+            buf_real="$(find_npm_buf)" \
+                || die "npm installed no @bufbuild/buf-<platform> binary for this platform"
+            printf '%s\n' "$node_hash" >"$node_stamp"
+        fi
+        ;;
+    pypi)
+        buf_real="$VENV/bin/buf"
+        if ! buf_ok "$buf_real"; then
+            changed=1
+            log "installing buf-bin==$BUF_VERSION with pip into $VENV"
+            "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
+                "buf-bin==$BUF_VERSION" || die "pip install buf-bin==$BUF_VERSION failed"
+        fi
+        ;;
+    *)
+        die "RSGRPC_BUF_ROUTE must be auto, npm or pypi (got '$route')"
+        ;;
+esac
+
+if [ "$(readlink "$BIN/buf" 2>/dev/null)" != "$buf_real" ]; then
+    ln -sfn "$buf_real" "$BIN/buf"
+fi
+
+# ---------------------------------------------------------------- verification
+buf_version="$("$BIN/buf" --version 2>&1)" \
+    || die "$BIN/buf --version failed: $buf_version"
+[ "$buf_version" = "$BUF_VERSION" ] \
+    || die "$BIN/buf reports version '$buf_version', expected $BUF_VERSION"
+pb_version="$("$BIN/python" -c 'import google.protobuf as p; print(p.__version__)' 2>&1)" \
+    || die "$BIN/python cannot import google.protobuf: $pb_version"
+
+if [ "$route" = npm ]; then
+    log "buf $buf_version via npm package @bufbuild/buf ($why)"
+else
+    log "buf $buf_version via PyPI package buf-bin ($why)"
+fi
+if [ "$changed" = 1 ]; then
+    log "ready: $ENV_DIR (python protobuf $pb_version)"
+else
+    log "up to date: $ENV_DIR (python protobuf $pb_version)"
+fi

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The rsgrpc test command: bash tests/run.sh [-- <args for cargo test>]
+# Sets up the external test tools, then runs fmt, clippy and the test suite.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Where tests/env/setup.sh puts buf and python; tests read RSGRPC_TEST_ENV.
+export RSGRPC_TEST_ENV_DIR="${RSGRPC_TEST_ENV_DIR:-$ROOT/target/test-env}"
+export RSGRPC_TEST_ENV="$RSGRPC_TEST_ENV_DIR"
+
+if [ "${1-}" = "--" ]; then shift; fi
+
+step() { printf '==> %s\n' "$*"; }
+
+step "test environment (tests/env/setup.sh)"
+bash "$ROOT/tests/env/setup.sh"
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace $*"
+cargo test --workspace "$@"
