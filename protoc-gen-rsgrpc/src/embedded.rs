@@ -21,16 +21,25 @@ pub fn parse(includes: &[PathBuf], files: &[PathBuf]) -> Result<(Vec<FileDescrip
     Ok((compiler.file_descriptor_set().file, to_generate))
 }
 
+/// protox's error as ours, with `file:line:column` where protox knows the span (its `Display` omits it).
 fn parse_error(error: protox::Error) -> CodegenError {
-    let location = error.file().map(str::to_owned);
-    let message = format!("{error}");
-    let detail = match std::error::Error::source(&error) {
-        Some(source) => format!("{message}: {source}"),
-        None => message,
-    };
-    match location {
-        Some(file) => CodegenError::at(file, detail),
-        None => CodegenError::new(detail),
+    use miette::Diagnostic;
+    let file = error.file().map(str::to_owned);
+    let position = error.labels().and_then(|mut labels| labels.next()).and_then(|label| {
+        let contents = error.source_code()?.read_span(label.inner(), 0, 0).ok()?;
+        Some(format!("{}:{}", contents.line() + 1, contents.column() + 1))
+    });
+    let mut message = error.to_string();
+    if let Some(source) = std::error::Error::source(&error) {
+        message = format!("{message}: {source}");
+    }
+    if let Some(help) = error.help() {
+        message = format!("{message} ({help})");
+    }
+    match (file, position) {
+        (Some(file), Some(position)) => CodegenError::at(format!("{file}:{position}"), message),
+        (Some(file), None) => CodegenError::at(file, message),
+        (None, _) => CodegenError::new(message),
     }
 }
 
@@ -77,7 +86,7 @@ impl Builder {
         self
     }
 
-    /// Adds a parameter, as protoc's `--rsgrpc_opt` would (`btree_map=.`).
+    /// Adds parameters, as protoc's `--rsgrpc_opt` would (`btree_map=.,bytes=.`).
     pub fn parameter(mut self, parameter: impl Into<String>) -> Self {
         self.parameters.push(parameter.into());
         self
@@ -93,7 +102,7 @@ impl Builder {
     pub fn generate(&self, files: &[impl AsRef<Path>]) -> Result<Vec<OutputFile>, CodegenError> {
         let mut options = Options::default();
         for parameter in &self.parameters {
-            options.apply(parameter)?;
+            options.apply_all(parameter)?;
         }
         let files: Vec<PathBuf> = files.iter().map(|f| f.as_ref().to_owned()).collect();
         let (descriptors, to_generate) = parse(&self.includes, &files)?;
