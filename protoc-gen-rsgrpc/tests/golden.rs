@@ -81,7 +81,8 @@ fn cases() -> Vec<Case> {
             name: "well_known",
             include: wkt_include,
             files: wkt_files,
-            params: "runtime_crate=crate",
+            // BTreeMap for Struct.fields, as prost-types has it: a Struct then encodes deterministically.
+            params: "runtime_crate=crate,btree_map=.google.protobuf.Struct.fields",
             golden: Golden::File {
                 generated: "google.protobuf.rs",
                 committed: workspace().join("runtime/src/well_known/google.protobuf.rs"),

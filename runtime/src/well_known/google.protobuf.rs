@@ -9285,7 +9285,7 @@ impl crate::prost::Name for SourceContext {
 #[allow(deprecated)]
 pub struct Struct {
     /// Unordered map of dynamically typed values.
-    pub fields: ::std::collections::HashMap<::std::string::String, Value>,
+    pub fields: ::std::collections::BTreeMap<::std::string::String, Value>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
@@ -9313,7 +9313,7 @@ impl crate::prost::Message for Struct {
         const STRUCT_NAME: &str = "Struct";
         match tag {
             1 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                crate::codegen::hash_map::merge(
+                crate::codegen::btree_map::merge(
                         crate::codegen::string::merge,
                         crate::codegen::message::merge,
                         &mut self.fields,

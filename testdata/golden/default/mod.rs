@@ -14,6 +14,9 @@ pub mod rsgrpc {
             pub mod v1 {
                 include!("rsgrpc.test.evolution.v1.rs");
             }
+            pub mod v1proto2 {
+                include!("rsgrpc.test.evolution.v1proto2.rs");
+            }
             pub mod v2 {
                 include!("rsgrpc.test.evolution.v2.rs");
             }
