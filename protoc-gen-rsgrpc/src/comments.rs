@@ -87,14 +87,17 @@ fn sanitize(comment: &str) -> Vec<String> {
     // protoc keeps the single space after `//`; drop one leading space so Markdown indentation is preserved.
     let lines: Vec<String> =
         raw.iter().map(|line| line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned()).collect();
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     let mut in_fence = false;
     let mut in_indented = false;
     let mut previous_blank = true;
     for line in lines {
         let blank = line.trim().is_empty();
         if in_indented && !blank && !line.starts_with("    ") {
+            let trailing_blanks = out.iter().rev().take_while(|l| l.is_empty()).count();
+            out.truncate(out.len() - trailing_blanks);
             out.push(" ```".to_owned());
+            out.extend(std::iter::repeat_n(String::new(), trailing_blanks));
             in_indented = false;
         }
         if let Some(rest) = line.trim_start().strip_prefix("```") {
@@ -144,8 +147,8 @@ mod tests {
             "",
             " ```text",
             "     let x = y(;",
-            "",
             " ```",
+            "",
             " ```text",
             " code {",
             " ```",

@@ -14,7 +14,8 @@ As a protoc plugin (reads a CodeGeneratorRequest on stdin):
     protoc --rsgrpc_out=OUT_DIR [--rsgrpc_opt=PARAM,PARAM] FILE.proto...
 
 Without protoc (parses .proto files itself):
-    protoc-gen-rsgrpc generate -I INCLUDE_DIR... --out OUT_DIR [--opt PARAM,PARAM]... FILE.proto...
+    protoc-gen-rsgrpc generate -I INCLUDE_DIR... --out OUT_DIR [--opt PARAM,PARAM]... (FILE.proto | DIR)...
+    (a DIR stands for every .proto file under it)
 
 Options:
     -h, --help       this text
@@ -90,6 +91,7 @@ fn run_generate(args: &[String]) -> Result<(), CodegenError> {
         }
     }
     let out = out.ok_or_else(|| CodegenError::new("missing --out OUT_DIR"))?;
+    let files = expand_directories(files)?;
     if files.is_empty() {
         return Err(CodegenError::new("no .proto files given"));
     }
@@ -99,5 +101,34 @@ fn run_generate(args: &[String]) -> Result<(), CodegenError> {
     let (descriptors, to_generate) = embedded::parse(&includes, &files)?;
     let generated = rsgrpc_codegen::generate(&descriptors, &to_generate, &options)?;
     embedded::write(&out, &generated)?;
+    Ok(())
+}
+
+/// Replaces each directory by the `.proto` files under it, sorted, so output does not depend on the file system.
+fn expand_directories(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, CodegenError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            collect_protos(&path, &mut found)
+                .map_err(|e| CodegenError::at(path.display().to_string(), format!("cannot read directory: {e}")))?;
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
+fn collect_protos(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_protos(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            out.push(path);
+        }
+    }
     Ok(())
 }

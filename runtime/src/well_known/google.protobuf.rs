@@ -598,8 +598,8 @@ impl Method {
 ///         option (google.api.http).get = "/v2/{resource=**}";
 ///       }
 ///     }
-///
 /// ```
+///
 /// Example of a mixin configuration:
 ///
 /// ```text
@@ -607,8 +607,8 @@ impl Method {
 ///     - name: google.storage.v2.Storage
 ///       mixins:
 ///       - name: google.acl.v1.AccessControl
-///
 /// ```
+///
 /// The mixin construct implies that all methods in `AccessControl` are
 /// also declared with same name and request/response types in
 /// `Storage`. A documentation generator or annotation processor will
@@ -623,8 +623,8 @@ impl Method {
 ///       }
 ///       ...
 ///     }
-///
 /// ```
+///
 /// Note how the version in the path pattern changed from `v1` to `v2`.
 ///
 /// If the `root` field in the mixin is specified, it should be a
@@ -636,8 +636,8 @@ impl Method {
 ///       mixins:
 ///       - name: google.acl.v1.AccessControl
 ///         root: acls
-///
 /// ```
+///
 /// This implies the following inherited HTTP annotation:
 ///
 /// ```text
@@ -8769,8 +8769,8 @@ impl ::core::convert::TryFrom<i32> for SymbolVisibility {
 ///       duration.seconds -= 1;
 ///       duration.nanos += 1000000000;
 ///     }
-///
 /// ```
+///
 /// Example 2: Compute Timestamp from Timestamp + Duration in pseudo code.
 ///
 /// ```text
@@ -8788,16 +8788,16 @@ impl ::core::convert::TryFrom<i32> for SymbolVisibility {
 ///       end.seconds += 1;
 ///       end.nanos -= 1000000000;
 ///     }
-///
 /// ```
+///
 /// Example 3: Compute Duration from datetime.timedelta in Python.
 ///
 /// ```text
 ///     td = datetime.timedelta(days=3, minutes=10)
 ///     duration = Duration()
 ///     duration.FromTimedelta(td)
-///
 /// ```
+///
 /// # JSON Mapping
 ///
 /// In JSON format, the Duration type is encoded as a string rather than an
@@ -8937,8 +8937,8 @@ impl crate::prost::Name for Empty {
 /// ```text
 ///     paths: "f.a"
 ///     paths: "f.b.d"
-///
 /// ```
+///
 /// Here `f` represents a field in some root message, `a` and `b`
 /// fields in the message found in `f`, and `d` a field found in the
 /// message in `f.b`.
@@ -8964,8 +8964,8 @@ impl crate::prost::Name for Empty {
 ///       y : 13
 ///     }
 ///     z: 8
-///
 /// ```
+///
 /// The result will not contain specific values for fields x,y and z
 /// (their value will be set to the default, and omitted in proto text
 /// output):
@@ -8978,8 +8978,8 @@ impl crate::prost::Name for Empty {
 ///         d : 1
 ///       }
 ///     }
-///
 /// ```
+///
 /// A repeated field is not allowed except at the last position of a
 /// paths string.
 ///
@@ -9024,8 +9024,8 @@ impl crate::prost::Name for Empty {
 ///       }
 ///       c: [1]
 ///     }
-///
 /// ```
+///
 /// And an update message:
 ///
 /// ```text
@@ -9035,8 +9035,8 @@ impl crate::prost::Name for Empty {
 ///       }
 ///       c: [2]
 ///     }
-///
 /// ```
+///
 /// then if the field mask is:
 ///
 ///  paths: \["f.b", "f.c"\]
@@ -9051,8 +9051,8 @@ impl crate::prost::Name for Empty {
 ///       }
 ///       c: [1, 2]
 ///     }
-///
 /// ```
+///
 /// An implementation may provide options to override this default behavior for
 /// repeated and message fields.
 ///
@@ -9096,8 +9096,8 @@ impl crate::prost::Name for Empty {
 ///       string display_name = 1;
 ///       string address = 2;
 ///     }
-///
 /// ```
+///
 /// In proto a field mask for `Profile` may look as such:
 ///
 /// ```text
@@ -9105,16 +9105,16 @@ impl crate::prost::Name for Empty {
 ///       paths: "user.display_name"
 ///       paths: "photo"
 ///     }
-///
 /// ```
+///
 /// In JSON, the same mask is represented as below:
 ///
 /// ```text
 ///     {
 ///       mask: "user.displayName,photo"
 ///     }
-///
 /// ```
+///
 /// # Field Masks and Oneof Fields
 ///
 /// Field masks treat fields in oneofs just as regular fields. Consider the
@@ -9127,24 +9127,24 @@ impl crate::prost::Name for Empty {
 ///         SubMessage sub_message = 9;
 ///       }
 ///     }
-///
 /// ```
+///
 /// The field mask can be:
 ///
 /// ```text
 ///     mask {
 ///       paths: "name"
 ///     }
-///
 /// ```
+///
 /// Or:
 ///
 /// ```text
 ///     mask {
 ///       paths: "sub_message"
 ///     }
-///
 /// ```
+///
 /// Note that oneof type names ("test_oneof" in this case) cannot be used in
 /// paths.
 ///
@@ -9729,8 +9729,8 @@ impl ::core::convert::TryFrom<i32> for NullValue {
 ///     Timestamp timestamp;
 ///     timestamp.set_seconds(time(NULL));
 ///     timestamp.set_nanos(0);
-///
 /// ```
+///
 /// Example 2: Compute Timestamp from POSIX `gettimeofday()`.
 ///
 /// ```text
@@ -9740,8 +9740,8 @@ impl ::core::convert::TryFrom<i32> for NullValue {
 ///     Timestamp timestamp;
 ///     timestamp.set_seconds(tv.tv_sec);
 ///     timestamp.set_nanos(tv.tv_usec * 1000);
-///
 /// ```
+///
 /// Example 3: Compute Timestamp from Win32 `GetSystemTimeAsFileTime()`.
 ///
 /// ```text
@@ -9754,8 +9754,8 @@ impl ::core::convert::TryFrom<i32> for NullValue {
 ///     Timestamp timestamp;
 ///     timestamp.set_seconds((INT64) ((ticks / 10000000) - 11644473600LL));
 ///     timestamp.set_nanos((INT32) ((ticks % 10000000) * 100));
-///
 /// ```
+///
 /// Example 4: Compute Timestamp from Java `System.currentTimeMillis()`.
 ///
 /// ```text
@@ -9763,8 +9763,8 @@ impl ::core::convert::TryFrom<i32> for NullValue {
 ///
 ///     Timestamp timestamp = Timestamp.newBuilder().setSeconds(millis / 1000)
 ///         .setNanos((int) ((millis % 1000) * 1000000)).build();
-///
 /// ```
+///
 /// Example 5: Compute Timestamp from Java `Instant.now()`.
 ///
 /// ```text
@@ -9773,15 +9773,15 @@ impl ::core::convert::TryFrom<i32> for NullValue {
 ///     Timestamp timestamp =
 ///         Timestamp.newBuilder().setSeconds(now.getEpochSecond())
 ///             .setNanos(now.getNano()).build();
-///
 /// ```
+///
 /// Example 6: Compute Timestamp from current time in Python.
 ///
 /// ```text
 ///     timestamp = Timestamp()
 ///     timestamp.GetCurrentTime()
-///
 /// ```
+///
 /// # JSON Mapping
 ///
 /// In JSON format, the Timestamp type is encoded as a string in the

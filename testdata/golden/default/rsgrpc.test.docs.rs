@@ -11,8 +11,8 @@
 ///
 /// ```text
 ///     let x = this_is_not_rust(;
-///
 /// ```
+///
 /// ```text
 /// fenced code without a language is not rust either {
 /// ```

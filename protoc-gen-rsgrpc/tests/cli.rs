@@ -1,5 +1,5 @@
-//! Bad input gets one clear error naming what and where, never a panic: through protoc, on stdin, and in
-//! the embedded mode.
+//! The plugin's two front doors, protoc's stdin and the `generate` command: bad input gets one clear error
+//! naming what and where (never a panic), and the command line does what --help says.
 
 mod support;
 
@@ -182,4 +182,22 @@ fn version_and_help() {
     for expected in ["protoc --rsgrpc_out", "protoc-gen-rsgrpc generate", "extern_path", "runtime_crate", "btree_map"] {
         assert!(help.contains(expected), "help lacks {expected}: {help}");
     }
+}
+
+#[test]
+fn a_directory_stands_for_its_protos_and_matches_listing_them() {
+    let by_directory = tempfile::tempdir().unwrap();
+    let output = Command::new(plugin())
+        .args(["generate", "-I"])
+        .arg(protos_dir())
+        .arg("--out")
+        .arg(by_directory.path())
+        .arg(protos_dir())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let by_protoc = tempfile::tempdir().unwrap();
+    let output = run_protoc(&protos_dir(), &all_protos(), "", by_protoc.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_same_tree("generate DIR vs protoc", &read_tree(by_protoc.path()), &read_tree(by_directory.path()));
 }
