@@ -30,12 +30,21 @@ pub fn escape(name: &str) -> String {
 
 /// A field, module or function name: snake_case, escaped.
 pub fn snake(name: &str) -> String {
-    escape(&name.to_snake_case())
+    escape(&usable(name.to_snake_case()))
 }
 
 /// A type or variant name: UpperCamelCase, escaped.
 pub fn camel(name: &str) -> String {
-    escape(&name.to_upper_camel_case())
+    escape(&usable(name.to_upper_camel_case()))
+}
+
+/// Case conversion drops underscores: `_` becomes empty and `_1` becomes `1`; keep such names identifiers.
+fn usable(converted: String) -> String {
+    if converted.is_empty() || converted.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{converted}")
+    } else {
+        converted
+    }
 }
 
 /// The identifier for an already converted and escaped name (`r#type` becomes a raw identifier).
@@ -85,6 +94,8 @@ mod tests {
             ("match", "r#match"),
             ("HTTPServer", "http_server"),
             ("unknown_fields", "unknown_fields"),
+            ("_", "__"),
+            ("_1", "_1"),
         ];
         for (input, expected) in cases {
             assert_eq!(snake(input), expected, "{input}");
@@ -100,6 +111,8 @@ mod tests {
             ("Option", "Option"),
             ("HTTPRequest", "HttpRequest"),
             ("TopLevel", "TopLevel"),
+            ("_", "__"),
+            ("_9lives", "_9lives"),
         ];
         for (input, expected) in cases {
             assert_eq!(camel(input), expected, "{input}");

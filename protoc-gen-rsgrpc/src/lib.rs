@@ -39,6 +39,7 @@ pub fn generate(
     to_generate: &[String],
     options: &Options,
 ) -> Result<Vec<OutputFile>, CodegenError> {
+    options.validate()?;
     let packages = lower::lower(files, to_generate, options)?;
     let context = emit::Context::new(options);
     let mut output = Vec::new();

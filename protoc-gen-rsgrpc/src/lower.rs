@@ -22,6 +22,7 @@ pub fn lower(
     to_generate: &[String],
     options: &Options,
 ) -> Result<Vec<Package>, CodegenError> {
+    files.iter().try_for_each(check_names)?;
     let index = DescriptorIndex::new(files);
     let mut by_package: BTreeMap<&str, Vec<&FileDescriptorProto>> = BTreeMap::new();
     for name in to_generate {
@@ -38,6 +39,52 @@ pub fn lower(
         packages.push(lowering.package(package, &files)?);
     }
     Ok(packages)
+}
+
+/// Every name that can end up in generated code must be a proto identifier: protoc guarantees it, but a
+/// request from elsewhere may not, and a bad name must be an error, not a panic while building identifiers.
+fn check_names(file: &FileDescriptorProto) -> Result<(), CodegenError> {
+    let check = |what: &str, name: &str| {
+        if is_identifier(name) {
+            Ok(())
+        } else {
+            Err(CodegenError::at(file.name(), format!("{what} name `{name}` is not a valid identifier")))
+        }
+    };
+    if !file.package().is_empty() {
+        file.package().split('.').try_for_each(|segment| check("package", segment))?;
+    }
+    fn messages<'a>(
+        list: &'a [DescriptorProto],
+        check: &dyn Fn(&str, &str) -> Result<(), CodegenError>,
+    ) -> Result<(), CodegenError> {
+        for message in list {
+            check("message", message.name())?;
+            message.field.iter().try_for_each(|f| check("field", f.name()))?;
+            message.oneof_decl.iter().try_for_each(|o| check("oneof", o.name()))?;
+            enums(&message.enum_type, check)?;
+            messages(&message.nested_type, check)?;
+        }
+        Ok(())
+    }
+    fn enums(
+        list: &[EnumDescriptorProto],
+        check: &dyn Fn(&str, &str) -> Result<(), CodegenError>,
+    ) -> Result<(), CodegenError> {
+        for enumeration in list {
+            check("enum", enumeration.name())?;
+            enumeration.value.iter().try_for_each(|v| check("enum value", v.name()))?;
+        }
+        Ok(())
+    }
+    messages(&file.message_type, &check)?;
+    enums(&file.enum_type, &check)
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn check_syntax(file: &FileDescriptorProto) -> Result<(), CodegenError> {
@@ -126,6 +173,12 @@ impl<'a> Lowering<'a> {
                 Some(oneof) if !field.proto3_optional() => oneof_members.entry(oneof).or_default().push(lowered),
                 _ => fields.push(lowered),
             }
+        }
+        if let Some((index, members)) = oneof_members.iter().find(|(i, _)| **i as usize >= message.oneof_decl.len()) {
+            return Err(CodegenError::at(
+                element(format!("field {}.{}", &full_name[1..], members[0].proto_name)),
+                format!("refers to oneof #{index}, which the message does not declare"),
+            ));
         }
         let mut oneofs = Vec::new();
         for (i, decl) in message.oneof_decl.iter().enumerate() {
@@ -272,7 +325,10 @@ impl<'a> Lowering<'a> {
         field_path: &str,
         field: &FieldDescriptorProto,
     ) -> Result<ValueType, CodegenError> {
-        Ok(match field.r#type() {
+        let Some(field_type) = field.r#type.and_then(|t| Type::try_from(t).ok()) else {
+            return Err(CodegenError::at(element, format!("field has no valid type ({:?})", field.r#type)));
+        };
+        Ok(match field_type {
             Type::Double => ValueType::Scalar(Scalar::Double),
             Type::Float => ValueType::Scalar(Scalar::Float),
             Type::Int64 => ValueType::Scalar(Scalar::Int64),
@@ -349,10 +405,11 @@ impl<'a> Lowering<'a> {
             if name == to {
                 return true;
             }
+            // Types not in the index have been reported where they are used; externs cannot point back to us.
+            let Some(message) = self.index.message(&name) else { continue };
             if !seen.insert(name.clone()) || self.is_extern(&name) {
                 continue;
             }
-            let Some(message) = self.index.message(&name) else { continue };
             for field in &message.field {
                 let singular = field.label() != Label::Repeated;
                 if singular && matches!(field.r#type(), Type::Message | Type::Group) {

@@ -67,6 +67,25 @@ impl Options {
         Ok(options)
     }
 
+    /// Checks values that [`Options::apply`] checks when parsing, for options built in code.
+    pub fn validate(&self) -> Result<(), CodegenError> {
+        let err = |what: &str, message: String| CodegenError::at(format!("option {what}"), message);
+        check_rust_path(&self.runtime_crate).map_err(|m| err("runtime_crate", m))?;
+        check_include_file(&self.include_file).map_err(|m| err("include_file", m))?;
+        for (proto, rust) in &self.extern_paths {
+            check_rust_path(rust).map_err(|m| err("extern_path", m))?;
+            if !proto.starts_with('.') {
+                return Err(err("extern_path", format!("`{proto}` must be fully qualified (start with `.`)")));
+            }
+        }
+        let attributes =
+            [&self.type_attributes, &self.message_attributes, &self.enum_attributes, &self.field_attributes];
+        for (_, attribute) in attributes.iter().flat_map(|map| map.iter()) {
+            check_attribute(attribute).map_err(|m| err("attribute", m))?;
+        }
+        Ok(())
+    }
+
     /// Applies a comma-separated parameter string on top of these options.
     pub fn apply_all(&mut self, parameter: &str) -> Result<(), CodegenError> {
         split_escaped(parameter).iter().try_for_each(|item| self.apply(item))
@@ -114,11 +133,7 @@ impl Options {
                 map.insert(value.to_owned(), ());
             }
             "include_file" => {
-                if value.is_empty() || !value.ends_with(".rs") || value.starts_with('/') || value.contains('/') {
-                    return Err(err(
-                        "expected a file name ending in .rs, without directories, e.g. include_file=mod.rs".into(),
-                    ));
-                }
+                check_include_file(value).map_err(err)?;
                 self.include_file = value.to_owned();
             }
             "runtime_crate" => {
@@ -163,6 +178,14 @@ fn check_rust_path(path: &str) -> Result<(), String> {
     syn::parse_str::<syn::Path>(path).map(|_| ()).map_err(|e| format!("`{path}` is not a Rust path: {e}"))
 }
 
+fn check_include_file(name: &str) -> Result<(), String> {
+    if name.ends_with(".rs") && name.len() > 3 && !name.contains('/') && !name.contains('\\') {
+        Ok(())
+    } else {
+        Err("expected a file name ending in .rs, without directories, e.g. include_file=mod.rs".to_owned())
+    }
+}
+
 fn check_attribute(attribute: &str) -> Result<(), String> {
     parse_attributes(attribute).map(|_| ())
 }
@@ -197,6 +220,16 @@ mod tests {
         assert_eq!(options.include_file, "lib.rs");
         assert_eq!(options.runtime_crate, "crate::rt");
         assert!(options.field_attributes.any(".p.M.x"));
+    }
+
+    #[test]
+    fn options_built_in_code_are_validated_too() {
+        let options = Options { runtime_crate: "not a path".into(), ..Options::default() };
+        assert!(options.validate().unwrap_err().to_string().contains("option runtime_crate"));
+        let mut options = Options::default();
+        options.type_attributes.insert(".".into(), "derive(Eq)".into());
+        assert!(options.validate().unwrap_err().to_string().contains("is not an attribute"));
+        assert!(Options::default().validate().is_ok());
     }
 
     #[test]

@@ -34,6 +34,11 @@ fn assert_clear_failure(output: &Output, expected: &[&str]) {
     }
 }
 
+/// Runs `protoc-gen-rsgrpc generate -I include --out out files...`.
+fn generate(include: &Path, out: &Path, files: &[std::path::PathBuf]) -> Output {
+    Command::new(plugin()).args(["generate", "-I"]).arg(include).arg("--out").arg(out).args(files).output().unwrap()
+}
+
 fn write_proto(dir: &Path, name: &str, source: &str) {
     std::fs::write(dir.join(name), source).expect("write proto");
 }
@@ -109,14 +114,7 @@ fn editions_are_refused_clearly() {
     // protoc itself refuses: the plugin does not declare editions support.
     assert_clear_failure(&output, &["ed.proto", "editions"]);
 
-    let output = Command::new(plugin())
-        .args(["generate", "-I"])
-        .arg(dir.path())
-        .arg("--out")
-        .arg(out.path())
-        .arg(dir.path().join("ed.proto"))
-        .output()
-        .unwrap();
+    let output = generate(dir.path(), out.path(), &[dir.path().join("ed.proto")]);
     assert_clear_failure(&output, &["ed.proto"]);
 }
 
@@ -125,14 +123,7 @@ fn embedded_parse_errors_name_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     write_proto(dir.path(), "bad.proto", "syntax = \"proto3\";\n\nmessage M {\n  int32 a = ;\n}\n");
     let out = tempfile::tempdir().unwrap();
-    let output = Command::new(plugin())
-        .args(["generate", "-I"])
-        .arg(dir.path())
-        .arg("--out")
-        .arg(out.path())
-        .arg(dir.path().join("bad.proto"))
-        .output()
-        .unwrap();
+    let output = generate(dir.path(), out.path(), &[dir.path().join("bad.proto")]);
     assert_clear_failure(&output, &["protoc-gen-rsgrpc: bad.proto:4:13:"]);
     assert!(read_tree(out.path()).is_empty(), "nothing is written on error");
 }
@@ -142,14 +133,7 @@ fn embedded_missing_import_is_named() {
     let dir = tempfile::tempdir().unwrap();
     write_proto(dir.path(), "a.proto", "syntax = \"proto3\";\nimport \"missing/b.proto\";\nmessage A {}\n");
     let out = tempfile::tempdir().unwrap();
-    let output = Command::new(plugin())
-        .args(["generate", "-I"])
-        .arg(dir.path())
-        .arg("--out")
-        .arg(out.path())
-        .arg(dir.path().join("a.proto"))
-        .output()
-        .unwrap();
+    let output = generate(dir.path(), out.path(), &[dir.path().join("a.proto")]);
     assert_clear_failure(&output, &["a.proto:2:", "import 'missing/b.proto' not found"]);
 }
 
@@ -187,14 +171,7 @@ fn version_and_help() {
 #[test]
 fn a_directory_stands_for_its_protos_and_matches_listing_them() {
     let by_directory = tempfile::tempdir().unwrap();
-    let output = Command::new(plugin())
-        .args(["generate", "-I"])
-        .arg(protos_dir())
-        .arg("--out")
-        .arg(by_directory.path())
-        .arg(protos_dir())
-        .output()
-        .unwrap();
+    let output = generate(&protos_dir(), by_directory.path(), &[protos_dir()]);
     assert!(output.status.success(), "{}", stderr(&output));
     let by_protoc = tempfile::tempdir().unwrap();
     let output = run_protoc(&protos_dir(), &all_protos(), "", by_protoc.path());
