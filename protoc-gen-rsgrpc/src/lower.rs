@@ -3,8 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use prost::Message as _;
 use prost_types::field_descriptor_proto::{Label, Type};
-use prost_types::{DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto};
+use prost_types::{
+    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto, FileDescriptorSet,
+    ServiceDescriptorProto,
+};
 
 use crate::comments::{path, FileComments};
 use crate::defaults;
@@ -12,7 +16,8 @@ use crate::error::CodegenError;
 use crate::ident::{camel, enum_variants, snake};
 use crate::index::{is_proto2, Definition, DescriptorIndex};
 use crate::model::{
-    Cardinality, Enum, EnumRef, EnumValue, Field, Item, Message, Oneof, Package, Scalar, TypePath, ValueType,
+    Cardinality, Enum, EnumRef, EnumValue, Field, Item, Message, Method, Oneof, Package, Scalar, Service, TypePath,
+    ValueType,
 };
 use crate::params::Options;
 
@@ -76,6 +81,10 @@ fn check_names(file: &FileDescriptorProto) -> Result<(), CodegenError> {
             enumeration.value.iter().try_for_each(|v| check("enum value", v.name()))?;
         }
         Ok(())
+    }
+    for service in &file.service {
+        check("service", service.name())?;
+        service.method.iter().try_for_each(|m| check("method", m.name()))?;
     }
     messages(&file.message_type, &check)?;
     enums(&file.enum_type, &check)
@@ -146,8 +155,89 @@ impl<'a> Lowering<'a> {
                 items.push(Item::Enum(self.enumeration(&site, &prefix, enumeration)?));
             }
         }
+        let mut services = Vec::new();
+        for file in files {
+            let comments = FileComments::new(file);
+            let root = Site { file, comments: &comments, path: Vec::new() };
+            for (i, service) in file.service.iter().enumerate() {
+                services.push(self.service(&root.child(path::FILE_SERVICE, i), service)?);
+            }
+        }
         check_unique_names(files.first().map_or("", |f| f.name()), &format!("package `{name}`"), &items, &[])?;
-        Ok(Package { name: name.to_owned(), files: files.iter().map(|f| f.name().to_owned()).collect(), module, items })
+        let descriptor_set = (!services.is_empty()).then(|| self.descriptor_set(files));
+        Ok(Package {
+            name: name.to_owned(),
+            files: files.iter().map(|f| f.name().to_owned()).collect(),
+            module,
+            items,
+            services,
+            descriptor_set,
+        })
+    }
+
+    fn service(&self, site: &Site<'_>, service: &ServiceDescriptorProto) -> Result<Service, CodegenError> {
+        let package = site.file.package();
+        let full_name =
+            if package.is_empty() { service.name().to_owned() } else { format!("{package}.{}", service.name()) };
+        let mut methods = Vec::new();
+        for (i, method) in service.method.iter().enumerate() {
+            let element = format!("{}: method {full_name}.{}", site.file.name(), method.name());
+            let message = |type_name: &str| {
+                self.index.message(type_name).map(|_| self.type_path(type_name)).ok_or_else(|| {
+                    CodegenError::at(&element, format!("type `{type_name}` is not a message of the request"))
+                })
+            };
+            let method_site = site.child(path::SERVICE_METHOD, i);
+            methods.push(Method {
+                proto_name: method.name().to_owned(),
+                rust_name: snake(method.name()),
+                path: format!("/{full_name}/{}", method.name()),
+                input: message(method.input_type())?,
+                output: message(method.output_type())?,
+                client_streaming: method.client_streaming(),
+                server_streaming: method.server_streaming(),
+                docs: self.docs(site.comments.get(&method_site.path), &format!(".{full_name}.{}", method.name())),
+                deprecated: method.options.as_ref().is_some_and(|o| o.deprecated()),
+            });
+        }
+        Ok(Service {
+            rust_name: camel(service.name()),
+            module_base: heck::ToSnakeCase::to_snake_case(service.name()),
+            docs: self.docs(site.comments.get(&site.path), &format!(".{full_name}")),
+            deprecated: service.options.as_ref().is_some_and(|o| o.deprecated()),
+            full_name,
+            methods,
+        })
+    }
+
+    /// The package's files and everything they import, in dependency order, without source info (which
+    /// reflection clients do not need), encoded.
+    fn descriptor_set(&self, files: &[&FileDescriptorProto]) -> Vec<u8> {
+        let mut ordered: Vec<FileDescriptorProto> = Vec::new();
+        let mut seen = HashSet::new();
+        for file in files {
+            self.collect_with_imports(file, &mut seen, &mut ordered);
+        }
+        FileDescriptorSet { file: ordered }.encode_to_vec()
+    }
+
+    fn collect_with_imports(
+        &self,
+        file: &FileDescriptorProto,
+        seen: &mut HashSet<String>,
+        out: &mut Vec<FileDescriptorProto>,
+    ) {
+        if !seen.insert(file.name().to_owned()) {
+            return;
+        }
+        for dependency in &file.dependency {
+            if let Some(imported) = self.index.file(dependency) {
+                self.collect_with_imports(imported, seen, out);
+            }
+        }
+        let mut stripped = file.clone();
+        stripped.source_code_info = None;
+        out.push(stripped);
     }
 
     fn message(

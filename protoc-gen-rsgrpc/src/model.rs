@@ -329,6 +329,46 @@ pub enum Item {
     Enum(Enum),
 }
 
+/// One RPC of a service.
+#[derive(Debug, Clone)]
+pub struct Method {
+    /// The proto name (`SayHello`).
+    pub proto_name: String,
+    /// The Rust method name (`say_hello`), escaped.
+    pub rust_name: String,
+    /// The HTTP/2 path, `/package.Service/Method`.
+    pub path: String,
+    /// The request message.
+    pub input: TypePath,
+    /// The response message.
+    pub output: TypePath,
+    /// Whether the client sends a stream.
+    pub client_streaming: bool,
+    /// Whether the server sends a stream.
+    pub server_streaming: bool,
+    /// The comment, if any.
+    pub docs: Option<String>,
+    /// Whether the method is deprecated.
+    pub deprecated: bool,
+}
+
+/// A service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// The fully qualified name without leading dot (`package.Service`).
+    pub full_name: String,
+    /// The Rust name of the service (`Greeter`): the server trait's name.
+    pub rust_name: String,
+    /// The snake-case base of the client and server modules (`greeter`).
+    pub module_base: String,
+    /// The comment, if any.
+    pub docs: Option<String>,
+    /// Whether the service is deprecated.
+    pub deprecated: bool,
+    /// The methods, in declaration order.
+    pub methods: Vec<Method>,
+}
+
 /// Everything generated for one proto package: one output file.
 #[derive(Debug, Clone)]
 pub struct Package {
@@ -340,4 +380,8 @@ pub struct Package {
     pub module: Vec<String>,
     /// Top-level messages and enums, files in sorted order, declaration order within a file.
     pub items: Vec<Item>,
+    /// Services, files in sorted order, declaration order within a file.
+    pub services: Vec<Service>,
+    /// The encoded `FileDescriptorSet` of the package's files and their imports, when it has services.
+    pub descriptor_set: Option<Vec<u8>>,
 }

@@ -15,6 +15,8 @@ pub const KNOWN_PARAMETERS: &[(&str, &str)] = &[
     ("include_file=NAME", "name of the module tree file (default mod.rs)"),
     ("runtime_crate=PATH", "path of the rsgrpc runtime in generated code (default ::rsgrpc)"),
     ("disable_comments=PATH", "no doc comments on matching items"),
+    ("no_client", "no gRPC client code"),
+    ("no_server", "no gRPC server code"),
 ];
 
 /// The generator's options, as parsed from the parameter string.
@@ -40,6 +42,10 @@ pub struct Options {
     pub include_file: String,
     /// The runtime crate's path as written in generated code.
     pub runtime_crate: String,
+    /// Whether to generate gRPC clients.
+    pub client: bool,
+    /// Whether to generate gRPC server traits.
+    pub server: bool,
 }
 
 impl Default for Options {
@@ -55,6 +61,8 @@ impl Default for Options {
             disable_comments: PathMap::default(),
             include_file: "mod.rs".to_owned(),
             runtime_crate: "::rsgrpc".to_owned(),
+            client: true,
+            server: true,
         }
     }
 }
@@ -135,6 +143,13 @@ impl Options {
             "include_file" => {
                 check_include_file(value).map_err(err)?;
                 self.include_file = value.to_owned();
+            }
+            "no_client" | "no_server" if value.is_empty() || value == "true" => {
+                if key == "no_client" {
+                    self.client = false;
+                } else {
+                    self.server = false;
+                }
             }
             "runtime_crate" => {
                 check_rust_path(value).map_err(err)?;

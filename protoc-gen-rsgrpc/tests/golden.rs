@@ -91,6 +91,17 @@ fn cases() -> Vec<Case> {
             // = ...]`); users' files that import it are served protox's own copy, which parses.
             embedded: false,
         },
+        Case {
+            name: "rpc",
+            include: workspace().join("runtime/proto"),
+            files: vec!["google/rpc/error_details.proto".into(), "google/rpc/status.proto".into()],
+            params: "runtime_crate=crate",
+            golden: Golden::File {
+                generated: "google.rpc.rs",
+                committed: workspace().join("runtime/src/rpc/google.rpc.rs"),
+            },
+            embedded: true,
+        },
     ]
 }
 

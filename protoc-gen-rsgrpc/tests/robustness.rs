@@ -38,7 +38,7 @@ fn mutated_requests_never_panic() {
     let original = real_request();
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let (mut decoded, mut answered_with_error) = (0, 0);
-    for round in 0..1500 {
+    for round in 0..600 {
         let mut bytes = original.clone();
         for _ in 0..1 + rng.below(4) {
             let at = rng.below(bytes.len());
@@ -55,6 +55,6 @@ fn mutated_requests_never_panic() {
         }
     }
     // Enough of the mutations must get past decoding to exercise the generator itself.
-    assert!(decoded > 500, "only {decoded} mutated requests decoded");
+    assert!(decoded > 200, "only {decoded} mutated requests decoded");
     eprintln!("{decoded} mutated requests decoded, {answered_with_error} answered with an error");
 }

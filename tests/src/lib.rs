@@ -23,3 +23,6 @@ pub use rsgrpc as rt;
 pub mod built {
     include!(concat!(env!("OUT_DIR"), "/mod.rs"));
 }
+
+pub mod echo;
+pub mod support;

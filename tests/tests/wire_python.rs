@@ -70,6 +70,7 @@ macro_rules! all_types {
             rsgrpc::test::v2::with_groups::Entry, rsgrpc::test::v2::with_groups::Pick,
             rsgrpc::test::v2::Extendable, rsgrpc::test::v2::ClosedEnums,
             rsgrpc::test::wkt::WellKnown,
+            rsgrpc::test::echo::EchoRequest, rsgrpc::test::echo::EchoResponse,
         )
     };
 }

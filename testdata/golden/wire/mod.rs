@@ -10,6 +10,9 @@ pub mod rsgrpc {
         pub mod docs {
             include!("rsgrpc.test.docs.rs");
         }
+        pub mod echo {
+            include!("rsgrpc.test.echo.rs");
+        }
         pub mod evolution {
             pub mod v1 {
                 include!("rsgrpc.test.evolution.v1.rs");

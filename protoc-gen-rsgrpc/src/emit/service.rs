@@ -1,0 +1,263 @@
+//! gRPC services: a client (`greeter_client::GreeterClient`) with one async method per RPC, and a server
+//! trait (`greeter_server::Greeter`) whose methods default to `UNIMPLEMENTED`, with the wrapper that
+//! registers an implementation with the server (`greeter_server::GreeterServer`). Module and type names are
+//! tonic's, so code moving from tonic reads the same.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use super::{deprecated, Context};
+use crate::comments::doc_attributes;
+use crate::ident::{escape, ident};
+use crate::model::{Method, Package, Service};
+
+/// The client and server modules of every service of a package, and the package's descriptor set.
+pub fn services(package: &Package, context: &Context<'_>) -> TokenStream {
+    let services = package.services.iter().map(|service| {
+        let client = context.options.client.then(|| client(service, &package.module, context));
+        let server = context.options.server.then(|| server(service, &package.module, context));
+        quote!(#client #server)
+    });
+    let descriptors = package.descriptor_set.as_ref().map(|bytes| {
+        let literal = Literal::byte_string(bytes);
+        quote! {
+            /// The encoded `FileDescriptorSet` of this package's files and their imports, for reflection.
+            pub const FILE_DESCRIPTOR_SET: &[u8] = #literal;
+        }
+    });
+    quote!(#(#services)* #descriptors)
+}
+
+/// Paths are written from the client or server module, one level below the package.
+fn module_of(package_module: &[String], name: &str) -> Vec<String> {
+    let mut module = package_module.to_vec();
+    module.push(name.to_owned());
+    module
+}
+
+fn client(service: &Service, package_module: &[String], context: &Context<'_>) -> TokenStream {
+    let rt = &context.rt;
+    let module_name = escape(&format!("{}_client", service.module_base));
+    let module = module_of(package_module, &module_name);
+    let module_ident = ident(&module_name);
+    let client_name = format_ident!("{}Client", service.rust_name.trim_end_matches('_'));
+    let docs = doc_attributes(service.docs.as_deref());
+    let deprecated = deprecated(service.deprecated);
+    let full_name = &service.full_name;
+    let intro = format!(" A client of `{full_name}`; cheap to clone, every clone shares the channel.");
+    let methods = service.methods.iter().map(|method| client_method(method, &module, rt));
+    quote! {
+        #[doc = #intro]
+        pub mod #module_ident {
+            #docs
+            #deprecated
+            #[derive(Clone, Debug)]
+            pub struct #client_name {
+                inner: #rt::client::Client,
+            }
+
+            #[allow(deprecated)]
+            impl #client_name {
+                /// A client whose calls go through `channel`.
+                pub fn new(channel: #rt::client::Channel) -> Self {
+                    #client_name { inner: #rt::client::Client::new(channel) }
+                }
+
+                /// Connects to `target` (`http://host:port`, `unix:/path`) and returns a client.
+                pub async fn connect(target: &str) -> ::core::result::Result<Self, #rt::Status> {
+                    ::core::result::Result::Ok(Self::new(#rt::client::Channel::connect(target).await?))
+                }
+
+                #(#methods)*
+            }
+        }
+    }
+}
+
+fn client_method(method: &Method, module: &[String], rt: &TokenStream) -> TokenStream {
+    let name = ident(&method.rust_name);
+    let input = method.input.tokens(module);
+    let output = method.output.tokens(module);
+    let path = &method.path;
+    let docs = doc_attributes(method.docs.as_deref());
+    let deprecated = deprecated(method.deprecated);
+    let result = |ok: TokenStream| quote!(::core::result::Result<#ok, #rt::Status>);
+    match (method.client_streaming, method.server_streaming) {
+        (false, false) => {
+            let result = result(quote!(#rt::Response<#output>));
+            quote! {
+                #docs
+                #deprecated
+                pub async fn #name(&self, request: impl #rt::IntoRequest<#input>) -> #result {
+                    self.inner.unary(#path, request.into_request()).await
+                }
+            }
+        }
+        (false, true) => {
+            let result = result(quote!(#rt::Response<#rt::Streaming<#output>>));
+            quote! {
+                #docs
+                #deprecated
+                pub async fn #name(&self, request: impl #rt::IntoRequest<#input>) -> #result {
+                    self.inner.server_streaming(#path, request.into_request()).await
+                }
+            }
+        }
+        (true, false) => {
+            let result = result(quote!(#rt::Response<#output>));
+            quote! {
+                #docs
+                #deprecated
+                pub async fn #name<S>(&self, request: impl #rt::IntoRequest<S>) -> #result
+                where
+                    S: #rt::Stream<Item = #input> + ::core::marker::Send,
+                {
+                    self.inner.client_streaming(#path, request.into_request()).await
+                }
+            }
+        }
+        (true, true) => {
+            let result = result(quote!((#rt::client::Sender<#input>, #rt::Streaming<#output>)));
+            quote! {
+                #docs
+                #deprecated
+                pub async fn #name(&self, request: impl #rt::IntoRequest<()>) -> #result {
+                    self.inner.streaming(#path, request.into_request()).await
+                }
+            }
+        }
+    }
+}
+
+fn server(service: &Service, package_module: &[String], context: &Context<'_>) -> TokenStream {
+    let rt = &context.rt;
+    let module_name = escape(&format!("{}_server", service.module_base));
+    let module = module_of(package_module, &module_name);
+    let module_ident = ident(&module_name);
+    let trait_name = ident(&service.rust_name);
+    let server_name = format_ident!("{}Server", service.rust_name.trim_end_matches('_'));
+    let docs = doc_attributes(service.docs.as_deref());
+    let deprecated = deprecated(service.deprecated);
+    let full_name = &service.full_name;
+    let intro =
+        format!(" The server side of `{full_name}`: implement [`{trait_name}`], serve it with [`{server_name}`].");
+    let trait_methods = service.methods.iter().map(|method| trait_method(method, &module, full_name, rt));
+    let arms = service.methods.iter().map(|method| dispatch_arm(method, rt));
+    let method_names = service.methods.iter().map(|method| {
+        let constant = format_ident!("{}", heck::ToShoutySnakeCase::to_shouty_snake_case(method.proto_name.as_str()));
+        let value = &method.proto_name;
+        quote!(pub const #constant: &str = #value;)
+    });
+    let server_doc =
+        format!(" Serves a [`{trait_name}`] implementation: register it with `Server::builder().add_service(...)`.");
+    quote! {
+        #[doc = #intro]
+        pub mod #module_ident {
+            /// The service's full name.
+            pub const SERVICE_NAME: &str = #full_name;
+
+            /// The names of the service's methods.
+            pub mod methods {
+                #(#method_names)*
+            }
+
+            #docs
+            #deprecated
+            pub trait #trait_name: ::core::marker::Send + ::core::marker::Sync + 'static {
+                #(#trait_methods)*
+            }
+
+            #[doc = #server_doc]
+            #[derive(Debug)]
+            pub struct #server_name<T> {
+                inner: ::std::sync::Arc<T>,
+            }
+
+            impl<T: #trait_name> #server_name<T> {
+                /// Wraps an implementation.
+                pub fn new(service: T) -> Self {
+                    #server_name { inner: ::std::sync::Arc::new(service) }
+                }
+
+                /// Wraps an implementation that is shared elsewhere too.
+                pub fn from_arc(service: ::std::sync::Arc<T>) -> Self {
+                    #server_name { inner: service }
+                }
+            }
+
+            impl<T> ::core::clone::Clone for #server_name<T> {
+                fn clone(&self) -> Self {
+                    #server_name { inner: self.inner.clone() }
+                }
+            }
+
+            #[allow(deprecated)]
+            impl<T: #trait_name> #rt::server::Service for #server_name<T> {
+                fn name(&self) -> &'static str {
+                    SERVICE_NAME
+                }
+
+                fn call(&self, method: &str, call: #rt::server::ServerCall) -> #rt::server::BoxFuture {
+                    let service = self.inner.clone();
+                    match method {
+                        #(#arms)*
+                        _ => call.unimplemented_method(SERVICE_NAME, method),
+                    }
+                }
+
+                fn file_descriptor_set(&self) -> &'static [u8] {
+                    super::FILE_DESCRIPTOR_SET
+                }
+            }
+        }
+    }
+}
+
+fn trait_method(method: &Method, module: &[String], service_name: &str, rt: &TokenStream) -> TokenStream {
+    let name = ident(&method.rust_name);
+    let input = method.input.tokens(module);
+    let output = method.output.tokens(module);
+    let docs = doc_attributes(method.docs.as_deref());
+    let deprecated = deprecated(method.deprecated);
+    let request = if method.client_streaming {
+        quote!(#rt::Request<#rt::Streaming<#input>>)
+    } else {
+        quote!(#rt::Request<#input>)
+    };
+    let response = if method.server_streaming {
+        quote!(#rt::Response<#rt::server::BoxStream<#output>>)
+    } else {
+        quote!(#rt::Response<#output>)
+    };
+    let message = format!("{service_name}/{} is not implemented", method.proto_name);
+    quote! {
+        #docs
+        #deprecated
+        fn #name(
+            &self,
+            request: #request,
+        ) -> impl ::core::future::Future<Output = ::core::result::Result<#response, #rt::Status>> + ::core::marker::Send {
+            let _ = request;
+            async { ::core::result::Result::Err(#rt::Status::unimplemented(#message)) }
+        }
+    }
+}
+
+fn dispatch_arm(method: &Method, rt: &TokenStream) -> TokenStream {
+    let name = ident(&method.rust_name);
+    let proto = &method.proto_name;
+    let glue = format_ident!(
+        "{}",
+        match (method.client_streaming, method.server_streaming) {
+            (false, false) => "unary",
+            (false, true) => "server_streaming",
+            (true, false) => "client_streaming",
+            (true, true) => "streaming",
+        }
+    );
+    quote! {
+        #proto => #rt::server::#glue(call, service, |service: ::std::sync::Arc<T>, request| async move {
+            service.#name(request).await
+        }),
+    }
+}

@@ -1,0 +1,360 @@
+//! A channel: one HTTP/2 connection to a target, shared by every client and call made through it, opened
+//! eagerly or on first use, and reopened (with exponential backoff after failures) when it is lost.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::status::Status;
+use crate::wire;
+
+/// Where a channel connects.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    Tcp { host: String, port: u16 },
+    Unix(PathBuf),
+}
+
+impl Target {
+    /// Parses `http://host:port`, `host:port`, `unix:/path` or `unix:///path`.
+    fn parse(target: &str) -> Result<(Target, http::uri::Authority), Status> {
+        let bad = |why: &str| Status::invalid_argument(format!("invalid target {target:?}: {why}"));
+        if let Some(path) = target.strip_prefix("unix://").or_else(|| target.strip_prefix("unix:")) {
+            if !path.starts_with('/') {
+                return Err(bad("a unix socket path must be absolute (unix:/path or unix:///path)"));
+            }
+            return Ok((Target::Unix(PathBuf::from(path)), http::uri::Authority::from_static("localhost")));
+        }
+        if target.starts_with("https://") {
+            return Err(bad("TLS is not supported yet; use http://"));
+        }
+        let rest = target.strip_prefix("http://").unwrap_or(target).trim_end_matches('/');
+        let authority: http::uri::Authority = rest.parse().map_err(|_| bad("expected http://host:port"))?;
+        let port = authority.port_u16().ok_or_else(|| bad("the port is missing"))?;
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+        Ok((Target::Tcp { host, port }, authority))
+    }
+}
+
+/// Settings of a channel.
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelConfig {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_receive_message_size: usize,
+    pub(crate) max_send_message_size: usize,
+    pub(crate) user_agent: http::HeaderValue,
+    pub(crate) initial_stream_window_size: Option<u32>,
+    pub(crate) initial_connection_window_size: Option<u32>,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        ChannelConfig {
+            connect_timeout: Duration::from_secs(20),
+            max_receive_message_size: wire::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
+            max_send_message_size: wire::DEFAULT_MAX_SEND_MESSAGE_SIZE,
+            user_agent: http::HeaderValue::from_static(wire::USER_AGENT),
+            initial_stream_window_size: None,
+            initial_connection_window_size: None,
+        }
+    }
+}
+
+/// Builds a [`Channel`].
+#[derive(Debug, Clone)]
+pub struct ChannelBuilder {
+    target: Target,
+    authority: http::uri::Authority,
+    config: ChannelConfig,
+}
+
+impl ChannelBuilder {
+    /// How long connecting (TCP and the HTTP/2 handshake) may take; default 20 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// The largest response message accepted (default 4 MiB).
+    pub fn max_receive_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_receive_message_size = bytes;
+        self
+    }
+
+    /// The largest request message sent; larger ones fail with `RESOURCE_EXHAUSTED` before sending.
+    pub fn max_send_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_send_message_size = bytes;
+        self
+    }
+
+    /// A `user-agent` prefix of the application, before rsgrpc's own.
+    pub fn user_agent(mut self, user_agent: &str) -> Result<Self, Status> {
+        let value = format!("{user_agent} {}", wire::USER_AGENT);
+        self.config.user_agent = http::HeaderValue::from_str(&value)
+            .map_err(|_| Status::invalid_argument(format!("invalid user agent {user_agent:?}")))?;
+        Ok(self)
+    }
+
+    /// The HTTP/2 flow-control window of each call.
+    pub fn initial_stream_window_size(mut self, bytes: u32) -> Self {
+        self.config.initial_stream_window_size = Some(bytes);
+        self
+    }
+
+    /// The HTTP/2 flow-control window of the connection.
+    pub fn initial_connection_window_size(mut self, bytes: u32) -> Self {
+        self.config.initial_connection_window_size = Some(bytes);
+        self
+    }
+
+    /// Connects now; an error if the target cannot be reached.
+    pub async fn connect(self) -> Result<Channel, Status> {
+        let channel = self.connect_lazy();
+        channel.connection().await?;
+        Ok(channel)
+    }
+
+    /// A channel that connects on its first call.
+    pub fn connect_lazy(self) -> Channel {
+        Channel {
+            inner: Arc::new(Inner {
+                target: self.target,
+                authority: self.authority,
+                config: self.config,
+                state: Mutex::new(State::Idle),
+                connecting: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+}
+
+/// A connection to a gRPC server, shared by clients; cheap to clone.
+#[derive(Clone)]
+pub struct Channel {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    target: Target,
+    authority: http::uri::Authority,
+    config: ChannelConfig,
+    state: Mutex<State>,
+    /// Held while connecting, so concurrent calls wait for one attempt instead of each making their own.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+enum State {
+    Idle,
+    Ready {
+        send: h2::client::SendRequest<Bytes>,
+        alive: Arc<AtomicBool>,
+    },
+    /// The last attempt failed: calls fail fast with its error until `until`.
+    Backoff {
+        until: Instant,
+        error: Status,
+        failures: u32,
+    },
+}
+
+/// gRPC's connection backoff: 1 s, growing 1.6x per failure up to 120 s, with 20% jitter.
+fn backoff(failures: u32) -> Duration {
+    let base = 1.0 * 1.6f64.powi(failures.saturating_sub(1).min(20) as i32);
+    let seconds = base.min(120.0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let jitter = 1.0 + 0.2 * ((f64::from(nanos % 2001) / 1000.0) - 1.0);
+    Duration::from_secs_f64(seconds * jitter)
+}
+
+impl Channel {
+    /// A builder for `target`: `http://host:port`, `host:port`, `unix:/path` or `unix:///path`.
+    pub fn builder(target: &str) -> Result<ChannelBuilder, Status> {
+        let (target, authority) = Target::parse(target)?;
+        Ok(ChannelBuilder { target, authority, config: ChannelConfig::default() })
+    }
+
+    /// Connects to `target` now, with default settings.
+    pub async fn connect(target: &str) -> Result<Channel, Status> {
+        Channel::builder(target)?.connect().await
+    }
+
+    /// A channel to `target` that connects on its first call.
+    pub fn lazy(target: &str) -> Result<Channel, Status> {
+        Ok(Channel::builder(target)?.connect_lazy())
+    }
+
+    pub(crate) fn config(&self) -> &ChannelConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn authority(&self) -> &http::uri::Authority {
+        &self.inner.authority
+    }
+
+    /// A connection ready for a new stream; reconnects once if the current one turns out to be gone.
+    pub(crate) async fn ready(&self) -> Result<h2::client::SendRequest<Bytes>, Status> {
+        let mut retried = false;
+        loop {
+            let send = self.connection().await?;
+            match send.ready().await {
+                Ok(send) => return Ok(send),
+                Err(error) if !retried => {
+                    tracing::debug!(%error, "the connection is gone; reconnecting");
+                    self.forget_connection();
+                    retried = true;
+                }
+                Err(error) => return Err(Status::from_h2(&error)),
+            }
+        }
+    }
+
+    fn current(&self) -> Option<h2::client::SendRequest<Bytes>> {
+        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        match &*state {
+            State::Ready { send, alive } if alive.load(Ordering::Acquire) => Some(send.clone()),
+            State::Ready { .. } => {
+                *state = State::Idle;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn forget_connection(&self) {
+        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(*state, State::Ready { .. }) {
+            *state = State::Idle;
+        }
+    }
+
+    async fn connection(&self) -> Result<h2::client::SendRequest<Bytes>, Status> {
+        if let Some(send) = self.current() {
+            return Ok(send);
+        }
+        let _connecting = self.inner.connecting.lock().await;
+        if let Some(send) = self.current() {
+            return Ok(send);
+        }
+        let failures = {
+            let state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+            match &*state {
+                State::Backoff { until, error, .. } if Instant::now() < *until => {
+                    let wait = until.saturating_duration_since(Instant::now());
+                    return Err(Status::new(error.code(), format!("{} (next attempt in {wait:.1?})", error.message())));
+                }
+                State::Backoff { failures, .. } => *failures,
+                _ => 0,
+            }
+        };
+        let attempt = tokio::time::timeout(self.inner.config.connect_timeout, self.dial()).await;
+        let result = attempt
+            .unwrap_or_else(|_| Err(Status::unavailable(format!("connecting to {} timed out", self.inner.authority))));
+        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok((send, alive)) => {
+                *state = State::Ready { send: send.clone(), alive };
+                Ok(send)
+            }
+            Err(error) => {
+                let failures = failures + 1;
+                *state = State::Backoff { until: Instant::now() + backoff(failures), error: error.clone(), failures };
+                Err(error)
+            }
+        }
+    }
+
+    async fn dial(&self) -> Result<(h2::client::SendRequest<Bytes>, Arc<AtomicBool>), Status> {
+        let unavailable = |error: std::io::Error| {
+            Status::unavailable(format!("cannot connect to {}: {error}", self.describe_target()))
+        };
+        match &self.inner.target {
+            Target::Tcp { host, port } => {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await.map_err(unavailable)?;
+                let _ = stream.set_nodelay(true);
+                self.handshake(stream).await
+            }
+            Target::Unix(path) => {
+                let stream = tokio::net::UnixStream::connect(path).await.map_err(unavailable)?;
+                self.handshake(stream).await
+            }
+        }
+    }
+
+    async fn handshake<IO>(&self, io: IO) -> Result<(h2::client::SendRequest<Bytes>, Arc<AtomicBool>), Status>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let mut builder = h2::client::Builder::new();
+        if let Some(size) = self.inner.config.initial_stream_window_size {
+            builder.initial_window_size(size);
+        }
+        if let Some(size) = self.inner.config.initial_connection_window_size {
+            builder.initial_connection_window_size(size);
+        }
+        let (send, connection) = builder.handshake::<_, Bytes>(io).await.map_err(|e| {
+            Status::unavailable(format!("HTTP/2 handshake with {} failed: {e}", self.describe_target()))
+        })?;
+        let alive = Arc::new(AtomicBool::new(true));
+        let flag = alive.clone();
+        let target = self.describe_target();
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%target, %error, "connection closed with an error");
+            }
+            flag.store(false, Ordering::Release);
+        });
+        Ok((send, alive))
+    }
+
+    fn describe_target(&self) -> String {
+        match &self.inner.target {
+            Target::Tcp { host, port } => format!("{host}:{port}"),
+            Target::Unix(path) => format!("unix:{}", path.display()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel").field("target", &self.describe_target()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        for (text, expected) in [
+            ("http://127.0.0.1:50051", "127.0.0.1:50051"),
+            ("localhost:8080", "localhost:8080"),
+            ("http://[::1]:9000/", "::1:9000"),
+            ("unix:/tmp/x.sock", "unix:/tmp/x.sock"),
+            ("unix:///tmp/y.sock", "unix:/tmp/y.sock"),
+        ] {
+            let (target, _) = Target::parse(text).unwrap();
+            let described = match target {
+                Target::Tcp { host, port } => format!("{host}:{port}"),
+                Target::Unix(path) => format!("unix:{}", path.display()),
+            };
+            assert_eq!(described, expected, "{text}");
+        }
+        for bad in ["http://host", "https://h:1", "unix:relative", "http://a b:1"] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let first = backoff(1).as_secs_f64();
+        assert!((0.8..=1.2).contains(&first), "{first}");
+        let third = backoff(3).as_secs_f64();
+        assert!((2.56 * 0.8..=2.56 * 1.2).contains(&third), "{third}");
+        assert!(backoff(100).as_secs_f64() <= 144.0);
+    }
+}

@@ -1,0 +1,234 @@
+//! The client side: a [`Channel`] and the four call kinds that generated clients use. A call's deadline is
+//! sent as `grpc-timeout` and enforced here too; dropping a call resets its stream (the server sees it
+//! cancelled).
+
+mod channel;
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::pin;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use prost::Message;
+
+pub use channel::{Channel, ChannelBuilder};
+
+use crate::codec;
+use crate::metadata::MetadataMap;
+use crate::request::Request;
+use crate::response::Response;
+use crate::status::Status;
+use crate::streaming::{send_message, Streaming};
+use crate::{timeout, wire};
+
+/// What generated clients hold: the channel their calls go through.
+#[derive(Clone, Debug)]
+pub struct Client {
+    channel: Channel,
+}
+
+impl Client {
+    /// A client on `channel`.
+    pub fn new(channel: Channel) -> Self {
+        Client { channel }
+    }
+
+    /// The channel.
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// A unary call: `path` is `/package.Service/Method`.
+    pub async fn unary<Req, Res>(&self, path: &'static str, request: Request<Req>) -> Result<Response<Res>, Status>
+    where
+        Req: Message,
+        Res: Message + Default,
+    {
+        let (metadata, message, deadline) = request.into_parts();
+        let data = codec::encode(&message, self.channel.config().max_send_message_size)?;
+        within(deadline, async {
+            let (response, mut send) = self.start(path, metadata, deadline).await?;
+            send.send_data(data, true).map_err(|e| Status::from_h2(&e))?;
+            let mut stream = Streaming::<Res>::client(response, self.max_receive(), None);
+            read_single(&mut stream).await
+        })
+        .await
+    }
+
+    /// A server-streaming call: one request, a stream of responses (which ends with the call's status).
+    pub async fn server_streaming<Req, Res>(
+        &self,
+        path: &'static str,
+        request: Request<Req>,
+    ) -> Result<Response<Streaming<Res>>, Status>
+    where
+        Req: Message,
+        Res: Message + Default,
+    {
+        let (metadata, message, deadline) = request.into_parts();
+        let data = codec::encode(&message, self.channel.config().max_send_message_size)?;
+        within(deadline, async {
+            let (response, mut send) = self.start(path, metadata, deadline).await?;
+            send.send_data(data, true).map_err(|e| Status::from_h2(&e))?;
+            let mut stream = Streaming::<Res>::client(response, self.max_receive(), deadline);
+            std::future::poll_fn(|cx| stream.poll_headers(cx)).await?;
+            let headers = stream.take_headers();
+            Ok(Response::from_parts(headers, stream, MetadataMap::new()))
+        })
+        .await
+    }
+
+    /// A client-streaming call: the request stream is sent as it yields, then the one response is read.
+    pub async fn client_streaming<Req, Res, S>(
+        &self,
+        path: &'static str,
+        request: Request<S>,
+    ) -> Result<Response<Res>, Status>
+    where
+        Req: Message,
+        Res: Message + Default,
+        S: Stream<Item = Req> + Send,
+    {
+        let (metadata, messages, deadline) = request.into_parts();
+        let max_send = self.channel.config().max_send_message_size;
+        within(deadline, async {
+            let (response, mut send) = self.start(path, metadata, deadline).await?;
+            let mut messages = pin!(messages);
+            let sent: Result<(), Status> = async {
+                while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
+                    send_message(&mut send, codec::encode(&message, max_send)?, false).await?;
+                }
+                send_message(&mut send, Bytes::new(), true).await
+            }
+            .await;
+            let mut stream = Streaming::<Res>::client(response, self.max_receive(), None);
+            match sent {
+                Ok(()) => read_single(&mut stream).await,
+                // The server may have answered (and reset the stream) before reading everything: its status
+                // says why; a local error (an oversized message) is reported as is.
+                Err(error) => match read_single(&mut stream).await {
+                    Err(status) if status.code() != crate::Code::Cancelled => Err(status),
+                    _ => Err(error),
+                },
+            }
+        })
+        .await
+    }
+
+    /// A bidirectional-streaming call: a sender for requests and the stream of responses. Dropping the
+    /// sender ends the request stream; dropping the response stream (and sender) cancels the call.
+    pub async fn streaming<Req, Res>(
+        &self,
+        path: &'static str,
+        request: Request<()>,
+    ) -> Result<(Sender<Req>, Streaming<Res>), Status>
+    where
+        Req: Message,
+        Res: Message + Default,
+    {
+        let (metadata, (), deadline) = request.into_parts();
+        let (response, send) = within(deadline, self.start(path, metadata, deadline)).await?;
+        let sender =
+            Sender { send: Some(send), max_send: self.channel.config().max_send_message_size, _message: PhantomData };
+        Ok((sender, Streaming::client(response, self.max_receive(), deadline)))
+    }
+
+    fn max_receive(&self) -> usize {
+        self.channel.config().max_receive_message_size
+    }
+
+    /// Opens the stream: request headers with metadata and timeout.
+    async fn start(
+        &self,
+        path: &'static str,
+        metadata: MetadataMap,
+        deadline: Option<Instant>,
+    ) -> Result<(h2::client::ResponseFuture, h2::SendStream<Bytes>), Status> {
+        let mut head = http::Request::new(());
+        *head.method_mut() = http::Method::POST;
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(http::uri::Scheme::HTTP);
+        uri.authority = Some(self.channel.authority().clone());
+        uri.path_and_query = Some(http::uri::PathAndQuery::from_static(path));
+        *head.uri_mut() =
+            http::Uri::from_parts(uri).map_err(|e| Status::internal(format!("bad method path {path}: {e}")))?;
+        let headers = head.headers_mut();
+        *headers = metadata.into_headers();
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
+        headers.insert(wire::TE, http::HeaderValue::from_static(wire::TE_TRAILERS));
+        headers.insert(http::header::USER_AGENT, self.channel.config().user_agent.clone());
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Status::deadline_exceeded("the deadline passed before the call started"));
+            }
+            let value = http::HeaderValue::from_str(&timeout::encode(left)).expect("timeouts are ASCII");
+            headers.insert(wire::GRPC_TIMEOUT, value);
+        }
+        let mut send_request = self.channel.ready().await?;
+        send_request.send_request(head, false).map_err(|e| Status::from_h2(&e))
+    }
+}
+
+/// Runs `work` within the deadline; when it passes, `work` is dropped (resetting its stream) and the call
+/// fails with `DEADLINE_EXCEEDED`.
+async fn within<T>(deadline: Option<Instant>, work: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
+    match deadline {
+        None => work.await,
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), work)
+            .await
+            .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
+    }
+}
+
+/// Reads the one response message and the status of a unary or client-streaming call.
+async fn read_single<Res: Message + Default>(stream: &mut Streaming<Res>) -> Result<Response<Res>, Status> {
+    let message = stream.message().await?;
+    let Some(message) = message else {
+        return Err(Status::internal("the server ended the call with OK but sent no response message"));
+    };
+    if stream.message().await?.is_some() {
+        return Err(Status::internal("the server sent more than one response message to a unary call"));
+    }
+    Ok(Response::from_parts(stream.take_headers(), message, stream.take_trailers()))
+}
+
+/// The request side of a bidirectional-streaming call.
+pub struct Sender<T> {
+    send: Option<h2::SendStream<Bytes>>,
+    max_send: usize,
+    _message: PhantomData<fn(T)>,
+}
+
+impl<T: Message> Sender<T> {
+    /// Sends a message, waiting for flow control. An error means the call ended; the response stream
+    /// has its status.
+    pub async fn send(&mut self, message: T) -> Result<(), Status> {
+        let data = codec::encode(&message, self.max_send)?;
+        let send = self.send.as_mut().ok_or_else(|| Status::failed_precondition("the request stream is closed"))?;
+        send_message(send, data, false).await
+    }
+
+    /// Ends the request stream (the server sees its end); dropping the sender does the same.
+    pub fn close(&mut self) {
+        if let Some(mut send) = self.send.take() {
+            let _ = send.send_data(Bytes::new(), true);
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if let Some(mut send) = self.send.take() {
+            let _ = send.send_data(Bytes::new(), true);
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender").field("open", &self.send.is_some()).finish()
+    }
+}

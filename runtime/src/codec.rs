@@ -1,0 +1,132 @@
+//! Length-prefixed messages (the gRPC message framing): one flag byte, a big-endian u32 length, the message.
+//!
+//! The spec: "Compressed-Flag: 0 means no compression; 1 means the message is compressed with the
+//! Message-Encoding" -- a compressed message on a call without a negotiated encoding is an error.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use prost::Message;
+
+use crate::status::Status;
+use crate::wire::{FLAG_COMPRESSED, FLAG_UNCOMPRESSED, PREFIX_LEN};
+
+/// Encodes a message with its prefix, refusing one larger than `max_send`.
+pub fn encode<M: Message>(message: &M, max_send: usize) -> Result<Bytes, Status> {
+    let len = message.encoded_len();
+    if len > max_send || len > u32::MAX as usize {
+        return Err(Status::resource_exhausted(format!(
+            "message of {len} bytes is larger than the send limit of {max_send} bytes"
+        )));
+    }
+    let mut buf = BytesMut::with_capacity(PREFIX_LEN + len);
+    buf.put_u8(FLAG_UNCOMPRESSED);
+    buf.put_u32(len as u32);
+    message.encode_raw(&mut buf);
+    Ok(buf.freeze())
+}
+
+/// Decodes a message's bytes (without prefix).
+pub fn decode<M: Message + Default>(bytes: Bytes) -> Result<M, Status> {
+    M::decode(bytes).map_err(|e| Status::internal(format!("failed to decode the message: {e}")))
+}
+
+/// Splits received bytes into messages, checking flags and the size limit as soon as a prefix arrives, so an
+/// oversized message is refused before its body is buffered.
+#[derive(Debug)]
+pub struct Decoder {
+    buf: BytesMut,
+    max_receive: usize,
+}
+
+impl Decoder {
+    /// A decoder refusing messages over `max_receive` bytes.
+    pub fn new(max_receive: usize) -> Self {
+        Decoder { buf: BytesMut::new(), max_receive }
+    }
+
+    /// Adds received bytes.
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// The next complete message, if the buffered bytes hold one.
+    pub fn next_message(&mut self) -> Result<Option<Bytes>, Status> {
+        if self.buf.len() < PREFIX_LEN {
+            return Ok(None);
+        }
+        let flag = self.buf[0];
+        let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
+        match flag {
+            FLAG_UNCOMPRESSED => {}
+            FLAG_COMPRESSED => {
+                return Err(Status::internal("received a compressed message, but the call has no grpc-encoding"));
+            }
+            other => return Err(Status::internal(format!("invalid message flag {other:#04x}"))),
+        }
+        if len > self.max_receive {
+            return Err(Status::resource_exhausted(format!(
+                "received a message of {len} bytes, larger than the limit of {} bytes",
+                self.max_receive
+            )));
+        }
+        if self.buf.len() < PREFIX_LEN + len {
+            self.buf.reserve(PREFIX_LEN + len - self.buf.len());
+            return Ok(None);
+        }
+        self.buf.advance(PREFIX_LEN);
+        Ok(Some(self.buf.split_to(len).freeze()))
+    }
+
+    /// Checks the stream did not end inside a message.
+    pub fn finish(&self) -> Result<(), Status> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(Status::internal(format!("the stream ended inside a message ({} bytes left over)", self.buf.len())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::Code;
+    use crate::well_known::Duration;
+
+    #[test]
+    fn messages_split_across_and_within_chunks() {
+        let one = encode(&Duration { seconds: 1, ..Default::default() }, usize::MAX).unwrap();
+        let two = encode(&Duration { seconds: 2, ..Default::default() }, usize::MAX).unwrap();
+        let all: Vec<u8> = [one.as_ref(), two.as_ref()].concat();
+        for split in 0..all.len() {
+            let mut decoder = Decoder::new(1024);
+            let mut seen = Vec::new();
+            for chunk in [&all[..split], &all[split..]] {
+                decoder.push(chunk);
+                while let Some(message) = decoder.next_message().unwrap() {
+                    seen.push(decode::<Duration>(message).unwrap().seconds);
+                }
+            }
+            assert_eq!(seen, [1, 2], "split at {split}");
+            decoder.finish().unwrap();
+        }
+    }
+
+    #[test]
+    fn oversized_compressed_bad_flag_and_truncated_are_errors() {
+        let mut decoder = Decoder::new(10);
+        decoder.push(&[0, 0, 0, 0, 11]);
+        assert_eq!(decoder.next_message().unwrap_err().code(), Code::ResourceExhausted);
+        let mut decoder = Decoder::new(10);
+        decoder.push(&[1, 0, 0, 0, 1, 0]);
+        assert_eq!(decoder.next_message().unwrap_err().code(), Code::Internal);
+        let mut decoder = Decoder::new(10);
+        decoder.push(&[7, 0, 0, 0, 1, 0]);
+        assert!(decoder.next_message().unwrap_err().message().contains("flag"));
+        let mut decoder = Decoder::new(10);
+        decoder.push(&[0, 0, 0, 0, 3, 1]);
+        assert!(decoder.next_message().unwrap().is_none());
+        assert_eq!(decoder.finish().unwrap_err().code(), Code::Internal);
+        let big = Duration { seconds: i64::MAX, ..Default::default() };
+        assert_eq!(encode(&big, 3).unwrap_err().code(), Code::ResourceExhausted);
+    }
+}

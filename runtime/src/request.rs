@@ -1,0 +1,127 @@
+//! A call's request: the message (or stream of messages), its metadata, and the call's deadline; on the
+//! server also the peer's address.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::metadata::MetadataMap;
+
+/// A request, on the client as it is sent and on the server as it was received.
+#[derive(Debug)]
+pub struct Request<T> {
+    message: T,
+    metadata: MetadataMap,
+    deadline: Option<Instant>,
+    peer: Option<SocketAddr>,
+}
+
+impl<T> Request<T> {
+    /// A request with no metadata and no deadline.
+    pub fn new(message: T) -> Self {
+        Request { message, metadata: MetadataMap::new(), deadline: None, peer: None }
+    }
+
+    /// The request's metadata.
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.metadata
+    }
+
+    /// The request's metadata, to change.
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        &mut self.metadata
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+
+    /// The message, to change.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+
+    /// The message, consuming the request.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// The call's deadline: on the client as set, on the server as received in `grpc-timeout`. Pass it on
+    /// to the calls a handler makes ([`Request::with_deadline`]) to propagate it.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The time left until the deadline (zero once it passed).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Sets a timeout from now; it becomes the call's deadline, sent as `grpc-timeout`.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.deadline = Some(Instant::now() + timeout);
+    }
+
+    /// The request with a timeout from now.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.set_timeout(timeout);
+        self
+    }
+
+    /// The request with a deadline (or none), e.g. an incoming request's, to propagate it.
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The request with an ASCII metadata entry added; panics on an invalid key or value, so use it with
+    /// literals and [`Request::metadata_mut`] for values from elsewhere.
+    pub fn with_metadata(mut self, key: &str, value: &str) -> Self {
+        if let Err(error) = self.metadata.append(key, value) {
+            panic!("Request::with_metadata: {error}");
+        }
+        self
+    }
+
+    /// The address of the peer that sent the request (server side; `None` on Unix sockets).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// Replaces the message, keeping metadata and deadline.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
+        Request { message: f(self.message), metadata: self.metadata, deadline: self.deadline, peer: self.peer }
+    }
+
+    /// The parts: metadata, message, deadline.
+    pub fn into_parts(self) -> (MetadataMap, T, Option<Instant>) {
+        (self.metadata, self.message, self.deadline)
+    }
+
+    pub(crate) fn from_server(
+        message: T,
+        metadata: MetadataMap,
+        deadline: Option<Instant>,
+        peer: Option<SocketAddr>,
+    ) -> Self {
+        Request { message, metadata, deadline, peer }
+    }
+}
+
+/// Anything a client method takes as a request: a message, or a [`Request`] with metadata and a deadline.
+pub trait IntoRequest<T> {
+    /// The request.
+    fn into_request(self) -> Request<T>;
+}
+
+impl<T> IntoRequest<T> for T {
+    fn into_request(self) -> Request<T> {
+        Request::new(self)
+    }
+}
+
+impl<T> IntoRequest<T> for Request<T> {
+    fn into_request(self) -> Request<T> {
+        self
+    }
+}

@@ -1,0 +1,70 @@
+//! A call's response: the message (or stream of messages), the response headers' metadata and, once the
+//! call ended, the trailers' metadata.
+
+use crate::metadata::MetadataMap;
+
+/// A response, on the server as the handler returns it and on the client as it was received.
+#[derive(Debug)]
+pub struct Response<T> {
+    message: T,
+    metadata: MetadataMap,
+    trailers: MetadataMap,
+}
+
+impl<T> Response<T> {
+    /// A response with no metadata.
+    pub fn new(message: T) -> Self {
+        Response { message, metadata: MetadataMap::new(), trailers: MetadataMap::new() }
+    }
+
+    /// The metadata of the response headers.
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.metadata
+    }
+
+    /// The metadata of the response headers, to change (server side).
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        &mut self.metadata
+    }
+
+    /// The metadata of the trailers: for a unary call as received; for a streaming response see
+    /// `Streaming::trailers` once the stream ended.
+    pub fn trailers(&self) -> &MetadataMap {
+        &self.trailers
+    }
+
+    /// The metadata of the trailers, to change (server side: sent after the last message).
+    pub fn trailers_mut(&mut self) -> &mut MetadataMap {
+        &mut self.trailers
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+
+    /// The message, to change.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+
+    /// The message, consuming the response.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// Replaces the message, keeping the metadata.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        Response { message: f(self.message), metadata: self.metadata, trailers: self.trailers }
+    }
+
+    /// The parts: header metadata, message, trailer metadata.
+    pub fn into_parts(self) -> (MetadataMap, T, MetadataMap) {
+        (self.metadata, self.message, self.trailers)
+    }
+
+    /// A response from its parts.
+    pub fn from_parts(metadata: MetadataMap, message: T, trailers: MetadataMap) -> Self {
+        Response { message, metadata, trailers }
+    }
+}

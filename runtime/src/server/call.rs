@@ -1,0 +1,312 @@
+//! One call on the server: what generated services get ([`ServerCall`]) and the glue that runs a handler for
+//! each of the four call kinds, enforcing the deadline, noticing cancellation and turning a panic into
+//! `INTERNAL` instead of taking the connection down.
+
+use std::future::{poll_fn, Future};
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use prost::Message;
+
+use super::BoxFuture;
+use crate::codec;
+use crate::metadata::MetadataMap;
+use crate::request::Request;
+use crate::response::Response;
+use crate::status::Status;
+use crate::streaming::{send_message, Streaming};
+use crate::wire;
+
+/// A boxed stream of response messages, what streaming handlers return.
+pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// Message size limits of a call.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_receive: usize,
+    pub(crate) max_send: usize,
+}
+
+/// A call routed to a service: the request's stream and metadata, and the handle to answer it.
+pub struct ServerCall {
+    pub(crate) metadata: MetadataMap,
+    pub(crate) body: h2::RecvStream,
+    pub(crate) respond: h2::server::SendResponse<Bytes>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) limits: Limits,
+}
+
+impl ServerCall {
+    /// Answers with a status and no message (a trailers-only response).
+    pub fn reply_status(mut self, status: Status) {
+        send_trailers_only(&mut self.respond, &status);
+    }
+
+    /// Answers `UNIMPLEMENTED` for a method the service does not have.
+    pub fn unimplemented_method(self, service: &str, method: &str) -> BoxFuture {
+        self.reply_status(Status::unimplemented(format!("unknown method {method} for service {service}")));
+        Box::pin(std::future::ready(()))
+    }
+
+    fn into_request_stream<Req: Message + Default>(
+        self,
+    ) -> (Request<Streaming<Req>>, h2::server::SendResponse<Bytes>, Limits, Option<Instant>) {
+        let stream = Streaming::server(self.body, self.limits.max_receive);
+        let request = Request::from_server(stream, self.metadata, self.deadline, self.peer);
+        (request, self.respond, self.limits, self.deadline)
+    }
+}
+
+/// Runs a unary handler: one request message in, one response message out.
+pub fn unary<S, Req, Res, H, Fut>(call: ServerCall, service: Arc<S>, handler: H) -> BoxFuture
+where
+    S: ?Sized + Send + Sync + 'static,
+    Req: Message + Default + Send + 'static,
+    Res: Message + Send + 'static,
+    H: FnOnce(Arc<S>, Request<Req>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
+{
+    Box::pin(async move {
+        let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
+        let work = async move { handler(service, read_single(request).await?).await };
+        match supervise(work, &mut respond, deadline).await {
+            Outcome::Done(Ok(response)) => send_unary(&mut respond, response, limits.max_send),
+            Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
+            outcome => end_before_headers(&mut respond, outcome),
+        }
+    })
+}
+
+/// Runs a server-streaming handler: one request message in, a stream of response messages out.
+pub fn server_streaming<S, Req, Res, St, H, Fut>(call: ServerCall, service: Arc<S>, handler: H) -> BoxFuture
+where
+    S: ?Sized + Send + Sync + 'static,
+    Req: Message + Default + Send + 'static,
+    Res: Message + Send + 'static,
+    St: Stream<Item = Result<Res, Status>> + Send + 'static,
+    H: FnOnce(Arc<S>, Request<Req>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<St>, Status>> + Send + 'static,
+{
+    Box::pin(async move {
+        let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
+        let work = async move { handler(service, read_single(request).await?).await };
+        match supervise(work, &mut respond, deadline).await {
+            Outcome::Done(Ok(response)) => stream_responses(respond, response, limits, deadline).await,
+            Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
+            outcome => end_before_headers(&mut respond, outcome),
+        }
+    })
+}
+
+/// Runs a client-streaming handler: a stream of request messages in, one response message out.
+pub fn client_streaming<S, Req, Res, H, Fut>(call: ServerCall, service: Arc<S>, handler: H) -> BoxFuture
+where
+    S: ?Sized + Send + Sync + 'static,
+    Req: Message + Default + Send + 'static,
+    Res: Message + Send + 'static,
+    H: FnOnce(Arc<S>, Request<Streaming<Req>>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
+{
+    Box::pin(async move {
+        let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
+        match supervise(handler(service, request), &mut respond, deadline).await {
+            Outcome::Done(Ok(response)) => send_unary(&mut respond, response, limits.max_send),
+            Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
+            outcome => end_before_headers(&mut respond, outcome),
+        }
+    })
+}
+
+/// Runs a bidirectional-streaming handler: streams both ways.
+pub fn streaming<S, Req, Res, St, H, Fut>(call: ServerCall, service: Arc<S>, handler: H) -> BoxFuture
+where
+    S: ?Sized + Send + Sync + 'static,
+    Req: Message + Default + Send + 'static,
+    Res: Message + Send + 'static,
+    St: Stream<Item = Result<Res, Status>> + Send + 'static,
+    H: FnOnce(Arc<S>, Request<Streaming<Req>>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<St>, Status>> + Send + 'static,
+{
+    Box::pin(async move {
+        let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
+        match supervise(handler(service, request), &mut respond, deadline).await {
+            Outcome::Done(Ok(response)) => stream_responses(respond, response, limits, deadline).await,
+            Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
+            outcome => end_before_headers(&mut respond, outcome),
+        }
+    })
+}
+
+/// Reads the one request message of a unary or server-streaming call.
+async fn read_single<Req: Message + Default>(mut request: Request<Streaming<Req>>) -> Result<Request<Req>, Status> {
+    let stream = request.get_mut();
+    let message = stream.message().await?.ok_or_else(|| Status::internal("the request has no message"))?;
+    if stream.message().await?.is_some() {
+        return Err(Status::internal("a unary request has more than one message"));
+    }
+    Ok(request.map(move |_| message))
+}
+
+/// How a supervised piece of a call ended.
+enum Outcome<T> {
+    Done(T),
+    /// The client reset the stream.
+    Cancelled,
+    DeadlineExceeded,
+    /// The handler panicked; the message of the panic.
+    Panicked(String),
+}
+
+/// Something that reports the client's RST_STREAM: the response handle before and after the headers.
+trait ResetWatch {
+    fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+impl ResetWatch for h2::server::SendResponse<Bytes> {
+    fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        h2::server::SendResponse::poll_reset(self, cx).map(|_| ())
+    }
+}
+
+impl ResetWatch for h2::SendStream<Bytes> {
+    fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        h2::SendStream::poll_reset(self, cx).map(|_| ())
+    }
+}
+
+/// Polls `work` until it ends, the client cancels, the deadline passes, or it panics. Dropping `work` on
+/// cancellation or expiry is how a handler learns of them, as with any Rust future.
+async fn supervise<F: Future>(work: F, watch: &mut impl ResetWatch, deadline: Option<Instant>) -> Outcome<F::Output> {
+    let mut work = pin!(work);
+    let mut sleep = pin!(deadline.map(|d| tokio::time::sleep_until(d.into())));
+    poll_fn(move |cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => return Poll::Ready(Outcome::Done(output)),
+            Ok(Poll::Pending) => {}
+            Err(panic) => return Poll::Ready(Outcome::Panicked(panic_message(panic.as_ref()))),
+        }
+        if watch.poll_reset(cx).is_ready() {
+            return Poll::Ready(Outcome::Cancelled);
+        }
+        if let Some(sleep) = sleep.as_mut().as_pin_mut() {
+            if sleep.poll(cx).is_ready() {
+                return Poll::Ready(Outcome::DeadlineExceeded);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// The status for a call that ended without a result; `None` when the client cancelled (nothing to send).
+fn abnormal_status<T>(outcome: Outcome<T>) -> Option<Status> {
+    match outcome {
+        Outcome::Done(_) | Outcome::Cancelled => None,
+        Outcome::DeadlineExceeded => Some(Status::deadline_exceeded("the call's deadline passed")),
+        Outcome::Panicked(message) => {
+            tracing::error!(panic = %message, "a handler panicked; the call fails with INTERNAL");
+            Some(Status::internal("the handler panicked"))
+        }
+    }
+}
+
+fn end_before_headers<T>(respond: &mut h2::server::SendResponse<Bytes>, outcome: Outcome<T>) {
+    if let Some(status) = abnormal_status(outcome) {
+        send_trailers_only(respond, &status);
+    }
+}
+
+fn response_head(metadata: MetadataMap) -> http::Response<()> {
+    let mut head = http::Response::new(());
+    *head.headers_mut() = metadata.into_headers();
+    head.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
+    head
+}
+
+/// A trailers-only response: one HEADERS frame with the status, ending the stream.
+pub(crate) fn send_trailers_only(respond: &mut h2::server::SendResponse<Bytes>, status: &Status) {
+    let mut head = response_head(MetadataMap::new());
+    status.write_headers(head.headers_mut());
+    // An error here means the client is gone; there is nobody left to tell.
+    let _ = respond.send_response(head, true);
+}
+
+fn send_trailers(send: &mut h2::SendStream<Bytes>, status: &Status, metadata: MetadataMap) {
+    let mut trailers = metadata.into_headers();
+    status.write_headers(&mut trailers);
+    let _ = send.send_trailers(trailers);
+}
+
+/// Headers, the message and the trailers, queued together so h2 writes them in one go.
+fn send_unary<Res: Message>(respond: &mut h2::server::SendResponse<Bytes>, response: Response<Res>, max_send: usize) {
+    let (metadata, message, trailers) = response.into_parts();
+    let data = match codec::encode(&message, max_send) {
+        Ok(data) => data,
+        Err(status) => return send_trailers_only(respond, &status),
+    };
+    let Ok(mut send) = respond.send_response(response_head(metadata), false) else { return };
+    if send.send_data(data, false).is_ok() {
+        send_trailers(&mut send, &Status::ok(), trailers);
+    }
+}
+
+/// Sends the response headers, then each message as the stream yields it (waiting for flow control), then
+/// the status: OK at the end, or the error the stream yielded.
+async fn stream_responses<Res, St>(
+    mut respond: h2::server::SendResponse<Bytes>,
+    response: Response<St>,
+    limits: Limits,
+    deadline: Option<Instant>,
+) where
+    Res: Message,
+    St: Stream<Item = Result<Res, Status>>,
+{
+    let (metadata, stream, trailers) = response.into_parts();
+    let Ok(mut send) = respond.send_response(response_head(metadata), false) else { return };
+    let mut stream = pin!(stream);
+    loop {
+        let next = supervise(poll_fn(|cx| stream.as_mut().poll_next(cx)), &mut send, deadline).await;
+        let message = match next {
+            Outcome::Done(Some(Ok(message))) => message,
+            Outcome::Done(Some(Err(status))) => return send_trailers(&mut send, &status, trailers),
+            Outcome::Done(None) => return send_trailers(&mut send, &Status::ok(), trailers),
+            outcome => {
+                if let Some(status) = abnormal_status(outcome) {
+                    send_trailers(&mut send, &status, MetadataMap::new());
+                }
+                return;
+            }
+        };
+        let data = match codec::encode(&message, limits.max_send) {
+            Ok(data) => data,
+            Err(status) => return send_trailers(&mut send, &status, MetadataMap::new()),
+        };
+        let sent = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), send_message(&mut send, data, false))
+                .await
+                .unwrap_or_else(|_| Err(Status::deadline_exceeded("the call's deadline passed while sending"))),
+            None => send_message(&mut send, data, false).await,
+        };
+        if let Err(status) = sent {
+            if status.code() == crate::status::Code::DeadlineExceeded {
+                send_trailers(&mut send, &status, MetadataMap::new());
+            }
+            return;
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! One HTTP/2 connection on the server. Its task drives the connection and every call on it: calls are
+//! futures polled here rather than tasks of their own, so a call costs no spawn, and the responses that
+//! become ready in one pass go out in one write.
+
+use std::future::{poll_fn, Future};
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+
+use super::Shared;
+
+/// Serves one connection until the peer closes it, it fails, or a graceful shutdown has finished it.
+pub(crate) async fn serve<IO>(
+    io: IO,
+    peer: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let handshake = shared.config.h2().handshake::<_, Bytes>(io);
+    let mut connection = match tokio::time::timeout(shared.config.handshake_timeout, handshake).await {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(error)) => {
+            tracing::debug!(?peer, %error, "HTTP/2 handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(?peer, "HTTP/2 handshake timed out");
+            return;
+        }
+    };
+    let mut calls = FuturesUnordered::new();
+    let mut shutdown_signal = pin!(async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    });
+    let mut shutting_down = false;
+    poll_fn(|cx| {
+        if !shutting_down && shutdown_signal.as_mut().poll(cx).is_ready() {
+            shutting_down = true;
+            // GOAWAY: no new streams; the ones in flight finish.
+            connection.graceful_shutdown();
+        }
+        // Calls first, then the connection: driving the connection writes what the calls just queued, so the
+        // responses of one pass leave in one write. Repeat while new streams arrive.
+        loop {
+            while let Poll::Ready(Some(())) = calls.poll_next_unpin(cx) {}
+            let mut accepted = false;
+            loop {
+                match connection.poll_accept(cx) {
+                    Poll::Ready(Some(Ok((request, respond)))) => {
+                        if let Some(call) = shared.router.dispatch(request, respond, peer, shared.config.limits()) {
+                            calls.push(call);
+                            accepted = true;
+                        }
+                    }
+                    Poll::Ready(Some(Err(error))) => {
+                        tracing::debug!(?peer, %error, "connection error");
+                        return Poll::Ready(());
+                    }
+                    Poll::Ready(None) => return Poll::Ready(()),
+                    Poll::Pending => break,
+                }
+            }
+            if !accepted {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await;
+}

@@ -1,0 +1,271 @@
+//! The gRPC server: services registered by name, served on TCP or Unix sockets, one task per connection,
+//! graceful shutdown (GOAWAY, in-flight calls finish, new ones are refused).
+
+mod call;
+mod connection;
+mod router;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use call::Limits;
+pub use call::{client_streaming, server_streaming, streaming, unary, BoxStream, ServerCall};
+use router::Router;
+
+use crate::wire;
+
+/// The future of one call, as a service starts it.
+pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A gRPC service, as generated code implements it (`GreeterServer::new(my_impl)`).
+pub trait Service: Send + Sync + 'static {
+    /// The full name, `package.Service`.
+    fn name(&self) -> &'static str;
+
+    /// Starts a call to `method` (the last path segment, `SayHello`).
+    fn call(&self, method: &str, call: ServerCall) -> BoxFuture;
+
+    /// The encoded `FileDescriptorSet` of the service's file and what it imports (for reflection).
+    fn file_descriptor_set(&self) -> &'static [u8] {
+        &[]
+    }
+}
+
+/// Settings of a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    max_receive_message_size: usize,
+    max_send_message_size: usize,
+    max_concurrent_streams: Option<u32>,
+    initial_stream_window_size: Option<u32>,
+    initial_connection_window_size: Option<u32>,
+    max_header_list_size: Option<u32>,
+    max_frame_size: Option<u32>,
+    handshake_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_receive_message_size: wire::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
+            max_send_message_size: wire::DEFAULT_MAX_SEND_MESSAGE_SIZE,
+            max_concurrent_streams: None,
+            initial_stream_window_size: None,
+            initial_connection_window_size: None,
+            max_header_list_size: None,
+            max_frame_size: None,
+            handshake_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl ServerConfig {
+    fn limits(&self) -> Limits {
+        Limits { max_receive: self.max_receive_message_size, max_send: self.max_send_message_size }
+    }
+
+    fn h2(&self) -> h2::server::Builder {
+        let mut builder = h2::server::Builder::new();
+        if let Some(max) = self.max_concurrent_streams {
+            builder.max_concurrent_streams(max);
+        }
+        if let Some(size) = self.initial_stream_window_size {
+            builder.initial_window_size(size);
+        }
+        if let Some(size) = self.initial_connection_window_size {
+            builder.initial_connection_window_size(size);
+        }
+        if let Some(size) = self.max_header_list_size {
+            builder.max_header_list_size(size);
+        }
+        if let Some(size) = self.max_frame_size {
+            builder.max_frame_size(size);
+        }
+        builder
+    }
+}
+
+/// What connection tasks share.
+pub(crate) struct Shared {
+    router: Router,
+    config: ServerConfig,
+}
+
+/// Builds a [`Server`].
+#[derive(Default)]
+pub struct ServerBuilder {
+    router: Router,
+    config: ServerConfig,
+}
+
+impl ServerBuilder {
+    /// Registers a service (replacing one of the same name).
+    pub fn add_service(mut self, service: impl Service) -> Self {
+        self.router.add(Arc::new(service));
+        self
+    }
+
+    /// The largest request message accepted (default 4 MiB); larger ones fail with `RESOURCE_EXHAUSTED`.
+    pub fn max_receive_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_receive_message_size = bytes;
+        self
+    }
+
+    /// The largest response message sent; larger ones fail the call with `RESOURCE_EXHAUSTED`.
+    pub fn max_send_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_send_message_size = bytes;
+        self
+    }
+
+    /// The most calls a client may have open at once on one connection (HTTP/2 MAX_CONCURRENT_STREAMS).
+    pub fn max_concurrent_streams(mut self, streams: u32) -> Self {
+        self.config.max_concurrent_streams = Some(streams);
+        self
+    }
+
+    /// The HTTP/2 flow-control window of each call.
+    pub fn initial_stream_window_size(mut self, bytes: u32) -> Self {
+        self.config.initial_stream_window_size = Some(bytes);
+        self
+    }
+
+    /// The HTTP/2 flow-control window of each connection.
+    pub fn initial_connection_window_size(mut self, bytes: u32) -> Self {
+        self.config.initial_connection_window_size = Some(bytes);
+        self
+    }
+
+    /// The largest header list a client may send (HTTP/2 MAX_HEADER_LIST_SIZE).
+    pub fn max_header_list_size(mut self, bytes: u32) -> Self {
+        self.config.max_header_list_size = Some(bytes);
+        self
+    }
+
+    /// How long a new connection may take for the HTTP/2 handshake.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// The server.
+    pub fn build(self) -> Server {
+        Server { shared: Arc::new(Shared { router: self.router, config: self.config }) }
+    }
+}
+
+/// A bound socket to serve on.
+pub enum Listener {
+    /// TCP.
+    Tcp(TcpListener),
+    /// A Unix domain socket.
+    Unix(UnixListener),
+}
+
+impl From<TcpListener> for Listener {
+    fn from(listener: TcpListener) -> Self {
+        Listener::Tcp(listener)
+    }
+}
+
+impl From<UnixListener> for Listener {
+    fn from(listener: UnixListener) -> Self {
+        Listener::Unix(listener)
+    }
+}
+
+/// A gRPC server.
+#[derive(Clone)]
+pub struct Server {
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// A builder.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// The names of the registered services.
+    pub fn service_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.shared.router.service_names().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Binds `addr` and serves until the process ends.
+    pub async fn serve(self, addr: SocketAddr) -> io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve_with_shutdown(listener, std::future::pending()).await
+    }
+
+    /// Binds a Unix socket at `path` and serves until `signal` completes, then shuts down gracefully.
+    pub async fn serve_unix(self, path: impl AsRef<Path>, signal: impl Future<Output = ()>) -> io::Result<()> {
+        let listener = UnixListener::bind(path)?;
+        self.serve_with_shutdown(listener, signal).await
+    }
+
+    /// Serves on a bound listener until `signal` completes; then stops accepting, sends GOAWAY on every
+    /// connection, lets the calls in flight finish and returns once all connections closed.
+    pub async fn serve_with_shutdown(
+        self,
+        listener: impl Into<Listener>,
+        signal: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        let listener = listener.into();
+        let (stop, stopped) = watch::channel(false);
+        let mut connections = JoinSet::new();
+        let mut signal = std::pin::pin!(signal);
+        loop {
+            tokio::select! {
+                () = &mut signal => break,
+                accepted = accept(&listener) => match accepted {
+                    Ok((io, peer)) => {
+                        let shared = self.shared.clone();
+                        let stopped = stopped.clone();
+                        match io {
+                            Accepted::Tcp(io) => connections.spawn(connection::serve(io, peer, shared, stopped)),
+                            Accepted::Unix(io) => connections.spawn(connection::serve(io, peer, shared, stopped)),
+                        };
+                    }
+                    Err(error) => {
+                        // Out of file descriptors and the like: wait a little rather than spin.
+                        tracing::warn!(%error, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        let _ = stop.send(true);
+        while connections.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+enum Accepted {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(listener: &Listener) -> io::Result<(Accepted, Option<SocketAddr>)> {
+    match listener {
+        Listener::Tcp(listener) => {
+            let (stream, peer) = listener.accept().await?;
+            let _ = stream.set_nodelay(true);
+            Ok((Accepted::Tcp(stream), Some(peer)))
+        }
+        Listener::Unix(listener) => {
+            let (stream, _) = listener.accept().await?;
+            Ok((Accepted::Unix(stream), None))
+        }
+    }
+}

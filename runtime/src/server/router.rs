@@ -1,0 +1,106 @@
+//! Routing a new HTTP/2 stream to a service, after checking it is a gRPC request: POST, a gRPC content
+//! type, a known service, a valid timeout, an encoding we speak, and well-formed metadata. What is not gRPC
+//! gets a plain HTTP answer with a readable body, not a reset.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::call::{send_trailers_only, Limits, ServerCall};
+use super::{BoxFuture, Service};
+use crate::metadata::MetadataMap;
+use crate::status::Status;
+use crate::{timeout, wire};
+
+/// The services of a server, by full name.
+#[derive(Default, Clone)]
+pub(crate) struct Router {
+    services: HashMap<&'static str, Arc<dyn Service>>,
+}
+
+impl Router {
+    pub(crate) fn add(&mut self, service: Arc<dyn Service>) {
+        self.services.insert(service.name(), service);
+    }
+
+    pub(crate) fn service_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.services.keys().copied()
+    }
+
+    /// Starts the call the request asks for; `None` when it was answered at once (an error).
+    pub(crate) fn dispatch(
+        &self,
+        request: http::Request<h2::RecvStream>,
+        mut respond: h2::server::SendResponse<Bytes>,
+        peer: Option<SocketAddr>,
+        limits: Limits,
+    ) -> Option<BoxFuture> {
+        let (parts, body) = request.into_parts();
+        if parts.method != http::Method::POST {
+            reply_http(&mut respond, http::StatusCode::METHOD_NOT_ALLOWED, "gRPC requests use POST\n");
+            return None;
+        }
+        let content_type = parts.headers.get(http::header::CONTENT_TYPE).map(|v| v.as_bytes()).unwrap_or_default();
+        if !content_type.starts_with(wire::CONTENT_TYPE_PREFIX.as_bytes()) {
+            let text = format!(
+                "unsupported content-type {:?}: this is a gRPC server (application/grpc)\n",
+                String::from_utf8_lossy(content_type)
+            );
+            reply_http(&mut respond, http::StatusCode::UNSUPPORTED_MEDIA_TYPE, &text);
+            return None;
+        }
+        let path = parts.uri.path();
+        let Some((service_name, method)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
+            send_trailers_only(&mut respond, &Status::unimplemented(format!("malformed method path {path:?}")));
+            return None;
+        };
+        let Some(service) = self.services.get(service_name) else {
+            send_trailers_only(&mut respond, &Status::unimplemented(format!("unknown service {service_name}")));
+            return None;
+        };
+        let deadline = match parts.headers.get(wire::GRPC_TIMEOUT) {
+            None => None,
+            Some(value) => match timeout::decode(value.as_bytes()) {
+                Some(timeout) => Some(Instant::now() + timeout),
+                None => {
+                    let status = Status::internal(format!("malformed grpc-timeout {value:?}"));
+                    send_trailers_only(&mut respond, &status);
+                    return None;
+                }
+            },
+        };
+        if let Some(encoding) = parts.headers.get(wire::GRPC_ENCODING) {
+            if encoding != "identity" {
+                let status = Status::unimplemented(format!("message encoding {encoding:?} is not supported"));
+                let mut head = http::Response::new(());
+                head.headers_mut()
+                    .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
+                head.headers_mut().insert(wire::GRPC_ACCEPT_ENCODING, http::HeaderValue::from_static("identity"));
+                status.write_headers(head.headers_mut());
+                let _ = respond.send_response(head, true);
+                return None;
+            }
+        }
+        let metadata = MetadataMap::from_headers(parts.headers);
+        if let Err(error) = metadata.validate() {
+            send_trailers_only(&mut respond, &Status::internal(error.to_string()));
+            return None;
+        }
+        let method = method.to_owned();
+        let call = ServerCall { metadata, body, respond, deadline, peer, limits };
+        Some(service.call(&method, call))
+    }
+}
+
+/// A plain HTTP answer for a request that is not gRPC.
+fn reply_http(respond: &mut h2::server::SendResponse<Bytes>, status: http::StatusCode, text: &str) {
+    let mut head = http::Response::new(());
+    *head.status_mut() = status;
+    head.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    if let Ok(mut send) = respond.send_response(head, false) {
+        let _ = send.send_data(Bytes::copy_from_slice(text.as_bytes()), true);
+    }
+}

@@ -1,0 +1,249 @@
+//! Messages over one HTTP/2 stream: [`Streaming`] decodes what arrives (on the client it also reads the
+//! response headers and the trailing status), [`send_message`] writes with flow control.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use prost::Message;
+use tokio::time::Sleep;
+
+use crate::codec::{self, Decoder};
+use crate::metadata::MetadataMap;
+use crate::status::{Code, Status};
+use crate::wire;
+
+/// A stream of received messages: the request stream of a server handler, or the response stream of a
+/// client call. On the client it ends with the call's status: `Err(status)` unless it was OK.
+pub struct Streaming<T> {
+    state: State,
+    decoder: Decoder,
+    headers: Option<MetadataMap>,
+    trailers: Option<MetadataMap>,
+    deadline: Option<Pin<Box<Sleep>>>,
+    _message: PhantomData<fn() -> T>,
+}
+
+enum State {
+    /// Client: the response headers have not arrived.
+    Headers(h2::client::ResponseFuture),
+    /// Receiving messages; `true` on the client, where trailers follow.
+    Body(h2::RecvStream, bool),
+    /// Client: waiting for the trailers.
+    Trailers(h2::RecvStream),
+    /// Ended (dropping the h2 handles resets the stream if it was still open).
+    Done,
+}
+
+impl<T> Unpin for Streaming<T> {}
+
+impl<T: Message + Default> Streaming<T> {
+    /// The request stream of a server call.
+    pub(crate) fn server(body: h2::RecvStream, max_receive: usize) -> Self {
+        Streaming::with_state(State::Body(body, false), max_receive, None)
+    }
+
+    /// The response stream of a client call, from the moment the request headers were sent.
+    pub(crate) fn client(response: h2::client::ResponseFuture, max_receive: usize, deadline: Option<Instant>) -> Self {
+        Streaming::with_state(State::Headers(response), max_receive, deadline)
+    }
+
+    fn with_state(state: State, max_receive: usize, deadline: Option<Instant>) -> Self {
+        Streaming {
+            state,
+            decoder: Decoder::new(max_receive),
+            headers: None,
+            trailers: None,
+            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
+            _message: PhantomData,
+        }
+    }
+
+    /// The next message; `Ok(None)` at the end of an OK stream.
+    pub async fn message(&mut self) -> Result<Option<T>, Status> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await.transpose()
+    }
+
+    /// Waits for the response headers (client side) and returns their metadata.
+    pub async fn headers(&mut self) -> Result<&MetadataMap, Status> {
+        std::future::poll_fn(|cx| self.poll_headers(cx)).await?;
+        Ok(self.headers.get_or_insert_with(MetadataMap::new))
+    }
+
+    /// The metadata of the trailers, once the stream ended (client side).
+    pub fn trailers(&self) -> Option<&MetadataMap> {
+        self.trailers.as_ref()
+    }
+
+    /// The metadata of the response headers, once they arrived (client side).
+    pub fn header_metadata(&self) -> Option<&MetadataMap> {
+        self.headers.as_ref()
+    }
+
+    pub(crate) fn take_headers(&mut self) -> MetadataMap {
+        self.headers.take().unwrap_or_default()
+    }
+
+    pub(crate) fn take_trailers(&mut self) -> MetadataMap {
+        self.trailers.take().unwrap_or_default()
+    }
+
+    /// Polls until the response headers arrived; a trailers-only response ends the stream here.
+    pub(crate) fn poll_headers(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        if let Err(status) = self.check_deadline(cx) {
+            return Poll::Ready(Err(status));
+        }
+        let State::Headers(response) = &mut self.state else { return Poll::Ready(Ok(())) };
+        let response = match Pin::new(response).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(error)) => return Poll::Ready(Err(self.fail(Status::from_h2(&error)))),
+            Poll::Ready(Ok(response)) => response,
+        };
+        let (parts, body) = response.into_parts();
+        if let Err(status) = check_response_head(&parts) {
+            return Poll::Ready(Err(self.fail(status)));
+        }
+        if let Some(status) = Status::from_headers(&parts.headers) {
+            // Trailers-only: the status is in the headers and there is no body.
+            self.trailers = Some(MetadataMap::from_headers(parts.headers));
+            self.state = State::Done;
+            return Poll::Ready(if status.code() == Code::Ok { Ok(()) } else { Err(status) });
+        }
+        self.headers = Some(MetadataMap::from_headers(parts.headers));
+        self.state = State::Body(body, true);
+        Poll::Ready(Ok(()))
+    }
+
+    fn check_deadline(&mut self, cx: &mut Context<'_>) -> Result<(), Status> {
+        let expired = self.deadline.as_mut().is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+        if expired {
+            self.deadline = None;
+            return Err(self.fail(Status::deadline_exceeded("deadline exceeded while waiting for the response")));
+        }
+        Ok(())
+    }
+
+    /// Ends the stream with an error; dropping the h2 handles resets the HTTP/2 stream.
+    fn fail(&mut self, status: Status) -> Status {
+        self.state = State::Done;
+        status
+    }
+}
+
+impl<T: Message + Default> Stream for Streaming<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            match this.decoder.next_message() {
+                Ok(Some(bytes)) => return Poll::Ready(Some(codec::decode(bytes).map_err(|s| this.fail(s)))),
+                Ok(None) => {}
+                Err(status) => return Poll::Ready(Some(Err(this.fail(status)))),
+            }
+            if let Err(status) = this.check_deadline(cx) {
+                return Poll::Ready(Some(Err(status)));
+            }
+            match &mut this.state {
+                State::Headers(_) => match this.poll_headers(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(status)) => return Poll::Ready(Some(Err(status))),
+                    Poll::Ready(Ok(())) => {}
+                },
+                State::Body(body, client) => match body.poll_data(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Ok(chunk))) => {
+                        // Bounded: the decoder refuses a message over the limit as soon as its prefix arrives.
+                        let _ = body.flow_control().release_capacity(chunk.len());
+                        this.decoder.push(&chunk);
+                    }
+                    Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(this.fail(Status::from_h2(&error))))),
+                    Poll::Ready(None) => {
+                        if let Err(status) = this.decoder.finish() {
+                            return Poll::Ready(Some(Err(this.fail(status))));
+                        }
+                        let client = *client;
+                        let State::Body(body, _) = std::mem::replace(&mut this.state, State::Done) else {
+                            unreachable!("matched above")
+                        };
+                        if !client {
+                            return Poll::Ready(None);
+                        }
+                        this.state = State::Trailers(body);
+                    }
+                },
+                State::Trailers(body) => {
+                    let trailers = match body.poll_trailers(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(error)) => return Poll::Ready(Some(Err(this.fail(Status::from_h2(&error))))),
+                        Poll::Ready(Ok(None)) => {
+                            return Poll::Ready(Some(Err(
+                                this.fail(Status::internal("the response ended without trailers"))
+                            )))
+                        }
+                        Poll::Ready(Ok(Some(trailers))) => trailers,
+                    };
+                    this.state = State::Done;
+                    let status = Status::from_headers(&trailers)
+                        .unwrap_or_else(|| Status::internal("the trailers have no grpc-status"));
+                    this.trailers = Some(MetadataMap::from_headers(trailers));
+                    return Poll::Ready(if status.code() == Code::Ok { None } else { Some(Err(status)) });
+                }
+                State::Done => return Poll::Ready(None),
+            }
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Streaming<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streaming").field("headers", &self.headers).field("trailers", &self.trailers).finish()
+    }
+}
+
+/// Checks a response is gRPC: HTTP 200 and a gRPC content type; otherwise the status the spec derives from
+/// the HTTP status.
+fn check_response_head(parts: &http::response::Parts) -> Result<(), Status> {
+    if parts.status != http::StatusCode::OK {
+        let code = Code::from_http_status(parts.status);
+        return Err(Status::new(code, format!("the server answered with HTTP status {}", parts.status)));
+    }
+    let content_type = parts.headers.get(http::header::CONTENT_TYPE).map(|v| v.as_bytes()).unwrap_or_default();
+    if !content_type.starts_with(wire::CONTENT_TYPE_PREFIX.as_bytes()) {
+        return Err(Status::unknown(format!(
+            "the response is not gRPC (content-type {:?})",
+            String::from_utf8_lossy(content_type)
+        )));
+    }
+    Ok(())
+}
+
+/// Sends bytes, waiting for flow-control capacity, so that a peer that does not read bounds our buffering
+/// to one message.
+pub(crate) async fn send_message(
+    send: &mut h2::SendStream<Bytes>,
+    mut data: Bytes,
+    end_of_stream: bool,
+) -> Result<(), Status> {
+    if data.is_empty() && end_of_stream {
+        return send.send_data(data, true).map_err(|e| Status::from_h2(&e));
+    }
+    while !data.is_empty() {
+        send.reserve_capacity(data.len());
+        let capacity = match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
+            Some(Ok(capacity)) => capacity,
+            Some(Err(error)) => return Err(Status::from_h2(&error)),
+            None => return Err(Status::unavailable("the stream closed while sending")),
+        };
+        if capacity == 0 {
+            continue;
+        }
+        let chunk = data.split_to(capacity.min(data.len()));
+        send.send_data(chunk, end_of_stream && data.is_empty()).map_err(|e| Status::from_h2(&e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! The four call kinds end to end over real TCP: generated client, generated server trait, our runtime.
+
+use std::time::Duration;
+
+use rsgrpc::{Code, Request};
+use rsgrpc_tests::echo::{CounterService, EchoService};
+use rsgrpc_tests::gen::rsgrpc::test::echo::counter_server::CounterServer;
+use rsgrpc_tests::gen::rsgrpc::test::echo::echo_client::EchoClient;
+use rsgrpc_tests::gen::rsgrpc::test::echo::echo_server::EchoServer;
+use rsgrpc_tests::gen::rsgrpc::test::echo::EchoRequest;
+use rsgrpc_tests::support::{serve, Running};
+
+async fn echo_server() -> (Running, EchoService) {
+    let service = EchoService::default();
+    let server = rsgrpc::server::Server::builder()
+        .add_service(EchoServer::new(service.clone()))
+        .add_service(CounterServer::new(CounterService::default()))
+        .build();
+    (serve(server).await, service)
+}
+
+fn request(message: &str) -> EchoRequest {
+    EchoRequest { message: message.into(), ..Default::default() }
+}
+
+#[tokio::test]
+async fn unary_with_metadata_both_ways() {
+    let (server, _) = echo_server().await;
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    let response = client
+        .unary(Request::new(request("hello")).with_metadata("x-echo", "one").with_metadata("x-echo", "two"))
+        .await
+        .unwrap();
+    assert_eq!(response.get_ref().message, "hello");
+    assert_eq!(response.metadata().get_all("x-echo"), ["one", "two"]);
+    assert_eq!(response.trailers().get_all("x-echo-trailer"), ["one", "two"]);
+}
+
+#[tokio::test]
+async fn server_streaming_then_status() {
+    let (server, _) = echo_server().await;
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    let mut stream = client.server_stream(EchoRequest { repeat: 5, ..request("s") }).await.unwrap().into_inner();
+    let mut indexes = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        indexes.push(message.index);
+    }
+    assert_eq!(indexes, [0, 1, 2, 3, 4]);
+
+    let failing = EchoRequest { repeat: 2, fail_code: Code::Aborted as i32, ..request("mid-stream failure") };
+    let mut stream = client.server_stream(failing).await.unwrap().into_inner();
+    assert_eq!(stream.message().await.unwrap().unwrap().index, 0);
+    assert_eq!(stream.message().await.unwrap().unwrap().index, 1);
+    let status = stream.message().await.unwrap_err();
+    assert_eq!((status.code(), status.message()), (Code::Aborted, "mid-stream failure"));
+}
+
+#[tokio::test]
+async fn client_streaming() {
+    let (server, _) = echo_server().await;
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    let messages = ["a", "b", "c"].map(request);
+    let response = client.client_stream(iter_stream(messages)).await.unwrap();
+    assert_eq!((response.get_ref().message.as_str(), response.get_ref().index), ("a,b,c", 3));
+    let empty = client.client_stream(iter_stream(Vec::new())).await.unwrap();
+    assert_eq!(empty.get_ref().index, 0);
+}
+
+#[tokio::test]
+async fn bidirectional_streaming_ping_pong() {
+    let (server, _) = echo_server().await;
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    let (mut sender, mut responses) = client.bidi(()).await.unwrap();
+    for (index, word) in ["ping", "pong", "pang"].into_iter().enumerate() {
+        sender.send(request(word)).await.unwrap();
+        let response = responses.message().await.unwrap().unwrap();
+        assert_eq!((response.message.as_str(), response.index), (word, index as i32));
+    }
+    sender.close();
+    assert!(responses.message().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn statuses_from_handlers_arrive_intact() {
+    let (server, _) = echo_server().await;
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    for code in 1..=16 {
+        let message = format!("code {code} ☺ \t\n%");
+        let status = client.unary(EchoRequest { fail_code: code, ..request(&message) }).await.unwrap_err();
+        assert_eq!((status.code() as i32, status.message()), (code, message.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn unimplemented_method_and_service() {
+    let (server, _) = echo_server().await;
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    // `Old` is in the proto but EchoService keeps the trait's default body.
+    #[allow(deprecated)]
+    let status = client.old(request("x")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+    assert!(status.message().contains("rsgrpc.test.echo.Echo/Old"), "{status}");
+
+    let lonely = rsgrpc::server::Server::builder().add_service(CounterServer::new(CounterService::default())).build();
+    let lonely = serve(lonely).await;
+    let client = EchoClient::connect(&lonely.target()).await.unwrap();
+    let status = client.unary(request("x")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+    assert!(status.message().contains("unknown service rsgrpc.test.echo.Echo"), "{status}");
+}
+
+#[tokio::test]
+async fn deadline_exceeded_on_both_sides() {
+    let (server, service) = echo_server().await;
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    let slow = Request::new(EchoRequest { delay_ms: 2_000, ..request("slow") }).with_timeout(Duration::from_millis(50));
+    let started = std::time::Instant::now();
+    let status = client.unary(slow).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded);
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    // The server dropped the handler when the deadline passed or the client cancelled.
+    wait_until(|| service.observed.cancelled.load(std::sync::atomic::Ordering::SeqCst) == 1).await;
+}
+
+#[tokio::test]
+async fn dropping_a_call_cancels_the_handler() {
+    let (server, service) = echo_server().await;
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    let call = client.unary(EchoRequest { delay_ms: 10_000, ..request("never") });
+    let _ = tokio::time::timeout(Duration::from_millis(100), call).await;
+    wait_until(|| service.observed.cancelled.load(std::sync::atomic::Ordering::SeqCst) == 1).await;
+}
+
+async fn wait_until(condition: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not met within 2 s");
+}
+
+fn iter_stream<T: Send + 'static>(items: impl IntoIterator<Item = T>) -> impl rsgrpc::Stream<Item = T> + Send
+where
+    <Vec<T> as IntoIterator>::IntoIter: Send,
+{
+    let mut items: Vec<T> = items.into_iter().collect();
+    items.reverse();
+    struct Iter<T>(Vec<T>);
+    impl<T> Unpin for Iter<T> {}
+    impl<T> rsgrpc::Stream for Iter<T> {
+        type Item = T;
+        fn poll_next(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<T>> {
+            std::task::Poll::Ready(self.get_mut().0.pop())
+        }
+    }
+    Iter(items)
+}
