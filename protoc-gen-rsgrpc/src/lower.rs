@@ -46,6 +46,39 @@ pub fn lower(
     Ok(packages)
 }
 
+/// A file descriptor as embedded for reflection: without source info (reflection clients do not need it),
+/// and without empty options messages, which protoc keeps (`rpc X(...) returns (...) {}`) and protox drops,
+/// so that both routes embed the same bytes.
+fn normalized(file: &FileDescriptorProto) -> FileDescriptorProto {
+    fn clear<T: Default + PartialEq>(options: &mut Option<T>) {
+        if options.as_ref().is_some_and(|o| *o == T::default()) {
+            *options = None;
+        }
+    }
+    fn normalize_message(message: &mut DescriptorProto) {
+        clear(&mut message.options);
+        message.field.iter_mut().chain(message.extension.iter_mut()).for_each(|f| clear(&mut f.options));
+        message.oneof_decl.iter_mut().for_each(|o| clear(&mut o.options));
+        message.enum_type.iter_mut().for_each(enumeration);
+        message.nested_type.iter_mut().for_each(normalize_message);
+    }
+    fn enumeration(enumeration: &mut EnumDescriptorProto) {
+        clear(&mut enumeration.options);
+        enumeration.value.iter_mut().for_each(|v| clear(&mut v.options));
+    }
+    let mut file = file.clone();
+    file.source_code_info = None;
+    clear(&mut file.options);
+    file.message_type.iter_mut().for_each(normalize_message);
+    file.enum_type.iter_mut().for_each(enumeration);
+    file.extension.iter_mut().for_each(|f| clear(&mut f.options));
+    for service in &mut file.service {
+        clear(&mut service.options);
+        service.method.iter_mut().for_each(|m| clear(&mut m.options));
+    }
+    file
+}
+
 /// Every name that can end up in generated code must be a proto identifier: protoc guarantees it, but a
 /// request from elsewhere may not, and a bad name must be an error, not a panic while building identifiers.
 fn check_names(file: &FileDescriptorProto) -> Result<(), CodegenError> {
@@ -235,9 +268,7 @@ impl<'a> Lowering<'a> {
                 self.collect_with_imports(imported, seen, out);
             }
         }
-        let mut stripped = file.clone();
-        stripped.source_code_info = None;
-        out.push(stripped);
+        out.push(normalized(file));
     }
 
     fn message(

@@ -92,6 +92,15 @@ fn cases() -> Vec<Case> {
             embedded: false,
         },
         Case {
+            // The gRPC interop service, from Debian's grpc-proto (tests/env/setup.sh installs it).
+            name: "interop",
+            include: grpc_proto_dir(),
+            files: ["empty", "messages", "test"].iter().map(|name| format!("grpc/testing/{name}.proto")).collect(),
+            params: "",
+            golden: Golden::Dir(golden.join("interop")),
+            embedded: true,
+        },
+        Case {
             name: "rpc",
             include: workspace().join("runtime/proto"),
             files: vec!["google/rpc/error_details.proto".into(), "google/rpc/status.proto".into()],
@@ -103,6 +112,15 @@ fn cases() -> Vec<Case> {
             embedded: true,
         },
     ]
+}
+
+fn grpc_proto_dir() -> PathBuf {
+    let dir = PathBuf::from("/usr/share/grpc-proto");
+    assert!(
+        dir.join("grpc/testing/test.proto").exists(),
+        "Debian's grpc-proto is not installed: run `bash tests/env/setup.sh` (or apt-get install grpc-proto)"
+    );
+    dir
 }
 
 fn through_protoc(case: &Case) -> BTreeMap<String, String> {

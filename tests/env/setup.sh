@@ -52,6 +52,21 @@ fi
 
 changed=0
 
+# ------------------------------------------------------ Debian's grpc-proto
+# The gRPC interop protos (grpc/testing/*.proto) come from Debian's grpc-proto package.
+GRPC_PROTO_DIR=/usr/share/grpc-proto
+if [ ! -f "$GRPC_PROTO_DIR/grpc/testing/test.proto" ]; then
+    command -v apt-get >/dev/null 2>&1 || die "$GRPC_PROTO_DIR is missing and there is no apt-get: install Debian's grpc-proto"
+    log "installing Debian's grpc-proto (the gRPC interop protos)"
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get install -y -qq grpc-proto >/dev/null 2>&1 \
+        || { $SUDO apt-get update -qq >/dev/null 2>&1 && $SUDO apt-get install -y -qq grpc-proto >/dev/null 2>&1; } \
+        || die "apt-get install grpc-proto failed"
+    [ -f "$GRPC_PROTO_DIR/grpc/testing/test.proto" ] || die "grpc-proto did not install $GRPC_PROTO_DIR/grpc/testing/test.proto"
+    changed=1
+fi
+
 # ---------------------------------------------------------------- python venv
 reqs_hash="$(hash_files "$REQS")"
 venv_stamp="$VENV/.rsgrpc-requirements.sha256"

@@ -24,5 +24,10 @@ pub mod built {
     include!(concat!(env!("OUT_DIR"), "/mod.rs"));
 }
 
+/// grpc.testing (the gRPC interop protos from Debian's grpc-proto), generated with default parameters.
+#[path = "../../testdata/golden/interop/mod.rs"]
+pub mod interop_gen;
+
 pub mod echo;
+pub mod interop;
 pub mod support;

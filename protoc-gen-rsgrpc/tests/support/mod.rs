@@ -99,11 +99,15 @@ pub fn assert_same_tree(what: &str, expected: &BTreeMap<String, String>, actual:
                 .zip(got.lines())
                 .position(|(a, b)| a != b)
                 .unwrap_or_else(|| want.lines().count().min(got.lines().count()));
+            let (want_line, got_line) = (want.lines().nth(line).unwrap_or(""), got.lines().nth(line).unwrap_or(""));
+            let column = want_line.chars().zip(got_line.chars()).position(|(a, b)| a != b).unwrap_or(0);
+            let window = |text: &str| text.chars().skip(column.saturating_sub(40)).take(100).collect::<String>();
             panic!(
-                "{what}: {name} differs at line {}:\n  expected: {:?}\n  actual:   {:?}",
+                "{what}: {name} differs at line {}, column {}:\n  expected: …{:?}…\n  actual:   …{:?}…",
                 line + 1,
-                want.lines().nth(line).unwrap_or(""),
-                got.lines().nth(line).unwrap_or("")
+                column + 1,
+                window(want_line),
+                window(got_line)
             );
         }
     }

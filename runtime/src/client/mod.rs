@@ -2,6 +2,7 @@
 //! sent as `grpc-timeout` and enforced here too; dropping a call resets its stream (the server sees it
 //! cancelled).
 
+mod cancel;
 mod channel;
 
 use std::future::Future;
@@ -13,6 +14,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use prost::Message;
 
+pub use cancel::{cancellable, Canceller};
 pub use channel::{Channel, ChannelBuilder};
 
 use crate::codec;
@@ -50,9 +52,9 @@ impl Client {
         let data = codec::encode(&message, self.channel.config().max_send_message_size)?;
         within(deadline, async {
             let (response, mut send) = self.start(path, metadata, deadline).await?;
-            send.send_data(data, true).map_err(|e| Status::from_h2(&e))?;
+            let sent = send.send_data(data, true);
             let mut stream = Streaming::<Res>::client(response, self.max_receive(), None);
-            read_single(&mut stream).await
+            prefer_response_status(read_single(&mut stream).await, sent)
         })
         .await
     }
@@ -71,9 +73,9 @@ impl Client {
         let data = codec::encode(&message, self.channel.config().max_send_message_size)?;
         within(deadline, async {
             let (response, mut send) = self.start(path, metadata, deadline).await?;
-            send.send_data(data, true).map_err(|e| Status::from_h2(&e))?;
+            let sent = send.send_data(data, true);
             let mut stream = Streaming::<Res>::client(response, self.max_receive(), deadline);
-            std::future::poll_fn(|cx| stream.poll_headers(cx)).await?;
+            prefer_response_status(std::future::poll_fn(|cx| stream.poll_headers(cx)).await, sent)?;
             let headers = stream.take_headers();
             Ok(Response::from_parts(headers, stream, MetadataMap::new()))
         })
@@ -180,6 +182,19 @@ async fn within<T>(deadline: Option<Instant>, work: impl Future<Output = Result<
         Some(deadline) => tokio::time::timeout_at(deadline.into(), work)
             .await
             .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
+    }
+}
+
+/// The outcome of a call whose request may have failed to send: a server can answer (and reset the
+/// stream) before it read the request, and then its answer, not the send error, says what happened.
+fn prefer_response_status<T>(received: Result<T, Status>, sent: Result<(), h2::Error>) -> Result<T, Status> {
+    match (received, sent) {
+        (Ok(value), _) => Ok(value),
+        (Err(status), Ok(())) => Err(status),
+        (Err(status), Err(_)) if status.code() != crate::Code::Cancelled && status.code() != crate::Code::Internal => {
+            Err(status)
+        }
+        (Err(_), Err(error)) => Err(Status::from_h2(&error)),
     }
 }
 

@@ -39,6 +39,9 @@ STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 # Every open stream holds one worker thread in grpcio's synchronous server.
 MAX_WORKERS = 64
 SHUTDOWN_GRACE_S = 1.0
+# grpcio sets SO_REUSEPORT by default, so a second server on a busy port would "listen" too and
+# share the traffic; turning it off makes a busy port an error, as the tests expect.
+SERVER_OPTIONS = [("grpc.so_reuseport", 0)]
 
 
 # ------------------------------------------------------------------------------- request helpers
@@ -206,7 +209,7 @@ def wait_for_stop_signal():
 
 def main(argv=None):
     args = parse_args(argv)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=MAX_WORKERS))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=MAX_WORKERS), options=SERVER_OPTIONS)
     test_pb2_grpc.add_TestServiceServicer_to_server(TestService(), server)
     try:
         port = server.add_insecure_port(f"127.0.0.1:{args.port}")

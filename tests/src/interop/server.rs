@@ -1,0 +1,166 @@
+//! `grpc.testing.TestService` as the gRPC interop test descriptions specify it: echoes payload sizes,
+//! statuses and metadata so that any client can check a server.
+
+use std::time::Duration;
+
+use rsgrpc::server::BoxStream;
+use rsgrpc::{Code, MetadataMap, Request, Response, Status, Streaming};
+
+use crate::echo::async_stream;
+use crate::interop_gen::grpc::testing::test_service_server::TestService;
+use crate::interop_gen::grpc::testing::{
+    EchoStatus, Empty, Payload, ResponseParameters, SimpleRequest, SimpleResponse, StreamingInputCallRequest,
+    StreamingInputCallResponse, StreamingOutputCallRequest, StreamingOutputCallResponse,
+};
+
+/// Metadata the client asks to have echoed in the response headers.
+const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
+/// Binary metadata the client asks to have echoed in the trailers.
+const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
+
+/// The interop test service.
+#[derive(Debug, Default, Clone)]
+pub struct InteropService;
+
+fn payload(size: i32) -> Result<Option<Payload>, Status> {
+    let size = usize::try_from(size).map_err(|_| Status::invalid_argument(format!("negative payload size {size}")))?;
+    Ok(Some(Payload { body: vec![0; size], ..Default::default() }))
+}
+
+fn requested_status(status: Option<&EchoStatus>) -> Result<(), Status> {
+    match status {
+        Some(status) if status.code != 0 => Err(Status::new(Code::from_i32(status.code), status.message.clone())),
+        _ => Ok(()),
+    }
+}
+
+/// The echo metadata of a request, copied onto the response.
+fn echo_metadata<T>(request: &MetadataMap, mut response: Response<T>) -> Response<T> {
+    if let Some(value) = request.get(ECHO_INITIAL) {
+        let _ = response.metadata_mut().insert(ECHO_INITIAL, value);
+    }
+    if let Some(Ok(value)) = request.get_bin(ECHO_TRAILING) {
+        let _ = response.trailers_mut().insert_bin(ECHO_TRAILING, &value);
+    }
+    response
+}
+
+/// Errors also carry the echoed trailing metadata.
+fn echo_into_status(request: &MetadataMap, mut status: Status) -> Status {
+    if let Some(Ok(value)) = request.get_bin(ECHO_TRAILING) {
+        let _ = status.metadata_mut().insert_bin(ECHO_TRAILING, &value);
+    }
+    status
+}
+
+async fn responses_for(
+    parameters: &[ResponseParameters],
+    sender: &tokio::sync::mpsc::Sender<Result<StreamingOutputCallResponse, Status>>,
+) -> bool {
+    for parameter in parameters {
+        if parameter.interval_us > 0 {
+            tokio::time::sleep(Duration::from_micros(parameter.interval_us as u64)).await;
+        }
+        let response =
+            payload(parameter.size).map(|payload| StreamingOutputCallResponse { payload, ..Default::default() });
+        if sender.send(response).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+impl TestService for InteropService {
+    async fn empty_call(&self, _request: Request<Empty>) -> Result<Response<Empty>, Status> {
+        Ok(Response::new(Empty::default()))
+    }
+
+    async fn unary_call(&self, request: Request<SimpleRequest>) -> Result<Response<SimpleResponse>, Status> {
+        let metadata = request.metadata().clone();
+        let message = request.into_inner();
+        requested_status(message.response_status.as_ref()).map_err(|status| echo_into_status(&metadata, status))?;
+        let response = SimpleResponse { payload: payload(message.response_size)?, ..Default::default() };
+        Ok(echo_metadata(&metadata, Response::new(response)))
+    }
+
+    async fn cacheable_unary_call(&self, request: Request<SimpleRequest>) -> Result<Response<SimpleResponse>, Status> {
+        self.unary_call(request).await
+    }
+
+    async fn streaming_output_call(
+        &self,
+        request: Request<StreamingOutputCallRequest>,
+    ) -> Result<Response<BoxStream<StreamingOutputCallResponse>>, Status> {
+        let metadata = request.metadata().clone();
+        let message = request.into_inner();
+        let stream = async_stream(move |sender| async move {
+            if responses_for(&message.response_parameters, &sender).await {
+                if let Err(status) = requested_status(message.response_status.as_ref()) {
+                    let _ = sender.send(Err(status)).await;
+                }
+            }
+        });
+        Ok(echo_metadata(&metadata, Response::new(stream)))
+    }
+
+    async fn streaming_input_call(
+        &self,
+        request: Request<Streaming<StreamingInputCallRequest>>,
+    ) -> Result<Response<StreamingInputCallResponse>, Status> {
+        let mut stream = request.into_inner();
+        let mut total = 0usize;
+        while let Some(message) = stream.message().await? {
+            total += message.payload.map_or(0, |p| p.body.len());
+        }
+        let aggregated_payload_size = i32::try_from(total).map_err(|_| Status::out_of_range("payload too large"))?;
+        Ok(Response::new(StreamingInputCallResponse { aggregated_payload_size, ..Default::default() }))
+    }
+
+    async fn full_duplex_call(
+        &self,
+        request: Request<Streaming<StreamingOutputCallRequest>>,
+    ) -> Result<Response<BoxStream<StreamingOutputCallResponse>>, Status> {
+        let metadata = request.metadata().clone();
+        let echo = metadata.clone();
+        let mut incoming = request.into_inner();
+        let stream = async_stream(move |sender| async move {
+            loop {
+                let message = match incoming.message().await {
+                    Ok(Some(message)) => message,
+                    Ok(None) => return,
+                    Err(status) => {
+                        let _ = sender.send(Err(status)).await;
+                        return;
+                    }
+                };
+                if let Err(status) = requested_status(message.response_status.as_ref()) {
+                    let _ = sender.send(Err(echo_into_status(&echo, status))).await;
+                    return;
+                }
+                if !responses_for(&message.response_parameters, &sender).await {
+                    return;
+                }
+            }
+        });
+        Ok(echo_metadata(&metadata, Response::new(stream)))
+    }
+
+    async fn half_duplex_call(
+        &self,
+        request: Request<Streaming<StreamingOutputCallRequest>>,
+    ) -> Result<Response<BoxStream<StreamingOutputCallResponse>>, Status> {
+        let mut incoming = request.into_inner();
+        let mut all = Vec::new();
+        while let Some(message) = incoming.message().await? {
+            all.push(message);
+        }
+        let stream = async_stream(move |sender| async move {
+            for message in all {
+                if !responses_for(&message.response_parameters, &sender).await {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(stream))
+    }
+}
