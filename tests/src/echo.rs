@@ -18,6 +18,8 @@ use crate::rt::well_known::Empty;
 /// What the handlers observed, shared with the test.
 #[derive(Debug, Default)]
 pub struct Observed {
+    /// Handlers that started.
+    pub started: AtomicUsize,
     /// Handlers dropped before they finished (the call was cancelled or timed out).
     pub cancelled: AtomicUsize,
     /// Handlers that finished.
@@ -31,8 +33,15 @@ pub struct EchoService {
     pub observed: Arc<Observed>,
 }
 
-/// Counts a handler as cancelled unless it is disarmed at its end.
+/// Counts a handler as started, then as cancelled unless it is disarmed at its end.
 struct CancelGuard<'a>(&'a Observed, bool);
+
+impl<'a> CancelGuard<'a> {
+    fn new(observed: &'a Observed) -> Self {
+        observed.started.fetch_add(1, Ordering::SeqCst);
+        CancelGuard(observed, false)
+    }
+}
 
 impl Drop for CancelGuard<'_> {
     fn drop(&mut self) {
@@ -63,7 +72,7 @@ fn with_echoed_metadata<T>(request_metadata: &rsgrpc::MetadataMap, mut response:
 
 impl Echo for EchoService {
     async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
-        let mut guard = CancelGuard(&self.observed, false);
+        let mut guard = CancelGuard::new(&self.observed);
         let message = request.get_ref();
         if message.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(message.delay_ms as u64)).await;
@@ -78,7 +87,7 @@ impl Echo for EchoService {
         let message = request.into_inner();
         let observed = self.observed.clone();
         let stream = async_stream(move |sender| async move {
-            let mut guard = CancelGuard(&observed, false);
+            let mut guard = CancelGuard::new(&observed);
             for index in 0..message.repeat {
                 if message.delay_ms > 0 {
                     tokio::time::sleep(Duration::from_millis(message.delay_ms as u64)).await;
