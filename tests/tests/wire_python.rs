@@ -71,6 +71,9 @@ macro_rules! all_types {
             rsgrpc::test::v2::Extendable, rsgrpc::test::v2::ClosedEnums,
             rsgrpc::test::wkt::WellKnown,
             rsgrpc::test::echo::EchoRequest, rsgrpc::test::echo::EchoResponse,
+            helloworld::HelloRequest, helloworld::HelloReply,
+            routeguide::Point, routeguide::Rectangle, routeguide::Feature, routeguide::RouteNote,
+            routeguide::RouteSummary,
         )
     };
 }

@@ -2,6 +2,12 @@
 // The module tree of the generated files.
 
 include!("_.rs");
+pub mod helloworld {
+    include!("helloworld.rs");
+}
+pub mod routeguide {
+    include!("routeguide.rs");
+}
 pub mod rsgrpc {
     pub mod test {
         pub mod common {
