@@ -14,4 +14,18 @@ fn main() {
             format!("{protos}/rsgrpc/test/imports/item.proto"),
         ])
         .unwrap_or_else(|error| panic!("generating testdata protos: {error}"));
+    #[cfg(feature = "bench-tonic")]
+    tonic_bench_code();
+}
+
+/// tonic's code for the benchmark proto, so that both servers serve the same service.
+#[cfg(feature = "bench-tonic")]
+fn tonic_bench_code() {
+    let protoc = protoc_bin_vendored::protoc_bin_path().expect("vendored protoc");
+    // SAFETY: build scripts are single-threaded; prost-build reads PROTOC from the environment.
+    unsafe { std::env::set_var("PROTOC", protoc) };
+    tonic_prost_build::configure()
+        .build_client(false)
+        .compile_protos(&["../testdata/protos/bench/bench.proto"], &["../testdata/protos"])
+        .unwrap_or_else(|error| panic!("tonic code for the benchmark: {error}"));
 }

@@ -20,8 +20,9 @@ bash "$ROOT/tests/env/setup.sh"
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
+# --all-features: the benchmark against tonic (feature bench-tonic) is checked too, not only when run.
+step "cargo clippy --workspace --all-targets --all-features -- -D warnings"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "cargo test --workspace $*"
 cargo test --workspace "$@"

@@ -74,6 +74,7 @@ macro_rules! all_types {
             helloworld::HelloRequest, helloworld::HelloReply,
             routeguide::Point, routeguide::Rectangle, routeguide::Feature, routeguide::RouteNote,
             routeguide::RouteSummary,
+            bench::Payload,
         )
     };
 }

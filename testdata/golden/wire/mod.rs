@@ -2,6 +2,9 @@
 // The module tree of the generated files.
 
 include!("_.rs");
+pub mod bench {
+    include!("bench.rs");
+}
 pub mod helloworld {
     include!("helloworld.rs");
 }

@@ -1,0 +1,354 @@
+//! rsgrpc's server against tonic's, side by side, on the same proto and payloads, driven by the same load
+//! generator (a raw h2 client with pre-encoded requests, so neither side's client code is measured).
+//!
+//! `cargo bench -p rsgrpc-tests --features bench-tonic --bench grpc -- [--runs N] [--seconds S]`
+//!
+//! Each server runs in its own process pinned to CPU 0 (taskset) with a one-worker multi-thread tokio
+//! runtime; the load generator runs pinned to CPU 1. For each payload size and connections x streams, the two
+//! servers alternate for N runs; the table gives medians of requests/s, server CPU time per request (from
+//! /proc/<pid>/stat), p50/p99 latency and peak RSS, and the rsgrpc/tonic ratios.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+mod tonic_bench {
+    tonic::include_proto!("bench");
+}
+
+const PATH: &str = "/bench.Bench/Unary";
+/// Flow-control windows of both servers and the load generator.
+const STREAM_WINDOW: u32 = 1 << 20;
+const CONNECTION_WINDOW: u32 = 4 << 20;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    match args.first().map(String::as_str) {
+        Some("server") => serve(&args[1]),
+        Some("load") => load(&args[1..]),
+        _ => drive(&args),
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ servers
+
+fn one_worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime")
+}
+
+fn serve(implementation: &str) {
+    one_worker_runtime().block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        println!("{}", listener.local_addr().expect("address").port());
+        match implementation {
+            "rsgrpc" => serve_rsgrpc(listener).await,
+            "tonic" => serve_tonic(listener).await,
+            other => panic!("unknown server {other}"),
+        }
+    });
+}
+
+struct RsgrpcBench;
+
+impl rsgrpc_tests::gen::bench::bench_server::Bench for RsgrpcBench {
+    async fn unary(
+        &self,
+        request: rsgrpc::Request<rsgrpc_tests::gen::bench::Payload>,
+    ) -> Result<rsgrpc::Response<rsgrpc_tests::gen::bench::Payload>, rsgrpc::Status> {
+        Ok(rsgrpc::Response::new(request.into_inner()))
+    }
+}
+
+async fn serve_rsgrpc(listener: tokio::net::TcpListener) {
+    let server = rsgrpc::server::Server::builder()
+        .add_service(rsgrpc_tests::gen::bench::bench_server::BenchServer::new(RsgrpcBench))
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_receive_message_size(16 << 20)
+        .build();
+    server.serve_with_shutdown(listener, std::future::pending()).await.expect("rsgrpc server");
+}
+
+struct TonicBench;
+
+#[tonic::async_trait]
+impl tonic_bench::bench_server::Bench for TonicBench {
+    async fn unary(
+        &self,
+        request: tonic::Request<tonic_bench::Payload>,
+    ) -> Result<tonic::Response<tonic_bench::Payload>, tonic::Status> {
+        Ok(tonic::Response::new(request.into_inner()))
+    }
+}
+
+async fn serve_tonic(listener: tokio::net::TcpListener) {
+    let incoming = tokio_stream_from(listener);
+    let service = tonic_bench::bench_server::BenchServer::new(TonicBench).max_decoding_message_size(16 << 20);
+    tonic::transport::Server::builder()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .add_service(service)
+        .serve_with_incoming(incoming)
+        .await
+        .expect("tonic server");
+}
+
+/// The listener as the stream of connections tonic takes.
+fn tokio_stream_from(
+    listener: tokio::net::TcpListener,
+) -> impl futures_util::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    futures_util::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| {
+            let _ = stream.set_nodelay(true);
+            stream
+        });
+        Some((accepted, listener))
+    })
+}
+
+// --------------------------------------------------------------------------------------- load generator
+
+/// `load PORT CONNECTIONS STREAMS SIZE SECONDS`: prints `requests errors p50_us p99_us seconds`.
+fn load(args: &[String]) {
+    let number = |i: usize| args[i].parse::<u64>().expect("numeric argument");
+    let (port, connections, streams, size, seconds) = (number(0), number(1), number(2), number(3), number(4));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let (requests, errors, mut latencies, elapsed) = runtime.block_on(async move {
+        let body = request_body(size as usize);
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..connections {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port as u16)).await.expect("connect");
+            let _ = tcp.set_nodelay(true);
+            let mut builder = h2::client::Builder::new();
+            builder.initial_window_size(STREAM_WINDOW).initial_connection_window_size(CONNECTION_WINDOW);
+            let (send, connection) = builder.handshake::<_, Bytes>(tcp).await.expect("handshake");
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            for _ in 0..streams {
+                tasks.push(tokio::spawn(call_loop(send.clone(), body.clone(), port as u16, deadline)));
+            }
+        }
+        let (mut requests, mut errors, mut latencies) = (0u64, 0u64, Vec::new());
+        for task in tasks {
+            let (ok, failed, times) = task.await.expect("load task");
+            requests += ok;
+            errors += failed;
+            latencies.extend(times);
+        }
+        (requests, errors, latencies, started.elapsed())
+    });
+    latencies.sort_unstable();
+    let percentile = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
+    println!("{requests} {errors} {} {} {:.3}", percentile(0.5), percentile(0.99), elapsed.as_secs_f64());
+}
+
+fn request_body(size: usize) -> Bytes {
+    let message = rsgrpc_tests::gen::bench::Payload { body: vec![0x5a; size], ..Default::default() };
+    rsgrpc::codec::encode(&message, usize::MAX).expect("encodes")
+}
+
+/// One stream's loop: call, wait for the whole response, record the latency in microseconds.
+async fn call_loop(
+    send: h2::client::SendRequest<Bytes>,
+    body: Bytes,
+    port: u16,
+    deadline: Instant,
+) -> (u64, u64, Vec<u64>) {
+    let (mut ok, mut failed, mut times) = (0, 0, Vec::new());
+    let uri: http::Uri = format!("http://127.0.0.1:{port}{PATH}").parse().expect("uri");
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        let request = http::Request::post(uri.clone())
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .expect("request");
+        match one_call(send.clone(), request, body.clone()).await {
+            true => {
+                ok += 1;
+                times.push(started.elapsed().as_micros() as u64);
+            }
+            false => failed += 1,
+        }
+    }
+    (ok, failed, times)
+}
+
+async fn one_call(send: h2::client::SendRequest<Bytes>, request: http::Request<()>, body: Bytes) -> bool {
+    let Ok(mut send) = send.ready().await else { return false };
+    let Ok((response, mut stream)) = send.send_request(request, false) else { return false };
+    if stream.send_data(body, true).is_err() {
+        return false;
+    }
+    let Ok(response) = response.await else { return false };
+    let mut body = response.into_body();
+    while let Some(chunk) = body.data().await {
+        let Ok(chunk) = chunk else { return false };
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    matches!(body.trailers().await, Ok(Some(trailers)) if trailers.get("grpc-status").is_some_and(|s| s == "0"))
+}
+
+// ------------------------------------------------------------------------------------------------ driver
+
+/// One measured run of one server.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample {
+    requests_per_second: f64,
+    cpu_us_per_request: f64,
+    p50_us: f64,
+    p99_us: f64,
+    peak_rss_mib: f64,
+    errors: u64,
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(implementation: &str) -> Server {
+    let exe = std::env::current_exe().expect("own executable");
+    let mut child = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(exe)
+        .args(["server", implementation])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("taskset runs the server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("port line");
+    Server { child, port: line.trim().parse().expect("port") }
+}
+
+/// utime + stime of a process, in microseconds (from clock ticks of 10 ms).
+fn cpu_time_us(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    let fields: Vec<&str> = stat.rsplit_once(')').expect("stat format").1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    ticks * 1e6 / 100.0
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn run_load(port: u16, connections: u32, streams: u32, size: usize, seconds: u64) -> (u64, u64, f64, f64, f64) {
+    let exe = std::env::current_exe().expect("own executable");
+    let output = Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(exe)
+        .arg("load")
+        .args([port.to_string(), connections.to_string(), streams.to_string(), size.to_string(), seconds.to_string()])
+        .output()
+        .expect("load generator runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let values: Vec<f64> = text.split_whitespace().map(|v| v.parse().expect("load output")).collect();
+    assert_eq!(values.len(), 5, "load generator said {text:?} {}", String::from_utf8_lossy(&output.stderr));
+    (values[0] as u64, values[1] as u64, values[2], values[3], values[4])
+}
+
+fn measure(implementation: &str, connections: u32, streams: u32, size: usize, seconds: u64) -> Sample {
+    let server = start_server(implementation);
+    let pid = server.child.id();
+    // Warm-up: connections, allocator and caches.
+    run_load(server.port, connections, streams, size, 1);
+    let before = cpu_time_us(pid);
+    let (requests, errors, p50, p99, elapsed) = run_load(server.port, connections, streams, size, seconds);
+    let cpu = cpu_time_us(pid) - before;
+    Sample {
+        requests_per_second: requests as f64 / elapsed,
+        cpu_us_per_request: cpu / requests.max(1) as f64,
+        p50_us: p50,
+        p99_us: p99,
+        peak_rss_mib: peak_rss_mib(pid),
+        errors,
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+fn summarize(samples: &[Sample]) -> Sample {
+    let pick = |f: fn(&Sample) -> f64| median(samples.iter().map(f).collect());
+    Sample {
+        requests_per_second: pick(|s| s.requests_per_second),
+        cpu_us_per_request: pick(|s| s.cpu_us_per_request),
+        p50_us: pick(|s| s.p50_us),
+        p99_us: pick(|s| s.p99_us),
+        peak_rss_mib: pick(|s| s.peak_rss_mib),
+        errors: samples.iter().map(|s| s.errors).sum(),
+    }
+}
+
+fn drive(args: &[String]) {
+    let option = |name: &str, default: u64| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map_or(default, |v| v.parse().expect("number"))
+    };
+    let (runs, seconds) = (option("--runs", 3), option("--seconds", 3));
+    let sizes = [("small (16 B)", 16usize), ("64 KiB", 64 << 10), ("256 KiB", 256 << 10)];
+    let shapes = [(1u32, 1u32), (10, 10), (50, 20)];
+    println!("{runs} alternating runs of {seconds} s per server and case; medians. Server on CPU 0, load on CPU 1.\n");
+    println!("| payload | conns x streams | server | req/s | CPU µs/req | p50 µs | p99 µs | peak RSS MiB | errors |");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
+    let mut ratios = Vec::new();
+    for (label, size) in sizes {
+        for (connections, streams) in shapes {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            for run in 0..runs {
+                // Alternate which goes first, so drift on a shared machine hits both.
+                let order = if run % 2 == 0 { ["rsgrpc", "tonic"] } else { ["tonic", "rsgrpc"] };
+                for implementation in order {
+                    let sample = measure(implementation, connections, streams, size, seconds);
+                    if implementation == "rsgrpc" {
+                        ours.push(sample)
+                    } else {
+                        theirs.push(sample)
+                    }
+                }
+            }
+            let (ours, theirs) = (summarize(&ours), summarize(&theirs));
+            for (name, s) in [("rsgrpc", ours), ("tonic", theirs)] {
+                println!(
+                    "| {label} | {connections}x{streams} | {name} | {:.0} | {:.2} | {:.0} | {:.0} | {:.1} | {} |",
+                    s.requests_per_second, s.cpu_us_per_request, s.p50_us, s.p99_us, s.peak_rss_mib, s.errors
+                );
+            }
+            ratios.push((label, connections, streams, ours, theirs));
+        }
+    }
+    println!("\nrsgrpc / tonic (below 1 is better for CPU and latency, above 1 for req/s):\n");
+    println!("| payload | conns x streams | CPU/req | p99 | req/s | peak RSS |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for (label, connections, streams, ours, theirs) in ratios {
+        println!(
+            "| {label} | {connections}x{streams} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            ours.cpu_us_per_request / theirs.cpu_us_per_request,
+            ours.p99_us / theirs.p99_us,
+            ours.requests_per_second / theirs.requests_per_second,
+            ours.peak_rss_mib / theirs.peak_rss_mib
+        );
+    }
+}
