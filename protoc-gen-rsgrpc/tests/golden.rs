@@ -92,6 +92,22 @@ fn cases() -> Vec<Case> {
             embedded: false,
         },
         Case {
+            name: "client_only",
+            include: protos_dir(),
+            files: vec!["rsgrpc/test/services/echo.proto".into()],
+            params: "no_server,extern_path=.rsgrpc.test.common=crate::gen::rsgrpc::test::common",
+            golden: Golden::Dir(golden.join("client_only")),
+            embedded: true,
+        },
+        Case {
+            name: "server_only",
+            include: protos_dir(),
+            files: vec!["rsgrpc/test/services/echo.proto".into()],
+            params: "no_client,extern_path=.rsgrpc.test.common=crate::gen::rsgrpc::test::common",
+            golden: Golden::Dir(golden.join("server_only")),
+            embedded: true,
+        },
+        Case {
             // The gRPC interop service, from Debian's grpc-proto (tests/env/setup.sh installs it).
             name: "interop",
             include: grpc_proto_dir(),

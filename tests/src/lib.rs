@@ -16,6 +16,14 @@ pub mod wire_gen;
 #[path = "../../testdata/golden/options/lib.rs"]
 pub mod options_gen;
 
+/// The echo service generated with `no_server`: messages and the client only.
+#[path = "../../testdata/golden/client_only/mod.rs"]
+pub mod client_only_gen;
+
+/// The echo service generated with `no_client`: messages and the server only.
+#[path = "../../testdata/golden/server_only/mod.rs"]
+pub mod server_only_gen;
+
 /// The runtime under the name the `options` case was generated with (`runtime_crate=crate::rt`).
 pub use rsgrpc as rt;
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use rsgrpc::server::Server;
 use rsgrpc::{Code, Request};
 use rsgrpc_tests::echo::{CounterService, EchoService};
 use rsgrpc_tests::gen::rsgrpc::test::echo::counter_server::CounterServer;
@@ -34,6 +35,35 @@ async fn unary_with_metadata_both_ways() {
     assert_eq!(response.get_ref().message, "hello");
     assert_eq!(response.metadata().get_all("x-echo"), ["one", "two"]);
     assert_eq!(response.trailers().get_all("x-echo-trailer"), ["one", "two"]);
+    // The handler saw the client's address.
+    let peer = response.trailers().get("x-peer").expect("x-peer trailer");
+    assert!(peer.starts_with("127.0.0.1:"), "{peer}");
+}
+
+/// How long a fast call takes on a connection where another call blocks its handler's thread for 500 ms.
+async fn fast_call_beside_a_blocking_one(spawn_calls: bool) -> Duration {
+    let server =
+        Server::builder().add_service(EchoServer::new(EchoService::default())).spawn_calls(spawn_calls).build();
+    let server = serve(server).await;
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    let blocking = {
+        let client = client.clone();
+        tokio::spawn(async move { client.unary(EchoRequest { block_ms: 500, ..request("blocking") }).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    client.unary(request("fast")).await.unwrap();
+    let elapsed = started.elapsed();
+    blocking.await.unwrap().unwrap();
+    elapsed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawn_calls_keeps_a_blocking_handler_from_stalling_its_connection() {
+    // Inline (the default), the fast call waits for the blocked connection task.
+    assert!(fast_call_beside_a_blocking_one(false).await >= Duration::from_millis(250));
+    // With a task per call, another worker serves it at once.
+    assert!(fast_call_beside_a_blocking_one(true).await < Duration::from_millis(250));
 }
 
 #[tokio::test]

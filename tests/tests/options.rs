@@ -39,3 +39,19 @@ fn type_attribute_derives_on_the_oneof() {
     set.insert(docs::documented::Choice::Text("a".into()));
     assert_eq!(set.len(), 1);
 }
+
+#[test]
+fn no_client_and_no_server_leave_out_one_side() {
+    use rsgrpc_tests::client_only_gen::rsgrpc::test::echo::echo_client::EchoClient;
+    use rsgrpc_tests::server_only_gen::rsgrpc::test::echo::echo_server::{Echo, EchoServer};
+    // An empty implementation compiles: every method has a default body (UNIMPLEMENTED).
+    struct Nothing;
+    impl Echo for Nothing {}
+    // Each case has its side (this compiles) and not the other.
+    let _client: fn(rsgrpc::client::Channel) -> EchoClient = EchoClient::new;
+    let _server = EchoServer::new(Nothing);
+    let client_only = include_str!("../../testdata/golden/client_only/rsgrpc.test.echo.rs");
+    let server_only = include_str!("../../testdata/golden/server_only/rsgrpc.test.echo.rs");
+    assert!(client_only.contains("pub mod echo_client") && !client_only.contains("pub mod echo_server"));
+    assert!(server_only.contains("pub mod echo_server") && !server_only.contains("pub mod echo_client"));
+}

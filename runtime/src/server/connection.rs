@@ -56,8 +56,12 @@ pub(crate) async fn serve<IO>(
                 match connection.poll_accept(cx) {
                     Poll::Ready(Some(Ok((request, respond)))) => {
                         if let Some(call) = shared.router.dispatch(request, respond, peer, shared.config.limits()) {
-                            calls.push(call);
-                            accepted = true;
+                            if shared.config.spawn_calls {
+                                tokio::spawn(call);
+                            } else {
+                                calls.push(call);
+                                accepted = true;
+                            }
                         }
                     }
                     Poll::Ready(Some(Err(error))) => {

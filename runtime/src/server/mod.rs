@@ -51,6 +51,7 @@ pub struct ServerConfig {
     max_header_list_size: Option<u32>,
     max_frame_size: Option<u32>,
     handshake_timeout: Duration,
+    spawn_calls: bool,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +65,7 @@ impl Default for ServerConfig {
             max_header_list_size: None,
             max_frame_size: None,
             handshake_timeout: Duration::from_secs(20),
+            spawn_calls: false,
         }
     }
 }
@@ -147,6 +149,17 @@ impl ServerBuilder {
     /// The largest header list a client may send (HTTP/2 MAX_HEADER_LIST_SIZE).
     pub fn max_header_list_size(mut self, bytes: u32) -> Self {
         self.config.max_header_list_size = Some(bytes);
+        self
+    }
+
+    /// Runs every call as a task of its own instead of inside its connection's task.
+    ///
+    /// By default a connection's task polls its calls itself: no spawn and no cross-task wake-up per call,
+    /// and responses that become ready together are written together (see BENCHMARKS.md). The price is that
+    /// a handler blocking its thread (CPU-heavy work without `spawn_blocking`) stalls the other calls of its
+    /// connection; with this set, calls spread over the runtime's worker threads, as in tonic.
+    pub fn spawn_calls(mut self, spawn: bool) -> Self {
+        self.config.spawn_calls = spawn;
         self
     }
 
