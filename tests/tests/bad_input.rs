@@ -100,9 +100,19 @@ async fn not_grpc_gets_plain_http_answers() {
     assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(String::from_utf8_lossy(&answer.body).contains("POST"));
 
-    let answer = send(&mut connection, request(http::Method::POST, UNARY, "application/json", &[]), b"{}", true).await;
-    assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(String::from_utf8_lossy(&answer.body).contains("application/json"), "{:?}", answer.body);
+    for content_type in ["application/json", "application/grpc+json", "text/plain", ""] {
+        let head = request(http::Method::POST, UNARY, content_type, &[]);
+        let answer = send(&mut connection, head, b"{}", true).await;
+        assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type:?}");
+        let body = String::from_utf8_lossy(&answer.body);
+        assert!(body.contains(content_type) && body.contains("application/grpc"), "{body}");
+    }
+    // The protobuf forms, with parameters, are served.
+    for content_type in ["application/grpc+proto", "application/grpc; charset=utf-8"] {
+        let head = request(http::Method::POST, UNARY, content_type, &[]);
+        let answer = send(&mut connection, head, &framed(b""), true).await;
+        assert_eq!(answer.grpc_status().code(), Code::Ok, "{content_type:?}");
+    }
     still_serving(&server).await;
 }
 

@@ -44,7 +44,7 @@ impl Router {
             return None;
         }
         let content_type = parts.headers.get(http::header::CONTENT_TYPE).map(|v| v.as_bytes()).unwrap_or_default();
-        if !content_type.starts_with(wire::CONTENT_TYPE_PREFIX.as_bytes()) {
+        if !is_protobuf_grpc(content_type) {
             let text = format!(
                 "unsupported content-type {:?}: this is a gRPC server (application/grpc)\n",
                 String::from_utf8_lossy(content_type)
@@ -93,6 +93,14 @@ impl Router {
         let call = ServerCall { metadata, body, respond, deadline, peer, limits };
         Some(service.call(&method, call))
     }
+}
+
+/// `application/grpc` or `application/grpc+proto`, with or without parameters: the content types whose
+/// messages are protobuf. Other subtypes (`+json`) are gRPC we do not speak.
+fn is_protobuf_grpc(content_type: &[u8]) -> bool {
+    let Some(rest) = content_type.strip_prefix(wire::CONTENT_TYPE_PREFIX.as_bytes()) else { return false };
+    let subtype = rest.split(|&b| b == b';').next().unwrap_or_default();
+    subtype.is_empty() || subtype.eq_ignore_ascii_case(b"+proto")
 }
 
 /// A plain HTTP answer for a request that is not gRPC.
