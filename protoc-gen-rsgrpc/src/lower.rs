@@ -426,10 +426,13 @@ impl<'a> Lowering<'a> {
         let boxed = singular_message && self.reaches(field.type_name(), message_name);
         let default = defaults::lower(field, &value, self.index).map_err(|m| CodegenError::at(&element, m))?;
         let rust_name = snake(field.name());
+        let json_name = field.json_name.clone().unwrap_or_else(|| json_name(field.name()));
         Ok(Field {
             proto_name: field.name().to_owned(),
             number,
             rust_name,
+            json_name,
+            null_value: field.type_name() == ".google.protobuf.NullValue",
             docs: self.docs(site.comments.get(&site.path), &field_path),
             deprecated: field.options.as_ref().is_some_and(|o| o.deprecated()),
             attributes: self.options.field_attributes.all(&field_path).cloned().collect(),
@@ -588,6 +591,7 @@ impl<'a> Lowering<'a> {
             attributes,
             values,
             aliases,
+            closed: is_proto2(site.file),
         })
     }
 
@@ -597,6 +601,23 @@ impl<'a> Lowering<'a> {
         }
         comment.map(str::to_owned)
     }
+}
+
+/// protoc's default JSON name: underscores dropped, the letter after each one uppercased.
+fn json_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn variant_names(enumeration: &EnumDescriptorProto) -> Vec<String> {

@@ -220,6 +220,8 @@ pub struct Field {
     pub number: u32,
     /// The Rust field (or oneof variant) name, escaped.
     pub rust_name: String,
+    /// The name in proto3 JSON (`json_name`, lowerCamelCase by default).
+    pub json_name: String,
     /// The comment, if any.
     pub docs: Option<String>,
     /// Whether the field is deprecated.
@@ -232,6 +234,8 @@ pub struct Field {
     pub cardinality: Cardinality,
     /// Whether the value is boxed (the field is part of a cycle of singular message fields).
     pub boxed: bool,
+    /// Whether the field's type is `google.protobuf.NullValue`, whose JSON form is `null`.
+    pub null_value: bool,
     /// The explicit proto2 default (`[default = ...]`), if any.
     pub default: Option<crate::defaults::DefaultValue>,
 }
@@ -318,6 +322,8 @@ pub struct Enum {
     pub values: Vec<EnumValue>,
     /// Values whose number an earlier value already has: `(alias, variant it stands for)`.
     pub aliases: Vec<(EnumValue, String)>,
+    /// Whether the enum is closed (declared in a proto2 file).
+    pub closed: bool,
 }
 
 /// A message or enum, in declaration order.

@@ -15,6 +15,7 @@ pub const KNOWN_PARAMETERS: &[(&str, &str)] = &[
     ("include_file=NAME", "name of the module tree file (default mod.rs)"),
     ("runtime_crate=PATH", "path of the rsgrpc runtime in generated code (default ::rsgrpc)"),
     ("disable_comments=PATH", "no doc comments on matching items"),
+    ("json=false", "no proto3 JSON code"),
     ("no_client", "no gRPC client code"),
     ("no_server", "no gRPC server code"),
 ];
@@ -42,6 +43,8 @@ pub struct Options {
     pub include_file: String,
     /// The runtime crate's path as written in generated code.
     pub runtime_crate: String,
+    /// Whether to generate the proto3 JSON mapping.
+    pub json: bool,
     /// Whether to generate gRPC clients.
     pub client: bool,
     /// Whether to generate gRPC server traits.
@@ -61,6 +64,7 @@ impl Default for Options {
             disable_comments: PathMap::default(),
             include_file: "mod.rs".to_owned(),
             runtime_crate: "::rsgrpc".to_owned(),
+            json: true,
             client: true,
             server: true,
         }
@@ -143,6 +147,13 @@ impl Options {
             "include_file" => {
                 check_include_file(value).map_err(err)?;
                 self.include_file = value.to_owned();
+            }
+            "json" => {
+                self.json = match value {
+                    "true" | "" => true,
+                    "false" => false,
+                    _ => return Err(err("expected json=true or json=false".into())),
+                };
             }
             "no_client" | "no_server" if value.is_empty() || value == "true" => {
                 if key == "no_client" {

@@ -17,6 +17,7 @@ pub use unknown::{UnknownField, UnknownFields, UnknownValue};
 pub mod client;
 pub mod codec;
 pub mod codegen;
+pub mod json;
 pub mod metadata;
 mod request;
 mod response;

@@ -74,9 +74,6 @@ impl Echo for EchoService {
     async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
         let mut guard = CancelGuard::new(&self.observed);
         let message = request.get_ref();
-        if message.block_ms > 0 {
-            std::thread::sleep(Duration::from_millis(message.block_ms as u64));
-        }
         if message.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(message.delay_ms as u64)).await;
         }
@@ -84,6 +81,9 @@ impl Echo for EchoService {
         let mut response = with_echoed_metadata(request.metadata(), Response::new(reply(message, 0)));
         if let Some(peer) = request.peer_addr() {
             response.trailers_mut().insert("x-peer", &peer.to_string()).expect("valid metadata");
+        }
+        if let Some(task) = tokio::task::try_id() {
+            response.trailers_mut().insert("x-task", &task.to_string()).expect("valid metadata");
         }
         guard.1 = true;
         Ok(response)

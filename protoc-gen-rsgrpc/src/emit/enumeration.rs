@@ -59,6 +59,7 @@ pub fn enumeration(enumeration: &Enum, _module: &[String], context: &Context<'_>
         quote!(#number => ::core::result::Result::Ok(#name::#variant),)
     });
     let numbers = number_ranges(enumeration.values.iter().map(|value| value.number));
+    let json = super::json::enum_impl(enumeration, enumeration.closed, context);
 
     quote! {
         #docs
@@ -95,6 +96,8 @@ pub fn enumeration(enumeration: &Enum, _module: &[String], context: &Context<'_>
                 matches!(value, #numbers)
             }
         }
+
+        #json
 
         #[allow(deprecated)]
         impl ::core::convert::From<#name> for i32 {

@@ -45,6 +45,7 @@ pub fn message(message: &Message, context: &Context<'_>) -> TokenStream {
     let name_impl = name_impl(message, rt);
     let accessors = accessors(message);
     let wire_impl = wire::message_impl(message, context);
+    let json_impls = super::json::message_impls(message, context);
     let nested = nested_module(message, context);
 
     quote! {
@@ -61,6 +62,7 @@ pub fn message(message: &Message, context: &Context<'_>) -> TokenStream {
         }
         #default_impl
         #wire_impl
+        #json_impls
         #name_impl
         #accessors
         #nested

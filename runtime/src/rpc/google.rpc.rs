@@ -95,6 +95,91 @@ impl crate::prost::Message for ErrorInfo {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for ErrorInfo {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.reason.is_empty() || writer.emit_defaults() {
+            writer.key("reason", "reason");
+            let v = &self.reason;
+            writer.string(v);
+        }
+        if !self.domain.is_empty() || writer.emit_defaults() {
+            writer.key("domain", "domain");
+            let v = &self.domain;
+            writer.string(v);
+        }
+        if !self.metadata.is_empty() || writer.emit_defaults() {
+            writer.key("metadata", "metadata");
+            writer.begin_object();
+            for (k, v) in &self.metadata {
+                writer.raw_key(k);
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for ErrorInfo {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "reason" => ::core::option::Option::Some(1),
+            "domain" => ::core::option::Option::Some(2),
+            "metadata" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.reason = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.domain = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.metadata = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Map<
+                                ::std::string::String,
+                                crate::json::Str,
+                                ::std::collections::HashMap<
+                                    ::std::string::String,
+                                    ::std::string::String,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for ErrorInfo {
     const NAME: &'static str = "ErrorInfo";
     const PACKAGE: &'static str = "google.rpc";
@@ -155,6 +240,54 @@ impl crate::prost::Message for RetryInfo {
     fn clear(&mut self) {
         self.retry_delay = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for RetryInfo {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.retry_delay {
+            writer.key("retryDelay", "retry_delay");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for RetryInfo {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "retryDelay" | "retry_delay" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.retry_delay = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Msg<crate::well_known::Duration>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -229,6 +362,71 @@ impl crate::prost::Message for DebugInfo {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for DebugInfo {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.stack_entries.is_empty() || writer.emit_defaults() {
+            writer.key("stackEntries", "stack_entries");
+            writer.begin_array();
+            for v in &self.stack_entries {
+                writer.string(v);
+            }
+            writer.end_array();
+        }
+        if !self.detail.is_empty() || writer.emit_defaults() {
+            writer.key("detail", "detail");
+            let v = &self.detail;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for DebugInfo {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "stackEntries" | "stack_entries" => ::core::option::Option::Some(1),
+            "detail" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.stack_entries = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::Str>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.detail = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for DebugInfo {
     const NAME: &'static str = "DebugInfo";
     const PACKAGE: &'static str = "google.rpc";
@@ -282,6 +480,61 @@ impl crate::prost::Message for QuotaFailure {
     fn clear(&mut self) {
         self.violations.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for QuotaFailure {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.violations.is_empty() || writer.emit_defaults() {
+            writer.key("violations", "violations");
+            writer.begin_array();
+            for v in &self.violations {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for QuotaFailure {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "violations" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.violations = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<quota_failure::Violation>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -505,6 +758,165 @@ pub mod quota_failure {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonMessage for Violation {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.subject.is_empty() || writer.emit_defaults() {
+                writer.key("subject", "subject");
+                let v = &self.subject;
+                writer.string(v);
+            }
+            if !self.description.is_empty() || writer.emit_defaults() {
+                writer.key("description", "description");
+                let v = &self.description;
+                writer.string(v);
+            }
+            if !self.api_service.is_empty() || writer.emit_defaults() {
+                writer.key("apiService", "api_service");
+                let v = &self.api_service;
+                writer.string(v);
+            }
+            if !self.quota_metric.is_empty() || writer.emit_defaults() {
+                writer.key("quotaMetric", "quota_metric");
+                let v = &self.quota_metric;
+                writer.string(v);
+            }
+            if !self.quota_id.is_empty() || writer.emit_defaults() {
+                writer.key("quotaId", "quota_id");
+                let v = &self.quota_id;
+                writer.string(v);
+            }
+            if !self.quota_dimensions.is_empty() || writer.emit_defaults() {
+                writer.key("quotaDimensions", "quota_dimensions");
+                writer.begin_object();
+                for (k, v) in &self.quota_dimensions {
+                    writer.raw_key(k);
+                    writer.string(v);
+                }
+                writer.end_object();
+            }
+            if self.quota_value != 0 || writer.emit_defaults() {
+                writer.key("quotaValue", "quota_value");
+                let v = &self.quota_value;
+                writer.int64(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.future_quota_value {
+                writer.key("futureQuotaValue", "future_quota_value");
+                writer.int64(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for Violation {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "subject" => ::core::option::Option::Some(1),
+                "description" => ::core::option::Option::Some(2),
+                "apiService" | "api_service" => ::core::option::Option::Some(3),
+                "quotaMetric" | "quota_metric" => ::core::option::Option::Some(4),
+                "quotaId" | "quota_id" => ::core::option::Option::Some(5),
+                "quotaDimensions" | "quota_dimensions" => ::core::option::Option::Some(6),
+                "quotaValue" | "quota_value" => ::core::option::Option::Some(7),
+                "futureQuotaValue" | "future_quota_value" => {
+                    ::core::option::Option::Some(8)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.subject = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.description = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.api_service = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                4 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.quota_metric = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                5 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.quota_id = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                6 => {
+                    self.quota_dimensions = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Map<
+                                    ::std::string::String,
+                                    crate::json::Str,
+                                    ::std::collections::HashMap<
+                                        ::std::string::String,
+                                        ::std::string::String,
+                                    >,
+                                >,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                7 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int64>::new(ctx),
+                        )?;
+                    self.quota_value = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                8 => {
+                    self.future_quota_value = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int64>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl crate::prost::Name for Violation {
         const NAME: &'static str = "QuotaFailure.Violation";
         const PACKAGE: &'static str = "google.rpc";
@@ -569,6 +981,61 @@ impl crate::prost::Message for PreconditionFailure {
     fn clear(&mut self) {
         self.violations.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for PreconditionFailure {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.violations.is_empty() || writer.emit_defaults() {
+            writer.key("violations", "violations");
+            writer.begin_array();
+            for v in &self.violations {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for PreconditionFailure {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "violations" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.violations = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<precondition_failure::Violation>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -666,6 +1133,82 @@ pub mod precondition_failure {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonMessage for Violation {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.r#type.is_empty() || writer.emit_defaults() {
+                writer.key("type", "type");
+                let v = &self.r#type;
+                writer.string(v);
+            }
+            if !self.subject.is_empty() || writer.emit_defaults() {
+                writer.key("subject", "subject");
+                let v = &self.subject;
+                writer.string(v);
+            }
+            if !self.description.is_empty() || writer.emit_defaults() {
+                writer.key("description", "description");
+                let v = &self.description;
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for Violation {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "type" => ::core::option::Option::Some(1),
+                "subject" => ::core::option::Option::Some(2),
+                "description" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.r#type = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.subject = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.description = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl crate::prost::Name for Violation {
         const NAME: &'static str = "PreconditionFailure.Violation";
         const PACKAGE: &'static str = "google.rpc";
@@ -722,6 +1265,61 @@ impl crate::prost::Message for BadRequest {
     fn clear(&mut self) {
         self.field_violations.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for BadRequest {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.field_violations.is_empty() || writer.emit_defaults() {
+            writer.key("fieldViolations", "field_violations");
+            writer.begin_array();
+            for v in &self.field_violations {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for BadRequest {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "fieldViolations" | "field_violations" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.field_violations = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<bad_request::FieldViolation>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -842,6 +1440,98 @@ pub mod bad_request {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonMessage for FieldViolation {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.field.is_empty() || writer.emit_defaults() {
+                writer.key("field", "field");
+                let v = &self.field;
+                writer.string(v);
+            }
+            if !self.description.is_empty() || writer.emit_defaults() {
+                writer.key("description", "description");
+                let v = &self.description;
+                writer.string(v);
+            }
+            if !self.reason.is_empty() || writer.emit_defaults() {
+                writer.key("reason", "reason");
+                let v = &self.reason;
+                writer.string(v);
+            }
+            if let ::core::option::Option::Some(v) = &self.localized_message {
+                writer.key("localizedMessage", "localized_message");
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for FieldViolation {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "field" => ::core::option::Option::Some(1),
+                "description" => ::core::option::Option::Some(2),
+                "reason" => ::core::option::Option::Some(3),
+                "localizedMessage" | "localized_message" => {
+                    ::core::option::Option::Some(4)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.field = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.description = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.reason = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                4 => {
+                    self.localized_message = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Msg<super::LocalizedMessage>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl crate::prost::Name for FieldViolation {
         const NAME: &'static str = "BadRequest.FieldViolation";
         const PACKAGE: &'static str = "google.rpc";
@@ -917,6 +1607,64 @@ impl crate::prost::Message for RequestInfo {
         self.request_id.clear();
         self.serving_data.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for RequestInfo {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.request_id.is_empty() || writer.emit_defaults() {
+            writer.key("requestId", "request_id");
+            let v = &self.request_id;
+            writer.string(v);
+        }
+        if !self.serving_data.is_empty() || writer.emit_defaults() {
+            writer.key("servingData", "serving_data");
+            let v = &self.serving_data;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for RequestInfo {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "requestId" | "request_id" => ::core::option::Option::Some(1),
+            "servingData" | "serving_data" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.request_id = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.serving_data = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1032,6 +1780,88 @@ impl crate::prost::Message for ResourceInfo {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for ResourceInfo {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.resource_type.is_empty() || writer.emit_defaults() {
+            writer.key("resourceType", "resource_type");
+            let v = &self.resource_type;
+            writer.string(v);
+        }
+        if !self.resource_name.is_empty() || writer.emit_defaults() {
+            writer.key("resourceName", "resource_name");
+            let v = &self.resource_name;
+            writer.string(v);
+        }
+        if !self.owner.is_empty() || writer.emit_defaults() {
+            writer.key("owner", "owner");
+            let v = &self.owner;
+            writer.string(v);
+        }
+        if !self.description.is_empty() || writer.emit_defaults() {
+            writer.key("description", "description");
+            let v = &self.description;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for ResourceInfo {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "resourceType" | "resource_type" => ::core::option::Option::Some(1),
+            "resourceName" | "resource_name" => ::core::option::Option::Some(2),
+            "owner" => ::core::option::Option::Some(3),
+            "description" => ::core::option::Option::Some(4),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.resource_type = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.resource_name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.owner = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.description = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for ResourceInfo {
     const NAME: &'static str = "ResourceInfo";
     const PACKAGE: &'static str = "google.rpc";
@@ -1085,6 +1915,59 @@ impl crate::prost::Message for Help {
     fn clear(&mut self) {
         self.links.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for Help {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.links.is_empty() || writer.emit_defaults() {
+            writer.key("links", "links");
+            writer.begin_array();
+            for v in &self.links {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for Help {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "links" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.links = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::MsgElement<help::Link>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1167,6 +2050,68 @@ pub mod help {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonMessage for Link {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.description.is_empty() || writer.emit_defaults() {
+                writer.key("description", "description");
+                let v = &self.description;
+                writer.string(v);
+            }
+            if !self.url.is_empty() || writer.emit_defaults() {
+                writer.key("url", "url");
+                let v = &self.url;
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for Link {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "description" => ::core::option::Option::Some(1),
+                "url" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.description = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.url = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl crate::prost::Name for Link {
         const NAME: &'static str = "Help.Link";
         const PACKAGE: &'static str = "google.rpc";
@@ -1237,6 +2182,64 @@ impl crate::prost::Message for LocalizedMessage {
         self.locale.clear();
         self.message.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for LocalizedMessage {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.locale.is_empty() || writer.emit_defaults() {
+            writer.key("locale", "locale");
+            let v = &self.locale;
+            writer.string(v);
+        }
+        if !self.message.is_empty() || writer.emit_defaults() {
+            writer.key("message", "message");
+            let v = &self.message;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for LocalizedMessage {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "locale" => ::core::option::Option::Some(1),
+            "message" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.locale = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.message = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1325,6 +2328,85 @@ impl crate::prost::Message for Status {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for Status {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.code != 0 || writer.emit_defaults() {
+            writer.key("code", "code");
+            let v = &self.code;
+            writer.int32(*v);
+        }
+        if !self.message.is_empty() || writer.emit_defaults() {
+            writer.key("message", "message");
+            let v = &self.message;
+            writer.string(v);
+        }
+        if !self.details.is_empty() || writer.emit_defaults() {
+            writer.key("details", "details");
+            writer.begin_array();
+            for v in &self.details {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for Status {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "code" => ::core::option::Option::Some(1),
+            "message" => ::core::option::Option::Some(2),
+            "details" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Int32>::new(ctx))?;
+                self.code = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.message = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.details = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<crate::well_known::Any>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for Status {
     const NAME: &'static str = "Status";
     const PACKAGE: &'static str = "google.rpc";
@@ -1334,4 +2416,25 @@ impl crate::prost::Name for Status {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/google.rpc.Status".into()
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut crate::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<ErrorInfo>();
+    registry.register::<RetryInfo>();
+    registry.register::<DebugInfo>();
+    registry.register::<QuotaFailure>();
+    registry.register::<quota_failure::Violation>();
+    registry.register::<PreconditionFailure>();
+    registry.register::<precondition_failure::Violation>();
+    registry.register::<BadRequest>();
+    registry.register::<bad_request::FieldViolation>();
+    registry.register::<RequestInfo>();
+    registry.register::<ResourceInfo>();
+    registry.register::<Help>();
+    registry.register::<help::Link>();
+    registry.register::<LocalizedMessage>();
+    registry.register::<Status>();
 }

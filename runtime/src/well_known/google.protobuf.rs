@@ -328,6 +328,167 @@ impl crate::prost::Message for Api {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for Api {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        if !self.methods.is_empty() || writer.emit_defaults() {
+            writer.key("methods", "methods");
+            writer.begin_array();
+            for v in &self.methods {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.options.is_empty() || writer.emit_defaults() {
+            writer.key("options", "options");
+            writer.begin_array();
+            for v in &self.options {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.version.is_empty() || writer.emit_defaults() {
+            writer.key("version", "version");
+            let v = &self.version;
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.source_context {
+            writer.key("sourceContext", "source_context");
+            v.write_json(writer);
+        }
+        if !self.mixins.is_empty() || writer.emit_defaults() {
+            writer.key("mixins", "mixins");
+            writer.begin_array();
+            for v in &self.mixins {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if self.syntax != 0 || writer.emit_defaults() {
+            writer.key("syntax", "syntax");
+            let v = &self.syntax;
+            writer.enumeration(*v, Syntax::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if !self.edition.is_empty() || writer.emit_defaults() {
+            writer.key("edition", "edition");
+            let v = &self.edition;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for Api {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "methods" => ::core::option::Option::Some(2),
+            "options" => ::core::option::Option::Some(3),
+            "version" => ::core::option::Option::Some(4),
+            "sourceContext" | "source_context" => ::core::option::Option::Some(5),
+            "mixins" => ::core::option::Option::Some(6),
+            "syntax" => ::core::option::Option::Some(7),
+            "edition" => ::core::option::Option::Some(8),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.methods = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::MsgElement<Method>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::MsgElement<Option>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.version = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.source_context = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<SourceContext>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.mixins = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::MsgElement<Mixin>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                let read = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Enum<Syntax>>::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.syntax = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.syntax = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.edition = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for Api {
     const NAME: &'static str = "Api";
     const PACKAGE: &'static str = "google.protobuf";
@@ -540,6 +701,153 @@ impl crate::prost::Message for Method {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for Method {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        if !self.request_type_url.is_empty() || writer.emit_defaults() {
+            writer.key("requestTypeUrl", "request_type_url");
+            let v = &self.request_type_url;
+            writer.string(v);
+        }
+        if self.request_streaming || writer.emit_defaults() {
+            writer.key("requestStreaming", "request_streaming");
+            let v = &self.request_streaming;
+            writer.bool(*v);
+        }
+        if !self.response_type_url.is_empty() || writer.emit_defaults() {
+            writer.key("responseTypeUrl", "response_type_url");
+            let v = &self.response_type_url;
+            writer.string(v);
+        }
+        if self.response_streaming || writer.emit_defaults() {
+            writer.key("responseStreaming", "response_streaming");
+            let v = &self.response_streaming;
+            writer.bool(*v);
+        }
+        if !self.options.is_empty() || writer.emit_defaults() {
+            writer.key("options", "options");
+            writer.begin_array();
+            for v in &self.options {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if self.syntax != 0 || writer.emit_defaults() {
+            writer.key("syntax", "syntax");
+            let v = &self.syntax;
+            writer.enumeration(*v, Syntax::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if !self.edition.is_empty() || writer.emit_defaults() {
+            writer.key("edition", "edition");
+            let v = &self.edition;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for Method {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "requestTypeUrl" | "request_type_url" => ::core::option::Option::Some(2),
+            "requestStreaming" | "request_streaming" => ::core::option::Option::Some(3),
+            "responseTypeUrl" | "response_type_url" => ::core::option::Option::Some(4),
+            "responseStreaming" | "response_streaming" => ::core::option::Option::Some(5),
+            "options" => ::core::option::Option::Some(6),
+            "syntax" => ::core::option::Option::Some(7),
+            "edition" => ::core::option::Option::Some(8),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.request_type_url = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                self.request_streaming = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.response_type_url = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                self.response_streaming = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::MsgElement<Option>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                let read = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Enum<Syntax>>::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.syntax = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.syntax = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.edition = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for Method {
     const NAME: &'static str = "Method";
     const PACKAGE: &'static str = "google.protobuf";
@@ -712,6 +1020,64 @@ impl crate::prost::Message for Mixin {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for Mixin {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        if !self.root.is_empty() || writer.emit_defaults() {
+            writer.key("root", "root");
+            let v = &self.root;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for Mixin {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "root" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.root = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for Mixin {
     const NAME: &'static str = "Mixin";
     const PACKAGE: &'static str = "google.protobuf";
@@ -765,6 +1131,61 @@ impl crate::prost::Message for FileDescriptorSet {
     fn clear(&mut self) {
         self.file.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for FileDescriptorSet {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.file.is_empty() || writer.emit_defaults() {
+            writer.key("file", "file");
+            writer.begin_array();
+            for v in &self.file {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for FileDescriptorSet {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "file" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.file = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<FileDescriptorProto>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1067,6 +1488,267 @@ impl crate::prost::Message for FileDescriptorProto {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for FileDescriptorProto {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.name {
+            writer.key("name", "name");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.package {
+            writer.key("package", "package");
+            writer.string(v);
+        }
+        if !self.dependency.is_empty() || writer.emit_defaults() {
+            writer.key("dependency", "dependency");
+            writer.begin_array();
+            for v in &self.dependency {
+                writer.string(v);
+            }
+            writer.end_array();
+        }
+        if !self.public_dependency.is_empty() || writer.emit_defaults() {
+            writer.key("publicDependency", "public_dependency");
+            writer.begin_array();
+            for v in &self.public_dependency {
+                writer.int32(*v);
+            }
+            writer.end_array();
+        }
+        if !self.weak_dependency.is_empty() || writer.emit_defaults() {
+            writer.key("weakDependency", "weak_dependency");
+            writer.begin_array();
+            for v in &self.weak_dependency {
+                writer.int32(*v);
+            }
+            writer.end_array();
+        }
+        if !self.option_dependency.is_empty() || writer.emit_defaults() {
+            writer.key("optionDependency", "option_dependency");
+            writer.begin_array();
+            for v in &self.option_dependency {
+                writer.string(v);
+            }
+            writer.end_array();
+        }
+        if !self.message_type.is_empty() || writer.emit_defaults() {
+            writer.key("messageType", "message_type");
+            writer.begin_array();
+            for v in &self.message_type {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.enum_type.is_empty() || writer.emit_defaults() {
+            writer.key("enumType", "enum_type");
+            writer.begin_array();
+            for v in &self.enum_type {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.service.is_empty() || writer.emit_defaults() {
+            writer.key("service", "service");
+            writer.begin_array();
+            for v in &self.service {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.extension.is_empty() || writer.emit_defaults() {
+            writer.key("extension", "extension");
+            writer.begin_array();
+            for v in &self.extension {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.options {
+            writer.key("options", "options");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.source_code_info {
+            writer.key("sourceCodeInfo", "source_code_info");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.syntax {
+            writer.key("syntax", "syntax");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.edition {
+            writer.key("edition", "edition");
+            writer.enumeration(*v, Edition::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for FileDescriptorProto {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "package" => ::core::option::Option::Some(2),
+            "dependency" => ::core::option::Option::Some(3),
+            "publicDependency" | "public_dependency" => ::core::option::Option::Some(10),
+            "weakDependency" | "weak_dependency" => ::core::option::Option::Some(11),
+            "optionDependency" | "option_dependency" => ::core::option::Option::Some(15),
+            "messageType" | "message_type" => ::core::option::Option::Some(4),
+            "enumType" | "enum_type" => ::core::option::Option::Some(5),
+            "service" => ::core::option::Option::Some(6),
+            "extension" => ::core::option::Option::Some(7),
+            "options" => ::core::option::Option::Some(8),
+            "sourceCodeInfo" | "source_code_info" => ::core::option::Option::Some(9),
+            "syntax" => ::core::option::Option::Some(12),
+            "edition" => ::core::option::Option::Some(14),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.name = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.package = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.dependency = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::Str>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                self.public_dependency = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::Int32>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                self.weak_dependency = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::Int32>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            15 => {
+                self.option_dependency = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::Str>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.message_type = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<DescriptorProto>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.enum_type = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<EnumDescriptorProto>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.service = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<ServiceDescriptorProto>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.extension = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<FieldDescriptorProto>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<FileOptions>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                self.source_code_info = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<SourceCodeInfo>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            12 => {
+                self.syntax = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            14 => {
+                self.edition = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Enum<Edition>>::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for FileDescriptorProto {
     const NAME: &'static str = "FileDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -1311,6 +1993,247 @@ impl crate::prost::Message for DescriptorProto {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for DescriptorProto {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.name {
+            writer.key("name", "name");
+            writer.string(v);
+        }
+        if !self.field.is_empty() || writer.emit_defaults() {
+            writer.key("field", "field");
+            writer.begin_array();
+            for v in &self.field {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.extension.is_empty() || writer.emit_defaults() {
+            writer.key("extension", "extension");
+            writer.begin_array();
+            for v in &self.extension {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.nested_type.is_empty() || writer.emit_defaults() {
+            writer.key("nestedType", "nested_type");
+            writer.begin_array();
+            for v in &self.nested_type {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.enum_type.is_empty() || writer.emit_defaults() {
+            writer.key("enumType", "enum_type");
+            writer.begin_array();
+            for v in &self.enum_type {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.extension_range.is_empty() || writer.emit_defaults() {
+            writer.key("extensionRange", "extension_range");
+            writer.begin_array();
+            for v in &self.extension_range {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.oneof_decl.is_empty() || writer.emit_defaults() {
+            writer.key("oneofDecl", "oneof_decl");
+            writer.begin_array();
+            for v in &self.oneof_decl {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.options {
+            writer.key("options", "options");
+            v.write_json(writer);
+        }
+        if !self.reserved_range.is_empty() || writer.emit_defaults() {
+            writer.key("reservedRange", "reserved_range");
+            writer.begin_array();
+            for v in &self.reserved_range {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.reserved_name.is_empty() || writer.emit_defaults() {
+            writer.key("reservedName", "reserved_name");
+            writer.begin_array();
+            for v in &self.reserved_name {
+                writer.string(v);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.visibility {
+            writer.key("visibility", "visibility");
+            writer
+                .enumeration(
+                    *v,
+                    SymbolVisibility::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for DescriptorProto {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "field" => ::core::option::Option::Some(2),
+            "extension" => ::core::option::Option::Some(6),
+            "nestedType" | "nested_type" => ::core::option::Option::Some(3),
+            "enumType" | "enum_type" => ::core::option::Option::Some(4),
+            "extensionRange" | "extension_range" => ::core::option::Option::Some(5),
+            "oneofDecl" | "oneof_decl" => ::core::option::Option::Some(8),
+            "options" => ::core::option::Option::Some(7),
+            "reservedRange" | "reserved_range" => ::core::option::Option::Some(9),
+            "reservedName" | "reserved_name" => ::core::option::Option::Some(10),
+            "visibility" => ::core::option::Option::Some(11),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.name = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.field = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<FieldDescriptorProto>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.extension = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<FieldDescriptorProto>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.nested_type = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<DescriptorProto>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.enum_type = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<EnumDescriptorProto>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.extension_range = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<descriptor_proto::ExtensionRange>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.oneof_decl = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<OneofDescriptorProto>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<MessageOptions>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                self.reserved_range = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<descriptor_proto::ReservedRange>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                self.reserved_name = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::Str>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                self.visibility = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<SymbolVisibility>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for DescriptorProto {
     const NAME: &'static str = "DescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -1436,6 +2359,78 @@ pub mod descriptor_proto {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonMessage for ExtensionRange {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.start {
+                writer.key("start", "start");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.end {
+                writer.key("end", "end");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.options {
+                writer.key("options", "options");
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for ExtensionRange {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "start" => ::core::option::Option::Some(1),
+                "end" => ::core::option::Option::Some(2),
+                "options" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.start = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.end = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    self.options = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Msg<super::ExtensionRangeOptions>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl crate::prost::Name for ExtensionRange {
         const NAME: &'static str = "DescriptorProto.ExtensionRange";
         const PACKAGE: &'static str = "google.protobuf";
@@ -1536,6 +2531,64 @@ pub mod descriptor_proto {
             self.start = ::core::option::Option::None;
             self.end = ::core::option::Option::None;
             self.unknown_fields.clear();
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonMessage for ReservedRange {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.start {
+                writer.key("start", "start");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.end {
+                writer.key("end", "end");
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for ReservedRange {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "start" => ::core::option::Option::Some(1),
+                "end" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.start = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.end = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
         }
     }
     #[allow(deprecated)]
@@ -1676,6 +2729,119 @@ impl crate::prost::Message for ExtensionRangeOptions {
         self.features = ::core::option::Option::None;
         self.verification = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for ExtensionRangeOptions {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.uninterpreted_option.is_empty() || writer.emit_defaults() {
+            writer.key("uninterpretedOption", "uninterpreted_option");
+            writer.begin_array();
+            for v in &self.uninterpreted_option {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.declaration.is_empty() || writer.emit_defaults() {
+            writer.key("declaration", "declaration");
+            writer.begin_array();
+            for v in &self.declaration {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.features {
+            writer.key("features", "features");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.verification {
+            writer.key("verification", "verification");
+            writer
+                .enumeration(
+                    *v,
+                    extension_range_options::VerificationState::try_from(*v)
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for ExtensionRangeOptions {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "uninterpretedOption" | "uninterpreted_option" => {
+                ::core::option::Option::Some(999)
+            }
+            "declaration" => ::core::option::Option::Some(2),
+            "features" => ::core::option::Option::Some(50),
+            "verification" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            999 => {
+                self.uninterpreted_option = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<UninterpretedOption>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.declaration = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<
+                                    extension_range_options::Declaration,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            50 => {
+                self.features = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<FeatureSet>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.verification = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<extension_range_options::VerificationState>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1851,6 +3017,100 @@ pub mod extension_range_options {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonMessage for Declaration {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.number {
+                writer.key("number", "number");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.full_name {
+                writer.key("fullName", "full_name");
+                writer.string(v);
+            }
+            if let ::core::option::Option::Some(v) = &self.r#type {
+                writer.key("type", "type");
+                writer.string(v);
+            }
+            if let ::core::option::Option::Some(v) = &self.reserved {
+                writer.key("reserved", "reserved");
+                writer.bool(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.repeated {
+                writer.key("repeated", "repeated");
+                writer.bool(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for Declaration {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "number" => ::core::option::Option::Some(1),
+                "fullName" | "full_name" => ::core::option::Option::Some(2),
+                "type" => ::core::option::Option::Some(3),
+                "reserved" => ::core::option::Option::Some(5),
+                "repeated" => ::core::option::Option::Some(6),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.number = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.full_name = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    self.r#type = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                5 => {
+                    self.reserved = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Bool>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                6 => {
+                    self.repeated = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Bool>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl crate::prost::Name for Declaration {
         const NAME: &'static str = "ExtensionRangeOptions.Declaration";
         const PACKAGE: &'static str = "google.protobuf";
@@ -1935,6 +3195,16 @@ pub mod extension_range_options {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 0..= 1)
         }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonEnum for VerificationState {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<VerificationState> for i32 {
@@ -2252,6 +3522,174 @@ impl crate::prost::Message for FieldDescriptorProto {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for FieldDescriptorProto {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.name {
+            writer.key("name", "name");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.number {
+            writer.key("number", "number");
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.label {
+            writer.key("label", "label");
+            writer
+                .enumeration(
+                    *v,
+                    field_descriptor_proto::Label::try_from(*v)
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.r#type {
+            writer.key("type", "type");
+            writer
+                .enumeration(
+                    *v,
+                    field_descriptor_proto::Type::try_from(*v)
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.type_name {
+            writer.key("typeName", "type_name");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.extendee {
+            writer.key("extendee", "extendee");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.default_value {
+            writer.key("defaultValue", "default_value");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.oneof_index {
+            writer.key("oneofIndex", "oneof_index");
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.json_name {
+            writer.key("jsonName", "json_name");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.options {
+            writer.key("options", "options");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.proto3_optional {
+            writer.key("proto3Optional", "proto3_optional");
+            writer.bool(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for FieldDescriptorProto {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "number" => ::core::option::Option::Some(3),
+            "label" => ::core::option::Option::Some(4),
+            "type" => ::core::option::Option::Some(5),
+            "typeName" | "type_name" => ::core::option::Option::Some(6),
+            "extendee" => ::core::option::Option::Some(2),
+            "defaultValue" | "default_value" => ::core::option::Option::Some(7),
+            "oneofIndex" | "oneof_index" => ::core::option::Option::Some(9),
+            "jsonName" | "json_name" => ::core::option::Option::Some(10),
+            "options" => ::core::option::Option::Some(8),
+            "proto3Optional" | "proto3_optional" => ::core::option::Option::Some(17),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.name = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.number = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Int32>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.label = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<field_descriptor_proto::Label>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.r#type = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<field_descriptor_proto::Type>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.type_name = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.extendee = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.default_value = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                self.oneof_index = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Int32>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                self.json_name = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<FieldOptions>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            17 => {
+                self.proto3_optional = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for FieldDescriptorProto {
     const NAME: &'static str = "FieldDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -2437,6 +3875,16 @@ pub mod field_descriptor_proto {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonEnum for Type {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    #[allow(deprecated)]
     impl ::core::convert::From<Type> for i32 {
         fn from(value: Type) -> i32 {
             value as i32
@@ -2507,6 +3955,16 @@ pub mod field_descriptor_proto {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 1..= 3)
         }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonEnum for Label {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<Label> for i32 {
@@ -2596,6 +4054,62 @@ impl crate::prost::Message for OneofDescriptorProto {
         self.name = ::core::option::Option::None;
         self.options = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for OneofDescriptorProto {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.name {
+            writer.key("name", "name");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.options {
+            writer.key("options", "options");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for OneofDescriptorProto {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "options" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.name = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<OneofOptions>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -2757,6 +4271,144 @@ impl crate::prost::Message for EnumDescriptorProto {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for EnumDescriptorProto {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.name {
+            writer.key("name", "name");
+            writer.string(v);
+        }
+        if !self.value.is_empty() || writer.emit_defaults() {
+            writer.key("value", "value");
+            writer.begin_array();
+            for v in &self.value {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.options {
+            writer.key("options", "options");
+            v.write_json(writer);
+        }
+        if !self.reserved_range.is_empty() || writer.emit_defaults() {
+            writer.key("reservedRange", "reserved_range");
+            writer.begin_array();
+            for v in &self.reserved_range {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.reserved_name.is_empty() || writer.emit_defaults() {
+            writer.key("reservedName", "reserved_name");
+            writer.begin_array();
+            for v in &self.reserved_name {
+                writer.string(v);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.visibility {
+            writer.key("visibility", "visibility");
+            writer
+                .enumeration(
+                    *v,
+                    SymbolVisibility::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for EnumDescriptorProto {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "value" => ::core::option::Option::Some(2),
+            "options" => ::core::option::Option::Some(3),
+            "reservedRange" | "reserved_range" => ::core::option::Option::Some(4),
+            "reservedName" | "reserved_name" => ::core::option::Option::Some(5),
+            "visibility" => ::core::option::Option::Some(6),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.name = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.value = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<EnumValueDescriptorProto>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<EnumOptions>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.reserved_range = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<
+                                    enum_descriptor_proto::EnumReservedRange,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.reserved_name = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::Str>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.visibility = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<SymbolVisibility>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for EnumDescriptorProto {
     const NAME: &'static str = "EnumDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -2865,6 +4517,64 @@ pub mod enum_descriptor_proto {
             self.start = ::core::option::Option::None;
             self.end = ::core::option::Option::None;
             self.unknown_fields.clear();
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonMessage for EnumReservedRange {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.start {
+                writer.key("start", "start");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.end {
+                writer.key("end", "end");
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for EnumReservedRange {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "start" => ::core::option::Option::Some(1),
+                "end" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.start = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.end = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
         }
     }
     #[allow(deprecated)]
@@ -2987,6 +4697,72 @@ impl crate::prost::Message for EnumValueDescriptorProto {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for EnumValueDescriptorProto {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.name {
+            writer.key("name", "name");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.number {
+            writer.key("number", "number");
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.options {
+            writer.key("options", "options");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for EnumValueDescriptorProto {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "number" => ::core::option::Option::Some(2),
+            "options" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.name = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.number = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Int32>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<EnumValueOptions>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for EnumValueDescriptorProto {
     const NAME: &'static str = "EnumValueDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -3094,6 +4870,83 @@ impl crate::prost::Message for ServiceDescriptorProto {
         self.method.clear();
         self.options = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for ServiceDescriptorProto {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.name {
+            writer.key("name", "name");
+            writer.string(v);
+        }
+        if !self.method.is_empty() || writer.emit_defaults() {
+            writer.key("method", "method");
+            writer.begin_array();
+            for v in &self.method {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.options {
+            writer.key("options", "options");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for ServiceDescriptorProto {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "method" => ::core::option::Option::Some(2),
+            "options" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.name = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.method = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<MethodDescriptorProto>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<ServiceOptions>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -3272,6 +5125,102 @@ impl crate::prost::Message for MethodDescriptorProto {
         self.client_streaming = ::core::option::Option::None;
         self.server_streaming = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for MethodDescriptorProto {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.name {
+            writer.key("name", "name");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.input_type {
+            writer.key("inputType", "input_type");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.output_type {
+            writer.key("outputType", "output_type");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.options {
+            writer.key("options", "options");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.client_streaming {
+            writer.key("clientStreaming", "client_streaming");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.server_streaming {
+            writer.key("serverStreaming", "server_streaming");
+            writer.bool(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for MethodDescriptorProto {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "inputType" | "input_type" => ::core::option::Option::Some(2),
+            "outputType" | "output_type" => ::core::option::Option::Some(3),
+            "options" => ::core::option::Option::Some(4),
+            "clientStreaming" | "client_streaming" => ::core::option::Option::Some(5),
+            "serverStreaming" | "server_streaming" => ::core::option::Option::Some(6),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.name = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.input_type = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.output_type = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<MethodOptions>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.client_streaming = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.server_streaming = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -3882,6 +5831,292 @@ impl crate::prost::Message for FileOptions {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for FileOptions {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.java_package {
+            writer.key("javaPackage", "java_package");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.java_outer_classname {
+            writer.key("javaOuterClassname", "java_outer_classname");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.java_multiple_files {
+            writer.key("javaMultipleFiles", "java_multiple_files");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.java_generate_equals_and_hash {
+            writer.key("javaGenerateEqualsAndHash", "java_generate_equals_and_hash");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.java_string_check_utf8 {
+            writer.key("javaStringCheckUtf8", "java_string_check_utf8");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.optimize_for {
+            writer.key("optimizeFor", "optimize_for");
+            writer
+                .enumeration(
+                    *v,
+                    file_options::OptimizeMode::try_from(*v)
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.go_package {
+            writer.key("goPackage", "go_package");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.cc_generic_services {
+            writer.key("ccGenericServices", "cc_generic_services");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.java_generic_services {
+            writer.key("javaGenericServices", "java_generic_services");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.py_generic_services {
+            writer.key("pyGenericServices", "py_generic_services");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.deprecated {
+            writer.key("deprecated", "deprecated");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.cc_enable_arenas {
+            writer.key("ccEnableArenas", "cc_enable_arenas");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.objc_class_prefix {
+            writer.key("objcClassPrefix", "objc_class_prefix");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.csharp_namespace {
+            writer.key("csharpNamespace", "csharp_namespace");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.swift_prefix {
+            writer.key("swiftPrefix", "swift_prefix");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.php_class_prefix {
+            writer.key("phpClassPrefix", "php_class_prefix");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.php_namespace {
+            writer.key("phpNamespace", "php_namespace");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.php_metadata_namespace {
+            writer.key("phpMetadataNamespace", "php_metadata_namespace");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.ruby_package {
+            writer.key("rubyPackage", "ruby_package");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.features {
+            writer.key("features", "features");
+            v.write_json(writer);
+        }
+        if !self.uninterpreted_option.is_empty() || writer.emit_defaults() {
+            writer.key("uninterpretedOption", "uninterpreted_option");
+            writer.begin_array();
+            for v in &self.uninterpreted_option {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for FileOptions {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "javaPackage" | "java_package" => ::core::option::Option::Some(1),
+            "javaOuterClassname" | "java_outer_classname" => {
+                ::core::option::Option::Some(8)
+            }
+            "javaMultipleFiles" | "java_multiple_files" => {
+                ::core::option::Option::Some(10)
+            }
+            "javaGenerateEqualsAndHash" | "java_generate_equals_and_hash" => {
+                ::core::option::Option::Some(20)
+            }
+            "javaStringCheckUtf8" | "java_string_check_utf8" => {
+                ::core::option::Option::Some(27)
+            }
+            "optimizeFor" | "optimize_for" => ::core::option::Option::Some(9),
+            "goPackage" | "go_package" => ::core::option::Option::Some(11),
+            "ccGenericServices" | "cc_generic_services" => {
+                ::core::option::Option::Some(16)
+            }
+            "javaGenericServices" | "java_generic_services" => {
+                ::core::option::Option::Some(17)
+            }
+            "pyGenericServices" | "py_generic_services" => {
+                ::core::option::Option::Some(18)
+            }
+            "deprecated" => ::core::option::Option::Some(23),
+            "ccEnableArenas" | "cc_enable_arenas" => ::core::option::Option::Some(31),
+            "objcClassPrefix" | "objc_class_prefix" => ::core::option::Option::Some(36),
+            "csharpNamespace" | "csharp_namespace" => ::core::option::Option::Some(37),
+            "swiftPrefix" | "swift_prefix" => ::core::option::Option::Some(39),
+            "phpClassPrefix" | "php_class_prefix" => ::core::option::Option::Some(40),
+            "phpNamespace" | "php_namespace" => ::core::option::Option::Some(41),
+            "phpMetadataNamespace" | "php_metadata_namespace" => {
+                ::core::option::Option::Some(44)
+            }
+            "rubyPackage" | "ruby_package" => ::core::option::Option::Some(45),
+            "features" => ::core::option::Option::Some(50),
+            "uninterpretedOption" | "uninterpreted_option" => {
+                ::core::option::Option::Some(999)
+            }
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.java_package = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.java_outer_classname = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                self.java_multiple_files = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            20 => {
+                self.java_generate_equals_and_hash = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            27 => {
+                self.java_string_check_utf8 = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                self.optimize_for = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<file_options::OptimizeMode>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                self.go_package = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            16 => {
+                self.cc_generic_services = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            17 => {
+                self.java_generic_services = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            18 => {
+                self.py_generic_services = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            23 => {
+                self.deprecated = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            31 => {
+                self.cc_enable_arenas = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            36 => {
+                self.objc_class_prefix = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            37 => {
+                self.csharp_namespace = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            39 => {
+                self.swift_prefix = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            40 => {
+                self.php_class_prefix = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            41 => {
+                self.php_namespace = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            44 => {
+                self.php_metadata_namespace = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            45 => {
+                self.ruby_package = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            50 => {
+                self.features = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<FeatureSet>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            999 => {
+                self.uninterpreted_option = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<UninterpretedOption>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for FileOptions {
     const NAME: &'static str = "FileOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -4070,6 +6305,16 @@ pub mod file_options {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 1..= 3)
         }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonEnum for OptimizeMode {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<OptimizeMode> for i32 {
@@ -4339,6 +6584,139 @@ impl crate::prost::Message for MessageOptions {
         self.features = ::core::option::Option::None;
         self.uninterpreted_option.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for MessageOptions {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.message_set_wire_format {
+            writer.key("messageSetWireFormat", "message_set_wire_format");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.no_standard_descriptor_accessor {
+            writer
+                .key("noStandardDescriptorAccessor", "no_standard_descriptor_accessor");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.deprecated {
+            writer.key("deprecated", "deprecated");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.map_entry {
+            writer.key("mapEntry", "map_entry");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self
+            .deprecated_legacy_json_field_conflicts
+        {
+            writer
+                .key(
+                    "deprecatedLegacyJsonFieldConflicts",
+                    "deprecated_legacy_json_field_conflicts",
+                );
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.features {
+            writer.key("features", "features");
+            v.write_json(writer);
+        }
+        if !self.uninterpreted_option.is_empty() || writer.emit_defaults() {
+            writer.key("uninterpretedOption", "uninterpreted_option");
+            writer.begin_array();
+            for v in &self.uninterpreted_option {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for MessageOptions {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "messageSetWireFormat" | "message_set_wire_format" => {
+                ::core::option::Option::Some(1)
+            }
+            "noStandardDescriptorAccessor" | "no_standard_descriptor_accessor" => {
+                ::core::option::Option::Some(2)
+            }
+            "deprecated" => ::core::option::Option::Some(3),
+            "mapEntry" | "map_entry" => ::core::option::Option::Some(7),
+            "deprecatedLegacyJsonFieldConflicts"
+            | "deprecated_legacy_json_field_conflicts" => {
+                ::core::option::Option::Some(11)
+            }
+            "features" => ::core::option::Option::Some(12),
+            "uninterpretedOption" | "uninterpreted_option" => {
+                ::core::option::Option::Some(999)
+            }
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.message_set_wire_format = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.no_standard_descriptor_accessor = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.deprecated = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.map_entry = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                self.deprecated_legacy_json_field_conflicts = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            12 => {
+                self.features = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<FeatureSet>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            999 => {
+                self.uninterpreted_option = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<UninterpretedOption>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -4760,6 +7138,256 @@ impl crate::prost::Message for FieldOptions {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for FieldOptions {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.ctype {
+            writer.key("ctype", "ctype");
+            writer
+                .enumeration(
+                    *v,
+                    field_options::CType::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.packed {
+            writer.key("packed", "packed");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.jstype {
+            writer.key("jstype", "jstype");
+            writer
+                .enumeration(
+                    *v,
+                    field_options::JsType::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.lazy {
+            writer.key("lazy", "lazy");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.unverified_lazy {
+            writer.key("unverifiedLazy", "unverified_lazy");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.deprecated {
+            writer.key("deprecated", "deprecated");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.weak {
+            writer.key("weak", "weak");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.debug_redact {
+            writer.key("debugRedact", "debug_redact");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.retention {
+            writer.key("retention", "retention");
+            writer
+                .enumeration(
+                    *v,
+                    field_options::OptionRetention::try_from(*v)
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        if !self.targets.is_empty() || writer.emit_defaults() {
+            writer.key("targets", "targets");
+            writer.begin_array();
+            for v in &self.targets {
+                writer
+                    .enumeration(
+                        *v,
+                        field_options::OptionTargetType::try_from(*v)
+                            .ok()
+                            .map(|e| e.as_str_name()),
+                    );
+            }
+            writer.end_array();
+        }
+        if !self.edition_defaults.is_empty() || writer.emit_defaults() {
+            writer.key("editionDefaults", "edition_defaults");
+            writer.begin_array();
+            for v in &self.edition_defaults {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.features {
+            writer.key("features", "features");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.feature_support {
+            writer.key("featureSupport", "feature_support");
+            v.write_json(writer);
+        }
+        if !self.uninterpreted_option.is_empty() || writer.emit_defaults() {
+            writer.key("uninterpretedOption", "uninterpreted_option");
+            writer.begin_array();
+            for v in &self.uninterpreted_option {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for FieldOptions {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "ctype" => ::core::option::Option::Some(1),
+            "packed" => ::core::option::Option::Some(2),
+            "jstype" => ::core::option::Option::Some(6),
+            "lazy" => ::core::option::Option::Some(5),
+            "unverifiedLazy" | "unverified_lazy" => ::core::option::Option::Some(15),
+            "deprecated" => ::core::option::Option::Some(3),
+            "weak" => ::core::option::Option::Some(10),
+            "debugRedact" | "debug_redact" => ::core::option::Option::Some(16),
+            "retention" => ::core::option::Option::Some(17),
+            "targets" => ::core::option::Option::Some(19),
+            "editionDefaults" | "edition_defaults" => ::core::option::Option::Some(20),
+            "features" => ::core::option::Option::Some(21),
+            "featureSupport" | "feature_support" => ::core::option::Option::Some(22),
+            "uninterpretedOption" | "uninterpreted_option" => {
+                ::core::option::Option::Some(999)
+            }
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.ctype = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<field_options::CType>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.packed = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.jstype = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<field_options::JsType>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.lazy = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            15 => {
+                self.unverified_lazy = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.deprecated = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                self.weak = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            16 => {
+                self.debug_redact = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            17 => {
+                self.retention = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<field_options::OptionRetention>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            19 => {
+                self.targets = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::Enum<field_options::OptionTargetType>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            20 => {
+                self.edition_defaults = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<field_options::EditionDefault>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            21 => {
+                self.features = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<FeatureSet>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            22 => {
+                self.feature_support = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Msg<field_options::FeatureSupport>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            999 => {
+                self.uninterpreted_option = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<UninterpretedOption>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for FieldOptions {
     const NAME: &'static str = "FieldOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -4931,6 +7559,71 @@ pub mod field_options {
             self.edition = ::core::option::Option::None;
             self.value = ::core::option::Option::None;
             self.unknown_fields.clear();
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonMessage for EditionDefault {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.edition {
+                writer.key("edition", "edition");
+                writer
+                    .enumeration(
+                        *v,
+                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            if let ::core::option::Option::Some(v) = &self.value {
+                writer.key("value", "value");
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for EditionDefault {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "edition" => ::core::option::Option::Some(3),
+                "value" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                3 => {
+                    self.edition = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Enum<super::Edition>,
+                            >::new(ctx),
+                        )?
+                        .flatten();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.value = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
         }
     }
     #[allow(deprecated)]
@@ -5136,6 +7829,127 @@ pub mod field_options {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonMessage for FeatureSupport {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.edition_introduced {
+                writer.key("editionIntroduced", "edition_introduced");
+                writer
+                    .enumeration(
+                        *v,
+                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            if let ::core::option::Option::Some(v) = &self.edition_deprecated {
+                writer.key("editionDeprecated", "edition_deprecated");
+                writer
+                    .enumeration(
+                        *v,
+                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            if let ::core::option::Option::Some(v) = &self.deprecation_warning {
+                writer.key("deprecationWarning", "deprecation_warning");
+                writer.string(v);
+            }
+            if let ::core::option::Option::Some(v) = &self.edition_removed {
+                writer.key("editionRemoved", "edition_removed");
+                writer
+                    .enumeration(
+                        *v,
+                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            if let ::core::option::Option::Some(v) = &self.removal_error {
+                writer.key("removalError", "removal_error");
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for FeatureSupport {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "editionIntroduced" | "edition_introduced" => {
+                    ::core::option::Option::Some(1)
+                }
+                "editionDeprecated" | "edition_deprecated" => {
+                    ::core::option::Option::Some(2)
+                }
+                "deprecationWarning" | "deprecation_warning" => {
+                    ::core::option::Option::Some(3)
+                }
+                "editionRemoved" | "edition_removed" => ::core::option::Option::Some(4),
+                "removalError" | "removal_error" => ::core::option::Option::Some(5),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.edition_introduced = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Enum<super::Edition>,
+                            >::new(ctx),
+                        )?
+                        .flatten();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.edition_deprecated = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Enum<super::Edition>,
+                            >::new(ctx),
+                        )?
+                        .flatten();
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    self.deprecation_warning = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                4 => {
+                    self.edition_removed = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Enum<super::Edition>,
+                            >::new(ctx),
+                        )?
+                        .flatten();
+                    ::core::result::Result::Ok(())
+                }
+                5 => {
+                    self.removal_error = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl crate::prost::Name for FeatureSupport {
         const NAME: &'static str = "FieldOptions.FeatureSupport";
         const PACKAGE: &'static str = "google.protobuf";
@@ -5234,6 +8048,16 @@ pub mod field_options {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonEnum for CType {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    #[allow(deprecated)]
     impl ::core::convert::From<CType> for i32 {
         fn from(value: CType) -> i32 {
             value as i32
@@ -5288,6 +8112,16 @@ pub mod field_options {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 0..= 2)
         }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonEnum for JsType {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<JsType> for i32 {
@@ -5348,6 +8182,16 @@ pub mod field_options {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 0..= 2)
         }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonEnum for OptionRetention {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<OptionRetention> for i32 {
@@ -5449,6 +8293,16 @@ pub mod field_options {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 0..= 9)
         }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonEnum for OptionTargetType {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<OptionTargetType> for i32 {
@@ -5553,6 +8407,75 @@ impl crate::prost::Message for OneofOptions {
         self.features = ::core::option::Option::None;
         self.uninterpreted_option.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for OneofOptions {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.features {
+            writer.key("features", "features");
+            v.write_json(writer);
+        }
+        if !self.uninterpreted_option.is_empty() || writer.emit_defaults() {
+            writer.key("uninterpretedOption", "uninterpreted_option");
+            writer.begin_array();
+            for v in &self.uninterpreted_option {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for OneofOptions {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "features" => ::core::option::Option::Some(1),
+            "uninterpretedOption" | "uninterpreted_option" => {
+                ::core::option::Option::Some(999)
+            }
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.features = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<FeatureSet>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            999 => {
+                self.uninterpreted_option = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<UninterpretedOption>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -5717,6 +8640,112 @@ impl crate::prost::Message for EnumOptions {
         self.features = ::core::option::Option::None;
         self.uninterpreted_option.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for EnumOptions {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.allow_alias {
+            writer.key("allowAlias", "allow_alias");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.deprecated {
+            writer.key("deprecated", "deprecated");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self
+            .deprecated_legacy_json_field_conflicts
+        {
+            writer
+                .key(
+                    "deprecatedLegacyJsonFieldConflicts",
+                    "deprecated_legacy_json_field_conflicts",
+                );
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.features {
+            writer.key("features", "features");
+            v.write_json(writer);
+        }
+        if !self.uninterpreted_option.is_empty() || writer.emit_defaults() {
+            writer.key("uninterpretedOption", "uninterpreted_option");
+            writer.begin_array();
+            for v in &self.uninterpreted_option {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for EnumOptions {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "allowAlias" | "allow_alias" => ::core::option::Option::Some(2),
+            "deprecated" => ::core::option::Option::Some(3),
+            "deprecatedLegacyJsonFieldConflicts"
+            | "deprecated_legacy_json_field_conflicts" => ::core::option::Option::Some(6),
+            "features" => ::core::option::Option::Some(7),
+            "uninterpretedOption" | "uninterpreted_option" => {
+                ::core::option::Option::Some(999)
+            }
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            2 => {
+                self.allow_alias = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.deprecated = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.deprecated_legacy_json_field_conflicts = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.features = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<FeatureSet>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            999 => {
+                self.uninterpreted_option = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<UninterpretedOption>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -5896,6 +8925,109 @@ impl crate::prost::Message for EnumValueOptions {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for EnumValueOptions {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.deprecated {
+            writer.key("deprecated", "deprecated");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.features {
+            writer.key("features", "features");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.debug_redact {
+            writer.key("debugRedact", "debug_redact");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.feature_support {
+            writer.key("featureSupport", "feature_support");
+            v.write_json(writer);
+        }
+        if !self.uninterpreted_option.is_empty() || writer.emit_defaults() {
+            writer.key("uninterpretedOption", "uninterpreted_option");
+            writer.begin_array();
+            for v in &self.uninterpreted_option {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for EnumValueOptions {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "deprecated" => ::core::option::Option::Some(1),
+            "features" => ::core::option::Option::Some(2),
+            "debugRedact" | "debug_redact" => ::core::option::Option::Some(3),
+            "featureSupport" | "feature_support" => ::core::option::Option::Some(4),
+            "uninterpretedOption" | "uninterpreted_option" => {
+                ::core::option::Option::Some(999)
+            }
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.deprecated = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.features = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<FeatureSet>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.debug_redact = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.feature_support = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Msg<field_options::FeatureSupport>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            999 => {
+                self.uninterpreted_option = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<UninterpretedOption>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for EnumValueOptions {
     const NAME: &'static str = "EnumValueOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -6018,6 +9150,85 @@ impl crate::prost::Message for ServiceOptions {
         self.deprecated = ::core::option::Option::None;
         self.uninterpreted_option.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for ServiceOptions {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.features {
+            writer.key("features", "features");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.deprecated {
+            writer.key("deprecated", "deprecated");
+            writer.bool(*v);
+        }
+        if !self.uninterpreted_option.is_empty() || writer.emit_defaults() {
+            writer.key("uninterpretedOption", "uninterpreted_option");
+            writer.begin_array();
+            for v in &self.uninterpreted_option {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for ServiceOptions {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "features" => ::core::option::Option::Some(34),
+            "deprecated" => ::core::option::Option::Some(33),
+            "uninterpretedOption" | "uninterpreted_option" => {
+                ::core::option::Option::Some(999)
+            }
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            34 => {
+                self.features = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<FeatureSet>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            33 => {
+                self.deprecated = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            999 => {
+                self.uninterpreted_option = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<UninterpretedOption>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -6164,6 +9375,106 @@ impl crate::prost::Message for MethodOptions {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for MethodOptions {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.deprecated {
+            writer.key("deprecated", "deprecated");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.idempotency_level {
+            writer.key("idempotencyLevel", "idempotency_level");
+            writer
+                .enumeration(
+                    *v,
+                    method_options::IdempotencyLevel::try_from(*v)
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.features {
+            writer.key("features", "features");
+            v.write_json(writer);
+        }
+        if !self.uninterpreted_option.is_empty() || writer.emit_defaults() {
+            writer.key("uninterpretedOption", "uninterpreted_option");
+            writer.begin_array();
+            for v in &self.uninterpreted_option {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for MethodOptions {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "deprecated" => ::core::option::Option::Some(33),
+            "idempotencyLevel" | "idempotency_level" => ::core::option::Option::Some(34),
+            "features" => ::core::option::Option::Some(35),
+            "uninterpretedOption" | "uninterpreted_option" => {
+                ::core::option::Option::Some(999)
+            }
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            33 => {
+                self.deprecated = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            34 => {
+                self.idempotency_level = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<method_options::IdempotencyLevel>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            35 => {
+                self.features = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<FeatureSet>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            999 => {
+                self.uninterpreted_option = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<UninterpretedOption>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for MethodOptions {
     const NAME: &'static str = "MethodOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -6239,6 +9550,16 @@ pub mod method_options {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 0..= 2)
         }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonEnum for IdempotencyLevel {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<IdempotencyLevel> for i32 {
@@ -6439,6 +9760,125 @@ impl crate::prost::Message for UninterpretedOption {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for UninterpretedOption {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            writer.begin_array();
+            for v in &self.name {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.identifier_value {
+            writer.key("identifierValue", "identifier_value");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.positive_int_value {
+            writer.key("positiveIntValue", "positive_int_value");
+            writer.uint64(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.negative_int_value {
+            writer.key("negativeIntValue", "negative_int_value");
+            writer.int64(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.double_value {
+            writer.key("doubleValue", "double_value");
+            writer.double(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.string_value {
+            writer.key("stringValue", "string_value");
+            writer.bytes(&v[..]);
+        }
+        if let ::core::option::Option::Some(v) = &self.aggregate_value {
+            writer.key("aggregateValue", "aggregate_value");
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for UninterpretedOption {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(2),
+            "identifierValue" | "identifier_value" => ::core::option::Option::Some(3),
+            "positiveIntValue" | "positive_int_value" => ::core::option::Option::Some(4),
+            "negativeIntValue" | "negative_int_value" => ::core::option::Option::Some(5),
+            "doubleValue" | "double_value" => ::core::option::Option::Some(6),
+            "stringValue" | "string_value" => ::core::option::Option::Some(7),
+            "aggregateValue" | "aggregate_value" => ::core::option::Option::Some(8),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            2 => {
+                self.name = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<uninterpreted_option::NamePart>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.identifier_value = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.positive_int_value = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Uint64>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.negative_int_value = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Int64>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.double_value = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Double>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.string_value = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bytes>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.aggregate_value = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for UninterpretedOption {
     const NAME: &'static str = "UninterpretedOption";
     const PACKAGE: &'static str = "google.protobuf";
@@ -6557,6 +9997,68 @@ pub mod uninterpreted_option {
             self.name_part = Self::default().name_part;
             self.is_extension = Self::default().is_extension;
             self.unknown_fields.clear();
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonMessage for NamePart {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            {
+                writer.key("namePart", "name_part");
+                let v = &self.name_part;
+                writer.string(v);
+            }
+            {
+                writer.key("isExtension", "is_extension");
+                let v = &self.is_extension;
+                writer.bool(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for NamePart {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "namePart" | "name_part" => ::core::option::Option::Some(1),
+                "isExtension" | "is_extension" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.name_part = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Bool>::new(ctx),
+                        )?;
+                    self.is_extension = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
         }
     }
     #[allow(deprecated)]
@@ -6833,6 +10335,239 @@ impl crate::prost::Message for FeatureSet {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for FeatureSet {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.field_presence {
+            writer.key("fieldPresence", "field_presence");
+            writer
+                .enumeration(
+                    *v,
+                    feature_set::FieldPresence::try_from(*v)
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.enum_type {
+            writer.key("enumType", "enum_type");
+            writer
+                .enumeration(
+                    *v,
+                    feature_set::EnumType::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.repeated_field_encoding {
+            writer.key("repeatedFieldEncoding", "repeated_field_encoding");
+            writer
+                .enumeration(
+                    *v,
+                    feature_set::RepeatedFieldEncoding::try_from(*v)
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.utf8_validation {
+            writer.key("utf8Validation", "utf8_validation");
+            writer
+                .enumeration(
+                    *v,
+                    feature_set::Utf8Validation::try_from(*v)
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.message_encoding {
+            writer.key("messageEncoding", "message_encoding");
+            writer
+                .enumeration(
+                    *v,
+                    feature_set::MessageEncoding::try_from(*v)
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.json_format {
+            writer.key("jsonFormat", "json_format");
+            writer
+                .enumeration(
+                    *v,
+                    feature_set::JsonFormat::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.enforce_naming_style {
+            writer.key("enforceNamingStyle", "enforce_naming_style");
+            writer
+                .enumeration(
+                    *v,
+                    feature_set::EnforceNamingStyle::try_from(*v)
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.default_symbol_visibility {
+            writer.key("defaultSymbolVisibility", "default_symbol_visibility");
+            writer
+                .enumeration(
+                    *v,
+                    feature_set::visibility_feature::DefaultSymbolVisibility::try_from(
+                            *v,
+                        )
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.enforce_proto_limits {
+            writer.key("enforceProtoLimits", "enforce_proto_limits");
+            writer
+                .enumeration(
+                    *v,
+                    feature_set::proto_limits_feature::EnforceProtoLimits::try_from(*v)
+                        .ok()
+                        .map(|e| e.as_str_name()),
+                );
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for FeatureSet {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "fieldPresence" | "field_presence" => ::core::option::Option::Some(1),
+            "enumType" | "enum_type" => ::core::option::Option::Some(2),
+            "repeatedFieldEncoding" | "repeated_field_encoding" => {
+                ::core::option::Option::Some(3)
+            }
+            "utf8Validation" | "utf8_validation" => ::core::option::Option::Some(4),
+            "messageEncoding" | "message_encoding" => ::core::option::Option::Some(5),
+            "jsonFormat" | "json_format" => ::core::option::Option::Some(6),
+            "enforceNamingStyle" | "enforce_naming_style" => {
+                ::core::option::Option::Some(7)
+            }
+            "defaultSymbolVisibility" | "default_symbol_visibility" => {
+                ::core::option::Option::Some(8)
+            }
+            "enforceProtoLimits" | "enforce_proto_limits" => {
+                ::core::option::Option::Some(9)
+            }
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.field_presence = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<feature_set::FieldPresence>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.enum_type = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<feature_set::EnumType>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.repeated_field_encoding = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<feature_set::RepeatedFieldEncoding>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.utf8_validation = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<feature_set::Utf8Validation>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.message_encoding = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<feature_set::MessageEncoding>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.json_format = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<feature_set::JsonFormat>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.enforce_naming_style = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<feature_set::EnforceNamingStyle>,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.default_symbol_visibility = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<
+                                feature_set::visibility_feature::DefaultSymbolVisibility,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                self.enforce_proto_limits = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<
+                                feature_set::proto_limits_feature::EnforceProtoLimits,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for FeatureSet {
     const NAME: &'static str = "FeatureSet";
     const PACKAGE: &'static str = "google.protobuf";
@@ -6987,6 +10722,35 @@ pub mod feature_set {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonMessage for VisibilityFeature {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for VisibilityFeature {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            let _ = key;
+            ::core::option::Option::None
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            let _ = (number, ctx);
+            map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+        }
+    }
+    #[allow(deprecated)]
     impl crate::prost::Name for VisibilityFeature {
         const NAME: &'static str = "FeatureSet.VisibilityFeature";
         const PACKAGE: &'static str = "google.protobuf";
@@ -7059,6 +10823,16 @@ pub mod feature_set {
             }
         }
         #[allow(deprecated)]
+        impl crate::json::JsonEnum for DefaultSymbolVisibility {
+            fn number_of(name: &str) -> ::core::option::Option<i32> {
+                Self::from_str_name(name).map(|value| value as i32)
+            }
+            fn is_known(number: i32) -> bool {
+                Self::is_valid(number)
+            }
+            const CLOSED: bool = true;
+        }
+        #[allow(deprecated)]
         impl ::core::convert::From<DefaultSymbolVisibility> for i32 {
             fn from(value: DefaultSymbolVisibility) -> i32 {
                 value as i32
@@ -7117,6 +10891,35 @@ pub mod feature_set {
         }
         fn clear(&mut self) {
             self.unknown_fields.clear();
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonMessage for ProtoLimitsFeature {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for ProtoLimitsFeature {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            let _ = key;
+            ::core::option::Option::None
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            let _ = (number, ctx);
+            map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
         }
     }
     #[allow(deprecated)]
@@ -7182,6 +10985,16 @@ pub mod feature_set {
             pub fn is_valid(value: i32) -> bool {
                 matches!(value, 0..= 2)
             }
+        }
+        #[allow(deprecated)]
+        impl crate::json::JsonEnum for EnforceProtoLimits {
+            fn number_of(name: &str) -> ::core::option::Option<i32> {
+                Self::from_str_name(name).map(|value| value as i32)
+            }
+            fn is_known(number: i32) -> bool {
+                Self::is_valid(number)
+            }
+            const CLOSED: bool = true;
         }
         #[allow(deprecated)]
         impl ::core::convert::From<EnforceProtoLimits> for i32 {
@@ -7260,6 +11073,16 @@ pub mod feature_set {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonEnum for FieldPresence {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    #[allow(deprecated)]
     impl ::core::convert::From<FieldPresence> for i32 {
         fn from(value: FieldPresence) -> i32 {
             value as i32
@@ -7312,6 +11135,16 @@ pub mod feature_set {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 0..= 2)
         }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonEnum for EnumType {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<EnumType> for i32 {
@@ -7369,6 +11202,16 @@ pub mod feature_set {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 0..= 2)
         }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonEnum for RepeatedFieldEncoding {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<RepeatedFieldEncoding> for i32 {
@@ -7429,6 +11272,16 @@ pub mod feature_set {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonEnum for Utf8Validation {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    #[allow(deprecated)]
     impl ::core::convert::From<Utf8Validation> for i32 {
         fn from(value: Utf8Validation) -> i32 {
             value as i32
@@ -7486,6 +11339,16 @@ pub mod feature_set {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonEnum for MessageEncoding {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    #[allow(deprecated)]
     impl ::core::convert::From<MessageEncoding> for i32 {
         fn from(value: MessageEncoding) -> i32 {
             value as i32
@@ -7541,6 +11404,16 @@ pub mod feature_set {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 0..= 2)
         }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonEnum for JsonFormat {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<JsonFormat> for i32 {
@@ -7605,6 +11478,16 @@ pub mod feature_set {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 0..= 3)
         }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonEnum for EnforceNamingStyle {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<EnforceNamingStyle> for i32 {
@@ -7727,6 +11610,89 @@ impl crate::prost::Message for FeatureSetDefaults {
         self.minimum_edition = ::core::option::Option::None;
         self.maximum_edition = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for FeatureSetDefaults {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.defaults.is_empty() || writer.emit_defaults() {
+            writer.key("defaults", "defaults");
+            writer.begin_array();
+            for v in &self.defaults {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.minimum_edition {
+            writer.key("minimumEdition", "minimum_edition");
+            writer.enumeration(*v, Edition::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if let ::core::option::Option::Some(v) = &self.maximum_edition {
+            writer.key("maximumEdition", "maximum_edition");
+            writer.enumeration(*v, Edition::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for FeatureSetDefaults {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "defaults" => ::core::option::Option::Some(1),
+            "minimumEdition" | "minimum_edition" => ::core::option::Option::Some(4),
+            "maximumEdition" | "maximum_edition" => ::core::option::Option::Some(5),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.defaults = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<
+                                    feature_set_defaults::FeatureSetEditionDefault,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.minimum_edition = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Enum<Edition>>::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.maximum_edition = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Enum<Edition>>::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -7872,6 +11838,89 @@ pub mod feature_set_defaults {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonMessage for FeatureSetEditionDefault {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.edition {
+                writer.key("edition", "edition");
+                writer
+                    .enumeration(
+                        *v,
+                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            if let ::core::option::Option::Some(v) = &self.overridable_features {
+                writer.key("overridableFeatures", "overridable_features");
+                v.write_json(writer);
+            }
+            if let ::core::option::Option::Some(v) = &self.fixed_features {
+                writer.key("fixedFeatures", "fixed_features");
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for FeatureSetEditionDefault {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "edition" => ::core::option::Option::Some(3),
+                "overridableFeatures" | "overridable_features" => {
+                    ::core::option::Option::Some(4)
+                }
+                "fixedFeatures" | "fixed_features" => ::core::option::Option::Some(5),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                3 => {
+                    self.edition = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Enum<super::Edition>,
+                            >::new(ctx),
+                        )?
+                        .flatten();
+                    ::core::result::Result::Ok(())
+                }
+                4 => {
+                    self.overridable_features = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Msg<super::FeatureSet>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                5 => {
+                    self.fixed_features = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Msg<super::FeatureSet>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl crate::prost::Name for FeatureSetEditionDefault {
         const NAME: &'static str = "FeatureSetDefaults.FeatureSetEditionDefault";
         const PACKAGE: &'static str = "google.protobuf";
@@ -7984,6 +12033,61 @@ impl crate::prost::Message for SourceCodeInfo {
     fn clear(&mut self) {
         self.location.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for SourceCodeInfo {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.location.is_empty() || writer.emit_defaults() {
+            writer.key("location", "location");
+            writer.begin_array();
+            for v in &self.location {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for SourceCodeInfo {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "location" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.location = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<source_code_info::Location>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -8220,6 +12324,125 @@ pub mod source_code_info {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonMessage for Location {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.path.is_empty() || writer.emit_defaults() {
+                writer.key("path", "path");
+                writer.begin_array();
+                for v in &self.path {
+                    writer.int32(*v);
+                }
+                writer.end_array();
+            }
+            if !self.span.is_empty() || writer.emit_defaults() {
+                writer.key("span", "span");
+                writer.begin_array();
+                for v in &self.span {
+                    writer.int32(*v);
+                }
+                writer.end_array();
+            }
+            if let ::core::option::Option::Some(v) = &self.leading_comments {
+                writer.key("leadingComments", "leading_comments");
+                writer.string(v);
+            }
+            if let ::core::option::Option::Some(v) = &self.trailing_comments {
+                writer.key("trailingComments", "trailing_comments");
+                writer.string(v);
+            }
+            if !self.leading_detached_comments.is_empty() || writer.emit_defaults() {
+                writer.key("leadingDetachedComments", "leading_detached_comments");
+                writer.begin_array();
+                for v in &self.leading_detached_comments {
+                    writer.string(v);
+                }
+                writer.end_array();
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for Location {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "path" => ::core::option::Option::Some(1),
+                "span" => ::core::option::Option::Some(2),
+                "leadingComments" | "leading_comments" => ::core::option::Option::Some(3),
+                "trailingComments" | "trailing_comments" => {
+                    ::core::option::Option::Some(4)
+                }
+                "leadingDetachedComments" | "leading_detached_comments" => {
+                    ::core::option::Option::Some(6)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.path = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Repeated<crate::json::Int32>,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.span = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Repeated<crate::json::Int32>,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    self.leading_comments = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                4 => {
+                    self.trailing_comments = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                6 => {
+                    self.leading_detached_comments = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Repeated<crate::json::Str>,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl crate::prost::Name for Location {
         const NAME: &'static str = "SourceCodeInfo.Location";
         const PACKAGE: &'static str = "google.protobuf";
@@ -8294,6 +12517,61 @@ impl crate::prost::Message for GeneratedCodeInfo {
     fn clear(&mut self) {
         self.annotation.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for GeneratedCodeInfo {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.annotation.is_empty() || writer.emit_defaults() {
+            writer.key("annotation", "annotation");
+            writer.begin_array();
+            for v in &self.annotation {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for GeneratedCodeInfo {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "annotation" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.annotation = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<generated_code_info::Annotation>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -8445,6 +12723,114 @@ pub mod generated_code_info {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonMessage for Annotation {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.path.is_empty() || writer.emit_defaults() {
+                writer.key("path", "path");
+                writer.begin_array();
+                for v in &self.path {
+                    writer.int32(*v);
+                }
+                writer.end_array();
+            }
+            if let ::core::option::Option::Some(v) = &self.source_file {
+                writer.key("sourceFile", "source_file");
+                writer.string(v);
+            }
+            if let ::core::option::Option::Some(v) = &self.begin {
+                writer.key("begin", "begin");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.end {
+                writer.key("end", "end");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.semantic {
+                writer.key("semantic", "semantic");
+                writer
+                    .enumeration(
+                        *v,
+                        annotation::Semantic::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonFields for Annotation {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "path" => ::core::option::Option::Some(1),
+                "sourceFile" | "source_file" => ::core::option::Option::Some(2),
+                "begin" => ::core::option::Option::Some(3),
+                "end" => ::core::option::Option::Some(4),
+                "semantic" => ::core::option::Option::Some(5),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.path = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Repeated<crate::json::Int32>,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.source_file = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    self.begin = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                4 => {
+                    self.end = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                5 => {
+                    self.semantic = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Enum<annotation::Semantic>,
+                            >::new(ctx),
+                        )?
+                        .flatten();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl crate::prost::Name for Annotation {
         const NAME: &'static str = "GeneratedCodeInfo.Annotation";
         const PACKAGE: &'static str = "google.protobuf";
@@ -8528,6 +12914,16 @@ pub mod generated_code_info {
             pub fn is_valid(value: i32) -> bool {
                 matches!(value, 0..= 2)
             }
+        }
+        #[allow(deprecated)]
+        impl crate::json::JsonEnum for Semantic {
+            fn number_of(name: &str) -> ::core::option::Option<i32> {
+                Self::from_str_name(name).map(|value| value as i32)
+            }
+            fn is_known(number: i32) -> bool {
+                Self::is_valid(number)
+            }
+            const CLOSED: bool = true;
         }
         #[allow(deprecated)]
         impl ::core::convert::From<Semantic> for i32 {
@@ -8649,6 +13045,16 @@ impl Edition {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonEnum for Edition {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = true;
+}
+#[allow(deprecated)]
 impl ::core::convert::From<Edition> for i32 {
     fn from(value: Edition) -> i32 {
         value as i32
@@ -8722,6 +13128,16 @@ impl SymbolVisibility {
     pub fn is_valid(value: i32) -> bool {
         matches!(value, 0..= 2)
     }
+}
+#[allow(deprecated)]
+impl crate::json::JsonEnum for SymbolVisibility {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = true;
 }
 #[allow(deprecated)]
 impl ::core::convert::From<SymbolVisibility> for i32 {
@@ -8919,6 +13335,35 @@ impl crate::prost::Message for Empty {
     }
     fn clear(&mut self) {
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for Empty {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for Empty {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        let _ = key;
+        ::core::option::Option::None
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        let _ = (number, ctx);
+        map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
 #[allow(deprecated)]
@@ -9255,6 +13700,52 @@ impl crate::prost::Message for SourceContext {
     fn clear(&mut self) {
         self.file_name.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonMessage for SourceContext {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.file_name.is_empty() || writer.emit_defaults() {
+            writer.key("fileName", "file_name");
+            let v = &self.file_name;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for SourceContext {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "fileName" | "file_name" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.file_name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -9690,6 +14181,16 @@ impl NullValue {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonEnum for NullValue {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = false;
+}
+#[allow(deprecated)]
 impl ::core::convert::From<NullValue> for i32 {
     fn from(value: NullValue) -> i32 {
         value as i32
@@ -10029,6 +14530,155 @@ impl crate::prost::Message for Type {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for Type {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        if !self.fields.is_empty() || writer.emit_defaults() {
+            writer.key("fields", "fields");
+            writer.begin_array();
+            for v in &self.fields {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.oneofs.is_empty() || writer.emit_defaults() {
+            writer.key("oneofs", "oneofs");
+            writer.begin_array();
+            for v in &self.oneofs {
+                writer.string(v);
+            }
+            writer.end_array();
+        }
+        if !self.options.is_empty() || writer.emit_defaults() {
+            writer.key("options", "options");
+            writer.begin_array();
+            for v in &self.options {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.source_context {
+            writer.key("sourceContext", "source_context");
+            v.write_json(writer);
+        }
+        if self.syntax != 0 || writer.emit_defaults() {
+            writer.key("syntax", "syntax");
+            let v = &self.syntax;
+            writer.enumeration(*v, Syntax::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if !self.edition.is_empty() || writer.emit_defaults() {
+            writer.key("edition", "edition");
+            let v = &self.edition;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for Type {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "fields" => ::core::option::Option::Some(2),
+            "oneofs" => ::core::option::Option::Some(3),
+            "options" => ::core::option::Option::Some(4),
+            "sourceContext" | "source_context" => ::core::option::Option::Some(5),
+            "syntax" => ::core::option::Option::Some(6),
+            "edition" => ::core::option::Option::Some(7),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.fields = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::MsgElement<Field>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.oneofs = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::Str>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::MsgElement<Option>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.source_context = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<SourceContext>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                let read = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Enum<Syntax>>::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.syntax = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.syntax = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.edition = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for Type {
     const NAME: &'static str = "Type";
     const PACKAGE: &'static str = "google.protobuf";
@@ -10242,6 +14892,197 @@ impl crate::prost::Message for Field {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for Field {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.kind != 0 || writer.emit_defaults() {
+            writer.key("kind", "kind");
+            let v = &self.kind;
+            writer
+                .enumeration(
+                    *v,
+                    field::Kind::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        if self.cardinality != 0 || writer.emit_defaults() {
+            writer.key("cardinality", "cardinality");
+            let v = &self.cardinality;
+            writer
+                .enumeration(
+                    *v,
+                    field::Cardinality::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        if self.number != 0 || writer.emit_defaults() {
+            writer.key("number", "number");
+            let v = &self.number;
+            writer.int32(*v);
+        }
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        if !self.type_url.is_empty() || writer.emit_defaults() {
+            writer.key("typeUrl", "type_url");
+            let v = &self.type_url;
+            writer.string(v);
+        }
+        if self.oneof_index != 0 || writer.emit_defaults() {
+            writer.key("oneofIndex", "oneof_index");
+            let v = &self.oneof_index;
+            writer.int32(*v);
+        }
+        if self.packed || writer.emit_defaults() {
+            writer.key("packed", "packed");
+            let v = &self.packed;
+            writer.bool(*v);
+        }
+        if !self.options.is_empty() || writer.emit_defaults() {
+            writer.key("options", "options");
+            writer.begin_array();
+            for v in &self.options {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.json_name.is_empty() || writer.emit_defaults() {
+            writer.key("jsonName", "json_name");
+            let v = &self.json_name;
+            writer.string(v);
+        }
+        if !self.default_value.is_empty() || writer.emit_defaults() {
+            writer.key("defaultValue", "default_value");
+            let v = &self.default_value;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for Field {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "kind" => ::core::option::Option::Some(1),
+            "cardinality" => ::core::option::Option::Some(2),
+            "number" => ::core::option::Option::Some(3),
+            "name" => ::core::option::Option::Some(4),
+            "typeUrl" | "type_url" => ::core::option::Option::Some(6),
+            "oneofIndex" | "oneof_index" => ::core::option::Option::Some(7),
+            "packed" => ::core::option::Option::Some(8),
+            "options" => ::core::option::Option::Some(9),
+            "jsonName" | "json_name" => ::core::option::Option::Some(10),
+            "defaultValue" | "default_value" => ::core::option::Option::Some(11),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Enum<field::Kind>>::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.kind = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.kind = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Enum<field::Cardinality>,
+                        >::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.cardinality = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.cardinality = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Int32>::new(ctx))?;
+                self.number = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.type_url = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Int32>::new(ctx))?;
+                self.oneof_index = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
+                self.packed = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::MsgElement<Option>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.json_name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.default_value = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for Field {
     const NAME: &'static str = "Field";
     const PACKAGE: &'static str = "google.protobuf";
@@ -10377,6 +15218,16 @@ pub mod field {
         }
     }
     #[allow(deprecated)]
+    impl crate::json::JsonEnum for Kind {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
+    }
+    #[allow(deprecated)]
     impl ::core::convert::From<Kind> for i32 {
         fn from(value: Kind) -> i32 {
             value as i32
@@ -10460,6 +15311,16 @@ pub mod field {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 0..= 3)
         }
+    }
+    #[allow(deprecated)]
+    impl crate::json::JsonEnum for Cardinality {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<Cardinality> for i32 {
@@ -10613,6 +15474,136 @@ impl crate::prost::Message for Enum {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for Enum {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        if !self.enumvalue.is_empty() || writer.emit_defaults() {
+            writer.key("enumvalue", "enumvalue");
+            writer.begin_array();
+            for v in &self.enumvalue {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.options.is_empty() || writer.emit_defaults() {
+            writer.key("options", "options");
+            writer.begin_array();
+            for v in &self.options {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.source_context {
+            writer.key("sourceContext", "source_context");
+            v.write_json(writer);
+        }
+        if self.syntax != 0 || writer.emit_defaults() {
+            writer.key("syntax", "syntax");
+            let v = &self.syntax;
+            writer.enumeration(*v, Syntax::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if !self.edition.is_empty() || writer.emit_defaults() {
+            writer.key("edition", "edition");
+            let v = &self.edition;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for Enum {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "enumvalue" => ::core::option::Option::Some(2),
+            "options" => ::core::option::Option::Some(3),
+            "sourceContext" | "source_context" => ::core::option::Option::Some(4),
+            "syntax" => ::core::option::Option::Some(5),
+            "edition" => ::core::option::Option::Some(6),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.enumvalue = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::MsgElement<EnumValue>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::MsgElement<Option>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.source_context = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<SourceContext>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                let read = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Enum<Syntax>>::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.syntax = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.syntax = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.edition = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for Enum {
     const NAME: &'static str = "Enum";
     const PACKAGE: &'static str = "google.protobuf";
@@ -10714,6 +15705,83 @@ impl crate::prost::Message for EnumValue {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for EnumValue {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        if self.number != 0 || writer.emit_defaults() {
+            writer.key("number", "number");
+            let v = &self.number;
+            writer.int32(*v);
+        }
+        if !self.options.is_empty() || writer.emit_defaults() {
+            writer.key("options", "options");
+            writer.begin_array();
+            for v in &self.options {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for EnumValue {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "number" => ::core::option::Option::Some(2),
+            "options" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Int32>::new(ctx))?;
+                self.number = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.options = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::MsgElement<Option>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for EnumValue {
     const NAME: &'static str = "EnumValue";
     const PACKAGE: &'static str = "google.protobuf";
@@ -10801,6 +15869,64 @@ impl crate::prost::Message for Option {
     }
 }
 #[allow(deprecated)]
+impl crate::json::JsonMessage for Option {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.value {
+            writer.key("value", "value");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::json::JsonFields for Option {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "value" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.value = map
+                    .next_value_seed(
+                        crate::json::Seed::<crate::json::Msg<Any>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::prost::Name for Option {
     const NAME: &'static str = "Option";
     const PACKAGE: &'static str = "google.protobuf";
@@ -10847,6 +15973,16 @@ impl Syntax {
     pub fn is_valid(value: i32) -> bool {
         matches!(value, 0..= 2)
     }
+}
+#[allow(deprecated)]
+impl crate::json::JsonEnum for Syntax {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = false;
 }
 #[allow(deprecated)]
 impl ::core::convert::From<Syntax> for i32 {

@@ -66,6 +66,68 @@ impl ::rsgrpc::prost::Message for TopLevel {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for TopLevel {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.value != 0 || writer.emit_defaults() {
+            writer.key("value", "value");
+            let v = &self.value;
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.nested {
+            writer.key("nested", "nested");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for TopLevel {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "value" => ::core::option::Option::Some(1),
+            "nested" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.value = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.nested = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<top_level::Nested>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for TopLevel {
     const NAME: &'static str = "TopLevel";
     const PACKAGE: &'static str = "";
@@ -123,6 +185,54 @@ pub mod top_level {
         }
     }
     #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonMessage for Nested {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.text.is_empty() || writer.emit_defaults() {
+                writer.key("text", "text");
+                let v = &self.text;
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonFields for Nested {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "text" => ::core::option::Option::Some(1),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                        )?;
+                    self.text = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Nested {
         const NAME: &'static str = "TopLevel.Nested";
         const PACKAGE: &'static str = "";
@@ -165,6 +275,16 @@ impl TopEnum {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonEnum for TopEnum {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = false;
+}
+#[allow(deprecated)]
 impl ::core::convert::From<TopEnum> for i32 {
     fn from(value: TopEnum) -> i32 {
         value as i32
@@ -182,4 +302,12 @@ impl ::core::convert::TryFrom<i32> for TopEnum {
             _ => ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value)),
         }
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<TopLevel>();
+    registry.register::<top_level::Nested>();
 }

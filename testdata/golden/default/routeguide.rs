@@ -61,6 +61,68 @@ impl ::rsgrpc::prost::Message for Point {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Point {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.latitude != 0 || writer.emit_defaults() {
+            writer.key("latitude", "latitude");
+            let v = &self.latitude;
+            writer.int32(*v);
+        }
+        if self.longitude != 0 || writer.emit_defaults() {
+            writer.key("longitude", "longitude");
+            let v = &self.longitude;
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Point {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "latitude" => ::core::option::Option::Some(1),
+            "longitude" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.latitude = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.longitude = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Point {
     const NAME: &'static str = "Point";
     const PACKAGE: &'static str = "routeguide";
@@ -136,6 +198,64 @@ impl ::rsgrpc::prost::Message for Rectangle {
         self.lo = ::core::option::Option::None;
         self.hi = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Rectangle {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.lo {
+            writer.key("lo", "lo");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.hi {
+            writer.key("hi", "hi");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Rectangle {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "lo" => ::core::option::Option::Some(1),
+            "hi" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.lo = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Point>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.hi = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Point>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -215,6 +335,66 @@ impl ::rsgrpc::prost::Message for Feature {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Feature {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.location {
+            writer.key("location", "location");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Feature {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "location" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.location = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Point>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Feature {
     const NAME: &'static str = "Feature";
     const PACKAGE: &'static str = "routeguide";
@@ -288,6 +468,66 @@ impl ::rsgrpc::prost::Message for RouteNote {
         self.location = ::core::option::Option::None;
         self.message.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for RouteNote {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.location {
+            writer.key("location", "location");
+            v.write_json(writer);
+        }
+        if !self.message.is_empty() || writer.emit_defaults() {
+            writer.key("message", "message");
+            let v = &self.message;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for RouteNote {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "location" => ::core::option::Option::Some(1),
+            "message" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.location = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Point>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.message = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -405,6 +645,96 @@ impl ::rsgrpc::prost::Message for RouteSummary {
         self.distance = ::core::default::Default::default();
         self.elapsed_time = ::core::default::Default::default();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for RouteSummary {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.point_count != 0 || writer.emit_defaults() {
+            writer.key("pointCount", "point_count");
+            let v = &self.point_count;
+            writer.int32(*v);
+        }
+        if self.feature_count != 0 || writer.emit_defaults() {
+            writer.key("featureCount", "feature_count");
+            let v = &self.feature_count;
+            writer.int32(*v);
+        }
+        if self.distance != 0 || writer.emit_defaults() {
+            writer.key("distance", "distance");
+            let v = &self.distance;
+            writer.int32(*v);
+        }
+        if self.elapsed_time != 0 || writer.emit_defaults() {
+            writer.key("elapsedTime", "elapsed_time");
+            let v = &self.elapsed_time;
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for RouteSummary {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "pointCount" | "point_count" => ::core::option::Option::Some(1),
+            "featureCount" | "feature_count" => ::core::option::Option::Some(2),
+            "distance" => ::core::option::Option::Some(3),
+            "elapsedTime" | "elapsed_time" => ::core::option::Option::Some(4),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.point_count = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.feature_count = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.distance = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.elapsed_time = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -675,3 +1005,14 @@ pub mod route_guide_server {
 }
 /// The encoded `FileDescriptorSet` of this package's files and their imports, for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\x80\x06\n\x1Aexamples/route_guide.proto\x12\nrouteguide\"A\n\x05Point\x12\x1A\n\x08latitude\x18\x01 \x01(\x05R\x08latitude\x12\x1C\n\tlongitude\x18\x02 \x01(\x05R\tlongitude\"Q\n\tRectangle\x12!\n\x02lo\x18\x01 \x01(\x0B2\x11.routeguide.PointR\x02lo\x12!\n\x02hi\x18\x02 \x01(\x0B2\x11.routeguide.PointR\x02hi\"L\n\x07Feature\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12-\n\x08location\x18\x02 \x01(\x0B2\x11.routeguide.PointR\x08location\"T\n\tRouteNote\x12-\n\x08location\x18\x01 \x01(\x0B2\x11.routeguide.PointR\x08location\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"\x93\x01\n\x0CRouteSummary\x12\x1F\n\x0Bpoint_count\x18\x01 \x01(\x05R\npointCount\x12#\n\rfeature_count\x18\x02 \x01(\x05R\x0CfeatureCount\x12\x1A\n\x08distance\x18\x03 \x01(\x05R\x08distance\x12!\n\x0Celapsed_time\x18\x04 \x01(\x05R\x0BelapsedTime2\xFD\x01\n\nRouteGuide\x124\n\nGetFeature\x12\x11.routeguide.Point\x1A\x13.routeguide.Feature\x12<\n\x0CListFeatures\x12\x15.routeguide.Rectangle\x1A\x13.routeguide.Feature0\x01\x12<\n\x0BRecordRoute\x12\x11.routeguide.Point\x1A\x18.routeguide.RouteSummary(\x01\x12=\n\tRouteChat\x12\x15.routeguide.RouteNote\x1A\x15.routeguide.RouteNote(\x010\x01b\x06proto3";
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Point>();
+    registry.register::<Rectangle>();
+    registry.register::<Feature>();
+    registry.register::<RouteNote>();
+    registry.register::<RouteSummary>();
+}

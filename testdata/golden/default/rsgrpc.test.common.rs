@@ -75,6 +75,82 @@ impl ::rsgrpc::prost::Message for Money {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Money {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.currency.is_empty() || writer.emit_defaults() {
+            writer.key("currency", "currency");
+            let v = &self.currency;
+            writer.string(v);
+        }
+        if self.units != 0 || writer.emit_defaults() {
+            writer.key("units", "units");
+            let v = &self.units;
+            writer.int64(*v);
+        }
+        if self.nanos != 0 || writer.emit_defaults() {
+            writer.key("nanos", "nanos");
+            let v = &self.nanos;
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Money {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "currency" => ::core::option::Option::Some(1),
+            "units" => ::core::option::Option::Some(2),
+            "nanos" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.currency = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                    )?;
+                self.units = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.nanos = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Money {
     const NAME: &'static str = "Money";
     const PACKAGE: &'static str = "rsgrpc.test.common";
@@ -119,6 +195,16 @@ impl Region {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonEnum for Region {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = false;
+}
+#[allow(deprecated)]
 impl ::core::convert::From<Region> for i32 {
     fn from(value: Region) -> i32 {
         value as i32
@@ -137,4 +223,11 @@ impl ::core::convert::TryFrom<i32> for Region {
             _ => ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value)),
         }
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Money>();
 }

@@ -12,8 +12,6 @@ pub struct EchoRequest {
     /// Sleep this long before answering, in milliseconds.
     pub delay_ms: i32,
     pub payload: ::std::vec::Vec<u8>,
-    /// Block the handler's thread this long (no await), in milliseconds.
-    pub block_ms: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
@@ -34,9 +32,6 @@ impl ::rsgrpc::prost::Message for EchoRequest {
         }
         if !self.payload.is_empty() {
             ::rsgrpc::codegen::bytes::encode(5, &self.payload, buf);
-        }
-        if self.block_ms != 0 {
-            ::rsgrpc::codegen::int32::encode(6, &self.block_ms, buf);
         }
         self.unknown_fields.encode_raw(buf);
     }
@@ -69,10 +64,6 @@ impl ::rsgrpc::prost::Message for EchoRequest {
                 ::rsgrpc::codegen::bytes::merge(wire_type, &mut self.payload, buf, ctx)
                     .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "payload"))
             }
-            6 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                ::rsgrpc::codegen::int32::merge(wire_type, &mut self.block_ms, buf, ctx)
-                    .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "block_ms"))
-            }
             _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
         }
     }
@@ -103,11 +94,6 @@ impl ::rsgrpc::prost::Message for EchoRequest {
             } else {
                 0
             }
-            + if self.block_ms != 0 {
-                ::rsgrpc::codegen::int32::encoded_len(6, &self.block_ms)
-            } else {
-                0
-            }
     }
     fn clear(&mut self) {
         self.message.clear();
@@ -115,8 +101,111 @@ impl ::rsgrpc::prost::Message for EchoRequest {
         self.fail_code = ::core::default::Default::default();
         self.delay_ms = ::core::default::Default::default();
         self.payload.clear();
-        self.block_ms = ::core::default::Default::default();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for EchoRequest {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.message.is_empty() || writer.emit_defaults() {
+            writer.key("message", "message");
+            let v = &self.message;
+            writer.string(v);
+        }
+        if self.repeat != 0 || writer.emit_defaults() {
+            writer.key("repeat", "repeat");
+            let v = &self.repeat;
+            writer.int32(*v);
+        }
+        if self.fail_code != 0 || writer.emit_defaults() {
+            writer.key("failCode", "fail_code");
+            let v = &self.fail_code;
+            writer.int32(*v);
+        }
+        if self.delay_ms != 0 || writer.emit_defaults() {
+            writer.key("delayMs", "delay_ms");
+            let v = &self.delay_ms;
+            writer.int32(*v);
+        }
+        if !self.payload.is_empty() || writer.emit_defaults() {
+            writer.key("payload", "payload");
+            let v = &self.payload;
+            writer.bytes(&v[..]);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for EchoRequest {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "message" => ::core::option::Option::Some(1),
+            "repeat" => ::core::option::Option::Some(2),
+            "failCode" | "fail_code" => ::core::option::Option::Some(3),
+            "delayMs" | "delay_ms" => ::core::option::Option::Some(4),
+            "payload" => ::core::option::Option::Some(5),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.message = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.repeat = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.fail_code = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.delay_ms = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bytes>::new(ctx),
+                    )?;
+                self.payload = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -200,6 +289,82 @@ impl ::rsgrpc::prost::Message for EchoResponse {
         self.index = ::core::default::Default::default();
         self.payload.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for EchoResponse {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.message.is_empty() || writer.emit_defaults() {
+            writer.key("message", "message");
+            let v = &self.message;
+            writer.string(v);
+        }
+        if self.index != 0 || writer.emit_defaults() {
+            writer.key("index", "index");
+            let v = &self.index;
+            writer.int32(*v);
+        }
+        if !self.payload.is_empty() || writer.emit_defaults() {
+            writer.key("payload", "payload");
+            let v = &self.payload;
+            writer.bytes(&v[..]);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for EchoResponse {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "message" => ::core::option::Option::Some(1),
+            "index" => ::core::option::Option::Some(2),
+            "payload" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.message = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.index = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bytes>::new(ctx),
+                    )?;
+                self.payload = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -669,4 +834,12 @@ pub mod counter_server {
     }
 }
 /// The encoded `FileDescriptorSet` of this package's files and their imports, for reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xBE\x01\n\x1Bgoogle/protobuf/empty.proto\x12\x0Fgoogle.protobuf\"\x07\n\x05EmptyB}\n\x13com.google.protobufB\nEmptyProtoP\x01Z.google.golang.org/protobuf/types/known/emptypb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xCE\x01\n\x1Frsgrpc/test/common/common.proto\x12\x12rsgrpc.test.common\"O\n\x05Money\x12\x1A\n\x08currency\x18\x01 \x01(\tR\x08currency\x12\x14\n\x05units\x18\x02 \x01(\x03R\x05units\x12\x14\n\x05nanos\x18\x03 \x01(\x05R\x05nanos*>\n\x06Region\x12\x16\n\x12REGION_UNSPECIFIED\x10\0\x12\r\n\tREGION_EU\x10\x01\x12\r\n\tREGION_US\x10\x02b\x06proto3\n\x92\x07\n\x1Frsgrpc/test/services/echo.proto\x12\x10rsgrpc.test.echo\x1A\x1Bgoogle/protobuf/empty.proto\x1A\x1Frsgrpc/test/common/common.proto\"\xAC\x01\n\x0BEchoRequest\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12\x16\n\x06repeat\x18\x02 \x01(\x05R\x06repeat\x12\x1B\n\tfail_code\x18\x03 \x01(\x05R\x08failCode\x12\x19\n\x08delay_ms\x18\x04 \x01(\x05R\x07delayMs\x12\x18\n\x07payload\x18\x05 \x01(\x0CR\x07payload\x12\x19\n\x08block_ms\x18\x06 \x01(\x05R\x07blockMs\"X\n\x0CEchoResponse\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12\x14\n\x05index\x18\x02 \x01(\x05R\x05index\x12\x18\n\x07payload\x18\x03 \x01(\x0CR\x07payload2\xC2\x03\n\x04Echo\x12F\n\x05Unary\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse\x12O\n\x0CServerStream\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse0\x01\x12O\n\x0CClientStream\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse(\x01\x12I\n\x04Bidi\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse(\x010\x01\x12:\n\x05Price\x12\x16.google.protobuf.Empty\x1A\x19.rsgrpc.test.common.Money\x12I\n\x03Old\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse\"\x03\x88\x02\x012I\n\x07Counter\x12>\n\x04Next\x12\x16.google.protobuf.Empty\x1A\x1E.rsgrpc.test.echo.EchoResponseb\x06proto3";
+pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xBE\x01\n\x1Bgoogle/protobuf/empty.proto\x12\x0Fgoogle.protobuf\"\x07\n\x05EmptyB}\n\x13com.google.protobufB\nEmptyProtoP\x01Z.google.golang.org/protobuf/types/known/emptypb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xCE\x01\n\x1Frsgrpc/test/common/common.proto\x12\x12rsgrpc.test.common\"O\n\x05Money\x12\x1A\n\x08currency\x18\x01 \x01(\tR\x08currency\x12\x14\n\x05units\x18\x02 \x01(\x03R\x05units\x12\x14\n\x05nanos\x18\x03 \x01(\x05R\x05nanos*>\n\x06Region\x12\x16\n\x12REGION_UNSPECIFIED\x10\0\x12\r\n\tREGION_EU\x10\x01\x12\r\n\tREGION_US\x10\x02b\x06proto3\n\xF7\x06\n\x1Frsgrpc/test/services/echo.proto\x12\x10rsgrpc.test.echo\x1A\x1Bgoogle/protobuf/empty.proto\x1A\x1Frsgrpc/test/common/common.proto\"\x91\x01\n\x0BEchoRequest\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12\x16\n\x06repeat\x18\x02 \x01(\x05R\x06repeat\x12\x1B\n\tfail_code\x18\x03 \x01(\x05R\x08failCode\x12\x19\n\x08delay_ms\x18\x04 \x01(\x05R\x07delayMs\x12\x18\n\x07payload\x18\x05 \x01(\x0CR\x07payload\"X\n\x0CEchoResponse\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12\x14\n\x05index\x18\x02 \x01(\x05R\x05index\x12\x18\n\x07payload\x18\x03 \x01(\x0CR\x07payload2\xC2\x03\n\x04Echo\x12F\n\x05Unary\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse\x12O\n\x0CServerStream\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse0\x01\x12O\n\x0CClientStream\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse(\x01\x12I\n\x04Bidi\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse(\x010\x01\x12:\n\x05Price\x12\x16.google.protobuf.Empty\x1A\x19.rsgrpc.test.common.Money\x12I\n\x03Old\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse\"\x03\x88\x02\x012I\n\x07Counter\x12>\n\x04Next\x12\x16.google.protobuf.Empty\x1A\x1E.rsgrpc.test.echo.EchoResponseb\x06proto3";
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<EchoRequest>();
+    registry.register::<EchoResponse>();
+}

@@ -64,6 +64,66 @@ impl ::rsgrpc::prost::Message for Record {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Record {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.id != 0 || writer.emit_defaults() {
+            writer.key("id", "id");
+            let v = &self.id;
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.sub {
+            writer.key("sub", "sub");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Record {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "id" => ::core::option::Option::Some(1),
+            "sub" => ::core::option::Option::Some(5),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.id = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.sub = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Sub>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Record {
     const NAME: &'static str = "Record";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v1";
@@ -119,6 +179,54 @@ impl ::rsgrpc::prost::Message for Sub {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Sub {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Sub {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Sub {
     const NAME: &'static str = "Sub";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v1";
@@ -128,4 +236,12 @@ impl ::rsgrpc::prost::Name for Sub {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.evolution.v1.Sub".into()
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Record>();
+    registry.register::<Sub>();
 }

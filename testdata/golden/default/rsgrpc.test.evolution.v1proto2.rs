@@ -68,6 +68,64 @@ impl ::rsgrpc::prost::Message for Record {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Record {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.id {
+            writer.key("id", "id");
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.sub {
+            writer.key("sub", "sub");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Record {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "id" => ::core::option::Option::Some(1),
+            "sub" => ::core::option::Option::Some(5),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.id = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.sub = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Sub>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Record {
     const NAME: &'static str = "Record";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v1proto2";
@@ -137,6 +195,52 @@ impl ::rsgrpc::prost::Message for Sub {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Sub {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.name {
+            writer.key("name", "name");
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Sub {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.name = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Sub {
     const NAME: &'static str = "Sub";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v1proto2";
@@ -156,4 +260,12 @@ impl Sub {
             ::core::option::Option::None => "",
         }
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Record>();
+    registry.register::<Sub>();
 }

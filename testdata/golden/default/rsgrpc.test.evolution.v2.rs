@@ -280,6 +280,238 @@ impl ::rsgrpc::prost::Message for Record {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Record {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.id != 0 || writer.emit_defaults() {
+            writer.key("id", "id");
+            let v = &self.id;
+            writer.int32(*v);
+        }
+        if !self.added_string.is_empty() || writer.emit_defaults() {
+            writer.key("addedString", "added_string");
+            let v = &self.added_string;
+            writer.string(v);
+        }
+        if self.added_fixed64 != 0 || writer.emit_defaults() {
+            writer.key("addedFixed64", "added_fixed64");
+            let v = &self.added_fixed64;
+            writer.uint64(*v);
+        }
+        if self.added_fixed32 != 0 || writer.emit_defaults() {
+            writer.key("addedFixed32", "added_fixed32");
+            let v = &self.added_fixed32;
+            writer.uint32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.sub {
+            writer.key("sub", "sub");
+            v.write_json(writer);
+        }
+        if !self.added_packed.is_empty() || writer.emit_defaults() {
+            writer.key("addedPacked", "added_packed");
+            writer.begin_array();
+            for v in &self.added_packed {
+                writer.int64(*v);
+            }
+            writer.end_array();
+        }
+        if !self.added_map.is_empty() || writer.emit_defaults() {
+            writer.key("addedMap", "added_map");
+            writer.begin_object();
+            for (k, v) in &self.added_map {
+                writer.raw_key(k);
+                writer.int64(*v);
+            }
+            writer.end_object();
+        }
+        if let ::core::option::Option::Some(v) = &self.added_message {
+            writer.key("addedMessage", "added_message");
+            v.write_json(writer);
+        }
+        if self.added_double.to_bits() != 0 || writer.emit_defaults() {
+            writer.key("addedDouble", "added_double");
+            let v = &self.added_double;
+            writer.double(*v);
+        }
+        if !self.added_repeated.is_empty() || writer.emit_defaults() {
+            writer.key("addedRepeated", "added_repeated");
+            writer.begin_array();
+            for v in &self.added_repeated {
+                writer.string(v);
+            }
+            writer.end_array();
+        }
+        if self.added_varint != 0 || writer.emit_defaults() {
+            writer.key("addedVarint", "added_varint");
+            let v = &self.added_varint;
+            writer.uint64(*v);
+        }
+        if self.added_negative != 0 || writer.emit_defaults() {
+            writer.key("addedNegative", "added_negative");
+            let v = &self.added_negative;
+            writer.int32(*v);
+        }
+        if !self.added_bytes.is_empty() || writer.emit_defaults() {
+            writer.key("addedBytes", "added_bytes");
+            let v = &self.added_bytes;
+            writer.bytes(&v[..]);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Record {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "id" => ::core::option::Option::Some(1),
+            "addedString" | "added_string" => ::core::option::Option::Some(2),
+            "addedFixed64" | "added_fixed64" => ::core::option::Option::Some(3),
+            "addedFixed32" | "added_fixed32" => ::core::option::Option::Some(4),
+            "sub" => ::core::option::Option::Some(5),
+            "addedPacked" | "added_packed" => ::core::option::Option::Some(6),
+            "addedMap" | "added_map" => ::core::option::Option::Some(7),
+            "addedMessage" | "added_message" => ::core::option::Option::Some(8),
+            "addedDouble" | "added_double" => ::core::option::Option::Some(9),
+            "addedRepeated" | "added_repeated" => ::core::option::Option::Some(10),
+            "addedVarint" | "added_varint" => ::core::option::Option::Some(11),
+            "addedNegative" | "added_negative" => ::core::option::Option::Some(12),
+            "addedBytes" | "added_bytes" => ::core::option::Option::Some(100000),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.id = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.added_string = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint64>::new(ctx),
+                    )?;
+                self.added_fixed64 = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint32>::new(ctx),
+                    )?;
+                self.added_fixed32 = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.sub = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Sub>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.added_packed = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int64>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.added_map = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Int64,
+                                ::std::collections::HashMap<::std::string::String, i64>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.added_message = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Sub>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Double>::new(ctx),
+                    )?;
+                self.added_double = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                self.added_repeated = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Str>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint64>::new(ctx),
+                    )?;
+                self.added_varint = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            12 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.added_negative = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            100000 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bytes>::new(ctx),
+                    )?;
+                self.added_bytes = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Record {
     const NAME: &'static str = "Record";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v2";
@@ -354,6 +586,68 @@ impl ::rsgrpc::prost::Message for Sub {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Sub {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        if self.added_in_sub != 0 || writer.emit_defaults() {
+            writer.key("addedInSub", "added_in_sub");
+            let v = &self.added_in_sub;
+            writer.int64(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Sub {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "addedInSub" | "added_in_sub" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                    )?;
+                self.added_in_sub = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Sub {
     const NAME: &'static str = "Sub";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v2";
@@ -363,4 +657,12 @@ impl ::rsgrpc::prost::Name for Sub {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.evolution.v2.Sub".into()
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Record>();
+    registry.register::<Sub>();
 }

@@ -65,6 +65,68 @@ impl ::rsgrpc::prost::Message for Item {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Item {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.sku.is_empty() || writer.emit_defaults() {
+            writer.key("sku", "sku");
+            let v = &self.sku;
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.price {
+            writer.key("price", "price");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Item {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "sku" => ::core::option::Option::Some(1),
+            "price" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.sku = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.price = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<super::common::Money>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Item {
     const NAME: &'static str = "Item";
     const PACKAGE: &'static str = "rsgrpc.test.shop";
@@ -212,6 +274,156 @@ impl ::rsgrpc::prost::Message for Order {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Order {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.id.is_empty() || writer.emit_defaults() {
+            writer.key("id", "id");
+            let v = &self.id;
+            writer.string(v);
+        }
+        if !self.items.is_empty() || writer.emit_defaults() {
+            writer.key("items", "items");
+            writer.begin_array();
+            for v in &self.items {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.total {
+            writer.key("total", "total");
+            v.write_json(writer);
+        }
+        if self.region != 0 || writer.emit_defaults() {
+            writer.key("region", "region");
+            let v = &self.region;
+            writer
+                .enumeration(
+                    *v,
+                    super::common::Region::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        if let ::core::option::Option::Some(v) = &self.detail {
+            writer.key("detail", "detail");
+            v.write_json(writer);
+        }
+        if !self.prices.is_empty() || writer.emit_defaults() {
+            writer.key("prices", "prices");
+            writer.begin_object();
+            for (k, v) in &self.prices {
+                writer.raw_key(k);
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Order {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "id" => ::core::option::Option::Some(1),
+            "items" => ::core::option::Option::Some(2),
+            "total" => ::core::option::Option::Some(3),
+            "region" => ::core::option::Option::Some(4),
+            "detail" => ::core::option::Option::Some(5),
+            "prices" => ::core::option::Option::Some(6),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.id = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.items = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::MsgElement<Item>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.total = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<super::common::Money>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Enum<super::common::Region>,
+                        >::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.region = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.region = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.detail = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<super::v3::outer::middle::Inner>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.prices = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::MsgElement<super::common::Money>,
+                                ::std::collections::HashMap<
+                                    ::std::string::String,
+                                    super::common::Money,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Order {
     const NAME: &'static str = "Order";
     const PACKAGE: &'static str = "rsgrpc.test.shop";
@@ -234,4 +446,12 @@ impl Order {
     pub fn set_region(&mut self, value: super::common::Region) {
         self.region = value as i32;
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Item>();
+    registry.register::<Order>();
 }

@@ -46,6 +46,54 @@ impl ::rsgrpc::prost::Message for Option {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Option {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.value != 0 || writer.emit_defaults() {
+            writer.key("value", "value");
+            let v = &self.value;
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Option {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "value" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.value = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Option {
     const NAME: &'static str = "Option";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -123,6 +171,64 @@ impl ::rsgrpc::prost::Message for Result {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Result {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.ok {
+            writer.key("ok", "ok");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.err {
+            writer.key("err", "err");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Result {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "ok" => ::core::option::Option::Some(1),
+            "err" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.ok = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Option>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.err = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<String>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Result {
     const NAME: &'static str = "Result";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -175,6 +281,54 @@ impl ::rsgrpc::prost::Message for String {
     fn clear(&mut self) {
         self.string.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for String {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.string.is_empty() || writer.emit_defaults() {
+            writer.key("string", "string");
+            let v = &self.string;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for String {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "string" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.string = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -255,6 +409,64 @@ impl ::rsgrpc::prost::Message for Box {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Box {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.inner {
+            writer.key("inner", "inner");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.items {
+            writer.key("items", "items");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Box {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "inner" => ::core::option::Option::Some(1),
+            "items" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.inner = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Boxed<Box>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.items = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Vec>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Box {
     const NAME: &'static str = "Box";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -306,6 +518,59 @@ impl ::rsgrpc::prost::Message for Vec {
     fn clear(&mut self) {
         self.values.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Vec {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.values.is_empty() || writer.emit_defaults() {
+            writer.key("values", "values");
+            writer.begin_array();
+            for v in &self.values {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Vec {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "values" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.values = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::MsgElement<String>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -364,6 +629,54 @@ impl ::rsgrpc::prost::Message for Self_ {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Self_ {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.self_ != 0 || writer.emit_defaults() {
+            writer.key("self", "self");
+            let v = &self.self_;
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Self_ {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "self" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.self_ = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Self_ {
     const NAME: &'static str = "Self";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -416,6 +729,54 @@ impl ::rsgrpc::prost::Message for Default {
     fn clear(&mut self) {
         self.default = ::core::default::Default::default();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Default {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.default != 0 || writer.emit_defaults() {
+            writer.key("default", "default");
+            let v = &self.default;
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Default {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "default" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.default = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -475,6 +836,52 @@ impl ::rsgrpc::prost::Message for Some {
     fn clear(&mut self) {
         self.none = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Some {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.none {
+            writer.key("none", "none");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Some {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "none" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.none = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Option>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1401,6 +1808,829 @@ impl ::rsgrpc::prost::Message for Keywords {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Keywords {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.r#as != 0 || writer.emit_defaults() {
+            writer.key("as", "as");
+            let v = &self.r#as;
+            writer.int32(*v);
+        }
+        if self.r#async != 0 || writer.emit_defaults() {
+            writer.key("async", "async");
+            let v = &self.r#async;
+            writer.int32(*v);
+        }
+        if self.r#await != 0 || writer.emit_defaults() {
+            writer.key("await", "await");
+            let v = &self.r#await;
+            writer.int32(*v);
+        }
+        if self.r#break != 0 || writer.emit_defaults() {
+            writer.key("break", "break");
+            let v = &self.r#break;
+            writer.int32(*v);
+        }
+        if self.r#const != 0 || writer.emit_defaults() {
+            writer.key("const", "const");
+            let v = &self.r#const;
+            writer.int32(*v);
+        }
+        if self.r#continue != 0 || writer.emit_defaults() {
+            writer.key("continue", "continue");
+            let v = &self.r#continue;
+            writer.int32(*v);
+        }
+        if self.crate_ != 0 || writer.emit_defaults() {
+            writer.key("crate", "crate");
+            let v = &self.crate_;
+            writer.int32(*v);
+        }
+        if self.r#dyn != 0 || writer.emit_defaults() {
+            writer.key("dyn", "dyn");
+            let v = &self.r#dyn;
+            writer.int32(*v);
+        }
+        if self.r#else != 0 || writer.emit_defaults() {
+            writer.key("else", "else");
+            let v = &self.r#else;
+            writer.int32(*v);
+        }
+        if self.r#enum != 0 || writer.emit_defaults() {
+            writer.key("enum", "enum");
+            let v = &self.r#enum;
+            writer.int32(*v);
+        }
+        if self.r#extern != 0 || writer.emit_defaults() {
+            writer.key("extern", "extern");
+            let v = &self.r#extern;
+            writer.int32(*v);
+        }
+        if self.r#fn != 0 || writer.emit_defaults() {
+            writer.key("fn", "fn");
+            let v = &self.r#fn;
+            writer.int32(*v);
+        }
+        if self.r#for != 0 || writer.emit_defaults() {
+            writer.key("for", "for");
+            let v = &self.r#for;
+            writer.int32(*v);
+        }
+        if self.r#if != 0 || writer.emit_defaults() {
+            writer.key("if", "if");
+            let v = &self.r#if;
+            writer.int32(*v);
+        }
+        if self.r#impl != 0 || writer.emit_defaults() {
+            writer.key("impl", "impl");
+            let v = &self.r#impl;
+            writer.int32(*v);
+        }
+        if self.r#in != 0 || writer.emit_defaults() {
+            writer.key("in", "in");
+            let v = &self.r#in;
+            writer.int32(*v);
+        }
+        if self.r#let != 0 || writer.emit_defaults() {
+            writer.key("let", "let");
+            let v = &self.r#let;
+            writer.int32(*v);
+        }
+        if self.r#loop != 0 || writer.emit_defaults() {
+            writer.key("loop", "loop");
+            let v = &self.r#loop;
+            writer.int32(*v);
+        }
+        if self.r#match != 0 || writer.emit_defaults() {
+            writer.key("match", "match");
+            let v = &self.r#match;
+            writer.int32(*v);
+        }
+        if self.r#mod != 0 || writer.emit_defaults() {
+            writer.key("mod", "mod");
+            let v = &self.r#mod;
+            writer.int32(*v);
+        }
+        if self.r#move != 0 || writer.emit_defaults() {
+            writer.key("move", "move");
+            let v = &self.r#move;
+            writer.int32(*v);
+        }
+        if self.r#mut != 0 || writer.emit_defaults() {
+            writer.key("mut", "mut");
+            let v = &self.r#mut;
+            writer.int32(*v);
+        }
+        if self.r#pub != 0 || writer.emit_defaults() {
+            writer.key("pub", "pub");
+            let v = &self.r#pub;
+            writer.int32(*v);
+        }
+        if self.r#ref != 0 || writer.emit_defaults() {
+            writer.key("ref", "ref");
+            let v = &self.r#ref;
+            writer.int32(*v);
+        }
+        if self.r#return != 0 || writer.emit_defaults() {
+            writer.key("return", "return");
+            let v = &self.r#return;
+            writer.int32(*v);
+        }
+        if self.r#static != 0 || writer.emit_defaults() {
+            writer.key("static", "static");
+            let v = &self.r#static;
+            writer.int32(*v);
+        }
+        if self.r#struct != 0 || writer.emit_defaults() {
+            writer.key("struct", "struct");
+            let v = &self.r#struct;
+            writer.int32(*v);
+        }
+        if self.super_ != 0 || writer.emit_defaults() {
+            writer.key("super", "super");
+            let v = &self.super_;
+            writer.int32(*v);
+        }
+        if self.r#trait != 0 || writer.emit_defaults() {
+            writer.key("trait", "trait");
+            let v = &self.r#trait;
+            writer.int32(*v);
+        }
+        if self.r#type != 0 || writer.emit_defaults() {
+            writer.key("type", "type");
+            let v = &self.r#type;
+            writer.int32(*v);
+        }
+        if self.r#unsafe != 0 || writer.emit_defaults() {
+            writer.key("unsafe", "unsafe");
+            let v = &self.r#unsafe;
+            writer.int32(*v);
+        }
+        if self.r#use != 0 || writer.emit_defaults() {
+            writer.key("use", "use");
+            let v = &self.r#use;
+            writer.int32(*v);
+        }
+        if self.r#where != 0 || writer.emit_defaults() {
+            writer.key("where", "where");
+            let v = &self.r#where;
+            writer.int32(*v);
+        }
+        if self.r#while != 0 || writer.emit_defaults() {
+            writer.key("while", "while");
+            let v = &self.r#while;
+            writer.int32(*v);
+        }
+        if self.r#abstract != 0 || writer.emit_defaults() {
+            writer.key("abstract", "abstract");
+            let v = &self.r#abstract;
+            writer.int32(*v);
+        }
+        if self.r#become != 0 || writer.emit_defaults() {
+            writer.key("become", "become");
+            let v = &self.r#become;
+            writer.int32(*v);
+        }
+        if self.r#box != 0 || writer.emit_defaults() {
+            writer.key("box", "box");
+            let v = &self.r#box;
+            writer.int32(*v);
+        }
+        if self.r#do != 0 || writer.emit_defaults() {
+            writer.key("do", "do");
+            let v = &self.r#do;
+            writer.int32(*v);
+        }
+        if self.r#final != 0 || writer.emit_defaults() {
+            writer.key("final", "final");
+            let v = &self.r#final;
+            writer.int32(*v);
+        }
+        if self.r#macro != 0 || writer.emit_defaults() {
+            writer.key("macro", "macro");
+            let v = &self.r#macro;
+            writer.int32(*v);
+        }
+        if self.r#override != 0 || writer.emit_defaults() {
+            writer.key("override", "override");
+            let v = &self.r#override;
+            writer.int32(*v);
+        }
+        if self.r#priv != 0 || writer.emit_defaults() {
+            writer.key("priv", "priv");
+            let v = &self.r#priv;
+            writer.int32(*v);
+        }
+        if self.r#typeof != 0 || writer.emit_defaults() {
+            writer.key("typeof", "typeof");
+            let v = &self.r#typeof;
+            writer.int32(*v);
+        }
+        if self.r#unsized != 0 || writer.emit_defaults() {
+            writer.key("unsized", "unsized");
+            let v = &self.r#unsized;
+            writer.int32(*v);
+        }
+        if self.r#virtual != 0 || writer.emit_defaults() {
+            writer.key("virtual", "virtual");
+            let v = &self.r#virtual;
+            writer.int32(*v);
+        }
+        if self.r#yield != 0 || writer.emit_defaults() {
+            writer.key("yield", "yield");
+            let v = &self.r#yield;
+            writer.int32(*v);
+        }
+        if self.r#try != 0 || writer.emit_defaults() {
+            writer.key("try", "try");
+            let v = &self.r#try;
+            writer.int32(*v);
+        }
+        if self.r#gen != 0 || writer.emit_defaults() {
+            writer.key("gen", "gen");
+            let v = &self.r#gen;
+            writer.int32(*v);
+        }
+        if self.unknown_fields != 0 || writer.emit_defaults() {
+            writer.key("unknownFields", "unknown_fields");
+            let v = &self.unknown_fields;
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.option {
+            writer.key("option", "option");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.result {
+            writer.key("result", "result");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.self_message {
+            writer.key("selfMessage", "self_message");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.clear {
+            writer.key("clear", "clear");
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.encoded_len {
+            writer.key("encodedLen", "encoded_len");
+            writer.int32(*v);
+        }
+        match &self.loop_kind {
+            ::core::option::Option::Some(keywords::LoopKind::ForEach(v)) => {
+                writer.key("forEach", "for_each");
+                writer.int32(*v);
+            }
+            ::core::option::Option::Some(keywords::LoopKind::WhileTrue(v)) => {
+                writer.key("whileTrue", "while_true");
+                v.write_json(writer);
+            }
+            ::core::option::Option::None => {}
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Keywords {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "as" => ::core::option::Option::Some(1),
+            "async" => ::core::option::Option::Some(2),
+            "await" => ::core::option::Option::Some(3),
+            "break" => ::core::option::Option::Some(4),
+            "const" => ::core::option::Option::Some(5),
+            "continue" => ::core::option::Option::Some(6),
+            "crate" => ::core::option::Option::Some(7),
+            "dyn" => ::core::option::Option::Some(8),
+            "else" => ::core::option::Option::Some(9),
+            "enum" => ::core::option::Option::Some(10),
+            "extern" => ::core::option::Option::Some(11),
+            "fn" => ::core::option::Option::Some(12),
+            "for" => ::core::option::Option::Some(13),
+            "if" => ::core::option::Option::Some(14),
+            "impl" => ::core::option::Option::Some(15),
+            "in" => ::core::option::Option::Some(16),
+            "let" => ::core::option::Option::Some(17),
+            "loop" => ::core::option::Option::Some(18),
+            "match" => ::core::option::Option::Some(19),
+            "mod" => ::core::option::Option::Some(20),
+            "move" => ::core::option::Option::Some(21),
+            "mut" => ::core::option::Option::Some(22),
+            "pub" => ::core::option::Option::Some(23),
+            "ref" => ::core::option::Option::Some(24),
+            "return" => ::core::option::Option::Some(25),
+            "static" => ::core::option::Option::Some(26),
+            "struct" => ::core::option::Option::Some(27),
+            "super" => ::core::option::Option::Some(28),
+            "trait" => ::core::option::Option::Some(29),
+            "type" => ::core::option::Option::Some(30),
+            "unsafe" => ::core::option::Option::Some(31),
+            "use" => ::core::option::Option::Some(32),
+            "where" => ::core::option::Option::Some(33),
+            "while" => ::core::option::Option::Some(34),
+            "abstract" => ::core::option::Option::Some(35),
+            "become" => ::core::option::Option::Some(36),
+            "box" => ::core::option::Option::Some(37),
+            "do" => ::core::option::Option::Some(38),
+            "final" => ::core::option::Option::Some(39),
+            "macro" => ::core::option::Option::Some(40),
+            "override" => ::core::option::Option::Some(41),
+            "priv" => ::core::option::Option::Some(42),
+            "typeof" => ::core::option::Option::Some(43),
+            "unsized" => ::core::option::Option::Some(44),
+            "virtual" => ::core::option::Option::Some(45),
+            "yield" => ::core::option::Option::Some(46),
+            "try" => ::core::option::Option::Some(47),
+            "gen" => ::core::option::Option::Some(48),
+            "unknownFields" | "unknown_fields" => ::core::option::Option::Some(49),
+            "option" => ::core::option::Option::Some(50),
+            "result" => ::core::option::Option::Some(51),
+            "selfMessage" | "self_message" => ::core::option::Option::Some(52),
+            "clear" => ::core::option::Option::Some(55),
+            "encodedLen" | "encoded_len" => ::core::option::Option::Some(56),
+            "forEach" | "for_each" => ::core::option::Option::Some(53),
+            "whileTrue" | "while_true" => ::core::option::Option::Some(54),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#as = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#async = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#await = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#break = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#const = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#continue = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.crate_ = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#dyn = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#else = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#enum = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#extern = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            12 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#fn = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            13 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#for = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            14 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#if = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            15 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#impl = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            16 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#in = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            17 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#let = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            18 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#loop = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            19 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#match = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            20 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#mod = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            21 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#move = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            22 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#mut = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            23 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#pub = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            24 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#ref = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            25 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#return = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            26 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#static = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            27 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#struct = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            28 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.super_ = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            29 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#trait = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            30 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#type = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            31 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#unsafe = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            32 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#use = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            33 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#where = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            34 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#while = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            35 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#abstract = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            36 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#become = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            37 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#box = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            38 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#do = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            39 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#final = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            40 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#macro = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            41 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#override = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            42 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#priv = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            43 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#typeof = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            44 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#unsized = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            45 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#virtual = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            46 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#yield = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            47 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#try = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            48 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.r#gen = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            49 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.unknown_fields = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            50 => {
+                self.option = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Option>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            51 => {
+                self.result = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Result>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            52 => {
+                self.self_message = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Self_>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            55 => {
+                self.clear = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            56 => {
+                self.encoded_len = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            53 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?
+                {
+                    self.loop_kind = ::core::option::Option::Some(
+                        keywords::LoopKind::ForEach(v),
+                    );
+                }
+                ::core::result::Result::Ok(())
+            }
+            54 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<String>>::new(ctx),
+                    )?
+                {
+                    self.loop_kind = ::core::option::Option::Some(
+                        keywords::LoopKind::WhileTrue(v),
+                    );
+                }
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
+        match number {
+            53 | 54 => ::core::option::Option::Some(0),
+            _ => ::core::option::Option::None,
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Keywords {
     const NAME: &'static str = "Keywords";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -1501,6 +2731,82 @@ impl ::rsgrpc::prost::Message for Outer {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Outer {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.outer {
+            writer.key("outer", "outer");
+            v.write_json(writer);
+        }
+        if self.option != 0 || writer.emit_defaults() {
+            writer.key("option", "option");
+            let v = &self.option;
+            writer
+                .enumeration(
+                    *v,
+                    outer::Option::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Outer {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "outer" => ::core::option::Option::Some(1),
+            "option" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.outer = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<outer::Outer>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Enum<outer::Option>,
+                        >::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.option = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.option = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Outer {
     const NAME: &'static str = "Outer";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -1569,6 +2875,54 @@ pub mod outer {
         }
     }
     #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonMessage for Outer {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if self.x != 0 || writer.emit_defaults() {
+                writer.key("x", "x");
+                let v = &self.x;
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonFields for Outer {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "x" => ::core::option::Option::Some(1),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    self.x = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Outer {
         const NAME: &'static str = "Outer.Outer";
         const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -1608,6 +2962,16 @@ pub mod outer {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 0..= 1)
         }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonEnum for Option {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<Option> for i32 {
@@ -1668,6 +3032,16 @@ impl Mode {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonEnum for Mode {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = false;
+}
+#[allow(deprecated)]
 impl ::core::convert::From<Mode> for i32 {
     fn from(value: Mode) -> i32 {
         value as i32
@@ -1687,4 +3061,21 @@ impl ::core::convert::TryFrom<i32> for Mode {
             _ => ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value)),
         }
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Option>();
+    registry.register::<Result>();
+    registry.register::<String>();
+    registry.register::<Box>();
+    registry.register::<Vec>();
+    registry.register::<Self_>();
+    registry.register::<Default>();
+    registry.register::<Some>();
+    registry.register::<Keywords>();
+    registry.register::<Outer>();
+    registry.register::<outer::Outer>();
 }

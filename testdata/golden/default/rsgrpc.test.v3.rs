@@ -567,6 +567,483 @@ impl ::rsgrpc::prost::Message for Maps {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Maps {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.int32_to_int32.is_empty() || writer.emit_defaults() {
+            writer.key("int32ToInt32", "int32_to_int32");
+            writer.begin_object();
+            for (k, v) in &self.int32_to_int32 {
+                writer.raw_key(&k.to_string());
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        if !self.int64_to_int64.is_empty() || writer.emit_defaults() {
+            writer.key("int64ToInt64", "int64_to_int64");
+            writer.begin_object();
+            for (k, v) in &self.int64_to_int64 {
+                writer.raw_key(&k.to_string());
+                writer.int64(*v);
+            }
+            writer.end_object();
+        }
+        if !self.uint32_to_uint32.is_empty() || writer.emit_defaults() {
+            writer.key("uint32ToUint32", "uint32_to_uint32");
+            writer.begin_object();
+            for (k, v) in &self.uint32_to_uint32 {
+                writer.raw_key(&k.to_string());
+                writer.uint32(*v);
+            }
+            writer.end_object();
+        }
+        if !self.uint64_to_uint64.is_empty() || writer.emit_defaults() {
+            writer.key("uint64ToUint64", "uint64_to_uint64");
+            writer.begin_object();
+            for (k, v) in &self.uint64_to_uint64 {
+                writer.raw_key(&k.to_string());
+                writer.uint64(*v);
+            }
+            writer.end_object();
+        }
+        if !self.sint32_to_sint32.is_empty() || writer.emit_defaults() {
+            writer.key("sint32ToSint32", "sint32_to_sint32");
+            writer.begin_object();
+            for (k, v) in &self.sint32_to_sint32 {
+                writer.raw_key(&k.to_string());
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        if !self.sint64_to_sint64.is_empty() || writer.emit_defaults() {
+            writer.key("sint64ToSint64", "sint64_to_sint64");
+            writer.begin_object();
+            for (k, v) in &self.sint64_to_sint64 {
+                writer.raw_key(&k.to_string());
+                writer.int64(*v);
+            }
+            writer.end_object();
+        }
+        if !self.fixed32_to_fixed32.is_empty() || writer.emit_defaults() {
+            writer.key("fixed32ToFixed32", "fixed32_to_fixed32");
+            writer.begin_object();
+            for (k, v) in &self.fixed32_to_fixed32 {
+                writer.raw_key(&k.to_string());
+                writer.uint32(*v);
+            }
+            writer.end_object();
+        }
+        if !self.fixed64_to_fixed64.is_empty() || writer.emit_defaults() {
+            writer.key("fixed64ToFixed64", "fixed64_to_fixed64");
+            writer.begin_object();
+            for (k, v) in &self.fixed64_to_fixed64 {
+                writer.raw_key(&k.to_string());
+                writer.uint64(*v);
+            }
+            writer.end_object();
+        }
+        if !self.sfixed32_to_sfixed32.is_empty() || writer.emit_defaults() {
+            writer.key("sfixed32ToSfixed32", "sfixed32_to_sfixed32");
+            writer.begin_object();
+            for (k, v) in &self.sfixed32_to_sfixed32 {
+                writer.raw_key(&k.to_string());
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        if !self.sfixed64_to_sfixed64.is_empty() || writer.emit_defaults() {
+            writer.key("sfixed64ToSfixed64", "sfixed64_to_sfixed64");
+            writer.begin_object();
+            for (k, v) in &self.sfixed64_to_sfixed64 {
+                writer.raw_key(&k.to_string());
+                writer.int64(*v);
+            }
+            writer.end_object();
+        }
+        if !self.bool_to_bool.is_empty() || writer.emit_defaults() {
+            writer.key("boolToBool", "bool_to_bool");
+            writer.begin_object();
+            for (k, v) in &self.bool_to_bool {
+                writer.raw_key(&k.to_string());
+                writer.bool(*v);
+            }
+            writer.end_object();
+        }
+        if !self.string_to_string.is_empty() || writer.emit_defaults() {
+            writer.key("stringToString", "string_to_string");
+            writer.begin_object();
+            for (k, v) in &self.string_to_string {
+                writer.raw_key(k);
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        if !self.string_to_bytes.is_empty() || writer.emit_defaults() {
+            writer.key("stringToBytes", "string_to_bytes");
+            writer.begin_object();
+            for (k, v) in &self.string_to_bytes {
+                writer.raw_key(k);
+                writer.bytes(&v[..]);
+            }
+            writer.end_object();
+        }
+        if !self.string_to_double.is_empty() || writer.emit_defaults() {
+            writer.key("stringToDouble", "string_to_double");
+            writer.begin_object();
+            for (k, v) in &self.string_to_double {
+                writer.raw_key(k);
+                writer.double(*v);
+            }
+            writer.end_object();
+        }
+        if !self.int32_to_float.is_empty() || writer.emit_defaults() {
+            writer.key("int32ToFloat", "int32_to_float");
+            writer.begin_object();
+            for (k, v) in &self.int32_to_float {
+                writer.raw_key(&k.to_string());
+                writer.float(*v);
+            }
+            writer.end_object();
+        }
+        if !self.string_to_enum.is_empty() || writer.emit_defaults() {
+            writer.key("stringToEnum", "string_to_enum");
+            writer.begin_object();
+            for (k, v) in &self.string_to_enum {
+                writer.raw_key(k);
+                writer
+                    .enumeration(*v, Color::try_from(*v).ok().map(|e| e.as_str_name()));
+            }
+            writer.end_object();
+        }
+        if !self.string_to_message.is_empty() || writer.emit_defaults() {
+            writer.key("stringToMessage", "string_to_message");
+            writer.begin_object();
+            for (k, v) in &self.string_to_message {
+                writer.raw_key(k);
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        if !self.uint64_to_nested.is_empty() || writer.emit_defaults() {
+            writer.key("uint64ToNested", "uint64_to_nested");
+            writer.begin_object();
+            for (k, v) in &self.uint64_to_nested {
+                writer.raw_key(&k.to_string());
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Maps {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "int32ToInt32" | "int32_to_int32" => ::core::option::Option::Some(1),
+            "int64ToInt64" | "int64_to_int64" => ::core::option::Option::Some(2),
+            "uint32ToUint32" | "uint32_to_uint32" => ::core::option::Option::Some(3),
+            "uint64ToUint64" | "uint64_to_uint64" => ::core::option::Option::Some(4),
+            "sint32ToSint32" | "sint32_to_sint32" => ::core::option::Option::Some(5),
+            "sint64ToSint64" | "sint64_to_sint64" => ::core::option::Option::Some(6),
+            "fixed32ToFixed32" | "fixed32_to_fixed32" => ::core::option::Option::Some(7),
+            "fixed64ToFixed64" | "fixed64_to_fixed64" => ::core::option::Option::Some(8),
+            "sfixed32ToSfixed32" | "sfixed32_to_sfixed32" => {
+                ::core::option::Option::Some(9)
+            }
+            "sfixed64ToSfixed64" | "sfixed64_to_sfixed64" => {
+                ::core::option::Option::Some(10)
+            }
+            "boolToBool" | "bool_to_bool" => ::core::option::Option::Some(11),
+            "stringToString" | "string_to_string" => ::core::option::Option::Some(12),
+            "stringToBytes" | "string_to_bytes" => ::core::option::Option::Some(13),
+            "stringToDouble" | "string_to_double" => ::core::option::Option::Some(14),
+            "int32ToFloat" | "int32_to_float" => ::core::option::Option::Some(15),
+            "stringToEnum" | "string_to_enum" => ::core::option::Option::Some(16),
+            "stringToMessage" | "string_to_message" => ::core::option::Option::Some(17),
+            "uint64ToNested" | "uint64_to_nested" => ::core::option::Option::Some(18),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.int32_to_int32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                i32,
+                                ::rsgrpc::json::Int32,
+                                ::std::collections::HashMap<i32, i32>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.int64_to_int64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                i64,
+                                ::rsgrpc::json::Int64,
+                                ::std::collections::HashMap<i64, i64>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.uint32_to_uint32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                u32,
+                                ::rsgrpc::json::Uint32,
+                                ::std::collections::HashMap<u32, u32>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.uint64_to_uint64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                u64,
+                                ::rsgrpc::json::Uint64,
+                                ::std::collections::HashMap<u64, u64>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.sint32_to_sint32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                i32,
+                                ::rsgrpc::json::Int32,
+                                ::std::collections::HashMap<i32, i32>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.sint64_to_sint64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                i64,
+                                ::rsgrpc::json::Int64,
+                                ::std::collections::HashMap<i64, i64>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.fixed32_to_fixed32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                u32,
+                                ::rsgrpc::json::Uint32,
+                                ::std::collections::HashMap<u32, u32>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.fixed64_to_fixed64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                u64,
+                                ::rsgrpc::json::Uint64,
+                                ::std::collections::HashMap<u64, u64>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                self.sfixed32_to_sfixed32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                i32,
+                                ::rsgrpc::json::Int32,
+                                ::std::collections::HashMap<i32, i32>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                self.sfixed64_to_sfixed64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                i64,
+                                ::rsgrpc::json::Int64,
+                                ::std::collections::HashMap<i64, i64>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                self.bool_to_bool = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                bool,
+                                ::rsgrpc::json::Bool,
+                                ::std::collections::HashMap<bool, bool>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            12 => {
+                self.string_to_string = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Str,
+                                ::std::collections::HashMap<
+                                    ::std::string::String,
+                                    ::std::string::String,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            13 => {
+                self.string_to_bytes = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Bytes,
+                                ::std::collections::HashMap<
+                                    ::std::string::String,
+                                    ::std::vec::Vec<u8>,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            14 => {
+                self.string_to_double = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Double,
+                                ::std::collections::HashMap<::std::string::String, f64>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            15 => {
+                self.int32_to_float = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                i32,
+                                ::rsgrpc::json::Float,
+                                ::std::collections::HashMap<i32, f32>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            16 => {
+                self.string_to_enum = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Enum<Color>,
+                                ::std::collections::HashMap<::std::string::String, i32>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            17 => {
+                self.string_to_message = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::MsgElement<Scalars>,
+                                ::std::collections::HashMap<::std::string::String, Scalars>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            18 => {
+                self.uint64_to_nested = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                u64,
+                                ::rsgrpc::json::MsgElement<outer::Middle>,
+                                ::std::collections::HashMap<u64, outer::Middle>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Maps {
     const NAME: &'static str = "Maps";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -787,6 +1264,174 @@ impl ::rsgrpc::prost::Message for Node {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Node {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.left {
+            writer.key("left", "left");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.right {
+            writer.key("right", "right");
+            v.write_json(writer);
+        }
+        if !self.children.is_empty() || writer.emit_defaults() {
+            writer.key("children", "children");
+            writer.begin_array();
+            for v in &self.children {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.named.is_empty() || writer.emit_defaults() {
+            writer.key("named", "named");
+            writer.begin_object();
+            for (k, v) in &self.named {
+                writer.raw_key(k);
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        if let ::core::option::Option::Some(v) = &self.maybe {
+            writer.key("maybe", "maybe");
+            v.write_json(writer);
+        }
+        match &self.extra {
+            ::core::option::Option::Some(node::Extra::Alternative(v)) => {
+                writer.key("alternative", "alternative");
+                v.write_json(writer);
+            }
+            ::core::option::Option::Some(node::Extra::Note(v)) => {
+                writer.key("note", "note");
+                writer.string(v);
+            }
+            ::core::option::Option::None => {}
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Node {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "left" => ::core::option::Option::Some(2),
+            "right" => ::core::option::Option::Some(3),
+            "children" => ::core::option::Option::Some(4),
+            "named" => ::core::option::Option::Some(5),
+            "maybe" => ::core::option::Option::Some(8),
+            "alternative" => ::core::option::Option::Some(6),
+            "note" => ::core::option::Option::Some(7),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.left = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Boxed<Node>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.right = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Boxed<Node>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.children = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::MsgElement<Node>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.named = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::MsgElement<Node>,
+                                ::std::collections::HashMap<::std::string::String, Node>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.maybe = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Boxed<Node>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Boxed<Node>>::new(ctx),
+                    )?
+                {
+                    self.extra = ::core::option::Option::Some(
+                        node::Extra::Alternative(v),
+                    );
+                }
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?
+                {
+                    self.extra = ::core::option::Option::Some(node::Extra::Note(v));
+                }
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
+        match number {
+            6 | 7 => ::core::option::Option::Some(0),
+            _ => ::core::option::Option::None,
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Node {
     const NAME: &'static str = "Node";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -870,6 +1515,66 @@ impl ::rsgrpc::prost::Message for Ping {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Ping {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.depth != 0 || writer.emit_defaults() {
+            writer.key("depth", "depth");
+            let v = &self.depth;
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.pong {
+            writer.key("pong", "pong");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Ping {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "depth" => ::core::option::Option::Some(1),
+            "pong" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.depth = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.pong = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Boxed<Pong>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Ping {
     const NAME: &'static str = "Ping";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -940,6 +1645,66 @@ impl ::rsgrpc::prost::Message for Pong {
         self.depth = ::core::default::Default::default();
         self.ping = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Pong {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.depth != 0 || writer.emit_defaults() {
+            writer.key("depth", "depth");
+            let v = &self.depth;
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.ping {
+            writer.key("ping", "ping");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Pong {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "depth" => ::core::option::Option::Some(1),
+            "ping" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.depth = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.ping = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Boxed<Ping>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1248,6 +2013,286 @@ impl ::rsgrpc::prost::Message for Scalars {
         self.f_enum = ::core::default::Default::default();
         self.f_high_number = ::core::default::Default::default();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Scalars {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.f_double.to_bits() != 0 || writer.emit_defaults() {
+            writer.key("fDouble", "f_double");
+            let v = &self.f_double;
+            writer.double(*v);
+        }
+        if self.f_float.to_bits() != 0 || writer.emit_defaults() {
+            writer.key("fFloat", "f_float");
+            let v = &self.f_float;
+            writer.float(*v);
+        }
+        if self.f_int32 != 0 || writer.emit_defaults() {
+            writer.key("fInt32", "f_int32");
+            let v = &self.f_int32;
+            writer.int32(*v);
+        }
+        if self.f_int64 != 0 || writer.emit_defaults() {
+            writer.key("fInt64", "f_int64");
+            let v = &self.f_int64;
+            writer.int64(*v);
+        }
+        if self.f_uint32 != 0 || writer.emit_defaults() {
+            writer.key("fUint32", "f_uint32");
+            let v = &self.f_uint32;
+            writer.uint32(*v);
+        }
+        if self.f_uint64 != 0 || writer.emit_defaults() {
+            writer.key("fUint64", "f_uint64");
+            let v = &self.f_uint64;
+            writer.uint64(*v);
+        }
+        if self.f_sint32 != 0 || writer.emit_defaults() {
+            writer.key("fSint32", "f_sint32");
+            let v = &self.f_sint32;
+            writer.int32(*v);
+        }
+        if self.f_sint64 != 0 || writer.emit_defaults() {
+            writer.key("fSint64", "f_sint64");
+            let v = &self.f_sint64;
+            writer.int64(*v);
+        }
+        if self.f_fixed32 != 0 || writer.emit_defaults() {
+            writer.key("fFixed32", "f_fixed32");
+            let v = &self.f_fixed32;
+            writer.uint32(*v);
+        }
+        if self.f_fixed64 != 0 || writer.emit_defaults() {
+            writer.key("fFixed64", "f_fixed64");
+            let v = &self.f_fixed64;
+            writer.uint64(*v);
+        }
+        if self.f_sfixed32 != 0 || writer.emit_defaults() {
+            writer.key("fSfixed32", "f_sfixed32");
+            let v = &self.f_sfixed32;
+            writer.int32(*v);
+        }
+        if self.f_sfixed64 != 0 || writer.emit_defaults() {
+            writer.key("fSfixed64", "f_sfixed64");
+            let v = &self.f_sfixed64;
+            writer.int64(*v);
+        }
+        if self.f_bool || writer.emit_defaults() {
+            writer.key("fBool", "f_bool");
+            let v = &self.f_bool;
+            writer.bool(*v);
+        }
+        if !self.f_string.is_empty() || writer.emit_defaults() {
+            writer.key("fString", "f_string");
+            let v = &self.f_string;
+            writer.string(v);
+        }
+        if !self.f_bytes.is_empty() || writer.emit_defaults() {
+            writer.key("fBytes", "f_bytes");
+            let v = &self.f_bytes;
+            writer.bytes(&v[..]);
+        }
+        if self.f_enum != 0 || writer.emit_defaults() {
+            writer.key("fEnum", "f_enum");
+            let v = &self.f_enum;
+            writer.enumeration(*v, Color::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if self.f_high_number != 0 || writer.emit_defaults() {
+            writer.key("fHighNumber", "f_high_number");
+            let v = &self.f_high_number;
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Scalars {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "fDouble" | "f_double" => ::core::option::Option::Some(1),
+            "fFloat" | "f_float" => ::core::option::Option::Some(2),
+            "fInt32" | "f_int32" => ::core::option::Option::Some(3),
+            "fInt64" | "f_int64" => ::core::option::Option::Some(4),
+            "fUint32" | "f_uint32" => ::core::option::Option::Some(5),
+            "fUint64" | "f_uint64" => ::core::option::Option::Some(6),
+            "fSint32" | "f_sint32" => ::core::option::Option::Some(7),
+            "fSint64" | "f_sint64" => ::core::option::Option::Some(8),
+            "fFixed32" | "f_fixed32" => ::core::option::Option::Some(9),
+            "fFixed64" | "f_fixed64" => ::core::option::Option::Some(10),
+            "fSfixed32" | "f_sfixed32" => ::core::option::Option::Some(11),
+            "fSfixed64" | "f_sfixed64" => ::core::option::Option::Some(12),
+            "fBool" | "f_bool" => ::core::option::Option::Some(13),
+            "fString" | "f_string" => ::core::option::Option::Some(14),
+            "fBytes" | "f_bytes" => ::core::option::Option::Some(15),
+            "fEnum" | "f_enum" => ::core::option::Option::Some(16),
+            "fHighNumber" | "f_high_number" => ::core::option::Option::Some(536870911),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Double>::new(ctx),
+                    )?;
+                self.f_double = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Float>::new(ctx),
+                    )?;
+                self.f_float = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.f_int32 = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                    )?;
+                self.f_int64 = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint32>::new(ctx),
+                    )?;
+                self.f_uint32 = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint64>::new(ctx),
+                    )?;
+                self.f_uint64 = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.f_sint32 = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                    )?;
+                self.f_sint64 = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint32>::new(ctx),
+                    )?;
+                self.f_fixed32 = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint64>::new(ctx),
+                    )?;
+                self.f_fixed64 = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.f_sfixed32 = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            12 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                    )?;
+                self.f_sfixed64 = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            13 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bool>::new(ctx),
+                    )?;
+                self.f_bool = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            14 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.f_string = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            15 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bytes>::new(ctx),
+                    )?;
+                self.f_bytes = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            16 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Enum<Color>>::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.f_enum = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.f_enum = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            536870911 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.f_high_number = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1641,6 +2686,245 @@ impl ::rsgrpc::prost::Message for OptionalScalars {
         self.f_enum = ::core::option::Option::None;
         self.f_message = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for OptionalScalars {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.f_double {
+            writer.key("fDouble", "f_double");
+            writer.double(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_float {
+            writer.key("fFloat", "f_float");
+            writer.float(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_int32 {
+            writer.key("fInt32", "f_int32");
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_int64 {
+            writer.key("fInt64", "f_int64");
+            writer.int64(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_uint32 {
+            writer.key("fUint32", "f_uint32");
+            writer.uint32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_uint64 {
+            writer.key("fUint64", "f_uint64");
+            writer.uint64(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_sint32 {
+            writer.key("fSint32", "f_sint32");
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_sint64 {
+            writer.key("fSint64", "f_sint64");
+            writer.int64(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_fixed32 {
+            writer.key("fFixed32", "f_fixed32");
+            writer.uint32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_fixed64 {
+            writer.key("fFixed64", "f_fixed64");
+            writer.uint64(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_sfixed32 {
+            writer.key("fSfixed32", "f_sfixed32");
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_sfixed64 {
+            writer.key("fSfixed64", "f_sfixed64");
+            writer.int64(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_bool {
+            writer.key("fBool", "f_bool");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_string {
+            writer.key("fString", "f_string");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_bytes {
+            writer.key("fBytes", "f_bytes");
+            writer.bytes(&v[..]);
+        }
+        if let ::core::option::Option::Some(v) = &self.f_enum {
+            writer.key("fEnum", "f_enum");
+            writer.enumeration(*v, Color::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if let ::core::option::Option::Some(v) = &self.f_message {
+            writer.key("fMessage", "f_message");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for OptionalScalars {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "fDouble" | "f_double" => ::core::option::Option::Some(1),
+            "fFloat" | "f_float" => ::core::option::Option::Some(2),
+            "fInt32" | "f_int32" => ::core::option::Option::Some(3),
+            "fInt64" | "f_int64" => ::core::option::Option::Some(4),
+            "fUint32" | "f_uint32" => ::core::option::Option::Some(5),
+            "fUint64" | "f_uint64" => ::core::option::Option::Some(6),
+            "fSint32" | "f_sint32" => ::core::option::Option::Some(7),
+            "fSint64" | "f_sint64" => ::core::option::Option::Some(8),
+            "fFixed32" | "f_fixed32" => ::core::option::Option::Some(9),
+            "fFixed64" | "f_fixed64" => ::core::option::Option::Some(10),
+            "fSfixed32" | "f_sfixed32" => ::core::option::Option::Some(11),
+            "fSfixed64" | "f_sfixed64" => ::core::option::Option::Some(12),
+            "fBool" | "f_bool" => ::core::option::Option::Some(13),
+            "fString" | "f_string" => ::core::option::Option::Some(14),
+            "fBytes" | "f_bytes" => ::core::option::Option::Some(15),
+            "fEnum" | "f_enum" => ::core::option::Option::Some(16),
+            "fMessage" | "f_message" => ::core::option::Option::Some(17),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.f_double = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Double>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.f_float = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Float>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.f_int32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.f_int64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.f_uint32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.f_uint64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint64>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.f_sint32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.f_sint64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                self.f_fixed32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                self.f_fixed64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint64>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                self.f_sfixed32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            12 => {
+                self.f_sfixed64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            13 => {
+                self.f_bool = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bool>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            14 => {
+                self.f_string = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            15 => {
+                self.f_bytes = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bytes>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            16 => {
+                self.f_enum = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Enum<Color>>::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            17 => {
+                self.f_message = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Scalars>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -2123,6 +3407,479 @@ impl ::rsgrpc::prost::Message for RepeatedScalars {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for RepeatedScalars {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.r_double.is_empty() || writer.emit_defaults() {
+            writer.key("rDouble", "r_double");
+            writer.begin_array();
+            for v in &self.r_double {
+                writer.double(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_float.is_empty() || writer.emit_defaults() {
+            writer.key("rFloat", "r_float");
+            writer.begin_array();
+            for v in &self.r_float {
+                writer.float(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_int32.is_empty() || writer.emit_defaults() {
+            writer.key("rInt32", "r_int32");
+            writer.begin_array();
+            for v in &self.r_int32 {
+                writer.int32(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_int64.is_empty() || writer.emit_defaults() {
+            writer.key("rInt64", "r_int64");
+            writer.begin_array();
+            for v in &self.r_int64 {
+                writer.int64(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_uint32.is_empty() || writer.emit_defaults() {
+            writer.key("rUint32", "r_uint32");
+            writer.begin_array();
+            for v in &self.r_uint32 {
+                writer.uint32(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_uint64.is_empty() || writer.emit_defaults() {
+            writer.key("rUint64", "r_uint64");
+            writer.begin_array();
+            for v in &self.r_uint64 {
+                writer.uint64(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_sint32.is_empty() || writer.emit_defaults() {
+            writer.key("rSint32", "r_sint32");
+            writer.begin_array();
+            for v in &self.r_sint32 {
+                writer.int32(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_sint64.is_empty() || writer.emit_defaults() {
+            writer.key("rSint64", "r_sint64");
+            writer.begin_array();
+            for v in &self.r_sint64 {
+                writer.int64(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_fixed32.is_empty() || writer.emit_defaults() {
+            writer.key("rFixed32", "r_fixed32");
+            writer.begin_array();
+            for v in &self.r_fixed32 {
+                writer.uint32(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_fixed64.is_empty() || writer.emit_defaults() {
+            writer.key("rFixed64", "r_fixed64");
+            writer.begin_array();
+            for v in &self.r_fixed64 {
+                writer.uint64(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_sfixed32.is_empty() || writer.emit_defaults() {
+            writer.key("rSfixed32", "r_sfixed32");
+            writer.begin_array();
+            for v in &self.r_sfixed32 {
+                writer.int32(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_sfixed64.is_empty() || writer.emit_defaults() {
+            writer.key("rSfixed64", "r_sfixed64");
+            writer.begin_array();
+            for v in &self.r_sfixed64 {
+                writer.int64(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_bool.is_empty() || writer.emit_defaults() {
+            writer.key("rBool", "r_bool");
+            writer.begin_array();
+            for v in &self.r_bool {
+                writer.bool(*v);
+            }
+            writer.end_array();
+        }
+        if !self.r_string.is_empty() || writer.emit_defaults() {
+            writer.key("rString", "r_string");
+            writer.begin_array();
+            for v in &self.r_string {
+                writer.string(v);
+            }
+            writer.end_array();
+        }
+        if !self.r_bytes.is_empty() || writer.emit_defaults() {
+            writer.key("rBytes", "r_bytes");
+            writer.begin_array();
+            for v in &self.r_bytes {
+                writer.bytes(&v[..]);
+            }
+            writer.end_array();
+        }
+        if !self.r_enum.is_empty() || writer.emit_defaults() {
+            writer.key("rEnum", "r_enum");
+            writer.begin_array();
+            for v in &self.r_enum {
+                writer
+                    .enumeration(*v, Color::try_from(*v).ok().map(|e| e.as_str_name()));
+            }
+            writer.end_array();
+        }
+        if !self.r_message.is_empty() || writer.emit_defaults() {
+            writer.key("rMessage", "r_message");
+            writer.begin_array();
+            for v in &self.r_message {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.u_int32.is_empty() || writer.emit_defaults() {
+            writer.key("uInt32", "u_int32");
+            writer.begin_array();
+            for v in &self.u_int32 {
+                writer.int32(*v);
+            }
+            writer.end_array();
+        }
+        if !self.u_sint64.is_empty() || writer.emit_defaults() {
+            writer.key("uSint64", "u_sint64");
+            writer.begin_array();
+            for v in &self.u_sint64 {
+                writer.int64(*v);
+            }
+            writer.end_array();
+        }
+        if !self.u_fixed32.is_empty() || writer.emit_defaults() {
+            writer.key("uFixed32", "u_fixed32");
+            writer.begin_array();
+            for v in &self.u_fixed32 {
+                writer.uint32(*v);
+            }
+            writer.end_array();
+        }
+        if !self.u_double.is_empty() || writer.emit_defaults() {
+            writer.key("uDouble", "u_double");
+            writer.begin_array();
+            for v in &self.u_double {
+                writer.double(*v);
+            }
+            writer.end_array();
+        }
+        if !self.u_bool.is_empty() || writer.emit_defaults() {
+            writer.key("uBool", "u_bool");
+            writer.begin_array();
+            for v in &self.u_bool {
+                writer.bool(*v);
+            }
+            writer.end_array();
+        }
+        if !self.u_enum.is_empty() || writer.emit_defaults() {
+            writer.key("uEnum", "u_enum");
+            writer.begin_array();
+            for v in &self.u_enum {
+                writer
+                    .enumeration(*v, Color::try_from(*v).ok().map(|e| e.as_str_name()));
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for RepeatedScalars {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "rDouble" | "r_double" => ::core::option::Option::Some(1),
+            "rFloat" | "r_float" => ::core::option::Option::Some(2),
+            "rInt32" | "r_int32" => ::core::option::Option::Some(3),
+            "rInt64" | "r_int64" => ::core::option::Option::Some(4),
+            "rUint32" | "r_uint32" => ::core::option::Option::Some(5),
+            "rUint64" | "r_uint64" => ::core::option::Option::Some(6),
+            "rSint32" | "r_sint32" => ::core::option::Option::Some(7),
+            "rSint64" | "r_sint64" => ::core::option::Option::Some(8),
+            "rFixed32" | "r_fixed32" => ::core::option::Option::Some(9),
+            "rFixed64" | "r_fixed64" => ::core::option::Option::Some(10),
+            "rSfixed32" | "r_sfixed32" => ::core::option::Option::Some(11),
+            "rSfixed64" | "r_sfixed64" => ::core::option::Option::Some(12),
+            "rBool" | "r_bool" => ::core::option::Option::Some(13),
+            "rString" | "r_string" => ::core::option::Option::Some(14),
+            "rBytes" | "r_bytes" => ::core::option::Option::Some(15),
+            "rEnum" | "r_enum" => ::core::option::Option::Some(16),
+            "rMessage" | "r_message" => ::core::option::Option::Some(17),
+            "uInt32" | "u_int32" => ::core::option::Option::Some(20),
+            "uSint64" | "u_sint64" => ::core::option::Option::Some(21),
+            "uFixed32" | "u_fixed32" => ::core::option::Option::Some(22),
+            "uDouble" | "u_double" => ::core::option::Option::Some(23),
+            "uBool" | "u_bool" => ::core::option::Option::Some(24),
+            "uEnum" | "u_enum" => ::core::option::Option::Some(25),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.r_double = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Double>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.r_float = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Float>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.r_int32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int32>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.r_int64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int64>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.r_uint32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Uint32>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.r_uint64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Uint64>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.r_sint32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int32>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.r_sint64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int64>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                self.r_fixed32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Uint32>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                self.r_fixed64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Uint64>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                self.r_sfixed32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int32>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            12 => {
+                self.r_sfixed64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int64>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            13 => {
+                self.r_bool = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Bool>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            14 => {
+                self.r_string = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Str>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            15 => {
+                self.r_bytes = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Bytes>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            16 => {
+                self.r_enum = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Enum<Color>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            17 => {
+                self.r_message = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::MsgElement<Scalars>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            20 => {
+                self.u_int32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int32>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            21 => {
+                self.u_sint64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int64>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            22 => {
+                self.u_fixed32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Uint32>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            23 => {
+                self.u_double = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Double>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            24 => {
+                self.u_bool = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Bool>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            25 => {
+                self.u_enum = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Enum<Color>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for RepeatedScalars {
     const NAME: &'static str = "RepeatedScalars";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -2264,6 +4021,140 @@ impl ::rsgrpc::prost::Message for Outer {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Outer {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.middle {
+            writer.key("middle", "middle");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.inner {
+            writer.key("inner", "inner");
+            v.write_json(writer);
+        }
+        if self.kind != 0 || writer.emit_defaults() {
+            writer.key("kind", "kind");
+            let v = &self.kind;
+            writer
+                .enumeration(
+                    *v,
+                    outer::Kind::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        if self.status != 0 || writer.emit_defaults() {
+            writer.key("status", "status");
+            let v = &self.status;
+            writer.enumeration(*v, Status::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if self.plain != 0 || writer.emit_defaults() {
+            writer.key("plain", "plain");
+            let v = &self.plain;
+            writer.enumeration(*v, Plain::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Outer {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "middle" => ::core::option::Option::Some(1),
+            "inner" => ::core::option::Option::Some(2),
+            "kind" => ::core::option::Option::Some(3),
+            "status" => ::core::option::Option::Some(4),
+            "plain" => ::core::option::Option::Some(5),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.middle = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<outer::Middle>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.inner = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<outer::middle::Inner>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Enum<outer::Kind>,
+                        >::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.kind = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.kind = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Enum<Status>>::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.status = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.status = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Enum<Plain>>::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.plain = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.plain = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Outer {
     const NAME: &'static str = "Outer";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -2368,6 +4259,75 @@ pub mod outer {
         }
     }
     #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonMessage for Middle {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.inner {
+                writer.key("inner", "inner");
+                v.write_json(writer);
+            }
+            if !self.inners.is_empty() || writer.emit_defaults() {
+                writer.key("inners", "inners");
+                writer.begin_array();
+                for v in &self.inners {
+                    v.write_json(writer);
+                }
+                writer.end_array();
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonFields for Middle {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "inner" => ::core::option::Option::Some(1),
+                "inners" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.inner = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Msg<middle::Inner>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.inners = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Repeated<
+                                    ::rsgrpc::json::MsgElement<middle::Inner>,
+                                >,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Middle {
         const NAME: &'static str = "Outer.Middle";
         const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -2451,6 +4411,85 @@ pub mod outer {
             }
         }
         #[allow(deprecated)]
+        impl ::rsgrpc::json::JsonMessage for Inner {
+            fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+                writer.begin_object();
+                if self.value != 0 || writer.emit_defaults() {
+                    writer.key("value", "value");
+                    let v = &self.value;
+                    writer.int64(*v);
+                }
+                if self.kind != 0 || writer.emit_defaults() {
+                    writer.key("kind", "kind");
+                    let v = &self.kind;
+                    writer
+                        .enumeration(
+                            *v,
+                            super::Kind::try_from(*v).ok().map(|e| e.as_str_name()),
+                        );
+                }
+                writer.end_object();
+            }
+            fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+                deserializer: D,
+                ctx: &::rsgrpc::json::ReadContext<'_>,
+            ) -> ::core::result::Result<Self, D::Error> {
+                ::rsgrpc::json::read_object(deserializer, ctx)
+            }
+        }
+        #[allow(deprecated)]
+        impl ::rsgrpc::json::JsonFields for Inner {
+            fn field_number(key: &str) -> ::core::option::Option<u32> {
+                match key {
+                    "value" => ::core::option::Option::Some(1),
+                    "kind" => ::core::option::Option::Some(2),
+                    _ => ::core::option::Option::None,
+                }
+            }
+            fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+                &mut self,
+                number: u32,
+                map: &mut A,
+                ctx: &::rsgrpc::json::ReadContext<'_>,
+            ) -> ::core::result::Result<(), A::Error> {
+                match number {
+                    1 => {
+                        let read = map
+                            .next_value_seed(
+                                ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                            )?;
+                        self.value = read.unwrap_or_default();
+                        ::core::result::Result::Ok(())
+                    }
+                    2 => {
+                        let read = map
+                            .next_value_seed(
+                                ::rsgrpc::json::Seed::<
+                                    ::rsgrpc::json::Enum<super::Kind>,
+                                >::new(ctx),
+                            )?;
+                        match read {
+                            ::core::option::Option::Some(
+                                ::core::option::Option::Some(v),
+                            ) => self.kind = v,
+                            ::core::option::Option::Some(
+                                ::core::option::Option::None,
+                            ) => {}
+                            ::core::option::Option::None => {
+                                self.kind = ::core::default::Default::default();
+                            }
+                        }
+                        ::core::result::Result::Ok(())
+                    }
+                    _ => {
+                        let _ = ctx;
+                        map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>()
+                            .map(|_| ())
+                    }
+                }
+            }
+        }
+        #[allow(deprecated)]
         impl ::rsgrpc::prost::Name for Inner {
             const NAME: &'static str = "Outer.Middle.Inner";
             const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -2506,6 +4545,16 @@ pub mod outer {
         pub fn is_valid(value: i32) -> bool {
             matches!(value, 0..= 2)
         }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonEnum for Kind {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
     }
     #[allow(deprecated)]
     impl ::core::convert::From<Kind> for i32 {
@@ -2882,6 +4931,239 @@ impl ::rsgrpc::prost::Message for Choice {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Choice {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.before.is_empty() || writer.emit_defaults() {
+            writer.key("before", "before");
+            let v = &self.before;
+            writer.string(v);
+        }
+        if self.between != 0 || writer.emit_defaults() {
+            writer.key("between", "between");
+            let v = &self.between;
+            writer.int32(*v);
+        }
+        if self.after != 0 || writer.emit_defaults() {
+            writer.key("after", "after");
+            let v = &self.after;
+            writer.int32(*v);
+        }
+        match &self.value {
+            ::core::option::Option::Some(choice::Value::AsInt(v)) => {
+                writer.key("asInt", "as_int");
+                writer.int32(*v);
+            }
+            ::core::option::Option::Some(choice::Value::AsString(v)) => {
+                writer.key("asString", "as_string");
+                writer.string(v);
+            }
+            ::core::option::Option::Some(choice::Value::AsBytes(v)) => {
+                writer.key("asBytes", "as_bytes");
+                writer.bytes(&v[..]);
+            }
+            ::core::option::Option::Some(choice::Value::AsMessage(v)) => {
+                writer.key("asMessage", "as_message");
+                v.write_json(writer);
+            }
+            ::core::option::Option::Some(choice::Value::AsEnum(v)) => {
+                writer.key("asEnum", "as_enum");
+                writer
+                    .enumeration(*v, Color::try_from(*v).ok().map(|e| e.as_str_name()));
+            }
+            ::core::option::Option::Some(choice::Value::AsDouble(v)) => {
+                writer.key("asDouble", "as_double");
+                writer.double(*v);
+            }
+            ::core::option::Option::None => {}
+        }
+        match &self.other {
+            ::core::option::Option::Some(choice::Other::Flag(v)) => {
+                writer.key("flag", "flag");
+                writer.bool(*v);
+            }
+            ::core::option::Option::Some(choice::Other::Nested(v)) => {
+                writer.key("nested", "nested");
+                v.write_json(writer);
+            }
+            ::core::option::Option::Some(choice::Other::Big(v)) => {
+                writer.key("big", "big");
+                writer.uint64(*v);
+            }
+            ::core::option::Option::None => {}
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Choice {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "before" => ::core::option::Option::Some(1),
+            "between" => ::core::option::Option::Some(4),
+            "after" => ::core::option::Option::Some(11),
+            "asInt" | "as_int" => ::core::option::Option::Some(2),
+            "asString" | "as_string" => ::core::option::Option::Some(3),
+            "asBytes" | "as_bytes" => ::core::option::Option::Some(5),
+            "asMessage" | "as_message" => ::core::option::Option::Some(6),
+            "asEnum" | "as_enum" => ::core::option::Option::Some(7),
+            "asDouble" | "as_double" => ::core::option::Option::Some(8),
+            "flag" => ::core::option::Option::Some(9),
+            "nested" => ::core::option::Option::Some(10),
+            "big" => ::core::option::Option::Some(12),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.before = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.between = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.after = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?
+                {
+                    self.value = ::core::option::Option::Some(choice::Value::AsInt(v));
+                }
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?
+                {
+                    self.value = ::core::option::Option::Some(
+                        choice::Value::AsString(v),
+                    );
+                }
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bytes>::new(ctx),
+                    )?
+                {
+                    self.value = ::core::option::Option::Some(choice::Value::AsBytes(v));
+                }
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Scalars>>::new(ctx),
+                    )?
+                {
+                    self.value = ::core::option::Option::Some(
+                        choice::Value::AsMessage(v),
+                    );
+                }
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                if let ::core::option::Option::Some(::core::option::Option::Some(v)) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Enum<Color>>::new(ctx),
+                    )?
+                {
+                    self.value = ::core::option::Option::Some(choice::Value::AsEnum(v));
+                }
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Double>::new(ctx),
+                    )?
+                {
+                    self.value = ::core::option::Option::Some(
+                        choice::Value::AsDouble(v),
+                    );
+                }
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bool>::new(ctx),
+                    )?
+                {
+                    self.other = ::core::option::Option::Some(choice::Other::Flag(v));
+                }
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<outer::Middle>,
+                        >::new(ctx),
+                    )?
+                {
+                    self.other = ::core::option::Option::Some(choice::Other::Nested(v));
+                }
+                ::core::result::Result::Ok(())
+            }
+            12 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint64>::new(ctx),
+                    )?
+                {
+                    self.other = ::core::option::Option::Some(choice::Other::Big(v));
+                }
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
+        match number {
+            2 | 3 | 5 | 6 | 7 | 8 => ::core::option::Option::Some(0),
+            9 | 10 | 12 => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Choice {
     const NAME: &'static str = "Choice";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -2955,6 +5237,16 @@ impl Color {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonEnum for Color {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = false;
+}
+#[allow(deprecated)]
 impl ::core::convert::From<Color> for i32 {
     fn from(value: Color) -> i32 {
         value as i32
@@ -3019,6 +5311,16 @@ impl Status {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonEnum for Status {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = false;
+}
+#[allow(deprecated)]
 impl ::core::convert::From<Status> for i32 {
     fn from(value: Status) -> i32 {
         value as i32
@@ -3073,6 +5375,16 @@ impl Plain {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonEnum for Plain {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = false;
+}
+#[allow(deprecated)]
 impl ::core::convert::From<Plain> for i32 {
     fn from(value: Plain) -> i32 {
         value as i32
@@ -3091,4 +5403,21 @@ impl ::core::convert::TryFrom<i32> for Plain {
             _ => ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value)),
         }
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Maps>();
+    registry.register::<Node>();
+    registry.register::<Ping>();
+    registry.register::<Pong>();
+    registry.register::<Scalars>();
+    registry.register::<OptionalScalars>();
+    registry.register::<RepeatedScalars>();
+    registry.register::<Outer>();
+    registry.register::<outer::Middle>();
+    registry.register::<outer::middle::Inner>();
+    registry.register::<Choice>();
 }

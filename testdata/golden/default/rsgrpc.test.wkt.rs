@@ -467,6 +467,379 @@ impl ::rsgrpc::prost::Message for WellKnown {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for WellKnown {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.any {
+            writer.key("any", "any");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.duration {
+            writer.key("duration", "duration");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.empty {
+            writer.key("empty", "empty");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.field_mask {
+            writer.key("fieldMask", "field_mask");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.r#struct {
+            writer.key("struct", "struct");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.value {
+            writer.key("value", "value");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.list_value {
+            writer.key("listValue", "list_value");
+            v.write_json(writer);
+        }
+        if self.null_value != 0 || writer.emit_defaults() {
+            writer.key("nullValue", "null_value");
+            let v = &self.null_value;
+            {
+                let _ = v;
+                writer.null()
+            };
+        }
+        if let ::core::option::Option::Some(v) = &self.timestamp {
+            writer.key("timestamp", "timestamp");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.double_value {
+            writer.key("doubleValue", "double_value");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.float_value {
+            writer.key("floatValue", "float_value");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.int64_value {
+            writer.key("int64Value", "int64_value");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.uint64_value {
+            writer.key("uint64Value", "uint64_value");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.int32_value {
+            writer.key("int32Value", "int32_value");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.uint32_value {
+            writer.key("uint32Value", "uint32_value");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.bool_value {
+            writer.key("boolValue", "bool_value");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.string_value {
+            writer.key("stringValue", "string_value");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.bytes_value {
+            writer.key("bytesValue", "bytes_value");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.api {
+            writer.key("api", "api");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.r#type {
+            writer.key("type", "type");
+            v.write_json(writer);
+        }
+        if !self.anys.is_empty() || writer.emit_defaults() {
+            writer.key("anys", "anys");
+            writer.begin_array();
+            for v in &self.anys {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.values.is_empty() || writer.emit_defaults() {
+            writer.key("values", "values");
+            writer.begin_object();
+            for (k, v) in &self.values {
+                writer.raw_key(k);
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for WellKnown {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "any" => ::core::option::Option::Some(1),
+            "duration" => ::core::option::Option::Some(2),
+            "empty" => ::core::option::Option::Some(3),
+            "fieldMask" | "field_mask" => ::core::option::Option::Some(4),
+            "struct" => ::core::option::Option::Some(5),
+            "value" => ::core::option::Option::Some(6),
+            "listValue" | "list_value" => ::core::option::Option::Some(7),
+            "nullValue" | "null_value" => ::core::option::Option::Some(8),
+            "timestamp" => ::core::option::Option::Some(9),
+            "doubleValue" | "double_value" => ::core::option::Option::Some(10),
+            "floatValue" | "float_value" => ::core::option::Option::Some(11),
+            "int64Value" | "int64_value" => ::core::option::Option::Some(12),
+            "uint64Value" | "uint64_value" => ::core::option::Option::Some(13),
+            "int32Value" | "int32_value" => ::core::option::Option::Some(14),
+            "uint32Value" | "uint32_value" => ::core::option::Option::Some(15),
+            "boolValue" | "bool_value" => ::core::option::Option::Some(16),
+            "stringValue" | "string_value" => ::core::option::Option::Some(17),
+            "bytesValue" | "bytes_value" => ::core::option::Option::Some(18),
+            "api" => ::core::option::Option::Some(19),
+            "type" => ::core::option::Option::Some(20),
+            "anys" => ::core::option::Option::Some(21),
+            "values" => ::core::option::Option::Some(22),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.any = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::Any>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.duration = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::Duration>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.empty = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::Empty>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.field_mask = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::FieldMask>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.r#struct = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::Struct>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.value = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::Value>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.list_value = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::ListValue>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::NullValue>::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.null_value = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.null_value = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                self.timestamp = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::Timestamp>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                self.double_value = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::DoubleValue>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                self.float_value = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::FloatValue>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            12 => {
+                self.int64_value = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::Int64Value>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            13 => {
+                self.uint64_value = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::UInt64Value>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            14 => {
+                self.int32_value = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::Int32Value>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            15 => {
+                self.uint32_value = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::UInt32Value>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            16 => {
+                self.bool_value = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::BoolValue>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            17 => {
+                self.string_value = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::StringValue>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            18 => {
+                self.bytes_value = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::BytesValue>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            19 => {
+                self.api = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::Api>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            20 => {
+                self.r#type = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<::rsgrpc::well_known::Type>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            21 => {
+                self.anys = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<
+                                ::rsgrpc::json::MsgElement<::rsgrpc::well_known::Any>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            22 => {
+                self.values = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::MsgElement<::rsgrpc::well_known::Value>,
+                                ::std::collections::HashMap<
+                                    ::std::string::String,
+                                    ::rsgrpc::well_known::Value,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for WellKnown {
     const NAME: &'static str = "WellKnown";
     const PACKAGE: &'static str = "rsgrpc.test.wkt";
@@ -489,4 +862,11 @@ impl WellKnown {
     pub fn set_null_value(&mut self, value: ::rsgrpc::well_known::NullValue) {
         self.null_value = value as i32;
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<WellKnown>();
 }

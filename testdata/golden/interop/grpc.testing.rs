@@ -38,6 +38,35 @@ impl ::rsgrpc::prost::Message for Empty {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Empty {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Empty {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        let _ = key;
+        ::core::option::Option::None
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        let _ = (number, ctx);
+        map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Empty {
     const NAME: &'static str = "Empty";
     const PACKAGE: &'static str = "grpc.testing";
@@ -94,6 +123,54 @@ impl ::rsgrpc::prost::Message for BoolValue {
     fn clear(&mut self) {
         self.value = ::core::default::Default::default();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for BoolValue {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.value || writer.emit_defaults() {
+            writer.key("value", "value");
+            let v = &self.value;
+            writer.bool(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for BoolValue {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "value" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bool>::new(ctx),
+                    )?;
+                self.value = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -166,6 +243,82 @@ impl ::rsgrpc::prost::Message for Payload {
         self.r#type = ::core::default::Default::default();
         self.body.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Payload {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.r#type != 0 || writer.emit_defaults() {
+            writer.key("type", "type");
+            let v = &self.r#type;
+            writer
+                .enumeration(
+                    *v,
+                    PayloadType::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        if !self.body.is_empty() || writer.emit_defaults() {
+            writer.key("body", "body");
+            let v = &self.body;
+            writer.bytes(&v[..]);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Payload {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "type" => ::core::option::Option::Some(1),
+            "body" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Enum<PayloadType>,
+                        >::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.r#type = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.r#type = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bytes>::new(ctx),
+                    )?;
+                self.body = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -248,6 +401,68 @@ impl ::rsgrpc::prost::Message for EchoStatus {
         self.code = ::core::default::Default::default();
         self.message.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for EchoStatus {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.code != 0 || writer.emit_defaults() {
+            writer.key("code", "code");
+            let v = &self.code;
+            writer.int32(*v);
+        }
+        if !self.message.is_empty() || writer.emit_defaults() {
+            writer.key("message", "message");
+            let v = &self.message;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for EchoStatus {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "code" => ::core::option::Option::Some(1),
+            "message" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.code = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.message = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -574,6 +789,220 @@ impl ::rsgrpc::prost::Message for SimpleRequest {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for SimpleRequest {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.response_type != 0 || writer.emit_defaults() {
+            writer.key("responseType", "response_type");
+            let v = &self.response_type;
+            writer
+                .enumeration(
+                    *v,
+                    PayloadType::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        if self.response_size != 0 || writer.emit_defaults() {
+            writer.key("responseSize", "response_size");
+            let v = &self.response_size;
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.payload {
+            writer.key("payload", "payload");
+            v.write_json(writer);
+        }
+        if self.fill_username || writer.emit_defaults() {
+            writer.key("fillUsername", "fill_username");
+            let v = &self.fill_username;
+            writer.bool(*v);
+        }
+        if self.fill_oauth_scope || writer.emit_defaults() {
+            writer.key("fillOauthScope", "fill_oauth_scope");
+            let v = &self.fill_oauth_scope;
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.response_compressed {
+            writer.key("responseCompressed", "response_compressed");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.response_status {
+            writer.key("responseStatus", "response_status");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.expect_compressed {
+            writer.key("expectCompressed", "expect_compressed");
+            v.write_json(writer);
+        }
+        if self.fill_server_id || writer.emit_defaults() {
+            writer.key("fillServerId", "fill_server_id");
+            let v = &self.fill_server_id;
+            writer.bool(*v);
+        }
+        if self.fill_grpclb_route_type || writer.emit_defaults() {
+            writer.key("fillGrpclbRouteType", "fill_grpclb_route_type");
+            let v = &self.fill_grpclb_route_type;
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.orca_per_query_report {
+            writer.key("orcaPerQueryReport", "orca_per_query_report");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.orca_oob_report {
+            writer.key("orcaOobReport", "orca_oob_report");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for SimpleRequest {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "responseType" | "response_type" => ::core::option::Option::Some(1),
+            "responseSize" | "response_size" => ::core::option::Option::Some(2),
+            "payload" => ::core::option::Option::Some(3),
+            "fillUsername" | "fill_username" => ::core::option::Option::Some(4),
+            "fillOauthScope" | "fill_oauth_scope" => ::core::option::Option::Some(5),
+            "responseCompressed" | "response_compressed" => {
+                ::core::option::Option::Some(6)
+            }
+            "responseStatus" | "response_status" => ::core::option::Option::Some(7),
+            "expectCompressed" | "expect_compressed" => ::core::option::Option::Some(8),
+            "fillServerId" | "fill_server_id" => ::core::option::Option::Some(9),
+            "fillGrpclbRouteType" | "fill_grpclb_route_type" => {
+                ::core::option::Option::Some(10)
+            }
+            "orcaPerQueryReport" | "orca_per_query_report" => {
+                ::core::option::Option::Some(11)
+            }
+            "orcaOobReport" | "orca_oob_report" => ::core::option::Option::Some(12),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Enum<PayloadType>,
+                        >::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.response_type = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.response_type = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.response_size = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.payload = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Payload>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bool>::new(ctx),
+                    )?;
+                self.fill_username = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bool>::new(ctx),
+                    )?;
+                self.fill_oauth_scope = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.response_compressed = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<BoolValue>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.response_status = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<EchoStatus>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.expect_compressed = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<BoolValue>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bool>::new(ctx),
+                    )?;
+                self.fill_server_id = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bool>::new(ctx),
+                    )?;
+                self.fill_grpclb_route_type = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                self.orca_per_query_report = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<TestOrcaReport>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            12 => {
+                self.orca_oob_report = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<TestOrcaReport>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for SimpleRequest {
     const NAME: &'static str = "SimpleRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -744,6 +1173,136 @@ impl ::rsgrpc::prost::Message for SimpleResponse {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for SimpleResponse {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.payload {
+            writer.key("payload", "payload");
+            v.write_json(writer);
+        }
+        if !self.username.is_empty() || writer.emit_defaults() {
+            writer.key("username", "username");
+            let v = &self.username;
+            writer.string(v);
+        }
+        if !self.oauth_scope.is_empty() || writer.emit_defaults() {
+            writer.key("oauthScope", "oauth_scope");
+            let v = &self.oauth_scope;
+            writer.string(v);
+        }
+        if !self.server_id.is_empty() || writer.emit_defaults() {
+            writer.key("serverId", "server_id");
+            let v = &self.server_id;
+            writer.string(v);
+        }
+        if self.grpclb_route_type != 0 || writer.emit_defaults() {
+            writer.key("grpclbRouteType", "grpclb_route_type");
+            let v = &self.grpclb_route_type;
+            writer
+                .enumeration(
+                    *v,
+                    GrpclbRouteType::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        if !self.hostname.is_empty() || writer.emit_defaults() {
+            writer.key("hostname", "hostname");
+            let v = &self.hostname;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for SimpleResponse {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "payload" => ::core::option::Option::Some(1),
+            "username" => ::core::option::Option::Some(2),
+            "oauthScope" | "oauth_scope" => ::core::option::Option::Some(3),
+            "serverId" | "server_id" => ::core::option::Option::Some(4),
+            "grpclbRouteType" | "grpclb_route_type" => ::core::option::Option::Some(5),
+            "hostname" => ::core::option::Option::Some(6),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.payload = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Payload>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.username = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.oauth_scope = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.server_id = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Enum<GrpclbRouteType>,
+                        >::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.grpclb_route_type = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.grpclb_route_type = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.hostname = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for SimpleResponse {
     const NAME: &'static str = "SimpleResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -846,6 +1405,64 @@ impl ::rsgrpc::prost::Message for StreamingInputCallRequest {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for StreamingInputCallRequest {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.payload {
+            writer.key("payload", "payload");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.expect_compressed {
+            writer.key("expectCompressed", "expect_compressed");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for StreamingInputCallRequest {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "payload" => ::core::option::Option::Some(1),
+            "expectCompressed" | "expect_compressed" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.payload = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Payload>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.expect_compressed = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<BoolValue>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for StreamingInputCallRequest {
     const NAME: &'static str = "StreamingInputCallRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -910,6 +1527,56 @@ impl ::rsgrpc::prost::Message for StreamingInputCallResponse {
     fn clear(&mut self) {
         self.aggregated_payload_size = ::core::default::Default::default();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for StreamingInputCallResponse {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.aggregated_payload_size != 0 || writer.emit_defaults() {
+            writer.key("aggregatedPayloadSize", "aggregated_payload_size");
+            let v = &self.aggregated_payload_size;
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for StreamingInputCallResponse {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "aggregatedPayloadSize" | "aggregated_payload_size" => {
+                ::core::option::Option::Some(1)
+            }
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.aggregated_payload_size = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1012,6 +1679,80 @@ impl ::rsgrpc::prost::Message for ResponseParameters {
         self.interval_us = ::core::default::Default::default();
         self.compressed = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for ResponseParameters {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.size != 0 || writer.emit_defaults() {
+            writer.key("size", "size");
+            let v = &self.size;
+            writer.int32(*v);
+        }
+        if self.interval_us != 0 || writer.emit_defaults() {
+            writer.key("intervalUs", "interval_us");
+            let v = &self.interval_us;
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.compressed {
+            writer.key("compressed", "compressed");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for ResponseParameters {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "size" => ::core::option::Option::Some(1),
+            "intervalUs" | "interval_us" => ::core::option::Option::Some(2),
+            "compressed" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.size = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.interval_us = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.compressed = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<BoolValue>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1171,6 +1912,129 @@ impl ::rsgrpc::prost::Message for StreamingOutputCallRequest {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for StreamingOutputCallRequest {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.response_type != 0 || writer.emit_defaults() {
+            writer.key("responseType", "response_type");
+            let v = &self.response_type;
+            writer
+                .enumeration(
+                    *v,
+                    PayloadType::try_from(*v).ok().map(|e| e.as_str_name()),
+                );
+        }
+        if !self.response_parameters.is_empty() || writer.emit_defaults() {
+            writer.key("responseParameters", "response_parameters");
+            writer.begin_array();
+            for v in &self.response_parameters {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.payload {
+            writer.key("payload", "payload");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.response_status {
+            writer.key("responseStatus", "response_status");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.orca_oob_report {
+            writer.key("orcaOobReport", "orca_oob_report");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for StreamingOutputCallRequest {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "responseType" | "response_type" => ::core::option::Option::Some(1),
+            "responseParameters" | "response_parameters" => {
+                ::core::option::Option::Some(2)
+            }
+            "payload" => ::core::option::Option::Some(3),
+            "responseStatus" | "response_status" => ::core::option::Option::Some(7),
+            "orcaOobReport" | "orca_oob_report" => ::core::option::Option::Some(8),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Enum<PayloadType>,
+                        >::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.response_type = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.response_type = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.response_parameters = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<
+                                ::rsgrpc::json::MsgElement<ResponseParameters>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.payload = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Payload>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.response_status = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<EchoStatus>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.orca_oob_report = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<TestOrcaReport>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for StreamingOutputCallRequest {
     const NAME: &'static str = "StreamingOutputCallRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -1247,6 +2111,52 @@ impl ::rsgrpc::prost::Message for StreamingOutputCallResponse {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for StreamingOutputCallResponse {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.payload {
+            writer.key("payload", "payload");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for StreamingOutputCallResponse {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "payload" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.payload = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Payload>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for StreamingOutputCallResponse {
     const NAME: &'static str = "StreamingOutputCallResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -1311,6 +2221,56 @@ impl ::rsgrpc::prost::Message for ReconnectParams {
     fn clear(&mut self) {
         self.max_reconnect_backoff_ms = ::core::default::Default::default();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for ReconnectParams {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.max_reconnect_backoff_ms != 0 || writer.emit_defaults() {
+            writer.key("maxReconnectBackoffMs", "max_reconnect_backoff_ms");
+            let v = &self.max_reconnect_backoff_ms;
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for ReconnectParams {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "maxReconnectBackoffMs" | "max_reconnect_backoff_ms" => {
+                ::core::option::Option::Some(1)
+            }
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.max_reconnect_backoff_ms = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1382,6 +2342,73 @@ impl ::rsgrpc::prost::Message for ReconnectInfo {
         self.passed = ::core::default::Default::default();
         self.backoff_ms.clear();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for ReconnectInfo {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.passed || writer.emit_defaults() {
+            writer.key("passed", "passed");
+            let v = &self.passed;
+            writer.bool(*v);
+        }
+        if !self.backoff_ms.is_empty() || writer.emit_defaults() {
+            writer.key("backoffMs", "backoff_ms");
+            writer.begin_array();
+            for v in &self.backoff_ms {
+                writer.int32(*v);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for ReconnectInfo {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "passed" => ::core::option::Option::Some(1),
+            "backoffMs" | "backoff_ms" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bool>::new(ctx),
+                    )?;
+                self.passed = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.backoff_ms = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int32>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1458,6 +2485,68 @@ impl ::rsgrpc::prost::Message for LoadBalancerStatsRequest {
         self.num_rpcs = ::core::default::Default::default();
         self.timeout_sec = ::core::default::Default::default();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for LoadBalancerStatsRequest {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.num_rpcs != 0 || writer.emit_defaults() {
+            writer.key("numRpcs", "num_rpcs");
+            let v = &self.num_rpcs;
+            writer.int32(*v);
+        }
+        if self.timeout_sec != 0 || writer.emit_defaults() {
+            writer.key("timeoutSec", "timeout_sec");
+            let v = &self.timeout_sec;
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for LoadBalancerStatsRequest {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "numRpcs" | "num_rpcs" => ::core::option::Option::Some(1),
+            "timeoutSec" | "timeout_sec" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.num_rpcs = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.timeout_sec = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1582,6 +2671,107 @@ impl ::rsgrpc::prost::Message for LoadBalancerStatsResponse {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for LoadBalancerStatsResponse {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.rpcs_by_peer.is_empty() || writer.emit_defaults() {
+            writer.key("rpcsByPeer", "rpcs_by_peer");
+            writer.begin_object();
+            for (k, v) in &self.rpcs_by_peer {
+                writer.raw_key(k);
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        if self.num_failures != 0 || writer.emit_defaults() {
+            writer.key("numFailures", "num_failures");
+            let v = &self.num_failures;
+            writer.int32(*v);
+        }
+        if !self.rpcs_by_method.is_empty() || writer.emit_defaults() {
+            writer.key("rpcsByMethod", "rpcs_by_method");
+            writer.begin_object();
+            for (k, v) in &self.rpcs_by_method {
+                writer.raw_key(k);
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for LoadBalancerStatsResponse {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "rpcsByPeer" | "rpcs_by_peer" => ::core::option::Option::Some(1),
+            "numFailures" | "num_failures" => ::core::option::Option::Some(2),
+            "rpcsByMethod" | "rpcs_by_method" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.rpcs_by_peer = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Int32,
+                                ::std::collections::HashMap<::std::string::String, i32>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.num_failures = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.rpcs_by_method = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::MsgElement<
+                                    load_balancer_stats_response::RpcsByPeer,
+                                >,
+                                ::std::collections::HashMap<
+                                    ::std::string::String,
+                                    load_balancer_stats_response::RpcsByPeer,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for LoadBalancerStatsResponse {
     const NAME: &'static str = "LoadBalancerStatsResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -1655,6 +2845,64 @@ pub mod load_balancer_stats_response {
         }
     }
     #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonMessage for RpcsByPeer {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.rpcs_by_peer.is_empty() || writer.emit_defaults() {
+                writer.key("rpcsByPeer", "rpcs_by_peer");
+                writer.begin_object();
+                for (k, v) in &self.rpcs_by_peer {
+                    writer.raw_key(k);
+                    writer.int32(*v);
+                }
+                writer.end_object();
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonFields for RpcsByPeer {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "rpcsByPeer" | "rpcs_by_peer" => ::core::option::Option::Some(1),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.rpcs_by_peer = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Map<
+                                    ::std::string::String,
+                                    ::rsgrpc::json::Int32,
+                                    ::std::collections::HashMap<::std::string::String, i32>,
+                                >,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for RpcsByPeer {
         const NAME: &'static str = "LoadBalancerStatsResponse.RpcsByPeer";
         const PACKAGE: &'static str = "grpc.testing";
@@ -1693,6 +2941,35 @@ impl ::rsgrpc::prost::Message for LoadBalancerAccumulatedStatsRequest {
     }
     fn clear(&mut self) {
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for LoadBalancerAccumulatedStatsRequest {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for LoadBalancerAccumulatedStatsRequest {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        let _ = key;
+        ::core::option::Option::None
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        let _ = (number, ctx);
+        map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
 #[allow(deprecated)]
@@ -1886,6 +3163,147 @@ impl ::rsgrpc::prost::Message for LoadBalancerAccumulatedStatsResponse {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for LoadBalancerAccumulatedStatsResponse {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.num_rpcs_started_by_method.is_empty() || writer.emit_defaults() {
+            writer.key("numRpcsStartedByMethod", "num_rpcs_started_by_method");
+            writer.begin_object();
+            for (k, v) in &self.num_rpcs_started_by_method {
+                writer.raw_key(k);
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        if !self.num_rpcs_succeeded_by_method.is_empty() || writer.emit_defaults() {
+            writer.key("numRpcsSucceededByMethod", "num_rpcs_succeeded_by_method");
+            writer.begin_object();
+            for (k, v) in &self.num_rpcs_succeeded_by_method {
+                writer.raw_key(k);
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        if !self.num_rpcs_failed_by_method.is_empty() || writer.emit_defaults() {
+            writer.key("numRpcsFailedByMethod", "num_rpcs_failed_by_method");
+            writer.begin_object();
+            for (k, v) in &self.num_rpcs_failed_by_method {
+                writer.raw_key(k);
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        if !self.stats_per_method.is_empty() || writer.emit_defaults() {
+            writer.key("statsPerMethod", "stats_per_method");
+            writer.begin_object();
+            for (k, v) in &self.stats_per_method {
+                writer.raw_key(k);
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for LoadBalancerAccumulatedStatsResponse {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "numRpcsStartedByMethod" | "num_rpcs_started_by_method" => {
+                ::core::option::Option::Some(1)
+            }
+            "numRpcsSucceededByMethod" | "num_rpcs_succeeded_by_method" => {
+                ::core::option::Option::Some(2)
+            }
+            "numRpcsFailedByMethod" | "num_rpcs_failed_by_method" => {
+                ::core::option::Option::Some(3)
+            }
+            "statsPerMethod" | "stats_per_method" => ::core::option::Option::Some(4),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.num_rpcs_started_by_method = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Int32,
+                                ::std::collections::HashMap<::std::string::String, i32>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.num_rpcs_succeeded_by_method = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Int32,
+                                ::std::collections::HashMap<::std::string::String, i32>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.num_rpcs_failed_by_method = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Int32,
+                                ::std::collections::HashMap<::std::string::String, i32>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.stats_per_method = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::MsgElement<
+                                    load_balancer_accumulated_stats_response::MethodStats,
+                                >,
+                                ::std::collections::HashMap<
+                                    ::std::string::String,
+                                    load_balancer_accumulated_stats_response::MethodStats,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for LoadBalancerAccumulatedStatsResponse {
     const NAME: &'static str = "LoadBalancerAccumulatedStatsResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -1980,6 +3398,78 @@ pub mod load_balancer_accumulated_stats_response {
         }
     }
     #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonMessage for MethodStats {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if self.rpcs_started != 0 || writer.emit_defaults() {
+                writer.key("rpcsStarted", "rpcs_started");
+                let v = &self.rpcs_started;
+                writer.int32(*v);
+            }
+            if !self.result.is_empty() || writer.emit_defaults() {
+                writer.key("result", "result");
+                writer.begin_object();
+                for (k, v) in &self.result {
+                    writer.raw_key(&k.to_string());
+                    writer.int32(*v);
+                }
+                writer.end_object();
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonFields for MethodStats {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "rpcsStarted" | "rpcs_started" => ::core::option::Option::Some(1),
+                "result" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    self.rpcs_started = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.result = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Map<
+                                    i32,
+                                    ::rsgrpc::json::Int32,
+                                    ::std::collections::HashMap<i32, i32>,
+                                >,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for MethodStats {
         const NAME: &'static str = "LoadBalancerAccumulatedStatsResponse.MethodStats";
         const PACKAGE: &'static str = "grpc.testing";
@@ -2071,6 +3561,104 @@ impl ::rsgrpc::prost::Message for ClientConfigureRequest {
         self.metadata.clear();
         self.timeout_sec = ::core::default::Default::default();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for ClientConfigureRequest {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.types.is_empty() || writer.emit_defaults() {
+            writer.key("types", "types");
+            writer.begin_array();
+            for v in &self.types {
+                writer
+                    .enumeration(
+                        *v,
+                        client_configure_request::RpcType::try_from(*v)
+                            .ok()
+                            .map(|e| e.as_str_name()),
+                    );
+            }
+            writer.end_array();
+        }
+        if !self.metadata.is_empty() || writer.emit_defaults() {
+            writer.key("metadata", "metadata");
+            writer.begin_array();
+            for v in &self.metadata {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if self.timeout_sec != 0 || writer.emit_defaults() {
+            writer.key("timeoutSec", "timeout_sec");
+            let v = &self.timeout_sec;
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for ClientConfigureRequest {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "types" => ::core::option::Option::Some(1),
+            "metadata" => ::core::option::Option::Some(2),
+            "timeoutSec" | "timeout_sec" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.types = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<
+                                ::rsgrpc::json::Enum<client_configure_request::RpcType>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.metadata = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<
+                                ::rsgrpc::json::MsgElement<
+                                    client_configure_request::Metadata,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.timeout_sec = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -2185,6 +3773,96 @@ pub mod client_configure_request {
         }
     }
     #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonMessage for Metadata {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if self.r#type != 0 || writer.emit_defaults() {
+                writer.key("type", "type");
+                let v = &self.r#type;
+                writer
+                    .enumeration(
+                        *v,
+                        RpcType::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            if !self.key.is_empty() || writer.emit_defaults() {
+                writer.key("key", "key");
+                let v = &self.key;
+                writer.string(v);
+            }
+            if !self.value.is_empty() || writer.emit_defaults() {
+                writer.key("value", "value");
+                let v = &self.value;
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonFields for Metadata {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "type" => ::core::option::Option::Some(1),
+                "key" => ::core::option::Option::Some(2),
+                "value" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Enum<RpcType>,
+                            >::new(ctx),
+                        )?;
+                    match read {
+                        ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                            self.r#type = v;
+                        }
+                        ::core::option::Option::Some(::core::option::Option::None) => {}
+                        ::core::option::Option::None => {
+                            self.r#type = ::core::default::Default::default();
+                        }
+                    }
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                        )?;
+                    self.key = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                        )?;
+                    self.value = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Metadata {
         const NAME: &'static str = "ClientConfigureRequest.Metadata";
         const PACKAGE: &'static str = "grpc.testing";
@@ -2238,6 +3916,16 @@ pub mod client_configure_request {
         }
     }
     #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonEnum for RpcType {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
+    }
+    #[allow(deprecated)]
     impl ::core::convert::From<RpcType> for i32 {
         fn from(value: RpcType) -> i32 {
             value as i32
@@ -2285,6 +3973,35 @@ impl ::rsgrpc::prost::Message for ClientConfigureResponse {
     }
     fn clear(&mut self) {
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for ClientConfigureResponse {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for ClientConfigureResponse {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        let _ = key;
+        ::core::option::Option::None
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        let _ = (number, ctx);
+        map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
 #[allow(deprecated)]
@@ -2428,6 +4145,116 @@ impl ::rsgrpc::prost::Message for TestOrcaReport {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for TestOrcaReport {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.cpu_utilization.to_bits() != 0 || writer.emit_defaults() {
+            writer.key("cpuUtilization", "cpu_utilization");
+            let v = &self.cpu_utilization;
+            writer.double(*v);
+        }
+        if self.memory_utilization.to_bits() != 0 || writer.emit_defaults() {
+            writer.key("memoryUtilization", "memory_utilization");
+            let v = &self.memory_utilization;
+            writer.double(*v);
+        }
+        if !self.request_cost.is_empty() || writer.emit_defaults() {
+            writer.key("requestCost", "request_cost");
+            writer.begin_object();
+            for (k, v) in &self.request_cost {
+                writer.raw_key(k);
+                writer.double(*v);
+            }
+            writer.end_object();
+        }
+        if !self.utilization.is_empty() || writer.emit_defaults() {
+            writer.key("utilization", "utilization");
+            writer.begin_object();
+            for (k, v) in &self.utilization {
+                writer.raw_key(k);
+                writer.double(*v);
+            }
+            writer.end_object();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for TestOrcaReport {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "cpuUtilization" | "cpu_utilization" => ::core::option::Option::Some(1),
+            "memoryUtilization" | "memory_utilization" => ::core::option::Option::Some(2),
+            "requestCost" | "request_cost" => ::core::option::Option::Some(3),
+            "utilization" => ::core::option::Option::Some(4),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Double>::new(ctx),
+                    )?;
+                self.cpu_utilization = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Double>::new(ctx),
+                    )?;
+                self.memory_utilization = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.request_cost = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Double,
+                                ::std::collections::HashMap<::std::string::String, f64>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.utilization = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Double,
+                                ::std::collections::HashMap<::std::string::String, f64>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for TestOrcaReport {
     const NAME: &'static str = "TestOrcaReport";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2466,6 +4293,16 @@ impl PayloadType {
     pub fn is_valid(value: i32) -> bool {
         matches!(value, 0)
     }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonEnum for PayloadType {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = false;
 }
 #[allow(deprecated)]
 impl ::core::convert::From<PayloadType> for i32 {
@@ -2532,6 +4369,16 @@ impl GrpclbRouteType {
     pub fn is_valid(value: i32) -> bool {
         matches!(value, 0..= 2)
     }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonEnum for GrpclbRouteType {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = false;
 }
 #[allow(deprecated)]
 impl ::core::convert::From<GrpclbRouteType> for i32 {
@@ -3759,3 +5606,32 @@ pub mod xds_update_client_configure_service_server {
 }
 /// The encoded `FileDescriptorSet` of this package's files and their imports, for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\ne\n\x18grpc/testing/empty.proto\x12\x0Cgrpc.testing\"\x07\n\x05EmptyB*\n\x1Bio.grpc.testing.integrationB\x0BEmptyProtosb\x06proto3\n\x94'\n\x1Bgrpc/testing/messages.proto\x12\x0Cgrpc.testing\"!\n\tBoolValue\x12\x14\n\x05value\x18\x01 \x01(\x08R\x05value\"L\n\x07Payload\x12-\n\x04type\x18\x01 \x01(\x0E2\x19.grpc.testing.PayloadTypeR\x04type\x12\x12\n\x04body\x18\x02 \x01(\x0CR\x04body\":\n\nEchoStatus\x12\x12\n\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"\xB9\x05\n\rSimpleRequest\x12>\n\rresponse_type\x18\x01 \x01(\x0E2\x19.grpc.testing.PayloadTypeR\x0CresponseType\x12#\n\rresponse_size\x18\x02 \x01(\x05R\x0CresponseSize\x12/\n\x07payload\x18\x03 \x01(\x0B2\x15.grpc.testing.PayloadR\x07payload\x12#\n\rfill_username\x18\x04 \x01(\x08R\x0CfillUsername\x12(\n\x10fill_oauth_scope\x18\x05 \x01(\x08R\x0EfillOauthScope\x12H\n\x13response_compressed\x18\x06 \x01(\x0B2\x17.grpc.testing.BoolValueR\x12responseCompressed\x12A\n\x0Fresponse_status\x18\x07 \x01(\x0B2\x18.grpc.testing.EchoStatusR\x0EresponseStatus\x12D\n\x11expect_compressed\x18\x08 \x01(\x0B2\x17.grpc.testing.BoolValueR\x10expectCompressed\x12$\n\x0Efill_server_id\x18\t \x01(\x08R\x0CfillServerId\x123\n\x16fill_grpclb_route_type\x18\n \x01(\x08R\x13fillGrpclbRouteType\x12O\n\x15orca_per_query_report\x18\x0B \x01(\x0B2\x1C.grpc.testing.TestOrcaReportR\x12orcaPerQueryReport\x12D\n\x0Forca_oob_report\x18\x0C \x01(\x0B2\x1C.grpc.testing.TestOrcaReportR\rorcaOobReport\"\x82\x02\n\x0ESimpleResponse\x12/\n\x07payload\x18\x01 \x01(\x0B2\x15.grpc.testing.PayloadR\x07payload\x12\x1A\n\x08username\x18\x02 \x01(\tR\x08username\x12\x1F\n\x0Boauth_scope\x18\x03 \x01(\tR\noauthScope\x12\x1B\n\tserver_id\x18\x04 \x01(\tR\x08serverId\x12I\n\x11grpclb_route_type\x18\x05 \x01(\x0E2\x1D.grpc.testing.GrpclbRouteTypeR\x0FgrpclbRouteType\x12\x1A\n\x08hostname\x18\x06 \x01(\tR\x08hostname\"\x92\x01\n\x19StreamingInputCallRequest\x12/\n\x07payload\x18\x01 \x01(\x0B2\x15.grpc.testing.PayloadR\x07payload\x12D\n\x11expect_compressed\x18\x02 \x01(\x0B2\x17.grpc.testing.BoolValueR\x10expectCompressed\"T\n\x1AStreamingInputCallResponse\x126\n\x17aggregated_payload_size\x18\x01 \x01(\x05R\x15aggregatedPayloadSize\"\x82\x01\n\x12ResponseParameters\x12\x12\n\x04size\x18\x01 \x01(\x05R\x04size\x12\x1F\n\x0Binterval_us\x18\x02 \x01(\x05R\nintervalUs\x127\n\ncompressed\x18\x03 \x01(\x0B2\x17.grpc.testing.BoolValueR\ncompressed\"\xE9\x02\n\x1AStreamingOutputCallRequest\x12>\n\rresponse_type\x18\x01 \x01(\x0E2\x19.grpc.testing.PayloadTypeR\x0CresponseType\x12Q\n\x13response_parameters\x18\x02 \x03(\x0B2 .grpc.testing.ResponseParametersR\x12responseParameters\x12/\n\x07payload\x18\x03 \x01(\x0B2\x15.grpc.testing.PayloadR\x07payload\x12A\n\x0Fresponse_status\x18\x07 \x01(\x0B2\x18.grpc.testing.EchoStatusR\x0EresponseStatus\x12D\n\x0Forca_oob_report\x18\x08 \x01(\x0B2\x1C.grpc.testing.TestOrcaReportR\rorcaOobReport\"N\n\x1BStreamingOutputCallResponse\x12/\n\x07payload\x18\x01 \x01(\x0B2\x15.grpc.testing.PayloadR\x07payload\"J\n\x0FReconnectParams\x127\n\x18max_reconnect_backoff_ms\x18\x01 \x01(\x05R\x15maxReconnectBackoffMs\"F\n\rReconnectInfo\x12\x16\n\x06passed\x18\x01 \x01(\x08R\x06passed\x12\x1D\n\nbackoff_ms\x18\x02 \x03(\x05R\tbackoffMs\"V\n\x18LoadBalancerStatsRequest\x12\x19\n\x08num_rpcs\x18\x01 \x01(\x05R\x07numRpcs\x12\x1F\n\x0Btimeout_sec\x18\x02 \x01(\x05R\ntimeoutSec\"\xE2\x04\n\x19LoadBalancerStatsResponse\x12Y\n\x0Crpcs_by_peer\x18\x01 \x03(\x0B27.grpc.testing.LoadBalancerStatsResponse.RpcsByPeerEntryR\nrpcsByPeer\x12!\n\x0Cnum_failures\x18\x02 \x01(\x05R\x0BnumFailures\x12_\n\x0Erpcs_by_method\x18\x03 \x03(\x0B29.grpc.testing.LoadBalancerStatsResponse.RpcsByMethodEntryR\x0CrpcsByMethod\x1A\xB1\x01\n\nRpcsByPeer\x12d\n\x0Crpcs_by_peer\x18\x01 \x03(\x0B2B.grpc.testing.LoadBalancerStatsResponse.RpcsByPeer.RpcsByPeerEntryR\nrpcsByPeer\x1A=\n\x0FRpcsByPeerEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1A=\n\x0FRpcsByPeerEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1As\n\x11RpcsByMethodEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12H\n\x05value\x18\x02 \x01(\x0B22.grpc.testing.LoadBalancerStatsResponse.RpcsByPeerR\x05value:\x028\x01\"%\n#LoadBalancerAccumulatedStatsRequest\"\x86\t\n$LoadBalancerAccumulatedStatsResponse\x12\x8E\x01\n\x1Anum_rpcs_started_by_method\x18\x01 \x03(\x0B2N.grpc.testing.LoadBalancerAccumulatedStatsResponse.NumRpcsStartedByMethodEntryB\x02\x18\x01R\x16numRpcsStartedByMethod\x12\x94\x01\n\x1Cnum_rpcs_succeeded_by_method\x18\x02 \x03(\x0B2P.grpc.testing.LoadBalancerAccumulatedStatsResponse.NumRpcsSucceededByMethodEntryB\x02\x18\x01R\x18numRpcsSucceededByMethod\x12\x8B\x01\n\x19num_rpcs_failed_by_method\x18\x03 \x03(\x0B2M.grpc.testing.LoadBalancerAccumulatedStatsResponse.NumRpcsFailedByMethodEntryB\x02\x18\x01R\x15numRpcsFailedByMethod\x12p\n\x10stats_per_method\x18\x04 \x03(\x0B2F.grpc.testing.LoadBalancerAccumulatedStatsResponse.StatsPerMethodEntryR\x0EstatsPerMethod\x1AI\n\x1BNumRpcsStartedByMethodEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1AK\n\x1DNumRpcsSucceededByMethodEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1AH\n\x1ANumRpcsFailedByMethodEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1A\xCF\x01\n\x0BMethodStats\x12!\n\x0Crpcs_started\x18\x01 \x01(\x05R\x0BrpcsStarted\x12b\n\x06result\x18\x02 \x03(\x0B2J.grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats.ResultEntryR\x06result\x1A9\n\x0BResultEntry\x12\x10\n\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1A\x81\x01\n\x13StatsPerMethodEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12T\n\x05value\x18\x02 \x01(\x0B2>.grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStatsR\x05value:\x028\x01\"\xE9\x02\n\x16ClientConfigureRequest\x12B\n\x05types\x18\x01 \x03(\x0E2,.grpc.testing.ClientConfigureRequest.RpcTypeR\x05types\x12I\n\x08metadata\x18\x02 \x03(\x0B2-.grpc.testing.ClientConfigureRequest.MetadataR\x08metadata\x12\x1F\n\x0Btimeout_sec\x18\x03 \x01(\x05R\ntimeoutSec\x1At\n\x08Metadata\x12@\n\x04type\x18\x01 \x01(\x0E2,.grpc.testing.ClientConfigureRequest.RpcTypeR\x04type\x12\x10\n\x03key\x18\x02 \x01(\tR\x03key\x12\x14\n\x05value\x18\x03 \x01(\tR\x05value\")\n\x07RpcType\x12\x0E\n\nEMPTY_CALL\x10\0\x12\x0E\n\nUNARY_CALL\x10\x01\"\x19\n\x17ClientConfigureResponse\"\x8B\x03\n\x0ETestOrcaReport\x12'\n\x0Fcpu_utilization\x18\x01 \x01(\x01R\x0EcpuUtilization\x12-\n\x12memory_utilization\x18\x02 \x01(\x01R\x11memoryUtilization\x12P\n\x0Crequest_cost\x18\x03 \x03(\x0B2-.grpc.testing.TestOrcaReport.RequestCostEntryR\x0BrequestCost\x12O\n\x0Butilization\x18\x04 \x03(\x0B2-.grpc.testing.TestOrcaReport.UtilizationEntryR\x0Butilization\x1A>\n\x10RequestCostEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1A>\n\x10UtilizationEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01*\x1F\n\x0BPayloadType\x12\x10\n\x0CCOMPRESSABLE\x10\0*o\n\x0FGrpclbRouteType\x12\x1D\n\x19GRPCLB_ROUTE_TYPE_UNKNOWN\x10\0\x12\x1E\n\x1AGRPCLB_ROUTE_TYPE_FALLBACK\x10\x01\x12\x1D\n\x19GRPCLB_ROUTE_TYPE_BACKEND\x10\x02B\x1D\n\x1Bio.grpc.testing.integrationb\x06proto3\n\xC6\x0C\n\x17grpc/testing/test.proto\x12\x0Cgrpc.testing\x1A\x18grpc/testing/empty.proto\x1A\x1Bgrpc/testing/messages.proto2\xCB\x05\n\x0BTestService\x125\n\tEmptyCall\x12\x13.grpc.testing.Empty\x1A\x13.grpc.testing.Empty\x12F\n\tUnaryCall\x12\x1B.grpc.testing.SimpleRequest\x1A\x1C.grpc.testing.SimpleResponse\x12O\n\x12CacheableUnaryCall\x12\x1B.grpc.testing.SimpleRequest\x1A\x1C.grpc.testing.SimpleResponse\x12l\n\x13StreamingOutputCall\x12(.grpc.testing.StreamingOutputCallRequest\x1A).grpc.testing.StreamingOutputCallResponse0\x01\x12i\n\x12StreamingInputCall\x12'.grpc.testing.StreamingInputCallRequest\x1A(.grpc.testing.StreamingInputCallResponse(\x01\x12i\n\x0EFullDuplexCall\x12(.grpc.testing.StreamingOutputCallRequest\x1A).grpc.testing.StreamingOutputCallResponse(\x010\x01\x12i\n\x0EHalfDuplexCall\x12(.grpc.testing.StreamingOutputCallRequest\x1A).grpc.testing.StreamingOutputCallResponse(\x010\x01\x12=\n\x11UnimplementedCall\x12\x13.grpc.testing.Empty\x1A\x13.grpc.testing.Empty2U\n\x14UnimplementedService\x12=\n\x11UnimplementedCall\x12\x13.grpc.testing.Empty\x1A\x13.grpc.testing.Empty2\x89\x01\n\x10ReconnectService\x12;\n\x05Start\x12\x1D.grpc.testing.ReconnectParams\x1A\x13.grpc.testing.Empty\x128\n\x04Stop\x12\x13.grpc.testing.Empty\x1A\x1B.grpc.testing.ReconnectInfo2\x82\x02\n\x18LoadBalancerStatsService\x12a\n\x0EGetClientStats\x12&.grpc.testing.LoadBalancerStatsRequest\x1A'.grpc.testing.LoadBalancerStatsResponse\x12\x82\x01\n\x19GetClientAccumulatedStats\x121.grpc.testing.LoadBalancerAccumulatedStatsRequest\x1A2.grpc.testing.LoadBalancerAccumulatedStatsResponse2\x8B\x01\n\x16XdsUpdateHealthService\x126\n\nSetServing\x12\x13.grpc.testing.Empty\x1A\x13.grpc.testing.Empty\x129\n\rSetNotServing\x12\x13.grpc.testing.Empty\x1A\x13.grpc.testing.Empty2{\n\x1FXdsUpdateClientConfigureService\x12X\n\tConfigure\x12$.grpc.testing.ClientConfigureRequest\x1A%.grpc.testing.ClientConfigureResponseB\x1D\n\x1Bio.grpc.testing.integrationb\x06proto3";
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Empty>();
+    registry.register::<BoolValue>();
+    registry.register::<Payload>();
+    registry.register::<EchoStatus>();
+    registry.register::<SimpleRequest>();
+    registry.register::<SimpleResponse>();
+    registry.register::<StreamingInputCallRequest>();
+    registry.register::<StreamingInputCallResponse>();
+    registry.register::<ResponseParameters>();
+    registry.register::<StreamingOutputCallRequest>();
+    registry.register::<StreamingOutputCallResponse>();
+    registry.register::<ReconnectParams>();
+    registry.register::<ReconnectInfo>();
+    registry.register::<LoadBalancerStatsRequest>();
+    registry.register::<LoadBalancerStatsResponse>();
+    registry.register::<load_balancer_stats_response::RpcsByPeer>();
+    registry.register::<LoadBalancerAccumulatedStatsRequest>();
+    registry.register::<LoadBalancerAccumulatedStatsResponse>();
+    registry.register::<load_balancer_accumulated_stats_response::MethodStats>();
+    registry.register::<ClientConfigureRequest>();
+    registry.register::<client_configure_request::Metadata>();
+    registry.register::<ClientConfigureResponse>();
+    registry.register::<TestOrcaReport>();
+}

@@ -169,6 +169,125 @@ impl crate::rt::prost::Message for Documented {
     }
 }
 #[allow(deprecated)]
+impl crate::rt::json::JsonMessage for Documented {
+    fn write_json(&self, writer: &mut crate::rt::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.name.is_empty() || writer.emit_defaults() {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        if self.count != 0 || writer.emit_defaults() {
+            writer.key("count", "count");
+            let v = &self.count;
+            writer.int32(*v);
+        }
+        if self.old != 0 || writer.emit_defaults() {
+            writer.key("old", "old");
+            let v = &self.old;
+            writer.int32(*v);
+        }
+        match &self.choice {
+            ::core::option::Option::Some(documented::Choice::Text(v)) => {
+                writer.key("text", "text");
+                writer.string(v);
+            }
+            ::core::option::Option::Some(documented::Choice::Number(v)) => {
+                writer.key("number", "number");
+                writer.int32(*v);
+            }
+            ::core::option::Option::None => {}
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::rt::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::rt::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::rt::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::rt::json::JsonFields for Documented {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            "count" => ::core::option::Option::Some(2),
+            "old" => ::core::option::Option::Some(3),
+            "text" => ::core::option::Option::Some(4),
+            "number" => ::core::option::Option::Some(5),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::rt::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::rt::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        crate::rt::json::Seed::<crate::rt::json::Str>::new(ctx),
+                    )?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        crate::rt::json::Seed::<crate::rt::json::Int32>::new(ctx),
+                    )?;
+                self.count = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(
+                        crate::rt::json::Seed::<crate::rt::json::Int32>::new(ctx),
+                    )?;
+                self.old = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        crate::rt::json::Seed::<crate::rt::json::Str>::new(ctx),
+                    )?
+                {
+                    self.choice = ::core::option::Option::Some(
+                        documented::Choice::Text(v),
+                    );
+                }
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        crate::rt::json::Seed::<crate::rt::json::Int32>::new(ctx),
+                    )?
+                {
+                    self.choice = ::core::option::Option::Some(
+                        documented::Choice::Number(v),
+                    );
+                }
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
+        match number {
+            4 | 5 => ::core::option::Option::Some(0),
+            _ => ::core::option::Option::None,
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::rt::prost::Name for Documented {
     const NAME: &'static str = "Documented";
     const PACKAGE: &'static str = "rsgrpc.test.docs";
@@ -235,6 +354,54 @@ impl crate::rt::prost::Message for Old {
     fn clear(&mut self) {
         self.value = ::core::default::Default::default();
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl crate::rt::json::JsonMessage for Old {
+    fn write_json(&self, writer: &mut crate::rt::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.value != 0 || writer.emit_defaults() {
+            writer.key("value", "value");
+            let v = &self.value;
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::rt::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::rt::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::rt::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::rt::json::JsonFields for Old {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "value" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::rt::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::rt::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        crate::rt::json::Seed::<crate::rt::json::Int32>::new(ctx),
+                    )?;
+                self.value = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -338,6 +505,95 @@ impl crate::rt::prost::Message for UsesOld {
     }
 }
 #[allow(deprecated)]
+impl crate::rt::json::JsonMessage for UsesOld {
+    fn write_json(&self, writer: &mut crate::rt::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.old {
+            writer.key("old", "old");
+            v.write_json(writer);
+        }
+        if !self.olds.is_empty() || writer.emit_defaults() {
+            writer.key("olds", "olds");
+            writer.begin_array();
+            for v in &self.olds {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if !self.by_name.is_empty() || writer.emit_defaults() {
+            writer.key("byName", "by_name");
+            writer.begin_object();
+            for (k, v) in &self.by_name {
+                writer.raw_key(k);
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::rt::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::rt::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::rt::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::rt::json::JsonFields for UsesOld {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "old" => ::core::option::Option::Some(1),
+            "olds" => ::core::option::Option::Some(2),
+            "byName" | "by_name" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::rt::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::rt::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.old = map
+                    .next_value_seed(
+                        crate::rt::json::Seed::<crate::rt::json::Msg<Old>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.olds = map
+                    .next_value_seed(
+                        crate::rt::json::Seed::<
+                            crate::rt::json::Repeated<crate::rt::json::MsgElement<Old>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.by_name = map
+                    .next_value_seed(
+                        crate::rt::json::Seed::<
+                            crate::rt::json::Map<
+                                ::std::string::String,
+                                crate::rt::json::MsgElement<Old>,
+                                ::std::collections::HashMap<::std::string::String, Old>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::rt::prost::Name for UsesOld {
     const NAME: &'static str = "UsesOld";
     const PACKAGE: &'static str = "rsgrpc.test.docs";
@@ -407,6 +663,84 @@ impl crate::rt::prost::Message for UsesLegacy {
     }
 }
 #[allow(deprecated)]
+impl crate::rt::json::JsonMessage for UsesLegacy {
+    fn write_json(&self, writer: &mut crate::rt::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if self.legacy != 0 || writer.emit_defaults() {
+            writer.key("legacy", "legacy");
+            let v = &self.legacy;
+            writer.enumeration(*v, Legacy::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if self.phase != 0 || writer.emit_defaults() {
+            writer.key("phase", "phase");
+            let v = &self.phase;
+            writer.enumeration(*v, Phase::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::rt::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::rt::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::rt::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl crate::rt::json::JsonFields for UsesLegacy {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "legacy" => ::core::option::Option::Some(1),
+            "phase" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::rt::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::rt::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        crate::rt::json::Seed::<crate::rt::json::Enum<Legacy>>::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.legacy = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.legacy = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        crate::rt::json::Seed::<crate::rt::json::Enum<Phase>>::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.phase = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.phase = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl crate::rt::prost::Name for UsesLegacy {
     const NAME: &'static str = "UsesLegacy";
     const PACKAGE: &'static str = "rsgrpc.test.docs";
@@ -471,6 +805,16 @@ impl Legacy {
     }
 }
 #[allow(deprecated)]
+impl crate::rt::json::JsonEnum for Legacy {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = false;
+}
+#[allow(deprecated)]
 impl ::core::convert::From<Legacy> for i32 {
     fn from(value: Legacy) -> i32 {
         value as i32
@@ -526,6 +870,16 @@ impl Phase {
     }
 }
 #[allow(deprecated)]
+impl crate::rt::json::JsonEnum for Phase {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = false;
+}
+#[allow(deprecated)]
 impl ::core::convert::From<Phase> for i32 {
     fn from(value: Phase) -> i32 {
         value as i32
@@ -544,4 +898,14 @@ impl ::core::convert::TryFrom<i32> for Phase {
             _ => ::core::result::Result::Err(crate::rt::prost::UnknownEnumValue(value)),
         }
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut crate::rt::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Documented>();
+    registry.register::<Old>();
+    registry.register::<UsesOld>();
+    registry.register::<UsesLegacy>();
 }

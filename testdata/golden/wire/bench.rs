@@ -46,6 +46,54 @@ impl ::rsgrpc::prost::Message for Payload {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Payload {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.body.is_empty() || writer.emit_defaults() {
+            writer.key("body", "body");
+            let v = &self.body;
+            writer.bytes(&v[..]);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Payload {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "body" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bytes>::new(ctx),
+                    )?;
+                self.body = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Payload {
     const NAME: &'static str = "Payload";
     const PACKAGE: &'static str = "bench";
@@ -172,3 +220,10 @@ pub mod bench_server {
 }
 /// The encoded `FileDescriptorSet` of this package's files and their imports, for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\ns\n\x11bench/bench.proto\x12\x05bench\"\x1D\n\x07Payload\x12\x12\n\x04body\x18\x01 \x01(\x0CR\x04body20\n\x05Bench\x12'\n\x05Unary\x12\x0E.bench.Payload\x1A\x0E.bench.Payloadb\x06proto3";
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Payload>();
+}

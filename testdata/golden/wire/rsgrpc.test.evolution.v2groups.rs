@@ -119,6 +119,111 @@ impl ::rsgrpc::prost::Message for Record {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Record {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.id {
+            writer.key("id", "id");
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.added {
+            writer.key("added", "added");
+            v.write_json(writer);
+        }
+        if !self.many.is_empty() || writer.emit_defaults() {
+            writer.key("many", "many");
+            writer.begin_array();
+            for v in &self.many {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.sub {
+            writer.key("sub", "sub");
+            v.write_json(writer);
+        }
+        if let ::core::option::Option::Some(v) = &self.after {
+            writer.key("after", "after");
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Record {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "id" => ::core::option::Option::Some(1),
+            "added" => ::core::option::Option::Some(2),
+            "many" => ::core::option::Option::Some(6),
+            "sub" => ::core::option::Option::Some(5),
+            "after" => ::core::option::Option::Some(20),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.id = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.added = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<record::Added>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.many = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<
+                                ::rsgrpc::json::MsgElement<record::Many>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.sub = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Sub>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            20 => {
+                self.after = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Record {
     const NAME: &'static str = "Record";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
@@ -218,6 +323,66 @@ pub mod record {
         }
     }
     #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonMessage for Added {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.a {
+                writer.key("a", "a");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.deeper {
+                writer.key("deeper", "deeper");
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonFields for Added {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "a" => ::core::option::Option::Some(3),
+                "deeper" => ::core::option::Option::Some(4),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                3 => {
+                    self.a = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                4 => {
+                    self.deeper = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Msg<added::Deeper>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Added {
         const NAME: &'static str = "Record.Added";
         const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
@@ -294,6 +459,53 @@ pub mod record {
             }
         }
         #[allow(deprecated)]
+        impl ::rsgrpc::json::JsonMessage for Deeper {
+            fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+                writer.begin_object();
+                if let ::core::option::Option::Some(v) = &self.s {
+                    writer.key("s", "s");
+                    writer.string(v);
+                }
+                writer.end_object();
+            }
+            fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+                deserializer: D,
+                ctx: &::rsgrpc::json::ReadContext<'_>,
+            ) -> ::core::result::Result<Self, D::Error> {
+                ::rsgrpc::json::read_object(deserializer, ctx)
+            }
+        }
+        #[allow(deprecated)]
+        impl ::rsgrpc::json::JsonFields for Deeper {
+            fn field_number(key: &str) -> ::core::option::Option<u32> {
+                match key {
+                    "s" => ::core::option::Option::Some(5),
+                    _ => ::core::option::Option::None,
+                }
+            }
+            fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+                &mut self,
+                number: u32,
+                map: &mut A,
+                ctx: &::rsgrpc::json::ReadContext<'_>,
+            ) -> ::core::result::Result<(), A::Error> {
+                match number {
+                    5 => {
+                        self.s = map
+                            .next_value_seed(
+                                ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                            )?;
+                        ::core::result::Result::Ok(())
+                    }
+                    _ => {
+                        let _ = ctx;
+                        map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>()
+                            .map(|_| ())
+                    }
+                }
+            }
+        }
+        #[allow(deprecated)]
         impl ::rsgrpc::prost::Name for Deeper {
             const NAME: &'static str = "Record.Added.Deeper";
             const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
@@ -362,6 +574,52 @@ pub mod record {
         fn clear(&mut self) {
             self.v = ::core::option::Option::None;
             self.unknown_fields.clear();
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonMessage for Many {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.v {
+                writer.key("v", "v");
+                writer.int64(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonFields for Many {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "v" => ::core::option::Option::Some(7),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                7 => {
+                    self.v = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
         }
     }
     #[allow(deprecated)]
@@ -435,6 +693,52 @@ impl ::rsgrpc::prost::Message for Sub {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Sub {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.name {
+            writer.key("name", "name");
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Sub {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "name" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.name = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Sub {
     const NAME: &'static str = "Sub";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
@@ -454,4 +758,15 @@ impl Sub {
             ::core::option::Option::None => "",
         }
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Record>();
+    registry.register::<record::Added>();
+    registry.register::<record::added::Deeper>();
+    registry.register::<record::Many>();
+    registry.register::<Sub>();
 }

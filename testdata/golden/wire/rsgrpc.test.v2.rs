@@ -110,6 +110,116 @@ impl ::rsgrpc::prost::Message for Required {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Required {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        {
+            writer.key("id", "id");
+            let v = &self.id;
+            writer.int32(*v);
+        }
+        {
+            writer.key("name", "name");
+            let v = &self.name;
+            writer.string(v);
+        }
+        {
+            writer.key("size", "size");
+            let v = &self.size;
+            writer.enumeration(*v, Size::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if let ::core::option::Option::Some(v) = &self.leaf {
+            writer.key("leaf", "leaf");
+            v.write_json(writer);
+        }
+        {
+            writer.key("withDefault", "with_default");
+            let v = &self.with_default;
+            writer.int64(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Required {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "id" => ::core::option::Option::Some(1),
+            "name" => ::core::option::Option::Some(2),
+            "size" => ::core::option::Option::Some(3),
+            "leaf" => ::core::option::Option::Some(4),
+            "withDefault" | "with_default" => ::core::option::Option::Some(5),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                self.id = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                self.name = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Enum<Size>>::new(ctx),
+                    )?;
+                match read {
+                    ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                        self.size = v;
+                    }
+                    ::core::option::Option::Some(::core::option::Option::None) => {}
+                    ::core::option::Option::None => {
+                        self.size = ::core::default::Default::default();
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.leaf = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Leaf>>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                let read = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                    )?;
+                self.with_default = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Required {
     const NAME: &'static str = "Required";
     const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -177,6 +287,52 @@ impl ::rsgrpc::prost::Message for Leaf {
     fn clear(&mut self) {
         self.label = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Leaf {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.label {
+            writer.key("label", "label");
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Leaf {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "label" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.label = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -700,6 +856,318 @@ impl ::rsgrpc::prost::Message for Defaults {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Defaults {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.d_double {
+            writer.key("dDouble", "d_double");
+            writer.double(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_float {
+            writer.key("dFloat", "d_float");
+            writer.float(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_int32 {
+            writer.key("dInt32", "d_int32");
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_int64 {
+            writer.key("dInt64", "d_int64");
+            writer.int64(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_uint32 {
+            writer.key("dUint32", "d_uint32");
+            writer.uint32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_uint64 {
+            writer.key("dUint64", "d_uint64");
+            writer.uint64(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_sint32 {
+            writer.key("dSint32", "d_sint32");
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_sint64 {
+            writer.key("dSint64", "d_sint64");
+            writer.int64(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_fixed32 {
+            writer.key("dFixed32", "d_fixed32");
+            writer.uint32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_fixed64 {
+            writer.key("dFixed64", "d_fixed64");
+            writer.uint64(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_sfixed32 {
+            writer.key("dSfixed32", "d_sfixed32");
+            writer.int32(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_sfixed64 {
+            writer.key("dSfixed64", "d_sfixed64");
+            writer.int64(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_bool {
+            writer.key("dBool", "d_bool");
+            writer.bool(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_string {
+            writer.key("dString", "d_string");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_bytes {
+            writer.key("dBytes", "d_bytes");
+            writer.bytes(&v[..]);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_enum {
+            writer.key("dEnum", "d_enum");
+            writer.enumeration(*v, Size::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if let ::core::option::Option::Some(v) = &self.d_inf {
+            writer.key("dInf", "d_inf");
+            writer.double(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_neg_inf {
+            writer.key("dNegInf", "d_neg_inf");
+            writer.float(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_nan {
+            writer.key("dNan", "d_nan");
+            writer.double(*v);
+        }
+        if let ::core::option::Option::Some(v) = &self.d_empty {
+            writer.key("dEmpty", "d_empty");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.no_default_enum {
+            writer.key("noDefaultEnum", "no_default_enum");
+            writer.enumeration(*v, Size::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if let ::core::option::Option::Some(v) = &self.no_default_string {
+            writer.key("noDefaultString", "no_default_string");
+            writer.string(v);
+        }
+        if let ::core::option::Option::Some(v) = &self.no_default_int {
+            writer.key("noDefaultInt", "no_default_int");
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Defaults {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "dDouble" | "d_double" => ::core::option::Option::Some(1),
+            "dFloat" | "d_float" => ::core::option::Option::Some(2),
+            "dInt32" | "d_int32" => ::core::option::Option::Some(3),
+            "dInt64" | "d_int64" => ::core::option::Option::Some(4),
+            "dUint32" | "d_uint32" => ::core::option::Option::Some(5),
+            "dUint64" | "d_uint64" => ::core::option::Option::Some(6),
+            "dSint32" | "d_sint32" => ::core::option::Option::Some(7),
+            "dSint64" | "d_sint64" => ::core::option::Option::Some(8),
+            "dFixed32" | "d_fixed32" => ::core::option::Option::Some(9),
+            "dFixed64" | "d_fixed64" => ::core::option::Option::Some(10),
+            "dSfixed32" | "d_sfixed32" => ::core::option::Option::Some(11),
+            "dSfixed64" | "d_sfixed64" => ::core::option::Option::Some(12),
+            "dBool" | "d_bool" => ::core::option::Option::Some(13),
+            "dString" | "d_string" => ::core::option::Option::Some(14),
+            "dBytes" | "d_bytes" => ::core::option::Option::Some(15),
+            "dEnum" | "d_enum" => ::core::option::Option::Some(16),
+            "dInf" | "d_inf" => ::core::option::Option::Some(17),
+            "dNegInf" | "d_neg_inf" => ::core::option::Option::Some(18),
+            "dNan" | "d_nan" => ::core::option::Option::Some(19),
+            "dEmpty" | "d_empty" => ::core::option::Option::Some(20),
+            "noDefaultEnum" | "no_default_enum" => ::core::option::Option::Some(21),
+            "noDefaultString" | "no_default_string" => ::core::option::Option::Some(22),
+            "noDefaultInt" | "no_default_int" => ::core::option::Option::Some(23),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.d_double = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Double>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.d_float = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Float>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.d_int32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.d_int64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.d_uint32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.d_uint64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint64>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.d_sint32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            8 => {
+                self.d_sint64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                self.d_fixed32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                self.d_fixed64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Uint64>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            11 => {
+                self.d_sfixed32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            12 => {
+                self.d_sfixed64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            13 => {
+                self.d_bool = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bool>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            14 => {
+                self.d_string = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            15 => {
+                self.d_bytes = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Bytes>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            16 => {
+                self.d_enum = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Enum<Size>>::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            17 => {
+                self.d_inf = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Double>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            18 => {
+                self.d_neg_inf = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Float>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            19 => {
+                self.d_nan = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Double>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            20 => {
+                self.d_empty = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            21 => {
+                self.no_default_enum = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Enum<Size>>::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            22 => {
+                self.no_default_string = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            23 => {
+                self.no_default_int = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Defaults {
     const NAME: &'static str = "Defaults";
     const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -1021,6 +1489,173 @@ impl ::rsgrpc::prost::Message for Repeated {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Repeated {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.unpacked_int32.is_empty() || writer.emit_defaults() {
+            writer.key("unpackedInt32", "unpacked_int32");
+            writer.begin_array();
+            for v in &self.unpacked_int32 {
+                writer.int32(*v);
+            }
+            writer.end_array();
+        }
+        if !self.packed_int32.is_empty() || writer.emit_defaults() {
+            writer.key("packedInt32", "packed_int32");
+            writer.begin_array();
+            for v in &self.packed_int32 {
+                writer.int32(*v);
+            }
+            writer.end_array();
+        }
+        if !self.packed_sint64.is_empty() || writer.emit_defaults() {
+            writer.key("packedSint64", "packed_sint64");
+            writer.begin_array();
+            for v in &self.packed_sint64 {
+                writer.int64(*v);
+            }
+            writer.end_array();
+        }
+        if !self.unpacked_enum.is_empty() || writer.emit_defaults() {
+            writer.key("unpackedEnum", "unpacked_enum");
+            writer.begin_array();
+            for v in &self.unpacked_enum {
+                writer.enumeration(*v, Size::try_from(*v).ok().map(|e| e.as_str_name()));
+            }
+            writer.end_array();
+        }
+        if !self.packed_enum.is_empty() || writer.emit_defaults() {
+            writer.key("packedEnum", "packed_enum");
+            writer.begin_array();
+            for v in &self.packed_enum {
+                writer.enumeration(*v, Size::try_from(*v).ok().map(|e| e.as_str_name()));
+            }
+            writer.end_array();
+        }
+        if !self.packed_double.is_empty() || writer.emit_defaults() {
+            writer.key("packedDouble", "packed_double");
+            writer.begin_array();
+            for v in &self.packed_double {
+                writer.double(*v);
+            }
+            writer.end_array();
+        }
+        if !self.strings.is_empty() || writer.emit_defaults() {
+            writer.key("strings", "strings");
+            writer.begin_array();
+            for v in &self.strings {
+                writer.string(v);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Repeated {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "unpackedInt32" | "unpacked_int32" => ::core::option::Option::Some(1),
+            "packedInt32" | "packed_int32" => ::core::option::Option::Some(2),
+            "packedSint64" | "packed_sint64" => ::core::option::Option::Some(3),
+            "unpackedEnum" | "unpacked_enum" => ::core::option::Option::Some(4),
+            "packedEnum" | "packed_enum" => ::core::option::Option::Some(5),
+            "packedDouble" | "packed_double" => ::core::option::Option::Some(6),
+            "strings" => ::core::option::Option::Some(7),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.unpacked_int32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int32>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.packed_int32 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int32>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.packed_sint64 = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Int64>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.unpacked_enum = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Enum<Size>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                self.packed_enum = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Enum<Size>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            6 => {
+                self.packed_double = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Double>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                self.strings = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Str>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Repeated {
     const NAME: &'static str = "Repeated";
     const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -1204,6 +1839,132 @@ impl ::rsgrpc::prost::Message for WithGroups {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for WithGroups {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.item {
+            writer.key("item", "item");
+            v.write_json(writer);
+        }
+        if !self.entry.is_empty() || writer.emit_defaults() {
+            writer.key("entry", "entry");
+            writer.begin_array();
+            for v in &self.entry {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        if let ::core::option::Option::Some(v) = &self.after {
+            writer.key("after", "after");
+            writer.int32(*v);
+        }
+        match &self.choice {
+            ::core::option::Option::Some(with_groups::Choice::Pick(v)) => {
+                writer.key("pick", "pick");
+                v.write_json(writer);
+            }
+            ::core::option::Option::Some(with_groups::Choice::Number(v)) => {
+                writer.key("number", "number");
+                writer.int32(*v);
+            }
+            ::core::option::Option::None => {}
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for WithGroups {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "item" => ::core::option::Option::Some(1),
+            "entry" => ::core::option::Option::Some(4),
+            "after" => ::core::option::Option::Some(10),
+            "pick" => ::core::option::Option::Some(7),
+            "number" => ::core::option::Option::Some(9),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.item = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<with_groups::Item>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                self.entry = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<
+                                ::rsgrpc::json::MsgElement<with_groups::Entry>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            10 => {
+                self.after = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            7 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Msg<with_groups::Pick>,
+                        >::new(ctx),
+                    )?
+                {
+                    self.choice = ::core::option::Option::Some(
+                        with_groups::Choice::Pick(v),
+                    );
+                }
+                ::core::result::Result::Ok(())
+            }
+            9 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?
+                {
+                    self.choice = ::core::option::Option::Some(
+                        with_groups::Choice::Number(v),
+                    );
+                }
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
+        match number {
+            7 | 9 => ::core::option::Option::Some(0),
+            _ => ::core::option::Option::None,
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for WithGroups {
     const NAME: &'static str = "WithGroups";
     const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -1293,6 +2054,64 @@ pub mod with_groups {
         }
     }
     #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonMessage for Item {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.a {
+                writer.key("a", "a");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.b {
+                writer.key("b", "b");
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonFields for Item {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "a" => ::core::option::Option::Some(2),
+                "b" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                2 => {
+                    self.a = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    self.b = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Item {
         const NAME: &'static str = "WithGroups.Item";
         const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -1379,6 +2198,68 @@ pub mod with_groups {
         }
     }
     #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonMessage for Entry {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            {
+                writer.key("key", "key");
+                let v = &self.key;
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.leaf {
+                writer.key("leaf", "leaf");
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonFields for Entry {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "key" => ::core::option::Option::Some(5),
+                "leaf" => ::core::option::Option::Some(6),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                5 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    self.key = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                6 => {
+                    self.leaf = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Msg<super::Leaf>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Entry {
         const NAME: &'static str = "WithGroups.Entry";
         const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -1435,6 +2316,52 @@ pub mod with_groups {
         fn clear(&mut self) {
             self.x = ::core::option::Option::None;
             self.unknown_fields.clear();
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonMessage for Pick {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.x {
+                writer.key("x", "x");
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    #[allow(deprecated)]
+    impl ::rsgrpc::json::JsonFields for Pick {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "x" => ::core::option::Option::Some(8),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                8 => {
+                    self.x = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    let _ = ctx;
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
         }
     }
     #[allow(deprecated)]
@@ -1513,6 +2440,52 @@ impl ::rsgrpc::prost::Message for Extendable {
     fn clear(&mut self) {
         self.base = ::core::option::Option::None;
         self.unknown_fields.clear();
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for Extendable {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.base {
+            writer.key("base", "base");
+            writer.int32(*v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for Extendable {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "base" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.base = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
     }
 }
 #[allow(deprecated)]
@@ -1670,6 +2643,115 @@ impl ::rsgrpc::prost::Message for ClosedEnums {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonMessage for ClosedEnums {
+    fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.single {
+            writer.key("single", "single");
+            writer.enumeration(*v, Size::try_from(*v).ok().map(|e| e.as_str_name()));
+        }
+        if !self.many.is_empty() || writer.emit_defaults() {
+            writer.key("many", "many");
+            writer.begin_array();
+            for v in &self.many {
+                writer.enumeration(*v, Size::try_from(*v).ok().map(|e| e.as_str_name()));
+            }
+            writer.end_array();
+        }
+        match &self.pick {
+            ::core::option::Option::Some(closed_enums::Pick::Picked(v)) => {
+                writer.key("picked", "picked");
+                writer.enumeration(*v, Size::try_from(*v).ok().map(|e| e.as_str_name()));
+            }
+            ::core::option::Option::Some(closed_enums::Pick::Other(v)) => {
+                writer.key("other", "other");
+                writer.string(v);
+            }
+            ::core::option::Option::None => {}
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        ::rsgrpc::json::read_object(deserializer, ctx)
+    }
+}
+#[allow(deprecated)]
+impl ::rsgrpc::json::JsonFields for ClosedEnums {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "single" => ::core::option::Option::Some(1),
+            "many" => ::core::option::Option::Some(2),
+            "picked" => ::core::option::Option::Some(4),
+            "other" => ::core::option::Option::Some(5),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &::rsgrpc::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.single = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Enum<Size>>::new(ctx),
+                    )?
+                    .flatten();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                self.many = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Repeated<::rsgrpc::json::Enum<Size>>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            4 => {
+                if let ::core::option::Option::Some(::core::option::Option::Some(v)) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Enum<Size>>::new(ctx),
+                    )?
+                {
+                    self.pick = ::core::option::Option::Some(
+                        closed_enums::Pick::Picked(v),
+                    );
+                }
+                ::core::result::Result::Ok(())
+            }
+            5 => {
+                if let ::core::option::Option::Some(v) = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                    )?
+                {
+                    self.pick = ::core::option::Option::Some(
+                        closed_enums::Pick::Other(v),
+                    );
+                }
+                ::core::result::Result::Ok(())
+            }
+            _ => {
+                let _ = ctx;
+                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+            }
+        }
+    }
+    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
+        match number {
+            4 | 5 => ::core::option::Option::Some(0),
+            _ => ::core::option::Option::None,
+        }
+    }
+}
+#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ClosedEnums {
     const NAME: &'static str = "ClosedEnums";
     const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -1743,6 +2825,16 @@ impl Size {
     }
 }
 #[allow(deprecated)]
+impl ::rsgrpc::json::JsonEnum for Size {
+    fn number_of(name: &str) -> ::core::option::Option<i32> {
+        Self::from_str_name(name).map(|value| value as i32)
+    }
+    fn is_known(number: i32) -> bool {
+        Self::is_valid(number)
+    }
+    const CLOSED: bool = true;
+}
+#[allow(deprecated)]
 impl ::core::convert::From<Size> for i32 {
     fn from(value: Size) -> i32 {
         value as i32
@@ -1761,4 +2853,20 @@ impl ::core::convert::TryFrom<i32> for Size {
             _ => ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value)),
         }
     }
+}
+/// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
+/// read as JSON.
+#[allow(deprecated)]
+pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
+    let _ = &registry;
+    registry.register::<Required>();
+    registry.register::<Leaf>();
+    registry.register::<Defaults>();
+    registry.register::<Repeated>();
+    registry.register::<WithGroups>();
+    registry.register::<with_groups::Item>();
+    registry.register::<with_groups::Entry>();
+    registry.register::<with_groups::Pick>();
+    registry.register::<Extendable>();
+    registry.register::<ClosedEnums>();
 }
