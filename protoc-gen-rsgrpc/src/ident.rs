@@ -71,7 +71,18 @@ pub fn enum_variants(enum_name: &str, value_names: &[&str]) -> Vec<String> {
         .collect();
     let unique = stripped.iter().collect::<std::collections::BTreeSet<_>>().len() == stripped.len();
     let names = if unique { stripped } else { value_names.iter().map(|v| v.to_upper_camel_case()).collect() };
-    names.iter().map(|name| escape(name)).collect()
+    // Names that differ only in case (`MOO` and `moo`, aliases) still collide: later ones get a `_` suffix.
+    let mut taken = std::collections::BTreeSet::new();
+    names
+        .iter()
+        .map(|name| {
+            let mut name = escape(&usable(name.clone()));
+            while !taken.insert(name.clone()) {
+                name.push('_');
+            }
+            name
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -128,6 +139,8 @@ mod tests {
         // Stripping would make two names equal: strip none.
         assert_eq!(enum_variants("Foo", &["FOO_BAR", "BAR"]), ["FooBar", "Bar"]);
         assert_eq!(enum_variants("Mode", &["NONE", "SELF", "TYPE"]), ["None", "Self_", "Type"]);
+        // Equal after case conversion: the later one gets a suffix.
+        assert_eq!(enum_variants("E", &["MOO", "moo", "bAz"]), ["Moo", "Moo_", "BAz"]);
     }
 
     #[test]

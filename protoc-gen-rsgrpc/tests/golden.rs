@@ -117,6 +117,19 @@ fn cases() -> Vec<Case> {
             embedded: true,
         },
         Case {
+            // The protobuf conformance suite's messages (tests/env/conformance.sh copies them).
+            name: "conformance",
+            include: conformance_protos(),
+            files: vec![
+                "conformance/conformance.proto".into(),
+                "google/protobuf/test_messages_proto2.proto".into(),
+                "google/protobuf/test_messages_proto3.proto".into(),
+            ],
+            params: "",
+            golden: Golden::Dir(golden.join("conformance")),
+            embedded: true,
+        },
+        Case {
             name: "rpc",
             include: workspace().join("runtime/proto"),
             files: vec!["google/rpc/error_details.proto".into(), "google/rpc/status.proto".into()],
@@ -135,6 +148,19 @@ fn grpc_proto_dir() -> PathBuf {
     assert!(
         dir.join("grpc/testing/test.proto").exists(),
         "Debian's grpc-proto is not installed: run `bash tests/env/setup.sh` (or apt-get install grpc-proto)"
+    );
+    dir
+}
+
+fn conformance_protos() -> PathBuf {
+    let dir = std::env::var_os("RSGRPC_TEST_ENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/test-env"))
+        .join("conformance/protos");
+    assert!(
+        dir.join("conformance/conformance.proto").exists(),
+        "{} is missing: run `bash tests/env/setup.sh`",
+        dir.display()
     );
     dir
 }

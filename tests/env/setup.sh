@@ -178,3 +178,6 @@ if [ "$changed" = 1 ]; then
 else
     log "up to date: $ENV_DIR (python protobuf $pb_version)"
 fi
+
+# The protobuf conformance suite's runner, built from Debian's protobuf source (see conformance.sh).
+bash "$SCRIPT_DIR/conformance.sh"

@@ -36,6 +36,10 @@ pub mod built {
 #[path = "../../testdata/golden/interop/mod.rs"]
 pub mod interop_gen;
 
+/// The protobuf conformance suite's messages (conformance.proto and test_messages_proto{2,3}.proto).
+#[path = "../../testdata/golden/conformance/mod.rs"]
+pub mod conformance_gen;
+
 pub mod echo;
 pub mod interop;
 pub mod support;

@@ -44,26 +44,12 @@ pub fn message_impls(message: &Message, context: &Context<'_>) -> TokenStream {
         keys.push(key_arm(field));
         reads.push(read_field(field, message, &json));
     }
-    let mut oneof_arms = Vec::new();
-    for (index, oneof) in message.oneofs.iter().enumerate() {
-        let numbers = oneof.fields.iter().map(|f| Literal::u32_unsuffixed(f.number));
-        let index = Literal::u32_unsuffixed(index as u32);
-        oneof_arms.push(quote!(#(#numbers)|* => ::core::option::Option::Some(#index),));
+    for oneof in &message.oneofs {
         for field in &oneof.fields {
             keys.push(key_arm(field));
             reads.push(read_oneof_member(field, oneof, message, &json));
         }
     }
-    let oneof_of = (!oneof_arms.is_empty()).then(|| {
-        quote! {
-            fn oneof_of(number: u32) -> ::core::option::Option<u32> {
-                match number {
-                    #(#oneof_arms)*
-                    _ => ::core::option::Option::None,
-                }
-            }
-        }
-    });
     let serde = quote!(#json::serde);
     let field_number_body = if keys.is_empty() {
         quote! {
@@ -126,8 +112,6 @@ pub fn message_impls(message: &Message, context: &Context<'_>) -> TokenStream {
             ) -> ::core::result::Result<(), A::Error> {
                 #read_body
             }
-
-            #oneof_of
         }
     }
 }
@@ -427,9 +411,13 @@ fn read_oneof_member(field: &Field, oneof: &Oneof, message: &Message, json: &Tok
     } else {
         quote!(::core::option::Option::Some(v))
     };
+    let json_name = &field.json_name;
     quote! {
         #number => {
             if let #pattern = map.next_value_seed(#json::Seed::<#kind>::new(ctx))? {
+                if self.#name.is_some() {
+                    return ::core::result::Result::Err(#json::oneof_already_set(#json_name));
+                }
                 self.#name = ::core::option::Option::Some(#module::#enum_name::#variant(v));
             }
             ::core::result::Result::Ok(())

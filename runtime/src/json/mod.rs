@@ -17,9 +17,9 @@ use std::sync::Arc;
 use serde::de::{DeserializeSeed, Deserializer};
 
 pub use read::{
-    read_object, Bool, Boxed, Bytes, Double, Enum, Float, Int32, Int64, IntoElements, IntoMapValue, JsonEnum,
-    JsonFields, Map, MapCollection, MapKey, MessageElement, Msg, MsgElement, NullValue, ReadKind, Repeated, Seed,
-    SharedBytes, Str, Uint32, Uint64,
+    oneof_already_set, read_object, Bool, Boxed, Bytes, Double, Enum, Float, Int32, Int64, IntoElements, IntoMapValue,
+    JsonEnum, JsonFields, Map, MapCollection, MapKey, MessageElement, Msg, MsgElement, NullValue, ReadKind, Repeated,
+    Seed, SharedBytes, Str, Uint32, Uint64,
 };
 pub use registry::{global_registry, register, update_global_registry, TypeRegistry};
 /// serde, as generated code names it.

@@ -272,9 +272,15 @@ pub struct Bytes;
 pub struct SharedBytes;
 
 pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-    let trimmed = text.trim_end_matches('=');
-    STANDARD_NO_PAD.decode(trimmed).or_else(|_| URL_SAFE_NO_PAD.decode(trimmed)).ok()
+    use base64::alphabet::{STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    // Like protobuf's own parsers: padding optional, and bits left over after the last byte ignored.
+    const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&STANDARD, LENIENT);
+    const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&URL_SAFE, LENIENT);
+    STANDARD_LENIENT.decode(text).or_else(|_| URL_SAFE_LENIENT.decode(text)).ok()
 }
 
 impl ReadKind for Bytes {
@@ -405,19 +411,19 @@ pub trait JsonFields: Default {
     /// The field number for a key (its JSON name or proto name).
     fn field_number(key: &str) -> Option<u32>;
 
-    /// Reads the value of field `number` from `map` into the message.
+    /// Reads the value of field `number` from `map` into the message. A oneof member whose oneof is
+    /// already set is an error (a `null` sets nothing, so it never conflicts).
     fn read_field<'de, A: MapAccess<'de>>(
         &mut self,
         number: u32,
         map: &mut A,
         ctx: &ReadContext<'_>,
     ) -> Result<(), A::Error>;
+}
 
-    /// The oneof a field belongs to, if any: two members of one oneof in one object are an error.
-    fn oneof_of(number: u32) -> Option<u32> {
-        let _ = number;
-        None
-    }
+/// The error for a second member of a set oneof.
+pub fn oneof_already_set<E: de::Error>(field: &str) -> E {
+    E::custom(format_args!("field {field:?} sets a oneof that is already set"))
 }
 
 /// Reads a JSON object into a generated message.
@@ -434,7 +440,6 @@ pub fn read_object<'de, M: JsonFields, D: Deserializer<'de>>(
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<M, A::Error> {
             let mut message = M::default();
             let mut seen: Vec<u32> = Vec::new();
-            let mut oneofs: Vec<u32> = Vec::new();
             while let Some(key) = map.next_key_seed(KeySeed)? {
                 let Some(number) = M::field_number(&key) else {
                     if self.0.ignore_unknown {
@@ -447,12 +452,6 @@ pub fn read_object<'de, M: JsonFields, D: Deserializer<'de>>(
                     return Err(de::Error::custom(format_args!("field {key:?} appears twice")));
                 }
                 seen.push(number);
-                if let Some(oneof) = M::oneof_of(number) {
-                    if oneofs.contains(&oneof) {
-                        return Err(de::Error::custom(format_args!("field {key:?} sets a oneof that is already set")));
-                    }
-                    oneofs.push(oneof);
-                }
                 message.read_field(number, &mut map, self.0)?;
             }
             Ok(message)
@@ -725,6 +724,7 @@ mod tests {
         assert_eq!(decode_base64("/wA=").unwrap(), [0xff, 0]);
         assert_eq!(decode_base64("/wA").unwrap(), [0xff, 0]);
         assert_eq!(decode_base64("_wA").unwrap(), [0xff, 0]);
+        assert_eq!(decode_base64("-_").unwrap(), [0xfb]);
         assert!(decode_base64("!!").is_none());
     }
 }

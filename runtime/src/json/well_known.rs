@@ -31,7 +31,7 @@ pub(crate) fn register_all(registry: &mut TypeRegistry) {
     registry.insert::<BoolValue>(true);
     registry.insert::<StringValue>(true);
     registry.insert::<BytesValue>(true);
-    registry.insert::<Any>(false);
+    registry.insert::<Any>(true);
     registry.insert::<crate::well_known::Empty>(true);
     registry.insert::<crate::well_known::SourceContext>(false);
     registry.insert::<crate::well_known::Api>(false);

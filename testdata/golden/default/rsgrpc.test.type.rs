@@ -2599,6 +2599,11 @@ impl ::rsgrpc::json::JsonFields for Keywords {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
                     )?
                 {
+                    if self.loop_kind.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("forEach"),
+                        );
+                    }
                     self.loop_kind = ::core::option::Option::Some(
                         keywords::LoopKind::ForEach(v),
                     );
@@ -2611,6 +2616,11 @@ impl ::rsgrpc::json::JsonFields for Keywords {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<String>>::new(ctx),
                     )?
                 {
+                    if self.loop_kind.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("whileTrue"),
+                        );
+                    }
                     self.loop_kind = ::core::option::Option::Some(
                         keywords::LoopKind::WhileTrue(v),
                     );
@@ -2621,12 +2631,6 @@ impl ::rsgrpc::json::JsonFields for Keywords {
                 let _ = ctx;
                 map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
             }
-        }
-    }
-    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
-        match number {
-            53 | 54 => ::core::option::Option::Some(0),
-            _ => ::core::option::Option::None,
         }
     }
 }

@@ -256,6 +256,11 @@ impl crate::rt::json::JsonFields for Documented {
                         crate::rt::json::Seed::<crate::rt::json::Str>::new(ctx),
                     )?
                 {
+                    if self.choice.is_some() {
+                        return ::core::result::Result::Err(
+                            crate::rt::json::oneof_already_set("text"),
+                        );
+                    }
                     self.choice = ::core::option::Option::Some(
                         documented::Choice::Text(v),
                     );
@@ -268,6 +273,11 @@ impl crate::rt::json::JsonFields for Documented {
                         crate::rt::json::Seed::<crate::rt::json::Int32>::new(ctx),
                     )?
                 {
+                    if self.choice.is_some() {
+                        return ::core::result::Result::Err(
+                            crate::rt::json::oneof_already_set("number"),
+                        );
+                    }
                     self.choice = ::core::option::Option::Some(
                         documented::Choice::Number(v),
                     );
@@ -278,12 +288,6 @@ impl crate::rt::json::JsonFields for Documented {
                 let _ = ctx;
                 map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ())
             }
-        }
-    }
-    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
-        match number {
-            4 | 5 => ::core::option::Option::Some(0),
-            _ => ::core::option::Option::None,
         }
     }
 }

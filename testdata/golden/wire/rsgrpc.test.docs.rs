@@ -249,6 +249,11 @@ impl ::rsgrpc::json::JsonFields for Documented {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
                     )?
                 {
+                    if self.choice.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("text"),
+                        );
+                    }
                     self.choice = ::core::option::Option::Some(
                         documented::Choice::Text(v),
                     );
@@ -261,6 +266,11 @@ impl ::rsgrpc::json::JsonFields for Documented {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
                     )?
                 {
+                    if self.choice.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("number"),
+                        );
+                    }
                     self.choice = ::core::option::Option::Some(
                         documented::Choice::Number(v),
                     );
@@ -271,12 +281,6 @@ impl ::rsgrpc::json::JsonFields for Documented {
                 let _ = ctx;
                 map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
             }
-        }
-    }
-    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
-        match number {
-            4 | 5 => ::core::option::Option::Some(0),
-            _ => ::core::option::Option::None,
         }
     }
 }

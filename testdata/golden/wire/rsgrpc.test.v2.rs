@@ -1933,6 +1933,11 @@ impl ::rsgrpc::json::JsonFields for WithGroups {
                         >::new(ctx),
                     )?
                 {
+                    if self.choice.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("pick"),
+                        );
+                    }
                     self.choice = ::core::option::Option::Some(
                         with_groups::Choice::Pick(v),
                     );
@@ -1945,6 +1950,11 @@ impl ::rsgrpc::json::JsonFields for WithGroups {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
                     )?
                 {
+                    if self.choice.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("number"),
+                        );
+                    }
                     self.choice = ::core::option::Option::Some(
                         with_groups::Choice::Number(v),
                     );
@@ -1955,12 +1965,6 @@ impl ::rsgrpc::json::JsonFields for WithGroups {
                 let _ = ctx;
                 map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
             }
-        }
-    }
-    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
-        match number {
-            7 | 9 => ::core::option::Option::Some(0),
-            _ => ::core::option::Option::None,
         }
     }
 }
@@ -2720,6 +2724,11 @@ impl ::rsgrpc::json::JsonFields for ClosedEnums {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Enum<Size>>::new(ctx),
                     )?
                 {
+                    if self.pick.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("picked"),
+                        );
+                    }
                     self.pick = ::core::option::Option::Some(
                         closed_enums::Pick::Picked(v),
                     );
@@ -2732,6 +2741,11 @@ impl ::rsgrpc::json::JsonFields for ClosedEnums {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
                     )?
                 {
+                    if self.pick.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("other"),
+                        );
+                    }
                     self.pick = ::core::option::Option::Some(
                         closed_enums::Pick::Other(v),
                     );
@@ -2742,12 +2756,6 @@ impl ::rsgrpc::json::JsonFields for ClosedEnums {
                 let _ = ctx;
                 map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
             }
-        }
-    }
-    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
-        match number {
-            4 | 5 => ::core::option::Option::Some(0),
-            _ => ::core::option::Option::None,
         }
     }
 }

@@ -1402,6 +1402,11 @@ impl ::rsgrpc::json::JsonFields for Node {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Boxed<Node>>::new(ctx),
                     )?
                 {
+                    if self.extra.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("alternative"),
+                        );
+                    }
                     self.extra = ::core::option::Option::Some(
                         node::Extra::Alternative(v),
                     );
@@ -1414,6 +1419,11 @@ impl ::rsgrpc::json::JsonFields for Node {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
                     )?
                 {
+                    if self.extra.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("note"),
+                        );
+                    }
                     self.extra = ::core::option::Option::Some(node::Extra::Note(v));
                 }
                 ::core::result::Result::Ok(())
@@ -1422,12 +1432,6 @@ impl ::rsgrpc::json::JsonFields for Node {
                 let _ = ctx;
                 map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
             }
-        }
-    }
-    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
-        match number {
-            6 | 7 => ::core::option::Option::Some(0),
-            _ => ::core::option::Option::None,
         }
     }
 }
@@ -5057,6 +5061,11 @@ impl ::rsgrpc::json::JsonFields for Choice {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
                     )?
                 {
+                    if self.value.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("asInt"),
+                        );
+                    }
                     self.value = ::core::option::Option::Some(choice::Value::AsInt(v));
                 }
                 ::core::result::Result::Ok(())
@@ -5067,6 +5076,11 @@ impl ::rsgrpc::json::JsonFields for Choice {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
                     )?
                 {
+                    if self.value.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("asString"),
+                        );
+                    }
                     self.value = ::core::option::Option::Some(
                         choice::Value::AsString(v),
                     );
@@ -5079,6 +5093,11 @@ impl ::rsgrpc::json::JsonFields for Choice {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Bytes>::new(ctx),
                     )?
                 {
+                    if self.value.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("asBytes"),
+                        );
+                    }
                     self.value = ::core::option::Option::Some(choice::Value::AsBytes(v));
                 }
                 ::core::result::Result::Ok(())
@@ -5089,6 +5108,11 @@ impl ::rsgrpc::json::JsonFields for Choice {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Scalars>>::new(ctx),
                     )?
                 {
+                    if self.value.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("asMessage"),
+                        );
+                    }
                     self.value = ::core::option::Option::Some(
                         choice::Value::AsMessage(v),
                     );
@@ -5101,6 +5125,11 @@ impl ::rsgrpc::json::JsonFields for Choice {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Enum<Color>>::new(ctx),
                     )?
                 {
+                    if self.value.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("asEnum"),
+                        );
+                    }
                     self.value = ::core::option::Option::Some(choice::Value::AsEnum(v));
                 }
                 ::core::result::Result::Ok(())
@@ -5111,6 +5140,11 @@ impl ::rsgrpc::json::JsonFields for Choice {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Double>::new(ctx),
                     )?
                 {
+                    if self.value.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("asDouble"),
+                        );
+                    }
                     self.value = ::core::option::Option::Some(
                         choice::Value::AsDouble(v),
                     );
@@ -5123,6 +5157,11 @@ impl ::rsgrpc::json::JsonFields for Choice {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Bool>::new(ctx),
                     )?
                 {
+                    if self.other.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("flag"),
+                        );
+                    }
                     self.other = ::core::option::Option::Some(choice::Other::Flag(v));
                 }
                 ::core::result::Result::Ok(())
@@ -5135,6 +5174,11 @@ impl ::rsgrpc::json::JsonFields for Choice {
                         >::new(ctx),
                     )?
                 {
+                    if self.other.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("nested"),
+                        );
+                    }
                     self.other = ::core::option::Option::Some(choice::Other::Nested(v));
                 }
                 ::core::result::Result::Ok(())
@@ -5145,6 +5189,11 @@ impl ::rsgrpc::json::JsonFields for Choice {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Uint64>::new(ctx),
                     )?
                 {
+                    if self.other.is_some() {
+                        return ::core::result::Result::Err(
+                            ::rsgrpc::json::oneof_already_set("big"),
+                        );
+                    }
                     self.other = ::core::option::Option::Some(choice::Other::Big(v));
                 }
                 ::core::result::Result::Ok(())
@@ -5153,13 +5202,6 @@ impl ::rsgrpc::json::JsonFields for Choice {
                 let _ = ctx;
                 map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
             }
-        }
-    }
-    fn oneof_of(number: u32) -> ::core::option::Option<u32> {
-        match number {
-            2 | 3 | 5 | 6 | 7 | 8 => ::core::option::Option::Some(0),
-            9 | 10 | 12 => ::core::option::Option::Some(1),
-            _ => ::core::option::Option::None,
         }
     }
 }
