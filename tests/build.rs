@@ -14,12 +14,15 @@ fn main() {
             format!("{protos}/rsgrpc/test/imports/item.proto"),
         ])
         .unwrap_or_else(|error| panic!("generating testdata protos: {error}"));
-    #[cfg(feature = "bench-tonic")]
-    tonic_bench_code();
+    #[cfg(feature = "bench")]
+    {
+        tonic_bench_code();
+        pbjson_bench_code();
+    }
 }
 
 /// tonic's code for the benchmark proto, so that both servers serve the same service.
-#[cfg(feature = "bench-tonic")]
+#[cfg(feature = "bench")]
 fn tonic_bench_code() {
     let protoc = protoc_bin_vendored::protoc_bin_path().expect("vendored protoc");
     // SAFETY: build scripts are single-threaded; prost-build reads PROTOC from the environment.
@@ -28,4 +31,21 @@ fn tonic_bench_code() {
         .build_client(false)
         .compile_protos(&["../testdata/protos/bench/bench.proto"], &["../testdata/protos"])
         .unwrap_or_else(|error| panic!("tonic code for the benchmark: {error}"));
+}
+
+/// prost-build and pbjson-build code for the JSON benchmark's messages, to compare with ours.
+#[cfg(feature = "bench")]
+fn pbjson_bench_code() {
+    let out_dir = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let descriptors = out_dir.join("pbjson_descriptors.bin");
+    let protos = ["../testdata/protos/rsgrpc/test/scalars.proto", "../testdata/protos/rsgrpc/test/maps.proto"];
+    prost_build::Config::new()
+        .file_descriptor_set_path(&descriptors)
+        .compile_protos(&protos, &["../testdata/protos"])
+        .unwrap_or_else(|error| panic!("prost-build for the JSON benchmark: {error}"));
+    let bytes = std::fs::read(&descriptors).expect("descriptor set");
+    pbjson_build::Builder::new()
+        .register_descriptors(&bytes)
+        .and_then(|builder| builder.build(&[".rsgrpc.test.v3"]))
+        .unwrap_or_else(|error| panic!("pbjson-build for the JSON benchmark: {error}"));
 }

@@ -20,7 +20,7 @@ bash "$ROOT/tests/env/setup.sh"
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
-# --all-features: the benchmark against tonic (feature bench-tonic) is checked too, not only when run.
+# --all-features: the benchmark against tonic (feature bench) is checked too, not only when run.
 step "cargo clippy --workspace --all-targets --all-features -- -D warnings"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 

@@ -1,7 +1,7 @@
 //! rsgrpc's server against tonic's, side by side, on the same proto and payloads, driven by the same load
 //! generator (a raw h2 client with pre-encoded requests, so neither side's client code is measured).
 //!
-//! `cargo bench -p rsgrpc-tests --features bench-tonic --bench grpc -- [--runs N] [--seconds S]`
+//! `cargo bench -p rsgrpc-tests --features bench --bench grpc -- [--runs N] [--seconds S]`
 //!
 //! Each server runs in its own process pinned to CPU 0 (taskset) with a one-worker multi-thread tokio
 //! runtime; the load generator runs pinned to CPU 1. For each payload size and connections x streams, the two

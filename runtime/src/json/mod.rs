@@ -92,7 +92,7 @@ impl JsonError {
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() || self.path == "." {
+        if self.path.is_empty() {
             f.write_str(&self.message)
         } else {
             write!(f, "field \"{}\": {}", self.path, self.message)
@@ -115,7 +115,7 @@ pub fn to_json<M: JsonMessage>(message: &M) -> Result<String, JsonError> {
 
 /// The message as JSON.
 pub fn to_json_with<M: JsonMessage>(message: &M, options: &JsonOptions) -> Result<String, JsonError> {
-    let mut out = String::new();
+    let mut out = String::with_capacity(128);
     let mut writer = JsonWriter::new(&mut out, options);
     message.write_json(&mut writer);
     match writer.take_error() {
@@ -149,7 +149,12 @@ pub fn from_json_with<M: JsonMessage>(json: &str, options: &JsonOptions) -> Resu
         Ok(None) => {
             return Err(JsonError { path: String::new(), message: "the document is null, not a message".into() })
         }
-        Err(error) => return Err(JsonError { path: track.path().to_string(), message: error.to_string() }),
+        Err(error) => {
+            // serde_path_to_error writes the document itself as ".".
+            let path = track.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            return Err(JsonError { path, message: error.to_string() });
+        }
     };
     deserializer.end().map_err(|e| JsonError { path: String::new(), message: e.to_string() })?;
     Ok(message)

@@ -106,20 +106,20 @@ impl<'a> JsonWriter<'a> {
     /// A 32-bit integer, as a JSON number.
     pub fn int32(&mut self, value: i32) {
         self.separate();
-        let _ = write!(self.out, "{value}");
+        self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     /// An unsigned 32-bit integer, as a JSON number.
     pub fn uint32(&mut self, value: u32) {
         self.separate();
-        let _ = write!(self.out, "{value}");
+        self.out.push_str(itoa::Buffer::new().format(value));
     }
 
     /// A 64-bit integer, as a JSON string (JavaScript numbers cannot hold them).
     pub fn int64(&mut self, value: i64) {
         self.separate();
         self.out.push('"');
-        let _ = write!(self.out, "{value}");
+        self.out.push_str(itoa::Buffer::new().format(value));
         self.out.push('"');
     }
 
@@ -127,7 +127,7 @@ impl<'a> JsonWriter<'a> {
     pub fn uint64(&mut self, value: u64) {
         self.separate();
         self.out.push('"');
-        let _ = write!(self.out, "{value}");
+        self.out.push_str(itoa::Buffer::new().format(value));
         self.out.push('"');
     }
 
