@@ -95,7 +95,7 @@ fn cases() -> Vec<Case> {
             name: "client_only",
             include: protos_dir(),
             files: vec!["rsgrpc/test/services/echo.proto".into()],
-            params: "no_server,extern_path=.rsgrpc.test.common=crate::gen::rsgrpc::test::common",
+            params: "no_server,json=false,extern_path=.rsgrpc.test.common=crate::gen::rsgrpc::test::common",
             golden: Golden::Dir(golden.join("client_only")),
             embedded: true,
         },

@@ -41,7 +41,7 @@ fn type_attribute_derives_on_the_oneof() {
 }
 
 #[test]
-fn no_client_and_no_server_leave_out_one_side() {
+fn no_client_no_server_and_json_false_leave_parts_out() {
     use rsgrpc_tests::client_only_gen::rsgrpc::test::echo::echo_client::EchoClient;
     use rsgrpc_tests::server_only_gen::rsgrpc::test::echo::echo_server::{Echo, EchoServer};
     // An empty implementation compiles: every method has a default body (UNIMPLEMENTED).
@@ -53,5 +53,8 @@ fn no_client_and_no_server_leave_out_one_side() {
     let client_only = include_str!("../../testdata/golden/client_only/rsgrpc.test.echo.rs");
     let server_only = include_str!("../../testdata/golden/server_only/rsgrpc.test.echo.rs");
     assert!(client_only.contains("pub mod echo_client") && !client_only.contains("pub mod echo_server"));
+    // client_only was also generated with json=false.
+    assert!(!client_only.contains("JsonMessage") && !client_only.contains("register_json_types"));
+    assert!(server_only.contains("impl ::rsgrpc::json::JsonMessage for EchoRequest"));
     assert!(server_only.contains("pub mod echo_server") && !server_only.contains("pub mod echo_client"));
 }
