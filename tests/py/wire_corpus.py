@@ -266,15 +266,20 @@ class Filler:
         descriptor = message.DESCRIPTOR
         oneofs = real_oneofs(descriptor)
         oneof_names = {oneof.name for oneof in oneofs}
-        # Extensions are filled like fields: a Rust reader keeps them as unknown fields. They are sorted
-        # because the pool lists them in hash-table order, which changes from run to run.
-        extensions = sorted(self.pool.FindAllExtensions(descriptor), key=lambda extension: extension.number)
-        for field in list(descriptor.fields) + extensions:
+        for field in list(descriptor.fields) + self.extensions(descriptor):
             in_oneof = field.containing_oneof is not None and field.containing_oneof.name in oneof_names
             if not in_oneof and self._wanted(field, depth):
                 self._set(message, field, depth)
         for oneof in oneofs:
             self._fill_oneof(message, oneof, depth)
+
+    def extensions(self, descriptor):
+        """The extensions of descriptor to fill, by number.
+
+        Extensions are filled like fields: a Rust reader keeps them as unknown fields. They are sorted
+        because the pool lists them in hash-table order, which changes from run to run.
+        """
+        return sorted(self.pool.FindAllExtensions(descriptor), key=lambda extension: extension.number)
 
     def _wanted(self, field, depth):
         """Required fields always; otherwise depth limit, then presence odds by field kind."""
@@ -321,11 +326,14 @@ class Filler:
         for _ in range(self._length(4)):
             key = self._maybe_default(key_field)
             if value_field.type == FD.TYPE_MESSAGE:
-                value = container[key]
-                if self.rng.random() < 0.75:
-                    self.fill(value, depth + 1)
+                self.fill_map_value(container[key], depth + 1)
             else:
                 container[key] = self._maybe_default(value_field)
+
+    def fill_map_value(self, value, depth):
+        """Fills a map's message value three times in four: an empty value message is a case of its own."""
+        if self.rng.random() < 0.75:
+            self.fill(value, depth)
 
     def _maybe_default(self, field):
         """The field's default value one time in four, else a random one."""

@@ -12,13 +12,17 @@
 
 #[path = "wire_python/handbuilt.rs"]
 mod handbuilt;
+#[macro_use]
+#[path = "python_corpus/mod.rs"]
+mod python_corpus;
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use rsgrpc::{DecodeError, Message, Name};
+use python_corpus::{build_descriptor_set, read_records, run_script, write_records, Backend, Record};
+use rsgrpc::{DecodeError, Message};
 
 /// Re-encodes bytes through one generated type: decode, then encode; also returns `encoded_len()`.
 type Reencode = fn(&[u8]) -> Result<(Vec<u8>, usize), DecodeError>;
@@ -28,54 +32,15 @@ fn reencode<M: Message + Default>(bytes: &[u8]) -> Result<(Vec<u8>, usize), Deco
     Ok((message.encode_to_vec(), message.encoded_len()))
 }
 
-/// Every message type of testdata, by full name, for one generated module.
-macro_rules! registry {
-    ($root:path; $($($segment:ident)::+),* $(,)?) => {{
-        use $root as root;
-        let mut map: HashMap<String, Reencode> = HashMap::new();
-        $(
-            {
-                use root::$($segment)::+ as T;
-                map.insert(<T as Name>::full_name(), reencode::<T> as Reencode);
-            }
-        )*
-        map
-    }};
+/// [`reencode`] for `M`, as a registry entry.
+fn reencoder<M: Message + Default>() -> Reencode {
+    reencode::<M>
 }
 
+/// Every message type of testdata, by full name, for one generated module.
 macro_rules! all_types {
     ($root:path) => {
-        registry!($root;
-            TopLevel, top_level::Nested,
-            rsgrpc::test::common::Money,
-            rsgrpc::test::docs::Documented, rsgrpc::test::docs::Old, rsgrpc::test::docs::UsesOld,
-            rsgrpc::test::docs::UsesLegacy,
-            rsgrpc::test::evolution::v1::Record, rsgrpc::test::evolution::v1::Sub,
-            rsgrpc::test::evolution::v1proto2::Record, rsgrpc::test::evolution::v1proto2::Sub,
-            rsgrpc::test::evolution::v2::Record, rsgrpc::test::evolution::v2::Sub,
-            rsgrpc::test::evolution::v2groups::Record, rsgrpc::test::evolution::v2groups::record::Added,
-            rsgrpc::test::evolution::v2groups::record::added::Deeper, rsgrpc::test::evolution::v2groups::record::Many,
-            rsgrpc::test::evolution::v2groups::Sub,
-            rsgrpc::test::shop::Item, rsgrpc::test::shop::Order,
-            rsgrpc::test::v3::Scalars, rsgrpc::test::v3::OptionalScalars, rsgrpc::test::v3::RepeatedScalars,
-            rsgrpc::test::v3::Outer, rsgrpc::test::v3::outer::Middle, rsgrpc::test::v3::outer::middle::Inner,
-            rsgrpc::test::v3::Choice, rsgrpc::test::v3::Maps, rsgrpc::test::v3::Node, rsgrpc::test::v3::Ping,
-            rsgrpc::test::v3::Pong,
-            rsgrpc::test::r#type::Option, rsgrpc::test::r#type::Result, rsgrpc::test::r#type::String,
-            rsgrpc::test::r#type::Box, rsgrpc::test::r#type::Vec, rsgrpc::test::r#type::Self_,
-            rsgrpc::test::r#type::Default, rsgrpc::test::r#type::Some, rsgrpc::test::r#type::Keywords,
-            rsgrpc::test::r#type::Outer, rsgrpc::test::r#type::outer::Outer,
-            rsgrpc::test::v2::Required, rsgrpc::test::v2::Leaf, rsgrpc::test::v2::Defaults,
-            rsgrpc::test::v2::Repeated, rsgrpc::test::v2::WithGroups, rsgrpc::test::v2::with_groups::Item,
-            rsgrpc::test::v2::with_groups::Entry, rsgrpc::test::v2::with_groups::Pick,
-            rsgrpc::test::v2::Extendable, rsgrpc::test::v2::ClosedEnums,
-            rsgrpc::test::wkt::WellKnown,
-            rsgrpc::test::echo::EchoRequest, rsgrpc::test::echo::EchoResponse,
-            helloworld::HelloRequest, helloworld::HelloReply,
-            routeguide::Point, routeguide::Rectangle, routeguide::Feature, routeguide::RouteNote,
-            routeguide::RouteSummary,
-            bench::Payload,
-        )
+        testdata_types!($root, reencoder)
     };
 }
 
@@ -85,45 +50,8 @@ struct Corpus {
     descriptor_set: PathBuf,
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests crate is in the workspace").to_owned()
-}
-
-fn python() -> PathBuf {
-    let dir =
-        std::env::var_os("RSGRPC_TEST_ENV").map(PathBuf::from).unwrap_or_else(|| workspace().join("target/test-env"));
-    let python = dir.join("bin/python");
-    assert!(python.exists(), "{} not found: run `bash tests/env/setup.sh` (or `bash tests/run.sh`)", python.display());
-    python
-}
-
-/// Python protobuf's two implementations.
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    /// The default, C-based upb.
-    Upb,
-    /// The pure-Python reference implementation.
-    Python,
-}
-
-impl Backend {
-    fn name(self) -> &'static str {
-        match self {
-            Backend::Upb => "upb",
-            Backend::Python => "python",
-        }
-    }
-}
-
-fn run_python(backend: Backend, args: &[&std::ffi::OsStr]) -> (bool, String) {
-    let output = Command::new(python())
-        .env("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", backend.name())
-        .arg(workspace().join("tests/py/wire_corpus.py"))
-        .args(args)
-        .output()
-        .expect("python runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    (output.status.success(), text)
+fn run_python(backend: Backend, args: &[&OsStr]) -> (bool, String) {
+    run_script("wire_corpus.py", backend, args)
 }
 
 fn corpus(backend: Backend) -> &'static Corpus {
@@ -135,23 +63,7 @@ fn corpus(backend: Backend) -> &'static Corpus {
     };
     cell.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
-        let protos = workspace().join("testdata/protos");
-        let mut files: Vec<String> = Vec::new();
-        collect_protos(&protos, &protos, &mut files);
-        files.sort();
-        let descriptor_set = dir.path().join("all.pb");
-        let output = Command::new(protoc_bin_vendored::protoc_bin_path().expect("vendored protoc"))
-            .arg("-I")
-            .arg(&protos)
-            .arg("-I")
-            .arg(protoc_bin_vendored::include_path().expect("vendored includes"))
-            .arg(format!("--descriptor_set_out={}", descriptor_set.display()))
-            .arg("--include_imports")
-            .args(&files)
-            .current_dir(&protos)
-            .output()
-            .expect("protoc runs");
-        assert!(output.status.success(), "protoc: {}", String::from_utf8_lossy(&output.stderr));
+        let descriptor_set = build_descriptor_set(dir.path());
         let (ok, text) = run_python(
             backend,
             &[
@@ -165,55 +77,6 @@ fn corpus(backend: Backend) -> &'static Corpus {
         assert!(ok, "wire_corpus.py gen failed:\n{text}");
         Corpus { dir, descriptor_set }
     })
-}
-
-fn collect_protos(dir: &Path, base: &Path, out: &mut Vec<String>) {
-    for entry in std::fs::read_dir(dir).expect("readable") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            collect_protos(&path, base, out);
-        } else if path.extension().is_some_and(|e| e == "proto") {
-            out.push(path.strip_prefix(base).expect("under base").to_string_lossy().into_owned());
-        }
-    }
-}
-
-/// One record of the corpus files: case id, full type name, payload.
-struct Record {
-    id: String,
-    type_name: String,
-    payload: Vec<u8>,
-}
-
-fn read_records(path: &Path) -> Vec<Record> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut rest = &bytes[..];
-    let take = |rest: &mut &[u8]| {
-        let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-        let (value, tail) = rest[4..].split_at(len);
-        *rest = tail;
-        value.to_vec()
-    };
-    let mut records = Vec::new();
-    while !rest.is_empty() {
-        let name = String::from_utf8(take(&mut rest)).expect("utf-8 name");
-        let payload = take(&mut rest);
-        let (id, type_name) = name.split_once('|').expect("name is id|type");
-        records.push(Record { id: id.to_owned(), type_name: type_name.to_owned(), payload });
-    }
-    records
-}
-
-fn write_records(path: &Path, records: &[Record]) {
-    let mut bytes = Vec::new();
-    for record in records {
-        let name = format!("{}|{}", record.id, record.type_name);
-        bytes.extend_from_slice(&(name.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(name.as_bytes());
-        bytes.extend_from_slice(&(record.payload.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(&record.payload);
-    }
-    std::fs::write(path, bytes).expect("write records");
 }
 
 #[test]

@@ -213,10 +213,13 @@ impl ReadKind for Float {
     type Value = f32;
     fn read<'de, D: Deserializer<'de>>(deserializer: D, _: &ReadContext<'_>) -> Result<f32, D::Error> {
         let value = deserializer.deserialize_any(FloatVisitor)?;
-        if value.is_finite() && value.abs() > f64::from(f32::MAX) {
+        // Rounded to the nearest f32: only what rounds beyond f32::MAX is out of range. (f32::MAX itself
+        // prints as 3.4028235e38, which is above it as an f64.)
+        let float = value as f32;
+        if value.is_finite() && float.is_infinite() {
             return Err(invalid("float (out of range)", value));
         }
-        Ok(value as f32)
+        Ok(float)
     }
 }
 

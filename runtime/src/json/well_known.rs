@@ -32,7 +32,9 @@ pub(crate) fn register_all(registry: &mut TypeRegistry) {
     registry.insert::<StringValue>(true);
     registry.insert::<BytesValue>(true);
     registry.insert::<Any>(true);
-    registry.insert::<crate::well_known::Empty>(true);
+    // Empty's JSON form is the object of its (no) fields, so inside an Any it is `{"@type": ...}` alone, as C++,
+    // Java and Python write and read it (Go alone puts an empty "value" there).
+    registry.insert::<crate::well_known::Empty>(false);
     registry.insert::<crate::well_known::SourceContext>(false);
     registry.insert::<crate::well_known::Api>(false);
     registry.insert::<crate::well_known::Type>(false);
@@ -409,6 +411,9 @@ impl JsonMessage for Any {
                 return Err(custom(format!("an Any holding {type_url:?} has exactly \"@type\" and \"value\"")));
             }
             object.remove("value").ok_or_else(|| custom(format!("an Any holding {type_url:?} needs \"value\"")))?
+        } else if type_url.ends_with("/google.protobuf.Empty") && object.get("value").is_some_and(is_empty_object) {
+            // Go writes an Empty inside an Any with an empty "value"; C++, Java and Python without. Read both.
+            serde_json::Value::Object(serde_json::Map::new())
         } else {
             serde_json::Value::Object(object)
         };
@@ -417,9 +422,25 @@ impl JsonMessage for Any {
     }
 }
 
+fn is_empty_object(value: &serde_json::Value) -> bool {
+    value.as_object().is_some_and(serde_json::Map::is_empty)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_in_any_reads_in_both_forms_and_writes_without_value() {
+        let ctx = ReadContext { ignore_unknown: false, registry: &TypeRegistry::with_well_known() };
+        let url = "type.googleapis.com/google.protobuf.Empty";
+        for text in [format!(r#"{{"@type":"{url}"}}"#), format!(r#"{{"@type":"{url}","value":{{}}}}"#)] {
+            let any = Any::read_json(&mut serde_json::Deserializer::from_str(&text), &ctx).unwrap();
+            assert_eq!((any.type_url.as_str(), any.value.len()), (url, 0), "{text}");
+        }
+        let any = Any { type_url: url.into(), ..Default::default() };
+        assert_eq!(super::super::to_json(&any).unwrap(), format!(r#"{{"@type":"{url}"}}"#));
+    }
 
     #[test]
     fn field_mask_paths() {

@@ -182,7 +182,12 @@ impl<'a> JsonWriter<'a> {
     }
 }
 
+/// `3.0` -> `3`, but negative zero stays `-0.0`: `-0` reads as the integer 0, without its sign, in readers
+/// that tell integers from floats (Python's `json` among them).
 fn trim_point_zero(text: &str) -> &str {
+    if text == "-0.0" {
+        return text;
+    }
     text.strip_suffix(".0").unwrap_or(text)
 }
 
