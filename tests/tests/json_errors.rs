@@ -102,3 +102,55 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let error = from_json::<WellKnown>(&nested_structs).unwrap_err();
     assert!(error.message().contains("recursion limit exceeded"), "{error}");
 }
+
+/// A small deterministic generator (xorshift64*), so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
+    }
+}
+
+#[test]
+fn mutated_documents_never_panic() {
+    use rsgrpc::json::to_json;
+    let documents = [
+        to_json(&Scalars { f_int64: -7, f_string: "é\"x".into(), f_bytes: vec![1, 2, 3], ..Default::default() })
+            .unwrap(),
+        r#"{"rInt32":[1,2,3],"rString":["a","b"],"rMessage":[{"fEnum":"COLOR_RED"}]}"#.to_owned(),
+        r#"{"int64ToInt64":{"-1":"2"},"stringToMessage":{"k":{"fDouble":"NaN"}},"boolToBool":{"true":false}}"#
+            .to_owned(),
+        concat!(
+            r#"{"timestamp":"1970-01-01T00:00:01.000000005Z","duration":"-1.5s","fieldMask":"a.bC","#,
+            r#""any":{"@type":"type.googleapis.com/google.protobuf.Duration","value":"3s"},"#,
+            r#""struct":{"a":[1,{"b":null}],"c":true},"int64Value":"9"}"#
+        )
+        .to_owned(),
+    ];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut errors = 0;
+    for round in 0..4000 {
+        let mut bytes = documents[round % documents.len()].clone().into_bytes();
+        for _ in 0..1 + rng.below(3) {
+            let at = rng.below(bytes.len());
+            bytes[at] = b"{}[]\",:-.0123456789eEtrufalsn\\ x"[rng.below(32)];
+        }
+        let Ok(text) = String::from_utf8(bytes) else { continue };
+        let outcome = std::panic::catch_unwind(|| {
+            let results = [
+                from_json::<Scalars>(&text).is_err(),
+                from_json::<RepeatedScalars>(&text).is_err(),
+                from_json::<Maps>(&text).is_err(),
+                from_json::<WellKnown>(&text).is_err(),
+            ];
+            results.iter().filter(|failed| **failed).count()
+        });
+        errors += outcome.unwrap_or_else(|_| panic!("round {round}: reading {text:?} panicked"));
+    }
+    // Most mutations break the document; they must be errors, not panics.
+    assert!(errors > 4000, "only {errors} errors");
+}
