@@ -4,6 +4,7 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
+use super::types::is_set;
 use super::Context;
 use crate::ident::ident;
 use crate::model::{Cardinality, Enum, Field, Item, Message, Oneof, Package, Scalar, ValueType};
@@ -36,8 +37,8 @@ pub fn message_impls(message: &Message, context: &Context<'_>) -> TokenStream {
     let rt = &context.rt;
     let json = quote!(#rt::json);
     let name = ident(&message.rust_name);
-    let writes = message.fields.iter().map(|field| write_field(field, message, &json));
-    let oneof_writes = message.oneofs.iter().map(|oneof| write_oneof(oneof, message, &json));
+    let writes = message.fields.iter().map(|field| write_field(field, message));
+    let oneof_writes = message.oneofs.iter().map(|oneof| write_oneof(oneof, message));
     let mut keys = Vec::new();
     let mut reads = Vec::new();
     for field in &message.fields {
@@ -209,17 +210,7 @@ fn write_value(field: &Field, value: &ValueType, message: &Message) -> TokenStre
     }
 }
 
-fn is_set(field: &Field, access: &TokenStream) -> TokenStream {
-    match &field.value {
-        ValueType::Scalar(Scalar::Double | Scalar::Float) => quote!(#access.to_bits() != 0),
-        ValueType::Scalar(Scalar::Bool) => quote!(#access),
-        ValueType::Scalar(Scalar::String | Scalar::Bytes { .. }) => quote!(!#access.is_empty()),
-        _ => quote!(#access != 0),
-    }
-}
-
-fn write_field(field: &Field, message: &Message, json: &TokenStream) -> TokenStream {
-    let _ = json;
+fn write_field(field: &Field, message: &Message) -> TokenStream {
     let name = ident(&field.rust_name);
     let (json_name, proto_name) = (&field.json_name, &field.proto_name);
     let key = quote!(writer.key(#json_name, #proto_name););
@@ -282,8 +273,7 @@ fn write_field(field: &Field, message: &Message, json: &TokenStream) -> TokenStr
     }
 }
 
-fn write_oneof(oneof: &Oneof, message: &Message, json: &TokenStream) -> TokenStream {
-    let _ = json;
+fn write_oneof(oneof: &Oneof, message: &Message) -> TokenStream {
     let name = ident(&oneof.rust_field);
     let module = ident(&message.module_name);
     let enum_name = ident(&oneof.enum_name);

@@ -72,3 +72,14 @@ pub fn wire_type(kind: WireKind, rt: &TokenStream) -> TokenStream {
     let name = format_ident!("{}", name);
     quote!(#rt::codegen::WireType::#name)
 }
+
+/// The condition under which an implicit-presence field is written: it differs from the default. Floats
+/// compare bits, so that `-0.0` is written, as protobuf's reference runtimes do.
+pub fn is_set(field: &Field, access: &TokenStream) -> TokenStream {
+    match &field.value {
+        ValueType::Scalar(Scalar::Double | Scalar::Float) => quote!(#access.to_bits() != 0),
+        ValueType::Scalar(Scalar::Bool) => quote!(#access),
+        ValueType::Scalar(Scalar::String | Scalar::Bytes { .. }) => quote!(!#access.is_empty()),
+        _ => quote!(#access != 0),
+    }
+}

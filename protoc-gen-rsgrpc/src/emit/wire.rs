@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::types::{codec, key_codec, wire_type};
+use super::types::{codec, is_set, key_codec, wire_type};
 use super::Context;
 use crate::ident::ident;
 use crate::model::{Cardinality, Field, Message, Oneof, Scalar, ValueType, WireKind};
@@ -80,17 +80,6 @@ fn encode_body(message: &Message, rt: &TokenStream) -> TokenStream {
         Step::Oneof(oneof, members) => encode_oneof_run(message, oneof, members, rt),
     });
     quote!(#(#steps)*)
-}
-
-/// The condition under which an implicit-presence field is written: it differs from the default. Floats
-/// compare bits, so that `-0.0` is written, as protobuf's reference runtimes do.
-fn is_set(field: &Field, access: &TokenStream) -> TokenStream {
-    match &field.value {
-        ValueType::Scalar(Scalar::Double | Scalar::Float) => quote!(#access.to_bits() != 0),
-        ValueType::Scalar(Scalar::Bool) => quote!(#access),
-        ValueType::Scalar(Scalar::String | Scalar::Bytes { .. }) => quote!(!#access.is_empty()),
-        _ => quote!(#access != 0),
-    }
 }
 
 fn encode_field(field: &Field, rt: &TokenStream) -> TokenStream {
