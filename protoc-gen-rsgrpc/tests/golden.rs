@@ -129,6 +129,19 @@ fn cases() -> Vec<Case> {
             golden: Golden::Dir(golden.join("conformance")),
             embedded: true,
         },
+        runtime_case("health", "grpc/health/v1/health.proto", "grpc.health.v1.rs", "runtime/src/health"),
+        runtime_case(
+            "reflection_v1",
+            "grpc/reflection/v1/reflection.proto",
+            "grpc.reflection.v1.rs",
+            "runtime/src/reflection",
+        ),
+        runtime_case(
+            "reflection_v1alpha",
+            "grpc/reflection/v1alpha/reflection.proto",
+            "grpc.reflection.v1alpha.rs",
+            "runtime/src/reflection",
+        ),
         Case {
             name: "rpc",
             include: workspace().join("runtime/proto"),
@@ -141,6 +154,18 @@ fn cases() -> Vec<Case> {
             embedded: true,
         },
     ]
+}
+
+/// A service the runtime serves itself, generated into the runtime from runtime/proto.
+fn runtime_case(name: &'static str, proto: &str, generated: &'static str, dir: &str) -> Case {
+    Case {
+        name,
+        include: workspace().join("runtime/proto"),
+        files: vec![proto.to_owned()],
+        params: "runtime_crate=crate",
+        golden: Golden::File { generated, committed: workspace().join(dir).join(generated) },
+        embedded: true,
+    }
 }
 
 fn grpc_proto_dir() -> PathBuf {

@@ -107,6 +107,7 @@ pub(crate) struct Shared {
 pub struct ServerBuilder {
     router: Router,
     config: ServerConfig,
+    reflection: bool,
 }
 
 impl ServerBuilder {
@@ -169,9 +170,38 @@ impl ServerBuilder {
         self
     }
 
+    /// Also serves gRPC reflection (`grpc.reflection.v1` and `v1alpha`) describing every registered service,
+    /// from the descriptors generated code embeds, so grpcurl and friends can list and call them.
+    pub fn with_reflection(mut self) -> Self {
+        self.reflection = true;
+        self
+    }
+
     /// The server.
-    pub fn build(self) -> Server {
+    pub fn build(mut self) -> Server {
+        if self.reflection {
+            self.add_reflection();
+        }
         Server { shared: Arc::new(Shared { router: self.router, config: self.config }) }
+    }
+
+    fn add_reflection(&mut self) {
+        use crate::reflection::{v1, v1alpha, DescriptorIndex, ReflectionService};
+        let mut index = DescriptorIndex::default();
+        let own = [
+            (v1::server_reflection_server::SERVICE_NAME, v1::FILE_DESCRIPTOR_SET),
+            (v1alpha::server_reflection_server::SERVICE_NAME, v1alpha::FILE_DESCRIPTOR_SET),
+        ];
+        let registered = self.router.services().map(|service| (service.name(), service.file_descriptor_set()));
+        for (name, descriptors) in registered.chain(own) {
+            index.add_service_name(name);
+            if let Err(error) = index.add_file_descriptor_set(descriptors) {
+                tracing::warn!(service = name, %error, "the service's embedded descriptors do not decode; reflection omits them");
+            }
+        }
+        let reflection = ReflectionService::new(index);
+        self.router.add(Arc::new(reflection.v1()));
+        self.router.add(Arc::new(reflection.v1alpha()));
     }
 }
 

@@ -30,6 +30,10 @@ impl Router {
         self.services.keys().copied()
     }
 
+    pub(crate) fn services(&self) -> impl Iterator<Item = &Arc<dyn Service>> + '_ {
+        self.services.values()
+    }
+
     /// Starts the call the request asks for; `None` when it was answered at once (an error).
     pub(crate) fn dispatch(
         &self,

@@ -1,10 +1,10 @@
-//! The interop server: `interop-server --port=N` serves grpc.testing.TestService on 127.0.0.1.
+//! The interop server: `interop-server --port=N` serves grpc.testing.TestService on 127.0.0.1, with the health
+//! service (flipped by grpc.testing.XdsUpdateHealthService) and reflection.
 
 use std::net::SocketAddr;
 
 use rsgrpc_tests::interop::flag;
-use rsgrpc_tests::interop::server::InteropService;
-use rsgrpc_tests::interop_gen::grpc::testing::test_service_server::TestServiceServer;
+use rsgrpc_tests::interop::server::interop_server;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -29,7 +29,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     println!("listening on {}", listener.local_addr().map_or(addr, |a| a));
-    let server = rsgrpc::server::Server::builder().add_service(TestServiceServer::new(InteropService)).build();
+    let server = interop_server();
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

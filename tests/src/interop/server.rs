@@ -164,3 +164,49 @@ impl TestService for InteropService {
         Ok(Response::new(stream))
     }
 }
+
+/// `grpc.testing.XdsUpdateHealthService`: flips the server's health between SERVING and NOT_SERVING, so a
+/// client can watch the health service follow.
+#[derive(Debug, Clone)]
+pub struct HealthSwitch {
+    /// The reporter of the server's health service.
+    pub reporter: rsgrpc::health::HealthReporter,
+}
+
+impl HealthSwitch {
+    /// The services whose health the switch sets: the server as a whole and the test service.
+    pub const SERVICES: [&'static str; 2] = ["", "grpc.testing.TestService"];
+
+    fn set(&self, status: rsgrpc::health::ServingStatus) {
+        for service in Self::SERVICES {
+            self.reporter.set_serving_status(service, status);
+        }
+    }
+}
+
+impl crate::interop_gen::grpc::testing::xds_update_health_service_server::XdsUpdateHealthService for HealthSwitch {
+    async fn set_serving(&self, _request: Request<Empty>) -> Result<Response<Empty>, Status> {
+        self.set(rsgrpc::health::ServingStatus::Serving);
+        Ok(Response::new(Empty::default()))
+    }
+
+    async fn set_not_serving(&self, _request: Request<Empty>) -> Result<Response<Empty>, Status> {
+        self.set(rsgrpc::health::ServingStatus::NotServing);
+        Ok(Response::new(Empty::default()))
+    }
+}
+
+/// The interop server: TestService, the health service (SERVING) with its switch, and reflection.
+pub fn interop_server() -> rsgrpc::server::Server {
+    use crate::interop_gen::grpc::testing::test_service_server::TestServiceServer;
+    use crate::interop_gen::grpc::testing::xds_update_health_service_server::XdsUpdateHealthServiceServer;
+    let (reporter, health) = rsgrpc::health::health_service();
+    let switch = HealthSwitch { reporter };
+    switch.set(rsgrpc::health::ServingStatus::Serving);
+    rsgrpc::server::Server::builder()
+        .add_service(TestServiceServer::new(InteropService))
+        .add_service(health)
+        .add_service(XdsUpdateHealthServiceServer::new(switch))
+        .with_reflection()
+        .build()
+}
