@@ -113,3 +113,15 @@ fn rust_client_against_rust_server() {
         client
     });
 }
+
+#[test]
+fn grpcio_health_and_reflection_clients_and_grpcurl_against_rust_server() {
+    let server = start_server(Command::new(env!("CARGO_BIN_EXE_interop-server")));
+    let output = Command::new(python())
+        .arg(workspace().join("tests/py/services_check.py"))
+        .args(["all", "--port", &server.port.to_string()])
+        .output()
+        .expect("services_check.py runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && text.contains(" passed, 0 failed"), "{text}");
+}
