@@ -28,6 +28,7 @@ pub mod server;
 pub mod status;
 mod streaming;
 pub mod timeout;
+pub mod tls;
 pub mod well_known;
 pub mod wire;
 

@@ -2,6 +2,7 @@
 //! server also the peer's address.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::metadata::MetadataMap;
@@ -13,12 +14,13 @@ pub struct Request<T> {
     metadata: MetadataMap,
     deadline: Option<Instant>,
     peer: Option<SocketAddr>,
+    certificates: Option<Arc<[Vec<u8>]>>,
 }
 
 impl<T> Request<T> {
     /// A request with no metadata and no deadline.
     pub fn new(message: T) -> Self {
-        Request { message, metadata: MetadataMap::new(), deadline: None, peer: None }
+        Request { message, metadata: MetadataMap::new(), deadline: None, peer: None, certificates: None }
     }
 
     /// The request's metadata.
@@ -88,9 +90,20 @@ impl<T> Request<T> {
         self.peer
     }
 
+    /// The certificate chain (DER, leaf first) the peer presented with mutual TLS (server side).
+    pub fn peer_certificates(&self) -> Option<&[Vec<u8>]> {
+        self.certificates.as_deref()
+    }
+
     /// Replaces the message, keeping metadata and deadline.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
-        Request { message: f(self.message), metadata: self.metadata, deadline: self.deadline, peer: self.peer }
+        Request {
+            message: f(self.message),
+            metadata: self.metadata,
+            deadline: self.deadline,
+            peer: self.peer,
+            certificates: self.certificates,
+        }
     }
 
     /// The parts: metadata, message, deadline.
@@ -102,9 +115,9 @@ impl<T> Request<T> {
         message: T,
         metadata: MetadataMap,
         deadline: Option<Instant>,
-        peer: Option<SocketAddr>,
+        peer: crate::server::Peer,
     ) -> Self {
-        Request { message, metadata, deadline, peer }
+        Request { message, metadata, deadline, peer: peer.addr, certificates: peer.certificates }
     }
 }
 

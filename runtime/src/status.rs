@@ -255,6 +255,15 @@ impl Status {
     /// The status for an HTTP/2 error: a stream reset by the peer or a broken connection, per the spec's
     /// "HTTP2 RST_STREAM error code to status mapping".
     pub fn from_h2(error: &h2::Error) -> Status {
+        if error.is_go_away() && !error.is_remote() {
+            // We closed the connection because what arrived was not valid HTTP/2: not a gRPC server, or a TLS
+            // server reached without TLS.
+            let reason = error.reason().map_or_else(|| error.to_string(), |r| r.to_string());
+            return Status::unavailable(format!(
+                "connection failed: the peer did not speak valid HTTP/2 ({reason}); is it a TLS server reached \
+                 without TLS, or not a gRPC server?"
+            ));
+        }
         if let Some(reason) = error.reason() {
             let code = match reason {
                 h2::Reason::REFUSED_STREAM => Code::Unavailable,

@@ -29,10 +29,8 @@ impl Target {
             }
             return Ok((Target::Unix(PathBuf::from(path)), http::uri::Authority::from_static("localhost")));
         }
-        if target.starts_with("https://") {
-            return Err(bad("TLS is not supported yet; use http://"));
-        }
-        let rest = target.strip_prefix("http://").unwrap_or(target).trim_end_matches('/');
+        let rest = target.strip_prefix("http://").or_else(|| target.strip_prefix("https://")).unwrap_or(target);
+        let rest = rest.trim_end_matches('/');
         let authority: http::uri::Authority = rest.parse().map_err(|_| bad("expected http://host:port"))?;
         let port = authority.port_u16().ok_or_else(|| bad("the port is missing"))?;
         let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
@@ -49,6 +47,14 @@ pub(crate) struct ChannelConfig {
     pub(crate) user_agent: http::HeaderValue,
     pub(crate) initial_stream_window_size: Option<u32>,
     pub(crate) initial_connection_window_size: Option<u32>,
+    pub(crate) tls: Option<TlsSetup>,
+}
+
+/// A client TLS configuration, ready for connections to one target.
+#[derive(Debug, Clone)]
+pub(crate) struct TlsSetup {
+    config: Arc<rustls::ClientConfig>,
+    server_name: rustls::pki_types::ServerName<'static>,
 }
 
 impl Default for ChannelConfig {
@@ -60,6 +66,7 @@ impl Default for ChannelConfig {
             user_agent: http::HeaderValue::from_static(wire::USER_AGENT),
             initial_stream_window_size: None,
             initial_connection_window_size: None,
+            tls: None,
         }
     }
 }
@@ -70,6 +77,8 @@ pub struct ChannelBuilder {
     target: Target,
     authority: http::uri::Authority,
     config: ChannelConfig,
+    /// The target said `https://`: TLS must be configured.
+    https: bool,
 }
 
 impl ChannelBuilder {
@@ -111,6 +120,18 @@ impl ChannelBuilder {
         self
     }
 
+    /// Connects over TLS, verifying the server with `config` (and presenting its identity for mutual TLS).
+    pub fn tls(mut self, config: crate::tls::ClientTlsConfig) -> Result<Self, Status> {
+        let invalid = |e: crate::tls::TlsError| Status::invalid_argument(format!("TLS: {e}"));
+        let host = match &self.target {
+            Target::Tcp { host, .. } => host.clone(),
+            Target::Unix(_) => "localhost".to_owned(),
+        };
+        let server_name = config.server_name(&host).map_err(invalid)?;
+        self.config.tls = Some(TlsSetup { config: config.build().map_err(invalid)?, server_name });
+        Ok(self)
+    }
+
     /// Connects now; an error if the target cannot be reached.
     pub async fn connect(self) -> Result<Channel, Status> {
         let channel = self.connect_lazy();
@@ -122,6 +143,7 @@ impl ChannelBuilder {
     pub fn connect_lazy(self) -> Channel {
         Channel {
             inner: Arc::new(Inner {
+                https_without_tls: self.https && self.config.tls.is_none(),
                 target: self.target,
                 authority: self.authority,
                 config: self.config,
@@ -139,6 +161,8 @@ pub struct Channel {
 }
 
 struct Inner {
+    /// An `https://` target without a TLS configuration: every call fails, saying so.
+    https_without_tls: bool,
     target: Target,
     authority: http::uri::Authority,
     config: ChannelConfig,
@@ -173,8 +197,14 @@ fn backoff(failures: u32) -> Duration {
 impl Channel {
     /// A builder for `target`: `http://host:port`, `host:port`, `unix:/path` or `unix:///path`.
     pub fn builder(target: &str) -> Result<ChannelBuilder, Status> {
+        let https = target.starts_with("https://");
         let (target, authority) = Target::parse(target)?;
-        Ok(ChannelBuilder { target, authority, config: ChannelConfig::default() })
+        Ok(ChannelBuilder { target, authority, config: ChannelConfig::default(), https })
+    }
+
+    /// Whether calls go over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.inner.config.tls.is_some()
     }
 
     /// Connects to `target` now, with default settings.
@@ -232,6 +262,9 @@ impl Channel {
     }
 
     async fn connection(&self) -> Result<h2::client::SendRequest<Bytes>, Status> {
+        if self.inner.https_without_tls {
+            return Err(Status::invalid_argument("an https:// target needs ChannelBuilder::tls(ClientTlsConfig)"));
+        }
         if let Some(send) = self.current() {
             return Ok(send);
         }
@@ -275,13 +308,29 @@ impl Channel {
             Target::Tcp { host, port } => {
                 let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await.map_err(unavailable)?;
                 let _ = stream.set_nodelay(true);
-                self.handshake(stream).await
+                self.secure_handshake(stream).await
             }
             Target::Unix(path) => {
                 let stream = tokio::net::UnixStream::connect(path).await.map_err(unavailable)?;
-                self.handshake(stream).await
+                self.secure_handshake(stream).await
             }
         }
+    }
+
+    /// TLS first when configured, then HTTP/2.
+    async fn secure_handshake<IO>(&self, io: IO) -> Result<(h2::client::SendRequest<Bytes>, Arc<AtomicBool>), Status>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Some(tls) = &self.inner.config.tls else { return self.handshake(io).await };
+        let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+        let stream = connector
+            .connect(tls.server_name.clone(), io)
+            .await
+            .map_err(|e| Status::unavailable(format!("TLS handshake with {} failed: {e}", self.describe_target())))?;
+        crate::tls::check_alpn(stream.get_ref().1.alpn_protocol(), "server")
+            .map_err(|e| Status::unavailable(format!("{}: {e}", self.describe_target())))?;
+        self.handshake(stream).await
     }
 
     async fn handshake<IO>(&self, io: IO) -> Result<(h2::client::SendRequest<Bytes>, Arc<AtomicBool>), Status>
@@ -344,7 +393,7 @@ mod tests {
             };
             assert_eq!(described, expected, "{text}");
         }
-        for bad in ["http://host", "https://h:1", "unix:relative", "http://a b:1"] {
+        for bad in ["http://host", "unix:relative", "http://a b:1"] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
     }

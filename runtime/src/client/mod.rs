@@ -151,7 +151,7 @@ impl Client {
         let mut head = http::Request::new(());
         *head.method_mut() = http::Method::POST;
         let mut uri = http::uri::Parts::default();
-        uri.scheme = Some(http::uri::Scheme::HTTP);
+        uri.scheme = Some(if self.channel.is_tls() { http::uri::Scheme::HTTPS } else { http::uri::Scheme::HTTP });
         uri.authority = Some(self.channel.authority().clone());
         uri.path_and_query = Some(http::uri::PathAndQuery::from_static(path));
         *head.uri_mut() =

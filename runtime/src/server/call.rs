@@ -3,7 +3,6 @@
 //! `INTERNAL` instead of taking the connection down.
 
 use std::future::{poll_fn, Future};
-use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use prost::Message;
 
-use super::BoxFuture;
+use super::{BoxFuture, Peer};
 use crate::codec;
 use crate::metadata::MetadataMap;
 use crate::request::Request;
@@ -39,7 +38,7 @@ pub struct ServerCall {
     pub(crate) body: h2::RecvStream,
     pub(crate) respond: h2::server::SendResponse<Bytes>,
     pub(crate) deadline: Option<Instant>,
-    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) peer: Peer,
     pub(crate) limits: Limits,
 }
 

@@ -3,7 +3,6 @@
 //! become ready in one pass go out in one write.
 
 use std::future::{poll_fn, Future};
-use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -13,26 +12,22 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
-use super::Shared;
+use super::{Peer, Shared};
 
 /// Serves one connection until the peer closes it, it fails, or a graceful shutdown has finished it.
-pub(crate) async fn serve<IO>(
-    io: IO,
-    peer: Option<SocketAddr>,
-    shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-) where
+pub(crate) async fn serve<IO>(io: IO, peer: Peer, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>)
+where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let handshake = shared.config.h2().handshake::<_, Bytes>(io);
     let mut connection = match tokio::time::timeout(shared.config.handshake_timeout, handshake).await {
         Ok(Ok(connection)) => connection,
         Ok(Err(error)) => {
-            tracing::debug!(?peer, %error, "HTTP/2 handshake failed");
+            tracing::debug!(peer = ?peer.addr, %error, "HTTP/2 handshake failed");
             return;
         }
         Err(_) => {
-            tracing::debug!(?peer, "HTTP/2 handshake timed out");
+            tracing::debug!(peer = ?peer.addr, "HTTP/2 handshake timed out");
             return;
         }
     };
@@ -55,7 +50,7 @@ pub(crate) async fn serve<IO>(
             loop {
                 match connection.poll_accept(cx) {
                     Poll::Ready(Some(Ok((request, respond)))) => {
-                        if let Some(call) = shared.router.dispatch(request, respond, peer, shared.config.limits()) {
+                        if let Some(call) = shared.router.dispatch(request, respond, &peer, shared.config.limits()) {
                             if shared.config.spawn_calls {
                                 tokio::spawn(call);
                             } else {
@@ -65,7 +60,7 @@ pub(crate) async fn serve<IO>(
                         }
                     }
                     Poll::Ready(Some(Err(error))) => {
-                        tracing::debug!(?peer, %error, "connection error");
+                        tracing::debug!(peer = ?peer.addr, %error, "connection error");
                         return Poll::Ready(());
                     }
                     Poll::Ready(None) => return Poll::Ready(()),

@@ -52,6 +52,7 @@ pub struct ServerConfig {
     max_frame_size: Option<u32>,
     handshake_timeout: Duration,
     spawn_calls: bool,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +67,7 @@ impl Default for ServerConfig {
             max_frame_size: None,
             handshake_timeout: Duration::from_secs(20),
             spawn_calls: false,
+            tls: None,
         }
     }
 }
@@ -164,7 +166,14 @@ impl ServerBuilder {
         self
     }
 
-    /// How long a new connection may take for the HTTP/2 handshake.
+    /// Serves over TLS (mutual TLS when the configuration names client CAs); plaintext clients fail the
+    /// handshake.
+    pub fn tls(mut self, config: crate::tls::ServerTlsConfig) -> Result<Self, crate::tls::TlsError> {
+        self.config.tls = Some(config.build()?);
+        Ok(self)
+    }
+
+    /// How long a new connection may take for the TLS and HTTP/2 handshakes.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.config.handshake_timeout = timeout;
         self
@@ -271,12 +280,12 @@ impl Server {
             tokio::select! {
                 () = &mut signal => break,
                 accepted = accept(&listener) => match accepted {
-                    Ok((io, peer)) => {
+                    Ok((io, addr)) => {
                         let shared = self.shared.clone();
                         let stopped = stopped.clone();
                         match io {
-                            Accepted::Tcp(io) => connections.spawn(connection::serve(io, peer, shared, stopped)),
-                            Accepted::Unix(io) => connections.spawn(connection::serve(io, peer, shared, stopped)),
+                            Accepted::Tcp(io) => connections.spawn(start_connection(io, addr, shared, stopped)),
+                            Accepted::Unix(io) => connections.spawn(start_connection(io, addr, shared, stopped)),
                         };
                     }
                     Err(error) => {
@@ -292,6 +301,35 @@ impl Server {
         while connections.join_next().await.is_some() {}
         Ok(())
     }
+}
+
+/// Who is on the other end of a connection: its address (TCP) and, with mutual TLS, its certificates.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Peer {
+    pub(crate) addr: Option<SocketAddr>,
+    pub(crate) certificates: Option<Arc<[Vec<u8>]>>,
+}
+
+/// The TLS handshake when the server has TLS, then the connection.
+async fn start_connection<IO>(io: IO, addr: Option<SocketAddr>, shared: Arc<Shared>, stopped: watch::Receiver<bool>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let Some(tls) = shared.config.tls.clone() else {
+        return connection::serve(io, Peer { addr, certificates: None }, shared, stopped).await;
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let stream = match tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(io)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => return tracing::debug!(?addr, %error, "TLS handshake failed"),
+        Err(_) => return tracing::debug!(?addr, "TLS handshake timed out"),
+    };
+    let session = stream.get_ref().1;
+    if let Err(error) = crate::tls::check_alpn(session.alpn_protocol(), "client") {
+        return tracing::debug!(?addr, %error, "refusing the connection");
+    }
+    let certificates = session.peer_certificates().map(|chain| chain.iter().map(|c| c.to_vec()).collect());
+    connection::serve(stream, Peer { addr, certificates }, shared, stopped).await;
 }
 
 enum Accepted {

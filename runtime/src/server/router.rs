@@ -3,14 +3,13 @@
 //! gets a plain HTTP answer with a readable body, not a reset.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 
 use super::call::{send_trailers_only, Limits, ServerCall};
-use super::{BoxFuture, Service};
+use super::{BoxFuture, Peer, Service};
 use crate::metadata::MetadataMap;
 use crate::status::Status;
 use crate::{timeout, wire};
@@ -39,7 +38,7 @@ impl Router {
         &self,
         request: http::Request<h2::RecvStream>,
         mut respond: h2::server::SendResponse<Bytes>,
-        peer: Option<SocketAddr>,
+        peer: &Peer,
         limits: Limits,
     ) -> Option<BoxFuture> {
         let (parts, body) = request.into_parts();
@@ -94,7 +93,7 @@ impl Router {
             return None;
         }
         let method = method.to_owned();
-        let call = ServerCall { metadata, body, respond, deadline, peer, limits };
+        let call = ServerCall { metadata, body, respond, deadline, peer: peer.clone(), limits };
         Some(service.call(&method, call))
     }
 }

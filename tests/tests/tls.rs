@@ -1,0 +1,144 @@
+//! TLS and mutual TLS over real connections, with certificates made in the test (rcgen): a CA, a server
+//! certificate for 127.0.0.1 and localhost, a client certificate, and a second CA nobody trusts.
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rsgrpc::client::Channel;
+use rsgrpc::server::Server;
+use rsgrpc::tls::{ClientTlsConfig, Identity, ServerTlsConfig};
+use rsgrpc::Code;
+use rsgrpc_tests::echo::EchoService;
+use rsgrpc_tests::gen::rsgrpc::test::echo::echo_client::EchoClient;
+use rsgrpc_tests::gen::rsgrpc::test::echo::echo_server::EchoServer;
+use rsgrpc_tests::gen::rsgrpc::test::echo::EchoRequest;
+use rsgrpc_tests::support::{serve, Running};
+
+/// A certificate authority.
+struct Ca {
+    pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn ca(name: &str) -> Ca {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let key = KeyPair::generate().unwrap();
+    let pem = params.self_signed(&key).unwrap().pem();
+    Ca { pem, issuer: Issuer::new(params, key) }
+}
+
+/// A certificate signed by `ca` and its key: (certificate PEM, certificate DER, key PEM).
+fn leaf(ca: &Ca, names: &[&str], common_name: &str) -> (String, Vec<u8>, String) {
+    let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, common_name);
+    let key = KeyPair::generate().unwrap();
+    let certificate = params.signed_by(&key, &ca.issuer).unwrap();
+    (certificate.pem(), certificate.der().to_vec(), key.serialize_pem())
+}
+
+struct Pki {
+    ca: Ca,
+    stranger: Ca,
+}
+
+impl Pki {
+    fn new() -> Self {
+        Pki { ca: ca("rsgrpc test CA"), stranger: ca("untrusted CA") }
+    }
+
+    fn server_identity(&self) -> Identity {
+        let (certificate, _, key) = leaf(&self.ca, &["localhost", "127.0.0.1"], "server");
+        Identity::from_pem(certificate.as_bytes(), key.as_bytes()).unwrap()
+    }
+
+    fn client_tls(&self) -> ClientTlsConfig {
+        ClientTlsConfig::new().ca_pem(self.ca.pem.as_bytes()).unwrap()
+    }
+}
+
+async fn tls_server(config: ServerTlsConfig) -> Running {
+    let server = Server::builder().add_service(EchoServer::new(EchoService::default())).tls(config).unwrap().build();
+    serve(server).await
+}
+
+fn https(server: &Running) -> String {
+    format!("https://{}", server.addr)
+}
+
+fn hello() -> EchoRequest {
+    EchoRequest { message: "over TLS".into(), ..Default::default() }
+}
+
+async fn call(
+    target: &str,
+    tls: Option<ClientTlsConfig>,
+) -> Result<rsgrpc::Response<rsgrpc_tests::gen::rsgrpc::test::echo::EchoResponse>, rsgrpc::Status> {
+    let mut builder = Channel::builder(target)?;
+    if let Some(tls) = tls {
+        builder = builder.tls(tls)?;
+    }
+    EchoClient::new(builder.connect_lazy()).unary(hello()).await
+}
+
+#[tokio::test]
+async fn tls_with_a_custom_root_and_a_server_name_override() {
+    let pki = Pki::new();
+    let server = tls_server(ServerTlsConfig::new(pki.server_identity())).await;
+    let response = call(&https(&server), Some(pki.client_tls())).await.unwrap();
+    assert_eq!(response.get_ref().message, "over TLS");
+    assert!(response.trailers().get_bin("x-client-certificate-bin").is_none(), "no client certificate without mTLS");
+    // Connect by address, check the certificate against "localhost".
+    let by_address = format!("https://127.0.0.1:{}", server.addr.port());
+    assert!(call(&by_address, Some(pki.client_tls().domain_name("localhost"))).await.is_ok());
+    let wrong_name = call(&https(&server), Some(pki.client_tls().domain_name("elsewhere.example"))).await.unwrap_err();
+    assert_eq!(wrong_name.code(), Code::Unavailable, "{wrong_name}");
+    assert!(wrong_name.message().contains("TLS handshake"), "{wrong_name}");
+}
+
+#[tokio::test]
+async fn mutual_tls_accepts_a_trusted_client_and_shows_its_identity() {
+    let pki = Pki::new();
+    let config = ServerTlsConfig::new(pki.server_identity()).client_ca_pem(pki.ca.pem.as_bytes()).unwrap();
+    let server = tls_server(config).await;
+    let (certificate, der, key) = leaf(&pki.ca, &["client.local"], "trusted client");
+    let identity = Identity::from_pem(certificate.as_bytes(), key.as_bytes()).unwrap();
+    let response = call(&https(&server), Some(pki.client_tls().identity(identity))).await.unwrap();
+    let seen = response.trailers().get_bin("x-client-certificate-bin").expect("the handler saw a certificate").unwrap();
+    assert_eq!(seen, der, "the handler sees the client's certificate");
+}
+
+#[tokio::test]
+async fn mutual_tls_refuses_a_missing_or_untrusted_client_certificate() {
+    let pki = Pki::new();
+    let config = ServerTlsConfig::new(pki.server_identity()).client_ca_pem(pki.ca.pem.as_bytes()).unwrap();
+    let server = tls_server(config).await;
+    let missing = call(&https(&server), Some(pki.client_tls())).await.unwrap_err();
+    assert_eq!(missing.code(), Code::Unavailable, "{missing}");
+    let (certificate, _, key) = leaf(&pki.stranger, &["client.local"], "stranger");
+    let identity = Identity::from_pem(certificate.as_bytes(), key.as_bytes()).unwrap();
+    let untrusted = call(&https(&server), Some(pki.client_tls().identity(identity))).await.unwrap_err();
+    assert_eq!(untrusted.code(), Code::Unavailable, "{untrusted}");
+    // The server keeps serving trusted clients.
+    let (certificate, _, key) = leaf(&pki.ca, &["client.local"], "trusted client");
+    let identity = Identity::from_pem(certificate.as_bytes(), key.as_bytes()).unwrap();
+    assert!(call(&https(&server), Some(pki.client_tls().identity(identity))).await.is_ok());
+}
+
+#[tokio::test]
+async fn plaintext_and_tls_mismatches_fail_clearly() {
+    let pki = Pki::new();
+    let server = tls_server(ServerTlsConfig::new(pki.server_identity())).await;
+    let plaintext = call(&format!("http://{}", server.addr), None).await.unwrap_err();
+    assert_eq!(plaintext.code(), Code::Unavailable, "{plaintext}");
+    assert!(plaintext.message().contains("TLS") || plaintext.message().contains("handshake"), "{plaintext}");
+
+    let plain_server = serve(Server::builder().add_service(EchoServer::new(EchoService::default())).build()).await;
+    let tls_to_plain = call(&https(&plain_server), Some(pki.client_tls())).await.unwrap_err();
+    assert_eq!(tls_to_plain.code(), Code::Unavailable, "{tls_to_plain}");
+    assert!(tls_to_plain.message().contains("TLS handshake"), "{tls_to_plain}");
+
+    let no_config = call(&https(&server), None).await.unwrap_err();
+    assert_eq!(no_config.code(), Code::InvalidArgument, "{no_config}");
+    assert!(no_config.message().contains("ChannelBuilder::tls"), "{no_config}");
+}
