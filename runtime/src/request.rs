@@ -15,12 +15,20 @@ pub struct Request<T> {
     deadline: Option<Instant>,
     peer: Option<SocketAddr>,
     certificates: Option<Arc<[Vec<u8>]>>,
+    credentials: Option<crate::client::Credentials>,
 }
 
 impl<T> Request<T> {
     /// A request with no metadata and no deadline.
     pub fn new(message: T) -> Self {
-        Request { message, metadata: MetadataMap::new(), deadline: None, peer: None, certificates: None }
+        Request {
+            message,
+            metadata: MetadataMap::new(),
+            deadline: None,
+            peer: None,
+            certificates: None,
+            credentials: None,
+        }
     }
 
     /// The request's metadata.
@@ -103,7 +111,18 @@ impl<T> Request<T> {
             deadline: self.deadline,
             peer: self.peer,
             certificates: self.certificates,
+            credentials: self.credentials,
         }
+    }
+
+    /// The request with credentials for this call only (replacing the channel's).
+    pub fn with_credentials(mut self, credentials: crate::client::Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    pub(crate) fn into_client_parts(self) -> (MetadataMap, T, Option<Instant>, Option<crate::client::Credentials>) {
+        (self.metadata, self.message, self.deadline, self.credentials)
     }
 
     /// The parts: metadata, message, deadline.
@@ -117,7 +136,7 @@ impl<T> Request<T> {
         deadline: Option<Instant>,
         peer: crate::server::Peer,
     ) -> Self {
-        Request { message, metadata, deadline, peer: peer.addr, certificates: peer.certificates }
+        Request { message, metadata, deadline, peer: peer.addr, certificates: peer.certificates, credentials: None }
     }
 }
 

@@ -387,6 +387,12 @@ impl From<std::io::Error> for Status {
     }
 }
 
+impl From<crate::metadata::MetadataError> for Status {
+    fn from(error: crate::metadata::MetadataError) -> Status {
+        Status::internal(error.to_string())
+    }
+}
+
 impl From<prost::DecodeError> for Status {
     fn from(error: prost::DecodeError) -> Status {
         Status::internal(format!("failed to decode the message: {error}"))

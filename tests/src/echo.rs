@@ -82,6 +82,9 @@ impl Echo for EchoService {
         if let Some(peer) = request.peer_addr() {
             response.trailers_mut().insert("x-peer", &peer.to_string()).expect("valid metadata");
         }
+        if let Some(authorization) = request.metadata().get("authorization") {
+            response.trailers_mut().insert("x-authorization", authorization).expect("valid metadata");
+        }
         if let Some(certificate) = request.peer_certificates().and_then(|chain| chain.first()) {
             response.trailers_mut().insert_bin("x-client-certificate-bin", certificate).expect("valid metadata");
         }

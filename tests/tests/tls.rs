@@ -1,4 +1,4 @@
-//! TLS and mutual TLS over real connections, with certificates made in the test (rcgen): a CA, a server
+//! TLS and mutual TLS, and per-call credentials, over real connections, with certificates made in the test (rcgen): a CA, a server
 //! certificate for 127.0.0.1 and localhost, a client certificate, and a second CA nobody trusts.
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
@@ -141,4 +141,60 @@ async fn plaintext_and_tls_mismatches_fail_clearly() {
     let no_config = call(&https(&server), None).await.unwrap_err();
     assert_eq!(no_config.code(), Code::InvalidArgument, "{no_config}");
     assert!(no_config.message().contains("ChannelBuilder::tls"), "{no_config}");
+}
+
+/// The `authorization` header the server saw (the echo service returns it as a trailer).
+fn authorization(response: &rsgrpc::Response<rsgrpc_tests::gen::rsgrpc::test::echo::EchoResponse>) -> Option<String> {
+    response.trailers().get("x-authorization").map(str::to_owned)
+}
+
+#[tokio::test]
+async fn credentials_per_channel_and_per_call_over_tls() {
+    use rsgrpc::client::Credentials;
+    let pki = Pki::new();
+    let server = tls_server(ServerTlsConfig::new(pki.server_identity())).await;
+    let channel = Channel::builder(&https(&server)).unwrap().tls(pki.client_tls()).unwrap();
+    let client = EchoClient::new(channel.credentials(Credentials::bearer("abc")).connect_lazy());
+    assert_eq!(authorization(&client.unary(hello()).await.unwrap()).as_deref(), Some("Bearer abc"));
+    // A call's own credentials replace the channel's.
+    let request = rsgrpc::Request::new(hello()).with_credentials(Credentials::basic("user", "secret"));
+    assert_eq!(authorization(&client.unary(request).await.unwrap()).as_deref(), Some("Basic dXNlcjpzZWNyZXQ="));
+
+    // A refreshed token: the function runs for every call.
+    let issued = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = issued.clone();
+    let refreshing = Credentials::from_fn(move |call| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            let mut metadata = rsgrpc::MetadataMap::new();
+            metadata.insert("authorization", &format!("Bearer jwt-{n}-for-{}", call.method))?;
+            Ok(metadata)
+        }
+    });
+    for n in 0..2 {
+        let request = rsgrpc::Request::new(hello()).with_credentials(refreshing.clone());
+        let seen = authorization(&client.unary(request).await.unwrap());
+        assert_eq!(seen.as_deref(), Some(format!("Bearer jwt-{n}-for-/rsgrpc.test.echo.Echo/Unary").as_str()));
+    }
+    // A failing credential fails the call with its status.
+    let failing = Credentials::from_fn(|_| async { Err(rsgrpc::Status::unauthenticated("token expired")) });
+    let status = client.unary(rsgrpc::Request::new(hello()).with_credentials(failing)).await.unwrap_err();
+    assert_eq!((status.code(), status.message()), (Code::Unauthenticated, "token expired"));
+}
+
+#[tokio::test]
+async fn credentials_are_refused_over_plaintext_unless_allowed() {
+    use rsgrpc::client::Credentials;
+    let service = EchoService::default();
+    let server = serve(Server::builder().add_service(EchoServer::new(service.clone())).build()).await;
+    let channel = Channel::builder(&server.target()).unwrap().credentials(Credentials::bearer("abc")).connect_lazy();
+    let status = EchoClient::new(channel).unary(hello()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status}");
+    assert!(status.message().contains("plaintext"), "{status}");
+    assert_eq!(service.observed.started.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was sent");
+
+    let allowed = Credentials::bearer("abc").allow_insecure();
+    let channel = Channel::builder(&server.target()).unwrap().credentials(allowed).connect_lazy();
+    let response = EchoClient::new(channel).unary(hello()).await.unwrap();
+    assert_eq!(authorization(&response).as_deref(), Some("Bearer abc"));
 }

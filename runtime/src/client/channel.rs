@@ -48,6 +48,7 @@ pub(crate) struct ChannelConfig {
     pub(crate) initial_stream_window_size: Option<u32>,
     pub(crate) initial_connection_window_size: Option<u32>,
     pub(crate) tls: Option<TlsSetup>,
+    pub(crate) credentials: Option<super::Credentials>,
 }
 
 /// A client TLS configuration, ready for connections to one target.
@@ -67,6 +68,7 @@ impl Default for ChannelConfig {
             initial_stream_window_size: None,
             initial_connection_window_size: None,
             tls: None,
+            credentials: None,
         }
     }
 }
@@ -130,6 +132,12 @@ impl ChannelBuilder {
         let server_name = config.server_name(&host).map_err(invalid)?;
         self.config.tls = Some(TlsSetup { config: config.build().map_err(invalid)?, server_name });
         Ok(self)
+    }
+
+    /// Credentials for every call on the channel (a call's own credentials replace them).
+    pub fn credentials(mut self, credentials: super::Credentials) -> Self {
+        self.config.credentials = Some(credentials);
+        self
     }
 
     /// Connects now; an error if the target cannot be reached.

@@ -4,6 +4,7 @@
 
 mod cancel;
 mod channel;
+mod credentials;
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -16,6 +17,7 @@ use prost::Message;
 
 pub use cancel::{cancellable, Canceller};
 pub use channel::{Channel, ChannelBuilder};
+pub use credentials::{CallCredentials, CallInfo, Credentials, MetadataFuture};
 
 use crate::codec;
 use crate::metadata::MetadataMap;
@@ -48,10 +50,10 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
-        let (metadata, message, deadline) = request.into_parts();
+        let (metadata, message, deadline, credentials) = request.into_client_parts();
         let data = codec::encode(&message, self.channel.config().max_send_message_size)?;
         within(deadline, async {
-            let (response, mut send) = self.start(path, metadata, deadline).await?;
+            let (response, mut send) = self.start(path, metadata, deadline, credentials).await?;
             let sent = send.send_data(data, true);
             let mut stream = Streaming::<Res>::client(response, self.max_receive(), None);
             prefer_response_status(read_single(&mut stream).await, sent)
@@ -69,10 +71,10 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
-        let (metadata, message, deadline) = request.into_parts();
+        let (metadata, message, deadline, credentials) = request.into_client_parts();
         let data = codec::encode(&message, self.channel.config().max_send_message_size)?;
         within(deadline, async {
-            let (response, mut send) = self.start(path, metadata, deadline).await?;
+            let (response, mut send) = self.start(path, metadata, deadline, credentials).await?;
             let sent = send.send_data(data, true);
             let mut stream = Streaming::<Res>::client(response, self.max_receive(), deadline);
             prefer_response_status(std::future::poll_fn(|cx| stream.poll_headers(cx)).await, sent)?;
@@ -93,10 +95,10 @@ impl Client {
         Res: Message + Default,
         S: Stream<Item = Req> + Send,
     {
-        let (metadata, messages, deadline) = request.into_parts();
+        let (metadata, messages, deadline, credentials) = request.into_client_parts();
         let max_send = self.channel.config().max_send_message_size;
         within(deadline, async {
-            let (response, mut send) = self.start(path, metadata, deadline).await?;
+            let (response, mut send) = self.start(path, metadata, deadline, credentials).await?;
             let mut messages = pin!(messages);
             let sent: Result<(), Status> = async {
                 while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
@@ -130,8 +132,8 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
-        let (metadata, (), deadline) = request.into_parts();
-        let (response, send) = within(deadline, self.start(path, metadata, deadline)).await?;
+        let (metadata, (), deadline, credentials) = request.into_client_parts();
+        let (response, send) = within(deadline, self.start(path, metadata, deadline, credentials)).await?;
         let sender =
             Sender { send: Some(send), max_send: self.channel.config().max_send_message_size, _message: PhantomData };
         Ok((sender, Streaming::client(response, self.max_receive(), deadline)))
@@ -147,6 +149,7 @@ impl Client {
         path: &'static str,
         metadata: MetadataMap,
         deadline: Option<Instant>,
+        credentials: Option<Credentials>,
     ) -> Result<(h2::client::ResponseFuture, h2::SendStream<Bytes>), Status> {
         let mut head = http::Request::new(());
         *head.method_mut() = http::Method::POST;
@@ -168,6 +171,10 @@ impl Client {
             }
             let value = http::HeaderValue::from_str(&timeout::encode(left)).expect("timeouts are ASCII");
             headers.insert(wire::GRPC_TIMEOUT, value);
+        }
+        if let Some(credentials) = credentials.as_ref().or(self.channel.config().credentials.as_ref()) {
+            let call = CallInfo { authority: self.channel.authority().to_string(), method: path };
+            credentials.apply(&call, self.channel.is_tls(), head.headers_mut()).await?;
         }
         let mut send_request = self.channel.ready().await?;
         send_request.send_request(head, false).map_err(|e| Status::from_h2(&e))
