@@ -67,9 +67,10 @@ impl<T> Request<T> {
         self.deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()))
     }
 
-    /// Sets a timeout from now; it becomes the call's deadline, sent as `grpc-timeout`.
+    /// Sets a timeout from now; it becomes the call's deadline, sent as `grpc-timeout`. A timeout too large
+    /// for the clock (such as `Duration::MAX`) means no deadline rather than a panic.
     pub fn set_timeout(&mut self, timeout: Duration) {
-        self.deadline = Some(Instant::now() + timeout);
+        self.deadline = Instant::now().checked_add(timeout);
     }
 
     /// The request with a timeout from now.

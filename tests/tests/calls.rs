@@ -149,6 +149,16 @@ async fn deadline_exceeded_on_both_sides() {
 }
 
 #[tokio::test]
+async fn timeouts_beyond_the_clock_mean_no_deadline() {
+    let (server, _service) = echo_server().await;
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    let request = Request::new(request("forever")).with_timeout(Duration::MAX);
+    assert_eq!(request.deadline(), None);
+    let reply = client.unary(request).await.unwrap().into_inner();
+    assert_eq!(reply.message, "forever");
+}
+
+#[tokio::test]
 async fn dropping_a_call_cancels_the_handler() {
     let (server, service) = echo_server().await;
     let client = EchoClient::connect(&server.target()).await.unwrap();

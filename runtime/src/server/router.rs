@@ -67,7 +67,8 @@ impl Router {
         let deadline = match parts.headers.get(wire::GRPC_TIMEOUT) {
             None => None,
             Some(value) => match timeout::decode(value.as_bytes()) {
-                Some(timeout) => Some(Instant::now() + timeout),
+                // A peer may send up to 99999999H; past what the clock holds it means no deadline.
+                Some(timeout) => Instant::now().checked_add(timeout),
                 None => {
                     let status = Status::internal(format!("malformed grpc-timeout {value:?}"));
                     send_trailers_only(&mut respond, &status);
