@@ -29,6 +29,9 @@ pub fn decode<M: Message + Default>(bytes: Bytes) -> Result<M, Status> {
     M::decode(bytes).map_err(|e| Status::internal(format!("failed to decode the message: {e}")))
 }
 
+/// The most the decoder reserves ahead of data that has not arrived yet.
+const RESERVE_AHEAD: usize = 64 * 1024;
+
 /// Splits received bytes into messages, checking flags and the size limit as soon as a prefix arrives, so an
 /// oversized message is refused before its body is buffered.
 #[derive(Debug)]
@@ -41,6 +44,11 @@ impl Decoder {
     /// A decoder refusing messages over `max_receive` bytes.
     pub fn new(max_receive: usize) -> Self {
         Decoder { buf: BytesMut::new(), max_receive }
+    }
+
+    /// Drops whatever is buffered, after an error ends the stream.
+    pub fn clear(&mut self) {
+        self.buf = BytesMut::new();
     }
 
     /// Adds received bytes.
@@ -68,8 +76,13 @@ impl Decoder {
                 self.max_receive
             )));
         }
-        if self.buf.len() < PREFIX_LEN + len {
-            self.buf.reserve(PREFIX_LEN + len - self.buf.len());
+        let Some(total) = len.checked_add(PREFIX_LEN) else {
+            return Err(Status::resource_exhausted(format!("received a message of {len} bytes")));
+        };
+        if self.buf.len() < total {
+            // Five bytes of prefix must not buy the whole declared length up front; the buffer grows as the
+            // data arrives, so memory follows what the peer actually sent.
+            self.buf.reserve((total - self.buf.len()).min(RESERVE_AHEAD));
             return Ok(None);
         }
         self.buf.advance(PREFIX_LEN);
@@ -91,6 +104,32 @@ mod tests {
     use super::*;
     use crate::status::Code;
     use crate::well_known::Duration;
+
+    const DEFAULT_MAX: usize = crate::wire::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE;
+
+    #[test]
+    fn a_prefix_alone_does_not_reserve_the_declared_length() {
+        let mut decoder = Decoder::new(DEFAULT_MAX);
+        decoder.push(&[0, 0, 0x04, 0, 0]);
+        assert!(decoder.next_message().unwrap().is_none());
+        assert!(decoder.buf.capacity() <= PREFIX_LEN + RESERVE_AHEAD, "{}", decoder.buf.capacity());
+        // The message still arrives whole as its bytes come.
+        for _ in 0..64 {
+            decoder.push(&[9; 0x40000 / 64]);
+        }
+        assert_eq!(decoder.next_message().unwrap().unwrap().len(), 0x40000);
+        decoder.finish().unwrap();
+    }
+
+    #[test]
+    fn after_clear_nothing_is_left() {
+        let mut decoder = Decoder::new(DEFAULT_MAX);
+        decoder.push(&[7, 0, 0, 0, 1, 0]);
+        assert!(decoder.next_message().is_err());
+        decoder.clear();
+        assert!(decoder.next_message().unwrap().is_none());
+        decoder.finish().unwrap();
+    }
 
     #[test]
     fn messages_split_across_and_within_chunks() {

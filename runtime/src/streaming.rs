@@ -130,6 +130,9 @@ impl<T: Message + Default> Streaming<T> {
     /// Ends the stream with an error; dropping the h2 handles resets the HTTP/2 stream.
     fn fail(&mut self, status: Status) -> Status {
         self.state = State::Done;
+        // Whatever is left (a bad prefix, messages after a bad one) must not be yielded: after an error
+        // the stream only ends.
+        self.decoder.clear();
         status
     }
 }

@@ -34,6 +34,25 @@ pub const FLAG_UNCOMPRESSED: u8 = 0;
 /// Flag byte of a compressed message.
 pub const FLAG_COMPRESSED: u8 = 1;
 
+/// The largest HTTP/2 flow-control window (RFC 9113 section 6.9.1); larger settings are clamped to it.
+pub const MAX_WINDOW_SIZE: u32 = (1 << 31) - 1;
+
+/// The default flow-control window of one call. Larger than HTTP/2's 64 KiB so a message of a few hundred
+/// KiB crosses in one round trip rather than several.
+pub const DEFAULT_STREAM_WINDOW_SIZE: u32 = 1024 * 1024;
+
+/// The default flow-control window of a connection: several streams' worth, so one call whose reader
+/// stalls cannot use up the whole connection's window and block the calls beside it.
+pub const DEFAULT_CONNECTION_WINDOW_SIZE: u32 = 4 * 1024 * 1024;
+
+/// The default cap on concurrent calls per server connection: bounds what one client can make the server
+/// hold, as a client with unlimited open streams otherwise could.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1000;
+
+/// The default cap on a request's decoded header list (gRPC C-core's hard metadata limit); h2's own default
+/// of 16 MiB per stream, times many streams, is too much memory to hand one client.
+pub const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
+
 /// The largest message received by default: 4 MiB, as in grpc-go and grpc-java.
 pub const DEFAULT_MAX_RECEIVE_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 /// The largest message sent by default: as large as the length prefix allows.

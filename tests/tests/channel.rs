@@ -147,3 +147,36 @@ async fn message_size_limits_on_both_sides() {
     let status = EchoClient::new(small_receiver).unary(echo_big).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
 }
+
+#[tokio::test]
+async fn windows_past_the_http2_maximum_are_clamped_not_a_panic() {
+    let server = Server::builder()
+        .add_service(EchoServer::new(EchoService::default()))
+        .initial_stream_window_size(u32::MAX)
+        .initial_connection_window_size(u32::MAX)
+        .build();
+    let server = serve(server).await;
+    let channel = Channel::builder(&server.target())
+        .unwrap()
+        .initial_stream_window_size(u32::MAX)
+        .initial_connection_window_size(u32::MAX)
+        .connect()
+        .await
+        .unwrap();
+    let big = EchoRequest { payload: vec![3; 3 << 20], ..request("big window") };
+    let reply = EchoClient::new(channel).unary(big).await;
+    // A message larger than the default windows crosses the clamped ones.
+    assert_eq!(reply.unwrap().into_inner().message, "big window");
+}
+
+#[tokio::test]
+async fn oversized_metadata_is_refused_and_the_server_keeps_serving() {
+    let server = serve(both_services()).await;
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    let mut call = rsgrpc::Request::new(request("heavy"));
+    call.metadata_mut().insert("x-large", &"v".repeat(64 * 1024)).unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), client.unary(call)).await.expect("no hang").unwrap_err();
+    assert_ne!(status.code(), Code::Ok, "{status}");
+    let reply = client.unary(request("light")).await.unwrap().into_inner();
+    assert_eq!(reply.message, "light");
+}

@@ -154,3 +154,22 @@ fn mutated_documents_never_panic() {
     // Most mutations break the document; they must be errors, not panics.
     assert!(errors > 4000, "only {errors} errors");
 }
+
+#[test]
+fn anys_nested_past_the_depth_limit_are_an_error_not_a_stack_overflow() {
+    use rsgrpc::Message;
+    use rsgrpc_tests::rt::well_known::Any;
+    // Each Any decodes its payload afresh, so prost's recursion limit does not apply; only the writer's does.
+    let wrap = |depth: usize| {
+        let mut any = Any::default();
+        for _ in 0..depth {
+            let value = any.encode_to_vec();
+            any = Any { type_url: "type.googleapis.com/google.protobuf.Any".into(), value, ..Default::default() };
+        }
+        any
+    };
+    let shallow = rsgrpc::json::to_json(&wrap(3)).unwrap();
+    assert_eq!(shallow.matches("@type").count(), 3, "{shallow}");
+    let error = rsgrpc::json::to_json(&wrap(2_000)).unwrap_err();
+    assert!(error.message().contains("nested more than"), "{error}");
+}

@@ -47,6 +47,30 @@ async fn graceful_shutdown_finishes_calls_in_flight_and_refuses_new_ones() {
     assert_eq!(service.observed.cancelled.load(Ordering::SeqCst), 0);
 }
 
+#[tokio::test]
+async fn an_endless_call_cannot_hold_shutdown_past_the_grace_period() {
+    let service = EchoService::default();
+    let server = Server::builder()
+        .add_service(EchoServer::new(service.clone()))
+        .shutdown_grace_period(Some(Duration::from_millis(300)))
+        .build();
+    let server = serve(server).await;
+    let client = EchoClient::new(Channel::connect(&server.target()).await.unwrap());
+    // A handler that would run for a minute, like a Watch stream that never ends.
+    let endless = tokio::spawn({
+        let client = client.clone();
+        async move { client.unary(slow("endless", 60_000)).await }
+    });
+    while service.observed.started.load(Ordering::SeqCst) < 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), server.stop()).await.expect("shutdown ends after the grace period");
+    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+    let status = tokio::time::timeout(Duration::from_secs(10), endless).await.unwrap().unwrap().unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+}
+
 /// An `Echo` that forwards `unary` to a backend, passing its deadline on.
 struct Middle {
     backend: EchoClient,

@@ -65,8 +65,8 @@ impl Default for ChannelConfig {
             max_receive_message_size: wire::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
             max_send_message_size: wire::DEFAULT_MAX_SEND_MESSAGE_SIZE,
             user_agent: http::HeaderValue::from_static(wire::USER_AGENT),
-            initial_stream_window_size: None,
-            initial_connection_window_size: None,
+            initial_stream_window_size: Some(wire::DEFAULT_STREAM_WINDOW_SIZE),
+            initial_connection_window_size: Some(wire::DEFAULT_CONNECTION_WINDOW_SIZE),
             tls: None,
             credentials: None,
         }
@@ -110,15 +110,15 @@ impl ChannelBuilder {
         Ok(self)
     }
 
-    /// The HTTP/2 flow-control window of each call.
+    /// The HTTP/2 flow-control window of each call (default 1 MiB; at most 2^31-1, larger is clamped).
     pub fn initial_stream_window_size(mut self, bytes: u32) -> Self {
-        self.config.initial_stream_window_size = Some(bytes);
+        self.config.initial_stream_window_size = Some(bytes.min(wire::MAX_WINDOW_SIZE));
         self
     }
 
-    /// The HTTP/2 flow-control window of the connection.
+    /// The HTTP/2 flow-control window of the connection (default 4 MiB; at most 2^31-1, larger is clamped).
     pub fn initial_connection_window_size(mut self, bytes: u32) -> Self {
-        self.config.initial_connection_window_size = Some(bytes);
+        self.config.initial_connection_window_size = Some(bytes.min(wire::MAX_WINDOW_SIZE));
         self
     }
 

@@ -105,15 +105,69 @@ impl Health for HealthService {
         &self,
         request: Request<HealthCheckRequest>,
     ) -> Result<Response<BoxStream<HealthCheckResponse>>, Status> {
-        let receiver = self.reporter.subscribe(&request.into_inner().service);
-        // The status now, then one answer per change; the stream ends when the reporter is dropped.
-        let stream = futures_util::stream::unfold((receiver, true), |(mut receiver, first)| async move {
-            if !first && receiver.changed().await.is_err() {
+        let service = request.into_inner().service;
+        let receiver = self.reporter.subscribe(&service);
+        let watcher = Watcher { receiver, reporter: self.reporter.clone(), service, first: true };
+        // The status now, then one answer per change, until the client goes away.
+        let stream = futures_util::stream::unfold(watcher, |mut watcher| async move {
+            if !watcher.first && watcher.receiver.changed().await.is_err() {
                 return None;
             }
-            let status = *receiver.borrow_and_update();
-            Some((Ok(answer(status)), (receiver, false)))
+            watcher.first = false;
+            let status = *watcher.receiver.borrow_and_update();
+            Some((Ok(answer(status)), watcher))
         });
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// One Watch call's subscription. Watching an unknown service registers it (so the watcher sees it appear),
+/// and the last watcher to leave removes it again: clients watching made-up names must not grow the map
+/// for good.
+struct Watcher {
+    receiver: watch::Receiver<ServingStatus>,
+    reporter: HealthReporter,
+    service: String,
+    first: bool,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let mut statuses = self.reporter.statuses.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(sender) = statuses.get(&self.service) else { return };
+        // This watcher's receiver is still alive here, so "only us" is a count of one.
+        if *sender.borrow() == ServingStatus::ServiceUnknown && sender.receiver_count() <= 1 {
+            statuses.remove(&self.service);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn watching_unknown_services_leaves_nothing_behind() {
+        let (reporter, _server) = health_service();
+        let service = HealthService { reporter: reporter.clone() };
+        for name in ["made-up-1", "made-up-2"] {
+            let request = Request::new(HealthCheckRequest { service: name.into(), ..Default::default() });
+            let mut stream = service.watch(request).await.unwrap().into_inner();
+            let first = stream.next().await.unwrap().unwrap();
+            assert_eq!(first.status, ServingStatus::ServiceUnknown as i32);
+        }
+        let names: Vec<String> = reporter.statuses.lock().unwrap().keys().cloned().collect();
+        assert_eq!(names, vec![String::new()]);
+
+        // A watched service that becomes known stays known after its watcher leaves.
+        let request = Request::new(HealthCheckRequest { service: "real".into(), ..Default::default() });
+        let mut stream = service.watch(request).await.unwrap().into_inner();
+        stream.next().await.unwrap().unwrap();
+        reporter.set_serving("real");
+        assert_eq!(stream.next().await.unwrap().unwrap().status, ServingStatus::Serving as i32);
+        drop(stream);
+        assert_eq!(reporter.current("real"), Some(ServingStatus::Serving));
     }
 }

@@ -135,8 +135,8 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<(i64, i32), String> {
 
 /// A Duration as seconds with a fraction and an `s` (`-1.500s`).
 pub(crate) fn format_duration(seconds: i64, nanos: i32) -> Result<String, String> {
-    let valid = seconds.abs() <= MAX_DURATION_SECONDS
-        && nanos.abs() < 1_000_000_000
+    let valid = seconds.unsigned_abs() <= MAX_DURATION_SECONDS.unsigned_abs()
+        && nanos.unsigned_abs() < 1_000_000_000
         && !(seconds > 0 && nanos < 0 || seconds < 0 && nanos > 0);
     if !valid {
         return Err(format!("Duration {{ seconds: {seconds}, nanos: {nanos} }} is out of range"));
@@ -173,6 +173,13 @@ pub(crate) fn parse_duration(text: &str) -> Result<(i64, i32), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_most_negative_durations_are_errors() {
+        assert!(format_duration(i64::MIN, 0).is_err());
+        assert!(format_duration(-1, i32::MIN).is_err());
+        assert_eq!(format_duration(-1, -500_000_000).unwrap(), "-1.500s");
+    }
 
     #[test]
     fn timestamps() {

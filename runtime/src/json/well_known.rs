@@ -365,10 +365,14 @@ impl JsonMessage for Any {
             writer.fail(format!("Any holds {:?}, which is not in the type registry", self.type_url));
             return writer.null();
         };
+        if writer.depth() >= super::writer::MAX_DEPTH {
+            writer.fail(format!("Any values nested more than {} levels deep", super::writer::MAX_DEPTH));
+            return writer.null();
+        }
         // The inner message's JSON, written with the same options, then merged with "@type".
         let options = writer.options().clone();
         let mut inner = String::new();
-        let mut inner_writer = JsonWriter::new(&mut inner, &options);
+        let mut inner_writer = writer.nested(&mut inner, &options);
         let written = (entry.write)(&self.value, &mut inner_writer);
         if let Some(error) = inner_writer.take_error().or(written.err()) {
             writer.fail(error);

@@ -14,12 +14,19 @@ pub struct JsonWriter<'a> {
     /// Whether the next value or key needs a comma before it.
     comma: bool,
     error: Option<String>,
+    /// Open objects and arrays, counted across the writers of nested `Any`s: an `Any` decodes its payload
+    /// afresh, so prost's recursion limit does not bound how deep a chain of them goes.
+    depth: u32,
 }
+
+/// The deepest nesting written; deeper input (only reachable through `Any`s inside `Any`s) is an error
+/// rather than a stack overflow. Matches serde_json's limit when reading.
+pub(crate) const MAX_DEPTH: u32 = 128;
 
 impl<'a> JsonWriter<'a> {
     /// A writer appending to `out`.
     pub fn new(out: &'a mut String, options: &'a JsonOptions) -> Self {
-        JsonWriter { out, options, comma: false, error: None }
+        JsonWriter { out, options, comma: false, error: None, depth: 0 }
     }
 
     /// The options of this call.
@@ -30,6 +37,16 @@ impl<'a> JsonWriter<'a> {
     /// Whether fields without presence are written even when they hold their default value.
     pub fn emit_defaults(&self) -> bool {
         self.options.emit_defaults
+    }
+
+    /// A writer for a value one level inside this one's current position, into its own buffer.
+    pub(crate) fn nested<'b>(&self, out: &'b mut String, options: &'b JsonOptions) -> JsonWriter<'b> {
+        JsonWriter { out, options, comma: false, error: None, depth: self.depth + 1 }
+    }
+
+    /// How many objects and arrays are open, including those of enclosing `Any`s.
+    pub(crate) fn depth(&self) -> u32 {
+        self.depth
     }
 
     /// Records that the message cannot be written (a Timestamp out of range, a NaN in a Value, ...); the
@@ -56,12 +73,14 @@ impl<'a> JsonWriter<'a> {
         self.separate();
         self.out.push('{');
         self.comma = false;
+        self.depth += 1;
     }
 
     /// `}`.
     pub fn end_object(&mut self) {
         self.out.push('}');
         self.comma = true;
+        self.depth = self.depth.saturating_sub(1);
     }
 
     /// `[`.
@@ -69,12 +88,14 @@ impl<'a> JsonWriter<'a> {
         self.separate();
         self.out.push('[');
         self.comma = false;
+        self.depth += 1;
     }
 
     /// `]`.
     pub fn end_array(&mut self) {
         self.out.push(']');
         self.comma = true;
+        self.depth = self.depth.saturating_sub(1);
     }
 
     /// A field's key: its JSON name, or its proto name when the options ask for those.

@@ -40,6 +40,10 @@ pub trait Service: Send + Sync + 'static {
     }
 }
 
+/// How long a graceful shutdown waits for calls in flight by default: Kubernetes' default termination grace
+/// period, so a pod's server is done before it would be killed anyway.
+pub const DEFAULT_SHUTDOWN_GRACE_PERIOD: Duration = Duration::from_secs(30);
+
 /// Settings of a server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -51,6 +55,7 @@ pub struct ServerConfig {
     max_header_list_size: Option<u32>,
     max_frame_size: Option<u32>,
     handshake_timeout: Duration,
+    shutdown_grace_period: Option<Duration>,
     spawn_calls: bool,
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -60,12 +65,13 @@ impl Default for ServerConfig {
         ServerConfig {
             max_receive_message_size: wire::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
             max_send_message_size: wire::DEFAULT_MAX_SEND_MESSAGE_SIZE,
-            max_concurrent_streams: None,
-            initial_stream_window_size: None,
-            initial_connection_window_size: None,
-            max_header_list_size: None,
+            max_concurrent_streams: Some(wire::DEFAULT_MAX_CONCURRENT_STREAMS),
+            initial_stream_window_size: Some(wire::DEFAULT_STREAM_WINDOW_SIZE),
+            initial_connection_window_size: Some(wire::DEFAULT_CONNECTION_WINDOW_SIZE),
+            max_header_list_size: Some(wire::DEFAULT_MAX_HEADER_LIST_SIZE),
             max_frame_size: None,
             handshake_timeout: Duration::from_secs(20),
+            shutdown_grace_period: Some(DEFAULT_SHUTDOWN_GRACE_PERIOD),
             spawn_calls: false,
             tls: None,
         }
@@ -131,27 +137,36 @@ impl ServerBuilder {
         self
     }
 
-    /// The most calls a client may have open at once on one connection (HTTP/2 MAX_CONCURRENT_STREAMS).
+    /// The most calls a client may have open at once on one connection (HTTP/2 MAX_CONCURRENT_STREAMS;
+    /// default 1000).
     pub fn max_concurrent_streams(mut self, streams: u32) -> Self {
         self.config.max_concurrent_streams = Some(streams);
         self
     }
 
-    /// The HTTP/2 flow-control window of each call.
+    /// The HTTP/2 flow-control window of each call (default 1 MiB; at most 2^31-1, larger is clamped).
     pub fn initial_stream_window_size(mut self, bytes: u32) -> Self {
-        self.config.initial_stream_window_size = Some(bytes);
+        self.config.initial_stream_window_size = Some(bytes.min(wire::MAX_WINDOW_SIZE));
         self
     }
 
-    /// The HTTP/2 flow-control window of each connection.
+    /// The HTTP/2 flow-control window of each connection (default 4 MiB; at most 2^31-1, larger is clamped).
     pub fn initial_connection_window_size(mut self, bytes: u32) -> Self {
-        self.config.initial_connection_window_size = Some(bytes);
+        self.config.initial_connection_window_size = Some(bytes.min(wire::MAX_WINDOW_SIZE));
         self
     }
 
-    /// The largest header list a client may send (HTTP/2 MAX_HEADER_LIST_SIZE).
+    /// The largest header list (metadata) a client may send (HTTP/2 MAX_HEADER_LIST_SIZE; default 16 KiB).
     pub fn max_header_list_size(mut self, bytes: u32) -> Self {
         self.config.max_header_list_size = Some(bytes);
+        self
+    }
+
+    /// How long a graceful shutdown lets calls in flight run before closing their connections (default 30 s;
+    /// `None` waits for as long as they take). Without a limit one endless call, such as a health `Watch`
+    /// kept open by a load balancer, would hold the shutdown forever.
+    pub fn shutdown_grace_period(mut self, grace: Option<Duration>) -> Self {
+        self.config.shutdown_grace_period = grace;
         self
     }
 
@@ -266,7 +281,9 @@ impl Server {
     }
 
     /// Serves on a bound listener until `signal` completes; then stops accepting, sends GOAWAY on every
-    /// connection, lets the calls in flight finish and returns once all connections closed.
+    /// connection, lets the calls in flight finish (within the
+    /// [grace period](ServerBuilder::shutdown_grace_period), after which their connections are closed) and
+    /// returns once all connections closed.
     pub async fn serve_with_shutdown(
         self,
         listener: impl Into<Listener>,
@@ -297,8 +314,23 @@ impl Server {
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
+        // New clients are refused at once rather than left waiting in the accept queue during the drain.
+        drop(listener);
         let _ = stop.send(true);
-        while connections.join_next().await.is_some() {}
+        let drain = async { while connections.join_next().await.is_some() {} };
+        match self.shared.config.shutdown_grace_period {
+            None => drain.await,
+            Some(grace) => {
+                if tokio::time::timeout(grace, drain).await.is_err() {
+                    tracing::info!(
+                        connections = connections.len(),
+                        "the shutdown grace period ran out; closing the connections left"
+                    );
+                    connections.abort_all();
+                    while connections.join_next().await.is_some() {}
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -87,8 +87,8 @@ impl TryFrom<Timestamp> for SystemTime {
 impl Duration {
     /// Whether seconds and nanos are within range and have the same sign, as `Duration` requires.
     pub fn is_valid(&self) -> bool {
-        self.seconds.abs() <= MAX_DURATION_SECONDS
-            && self.nanos.abs() < 1_000_000_000
+        self.seconds.unsigned_abs() <= MAX_DURATION_SECONDS.unsigned_abs()
+            && self.nanos.unsigned_abs() < 1_000_000_000
             && !(self.seconds > 0 && self.nanos < 0 || self.seconds < 0 && self.nanos > 0)
     }
 }
@@ -145,5 +145,8 @@ mod tests {
         let mixed = Duration { seconds: 1, nanos: -1, ..Default::default() };
         assert!(!mixed.is_valid());
         assert!(Duration::try_from(std::time::Duration::from_secs(u64::MAX)).is_err());
+        // The most negative values have no absolute value in their own type; they are invalid, not a panic.
+        assert!(!Duration { seconds: i64::MIN, ..Default::default() }.is_valid());
+        assert!(!Duration { seconds: -1, nanos: i32::MIN, ..Default::default() }.is_valid());
     }
 }
