@@ -19,6 +19,7 @@ pub mod codec;
 pub mod codegen;
 pub mod health;
 pub mod json;
+pub mod keepalive;
 pub mod metadata;
 pub mod reflection;
 mod request;

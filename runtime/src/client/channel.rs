@@ -49,6 +49,7 @@ pub(crate) struct ChannelConfig {
     pub(crate) initial_connection_window_size: Option<u32>,
     pub(crate) tls: Option<TlsSetup>,
     pub(crate) credentials: Option<super::Credentials>,
+    pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
 }
 
 /// A client TLS configuration, ready for connections to one target.
@@ -69,6 +70,7 @@ impl Default for ChannelConfig {
             initial_connection_window_size: Some(wire::DEFAULT_CONNECTION_WINDOW_SIZE),
             tls: None,
             credentials: None,
+            keepalive: None,
         }
     }
 }
@@ -84,6 +86,17 @@ pub struct ChannelBuilder {
 }
 
 impl ChannelBuilder {
+    /// Pings the server every `interval` and drops the connection when an answer takes longer than
+    /// `timeout`, failing its calls with UNAVAILABLE (the next call reconnects). Off by default.
+    ///
+    /// Pings go out whether or not calls are open; a server that limits ping frequency (grpc-go allows one
+    /// every 5 minutes on a connection without calls unless configured otherwise) may close the connection
+    /// with `too_many_pings` if `interval` is shorter than it permits.
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.keepalive = Some(crate::keepalive::Keepalive::new(interval, timeout));
+        self
+    }
+
     /// How long connecting (TCP and the HTTP/2 handshake) may take; default 20 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
@@ -352,16 +365,34 @@ impl Channel {
         if let Some(size) = self.inner.config.initial_connection_window_size {
             builder.initial_connection_window_size(size);
         }
-        let (send, connection) = builder.handshake::<_, Bytes>(io).await.map_err(|e| {
+        let (send, mut connection) = builder.handshake::<_, Bytes>(io).await.map_err(|e| {
             Status::unavailable(format!("HTTP/2 handshake with {} failed: {e}", self.describe_target()))
         })?;
+        let mut pinger = match (self.inner.config.keepalive, connection.ping_pong()) {
+            (Some(settings), Some(ping_pong)) => Some(crate::keepalive::Pinger::new(settings, ping_pong)),
+            _ => None,
+        };
         let alive = Arc::new(AtomicBool::new(true));
         let flag = alive.clone();
         let target = self.describe_target();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%target, %error, "connection closed with an error");
-            }
+            let mut connection = std::pin::pin!(connection);
+            std::future::poll_fn(|cx| {
+                if let std::task::Poll::Ready(result) = std::future::Future::poll(connection.as_mut(), cx) {
+                    if let Err(error) = result {
+                        tracing::debug!(%target, %error, "connection closed with an error");
+                    }
+                    return std::task::Poll::Ready(());
+                }
+                if pinger.as_mut().is_some_and(|pinger| pinger.poll_dead(cx).is_ready()) {
+                    // Dropping the connection fails the calls on it; the channel connects anew for the next.
+                    tracing::debug!(%target, "the server did not answer a keepalive ping in time");
+                    flag.store(false, Ordering::Release);
+                    return std::task::Poll::Ready(());
+                }
+                std::task::Poll::Pending
+            })
+            .await;
             flag.store(false, Ordering::Release);
         });
         Ok((send, alive))

@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
 use super::{Peer, Shared};
+use crate::keepalive::Pinger;
 
 /// Serves one connection until the peer closes it, it fails, or a graceful shutdown has finished it.
 pub(crate) async fn serve<IO>(io: IO, peer: Peer, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>)
@@ -31,6 +32,10 @@ where
             return;
         }
     };
+    let mut pinger = match (shared.config.keepalive, connection.ping_pong()) {
+        (Some(settings), Some(ping_pong)) => Some(Pinger::new(settings, ping_pong)),
+        _ => None,
+    };
     let mut calls = FuturesUnordered::new();
     let mut shutdown_signal = pin!(async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
@@ -41,6 +46,11 @@ where
             shutting_down = true;
             // GOAWAY: no new streams; the ones in flight finish.
             connection.graceful_shutdown();
+        }
+        if pinger.as_mut().is_some_and(|pinger| pinger.poll_dead(cx).is_ready()) {
+            // Returning drops the connection and with it the calls polled here (spawned calls see a reset).
+            tracing::debug!(peer = ?peer.addr, "the client did not answer a keepalive ping in time");
+            return Poll::Ready(());
         }
         // Calls first, then the connection: driving the connection writes what the calls just queued, so the
         // responses of one pass leave in one write. Repeat while new streams arrive.

@@ -56,6 +56,7 @@ pub struct ServerConfig {
     max_frame_size: Option<u32>,
     handshake_timeout: Duration,
     shutdown_grace_period: Option<Duration>,
+    keepalive: Option<crate::keepalive::Keepalive>,
     spawn_calls: bool,
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -72,6 +73,7 @@ impl Default for ServerConfig {
             max_frame_size: None,
             handshake_timeout: Duration::from_secs(20),
             shutdown_grace_period: Some(DEFAULT_SHUTDOWN_GRACE_PERIOD),
+            keepalive: None,
             spawn_calls: false,
             tls: None,
         }
@@ -159,6 +161,14 @@ impl ServerBuilder {
     /// The largest header list (metadata) a client may send (HTTP/2 MAX_HEADER_LIST_SIZE; default 16 KiB).
     pub fn max_header_list_size(mut self, bytes: u32) -> Self {
         self.config.max_header_list_size = Some(bytes);
+        self
+    }
+
+    /// Pings each client every `interval` and closes its connection when an answer takes longer than
+    /// `timeout`, cancelling its calls: a client that vanished without closing TCP is noticed. Off by
+    /// default.
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.keepalive = Some(crate::keepalive::Keepalive::new(interval, timeout));
         self
     }
 

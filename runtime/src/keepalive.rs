@@ -1,0 +1,72 @@
+//! HTTP/2 keepalive: a PING every interval, and a peer that does not answer within the timeout is taken for
+//! dead. Without it a half-open TCP connection (a peer that lost power, a NAT that dropped the mapping)
+//! looks alive for hours, and calls without a deadline on it wait forever.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+
+/// How often to ping the peer and how long to wait for its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Time between the answer to one PING and the next PING.
+    pub interval: Duration,
+    /// How long the peer has to answer before its connection is closed.
+    pub timeout: Duration,
+}
+
+impl Keepalive {
+    /// Pings every `interval`, closing the connection when an answer takes longer than `timeout`.
+    pub fn new(interval: Duration, timeout: Duration) -> Self {
+        Keepalive { interval, timeout }
+    }
+}
+
+/// Drives one connection's pings; [`Pinger::poll_dead`] is ready once the peer missed an answer.
+pub(crate) struct Pinger {
+    settings: Keepalive,
+    ping_pong: h2::PingPong,
+    timer: Pin<Box<Sleep>>,
+    awaiting_pong: bool,
+}
+
+impl Pinger {
+    pub(crate) fn new(settings: Keepalive, ping_pong: h2::PingPong) -> Self {
+        let timer = Box::pin(tokio::time::sleep(settings.interval));
+        Pinger { settings, ping_pong, timer, awaiting_pong: false }
+    }
+
+    /// Ready when the peer failed to answer a PING in time (or the connection can no longer send one).
+    pub(crate) fn poll_dead(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if self.awaiting_pong {
+                match self.ping_pong.poll_pong(cx) {
+                    Poll::Ready(Ok(_)) => {
+                        self.awaiting_pong = false;
+                        self.timer.as_mut().reset(Instant::now() + self.settings.interval);
+                        continue;
+                    }
+                    // The connection itself failed; its own task reports that.
+                    Poll::Ready(Err(_)) => return Poll::Pending,
+                    Poll::Pending => {}
+                }
+                if self.timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                return Poll::Pending;
+            }
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if self.ping_pong.send_ping(h2::Ping::opaque()).is_err() {
+                // h2 allows one user PING in flight; an error means the connection is closing.
+                return Poll::Pending;
+            }
+            self.awaiting_pong = true;
+            self.timer.as_mut().reset(Instant::now() + self.settings.timeout);
+        }
+    }
+}
