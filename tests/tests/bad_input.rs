@@ -191,3 +191,54 @@ async fn a_client_that_vanishes_mid_call_cancels_it() {
     }
     panic!("the handler was not cancelled when its client vanished");
 }
+
+#[tokio::test]
+async fn a_rapid_reset_flood_does_not_stop_normal_calls_or_leak_calls() {
+    let service = EchoService::default();
+    let server = server(&service).await;
+    let (connection, _task) = raw(&server).await;
+    // Each flood stream starts a call that would run for 10 s, then is reset at once (CVE-2023-44487).
+    let slow = rsgrpc::Message::encode_to_vec(&EchoRequest { delay_ms: 10_000, ..Default::default() });
+    let flood = tokio::spawn(async move {
+        let mut sent = 0usize;
+        for _ in 0..5_000 {
+            let Ok(mut ready) = connection.clone().ready().await else { break };
+            let head = request(http::Method::POST, UNARY, "application/grpc", &[]);
+            let Ok((_response, mut stream)) = ready.send_request(head, false) else { break };
+            if stream.send_data(Bytes::from(framed(&slow)), false).is_err() {
+                break;
+            }
+            stream.send_reset(h2::Reason::CANCEL);
+            sent += 1;
+            // Let the connection task write, so the server sees the flood as it is sent.
+            tokio::task::yield_now().await;
+        }
+        sent
+    });
+    // Meanwhile, a well-behaved client on its own connection is served throughout.
+    let client = EchoClient::new(Channel::connect(&server.target()).await.unwrap());
+    for i in 0..50 {
+        let message = format!("normal {i}");
+        let reply = client.unary(EchoRequest { message: message.clone(), ..Default::default() }).await.unwrap();
+        assert_eq!(reply.into_inner().message, message);
+    }
+    let sent = tokio::time::timeout(Duration::from_secs(30), flood).await.expect("the flood ends").unwrap();
+    // h2 answers a connection resetting streams faster than they are accepted with GOAWAY
+    // (ENHANCE_YOUR_CALM), so the flood is cut short instead of running to the end.
+    assert!(sent > 0 && sent < 5_000, "the server never closed the flooding connection ({sent} streams)");
+    // Every call the flood started was dropped with its stream: none is left holding memory.
+    let observed = &service.observed;
+    let settled = || {
+        observed.started.load(Ordering::SeqCst)
+            == observed.finished.load(Ordering::SeqCst) + observed.cancelled.load(Ordering::SeqCst)
+    };
+    for _ in 0..500 {
+        if settled() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(settled(), "calls left running: {observed:?}");
+    assert_eq!(observed.finished.load(Ordering::SeqCst), 50, "only the normal calls ran to the end");
+    still_serving(&server).await;
+}
