@@ -114,3 +114,55 @@ async fn a_deadline_propagates_through_a_middle_service() {
     }
     panic!("the backend did not see the call cancelled");
 }
+
+#[tokio::test]
+async fn an_idle_connection_is_sent_away_but_a_busy_one_is_not() {
+    idle_connections(false).await;
+    // Spawned calls count as busy too.
+    idle_connections(true).await;
+}
+
+async fn idle_connections(spawn_calls: bool) {
+    let service = EchoService::default();
+    let server = Server::builder()
+        .add_service(EchoServer::new(service))
+        .max_connection_idle(Duration::from_millis(300))
+        .spawn_calls(spawn_calls)
+        .build();
+    let server = serve(server).await;
+    // A call longer than the idle limit keeps its connection.
+    let client = EchoClient::new(Channel::connect(&server.target()).await.unwrap());
+    assert_eq!(client.unary(slow("busy", 800)).await.unwrap().into_inner().message, "busy");
+
+    // A raw connection that makes no calls: the server sends GOAWAY and closes it.
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (_send, connection): (h2::client::SendRequest<bytes::Bytes>, _) = h2::client::handshake(tcp).await.unwrap();
+    let started = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(5), connection).await;
+    assert!(ended.is_ok(), "the idle connection was not closed");
+    assert!(started.elapsed() >= Duration::from_millis(250), "{:?}", started.elapsed());
+    // The channel reconnects after its own idle connection went away.
+    assert_eq!(client.unary(slow("again", 0)).await.unwrap().into_inner().message, "again");
+}
+
+#[tokio::test]
+async fn connections_past_their_maximum_age_are_sent_away_then_closed_after_the_grace() {
+    let service = EchoService::default();
+    let server = Server::builder()
+        .add_service(EchoServer::new(service.clone()))
+        .max_connection_age(Duration::from_millis(300), Some(Duration::from_millis(300)))
+        .build();
+    let server = serve(server).await;
+    let client = EchoClient::new(Channel::connect(&server.target()).await.unwrap());
+    let started = Instant::now();
+    // Outlives age + grace: cut off, where a call that fits in the grace would have finished.
+    let status = tokio::time::timeout(Duration::from_secs(10), client.unary(slow("endless", 60_000)))
+        .await
+        .expect("the call is cut off after the grace")
+        .unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(550), "{:?}", started.elapsed());
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+    assert_eq!(service.observed.cancelled.load(Ordering::SeqCst), 1);
+    // A new connection serves the next call.
+    assert_eq!(client.unary(slow("next", 0)).await.unwrap().into_inner().message, "next");
+}

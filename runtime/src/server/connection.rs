@@ -12,6 +12,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
+use super::lifetime::{Action, Lifetime};
 use super::{Peer, Shared};
 use crate::keepalive::Pinger;
 
@@ -36,6 +37,9 @@ where
         (Some(settings), Some(ping_pong)) => Some(Pinger::new(settings, ping_pong)),
         _ => None,
     };
+    let mut lifetime = Lifetime::new(shared.config.lifetime);
+    // Spawned calls each hold a clone, so the count of open calls includes them.
+    let spawned = Arc::new(());
     let mut calls = FuturesUnordered::new();
     let mut shutdown_signal = pin!(async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
@@ -62,7 +66,11 @@ where
                     Poll::Ready(Some(Ok((request, respond)))) => {
                         if let Some(call) = shared.router.dispatch(request, respond, &peer, shared.config.limits()) {
                             if shared.config.spawn_calls {
-                                tokio::spawn(call);
+                                let token = spawned.clone();
+                                tokio::spawn(async move {
+                                    call.await;
+                                    drop(token);
+                                });
                             } else {
                                 calls.push(call);
                                 accepted = true;
@@ -78,7 +86,23 @@ where
                 }
             }
             if !accepted {
-                return Poll::Pending;
+                if !lifetime.is_active() {
+                    return Poll::Pending;
+                }
+                match lifetime.poll(cx, calls.len() + Arc::strong_count(&spawned) - 1) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Action::Close) => {
+                        tracing::debug!(peer = ?peer.addr, "closing the connection: its maximum age and grace passed");
+                        return Poll::Ready(());
+                    }
+                    // Then around again, so the connection writes the GOAWAY.
+                    Poll::Ready(Action::GoAway) => {
+                        if !shutting_down {
+                            shutting_down = true;
+                            connection.graceful_shutdown();
+                        }
+                    }
+                }
             }
         }
     })

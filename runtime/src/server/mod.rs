@@ -3,6 +3,7 @@
 
 mod call;
 mod connection;
+mod lifetime;
 mod router;
 
 use std::future::Future;
@@ -57,6 +58,7 @@ pub struct ServerConfig {
     handshake_timeout: Duration,
     shutdown_grace_period: Option<Duration>,
     keepalive: Option<crate::keepalive::Keepalive>,
+    lifetime: lifetime::Limits,
     spawn_calls: bool,
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -74,6 +76,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(20),
             shutdown_grace_period: Some(DEFAULT_SHUTDOWN_GRACE_PERIOD),
             keepalive: None,
+            lifetime: lifetime::Limits::default(),
             spawn_calls: false,
             tls: None,
         }
@@ -169,6 +172,22 @@ impl ServerBuilder {
     /// default.
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.config.keepalive = Some(crate::keepalive::Keepalive::new(interval, timeout));
+        self
+    }
+
+    /// Sends GOAWAY on a connection that has had no calls for `idle`, so idle clients release server
+    /// resources (they reconnect when they next call). Off by default.
+    pub fn max_connection_idle(mut self, idle: Duration) -> Self {
+        self.config.lifetime.max_idle = Some(idle);
+        self
+    }
+
+    /// Sends GOAWAY on every connection once it is `age` old, so long-lived clients spread over servers
+    /// added since they connected; calls in flight then get `grace` (forever if `None`) before the
+    /// connection is closed. Off by default.
+    pub fn max_connection_age(mut self, age: Duration, grace: Option<Duration>) -> Self {
+        self.config.lifetime.max_age = Some(age);
+        self.config.lifetime.age_grace = grace;
         self
     }
 
