@@ -193,3 +193,42 @@ where
     }
     Iter(items)
 }
+
+/// A bare HTTP/2 server that answers each call's headers and then never reads: it ignores `grpc-timeout`,
+/// as a stuck or non-conforming peer would.
+async fn server_that_stops_reading() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut connection: h2::server::Connection<_, bytes::Bytes> = h2::server::handshake(tcp).await.unwrap();
+        let mut held = Vec::new();
+        while let Some(Ok((request, mut respond))) = connection.accept().await {
+            let head = http::Response::builder().header("content-type", "application/grpc").body(()).unwrap();
+            let send = respond.send_response(head, false).unwrap();
+            held.push((request, send));
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_bidi_send_blocked_by_flow_control_ends_at_the_deadline() {
+    let addr = server_that_stops_reading().await;
+    let client = EchoClient::connect(&format!("http://{addr}")).await.unwrap();
+    let call = Request::new(()).with_timeout(Duration::from_millis(300));
+    let (mut sender, _responses) = client.bidi(call).await.unwrap();
+    let started = std::time::Instant::now();
+    let big = EchoRequest { payload: vec![0; 1 << 20], ..request("big") };
+    let status = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Err(status) = sender.send(big.clone()).await {
+                return status;
+            }
+        }
+    })
+    .await
+    .expect("the send ends at the deadline");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}

@@ -134,8 +134,8 @@ impl Client {
     {
         let (metadata, (), deadline, credentials) = request.into_client_parts();
         let (response, send) = within(deadline, self.start(path, metadata, deadline, credentials)).await?;
-        let sender =
-            Sender { send: Some(send), max_send: self.channel.config().max_send_message_size, _message: PhantomData };
+        let max_send = self.channel.config().max_send_message_size;
+        let sender = Sender { send: Some(send), max_send, deadline, _message: PhantomData };
         Ok((sender, Streaming::client(response, self.max_receive(), deadline)))
     }
 
@@ -221,6 +221,8 @@ async fn read_single<Res: Message + Default>(stream: &mut Streaming<Res>) -> Res
 pub struct Sender<T> {
     send: Option<h2::SendStream<Bytes>>,
     max_send: usize,
+    /// The call's deadline: a server that stops reading must not hold a send past it.
+    deadline: Option<Instant>,
     _message: PhantomData<fn(T)>,
 }
 
@@ -230,7 +232,16 @@ impl<T: Message> Sender<T> {
     pub async fn send(&mut self, message: T) -> Result<(), Status> {
         let data = codec::encode(&message, self.max_send)?;
         let send = self.send.as_mut().ok_or_else(|| Status::failed_precondition("the request stream is closed"))?;
-        send_message(send, data, false).await
+        let Some(deadline) = self.deadline else { return send_message(send, data, false).await };
+        match tokio::time::timeout_at(deadline.into(), send_message(send, data, false)).await {
+            Ok(sent) => sent,
+            Err(_) => {
+                // Resetting ends the call for the server too and frees the data h2 still buffers.
+                send.send_reset(h2::Reason::CANCEL);
+                self.send = None;
+                Err(Status::deadline_exceeded("the deadline passed while sending a message"))
+            }
+        }
     }
 
     /// Ends the request stream (the server sees its end); dropping the sender does the same.
