@@ -6,6 +6,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use prost::Message;
 
+use crate::compression::Encoding;
 use crate::status::Status;
 use crate::wire::{FLAG_COMPRESSED, FLAG_UNCOMPRESSED, PREFIX_LEN};
 
@@ -24,6 +25,27 @@ pub fn encode<M: Message>(message: &M, max_send: usize) -> Result<Bytes, Status>
     Ok(buf.freeze())
 }
 
+/// Encodes a message with its prefix, compressed with `encoding` when one is given (flag 1); the send limit
+/// applies to the uncompressed size, as in grpc-go.
+pub fn encode_with<M: Message>(message: &M, max_send: usize, encoding: Option<Encoding>) -> Result<Bytes, Status> {
+    let Some(encoding) = encoding else { return encode(message, max_send) };
+    let len = message.encoded_len();
+    if len > max_send {
+        return Err(Status::resource_exhausted(format!(
+            "message of {len} bytes is larger than the send limit of {max_send} bytes"
+        )));
+    }
+    let plain = message.encode_to_vec();
+    let mut buf = BytesMut::with_capacity(PREFIX_LEN + len / 2 + 64);
+    buf.put_u8(FLAG_COMPRESSED);
+    buf.put_u32(0);
+    encoding.compress(&plain, &mut buf)?;
+    let compressed = u32::try_from(buf.len() - PREFIX_LEN)
+        .map_err(|_| Status::resource_exhausted("a compressed message is larger than 4 GiB"))?;
+    buf[1..PREFIX_LEN].copy_from_slice(&compressed.to_be_bytes());
+    Ok(buf.freeze())
+}
+
 /// Decodes a message's bytes (without prefix).
 pub fn decode<M: Message + Default>(bytes: Bytes) -> Result<M, Status> {
     M::decode(bytes).map_err(|e| Status::internal(format!("failed to decode the message: {e}")))
@@ -38,12 +60,19 @@ const RESERVE_AHEAD: usize = 64 * 1024;
 pub struct Decoder {
     buf: BytesMut,
     max_receive: usize,
+    /// The call's `grpc-encoding`, which messages flagged compressed use.
+    encoding: Option<Encoding>,
 }
 
 impl Decoder {
     /// A decoder refusing messages over `max_receive` bytes.
     pub fn new(max_receive: usize) -> Self {
-        Decoder { buf: BytesMut::new(), max_receive }
+        Decoder { buf: BytesMut::new(), max_receive, encoding: None }
+    }
+
+    /// Sets the encoding of compressed messages (from the call's `grpc-encoding`).
+    pub fn set_encoding(&mut self, encoding: Option<Encoding>) {
+        self.encoding = encoding;
     }
 
     /// Drops whatever is buffered, after an error ends the stream.
@@ -63,13 +92,16 @@ impl Decoder {
         }
         let flag = self.buf[0];
         let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
-        match flag {
-            FLAG_UNCOMPRESSED => {}
-            FLAG_COMPRESSED => {
-                return Err(Status::internal("received a compressed message, but the call has no grpc-encoding"));
-            }
+        let encoding = match flag {
+            FLAG_UNCOMPRESSED => None,
+            FLAG_COMPRESSED => match self.encoding {
+                Some(encoding) => Some(encoding),
+                None => {
+                    return Err(Status::internal("received a compressed message, but the call has no grpc-encoding"))
+                }
+            },
             other => return Err(Status::internal(format!("invalid message flag {other:#04x}"))),
-        }
+        };
         if len > self.max_receive {
             return Err(Status::resource_exhausted(format!(
                 "received a message of {len} bytes, larger than the limit of {} bytes",
@@ -86,7 +118,11 @@ impl Decoder {
             return Ok(None);
         }
         self.buf.advance(PREFIX_LEN);
-        Ok(Some(self.buf.split_to(len).freeze()))
+        let message = self.buf.split_to(len).freeze();
+        match encoding {
+            None => Ok(Some(message)),
+            Some(encoding) => encoding.decompress(&message, self.max_receive).map(Some),
+        }
     }
 
     /// Checks the stream did not end inside a message.

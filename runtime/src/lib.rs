@@ -17,6 +17,7 @@ pub use unknown::{UnknownField, UnknownFields, UnknownValue};
 pub mod client;
 pub mod codec;
 pub mod codegen;
+pub mod compression;
 pub mod health;
 pub mod json;
 pub mod keepalive;

@@ -16,6 +16,7 @@ pub struct Request<T> {
     peer: Option<SocketAddr>,
     certificates: Option<Arc<[Vec<u8>]>>,
     credentials: Option<crate::client::Credentials>,
+    compression: Option<crate::compression::Encoding>,
 }
 
 impl<T> Request<T> {
@@ -28,6 +29,7 @@ impl<T> Request<T> {
             peer: None,
             certificates: None,
             credentials: None,
+            compression: None,
         }
     }
 
@@ -113,7 +115,25 @@ impl<T> Request<T> {
             peer: self.peer,
             certificates: self.certificates,
             credentials: self.credentials,
+            compression: self.compression,
         }
+    }
+
+    /// The request with its messages compressed with `encoding` (client side; replaces the channel's
+    /// choice for this call).
+    pub fn with_compression(mut self, encoding: crate::compression::Encoding) -> Self {
+        self.compression = Some(encoding);
+        self
+    }
+
+    /// The compression of the request: on the server, the encoding the client declared for its messages
+    /// (`grpc-encoding`); on the client, the one chosen with [`Request::with_compression`].
+    pub fn compression(&self) -> Option<crate::compression::Encoding> {
+        self.compression
+    }
+
+    pub(crate) fn set_received_compression(&mut self, encoding: Option<crate::compression::Encoding>) {
+        self.compression = encoding;
     }
 
     /// The request with credentials for this call only (replacing the channel's).
@@ -137,7 +157,15 @@ impl<T> Request<T> {
         deadline: Option<Instant>,
         peer: crate::server::Peer,
     ) -> Self {
-        Request { message, metadata, deadline, peer: peer.addr, certificates: peer.certificates, credentials: None }
+        Request {
+            message,
+            metadata,
+            deadline,
+            peer: peer.addr,
+            certificates: peer.certificates,
+            credentials: None,
+            compression: None,
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! A call's response: the message (or stream of messages), the response headers' metadata and, once the
 //! call ended, the trailers' metadata.
 
+use crate::compression::Encoding;
 use crate::metadata::MetadataMap;
 
 /// A response, on the server as the handler returns it and on the client as it was received.
@@ -9,12 +10,14 @@ pub struct Response<T> {
     message: T,
     metadata: MetadataMap,
     trailers: MetadataMap,
+    /// The handler's choice of compression, overriding the server's (`Some(None)`: uncompressed).
+    compression: Option<Option<Encoding>>,
 }
 
 impl<T> Response<T> {
     /// A response with no metadata.
     pub fn new(message: T) -> Self {
-        Response { message, metadata: MetadataMap::new(), trailers: MetadataMap::new() }
+        Response { message, metadata: MetadataMap::new(), trailers: MetadataMap::new(), compression: None }
     }
 
     /// The metadata of the response headers.
@@ -55,7 +58,12 @@ impl<T> Response<T> {
 
     /// Replaces the message, keeping the metadata.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
-        Response { message: f(self.message), metadata: self.metadata, trailers: self.trailers }
+        Response {
+            message: f(self.message),
+            metadata: self.metadata,
+            trailers: self.trailers,
+            compression: self.compression,
+        }
     }
 
     /// The parts: header metadata, message, trailer metadata.
@@ -65,6 +73,18 @@ impl<T> Response<T> {
 
     /// A response from its parts.
     pub fn from_parts(metadata: MetadataMap, message: T, trailers: MetadataMap) -> Self {
-        Response { message, metadata, trailers }
+        Response { message, metadata, trailers, compression: None }
+    }
+
+    /// Server side: compresses this response's messages with `encoding` if the client accepts it, or sends
+    /// them uncompressed with `None`, whatever the server's default (a response echoing already compressed
+    /// data gains nothing from gzip).
+    pub fn with_compression(mut self, encoding: Option<Encoding>) -> Self {
+        self.compression = Some(encoding);
+        self
+    }
+
+    pub(crate) fn compression(&self) -> Option<Option<Encoding>> {
+        self.compression
     }
 }

@@ -13,6 +13,7 @@ use prost::Message;
 use tokio::time::Sleep;
 
 use crate::codec::{self, Decoder};
+use crate::compression::Encoding;
 use crate::metadata::MetadataMap;
 use crate::status::{Code, Status};
 use crate::wire;
@@ -43,8 +44,10 @@ impl<T> Unpin for Streaming<T> {}
 
 impl<T: Message + Default> Streaming<T> {
     /// The request stream of a server call.
-    pub(crate) fn server(body: h2::RecvStream, max_receive: usize) -> Self {
-        Streaming::with_state(State::Body(body, false), max_receive, None)
+    pub(crate) fn server(body: h2::RecvStream, max_receive: usize, encoding: Option<Encoding>) -> Self {
+        let mut stream = Streaming::with_state(State::Body(body, false), max_receive, None);
+        stream.decoder.set_encoding(encoding);
+        stream
     }
 
     /// The response stream of a client call, from the moment the request headers were sent.
@@ -112,6 +115,15 @@ impl<T: Message + Default> Streaming<T> {
             self.trailers = Some(MetadataMap::from_headers(parts.headers));
             self.state = State::Done;
             return Poll::Ready(if status.code() == Code::Ok { Ok(()) } else { Err(status) });
+        }
+        if let Some(value) = parts.headers.get(wire::GRPC_ENCODING) {
+            match Encoding::from_header(value.as_bytes()) {
+                Ok(encoding) => self.decoder.set_encoding(encoding),
+                Err(name) => {
+                    let status = Status::internal(format!("the server used message encoding {name:?}, not offered"));
+                    return Poll::Ready(Err(self.fail(status)));
+                }
+            }
         }
         self.headers = Some(MetadataMap::from_headers(parts.headers));
         self.state = State::Body(body, true);

@@ -77,6 +77,20 @@ async fn send(send: &mut h2::client::SendRequest<Bytes>, head: http::Request<()>
     Answer { status: parts.status, headers: parts.headers, body: bytes, trailers }
 }
 
+/// A message flagged compressed.
+fn compressed(message: &[u8]) -> Vec<u8> {
+    let mut bytes = framed(message);
+    bytes[0] = 1;
+    bytes
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
 fn framed(message: &[u8]) -> Vec<u8> {
     let mut bytes = vec![0];
     bytes.extend_from_slice(&(message.len() as u32).to_be_bytes());
@@ -138,6 +152,9 @@ async fn malformed_frames_and_headers_get_grpc_statuses() {
         // The largest timeout the wire allows (~11,000 years) is served, not a clock overflow.
         ("largest grpc-timeout", post(&[("grpc-timeout", "99999999H")]), framed(b""), true, Code::Ok),
         ("unknown encoding", post(&[("grpc-encoding", "snappy")]), framed(b""), true, Code::Unimplemented),
+        ("corrupt gzip", post(&[("grpc-encoding", "gzip")]), compressed(b"not gzip at all"), true, Code::Internal),
+        // 64 KiB of zeros compresses to a few dozen bytes, under the 1 KiB limit; inflated it is over.
+        ("zip bomb", post(&[("grpc-encoding", "gzip")]), compressed(&gzip(&[0; 65536])), true, Code::ResourceExhausted),
         (
             "unknown method",
             request(http::Method::POST, "/rsgrpc.test.echo.Echo/Nope", "application/grpc", &[]),
@@ -162,7 +179,7 @@ async fn malformed_frames_and_headers_get_grpc_statuses() {
         assert_eq!(status.code(), code, "{what}: {status}");
     }
     let answer = send(&mut connection, post(&[("grpc-encoding", "snappy")]), b"", true).await;
-    assert_eq!(answer.headers.get("grpc-accept-encoding").map(|v| v.as_bytes()), Some(&b"identity"[..]));
+    assert_eq!(answer.headers.get("grpc-accept-encoding").map(|v| v.as_bytes()), Some(&b"gzip"[..]));
     still_serving(&server).await;
 }
 
@@ -241,4 +258,33 @@ async fn a_rapid_reset_flood_does_not_stop_normal_calls_or_leak_calls() {
     assert!(settled(), "calls left running: {observed:?}");
     assert_eq!(observed.finished.load(Ordering::SeqCst), 50, "only the normal calls ran to the end");
     still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn gzip_requests_are_served_and_answered_in_gzip() {
+    let service = EchoService::default();
+    let server = server(&service).await;
+    let (mut connection, _task) = raw(&server).await;
+    let message = rsgrpc::Message::encode_to_vec(&EchoRequest { message: "zipped".into(), ..Default::default() });
+    let head = request(
+        http::Method::POST,
+        UNARY,
+        "application/grpc",
+        &[("grpc-encoding", "gzip"), ("grpc-accept-encoding", "deflate, gzip")],
+    );
+    let answer = send(&mut connection, head, &compressed(&gzip(&message)), true).await;
+    assert_eq!(answer.grpc_status().code(), Code::Ok);
+    assert_eq!(answer.headers.get("grpc-encoding").map(|v| v.as_bytes()), Some(&b"gzip"[..]));
+    assert_eq!(answer.body[0], 1, "the response is flagged compressed");
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&answer.body[5..]), &mut inflated).unwrap();
+    let reply: rsgrpc_tests::gen::rsgrpc::test::echo::EchoResponse = rsgrpc::Message::decode(&inflated[..]).unwrap();
+    assert_eq!(reply.message, "zipped");
+
+    // A client that does not accept gzip gets its answer uncompressed even though it sent gzip.
+    let head = request(http::Method::POST, UNARY, "application/grpc", &[("grpc-encoding", "gzip")]);
+    let answer = send(&mut connection, head, &compressed(&gzip(&message)), true).await;
+    assert_eq!(answer.grpc_status().code(), Code::Ok);
+    assert_eq!(answer.body[0], 0);
+    assert!(answer.headers.get("grpc-encoding").is_none());
 }

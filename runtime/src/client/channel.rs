@@ -50,6 +50,7 @@ pub(crate) struct ChannelConfig {
     pub(crate) tls: Option<TlsSetup>,
     pub(crate) credentials: Option<super::Credentials>,
     pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
+    pub(crate) send_compressed: Option<crate::compression::Encoding>,
 }
 
 /// A client TLS configuration, ready for connections to one target.
@@ -71,6 +72,7 @@ impl Default for ChannelConfig {
             tls: None,
             credentials: None,
             keepalive: None,
+            send_compressed: None,
         }
     }
 }
@@ -86,6 +88,14 @@ pub struct ChannelBuilder {
 }
 
 impl ChannelBuilder {
+    /// Compresses every request message with `encoding` (a call can choose otherwise with
+    /// [`Request::with_compression`](crate::Request::with_compression)). Responses in any encoding this
+    /// crate supports are accepted either way.
+    pub fn send_compressed(mut self, encoding: crate::compression::Encoding) -> Self {
+        self.config.send_compressed = Some(encoding);
+        self
+    }
+
     /// Pings the server every `interval` and drops the connection when an answer takes longer than
     /// `timeout`, failing its calls with UNAVAILABLE (the next call reconnects). Off by default.
     ///

@@ -20,6 +20,7 @@ pub use channel::{Channel, ChannelBuilder};
 pub use credentials::{CallCredentials, CallInfo, Credentials, MetadataFuture};
 
 use crate::codec;
+use crate::compression::Encoding;
 use crate::metadata::MetadataMap;
 use crate::request::Request;
 use crate::response::Response;
@@ -50,10 +51,11 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
+        let encoding = self.encoding(&request);
         let (metadata, message, deadline, credentials) = request.into_client_parts();
-        let data = codec::encode(&message, self.channel.config().max_send_message_size)?;
+        let data = codec::encode_with(&message, self.channel.config().max_send_message_size, encoding)?;
         within(deadline, async {
-            let (response, mut send) = self.start(path, metadata, deadline, credentials).await?;
+            let (response, mut send) = self.start(path, metadata, deadline, credentials, encoding).await?;
             let sent = send.send_data(data, true);
             let mut stream = Streaming::<Res>::client(response, self.max_receive(), None);
             prefer_response_status(read_single(&mut stream).await, sent)
@@ -71,10 +73,11 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
+        let encoding = self.encoding(&request);
         let (metadata, message, deadline, credentials) = request.into_client_parts();
-        let data = codec::encode(&message, self.channel.config().max_send_message_size)?;
+        let data = codec::encode_with(&message, self.channel.config().max_send_message_size, encoding)?;
         within(deadline, async {
-            let (response, mut send) = self.start(path, metadata, deadline, credentials).await?;
+            let (response, mut send) = self.start(path, metadata, deadline, credentials, encoding).await?;
             let sent = send.send_data(data, true);
             let mut stream = Streaming::<Res>::client(response, self.max_receive(), deadline);
             prefer_response_status(std::future::poll_fn(|cx| stream.poll_headers(cx)).await, sent)?;
@@ -95,14 +98,15 @@ impl Client {
         Res: Message + Default,
         S: Stream<Item = Req> + Send,
     {
+        let encoding = self.encoding(&request);
         let (metadata, messages, deadline, credentials) = request.into_client_parts();
         let max_send = self.channel.config().max_send_message_size;
         within(deadline, async {
-            let (response, mut send) = self.start(path, metadata, deadline, credentials).await?;
+            let (response, mut send) = self.start(path, metadata, deadline, credentials, encoding).await?;
             let mut messages = pin!(messages);
             let sent: Result<(), Status> = async {
                 while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
-                    send_message(&mut send, codec::encode(&message, max_send)?, false).await?;
+                    send_message(&mut send, codec::encode_with(&message, max_send, encoding)?, false).await?;
                 }
                 send_message(&mut send, Bytes::new(), true).await
             }
@@ -132,11 +136,17 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
+        let encoding = self.encoding(&request);
         let (metadata, (), deadline, credentials) = request.into_client_parts();
-        let (response, send) = within(deadline, self.start(path, metadata, deadline, credentials)).await?;
+        let (response, send) = within(deadline, self.start(path, metadata, deadline, credentials, encoding)).await?;
         let max_send = self.channel.config().max_send_message_size;
-        let sender = Sender { send: Some(send), max_send, deadline, _message: PhantomData };
+        let sender = Sender { send: Some(send), max_send, encoding, deadline, _message: PhantomData };
         Ok((sender, Streaming::client(response, self.max_receive(), deadline)))
+    }
+
+    /// The call's choice of compression, else the channel's.
+    fn encoding<T>(&self, request: &Request<T>) -> Option<Encoding> {
+        request.compression().or(self.channel.config().send_compressed)
     }
 
     fn max_receive(&self) -> usize {
@@ -150,6 +160,7 @@ impl Client {
         metadata: MetadataMap,
         deadline: Option<Instant>,
         credentials: Option<Credentials>,
+        encoding: Option<Encoding>,
     ) -> Result<(h2::client::ResponseFuture, h2::SendStream<Bytes>), Status> {
         let mut head = http::Request::new(());
         *head.method_mut() = http::Method::POST;
@@ -164,6 +175,10 @@ impl Client {
         headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
         headers.insert(wire::TE, http::HeaderValue::from_static(wire::TE_TRAILERS));
         headers.insert(http::header::USER_AGENT, self.channel.config().user_agent.clone());
+        headers.insert(wire::GRPC_ACCEPT_ENCODING, http::HeaderValue::from_static(crate::compression::ACCEPT_ENCODING));
+        if let Some(encoding) = encoding {
+            headers.insert(wire::GRPC_ENCODING, http::HeaderValue::from_static(encoding.name()));
+        }
         if let Some(deadline) = deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -221,6 +236,7 @@ async fn read_single<Res: Message + Default>(stream: &mut Streaming<Res>) -> Res
 pub struct Sender<T> {
     send: Option<h2::SendStream<Bytes>>,
     max_send: usize,
+    encoding: Option<Encoding>,
     /// The call's deadline: a server that stops reading must not hold a send past it.
     deadline: Option<Instant>,
     _message: PhantomData<fn(T)>,
@@ -230,7 +246,7 @@ impl<T: Message> Sender<T> {
     /// Sends a message, waiting for flow control. An error means the call ended; the response stream
     /// has its status.
     pub async fn send(&mut self, message: T) -> Result<(), Status> {
-        let data = codec::encode(&message, self.max_send)?;
+        let data = codec::encode_with(&message, self.max_send, self.encoding)?;
         let send = self.send.as_mut().ok_or_else(|| Status::failed_precondition("the request stream is closed"))?;
         let Some(deadline) = self.deadline else { return send_message(send, data, false).await };
         match tokio::time::timeout_at(deadline.into(), send_message(send, data, false)).await {

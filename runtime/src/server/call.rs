@@ -15,6 +15,7 @@ use prost::Message;
 
 use super::{BoxFuture, Peer};
 use crate::codec;
+use crate::compression::Encoding;
 use crate::metadata::MetadataMap;
 use crate::request::Request;
 use crate::response::Response;
@@ -25,11 +26,27 @@ use crate::wire;
 /// A boxed stream of response messages, what streaming handlers return.
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
-/// Message size limits of a call.
+/// Message size limits and encodings of a call.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
     pub(crate) max_receive: usize,
     pub(crate) max_send: usize,
+    /// The request's `grpc-encoding`, for messages flagged compressed.
+    pub(crate) request_encoding: Option<Encoding>,
+    /// What responses are compressed with by default: one the client accepts, or none.
+    pub(crate) response_encoding: Option<Encoding>,
+    /// What the client accepts, for a handler's own choice of compression.
+    pub(crate) accepted: crate::compression::Accepted,
+}
+
+impl Limits {
+    /// The encoding of a response: the handler's choice if it made one the client accepts, else the default.
+    fn encoding_for(&self, choice: Option<Option<Encoding>>) -> Option<Encoding> {
+        match choice {
+            Some(choice) => self.accepted.filter(choice),
+            None => self.response_encoding,
+        }
+    }
 }
 
 /// A call routed to a service: the request's stream and metadata, and the handle to answer it.
@@ -57,8 +74,9 @@ impl ServerCall {
     fn into_request_stream<Req: Message + Default>(
         self,
     ) -> (Request<Streaming<Req>>, h2::server::SendResponse<Bytes>, Limits, Option<Instant>) {
-        let stream = Streaming::server(self.body, self.limits.max_receive);
-        let request = Request::from_server(stream, self.metadata, self.deadline, self.peer);
+        let stream = Streaming::server(self.body, self.limits.max_receive, self.limits.request_encoding);
+        let mut request = Request::from_server(stream, self.metadata, self.deadline, self.peer);
+        request.set_received_compression(self.limits.request_encoding);
         (request, self.respond, self.limits, self.deadline)
     }
 }
@@ -76,7 +94,7 @@ where
         let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
         let work = async move { handler(service, read_single(request).await?).await };
         match supervise(work, &mut respond, deadline).await {
-            Outcome::Done(Ok(response)) => send_unary(&mut respond, response, limits.max_send),
+            Outcome::Done(Ok(response)) => send_unary(&mut respond, response, limits),
             Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
             outcome => end_before_headers(&mut respond, outcome),
         }
@@ -116,7 +134,7 @@ where
     Box::pin(async move {
         let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
         match supervise(handler(service, request), &mut respond, deadline).await {
-            Outcome::Done(Ok(response)) => send_unary(&mut respond, response, limits.max_send),
+            Outcome::Done(Ok(response)) => send_unary(&mut respond, response, limits),
             Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
             outcome => end_before_headers(&mut respond, outcome),
         }
@@ -230,16 +248,21 @@ fn end_before_headers<T>(respond: &mut h2::server::SendResponse<Bytes>, outcome:
     }
 }
 
-fn response_head(metadata: MetadataMap) -> http::Response<()> {
+fn response_head(metadata: MetadataMap, encoding: Option<Encoding>) -> http::Response<()> {
     let mut head = http::Response::new(());
     *head.headers_mut() = metadata.into_headers();
-    head.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
+    let headers = head.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
+    headers.insert(wire::GRPC_ACCEPT_ENCODING, http::HeaderValue::from_static(crate::compression::ACCEPT_ENCODING));
+    if let Some(encoding) = encoding {
+        headers.insert(wire::GRPC_ENCODING, http::HeaderValue::from_static(encoding.name()));
+    }
     head
 }
 
 /// A trailers-only response: one HEADERS frame with the status, ending the stream.
 pub(crate) fn send_trailers_only(respond: &mut h2::server::SendResponse<Bytes>, status: &Status) {
-    let mut head = response_head(MetadataMap::new());
+    let mut head = response_head(MetadataMap::new(), None);
     status.write_headers(head.headers_mut());
     // An error here means the client is gone; there is nobody left to tell.
     let _ = respond.send_response(head, true);
@@ -252,13 +275,16 @@ fn send_trailers(send: &mut h2::SendStream<Bytes>, status: &Status, metadata: Me
 }
 
 /// Headers, the message and the trailers, queued together so h2 writes them in one go.
-fn send_unary<Res: Message>(respond: &mut h2::server::SendResponse<Bytes>, response: Response<Res>, max_send: usize) {
+fn send_unary<Res: Message>(respond: &mut h2::server::SendResponse<Bytes>, response: Response<Res>, limits: Limits) {
+    let encoding = limits.encoding_for(response.compression());
     let (metadata, message, trailers) = response.into_parts();
-    let data = match codec::encode(&message, max_send) {
+    let data = match codec::encode_with(&message, limits.max_send, encoding) {
         Ok(data) => data,
         Err(status) => return send_trailers_only(respond, &status),
     };
-    let Ok(mut send) = respond.send_response(response_head(metadata), false) else { return };
+    let Ok(mut send) = respond.send_response(response_head(metadata, encoding), false) else {
+        return;
+    };
     if send.send_data(data, false).is_ok() {
         send_trailers(&mut send, &Status::ok(), trailers);
     }
@@ -275,8 +301,11 @@ async fn stream_responses<Res, St>(
     Res: Message,
     St: Stream<Item = Result<Res, Status>>,
 {
+    let encoding = limits.encoding_for(response.compression());
     let (metadata, stream, trailers) = response.into_parts();
-    let Ok(mut send) = respond.send_response(response_head(metadata), false) else { return };
+    let Ok(mut send) = respond.send_response(response_head(metadata, encoding), false) else {
+        return;
+    };
     let mut stream = pin!(stream);
     loop {
         let next = supervise(poll_fn(|cx| stream.as_mut().poll_next(cx)), &mut send, deadline).await;
@@ -291,7 +320,7 @@ async fn stream_responses<Res, St>(
                 return;
             }
         };
-        let data = match codec::encode(&message, limits.max_send) {
+        let data = match codec::encode_with(&message, limits.max_send, encoding) {
             Ok(data) => data,
             Err(status) => return send_trailers(&mut send, &status, MetadataMap::new()),
         };

@@ -59,6 +59,7 @@ pub struct ServerConfig {
     shutdown_grace_period: Option<Duration>,
     keepalive: Option<crate::keepalive::Keepalive>,
     lifetime: lifetime::Limits,
+    send_compressed: Option<crate::compression::Encoding>,
     spawn_calls: bool,
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -77,6 +78,7 @@ impl Default for ServerConfig {
             shutdown_grace_period: Some(DEFAULT_SHUTDOWN_GRACE_PERIOD),
             keepalive: None,
             lifetime: lifetime::Limits::default(),
+            send_compressed: None,
             spawn_calls: false,
             tls: None,
         }
@@ -85,7 +87,13 @@ impl Default for ServerConfig {
 
 impl ServerConfig {
     fn limits(&self) -> Limits {
-        Limits { max_receive: self.max_receive_message_size, max_send: self.max_send_message_size }
+        Limits {
+            max_receive: self.max_receive_message_size,
+            max_send: self.max_send_message_size,
+            request_encoding: None,
+            response_encoding: self.send_compressed,
+            accepted: crate::compression::Accepted::default(),
+        }
     }
 
     fn h2(&self) -> h2::server::Builder {
@@ -172,6 +180,13 @@ impl ServerBuilder {
     /// default.
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.config.keepalive = Some(crate::keepalive::Keepalive::new(interval, timeout));
+        self
+    }
+
+    /// Compresses responses with `encoding` for clients that accept it (`grpc-accept-encoding`). Without
+    /// this, a response is compressed only when its request was, with the request's encoding.
+    pub fn send_compressed(mut self, encoding: crate::compression::Encoding) -> Self {
+        self.config.send_compressed = Some(encoding);
         self
     }
 

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::call::{send_trailers_only, Limits, ServerCall};
 use super::{BoxFuture, Peer, Service};
+use crate::compression::Encoding;
 use crate::metadata::MetadataMap;
 use crate::status::Status;
 use crate::{timeout, wire};
@@ -76,18 +77,29 @@ impl Router {
                 }
             },
         };
-        if let Some(encoding) = parts.headers.get(wire::GRPC_ENCODING) {
-            if encoding != "identity" {
-                let status = Status::unimplemented(format!("message encoding {encoding:?} is not supported"));
-                let mut head = http::Response::new(());
-                head.headers_mut()
-                    .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
-                head.headers_mut().insert(wire::GRPC_ACCEPT_ENCODING, http::HeaderValue::from_static("identity"));
-                status.write_headers(head.headers_mut());
-                let _ = respond.send_response(head, true);
-                return None;
+        let mut limits = limits;
+        if let Some(value) = parts.headers.get(wire::GRPC_ENCODING) {
+            match Encoding::from_header(value.as_bytes()) {
+                Ok(encoding) => limits.request_encoding = encoding,
+                Err(name) => {
+                    let status = Status::unimplemented(format!("message encoding {name:?} is not supported"));
+                    let mut head = http::Response::new(());
+                    head.headers_mut()
+                        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
+                    head.headers_mut().insert(
+                        wire::GRPC_ACCEPT_ENCODING,
+                        http::HeaderValue::from_static(crate::compression::ACCEPT_ENCODING),
+                    );
+                    status.write_headers(head.headers_mut());
+                    let _ = respond.send_response(head, true);
+                    return None;
+                }
             }
         }
+        // Respond in the configured encoding, else the request's, but only in one the client accepts.
+        let accept = parts.headers.get(wire::GRPC_ACCEPT_ENCODING).map(|v| v.as_bytes()).unwrap_or_default();
+        limits.accepted = crate::compression::Accepted::from_header(accept);
+        limits.response_encoding = limits.accepted.filter(limits.response_encoding.or(limits.request_encoding));
         let metadata = MetadataMap::from_headers(parts.headers);
         if let Err(error) = metadata.validate() {
             send_trailers_only(&mut respond, &Status::internal(error.to_string()));

@@ -290,11 +290,61 @@ def timeout_on_sleeping_server(stub, channel):
         pipe.close()
 
 
+def bool_value(value):
+    return messages_pb2.BoolValue(value=value)
+
+
+def client_compressed_unary(stub, channel):
+    """The probe (uncompressed, claiming compressed) must be refused; then both kinds are served."""
+    def request(expect):
+        return messages_pb2.SimpleRequest(expect_compressed=bool_value(expect), response_size=314159,
+                                          payload=zero_payload(271828))
+    error = expect_rpc_error("the compression probe",
+                             lambda: stub.UnaryCall(request(True), timeout=RPC_TIMEOUT_S))
+    expect_code("the compression probe", grpc.StatusCode.INVALID_ARGUMENT, error.code())
+    response = stub.UnaryCall(request(True), timeout=RPC_TIMEOUT_S, compression=grpc.Compression.Gzip)
+    expect_zero_payload("compressed request's response", response.payload, 314159)
+    response = stub.UnaryCall(request(False), timeout=RPC_TIMEOUT_S)
+    expect_zero_payload("uncompressed request's response", response.payload, 314159)
+
+
+def server_compressed_unary(stub, channel):
+    for compressed in (True, False):
+        request = messages_pb2.SimpleRequest(response_compressed=bool_value(compressed), response_size=314159,
+                                             payload=zero_payload(271828))
+        response = stub.UnaryCall(request, timeout=RPC_TIMEOUT_S)
+        expect_zero_payload(f"response (compressed={compressed})", response.payload, 314159)
+
+
+def client_compressed_streaming(stub, channel):
+    def message(size):
+        return messages_pb2.StreamingInputCallRequest(expect_compressed=bool_value(True),
+                                                      payload=zero_payload(size))
+    error = expect_rpc_error("the compression probe",
+                             lambda: stub.StreamingInputCall(iter([message(27182)]), timeout=RPC_TIMEOUT_S))
+    expect_code("the compression probe", grpc.StatusCode.INVALID_ARGUMENT, error.code())
+    response = stub.StreamingInputCall(iter([message(27182), message(45904)]), timeout=RPC_TIMEOUT_S,
+                                       compression=grpc.Compression.Gzip)
+    expect_equal("aggregated_payload_size", 73086, response.aggregated_payload_size)
+
+
+def server_compressed_streaming(stub, channel):
+    request = messages_pb2.StreamingOutputCallRequest(response_parameters=[
+        messages_pb2.ResponseParameters(compressed=bool_value(True), size=31415),
+        messages_pb2.ResponseParameters(compressed=bool_value(False), size=92653),
+    ])
+    responses = list(stub.StreamingOutputCall(request, timeout=RPC_TIMEOUT_S))
+    expect_equal("number of responses", 2, len(responses))
+    expect_zero_payload("response 0", responses[0].payload, 31415)
+    expect_zero_payload("response 1", responses[1].payload, 92653)
+
+
 CASES = {case.__name__: case for case in (
     empty_unary, large_unary, client_streaming, server_streaming, ping_pong, empty_stream,
     custom_metadata, status_code_and_message, special_status_message, unimplemented_method,
     unimplemented_service, cancel_after_begin, cancel_after_first_response,
-    timeout_on_sleeping_server,
+    timeout_on_sleeping_server, client_compressed_unary, server_compressed_unary,
+    client_compressed_streaming, server_compressed_streaming,
 )}
 
 

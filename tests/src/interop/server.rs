@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use rsgrpc::compression::Encoding;
 use rsgrpc::server::BoxStream;
 use rsgrpc::{Code, MetadataMap, Request, Response, Status, Streaming};
 
@@ -77,10 +78,13 @@ impl TestService for InteropService {
 
     async fn unary_call(&self, request: Request<SimpleRequest>) -> Result<Response<SimpleResponse>, Status> {
         let metadata = request.metadata().clone();
+        let compressed = request.compression().is_some();
         let message = request.into_inner();
+        check_compressed(message.expect_compressed.as_ref(), compressed)?;
         requested_status(message.response_status.as_ref()).map_err(|status| echo_into_status(&metadata, status))?;
         let response = SimpleResponse { payload: payload(message.response_size)?, ..Default::default() };
-        Ok(echo_metadata(&metadata, Response::new(response)))
+        let compression = message.response_compressed.as_ref().is_some_and(|c| c.value).then_some(Encoding::Gzip);
+        Ok(echo_metadata(&metadata, Response::new(response).with_compression(compression)))
     }
 
     async fn cacheable_unary_call(&self, request: Request<SimpleRequest>) -> Result<Response<SimpleResponse>, Status> {
@@ -93,6 +97,8 @@ impl TestService for InteropService {
     ) -> Result<Response<BoxStream<StreamingOutputCallResponse>>, Status> {
         let metadata = request.metadata().clone();
         let message = request.into_inner();
+        // Compression is chosen per response, not per message: compressed if any message asks for it.
+        let compress = message.response_parameters.iter().any(|p| p.compressed.as_ref().is_some_and(|c| c.value));
         let stream = async_stream(move |sender| async move {
             if responses_for(&message.response_parameters, &sender).await {
                 if let Err(status) = requested_status(message.response_status.as_ref()) {
@@ -100,16 +106,19 @@ impl TestService for InteropService {
                 }
             }
         });
-        Ok(echo_metadata(&metadata, Response::new(stream)))
+        let response = Response::new(stream).with_compression(compress.then_some(Encoding::Gzip));
+        Ok(echo_metadata(&metadata, response))
     }
 
     async fn streaming_input_call(
         &self,
         request: Request<Streaming<StreamingInputCallRequest>>,
     ) -> Result<Response<StreamingInputCallResponse>, Status> {
+        let compressed = request.compression().is_some();
         let mut stream = request.into_inner();
         let mut total = 0usize;
         while let Some(message) = stream.message().await? {
+            check_compressed(message.expect_compressed.as_ref(), compressed)?;
             total += message.payload.map_or(0, |p| p.body.len());
         }
         let aggregated_payload_size = i32::try_from(total).map_err(|_| Status::out_of_range("payload too large"))?;
@@ -209,4 +218,18 @@ pub fn interop_server() -> rsgrpc::server::Server {
         .add_service(XdsUpdateHealthServiceServer::new(switch))
         .with_reflection()
         .build()
+}
+
+/// The CompressedRequest feature: a message that asks to have arrived compressed but did not is
+/// INVALID_ARGUMENT (judged by the call's `grpc-encoding`; the per-message flag is not visible to handlers).
+fn check_compressed(
+    expect: Option<&crate::interop_gen::grpc::testing::BoolValue>,
+    compressed: bool,
+) -> Result<(), Status> {
+    match expect {
+        Some(expect) if expect.value && !compressed => {
+            Err(Status::invalid_argument("expected a compressed message, but the request was not compressed"))
+        }
+        _ => Ok(()),
+    }
 }
