@@ -82,16 +82,9 @@ impl Router {
             match Encoding::from_header(value.as_bytes()) {
                 Ok(encoding) => limits.request_encoding = encoding,
                 Err(name) => {
+                    // The answer lists what is supported in grpc-accept-encoding, as every response does.
                     let status = Status::unimplemented(format!("message encoding {name:?} is not supported"));
-                    let mut head = http::Response::new(());
-                    head.headers_mut()
-                        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
-                    head.headers_mut().insert(
-                        wire::GRPC_ACCEPT_ENCODING,
-                        http::HeaderValue::from_static(crate::compression::ACCEPT_ENCODING),
-                    );
-                    status.write_headers(head.headers_mut());
-                    let _ = respond.send_response(head, true);
+                    send_trailers_only(&mut respond, &status);
                     return None;
                 }
             }
