@@ -51,12 +51,9 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
-        let encoding = self.encoding(&request);
-        let (metadata, message, deadline, credentials) = request.into_client_parts();
-        let data = codec::encode_with(&message, self.channel.config().max_send_message_size, encoding)?;
-        within(deadline, async {
-            let (response, mut send) = self.start(path, metadata, deadline, credentials, encoding).await?;
-            let sent = send.send_data(data, true);
+        let (call, message) = self.parts(request);
+        within(call.deadline, async {
+            let (response, sent) = self.send_single(path, call, &message).await?;
             let mut stream = Streaming::<Res>::client(response, self.max_receive(), None);
             prefer_response_status(read_single(&mut stream).await, sent)
         })
@@ -73,12 +70,10 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
-        let encoding = self.encoding(&request);
-        let (metadata, message, deadline, credentials) = request.into_client_parts();
-        let data = codec::encode_with(&message, self.channel.config().max_send_message_size, encoding)?;
+        let (call, message) = self.parts(request);
+        let deadline = call.deadline;
         within(deadline, async {
-            let (response, mut send) = self.start(path, metadata, deadline, credentials, encoding).await?;
-            let sent = send.send_data(data, true);
+            let (response, sent) = self.send_single(path, call, &message).await?;
             let mut stream = Streaming::<Res>::client(response, self.max_receive(), deadline);
             prefer_response_status(std::future::poll_fn(|cx| stream.poll_headers(cx)).await, sent)?;
             let headers = stream.take_headers();
@@ -98,11 +93,11 @@ impl Client {
         Res: Message + Default,
         S: Stream<Item = Req> + Send,
     {
-        let encoding = self.encoding(&request);
-        let (metadata, messages, deadline, credentials) = request.into_client_parts();
+        let (call, messages) = self.parts(request);
+        let (deadline, encoding) = (call.deadline, call.encoding);
         let max_send = self.channel.config().max_send_message_size;
         within(deadline, async {
-            let (response, mut send) = self.start(path, metadata, deadline, credentials, encoding).await?;
+            let (response, mut send) = self.start(path, call).await?;
             let mut messages = pin!(messages);
             let sent: Result<(), Status> = async {
                 while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
@@ -136,17 +131,33 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
-        let encoding = self.encoding(&request);
-        let (metadata, (), deadline, credentials) = request.into_client_parts();
-        let (response, send) = within(deadline, self.start(path, metadata, deadline, credentials, encoding)).await?;
+        let (call, ()) = self.parts(request);
+        let (deadline, encoding) = (call.deadline, call.encoding);
+        let (response, send) = within(deadline, self.start(path, call)).await?;
         let max_send = self.channel.config().max_send_message_size;
         let sender = Sender { send: Some(send), max_send, encoding, deadline, _message: PhantomData };
         Ok((sender, Streaming::client(response, self.max_receive(), deadline)))
     }
 
-    /// The call's choice of compression, else the channel's.
-    fn encoding<T>(&self, request: &Request<T>) -> Option<Encoding> {
-        request.compression().or(self.channel.config().send_compressed)
+    /// Splits a request into its message and what the call sends besides, with the channel's compression
+    /// unless the call chose its own.
+    fn parts<T>(&self, request: Request<T>) -> (CallParts, T) {
+        let encoding = request.compression().or(self.channel.config().send_compressed);
+        let (metadata, message, deadline, credentials) = request.into_client_parts();
+        (CallParts { metadata, deadline, credentials, encoding }, message)
+    }
+
+    /// Opens the stream of a call with one request message, sends it and ends the request side. The send
+    /// result is returned, not raised: the server's answer may explain a failed send better.
+    async fn send_single<Req: Message>(
+        &self,
+        path: &'static str,
+        call: CallParts,
+        message: &Req,
+    ) -> Result<(h2::client::ResponseFuture, Result<(), h2::Error>), Status> {
+        let data = codec::encode_with(message, self.channel.config().max_send_message_size, call.encoding)?;
+        let (response, mut send) = self.start(path, call).await?;
+        Ok((response, send.send_data(data, true)))
     }
 
     fn max_receive(&self) -> usize {
@@ -157,11 +168,9 @@ impl Client {
     async fn start(
         &self,
         path: &'static str,
-        metadata: MetadataMap,
-        deadline: Option<Instant>,
-        credentials: Option<Credentials>,
-        encoding: Option<Encoding>,
+        call: CallParts,
     ) -> Result<(h2::client::ResponseFuture, h2::SendStream<Bytes>), Status> {
+        let CallParts { metadata, deadline, credentials, encoding } = call;
         let mut head = http::Request::new(());
         *head.method_mut() = http::Method::POST;
         let mut uri = http::uri::Parts::default();
@@ -194,6 +203,14 @@ impl Client {
         let mut send_request = self.channel.ready().await?;
         send_request.send_request(head, false).map_err(|e| Status::from_h2(&e))
     }
+}
+
+/// What a call sends besides its messages.
+struct CallParts {
+    metadata: MetadataMap,
+    deadline: Option<Instant>,
+    credentials: Option<Credentials>,
+    encoding: Option<Encoding>,
 }
 
 /// Runs `work` within the deadline; when it passes, `work` is dropped (resetting its stream) and the call
