@@ -19,6 +19,7 @@ pub mod codec;
 pub mod codegen;
 pub mod compression;
 pub mod health;
+pub mod interceptor;
 pub mod json;
 pub mod keepalive;
 pub mod metadata;
@@ -35,6 +36,7 @@ pub mod well_known;
 pub mod wire;
 
 pub use futures_core::Stream;
+pub use interceptor::BoxMessage;
 pub use metadata::MetadataMap;
 pub use request::{IntoRequest, Request};
 pub use response::Response;

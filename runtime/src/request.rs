@@ -17,6 +17,7 @@ pub struct Request<T> {
     certificates: Option<Arc<[Vec<u8>]>>,
     credentials: Option<crate::client::Credentials>,
     compression: Option<crate::compression::Encoding>,
+    extensions: http::Extensions,
 }
 
 impl<T> Request<T> {
@@ -30,7 +31,19 @@ impl<T> Request<T> {
             certificates: None,
             credentials: None,
             compression: None,
+            extensions: http::Extensions::new(),
         }
+    }
+
+    /// Values attached to the request in this process (never sent): on the server, what interceptors found
+    /// out for the handler, such as the caller's identity from [`auth_fn`](crate::interceptor::auth_fn).
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+
+    /// The request's extensions, to change.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
     }
 
     /// The request's metadata.
@@ -116,6 +129,7 @@ impl<T> Request<T> {
             certificates: self.certificates,
             credentials: self.credentials,
             compression: self.compression,
+            extensions: self.extensions,
         }
     }
 
@@ -165,6 +179,7 @@ impl<T> Request<T> {
             certificates: peer.certificates,
             credentials: None,
             compression: None,
+            extensions: http::Extensions::new(),
         }
     }
 }

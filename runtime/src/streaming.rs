@@ -26,8 +26,19 @@ pub struct Streaming<T> {
     headers: Option<MetadataMap>,
     trailers: Option<MetadataMap>,
     deadline: Option<Pin<Box<Sleep>>>,
+    /// Set when interceptors run: the messages come through their wrapping of the stream instead.
+    boxed: Option<Boxed<T>>,
     _message: PhantomData<fn() -> T>,
 }
+
+/// The messages of a call with interceptors, and where the real stream leaves its trailers when it ends.
+struct Boxed<T> {
+    stream: Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>,
+    trailers: Option<TrailerSlot>,
+}
+
+/// Where a stream wrapped by interceptors leaves its trailers for the stream the caller holds.
+pub(crate) type TrailerSlot = std::sync::Arc<std::sync::Mutex<Option<MetadataMap>>>;
 
 enum State {
     /// Client: the response headers have not arrived.
@@ -62,8 +73,25 @@ impl<T: Message + Default> Streaming<T> {
             headers: None,
             trailers: None,
             deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
+            boxed: None,
             _message: PhantomData,
         }
+    }
+
+    /// A stream of messages that come from `stream` (interceptors' wrapping of the real one); on the client
+    /// the real stream leaves its trailers in `trailers` as it ends.
+    pub(crate) fn from_stream(
+        stream: impl Stream<Item = Result<T, Status>> + Send + 'static,
+        trailers: Option<TrailerSlot>,
+    ) -> Self {
+        let mut streaming = Streaming::with_state(State::Done, usize::MAX, None);
+        streaming.boxed = Some(Boxed { stream: Box::pin(stream), trailers });
+        streaming
+    }
+
+    /// Wraps the stream so that it leaves its trailers in `slot` when it ends.
+    pub(crate) fn tap_trailers(self, slot: TrailerSlot) -> TrailerTap<T> {
+        TrailerTap { inner: self, slot }
     }
 
     /// The next message; `Ok(None)` at the end of an OK stream.
@@ -154,6 +182,15 @@ impl<T: Message + Default> Stream for Streaming<T> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if let Some(boxed) = this.boxed.as_mut() {
+            let item = std::task::ready!(boxed.stream.as_mut().poll_next(cx));
+            if !matches!(item, Some(Ok(_))) {
+                if let Some(slot) = &boxed.trailers {
+                    this.trailers = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                }
+            }
+            return Poll::Ready(item);
+        }
         loop {
             match this.decoder.next_message() {
                 Ok(Some(bytes)) => return Poll::Ready(Some(codec::decode(bytes).map_err(|s| this.fail(s)))),
@@ -217,6 +254,26 @@ impl<T: Message + Default> Stream for Streaming<T> {
 impl<T> std::fmt::Debug for Streaming<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Streaming").field("headers", &self.headers).field("trailers", &self.trailers).finish()
+    }
+}
+
+/// A client's response stream that leaves its trailers in a [`TrailerSlot`] when it ends, for the
+/// stream the caller holds after interceptors wrapped this one.
+pub(crate) struct TrailerTap<T> {
+    inner: Streaming<T>,
+    slot: TrailerSlot,
+}
+
+impl<T: Message + Default> Stream for TrailerTap<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let item = std::task::ready!(Pin::new(&mut this.inner).poll_next(cx));
+        if !matches!(item, Some(Ok(_))) {
+            *this.slot.lock().unwrap_or_else(|e| e.into_inner()) = this.inner.trailers.take();
+        }
+        Poll::Ready(item)
     }
 }
 

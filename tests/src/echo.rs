@@ -15,6 +15,11 @@ use crate::gen::rsgrpc::test::echo::echo_server::Echo;
 use crate::gen::rsgrpc::test::echo::{EchoRequest, EchoResponse};
 use crate::rt::well_known::Empty;
 
+/// Who a caller is, as an authentication interceptor finds out; the `Echo.Unary` handler returns it in
+/// the `x-identity` trailer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity(pub String);
+
 /// What the handlers observed, shared with the test.
 #[derive(Debug, Default)]
 pub struct Observed {
@@ -87,6 +92,9 @@ impl Echo for EchoService {
         }
         if let Some(certificate) = request.peer_certificates().and_then(|chain| chain.first()) {
             response.trailers_mut().insert_bin("x-client-certificate-bin", certificate).expect("valid metadata");
+        }
+        if let Some(Identity(identity)) = request.extensions().get::<Identity>() {
+            response.trailers_mut().insert("x-identity", identity).expect("valid metadata");
         }
         if let Some(task) = tokio::task::try_id() {
             response.trailers_mut().insert("x-task", &task.to_string()).expect("valid metadata");

@@ -110,7 +110,7 @@ fn client_method(method: &Method, module: &[String], rt: &TokenStream) -> TokenS
                 #deprecated
                 pub async fn #name<S>(&self, request: impl #rt::IntoRequest<S>) -> #result
                 where
-                    S: #rt::Stream<Item = #input> + ::core::marker::Send,
+                    S: #rt::Stream<Item = #input> + ::core::marker::Send + 'static,
                 {
                     self.inner.client_streaming(#path, request.into_request()).await
                 }
@@ -256,7 +256,7 @@ fn dispatch_arm(method: &Method, rt: &TokenStream) -> TokenStream {
         }
     );
     quote! {
-        #proto => #rt::server::#glue(call, service, |service: ::std::sync::Arc<T>, request| async move {
+        #proto => #rt::server::#glue(call, #proto, service, |service: ::std::sync::Arc<T>, request| async move {
             service.#name(request).await
         }),
     }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
 use crate::status::Status;
 use crate::wire;
 
@@ -51,6 +52,8 @@ pub(crate) struct ChannelConfig {
     pub(crate) credentials: Option<super::Credentials>,
     pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
     pub(crate) send_compressed: Option<crate::compression::Encoding>,
+    /// `None` when there are none, so calls skip them without a look.
+    pub(crate) interceptors: Option<Arc<Interceptors>>,
 }
 
 /// A client TLS configuration, ready for connections to one target.
@@ -73,6 +76,7 @@ impl Default for ChannelConfig {
             credentials: None,
             keepalive: None,
             send_compressed: None,
+            interceptors: None,
         }
     }
 }
@@ -88,6 +92,32 @@ pub struct ChannelBuilder {
 }
 
 impl ChannelBuilder {
+    /// Adds an interceptor around unary calls; interceptors run in the order they were added, the first
+    /// outermost, and before per-call credentials are applied.
+    pub fn unary_interceptor(mut self, interceptor: impl UnaryInterceptor) -> Self {
+        self.interceptors().push_unary(Arc::new(interceptor));
+        self
+    }
+
+    /// Adds an interceptor around streaming calls (server, client and bidirectional streaming).
+    pub fn stream_interceptor(mut self, interceptor: impl StreamInterceptor) -> Self {
+        self.interceptors().push_stream(Arc::new(interceptor));
+        self
+    }
+
+    /// Adds an interceptor of both kinds (such as [`logging`](crate::interceptor::logging)) around every
+    /// call.
+    pub fn interceptor<I: UnaryInterceptor + StreamInterceptor>(mut self, interceptor: I) -> Self {
+        let interceptor = Arc::new(interceptor);
+        self.interceptors().push_unary(interceptor.clone());
+        self.interceptors().push_stream(interceptor);
+        self
+    }
+
+    fn interceptors(&mut self) -> &mut Interceptors {
+        Arc::make_mut(self.config.interceptors.get_or_insert_with(Default::default))
+    }
+
     /// Compresses every request message with `encoding` (a call can choose otherwise with
     /// [`Request::with_compression`](crate::Request::with_compression)). Responses in any encoding this
     /// crate supports are accepted either way.

@@ -9,10 +9,12 @@ mod credentials;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use futures_core::Stream;
+use futures_util::StreamExt;
 use prost::Message;
 
 pub use cancel::{cancellable, Canceller};
@@ -21,10 +23,12 @@ pub use credentials::{CallCredentials, CallInfo, Credentials, MetadataFuture};
 
 use crate::codec;
 use crate::compression::Encoding;
+use crate::interceptor::{run, BoxMessage, Interceptors, MessageStream, MethodInfo, MethodKind};
 use crate::metadata::MetadataMap;
 use crate::request::Request;
 use crate::response::Response;
 use crate::status::Status;
+use crate::streaming::TrailerSlot;
 use crate::streaming::{send_message, Streaming};
 use crate::{timeout, wire};
 
@@ -48,6 +52,118 @@ impl Client {
     /// A unary call: `path` is `/package.Service/Method`.
     pub async fn unary<Req, Res>(&self, path: &'static str, request: Request<Req>) -> Result<Response<Res>, Status>
     where
+        Req: Message + 'static,
+        Res: Message + Default + 'static,
+    {
+        let Some((chain, method)) = self.chain(path, MethodKind::Unary) else {
+            return self.unary_call(path, request).await;
+        };
+        let client = self.clone();
+        let last = move |request| async move { client.unary_call(path, request).await };
+        within(request.deadline(), run::unary(chain, method, request, last)).await
+    }
+
+    /// A server-streaming call: one request, a stream of responses (which ends with the call's status).
+    pub async fn server_streaming<Req, Res>(
+        &self,
+        path: &'static str,
+        request: Request<Req>,
+    ) -> Result<Response<Streaming<Res>>, Status>
+    where
+        Req: Message + 'static,
+        Res: Message + Default + 'static,
+    {
+        let Some((chain, method)) = self.chain(path, MethodKind::ServerStreaming) else {
+            return self.server_streaming_call(path, request).await;
+        };
+        let client = self.clone();
+        let slot = TrailerSlot::default();
+        let tap = slot.clone();
+        let last = move |mut request: Request<MessageStream>| async move {
+            let stream = std::mem::replace(request.get_mut(), MessageStream::empty());
+            let message = run::single::<Req>(stream, method, "request").await?;
+            let response = client.server_streaming_call::<Req, Res>(path, request.map(|_| message)).await?;
+            Ok(response.map(|stream| MessageStream::from_typed(stream.tap_trailers(tap))))
+        };
+        let deadline = request.deadline();
+        let request = request.map(|message| MessageStream::once(run::boxed(message)));
+        let response = within(deadline, run::stream(chain, method, request, last)).await?;
+        Ok(response.map(|stream| Streaming::from_stream(stream.into_typed::<Res>(method), Some(slot))))
+    }
+
+    /// A client-streaming call: the request stream is sent as it yields, then the one response is read.
+    pub async fn client_streaming<Req, Res, S>(
+        &self,
+        path: &'static str,
+        request: Request<S>,
+    ) -> Result<Response<Res>, Status>
+    where
+        Req: Message + 'static,
+        Res: Message + Default + 'static,
+        S: Stream<Item = Req> + Send + 'static,
+    {
+        let Some((chain, method)) = self.chain(path, MethodKind::ClientStreaming) else {
+            return self.client_streaming_call(path, request.map(|messages| messages.map(Ok))).await;
+        };
+        let client = self.clone();
+        let last = move |request: Request<MessageStream>| async move {
+            let request = request.map(|stream| stream.into_typed::<Req>(method));
+            let response = client.client_streaming_call::<Req, Res, _>(path, request).await?;
+            Ok(response.map(|message| MessageStream::once(run::boxed(message))))
+        };
+        let deadline = request.deadline();
+        let request = request.map(|messages| MessageStream::new(messages.map(|message| Ok(run::boxed(message)))));
+        let mut response = within(deadline, run::stream(chain, method, request, last)).await?;
+        let stream = std::mem::replace(response.get_mut(), MessageStream::empty());
+        let message = run::single::<Res>(stream, method, "response").await?;
+        Ok(response.map(|_| message))
+    }
+
+    /// A bidirectional-streaming call: a sender for requests and the stream of responses. Dropping the
+    /// sender ends the request stream; dropping the response stream (and sender) cancels the call.
+    pub async fn streaming<Req, Res>(
+        &self,
+        path: &'static str,
+        request: Request<()>,
+    ) -> Result<(Sender<Req>, Streaming<Res>), Status>
+    where
+        Req: Message + 'static,
+        Res: Message + Default + 'static,
+    {
+        let Some((chain, method)) = self.chain(path, MethodKind::BidiStreaming) else {
+            return self.streaming_call(path, request).await;
+        };
+        // The caller's sender feeds the interceptors' request stream; a task sends what comes out of it.
+        let (queue, queued) = tokio::sync::mpsc::channel::<BoxMessage>(1);
+        let outgoing = futures_util::stream::unfold(queued, |mut queued| async move {
+            queued.recv().await.map(|message| (Ok(message), queued))
+        });
+        let client = self.clone();
+        let slot = TrailerSlot::default();
+        let tap = slot.clone();
+        let last = move |request: Request<MessageStream>| async move {
+            let (request, outgoing) = split_messages(request);
+            let (sender, responses) = client.streaming_call::<Req, Res>(path, request).await?;
+            tokio::spawn(pump(sender, outgoing.into_typed::<Req>(method)));
+            Ok(Response::new(MessageStream::from_typed(responses.tap_trailers(tap))))
+        };
+        let deadline = request.deadline();
+        let request = request.map(|()| MessageStream::new(outgoing));
+        let response = within(deadline, run::stream(chain, method, request, last)).await?;
+        let sender =
+            Sender { send: None, queue: Some(queue), max_send: 0, encoding: None, deadline, _message: PhantomData };
+        Ok((sender, Streaming::from_stream(response.into_inner().into_typed::<Res>(method), Some(slot))))
+    }
+
+    /// The interceptor chain for a call of `kind`, if the channel has interceptors of that kind.
+    fn chain(&self, path: &'static str, kind: MethodKind) -> Option<(Arc<Interceptors>, MethodInfo)> {
+        let chain = self.channel.config().interceptors.as_ref()?;
+        let has = if kind == MethodKind::Unary { chain.has_unary() } else { chain.has_stream() };
+        has.then(|| (chain.clone(), MethodInfo::from_path(path, kind)))
+    }
+
+    async fn unary_call<Req, Res>(&self, path: &'static str, request: Request<Req>) -> Result<Response<Res>, Status>
+    where
         Req: Message,
         Res: Message + Default,
     {
@@ -60,8 +176,7 @@ impl Client {
         .await
     }
 
-    /// A server-streaming call: one request, a stream of responses (which ends with the call's status).
-    pub async fn server_streaming<Req, Res>(
+    async fn server_streaming_call<Req, Res>(
         &self,
         path: &'static str,
         request: Request<Req>,
@@ -82,8 +197,9 @@ impl Client {
         .await
     }
 
-    /// A client-streaming call: the request stream is sent as it yields, then the one response is read.
-    pub async fn client_streaming<Req, Res, S>(
+    /// The client-streaming call; an error in the request stream (an interceptor's) cancels the call and is
+    /// its result.
+    async fn client_streaming_call<Req, Res, S>(
         &self,
         path: &'static str,
         request: Request<S>,
@@ -91,7 +207,7 @@ impl Client {
     where
         Req: Message,
         Res: Message + Default,
-        S: Stream<Item = Req> + Send,
+        S: Stream<Item = Result<Req, Status>> + Send,
     {
         let (call, messages) = self.parts(request);
         let (deadline, encoding) = (call.deadline, call.encoding);
@@ -101,6 +217,13 @@ impl Client {
             let mut messages = pin!(messages);
             let sent: Result<(), Status> = async {
                 while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
+                    let message = match message {
+                        Ok(message) => message,
+                        Err(status) => {
+                            send.send_reset(h2::Reason::CANCEL);
+                            return Err(status);
+                        }
+                    };
                     send_message(&mut send, codec::encode_with(&message, max_send, encoding)?, false).await?;
                 }
                 send_message(&mut send, Bytes::new(), true).await
@@ -120,9 +243,7 @@ impl Client {
         .await
     }
 
-    /// A bidirectional-streaming call: a sender for requests and the stream of responses. Dropping the
-    /// sender ends the request stream; dropping the response stream (and sender) cancels the call.
-    pub async fn streaming<Req, Res>(
+    async fn streaming_call<Req, Res>(
         &self,
         path: &'static str,
         request: Request<()>,
@@ -135,7 +256,7 @@ impl Client {
         let (deadline, encoding) = (call.deadline, call.encoding);
         let (response, send) = within(deadline, self.start(path, call)).await?;
         let max_send = self.channel.config().max_send_message_size;
-        let sender = Sender { send: Some(send), max_send, encoding, deadline, _message: PhantomData };
+        let sender = Sender { send: Some(send), queue: None, max_send, encoding, deadline, _message: PhantomData };
         Ok((sender, Streaming::client(response, self.max_receive(), deadline)))
     }
 
@@ -252,6 +373,8 @@ async fn read_single<Res: Message + Default>(stream: &mut Streaming<Res>) -> Res
 /// The request side of a bidirectional-streaming call.
 pub struct Sender<T> {
     send: Option<h2::SendStream<Bytes>>,
+    /// With stream interceptors: messages go to them, and a task sends what they pass on.
+    queue: Option<tokio::sync::mpsc::Sender<BoxMessage>>,
     max_send: usize,
     encoding: Option<Encoding>,
     /// The call's deadline: a server that stops reading must not hold a send past it.
@@ -259,10 +382,20 @@ pub struct Sender<T> {
     _message: PhantomData<fn(T)>,
 }
 
-impl<T: Message> Sender<T> {
+impl<T: Message + 'static> Sender<T> {
     /// Sends a message, waiting for flow control. An error means the call ended; the response stream
     /// has its status.
     pub async fn send(&mut self, message: T) -> Result<(), Status> {
+        if let Some(queue) = &self.queue {
+            let queued = queue.send(run::boxed(message));
+            let queued = match self.deadline {
+                None => queued.await,
+                Some(deadline) => tokio::time::timeout_at(deadline.into(), queued)
+                    .await
+                    .map_err(|_| Status::deadline_exceeded("the deadline passed while sending a message"))?,
+            };
+            return queued.map_err(|_| Status::unavailable("the call ended; its response stream has the status"));
+        }
         let data = codec::encode_with(&message, self.max_send, self.encoding)?;
         let send = self.send.as_mut().ok_or_else(|| Status::failed_precondition("the request stream is closed"))?;
         let Some(deadline) = self.deadline else { return send_message(send, data, false).await };
@@ -279,6 +412,7 @@ impl<T: Message> Sender<T> {
 
     /// Ends the request stream (the server sees its end); dropping the sender does the same.
     pub fn close(&mut self) {
+        self.queue = None;
         if let Some(mut send) = self.send.take() {
             let _ = send.send_data(Bytes::new(), true);
         }
@@ -295,6 +429,30 @@ impl<T> Drop for Sender<T> {
 
 impl<T> std::fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sender").field("open", &self.send.is_some()).finish()
+        f.debug_struct("Sender").field("open", &(self.send.is_some() || self.queue.is_some())).finish()
+    }
+}
+
+/// Splits the request stream off a request.
+fn split_messages(mut request: Request<MessageStream>) -> (Request<()>, MessageStream) {
+    let messages = std::mem::replace(request.get_mut(), MessageStream::empty());
+    (request.map(|_| ()), messages)
+}
+
+/// Sends what stream interceptors pass on of a bidirectional call's requests; an error they end the
+/// stream with cancels the call.
+async fn pump<T: Message + 'static>(mut sender: Sender<T>, messages: impl Stream<Item = Result<T, Status>>) {
+    let mut messages = pin!(messages);
+    while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
+        let sent = match message {
+            Ok(message) => sender.send(message).await,
+            Err(_) => Err(Status::cancelled("an interceptor ended the request stream with an error")),
+        };
+        if sent.is_err() {
+            if let Some(mut send) = sender.send.take() {
+                send.send_reset(h2::Reason::CANCEL);
+            }
+            return;
+        }
     }
 }

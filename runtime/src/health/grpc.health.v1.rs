@@ -446,6 +446,7 @@ pub mod health_server {
                 "Check" => {
                     crate::server::unary(
                         call,
+                        "Check",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.check(request).await
@@ -455,6 +456,7 @@ pub mod health_server {
                 "Watch" => {
                     crate::server::server_streaming(
                         call,
+                        "Watch",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.watch(request).await

@@ -1729,6 +1729,7 @@ pub mod server_reflection_server {
                 "ServerReflectionInfo" => {
                     crate::server::streaming(
                         call,
+                        "ServerReflectionInfo",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.server_reflection_info(request).await

@@ -16,6 +16,7 @@ use prost::Message;
 use super::{BoxFuture, Peer};
 use crate::codec;
 use crate::compression::Encoding;
+use crate::interceptor::{run, Interceptors, MessageStream, MethodInfo, MethodKind};
 use crate::metadata::MetadataMap;
 use crate::request::Request;
 use crate::response::Response;
@@ -57,6 +58,10 @@ pub struct ServerCall {
     pub(crate) deadline: Option<Instant>,
     pub(crate) peer: Peer,
     pub(crate) limits: Limits,
+    /// The full name of the service the call was routed to.
+    pub(crate) service: &'static str,
+    /// The server's interceptors, if it has any.
+    pub(crate) interceptors: Option<Arc<Interceptors>>,
 }
 
 impl ServerCall {
@@ -71,6 +76,13 @@ impl ServerCall {
         Box::pin(std::future::ready(()))
     }
 
+    /// The chain and method when the server has interceptors of the kind `has` checks for.
+    fn chain(&self, method: &'static str, kind: MethodKind) -> Option<(Arc<Interceptors>, MethodInfo)> {
+        let chain = self.interceptors.as_ref()?;
+        let has = if kind == MethodKind::Unary { chain.has_unary() } else { chain.has_stream() };
+        has.then(|| (chain.clone(), MethodInfo::new(self.service, method, kind)))
+    }
+
     fn into_request_stream<Req: Message + Default>(
         self,
     ) -> (Request<Streaming<Req>>, h2::server::SendResponse<Bytes>, Limits, Option<Instant>) {
@@ -81,8 +93,9 @@ impl ServerCall {
     }
 }
 
-/// Runs a unary handler: one request message in, one response message out.
-pub fn unary<S, Req, Res, H, Fut>(call: ServerCall, service: Arc<S>, handler: H) -> BoxFuture
+/// Runs a unary handler: one request message in, one response message out. `method` is the method's
+/// name, for interceptors.
+pub fn unary<S, Req, Res, H, Fut>(call: ServerCall, method: &'static str, service: Arc<S>, handler: H) -> BoxFuture
 where
     S: ?Sized + Send + Sync + 'static,
     Req: Message + Default + Send + 'static,
@@ -91,8 +104,15 @@ where
     Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
 {
     Box::pin(async move {
+        let chain = call.chain(method, MethodKind::Unary);
         let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
-        let work = async move { handler(service, read_single(request).await?).await };
+        let work = async move {
+            let request = read_single(request).await?;
+            match chain {
+                None => handler(service, request).await,
+                Some((chain, info)) => run::unary(chain, info, request, move |r| handler(service, r)).await,
+            }
+        };
         match supervise(work, &mut respond, deadline).await {
             Outcome::Done(Ok(response)) => send_unary(&mut respond, response, limits),
             Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
@@ -102,7 +122,12 @@ where
 }
 
 /// Runs a server-streaming handler: one request message in, a stream of response messages out.
-pub fn server_streaming<S, Req, Res, St, H, Fut>(call: ServerCall, service: Arc<S>, handler: H) -> BoxFuture
+pub fn server_streaming<S, Req, Res, St, H, Fut>(
+    call: ServerCall,
+    method: &'static str,
+    service: Arc<S>,
+    handler: H,
+) -> BoxFuture
 where
     S: ?Sized + Send + Sync + 'static,
     Req: Message + Default + Send + 'static,
@@ -111,6 +136,21 @@ where
     H: FnOnce(Arc<S>, Request<Req>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<St>, Status>> + Send + 'static,
 {
+    if let Some((chain, info)) = call.chain(method, MethodKind::ServerStreaming) {
+        return Box::pin(async move {
+            let (request, respond, limits, deadline) = call.into_request_stream::<Req>();
+            let work = async move {
+                let request = read_single(request).await?.map(|message| MessageStream::once(run::boxed(message)));
+                let last = move |mut request: Request<MessageStream>| async move {
+                    let stream = std::mem::replace(request.get_mut(), MessageStream::empty());
+                    let message = run::single::<Req>(stream, info, "request").await?;
+                    Ok(handler(service, request.map(|_| message)).await?.map(MessageStream::from_typed))
+                };
+                run::stream(chain, info, request, last).await
+            };
+            serve_intercepted::<Res>(respond, limits, deadline, info, work).await
+        });
+    }
     Box::pin(async move {
         let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
         let work = async move { handler(service, read_single(request).await?).await };
@@ -123,7 +163,12 @@ where
 }
 
 /// Runs a client-streaming handler: a stream of request messages in, one response message out.
-pub fn client_streaming<S, Req, Res, H, Fut>(call: ServerCall, service: Arc<S>, handler: H) -> BoxFuture
+pub fn client_streaming<S, Req, Res, H, Fut>(
+    call: ServerCall,
+    method: &'static str,
+    service: Arc<S>,
+    handler: H,
+) -> BoxFuture
 where
     S: ?Sized + Send + Sync + 'static,
     Req: Message + Default + Send + 'static,
@@ -131,6 +176,20 @@ where
     H: FnOnce(Arc<S>, Request<Streaming<Req>>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
 {
+    if let Some((chain, info)) = call.chain(method, MethodKind::ClientStreaming) {
+        return Box::pin(async move {
+            let (request, respond, limits, deadline) = call.into_request_stream::<Req>();
+            let work = async move {
+                let last = move |request: Request<MessageStream>| async move {
+                    let request = request.map(|stream| Streaming::from_stream(stream.into_typed::<Req>(info), None));
+                    let response = handler(service, request).await?;
+                    Ok(response.map(|message| MessageStream::once(run::boxed(message))))
+                };
+                run::stream(chain, info, request.map(MessageStream::from_typed), last).await
+            };
+            serve_intercepted::<Res>(respond, limits, deadline, info, work).await
+        });
+    }
     Box::pin(async move {
         let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
         match supervise(handler(service, request), &mut respond, deadline).await {
@@ -142,7 +201,12 @@ where
 }
 
 /// Runs a bidirectional-streaming handler: streams both ways.
-pub fn streaming<S, Req, Res, St, H, Fut>(call: ServerCall, service: Arc<S>, handler: H) -> BoxFuture
+pub fn streaming<S, Req, Res, St, H, Fut>(
+    call: ServerCall,
+    method: &'static str,
+    service: Arc<S>,
+    handler: H,
+) -> BoxFuture
 where
     S: ?Sized + Send + Sync + 'static,
     Req: Message + Default + Send + 'static,
@@ -151,6 +215,19 @@ where
     H: FnOnce(Arc<S>, Request<Streaming<Req>>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<St>, Status>> + Send + 'static,
 {
+    if let Some((chain, info)) = call.chain(method, MethodKind::BidiStreaming) {
+        return Box::pin(async move {
+            let (request, respond, limits, deadline) = call.into_request_stream::<Req>();
+            let work = async move {
+                let last = move |request: Request<MessageStream>| async move {
+                    let request = request.map(|stream| Streaming::from_stream(stream.into_typed::<Req>(info), None));
+                    Ok(handler(service, request).await?.map(MessageStream::from_typed))
+                };
+                run::stream(chain, info, request.map(MessageStream::from_typed), last).await
+            };
+            serve_intercepted::<Res>(respond, limits, deadline, info, work).await
+        });
+    }
     Box::pin(async move {
         let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
         match supervise(handler(service, request), &mut respond, deadline).await {
@@ -159,6 +236,24 @@ where
             outcome => end_before_headers(&mut respond, outcome),
         }
     })
+}
+
+/// Runs the interceptors and handler of a streaming call (`work`) and sends what they answer.
+async fn serve_intercepted<Res: Message + 'static>(
+    mut respond: h2::server::SendResponse<Bytes>,
+    limits: Limits,
+    deadline: Option<Instant>,
+    method: MethodInfo,
+    work: impl Future<Output = Result<Response<MessageStream>, Status>>,
+) {
+    match supervise(work, &mut respond, deadline).await {
+        Outcome::Done(Ok(response)) => {
+            let response = response.map(|stream| stream.into_typed::<Res>(method));
+            stream_responses(respond, response, limits, deadline).await
+        }
+        Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
+        outcome => end_before_headers(&mut respond, outcome),
+    }
 }
 
 /// Reads the one request message of a unary or server-streaming call.
@@ -207,7 +302,9 @@ async fn supervise<F: Future>(work: F, watch: &mut impl ResetWatch, deadline: Op
         match std::panic::catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(cx))) {
             Ok(Poll::Ready(output)) => return Poll::Ready(Outcome::Done(output)),
             Ok(Poll::Pending) => {}
-            Err(panic) => return Poll::Ready(Outcome::Panicked(panic_message(panic.as_ref()))),
+            Err(panic) => {
+                return Poll::Ready(Outcome::Panicked(crate::interceptor::recovery::panic_message(panic.as_ref())))
+            }
         }
         if watch.poll_reset(cx).is_ready() {
             return Poll::Ready(Outcome::Cancelled);
@@ -220,14 +317,6 @@ async fn supervise<F: Future>(work: F, watch: &mut impl ResetWatch, deadline: Op
         Poll::Pending
     })
     .await
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// The status for a call that ended without a result; `None` when the client cancelled (nothing to send).

@@ -64,7 +64,7 @@ where
             loop {
                 match connection.poll_accept(cx) {
                     Poll::Ready(Some(Ok((request, respond)))) => {
-                        if let Some(call) = shared.router.dispatch(request, respond, &peer, shared.config.limits()) {
+                        if let Some(call) = shared.dispatch(request, respond, &peer) {
                             if shared.config.spawn_calls {
                                 let token = spawned.clone();
                                 tokio::spawn(async move {

@@ -22,6 +22,7 @@ use call::Limits;
 pub use call::{client_streaming, server_streaming, streaming, unary, BoxStream, ServerCall};
 use router::Router;
 
+use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
 use crate::wire;
 
 /// The future of one call, as a service starts it.
@@ -121,6 +122,19 @@ impl ServerConfig {
 pub(crate) struct Shared {
     router: Router,
     config: ServerConfig,
+    /// `None` when there are none, so calls skip them without a look.
+    interceptors: Option<Arc<Interceptors>>,
+}
+
+impl Shared {
+    fn dispatch(
+        &self,
+        request: http::Request<h2::RecvStream>,
+        respond: h2::server::SendResponse<bytes::Bytes>,
+        peer: &Peer,
+    ) -> Option<BoxFuture> {
+        self.router.dispatch(request, respond, peer, self.config.limits(), self.interceptors.as_ref())
+    }
 }
 
 /// Builds a [`Server`].
@@ -129,12 +143,37 @@ pub struct ServerBuilder {
     router: Router,
     config: ServerConfig,
     reflection: bool,
+    interceptors: Interceptors,
 }
 
 impl ServerBuilder {
     /// Registers a service (replacing one of the same name).
     pub fn add_service(mut self, service: impl Service) -> Self {
         self.router.add(Arc::new(service));
+        self
+    }
+
+    /// Adds an interceptor around unary calls; interceptors run in the order they were added, the first
+    /// outermost.
+    pub fn unary_interceptor(mut self, interceptor: impl UnaryInterceptor) -> Self {
+        self.interceptors.push_unary(Arc::new(interceptor));
+        self
+    }
+
+    /// Adds an interceptor around streaming calls (server, client and bidirectional streaming), after those
+    /// added before.
+    pub fn stream_interceptor(mut self, interceptor: impl StreamInterceptor) -> Self {
+        self.interceptors.push_stream(Arc::new(interceptor));
+        self
+    }
+
+    /// Adds an interceptor of both kinds (such as [`auth_fn`](crate::interceptor::auth_fn),
+    /// [`recovery`](crate::interceptor::recovery), [`logging`](crate::interceptor::logging)) around every
+    /// call.
+    pub fn interceptor<I: UnaryInterceptor + StreamInterceptor>(mut self, interceptor: I) -> Self {
+        let interceptor = Arc::new(interceptor);
+        self.interceptors.push_unary(interceptor.clone());
+        self.interceptors.push_stream(interceptor);
         self
     }
 
@@ -250,7 +289,8 @@ impl ServerBuilder {
         if self.reflection {
             self.add_reflection();
         }
-        Server { shared: Arc::new(Shared { router: self.router, config: self.config }) }
+        let interceptors = (!self.interceptors.is_empty()).then(|| Arc::new(self.interceptors));
+        Server { shared: Arc::new(Shared { router: self.router, config: self.config, interceptors }) }
     }
 
     fn add_reflection(&mut self) {

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use super::call::{send_trailers_only, Limits, ServerCall};
 use super::{BoxFuture, Peer, Service};
 use crate::compression::Encoding;
+use crate::interceptor::Interceptors;
 use crate::metadata::MetadataMap;
 use crate::status::Status;
 use crate::{timeout, wire};
@@ -41,6 +42,7 @@ impl Router {
         mut respond: h2::server::SendResponse<Bytes>,
         peer: &Peer,
         limits: Limits,
+        interceptors: Option<&Arc<Interceptors>>,
     ) -> Option<BoxFuture> {
         let (parts, body) = request.into_parts();
         if parts.method != http::Method::POST {
@@ -99,7 +101,16 @@ impl Router {
             return None;
         }
         let method = method.to_owned();
-        let call = ServerCall { metadata, body, respond, deadline, peer: peer.clone(), limits };
+        let call = ServerCall {
+            metadata,
+            body,
+            respond,
+            deadline,
+            peer: peer.clone(),
+            limits,
+            service: service.name(),
+            interceptors: interceptors.cloned(),
+        };
         Some(service.call(&method, call))
     }
 }

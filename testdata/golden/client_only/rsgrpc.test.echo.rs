@@ -257,7 +257,8 @@ pub mod echo_client {
             ::rsgrpc::Status,
         >
         where
-            S: ::rsgrpc::Stream<Item = super::EchoRequest> + ::core::marker::Send,
+            S: ::rsgrpc::Stream<Item = super::EchoRequest> + ::core::marker::Send
+                + 'static,
         {
             self.inner
                 .client_streaming(

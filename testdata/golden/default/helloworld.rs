@@ -315,6 +315,7 @@ pub mod greeter_server {
                 "SayHello" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "SayHello",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.say_hello(request).await

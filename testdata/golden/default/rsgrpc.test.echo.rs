@@ -437,7 +437,8 @@ pub mod echo_client {
             ::rsgrpc::Status,
         >
         where
-            S: ::rsgrpc::Stream<Item = super::EchoRequest> + ::core::marker::Send,
+            S: ::rsgrpc::Stream<Item = super::EchoRequest> + ::core::marker::Send
+                + 'static,
         {
             self.inner
                 .client_streaming(
@@ -656,6 +657,7 @@ pub mod echo_server {
                 "Unary" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "Unary",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.unary(request).await
@@ -665,6 +667,7 @@ pub mod echo_server {
                 "ServerStream" => {
                     ::rsgrpc::server::server_streaming(
                         call,
+                        "ServerStream",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.server_stream(request).await
@@ -674,6 +677,7 @@ pub mod echo_server {
                 "ClientStream" => {
                     ::rsgrpc::server::client_streaming(
                         call,
+                        "ClientStream",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.client_stream(request).await
@@ -683,6 +687,7 @@ pub mod echo_server {
                 "Bidi" => {
                     ::rsgrpc::server::streaming(
                         call,
+                        "Bidi",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.bidi(request).await
@@ -692,6 +697,7 @@ pub mod echo_server {
                 "Price" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "Price",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.price(request).await
@@ -701,6 +707,7 @@ pub mod echo_server {
                 "Old" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "Old",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.old(request).await
@@ -819,6 +826,7 @@ pub mod counter_server {
                 "Next" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "Next",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.next(request).await

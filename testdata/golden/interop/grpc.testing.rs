@@ -4489,7 +4489,7 @@ pub mod test_service_client {
         >
         where
             S: ::rsgrpc::Stream<Item = super::StreamingInputCallRequest>
-                + ::core::marker::Send,
+                + ::core::marker::Send + 'static,
         {
             self.inner
                 .client_streaming(
@@ -4788,6 +4788,7 @@ pub mod test_service_server {
                 "EmptyCall" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "EmptyCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.empty_call(request).await
@@ -4797,6 +4798,7 @@ pub mod test_service_server {
                 "UnaryCall" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "UnaryCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.unary_call(request).await
@@ -4806,6 +4808,7 @@ pub mod test_service_server {
                 "CacheableUnaryCall" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "CacheableUnaryCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.cacheable_unary_call(request).await
@@ -4815,6 +4818,7 @@ pub mod test_service_server {
                 "StreamingOutputCall" => {
                     ::rsgrpc::server::server_streaming(
                         call,
+                        "StreamingOutputCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.streaming_output_call(request).await
@@ -4824,6 +4828,7 @@ pub mod test_service_server {
                 "StreamingInputCall" => {
                     ::rsgrpc::server::client_streaming(
                         call,
+                        "StreamingInputCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.streaming_input_call(request).await
@@ -4833,6 +4838,7 @@ pub mod test_service_server {
                 "FullDuplexCall" => {
                     ::rsgrpc::server::streaming(
                         call,
+                        "FullDuplexCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.full_duplex_call(request).await
@@ -4842,6 +4848,7 @@ pub mod test_service_server {
                 "HalfDuplexCall" => {
                     ::rsgrpc::server::streaming(
                         call,
+                        "HalfDuplexCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.half_duplex_call(request).await
@@ -4851,6 +4858,7 @@ pub mod test_service_server {
                 "UnimplementedCall" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "UnimplementedCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.unimplemented_call(request).await
@@ -4976,6 +4984,7 @@ pub mod unimplemented_service_server {
                 "UnimplementedCall" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "UnimplementedCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.unimplemented_call(request).await
@@ -5123,6 +5132,7 @@ pub mod reconnect_service_server {
                 "Start" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "Start",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.start(request).await
@@ -5132,6 +5142,7 @@ pub mod reconnect_service_server {
                 "Stop" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "Stop",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.stop(request).await
@@ -5295,6 +5306,7 @@ pub mod load_balancer_stats_service_server {
                 "GetClientStats" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "GetClientStats",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.get_client_stats(request).await
@@ -5304,6 +5316,7 @@ pub mod load_balancer_stats_service_server {
                 "GetClientAccumulatedStats" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "GetClientAccumulatedStats",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.get_client_accumulated_stats(request).await
@@ -5455,6 +5468,7 @@ pub mod xds_update_health_service_server {
                 "SetServing" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "SetServing",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.set_serving(request).await
@@ -5464,6 +5478,7 @@ pub mod xds_update_health_service_server {
                 "SetNotServing" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "SetNotServing",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.set_not_serving(request).await
@@ -5590,6 +5605,7 @@ pub mod xds_update_client_configure_service_server {
                 "Configure" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "Configure",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.configure(request).await

@@ -548,6 +548,7 @@ pub mod echo_server {
                 "Unary" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "Unary",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.unary(request).await
@@ -557,6 +558,7 @@ pub mod echo_server {
                 "ServerStream" => {
                     ::rsgrpc::server::server_streaming(
                         call,
+                        "ServerStream",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.server_stream(request).await
@@ -566,6 +568,7 @@ pub mod echo_server {
                 "ClientStream" => {
                     ::rsgrpc::server::client_streaming(
                         call,
+                        "ClientStream",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.client_stream(request).await
@@ -575,6 +578,7 @@ pub mod echo_server {
                 "Bidi" => {
                     ::rsgrpc::server::streaming(
                         call,
+                        "Bidi",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.bidi(request).await
@@ -584,6 +588,7 @@ pub mod echo_server {
                 "Price" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "Price",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.price(request).await
@@ -593,6 +598,7 @@ pub mod echo_server {
                 "Old" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "Old",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.old(request).await
@@ -675,6 +681,7 @@ pub mod counter_server {
                 "Next" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "Next",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.next(request).await

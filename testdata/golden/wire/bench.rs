@@ -204,6 +204,7 @@ pub mod bench_server {
                 "Unary" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "Unary",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.unary(request).await

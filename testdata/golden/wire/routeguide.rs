@@ -807,7 +807,7 @@ pub mod route_guide_client {
             ::rsgrpc::Status,
         >
         where
-            S: ::rsgrpc::Stream<Item = super::Point> + ::core::marker::Send,
+            S: ::rsgrpc::Stream<Item = super::Point> + ::core::marker::Send + 'static,
         {
             self.inner
                 .client_streaming(
@@ -962,6 +962,7 @@ pub mod route_guide_server {
                 "GetFeature" => {
                     ::rsgrpc::server::unary(
                         call,
+                        "GetFeature",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.get_feature(request).await
@@ -971,6 +972,7 @@ pub mod route_guide_server {
                 "ListFeatures" => {
                     ::rsgrpc::server::server_streaming(
                         call,
+                        "ListFeatures",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.list_features(request).await
@@ -980,6 +982,7 @@ pub mod route_guide_server {
                 "RecordRoute" => {
                     ::rsgrpc::server::client_streaming(
                         call,
+                        "RecordRoute",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.record_route(request).await
@@ -989,6 +992,7 @@ pub mod route_guide_server {
                 "RouteChat" => {
                     ::rsgrpc::server::streaming(
                         call,
+                        "RouteChat",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
                             service.route_chat(request).await
