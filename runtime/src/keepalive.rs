@@ -70,3 +70,21 @@ impl Pinger {
         }
     }
 }
+
+/// How often a server lets clients ping (grpc-go's `EnforcementPolicy`): a PING sooner than `min_time`
+/// after the previous one, or any PING on a connection without calls unless `permit_without_calls`, is a
+/// strike; the third strike in a row closes the connection with GOAWAY `ENHANCE_YOUR_CALM`. Sending
+/// response data or headers clears the strikes. This bounds what a client flooding PINGs costs the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepaliveEnforcement {
+    /// The shortest time between a client's PINGs (default 5 minutes, as in grpc-go).
+    pub min_time: Duration,
+    /// Whether PINGs are welcome on a connection without calls (default no).
+    pub permit_without_calls: bool,
+}
+
+impl Default for KeepaliveEnforcement {
+    fn default() -> Self {
+        KeepaliveEnforcement { min_time: Duration::from_secs(5 * 60), permit_without_calls: false }
+    }
+}

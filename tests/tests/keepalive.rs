@@ -1,11 +1,13 @@
 //! Keepalive: a peer that stops answering PINGs (behind a proxy that turns into a black hole) is noticed
-//! within the configured interval and timeout, on the client and on the server side.
+//! within the configured interval and timeout, on the client and on the server side; a client that pings
+//! more often than the server's policy allows is sent GOAWAY `ENHANCE_YOUR_CALM`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rsgrpc::client::Channel;
+use rsgrpc::keepalive::KeepaliveEnforcement;
 use rsgrpc::server::Server;
 use rsgrpc::Code;
 use rsgrpc_tests::echo::EchoService;
@@ -56,7 +58,13 @@ fn endless() -> EchoRequest {
 
 #[tokio::test]
 async fn a_client_notices_a_server_that_stopped_answering() {
-    let server = serve(Server::builder().add_service(EchoServer::new(EchoService::default())).build()).await;
+    // The client pings every 200 ms, with or without calls: the server must allow that.
+    let policy = KeepaliveEnforcement { min_time: Duration::from_millis(100), permit_without_calls: true };
+    let server = Server::builder()
+        .add_service(EchoServer::new(EchoService::default()))
+        .keepalive_enforcement(Some(policy))
+        .build();
+    let server = serve(server).await;
     let frozen = Arc::new(AtomicBool::new(false));
     let proxy = black_hole_proxy(server.addr, frozen.clone()).await;
     let channel = Channel::builder(&format!("http://{proxy}"))
@@ -114,4 +122,89 @@ async fn a_server_notices_a_client_that_stopped_answering() {
         assert!(started.elapsed() < Duration::from_secs(5), "the handler of a vanished client was not cancelled");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// A raw HTTP/2 connection to `addr` whose driver task returns how the connection ended.
+async fn raw_connection(
+    addr: std::net::SocketAddr,
+) -> (h2::client::SendRequest<bytes::Bytes>, h2::PingPong, tokio::task::JoinHandle<Result<(), h2::Error>>) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (send, mut connection) = h2::client::handshake(tcp).await.unwrap();
+    let ping_pong = connection.ping_pong().expect("ping_pong");
+    (send, ping_pong, tokio::spawn(connection))
+}
+
+/// Pings `count` times, each right after the previous answer; how many were answered.
+async fn ping_quickly(ping_pong: &mut h2::PingPong, count: usize) -> usize {
+    for answered in 0..count {
+        if ping_pong.ping(h2::Ping::opaque()).await.is_err() {
+            return answered;
+        }
+    }
+    count
+}
+
+#[tokio::test]
+async fn a_ping_flooding_client_gets_goaway_enhance_your_calm() {
+    let server = serve(Server::builder().add_service(EchoServer::new(EchoService::default())).build()).await;
+    let (_send, mut ping_pong, connection) = raw_connection(server.addr).await;
+    // The default policy (grpc-go's: 5 minutes, none without calls): the first PING is fine, the next three
+    // are strikes and the third strike ends the connection.
+    let answered = ping_quickly(&mut ping_pong, 50).await;
+    assert!(answered < 50, "the server answered every PING of a flood");
+    let error = tokio::time::timeout(Duration::from_secs(5), connection).await.unwrap().unwrap().unwrap_err();
+    assert!(error.is_go_away() && error.is_remote(), "{error:?}");
+    assert_eq!(error.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{error:?}");
+    // Other clients are served as before.
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    let hello = EchoRequest { message: "still here".into(), ..Default::default() };
+    assert_eq!(client.unary(hello).await.unwrap().into_inner().message, "still here");
+}
+
+#[tokio::test]
+async fn pings_the_policy_allows_are_answered() {
+    let policy = KeepaliveEnforcement { min_time: Duration::from_millis(50), permit_without_calls: true };
+    let server = Server::builder()
+        .add_service(EchoServer::new(EchoService::default()))
+        .keepalive_enforcement(Some(policy))
+        .build();
+    let server = serve(server).await;
+    let (_send, mut ping_pong, connection) = raw_connection(server.addr).await;
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        ping_pong.ping(h2::Ping::opaque()).await.expect("an allowed PING is answered");
+    }
+    assert!(!connection.is_finished());
+
+    // Without a policy anything goes.
+    let server = serve(
+        Server::builder().add_service(EchoServer::new(EchoService::default())).keepalive_enforcement(None).build(),
+    )
+    .await;
+    let (_send, mut ping_pong, connection) = raw_connection(server.addr).await;
+    assert_eq!(ping_quickly(&mut ping_pong, 200).await, 200);
+    assert!(!connection.is_finished());
+}
+
+#[tokio::test]
+async fn pings_on_a_connection_without_calls_need_the_policy_to_permit_them() {
+    // Pings every 80 ms are within min_time, but there is no call and the policy does not permit that.
+    let policy = KeepaliveEnforcement { min_time: Duration::from_millis(50), permit_without_calls: false };
+    let server = Server::builder()
+        .add_service(EchoServer::new(EchoService::default()))
+        .keepalive_enforcement(Some(policy))
+        .build();
+    let server = serve(server).await;
+    let (_send, mut ping_pong, connection) = raw_connection(server.addr).await;
+    let mut answered = 0;
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        if ping_pong.ping(h2::Ping::opaque()).await.is_err() {
+            break;
+        }
+        answered += 1;
+    }
+    assert!(answered < 8, "idle pings were all answered");
+    let error = tokio::time::timeout(Duration::from_secs(5), connection).await.unwrap().unwrap().unwrap_err();
+    assert_eq!(error.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{error:?}");
 }

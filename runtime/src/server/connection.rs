@@ -12,13 +12,34 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
+use super::frame_watch::{FrameEvents, FrameWatch};
 use super::lifetime::{Action, Lifetime};
+use super::ping_policy::PingPolicy;
 use super::{Peer, Shared};
 use crate::keepalive::Pinger;
 
 /// Serves one connection until the peer closes it, it fails, or a graceful shutdown has finished it.
-pub(crate) async fn serve<IO>(io: IO, peer: Peer, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>)
+pub(crate) async fn serve<IO>(io: IO, peer: Peer, shared: Arc<Shared>, shutdown: watch::Receiver<bool>)
 where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    match shared.config.keepalive_enforcement {
+        Some(policy) => {
+            let events = Arc::new(FrameEvents::default());
+            let io = FrameWatch::new(io, events.clone());
+            serve_h2(io, peer, shared, shutdown, Some((PingPolicy::new(policy), events))).await
+        }
+        None => serve_h2(io, peer, shared, shutdown, None).await,
+    }
+}
+
+async fn serve_h2<IO>(
+    io: IO,
+    peer: Peer,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    mut ping_policy: Option<(PingPolicy, Arc<FrameEvents>)>,
+) where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let handshake = shared.config.h2().handshake::<_, Bytes>(io);
@@ -45,6 +66,7 @@ where
         let _ = shutdown.wait_for(|stop| *stop).await;
     });
     let mut shutting_down = false;
+    let mut calmed = false;
     poll_fn(|cx| {
         if !shutting_down && shutdown_signal.as_mut().poll(cx).is_ready() {
             shutting_down = true;
@@ -83,6 +105,15 @@ where
                     }
                     Poll::Ready(None) => return Poll::Ready(()),
                     Poll::Pending => break,
+                }
+            }
+            if let Some((policy, events)) = ping_policy.as_mut() {
+                if !calmed && policy.too_many_pings(events, || connection.has_streams(), tokio::time::Instant::now) {
+                    calmed = true;
+                    tracing::debug!(peer = ?peer.addr, "the client pings too often: GOAWAY ENHANCE_YOUR_CALM");
+                    // Then around again, so the connection writes the GOAWAY and closes.
+                    connection.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                    continue;
                 }
             }
             if !accepted {

@@ -3,7 +3,9 @@
 
 mod call;
 mod connection;
+mod frame_watch;
 mod lifetime;
+mod ping_policy;
 mod router;
 
 use std::future::Future;
@@ -59,6 +61,7 @@ pub struct ServerConfig {
     handshake_timeout: Duration,
     shutdown_grace_period: Option<Duration>,
     keepalive: Option<crate::keepalive::Keepalive>,
+    keepalive_enforcement: Option<crate::keepalive::KeepaliveEnforcement>,
     lifetime: lifetime::Limits,
     send_compressed: Option<crate::compression::Encoding>,
     spawn_calls: bool,
@@ -78,6 +81,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(20),
             shutdown_grace_period: Some(DEFAULT_SHUTDOWN_GRACE_PERIOD),
             keepalive: None,
+            keepalive_enforcement: Some(crate::keepalive::KeepaliveEnforcement::default()),
             lifetime: lifetime::Limits::default(),
             send_compressed: None,
             spawn_calls: false,
@@ -219,6 +223,14 @@ impl ServerBuilder {
     /// default.
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.config.keepalive = Some(crate::keepalive::Keepalive::new(interval, timeout));
+        self
+    }
+
+    /// How often clients may ping (default: every 5 minutes, and not on connections without calls, as in
+    /// grpc-go); a client pinging more often is sent GOAWAY `ENHANCE_YOUR_CALM` and disconnected. Clients
+    /// with keepalive set shorter need a matching policy here. `None` lets clients ping as they like.
+    pub fn keepalive_enforcement(mut self, policy: Option<crate::keepalive::KeepaliveEnforcement>) -> Self {
+        self.config.keepalive_enforcement = policy;
         self
     }
 
