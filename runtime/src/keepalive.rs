@@ -4,6 +4,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -25,18 +27,48 @@ impl Keepalive {
     }
 }
 
+/// The calls open on a client connection, so keepalive can stay quiet on a connection without calls (a
+/// server's policy may count PINGs there as abuse).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallCount(Arc<AtomicUsize>);
+
+impl CallCount {
+    /// Counts a call until the returned guard is dropped.
+    pub(crate) fn enter(&self) -> ActiveCall {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        ActiveCall(self.0.clone())
+    }
+
+    fn is_idle(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == 0
+    }
+}
+
+/// One open call of a [`CallCount`].
+#[derive(Debug)]
+pub(crate) struct ActiveCall(Arc<AtomicUsize>);
+
+impl Drop for ActiveCall {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Drives one connection's pings; [`Pinger::poll_dead`] is ready once the peer missed an answer.
 pub(crate) struct Pinger {
     settings: Keepalive,
     ping_pong: h2::PingPong,
     timer: Pin<Box<Sleep>>,
     awaiting_pong: bool,
+    /// Set when PINGs wait for a call to be open.
+    calls: Option<CallCount>,
 }
 
 impl Pinger {
-    pub(crate) fn new(settings: Keepalive, ping_pong: h2::PingPong) -> Self {
+    /// `calls`: ping only while one of these is open (`None`: always).
+    pub(crate) fn new(settings: Keepalive, ping_pong: h2::PingPong, calls: Option<CallCount>) -> Self {
         let timer = Box::pin(tokio::time::sleep(settings.interval));
-        Pinger { settings, ping_pong, timer, awaiting_pong: false }
+        Pinger { settings, ping_pong, timer, awaiting_pong: false, calls }
     }
 
     /// Ready when the peer failed to answer a PING in time (or the connection can no longer send one).
@@ -60,6 +92,11 @@ impl Pinger {
             }
             if self.timer.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
+            }
+            if self.calls.as_ref().is_some_and(CallCount::is_idle) {
+                // Look again an interval later: a call that starts meanwhile gets its first PING by then.
+                self.timer.as_mut().reset(Instant::now() + self.settings.interval);
+                continue;
             }
             if self.ping_pong.send_ping(h2::Ping::opaque()).is_err() {
                 // h2 allows one user PING in flight; an error means the connection is closing.

@@ -28,6 +28,8 @@ pub struct Streaming<T> {
     deadline: Option<Pin<Box<Sleep>>>,
     /// Set when interceptors run: the messages come through their wrapping of the stream instead.
     boxed: Option<Boxed<T>>,
+    /// Client: counts the call as open on its connection while the stream lives (for keepalive).
+    _active: Option<crate::keepalive::ActiveCall>,
     _message: PhantomData<fn() -> T>,
 }
 
@@ -62,8 +64,10 @@ impl<T: Message + Default> Streaming<T> {
     }
 
     /// The response stream of a client call, from the moment the request headers were sent.
-    pub(crate) fn client(response: h2::client::ResponseFuture, max_receive: usize, deadline: Option<Instant>) -> Self {
-        Streaming::with_state(State::Headers(response), max_receive, deadline)
+    pub(crate) fn client(opened: crate::client::Opened, max_receive: usize, deadline: Option<Instant>) -> Self {
+        let mut stream = Streaming::with_state(State::Headers(opened.response), max_receive, deadline);
+        stream._active = Some(opened.active);
+        stream
     }
 
     fn with_state(state: State, max_receive: usize, deadline: Option<Instant>) -> Self {
@@ -74,6 +78,7 @@ impl<T: Message + Default> Streaming<T> {
             trailers: None,
             deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
             boxed: None,
+            _active: None,
             _message: PhantomData,
         }
     }

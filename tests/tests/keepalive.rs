@@ -208,3 +208,36 @@ async fn pings_on_a_connection_without_calls_need_the_policy_to_permit_them() {
     let error = tokio::time::timeout(Duration::from_secs(5), connection).await.unwrap().unwrap().unwrap_err();
     assert_eq!(error.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{error:?}");
 }
+
+/// The client address the server saw for a call, which changes when the channel had to reconnect.
+async fn peer_of_a_call(client: &EchoClient) -> String {
+    let response = client.unary(EchoRequest { message: "peer".into(), ..Default::default() }).await.unwrap();
+    response.trailers().get("x-peer").expect("x-peer trailer").to_owned()
+}
+
+#[tokio::test]
+async fn client_keepalive_stays_quiet_without_calls_unless_permitted() {
+    // The server tolerates frequent pings during calls but none on an idle connection.
+    let policy = KeepaliveEnforcement { min_time: Duration::from_millis(10), permit_without_calls: false };
+    let server = Server::builder()
+        .add_service(EchoServer::new(EchoService::default()))
+        .keepalive_enforcement(Some(policy))
+        .build();
+    let server = serve(server).await;
+    let channel = |permit: bool| {
+        let builder = Channel::builder(&server.target()).unwrap();
+        builder.keepalive(Duration::from_millis(50), Duration::from_secs(1)).keepalive_permit_without_calls(permit)
+    };
+
+    // By default an idle connection is not pinged, so the server keeps it.
+    let client = EchoClient::new(channel(false).connect().await.unwrap());
+    let first = peer_of_a_call(&client).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(peer_of_a_call(&client).await, first, "the idle connection was closed");
+
+    // Permitted to ping idle connections, the client earns this server's GOAWAY and reconnects.
+    let client = EchoClient::new(channel(true).connect().await.unwrap());
+    let first = peer_of_a_call(&client).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_ne!(peer_of_a_call(&client).await, first, "idle pings went unpunished");
+}

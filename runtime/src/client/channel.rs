@@ -10,6 +10,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
+use crate::keepalive::CallCount;
 use crate::status::Status;
 use crate::wire;
 
@@ -51,6 +52,7 @@ pub(crate) struct ChannelConfig {
     pub(crate) tls: Option<TlsSetup>,
     pub(crate) credentials: Option<super::Credentials>,
     pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
+    pub(crate) keepalive_permit_without_calls: bool,
     pub(crate) send_compressed: Option<crate::compression::Encoding>,
     /// `None` when there are none, so calls skip them without a look.
     pub(crate) interceptors: Option<Arc<Interceptors>>,
@@ -75,6 +77,7 @@ impl Default for ChannelConfig {
             tls: None,
             credentials: None,
             keepalive: None,
+            keepalive_permit_without_calls: false,
             send_compressed: None,
             interceptors: None,
         }
@@ -126,14 +129,22 @@ impl ChannelBuilder {
         self
     }
 
-    /// Pings the server every `interval` and drops the connection when an answer takes longer than
-    /// `timeout`, failing its calls with UNAVAILABLE (the next call reconnects). Off by default.
+    /// Pings the server every `interval` while calls are open and drops the connection when an answer
+    /// takes longer than `timeout`, failing its calls with UNAVAILABLE (the next call reconnects). Off by
+    /// default.
     ///
-    /// Pings go out whether or not calls are open; a server that limits ping frequency (grpc-go allows one
-    /// every 5 minutes on a connection without calls unless configured otherwise) may close the connection
-    /// with `too_many_pings` if `interval` is shorter than it permits.
+    /// Servers limit how often they may be pinged (grpc-go's and rsgrpc's default: every 5 minutes, and not
+    /// at all without calls) and close the connection with GOAWAY `ENHANCE_YOUR_CALM` past that, so
+    /// `interval` must respect the server's policy.
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.config.keepalive = Some(crate::keepalive::Keepalive::new(interval, timeout));
+        self
+    }
+
+    /// Keepalive pings also on a connection without calls (default: no, as in grpc-go), to keep NATs and
+    /// proxies from dropping an idle connection; the server must permit it.
+    pub fn keepalive_permit_without_calls(mut self, permit: bool) -> Self {
+        self.config.keepalive_permit_without_calls = permit;
         self
     }
 
@@ -237,6 +248,7 @@ enum State {
     Ready {
         send: h2::client::SendRequest<Bytes>,
         alive: Arc<AtomicBool>,
+        calls: CallCount,
     },
     /// The last attempt failed: calls fail fast with its error until `until`.
     Backoff {
@@ -245,6 +257,9 @@ enum State {
         failures: u32,
     },
 }
+
+/// A new connection: where to open streams, whether it is still up, its calls.
+type Connected = (h2::client::SendRequest<Bytes>, Arc<AtomicBool>, CallCount);
 
 /// gRPC's connection backoff: 1 s, growing 1.6x per failure up to 120 s, with 20% jitter.
 fn backoff(failures: u32) -> Duration {
@@ -286,13 +301,14 @@ impl Channel {
         &self.inner.authority
     }
 
-    /// A connection ready for a new stream; reconnects once if the current one turns out to be gone.
-    pub(crate) async fn ready(&self) -> Result<h2::client::SendRequest<Bytes>, Status> {
+    /// A connection ready for a new stream, and its count of calls; reconnects once if the current one
+    /// turns out to be gone.
+    pub(crate) async fn ready(&self) -> Result<(h2::client::SendRequest<Bytes>, CallCount), Status> {
         let mut retried = false;
         loop {
-            let send = self.connection().await?;
+            let (send, calls) = self.connection().await?;
             match send.ready().await {
-                Ok(send) => return Ok(send),
+                Ok(send) => return Ok((send, calls)),
                 Err(error) if !retried => {
                     tracing::debug!(%error, "the connection is gone; reconnecting");
                     self.forget_connection();
@@ -303,10 +319,10 @@ impl Channel {
         }
     }
 
-    fn current(&self) -> Option<h2::client::SendRequest<Bytes>> {
+    fn current(&self) -> Option<(h2::client::SendRequest<Bytes>, CallCount)> {
         let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
         match &*state {
-            State::Ready { send, alive } if alive.load(Ordering::Acquire) => Some(send.clone()),
+            State::Ready { send, alive, calls } if alive.load(Ordering::Acquire) => Some((send.clone(), calls.clone())),
             State::Ready { .. } => {
                 *state = State::Idle;
                 None
@@ -322,7 +338,7 @@ impl Channel {
         }
     }
 
-    async fn connection(&self) -> Result<h2::client::SendRequest<Bytes>, Status> {
+    async fn connection(&self) -> Result<(h2::client::SendRequest<Bytes>, CallCount), Status> {
         if self.inner.https_without_tls {
             return Err(Status::invalid_argument("an https:// target needs ChannelBuilder::tls(ClientTlsConfig)"));
         }
@@ -349,9 +365,9 @@ impl Channel {
             .unwrap_or_else(|_| Err(Status::unavailable(format!("connecting to {} timed out", self.inner.authority))));
         let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
         match result {
-            Ok((send, alive)) => {
-                *state = State::Ready { send: send.clone(), alive };
-                Ok(send)
+            Ok((send, alive, calls)) => {
+                *state = State::Ready { send: send.clone(), alive, calls: calls.clone() };
+                Ok((send, calls))
             }
             Err(error) => {
                 let failures = failures + 1;
@@ -361,7 +377,7 @@ impl Channel {
         }
     }
 
-    async fn dial(&self) -> Result<(h2::client::SendRequest<Bytes>, Arc<AtomicBool>), Status> {
+    async fn dial(&self) -> Result<Connected, Status> {
         let unavailable = |error: std::io::Error| {
             Status::unavailable(format!("cannot connect to {}: {error}", self.describe_target()))
         };
@@ -379,7 +395,7 @@ impl Channel {
     }
 
     /// TLS first when configured, then HTTP/2.
-    async fn secure_handshake<IO>(&self, io: IO) -> Result<(h2::client::SendRequest<Bytes>, Arc<AtomicBool>), Status>
+    async fn secure_handshake<IO>(&self, io: IO) -> Result<Connected, Status>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -394,7 +410,7 @@ impl Channel {
         self.handshake(stream).await
     }
 
-    async fn handshake<IO>(&self, io: IO) -> Result<(h2::client::SendRequest<Bytes>, Arc<AtomicBool>), Status>
+    async fn handshake<IO>(&self, io: IO) -> Result<Connected, Status>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -408,8 +424,10 @@ impl Channel {
         let (send, mut connection) = builder.handshake::<_, Bytes>(io).await.map_err(|e| {
             Status::unavailable(format!("HTTP/2 handshake with {} failed: {e}", self.describe_target()))
         })?;
+        let calls = CallCount::default();
+        let counted = (!self.inner.config.keepalive_permit_without_calls).then(|| calls.clone());
         let mut pinger = match (self.inner.config.keepalive, connection.ping_pong()) {
-            (Some(settings), Some(ping_pong)) => Some(crate::keepalive::Pinger::new(settings, ping_pong)),
+            (Some(settings), Some(ping_pong)) => Some(crate::keepalive::Pinger::new(settings, ping_pong, counted)),
             _ => None,
         };
         let alive = Arc::new(AtomicBool::new(true));
@@ -435,7 +453,7 @@ impl Channel {
             .await;
             flag.store(false, Ordering::Release);
         });
-        Ok((send, alive))
+        Ok((send, alive, calls))
     }
 
     fn describe_target(&self) -> String {

@@ -275,7 +275,7 @@ impl Client {
         path: &'static str,
         call: CallParts,
         message: &Req,
-    ) -> Result<(h2::client::ResponseFuture, Result<(), h2::Error>), Status> {
+    ) -> Result<(Opened, Result<(), h2::Error>), Status> {
         let data = codec::encode_with(message, self.channel.config().max_send_message_size, call.encoding)?;
         let (response, mut send) = self.start(path, call).await?;
         Ok((response, send.send_data(data, true)))
@@ -286,11 +286,7 @@ impl Client {
     }
 
     /// Opens the stream: request headers with metadata and timeout.
-    async fn start(
-        &self,
-        path: &'static str,
-        call: CallParts,
-    ) -> Result<(h2::client::ResponseFuture, h2::SendStream<Bytes>), Status> {
+    async fn start(&self, path: &'static str, call: CallParts) -> Result<(Opened, h2::SendStream<Bytes>), Status> {
         let CallParts { metadata, deadline, credentials, encoding } = call;
         let mut head = http::Request::new(());
         *head.method_mut() = http::Method::POST;
@@ -321,9 +317,16 @@ impl Client {
             let call = CallInfo { authority: self.channel.authority().to_string(), method: path };
             credentials.apply(&call, self.channel.is_tls(), head.headers_mut()).await?;
         }
-        let mut send_request = self.channel.ready().await?;
-        send_request.send_request(head, false).map_err(|e| Status::from_h2(&e))
+        let (mut send_request, calls) = self.channel.ready().await?;
+        let (response, send) = send_request.send_request(head, false).map_err(|e| Status::from_h2(&e))?;
+        Ok((Opened { response, active: calls.enter() }, send))
     }
+}
+
+/// A call's stream, opened: the response to come and the call's place in its connection's count.
+pub(crate) struct Opened {
+    pub(crate) response: h2::client::ResponseFuture,
+    pub(crate) active: crate::keepalive::ActiveCall,
 }
 
 /// What a call sends besides its messages.

@@ -55,7 +55,7 @@ async fn serve_h2<IO>(
         }
     };
     let mut pinger = match (shared.config.keepalive, connection.ping_pong()) {
-        (Some(settings), Some(ping_pong)) => Some(Pinger::new(settings, ping_pong)),
+        (Some(settings), Some(ping_pong)) => Some(Pinger::new(settings, ping_pong, None)),
         _ => None,
     };
     let mut lifetime = Lifetime::new(shared.config.lifetime);
