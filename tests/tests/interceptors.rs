@@ -524,7 +524,10 @@ async fn client_stream_interceptors_wrap_what_is_sent_and_received() {
     let log = Log::default();
     let (server, _) = echo_server(|builder| builder).await;
     let client = intercepted_client(&server, |builder| {
-        builder.stream_interceptor(stream_logger(&log, "a")).stream_interceptor(stream_rewriter())
+        builder
+            .stream_interceptor(stream_logger(&log, "a"))
+            .stream_interceptor(stream_rewriter())
+            .stream_interceptor(stream_logger(&log, "b"))
     })
     .await;
     // Server streaming: the one request and every response pass through the interceptor.
@@ -537,7 +540,8 @@ async fn client_stream_interceptors_wrap_what_is_sent_and_received() {
     assert_eq!(response.get_ref().message, "res:req:x,req:y");
     // Bidirectional: the sender's messages go through the interceptor before the network.
     assert_eq!(bidi(&client, &["p", "q"]).await.unwrap(), ["res:req:p", "res:req:q"]);
-    assert_eq!(entries(&log), ["a>", "a<", "a>", "a<", "a>", "a<"]);
+    let nested = ["a>", "b>", "b<", "a<"];
+    assert_eq!(entries(&log), [nested, nested, nested].concat());
 }
 
 async fn collect_from(stream: &mut rsgrpc::Streaming<EchoResponse>) -> Result<Vec<String>, Status> {
