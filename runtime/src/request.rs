@@ -18,6 +18,7 @@ pub struct Request<T> {
     credentials: Option<crate::client::Credentials>,
     compression: Option<crate::compression::Encoding>,
     extensions: http::Extensions,
+    wait_for_ready: Option<bool>,
 }
 
 impl<T> Request<T> {
@@ -32,7 +33,20 @@ impl<T> Request<T> {
             credentials: None,
             compression: None,
             extensions: http::Extensions::new(),
+            wait_for_ready: None,
         }
+    }
+
+    /// Client side: whether the call waits for a backend to become reachable (within its deadline) rather
+    /// than failing at once with UNAVAILABLE; overrides the service config's `waitForReady`.
+    pub fn with_wait_for_ready(mut self, wait: bool) -> Self {
+        self.wait_for_ready = Some(wait);
+        self
+    }
+
+    /// The call's own wait-for-ready choice, if it made one.
+    pub fn wait_for_ready(&self) -> Option<bool> {
+        self.wait_for_ready
     }
 
     /// Values attached to the request in this process (never sent): on the server, what interceptors found
@@ -130,6 +144,7 @@ impl<T> Request<T> {
             credentials: self.credentials,
             compression: self.compression,
             extensions: self.extensions,
+            wait_for_ready: self.wait_for_ready,
         }
     }
 
@@ -180,6 +195,7 @@ impl<T> Request<T> {
             credentials: None,
             compression: None,
             extensions: http::Extensions::new(),
+            wait_for_ready: None,
         }
     }
 }

@@ -1,44 +1,22 @@
-//! A channel: one HTTP/2 connection to a target, shared by every client and call made through it, opened
-//! eagerly or on first use, and reopened (with exponential backoff after failures) when it is lost.
+//! A channel: the calls of every client made through it go to the backends its resolver finds (one HTTP/2
+//! connection each, see [`subchannel`](super::subchannel)), spread by its load-balancing policy
+//! (`pick_first` or `round_robin`), with the service config from the builder or the resolver.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWrite};
+use futures_util::StreamExt;
 
+use super::resolver::{self, Address, Refresh, Resolution, Resolver};
+use super::service_config::{LoadBalancing, ServiceConfig};
+use super::subchannel::{ConnectBackoff, Connection, Shared, Subchannel};
+use super::target::TargetUri;
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
 use crate::keepalive::CallCount;
 use crate::status::Status;
 use crate::wire;
-
-/// Where a channel connects.
-#[derive(Debug, Clone)]
-pub(crate) enum Target {
-    Tcp { host: String, port: u16 },
-    Unix(PathBuf),
-}
-
-impl Target {
-    /// Parses `http://host:port`, `host:port`, `unix:/path` or `unix:///path`.
-    fn parse(target: &str) -> Result<(Target, http::uri::Authority), Status> {
-        let bad = |why: &str| Status::invalid_argument(format!("invalid target {target:?}: {why}"));
-        if let Some(path) = target.strip_prefix("unix://").or_else(|| target.strip_prefix("unix:")) {
-            if !path.starts_with('/') {
-                return Err(bad("a unix socket path must be absolute (unix:/path or unix:///path)"));
-            }
-            return Ok((Target::Unix(PathBuf::from(path)), http::uri::Authority::from_static("localhost")));
-        }
-        let rest = target.strip_prefix("http://").or_else(|| target.strip_prefix("https://")).unwrap_or(target);
-        let rest = rest.trim_end_matches('/');
-        let authority: http::uri::Authority = rest.parse().map_err(|_| bad("expected http://host:port"))?;
-        let port = authority.port_u16().ok_or_else(|| bad("the port is missing"))?;
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
-        Ok((Target::Tcp { host, port }, authority))
-    }
-}
 
 /// Settings of a channel.
 #[derive(Debug, Clone)]
@@ -56,6 +34,11 @@ pub(crate) struct ChannelConfig {
     pub(crate) send_compressed: Option<crate::compression::Encoding>,
     /// `None` when there are none, so calls skip them without a look.
     pub(crate) interceptors: Option<Arc<Interceptors>>,
+    pub(crate) backoff: ConnectBackoff,
+    /// The policy when the service config names none.
+    pub(crate) load_balancing: LoadBalancing,
+    /// The service config when the resolver gives none.
+    pub(crate) service_config: Option<Arc<ServiceConfig>>,
 }
 
 /// A client TLS configuration, ready for connections to one target.
@@ -80,18 +63,40 @@ impl Default for ChannelConfig {
             keepalive_permit_without_calls: false,
             send_compressed: None,
             interceptors: None,
+            backoff: ConnectBackoff::default(),
+            load_balancing: LoadBalancing::PickFirst,
+            service_config: None,
         }
+    }
+}
+
+impl TlsSetup {
+    /// The TLS handshake over `io`.
+    pub(crate) async fn connect<IO>(&self, io: IO) -> std::io::Result<tokio_rustls::client::TlsStream<IO>>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        tokio_rustls::TlsConnector::from(self.config.clone()).connect(self.server_name.clone(), io).await
     }
 }
 
 /// Builds a [`Channel`].
 #[derive(Debug, Clone)]
 pub struct ChannelBuilder {
-    target: Target,
-    authority: http::uri::Authority,
+    target: String,
     config: ChannelConfig,
-    /// The target said `https://`: TLS must be configured.
-    https: bool,
+    /// Resolvers of this channel only, by scheme.
+    resolvers: HashMap<String, ResolverHandle>,
+}
+
+/// A resolver as a builder holds it.
+#[derive(Clone)]
+struct ResolverHandle(Arc<dyn Resolver>);
+
+impl std::fmt::Debug for ResolverHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolver")
+    }
 }
 
 impl ChannelBuilder {
@@ -189,10 +194,7 @@ impl ChannelBuilder {
     /// Connects over TLS, verifying the server with `config` (and presenting its identity for mutual TLS).
     pub fn tls(mut self, config: crate::tls::ClientTlsConfig) -> Result<Self, Status> {
         let invalid = |e: crate::tls::TlsError| Status::invalid_argument(format!("TLS: {e}"));
-        let host = match &self.target {
-            Target::Tcp { host, .. } => host.clone(),
-            Target::Unix(_) => "localhost".to_owned(),
-        };
+        let host = self.parse_target()?.1.host().trim_start_matches('[').trim_end_matches(']').to_owned();
         let server_name = config.server_name(&host).map_err(invalid)?;
         self.config.tls = Some(TlsSetup { config: config.build().map_err(invalid)?, server_name });
         Ok(self)
@@ -204,78 +206,190 @@ impl ChannelBuilder {
         self
     }
 
-    /// Connects now; an error if the target cannot be reached.
+    /// Resolves targets of `scheme` with `resolver` on this channel (before the globally registered ones).
+    pub fn resolver(mut self, scheme: &str, resolver: impl Resolver) -> Self {
+        self.resolvers.insert(scheme.to_owned(), ResolverHandle(Arc::new(resolver)));
+        self
+    }
+
+    /// The load-balancing policy when the service config names none (default `pick_first`).
+    pub fn load_balancing(mut self, policy: LoadBalancing) -> Self {
+        self.config.load_balancing = policy;
+        self
+    }
+
+    /// The service config (JSON) used unless the resolver supplies one; an error says what is invalid.
+    pub fn default_service_config(mut self, json: &str) -> Result<Self, Status> {
+        let config = ServiceConfig::from_json(json).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        self.config.service_config = Some(Arc::new(config));
+        Ok(self)
+    }
+
+    /// The backoff between failed connection attempts to one address (default: gRPC's, 1 s growing 1.6x
+    /// up to 120 s with 20% jitter).
+    pub fn connect_backoff(mut self, backoff: ConnectBackoff) -> Self {
+        self.config.backoff = backoff;
+        self
+    }
+
+    fn resolver_for(&self, scheme: &str) -> Option<Arc<dyn Resolver>> {
+        self.resolvers.get(scheme).map(|handle| handle.0.clone()).or_else(|| resolver::registered(scheme))
+    }
+
+    fn parse_target(&self) -> Result<(TargetUri, http::uri::Authority), Status> {
+        // `scheme://...` is a URI whatever the scheme (its resolver may be added to the builder later); in
+        // `name:rest` the name is a scheme only if a resolver knows it, else it is a host.
+        let explicit = |scheme: &str| self.target.strip_prefix(scheme).is_some_and(|rest| rest.starts_with("://"));
+        let target = TargetUri::parse(&self.target, |scheme| explicit(scheme) || self.resolver_for(scheme).is_some())?;
+        let text = target.default_authority();
+        if self.resolver_for(target.scheme()).is_none() {
+            // Checked again when the channel is built, after the builder had its chance to add the resolver.
+            return Ok((target, http::uri::Authority::from_static("localhost")));
+        }
+        let bad = |why: &str| Status::invalid_argument(format!("invalid target {:?}: {why}", self.target));
+        let authority: http::uri::Authority = text.parse().map_err(|_| bad(&format!("{text:?} is not host:port")))?;
+        if target.scheme() == "dns" && authority.port_u16().is_none() {
+            return Err(bad("the port is missing (host:port)"));
+        }
+        Ok((target, authority))
+    }
+
+    /// Connects now; an error if the target cannot be resolved or reached.
     pub async fn connect(self) -> Result<Channel, Status> {
-        let channel = self.connect_lazy();
-        channel.connection().await?;
+        let channel = self.build()?;
+        channel.pick(false).await?;
         Ok(channel)
     }
 
-    /// A channel that connects on its first call.
+    /// A channel that resolves and connects on its first call (a bad target fails every call, saying why).
     pub fn connect_lazy(self) -> Channel {
-        Channel {
-            inner: Arc::new(Inner {
-                https_without_tls: self.https && self.config.tls.is_none(),
-                target: self.target,
-                authority: self.authority,
-                config: self.config,
-                state: Mutex::new(State::Idle),
-                connecting: tokio::sync::Mutex::new(()),
-            }),
+        match self.build() {
+            Ok(channel) => channel,
+            Err(error) => Channel::broken(error, self.config),
         }
+    }
+
+    fn build(&self) -> Result<Channel, Status> {
+        let (target, authority) = self.parse_target()?;
+        let resolver = self.resolver_for(target.scheme()).ok_or_else(|| {
+            Status::invalid_argument(format!("no resolver for the scheme {:?} of target {target}", target.scheme()))
+        })?;
+        let https_without_tls = target.https() && self.config.tls.is_none();
+        let config = Arc::new(self.config.clone());
+        let (changed, _) = tokio::sync::watch::channel(0);
+        let shared = Arc::new(Shared { config: config.clone(), changed, refresh: Refresh::default() });
+        let service_config = config.service_config.clone();
+        let policy = effective_policy(&config, service_config.as_deref());
+        Ok(Channel {
+            inner: Arc::new(Inner {
+                setup_error: https_without_tls
+                    .then(|| Status::invalid_argument("an https:// target needs ChannelBuilder::tls(ClientTlsConfig)")),
+                target,
+                authority,
+                config,
+                resolver,
+                shared,
+                balancer: Mutex::new(Balancer {
+                    resolved: false,
+                    error: None,
+                    subchannels: Arc::from([]),
+                    service_config,
+                    policy,
+                    next: 0,
+                }),
+                resolving: OnceLock::new(),
+            }),
+        })
     }
 }
 
-/// A connection to a gRPC server, shared by clients; cheap to clone.
+/// The policy the service config names, else the builder's.
+fn effective_policy(config: &ChannelConfig, service_config: Option<&ServiceConfig>) -> LoadBalancing {
+    service_config.and_then(ServiceConfig::load_balancing).unwrap_or(config.load_balancing)
+}
+
+/// Connections to a gRPC service, shared by clients; cheap to clone.
 #[derive(Clone)]
 pub struct Channel {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    /// An `https://` target without a TLS configuration: every call fails, saying so.
-    https_without_tls: bool,
-    target: Target,
+    /// Set when every call must fail with it (an `https://` target without TLS, a bad lazy target).
+    setup_error: Option<Status>,
+    target: TargetUri,
     authority: http::uri::Authority,
-    config: ChannelConfig,
-    state: Mutex<State>,
-    /// Held while connecting, so concurrent calls wait for one attempt instead of each making their own.
-    connecting: tokio::sync::Mutex<()>,
+    config: Arc<ChannelConfig>,
+    resolver: Arc<dyn Resolver>,
+    shared: Arc<Shared>,
+    balancer: Mutex<Balancer>,
+    /// The resolver's task, started by the first call; stopped with the channel.
+    resolving: OnceLock<tokio::task::AbortHandle>,
 }
 
-enum State {
-    Idle,
-    Ready {
-        send: h2::client::SendRequest<Bytes>,
-        alive: Arc<AtomicBool>,
-        calls: CallCount,
-    },
-    /// The last attempt failed: calls fail fast with its error until `until`.
-    Backoff {
-        until: Instant,
-        error: Status,
-        failures: u32,
-    },
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self.resolving.get() {
+            task.abort();
+        }
+    }
 }
 
-/// A new connection: where to open streams, whether it is still up, its calls.
-type Connected = (h2::client::SendRequest<Bytes>, Arc<AtomicBool>, CallCount);
+/// What the balancer knows: the resolver's latest answer and where the next round-robin pick starts.
+struct Balancer {
+    /// Whether the resolver answered at all.
+    resolved: bool,
+    /// Its latest failure, if its latest answer was one.
+    error: Option<Status>,
+    subchannels: Arc<[Arc<Subchannel>]>,
+    service_config: Option<Arc<ServiceConfig>>,
+    policy: LoadBalancing,
+    next: usize,
+}
 
-/// gRPC's connection backoff: 1 s, growing 1.6x per failure up to 120 s, with 20% jitter.
-fn backoff(failures: u32) -> Duration {
-    let base = 1.0 * 1.6f64.powi(failures.saturating_sub(1).min(20) as i32);
-    let seconds = base.min(120.0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let jitter = 1.0 + 0.2 * ((f64::from(nanos % 2001) / 1000.0) - 1.0);
-    Duration::from_secs_f64(seconds * jitter)
+/// The outcome of one look at the subchannels.
+enum Pick {
+    Ready(Arc<Subchannel>, Connection),
+    /// Nothing usable yet; something may change.
+    Wait,
+    /// Nothing usable; the error says why.
+    Fail(Status),
 }
 
 impl Channel {
-    /// A builder for `target`: `http://host:port`, `host:port`, `unix:/path` or `unix:///path`.
+    /// A builder for `target`: `http://host:port`, `host:port` and `dns:///host:port` (every address DNS
+    /// gives), `unix:/path`, `ipv4:a:p,b:p`, `ipv6:[a]:p,[b]:p`, or `scheme://authority/endpoint` for a
+    /// registered resolver. Checked when the channel is built.
     pub fn builder(target: &str) -> Result<ChannelBuilder, Status> {
-        let https = target.starts_with("https://");
-        let (target, authority) = Target::parse(target)?;
-        Ok(ChannelBuilder { target, authority, config: ChannelConfig::default(), https })
+        let builder =
+            ChannelBuilder { target: target.to_owned(), config: ChannelConfig::default(), resolvers: HashMap::new() };
+        builder.parse_target()?;
+        Ok(builder)
+    }
+
+    /// A channel whose every call fails with `error`.
+    fn broken(error: Status, config: ChannelConfig) -> Channel {
+        let (changed, _) = tokio::sync::watch::channel(0);
+        let config = Arc::new(config);
+        Channel {
+            inner: Arc::new(Inner {
+                setup_error: Some(error),
+                target: TargetUri::parse("localhost:0", |_| false).expect("a valid target"),
+                authority: http::uri::Authority::from_static("localhost"),
+                shared: Arc::new(Shared { config: config.clone(), changed, refresh: Refresh::default() }),
+                config,
+                resolver: Arc::new(resolver::StaticResolver),
+                balancer: Mutex::new(Balancer {
+                    resolved: true,
+                    error: None,
+                    subchannels: Arc::from([]),
+                    service_config: None,
+                    policy: LoadBalancing::PickFirst,
+                    next: 0,
+                }),
+                resolving: OnceLock::new(),
+            }),
+        }
     }
 
     /// Whether calls go over TLS.
@@ -301,206 +415,190 @@ impl Channel {
         &self.inner.authority
     }
 
-    /// A connection ready for a new stream, and its count of calls; reconnects once if the current one
-    /// turns out to be gone.
-    pub(crate) async fn ready(&self) -> Result<(h2::client::SendRequest<Bytes>, CallCount), Status> {
-        let mut retried = false;
+    /// The service config in force (the resolver's, else the builder's), if any.
+    pub(crate) fn service_config(&self) -> Option<Arc<ServiceConfig>> {
+        self.balancer().service_config.clone()
+    }
+
+    /// The addresses of the connections that are up now (for tests and diagnostics).
+    pub fn connected_addresses(&self) -> Vec<Address> {
+        let subchannels = self.balancer().subchannels.clone();
+        subchannels.iter().filter(|s| s.current().is_some()).map(|s| s.address().clone()).collect()
+    }
+
+    fn balancer(&self) -> std::sync::MutexGuard<'_, Balancer> {
+        self.inner.balancer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A connection ready for a new stream, picked by the balancing policy. Without `wait_for_ready` a call
+    /// fails with UNAVAILABLE when no backend can be reached; with it, it waits (within its deadline).
+    pub(crate) async fn pick(
+        &self,
+        wait_for_ready: bool,
+    ) -> Result<(h2::client::SendRequest<Bytes>, CallCount), Status> {
+        if let Some(error) = &self.inner.setup_error {
+            return Err(error.clone());
+        }
+        self.start_resolving();
+        let mut changes = self.inner.shared.changed.subscribe();
         loop {
-            let (send, calls) = self.connection().await?;
-            match send.ready().await {
-                Ok(send) => return Ok((send, calls)),
-                Err(error) if !retried => {
-                    tracing::debug!(%error, "the connection is gone; reconnecting");
-                    self.forget_connection();
-                    retried = true;
+            changes.borrow_and_update();
+            let (subchannels, policy, resolved, error) = {
+                let balancer = self.balancer();
+                (balancer.subchannels.clone(), balancer.policy, balancer.resolved, balancer.error.clone())
+            };
+            let pick = if subchannels.is_empty() {
+                match (resolved, error) {
+                    (false, _) => Pick::Wait,
+                    (true, Some(error)) => Pick::Fail(error),
+                    (true, None) => Pick::Fail(Status::unavailable(format!(
+                        "the resolver found no addresses for {}",
+                        self.inner.target
+                    ))),
                 }
-                Err(error) => return Err(Status::from_h2(&error)),
-            }
-        }
-    }
-
-    fn current(&self) -> Option<(h2::client::SendRequest<Bytes>, CallCount)> {
-        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
-        match &*state {
-            State::Ready { send, alive, calls } if alive.load(Ordering::Acquire) => Some((send.clone(), calls.clone())),
-            State::Ready { .. } => {
-                *state = State::Idle;
-                None
-            }
-            _ => None,
-        }
-    }
-
-    fn forget_connection(&self) {
-        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
-        if matches!(*state, State::Ready { .. }) {
-            *state = State::Idle;
-        }
-    }
-
-    async fn connection(&self) -> Result<(h2::client::SendRequest<Bytes>, CallCount), Status> {
-        if self.inner.https_without_tls {
-            return Err(Status::invalid_argument("an https:// target needs ChannelBuilder::tls(ClientTlsConfig)"));
-        }
-        if let Some(send) = self.current() {
-            return Ok(send);
-        }
-        let _connecting = self.inner.connecting.lock().await;
-        if let Some(send) = self.current() {
-            return Ok(send);
-        }
-        let failures = {
-            let state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
-            match &*state {
-                State::Backoff { until, error, .. } if Instant::now() < *until => {
-                    let wait = until.saturating_duration_since(Instant::now());
-                    return Err(Status::new(error.code(), format!("{} (next attempt in {wait:.1?})", error.message())));
+            } else {
+                match policy {
+                    LoadBalancing::PickFirst => pick_first(&subchannels).await,
+                    LoadBalancing::RoundRobin => self.round_robin(&subchannels),
                 }
-                State::Backoff { failures, .. } => *failures,
-                _ => 0,
-            }
-        };
-        let attempt = tokio::time::timeout(self.inner.config.connect_timeout, self.dial()).await;
-        let result = attempt
-            .unwrap_or_else(|_| Err(Status::unavailable(format!("connecting to {} timed out", self.inner.authority))));
-        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
-        match result {
-            Ok((send, alive, calls)) => {
-                *state = State::Ready { send: send.clone(), alive, calls: calls.clone() };
-                Ok((send, calls))
-            }
-            Err(error) => {
-                let failures = failures + 1;
-                *state = State::Backoff { until: Instant::now() + backoff(failures), error: error.clone(), failures };
-                Err(error)
-            }
-        }
-    }
-
-    async fn dial(&self) -> Result<Connected, Status> {
-        let unavailable = |error: std::io::Error| {
-            Status::unavailable(format!("cannot connect to {}: {error}", self.describe_target()))
-        };
-        match &self.inner.target {
-            Target::Tcp { host, port } => {
-                let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await.map_err(unavailable)?;
-                let _ = stream.set_nodelay(true);
-                self.secure_handshake(stream).await
-            }
-            Target::Unix(path) => {
-                let stream = tokio::net::UnixStream::connect(path).await.map_err(unavailable)?;
-                self.secure_handshake(stream).await
-            }
-        }
-    }
-
-    /// TLS first when configured, then HTTP/2.
-    async fn secure_handshake<IO>(&self, io: IO) -> Result<Connected, Status>
-    where
-        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let Some(tls) = &self.inner.config.tls else { return self.handshake(io).await };
-        let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-        let stream = connector
-            .connect(tls.server_name.clone(), io)
-            .await
-            .map_err(|e| Status::unavailable(format!("TLS handshake with {} failed: {e}", self.describe_target())))?;
-        crate::tls::check_alpn(stream.get_ref().1.alpn_protocol(), "server")
-            .map_err(|e| Status::unavailable(format!("{}: {e}", self.describe_target())))?;
-        self.handshake(stream).await
-    }
-
-    async fn handshake<IO>(&self, io: IO) -> Result<Connected, Status>
-    where
-        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let mut builder = h2::client::Builder::new();
-        if let Some(size) = self.inner.config.initial_stream_window_size {
-            builder.initial_window_size(size);
-        }
-        if let Some(size) = self.inner.config.initial_connection_window_size {
-            builder.initial_connection_window_size(size);
-        }
-        let (send, mut connection) = builder.handshake::<_, Bytes>(io).await.map_err(|e| {
-            Status::unavailable(format!("HTTP/2 handshake with {} failed: {e}", self.describe_target()))
-        })?;
-        let calls = CallCount::default();
-        let counted = (!self.inner.config.keepalive_permit_without_calls).then(|| calls.clone());
-        let mut pinger = match (self.inner.config.keepalive, connection.ping_pong()) {
-            (Some(settings), Some(ping_pong)) => Some(crate::keepalive::Pinger::new(settings, ping_pong, counted)),
-            _ => None,
-        };
-        let alive = Arc::new(AtomicBool::new(true));
-        let flag = alive.clone();
-        let target = self.describe_target();
-        tokio::spawn(async move {
-            let mut connection = std::pin::pin!(connection);
-            std::future::poll_fn(|cx| {
-                if let std::task::Poll::Ready(result) = std::future::Future::poll(connection.as_mut(), cx) {
-                    if let Err(error) = result {
-                        tracing::debug!(%target, %error, "connection closed with an error");
+            };
+            match pick {
+                Pick::Ready(subchannel, connection) => {
+                    let Connection { send, calls, .. } = connection;
+                    match send.ready().await {
+                        Ok(send) => return Ok((send, calls)),
+                        Err(error) => {
+                            // Gone since it was last seen up (GOAWAY, reset): look again.
+                            tracing::debug!(address = %subchannel.address(), %error, "the connection is gone");
+                            subchannel.forget();
+                            continue;
+                        }
                     }
-                    return std::task::Poll::Ready(());
                 }
-                if pinger.as_mut().is_some_and(|pinger| pinger.poll_dead(cx).is_ready()) {
-                    // Dropping the connection fails the calls on it; the channel connects anew for the next.
-                    tracing::debug!(%target, "the server did not answer a keepalive ping in time");
-                    flag.store(false, Ordering::Release);
-                    return std::task::Poll::Ready(());
+                Pick::Fail(error) if !wait_for_ready => return Err(error),
+                Pick::Wait | Pick::Fail(_) => {}
+            }
+            // Wait for a change, or for the first backoff to run out so that address can be tried again.
+            let retry_at = subchannels.iter().filter_map(|s| s.backoff().map(|(until, _)| until)).min();
+            let retry = async move {
+                match retry_at {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
                 }
-                std::task::Poll::Pending
-            })
-            .await;
-            flag.store(false, Ordering::Release);
-        });
-        Ok((send, alive, calls))
-    }
-
-    fn describe_target(&self) -> String {
-        match &self.inner.target {
-            Target::Tcp { host, port } => format!("{host}:{port}"),
-            Target::Unix(path) => format!("unix:{}", path.display()),
+            };
+            tokio::select! {
+                _ = changes.changed() => {}
+                () = retry => {}
+            }
         }
     }
+
+    /// Round robin over the subchannels that are up; the others are connected in the background.
+    fn round_robin(&self, subchannels: &[Arc<Subchannel>]) -> Pick {
+        let mut ready = Vec::with_capacity(subchannels.len());
+        for subchannel in subchannels {
+            match subchannel.current() {
+                Some(connection) => ready.push((subchannel, connection)),
+                None => subchannel.start_connecting(),
+            }
+        }
+        if !ready.is_empty() {
+            let index = {
+                let mut balancer = self.balancer();
+                balancer.next = balancer.next.wrapping_add(1);
+                balancer.next % ready.len()
+            };
+            let (subchannel, connection) = ready.swap_remove(index);
+            return Pick::Ready(subchannel.clone(), connection);
+        }
+        if subchannels.iter().any(|s| s.is_connecting()) {
+            return Pick::Wait;
+        }
+        match subchannels.iter().find_map(|s| s.backoff()) {
+            Some((_, error)) => Pick::Fail(error),
+            None => Pick::Wait,
+        }
+    }
+
+    /// Starts the resolver's task, once.
+    fn start_resolving(&self) {
+        self.inner.resolving.get_or_init(|| {
+            let resolutions = self.inner.resolver.resolve(&self.inner.target, self.inner.shared.refresh.clone());
+            let channel = Arc::downgrade(&self.inner);
+            tokio::spawn(follow(channel, resolutions)).abort_handle()
+        });
+    }
+}
+
+/// Follows the resolver for as long as the channel lives.
+async fn follow(channel: std::sync::Weak<Inner>, mut resolutions: resolver::Resolutions) {
+    while let Some(resolution) = resolutions.next().await {
+        let Some(inner) = channel.upgrade() else { return };
+        apply(&inner, resolution);
+    }
+}
+
+/// Takes in a resolution: new subchannels for new addresses, the old ones (and their connections) for
+/// addresses still there, and the service config it brings.
+fn apply(inner: &Inner, resolution: Result<Resolution, Status>) {
+    let round_robin = {
+        let mut balancer = inner.balancer.lock().unwrap_or_else(|e| e.into_inner());
+        balancer.resolved = true;
+        match resolution {
+            Err(error) => {
+                tracing::warn!(target = %inner.target, %error, "name resolution failed");
+                balancer.error = Some(error);
+            }
+            Ok(resolution) => {
+                balancer.error = None;
+                match resolution.service_config.as_deref().map(ServiceConfig::from_json) {
+                    None => balancer.service_config = inner.config.service_config.clone(),
+                    Some(Ok(config)) => balancer.service_config = Some(Arc::new(config)),
+                    // gRPC keeps the config it had when the resolver's new one is invalid.
+                    Some(Err(error)) => {
+                        tracing::warn!(target = %inner.target, %error, "ignoring the resolver's service config")
+                    }
+                }
+                balancer.policy = effective_policy(&inner.config, balancer.service_config.as_deref());
+                let mut addresses = resolution.addresses;
+                let mut seen = std::collections::HashSet::new();
+                addresses.retain(|address| seen.insert(address.clone()));
+                let old = balancer.subchannels.clone();
+                balancer.subchannels = addresses
+                    .into_iter()
+                    .map(|address| match old.iter().find(|s| *s.address() == address) {
+                        Some(existing) => existing.clone(),
+                        None => Arc::new(Subchannel::new(address, inner.shared.clone())),
+                    })
+                    .collect();
+            }
+        }
+        (balancer.policy == LoadBalancing::RoundRobin).then(|| balancer.subchannels.clone())
+    };
+    // Round robin keeps a connection to every backend, not only the ones calls happened to need.
+    for subchannel in round_robin.iter().flat_map(|s| s.iter()) {
+        subchannel.start_connecting();
+    }
+    inner.shared.notify();
+}
+
+/// The first address with a connection up, else the first that connects, in the resolver's order.
+async fn pick_first(subchannels: &[Arc<Subchannel>]) -> Pick {
+    if let Some((subchannel, connection)) = subchannels.iter().find_map(|s| s.current().map(|c| (s, c))) {
+        return Pick::Ready(subchannel.clone(), connection);
+    }
+    let mut last_error = None;
+    for subchannel in subchannels {
+        match subchannel.connect().await {
+            Ok(connection) => return Pick::Ready(subchannel.clone(), connection),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Pick::Fail(last_error.unwrap_or_else(|| Status::unavailable("no address to connect to")))
 }
 
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Channel").field("target", &self.describe_target()).finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets() {
-        for (text, expected) in [
-            ("http://127.0.0.1:50051", "127.0.0.1:50051"),
-            ("localhost:8080", "localhost:8080"),
-            ("http://[::1]:9000/", "::1:9000"),
-            ("unix:/tmp/x.sock", "unix:/tmp/x.sock"),
-            ("unix:///tmp/y.sock", "unix:/tmp/y.sock"),
-        ] {
-            let (target, _) = Target::parse(text).unwrap();
-            let described = match target {
-                Target::Tcp { host, port } => format!("{host}:{port}"),
-                Target::Unix(path) => format!("unix:{}", path.display()),
-            };
-            assert_eq!(described, expected, "{text}");
-        }
-        for bad in ["http://host", "unix:relative", "http://a b:1"] {
-            assert!(Target::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter_and_caps() {
-        let first = backoff(1).as_secs_f64();
-        assert!((0.8..=1.2).contains(&first), "{first}");
-        let third = backoff(3).as_secs_f64();
-        assert!((2.56 * 0.8..=2.56 * 1.2).contains(&third), "{third}");
-        assert!(backoff(100).as_secs_f64() <= 144.0);
+        f.debug_struct("Channel").field("target", &self.inner.target.to_string()).finish()
     }
 }

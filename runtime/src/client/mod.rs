@@ -5,6 +5,10 @@
 mod cancel;
 mod channel;
 mod credentials;
+pub mod resolver;
+pub mod service_config;
+mod subchannel;
+mod target;
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -20,6 +24,10 @@ use prost::Message;
 pub use cancel::{cancellable, Canceller};
 pub use channel::{Channel, ChannelBuilder};
 pub use credentials::{CallCredentials, CallInfo, Credentials, MetadataFuture};
+pub use resolver::{register_resolver, Address, Refresh, Resolution, Resolutions, Resolver};
+pub use service_config::{LoadBalancing, ServiceConfig, ServiceConfigError};
+pub use subchannel::ConnectBackoff;
+pub use target::TargetUri;
 
 use crate::codec;
 use crate::compression::Encoding;
@@ -167,10 +175,11 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
-        let (call, message) = self.parts(request);
+        let (call, message) = self.parts(path, request);
+        let max_receive = call.max_receive;
         within(call.deadline, async {
             let (response, sent) = self.send_single(path, call, &message).await?;
-            let mut stream = Streaming::<Res>::client(response, self.max_receive(), None);
+            let mut stream = Streaming::<Res>::client(response, max_receive, None);
             prefer_response_status(read_single(&mut stream).await, sent)
         })
         .await
@@ -185,11 +194,11 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
-        let (call, message) = self.parts(request);
-        let deadline = call.deadline;
+        let (call, message) = self.parts(path, request);
+        let (deadline, max_receive) = (call.deadline, call.max_receive);
         within(deadline, async {
             let (response, sent) = self.send_single(path, call, &message).await?;
-            let mut stream = Streaming::<Res>::client(response, self.max_receive(), deadline);
+            let mut stream = Streaming::<Res>::client(response, max_receive, deadline);
             prefer_response_status(std::future::poll_fn(|cx| stream.poll_headers(cx)).await, sent)?;
             let headers = stream.take_headers();
             Ok(Response::from_parts(headers, stream, MetadataMap::new()))
@@ -209,9 +218,9 @@ impl Client {
         Res: Message + Default,
         S: Stream<Item = Result<Req, Status>> + Send,
     {
-        let (call, messages) = self.parts(request);
-        let (deadline, encoding) = (call.deadline, call.encoding);
-        let max_send = self.channel.config().max_send_message_size;
+        let (call, messages) = self.parts(path, request);
+        let (deadline, encoding, max_send, max_receive) =
+            (call.deadline, call.encoding, call.max_send, call.max_receive);
         within(deadline, async {
             let (response, mut send) = self.start(path, call).await?;
             let mut messages = pin!(messages);
@@ -229,7 +238,7 @@ impl Client {
                 send_message(&mut send, Bytes::new(), true).await
             }
             .await;
-            let mut stream = Streaming::<Res>::client(response, self.max_receive(), None);
+            let mut stream = Streaming::<Res>::client(response, max_receive, None);
             match sent {
                 Ok(()) => read_single(&mut stream).await,
                 // The server may have answered (and reset the stream) before reading everything: its status
@@ -252,20 +261,44 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
-        let (call, ()) = self.parts(request);
-        let (deadline, encoding) = (call.deadline, call.encoding);
+        let (call, ()) = self.parts(path, request);
+        let (deadline, encoding, max_send, max_receive) =
+            (call.deadline, call.encoding, call.max_send, call.max_receive);
         let (response, send) = within(deadline, self.start(path, call)).await?;
-        let max_send = self.channel.config().max_send_message_size;
         let sender = Sender { send: Some(send), queue: None, max_send, encoding, deadline, _message: PhantomData };
-        Ok((sender, Streaming::client(response, self.max_receive(), deadline)))
+        Ok((sender, Streaming::client(response, max_receive, deadline)))
     }
 
-    /// Splits a request into its message and what the call sends besides, with the channel's compression
-    /// unless the call chose its own.
-    fn parts<T>(&self, request: Request<T>) -> (CallParts, T) {
-        let encoding = request.compression().or(self.channel.config().send_compressed);
-        let (metadata, message, deadline, credentials) = request.into_client_parts();
-        (CallParts { metadata, deadline, credentials, encoding }, message)
+    /// Splits a request into its message and what the call sends besides: the channel's compression unless
+    /// the call chose its own, and the service config's settings for the method (its timeout shortens the
+    /// deadline, its message limits lower the channel's, its waitForReady applies unless the call chose).
+    fn parts<T>(&self, path: &str, request: Request<T>) -> (CallParts, T) {
+        let config = self.channel.config();
+        let encoding = request.compression().or(config.send_compressed);
+        let wait_for_ready = request.wait_for_ready();
+        let (metadata, message, mut deadline, credentials) = request.into_client_parts();
+        let mut call = CallParts {
+            metadata,
+            deadline,
+            credentials,
+            encoding,
+            wait_for_ready: wait_for_ready.unwrap_or(false),
+            max_send: config.max_send_message_size,
+            max_receive: config.max_receive_message_size,
+        };
+        if let Some(service_config) = self.channel.service_config() {
+            let (service, method) = path.strip_prefix('/').and_then(|p| p.split_once('/')).unwrap_or(("", path));
+            if let Some(method) = service_config.method(service, method) {
+                if let Some(timeout) = method.timeout.and_then(|t| Instant::now().checked_add(t)) {
+                    deadline = Some(deadline.map_or(timeout, |d| d.min(timeout)));
+                    call.deadline = deadline;
+                }
+                call.wait_for_ready = wait_for_ready.or(method.wait_for_ready).unwrap_or(false);
+                call.max_send = call.max_send.min(method.max_request_message_bytes.unwrap_or(usize::MAX));
+                call.max_receive = call.max_receive.min(method.max_response_message_bytes.unwrap_or(usize::MAX));
+            }
+        }
+        (call, message)
     }
 
     /// Opens the stream of a call with one request message, sends it and ends the request side. The send
@@ -276,18 +309,14 @@ impl Client {
         call: CallParts,
         message: &Req,
     ) -> Result<(Opened, Result<(), h2::Error>), Status> {
-        let data = codec::encode_with(message, self.channel.config().max_send_message_size, call.encoding)?;
+        let data = codec::encode_with(message, call.max_send, call.encoding)?;
         let (response, mut send) = self.start(path, call).await?;
         Ok((response, send.send_data(data, true)))
     }
 
-    fn max_receive(&self) -> usize {
-        self.channel.config().max_receive_message_size
-    }
-
     /// Opens the stream: request headers with metadata and timeout.
     async fn start(&self, path: &'static str, call: CallParts) -> Result<(Opened, h2::SendStream<Bytes>), Status> {
-        let CallParts { metadata, deadline, credentials, encoding } = call;
+        let CallParts { metadata, deadline, credentials, encoding, wait_for_ready, .. } = call;
         let mut head = http::Request::new(());
         *head.method_mut() = http::Method::POST;
         let mut uri = http::uri::Parts::default();
@@ -317,9 +346,25 @@ impl Client {
             let call = CallInfo { authority: self.channel.authority().to_string(), method: path };
             credentials.apply(&call, self.channel.is_tls(), head.headers_mut()).await?;
         }
-        let (mut send_request, calls) = self.channel.ready().await?;
-        let (response, send) = send_request.send_request(head, false).map_err(|e| Status::from_h2(&e))?;
-        Ok((Opened { response, active: calls.enter() }, send))
+        let (parts, ()) = head.into_parts();
+        let mut attempts_left = 3;
+        loop {
+            let (mut send_request, calls) = self.channel.pick(wait_for_ready).await?;
+            let mut head = http::Request::new(());
+            *head.method_mut() = http::Method::POST;
+            *head.uri_mut() = parts.uri.clone();
+            *head.headers_mut() = parts.headers.clone();
+            match send_request.send_request(head, false) {
+                Ok((response, send)) => return Ok((Opened { response, active: calls.enter() }, send)),
+                // Refused before anything was sent (the connection received GOAWAY meanwhile): nothing reached
+                // the server, so another connection may take the call (gRPC's transparent retry).
+                Err(error) if attempts_left > 1 => {
+                    tracing::debug!(%error, "the connection refused a new stream; picking again");
+                    attempts_left -= 1;
+                }
+                Err(error) => return Err(Status::from_h2(&error)),
+            }
+        }
     }
 }
 
@@ -329,12 +374,16 @@ pub(crate) struct Opened {
     pub(crate) active: crate::keepalive::ActiveCall,
 }
 
-/// What a call sends besides its messages.
+/// What a call sends besides its messages, and its settings.
+#[derive(Clone)]
 struct CallParts {
     metadata: MetadataMap,
     deadline: Option<Instant>,
     credentials: Option<Credentials>,
     encoding: Option<Encoding>,
+    wait_for_ready: bool,
+    max_send: usize,
+    max_receive: usize,
 }
 
 /// Runs `work` within the deadline; when it passes, `work` is dropped (resetting its stream) and the call
@@ -458,4 +507,15 @@ async fn pump<T: Message + 'static>(mut sender: Sender<T>, messages: impl Stream
             return;
         }
     }
+}
+
+/// A pseudo-random number in `[0, 1)` for jitter, from the standard library's randomly keyed hasher (no
+/// dependency for something this small; not for anything needing real randomness).
+pub(crate) fn random_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -1,0 +1,310 @@
+//! A subchannel: the HTTP/2 connection to one backend address, opened when a balancer asks, reopened after
+//! it is lost, with gRPC's exponential connection backoff (and jitter) after failed attempts.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::channel::ChannelConfig;
+use super::resolver::{Address, Refresh};
+use crate::keepalive::CallCount;
+use crate::status::Status;
+
+/// gRPC's connection backoff parameters (grpc-go's `backoff.Config`): after the n-th failed attempt in a
+/// row, the next waits `base_delay * multiplier^(n-1)`, capped at `max_delay`, randomized by ± `jitter`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConnectBackoff {
+    /// The wait after the first failure (default 1 s).
+    pub base_delay: Duration,
+    /// Growth per failure (default 1.6).
+    pub multiplier: f64,
+    /// Randomization as a fraction of the wait (default 0.2).
+    pub jitter: f64,
+    /// The longest wait (default 120 s).
+    pub max_delay: Duration,
+}
+
+impl Default for ConnectBackoff {
+    fn default() -> Self {
+        ConnectBackoff {
+            base_delay: Duration::from_secs(1),
+            multiplier: 1.6,
+            jitter: 0.2,
+            max_delay: Duration::from_secs(120),
+        }
+    }
+}
+
+impl ConnectBackoff {
+    /// The wait after `failures` failed attempts in a row.
+    pub(crate) fn delay(&self, failures: u32) -> Duration {
+        let growth = self.multiplier.powi(failures.saturating_sub(1).min(64) as i32);
+        let seconds = (self.base_delay.as_secs_f64() * growth).min(self.max_delay.as_secs_f64());
+        let jitter = 1.0 + self.jitter * (2.0 * crate::client::random_unit() - 1.0);
+        Duration::from_secs_f64((seconds * jitter).max(0.0))
+    }
+}
+
+/// What subchannels share with their channel.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Arc<ChannelConfig>,
+    /// Bumped whenever a subchannel connects, fails or loses its connection, and on every resolution: what
+    /// waiting calls watch.
+    pub(crate) changed: tokio::sync::watch::Sender<u64>,
+    pub(crate) refresh: Refresh,
+}
+
+impl Shared {
+    pub(crate) fn notify(&self) {
+        self.changed.send_modify(|generation| *generation = generation.wrapping_add(1));
+    }
+}
+
+/// A live connection: where to open streams, whether it is still up, its calls.
+#[derive(Clone, Debug)]
+pub(crate) struct Connection {
+    pub(crate) send: h2::client::SendRequest<Bytes>,
+    alive: Arc<AtomicBool>,
+    pub(crate) calls: CallCount,
+}
+
+enum State {
+    Idle,
+    Connecting,
+    Ready(Connection),
+    /// The last attempt failed: connecting again waits until `until`.
+    Backoff {
+        until: Instant,
+        error: Status,
+        failures: u32,
+    },
+}
+
+/// The connection to one address.
+pub(crate) struct Subchannel {
+    address: Address,
+    shared: Arc<Shared>,
+    state: Mutex<State>,
+    /// Held while connecting, so concurrent calls wait for one attempt instead of each making their own.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+impl Subchannel {
+    pub(crate) fn new(address: Address, shared: Arc<Shared>) -> Self {
+        Subchannel { address, shared, state: Mutex::new(State::Idle), connecting: tokio::sync::Mutex::new(()) }
+    }
+
+    pub(crate) fn address(&self) -> &Address {
+        &self.address
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connection, if it is up.
+    pub(crate) fn current(&self) -> Option<Connection> {
+        let mut state = self.state();
+        match &*state {
+            State::Ready(connection) if connection.alive.load(Ordering::Acquire) => Some(connection.clone()),
+            State::Ready(_) => {
+                *state = State::Idle;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether an attempt is under way.
+    pub(crate) fn is_connecting(&self) -> bool {
+        matches!(*self.state(), State::Connecting)
+    }
+
+    /// When a failed subchannel may try again, and why it failed.
+    pub(crate) fn backoff(&self) -> Option<(Instant, Status)> {
+        match &*self.state() {
+            State::Backoff { until, error, .. } => Some((*until, error.clone())),
+            _ => None,
+        }
+    }
+
+    /// Drops a connection that turned out to be gone.
+    pub(crate) fn forget(&self) {
+        let mut state = self.state();
+        if matches!(*state, State::Ready(_)) {
+            *state = State::Idle;
+        }
+    }
+
+    /// Starts connecting in the background unless connected, connecting or waiting out a backoff.
+    pub(crate) fn start_connecting(self: &Arc<Self>) {
+        let idle = match &*self.state() {
+            State::Idle => true,
+            State::Backoff { until, .. } => Instant::now() >= *until,
+            State::Ready(connection) => !connection.alive.load(Ordering::Acquire),
+            State::Connecting => false,
+        };
+        if idle {
+            let subchannel = self.clone();
+            tokio::spawn(async move {
+                let _ = subchannel.connect().await;
+            });
+        }
+    }
+
+    /// The connection, connecting now if there is none; fails fast while a backoff runs.
+    pub(crate) async fn connect(&self) -> Result<Connection, Status> {
+        if let Some(connection) = self.current() {
+            return Ok(connection);
+        }
+        let _connecting = self.connecting.lock().await;
+        if let Some(connection) = self.current() {
+            return Ok(connection);
+        }
+        let failures = {
+            let mut state = self.state();
+            let failures = match &*state {
+                State::Backoff { until, error, .. } if Instant::now() < *until => {
+                    let wait = until.saturating_duration_since(Instant::now());
+                    return Err(Status::new(error.code(), format!("{} (next attempt in {wait:.1?})", error.message())));
+                }
+                State::Backoff { failures, .. } => *failures,
+                _ => 0,
+            };
+            *state = State::Connecting;
+            failures
+        };
+        let config = &self.shared.config;
+        let attempt = tokio::time::timeout(config.connect_timeout, self.dial()).await;
+        let result =
+            attempt.unwrap_or_else(|_| Err(Status::unavailable(format!("connecting to {} timed out", self.address))));
+        let outcome = {
+            let mut state = self.state();
+            match result {
+                Ok(connection) => {
+                    *state = State::Ready(connection.clone());
+                    Ok(connection)
+                }
+                Err(error) => {
+                    let failures = failures + 1;
+                    let until = Instant::now() + config.backoff.delay(failures);
+                    *state = State::Backoff { until, error: error.clone(), failures };
+                    Err(error)
+                }
+            }
+        };
+        if outcome.is_err() {
+            // The address may be stale: ask the resolver for fresh ones.
+            self.shared.refresh.request();
+        }
+        self.shared.notify();
+        outcome
+    }
+
+    async fn dial(&self) -> Result<Connection, Status> {
+        let unavailable =
+            |error: std::io::Error| Status::unavailable(format!("cannot connect to {}: {error}", self.address));
+        match &self.address {
+            Address::Tcp(addr) => {
+                let stream = tokio::net::TcpStream::connect(addr).await.map_err(unavailable)?;
+                let _ = stream.set_nodelay(true);
+                self.secure_handshake(stream).await
+            }
+            Address::Unix(path) => {
+                let stream = tokio::net::UnixStream::connect(path).await.map_err(unavailable)?;
+                self.secure_handshake(stream).await
+            }
+        }
+    }
+
+    /// TLS first when configured, then HTTP/2.
+    async fn secure_handshake<IO>(&self, io: IO) -> Result<Connection, Status>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Some(tls) = &self.shared.config.tls else { return self.handshake(io).await };
+        let stream = tls
+            .connect(io)
+            .await
+            .map_err(|e| Status::unavailable(format!("TLS handshake with {} failed: {e}", self.address)))?;
+        crate::tls::check_alpn(stream.get_ref().1.alpn_protocol(), "server")
+            .map_err(|e| Status::unavailable(format!("{}: {e}", self.address)))?;
+        self.handshake(stream).await
+    }
+
+    async fn handshake<IO>(&self, io: IO) -> Result<Connection, Status>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let config = &self.shared.config;
+        let mut builder = h2::client::Builder::new();
+        if let Some(size) = config.initial_stream_window_size {
+            builder.initial_window_size(size);
+        }
+        if let Some(size) = config.initial_connection_window_size {
+            builder.initial_connection_window_size(size);
+        }
+        let (send, mut connection) = builder
+            .handshake::<_, Bytes>(io)
+            .await
+            .map_err(|e| Status::unavailable(format!("HTTP/2 handshake with {} failed: {e}", self.address)))?;
+        let calls = CallCount::default();
+        let counted = (!config.keepalive_permit_without_calls).then(|| calls.clone());
+        let mut pinger = match (config.keepalive, connection.ping_pong()) {
+            (Some(settings), Some(ping_pong)) => Some(crate::keepalive::Pinger::new(settings, ping_pong, counted)),
+            _ => None,
+        };
+        let alive = Arc::new(AtomicBool::new(true));
+        let flag = alive.clone();
+        let address = self.address.clone();
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            std::future::poll_fn(|cx| {
+                if let std::task::Poll::Ready(result) = std::future::Future::poll(connection.as_mut(), cx) {
+                    if let Err(error) = result {
+                        tracing::debug!(%address, %error, "connection closed with an error");
+                    }
+                    return std::task::Poll::Ready(());
+                }
+                if pinger.as_mut().is_some_and(|pinger| pinger.poll_dead(cx).is_ready()) {
+                    // Dropping the connection fails the calls on it; the channel connects anew for the next.
+                    tracing::debug!(%address, "the server did not answer a keepalive ping in time");
+                    return std::task::Poll::Ready(());
+                }
+                std::task::Poll::Pending
+            })
+            .await;
+            flag.store(false, Ordering::Release);
+            // A lost connection may mean the backend moved: re-resolve, and wake calls waiting for one.
+            shared.refresh.request();
+            shared.notify();
+        });
+        Ok(Connection { send, alive, calls })
+    }
+}
+
+impl std::fmt::Debug for Subchannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subchannel").field("address", &self.address).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let backoff = ConnectBackoff::default();
+        let first = backoff.delay(1).as_secs_f64();
+        assert!((0.8..=1.2).contains(&first), "{first}");
+        let third = backoff.delay(3).as_secs_f64();
+        assert!((2.56 * 0.8..=2.56 * 1.2).contains(&third), "{third}");
+        assert!(backoff.delay(100).as_secs_f64() <= 144.0);
+    }
+}
