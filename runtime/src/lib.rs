@@ -38,7 +38,7 @@ pub mod wire;
 pub use futures_core::Stream;
 pub use interceptor::BoxMessage;
 pub use metadata::MetadataMap;
-pub use request::{IntoRequest, Request};
+pub use request::{IntoRequest, IntoStreamingRequest, Request};
 pub use response::Response;
 pub use status::{Code, Status};
 pub use streaming::Streaming;

@@ -176,6 +176,11 @@ impl fmt::Debug for MetadataMap {
 }
 
 fn is_reserved(name: &str) -> bool {
+    // The retry protocol's two keys travel as metadata on purpose (as in grpc-go): a server sets the
+    // pushback in its trailers, and handlers may read how many attempts came before.
+    if name == wire::GRPC_PREVIOUS_RPC_ATTEMPTS || name == wire::GRPC_RETRY_PUSHBACK_MS {
+        return false;
+    }
     name.starts_with(wire::RESERVED_PREFIX) || name.starts_with(':') || RESERVED.contains(&name)
 }
 

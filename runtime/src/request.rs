@@ -217,3 +217,39 @@ impl<T> IntoRequest<T> for Request<T> {
         self
     }
 }
+
+/// Anything a client-streaming method takes as its request: a stream of messages, or a [`Request`] holding
+/// one (with metadata and a deadline). One trait for both, so neither needs type annotations.
+pub trait IntoStreamingRequest {
+    /// The message type.
+    type Message;
+    /// The stream of messages.
+    type Stream: futures_core::Stream<Item = Self::Message> + Send + 'static;
+
+    /// The request.
+    fn into_streaming_request(self) -> Request<Self::Stream>;
+}
+
+impl<S> IntoStreamingRequest for S
+where
+    S: futures_core::Stream + Send + 'static,
+{
+    type Message = S::Item;
+    type Stream = S;
+
+    fn into_streaming_request(self) -> Request<S> {
+        Request::new(self)
+    }
+}
+
+impl<S> IntoStreamingRequest for Request<S>
+where
+    S: futures_core::Stream + Send + 'static,
+{
+    type Message = S::Item;
+    type Stream = S;
+
+    fn into_streaming_request(self) -> Request<S> {
+        self
+    }
+}

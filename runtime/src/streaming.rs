@@ -30,6 +30,8 @@ pub struct Streaming<T> {
     boxed: Option<Boxed<T>>,
     /// Client: counts the call as open on its connection while the stream lives (for keepalive).
     _active: Option<crate::keepalive::ActiveCall>,
+    /// Client: response headers arrived (not a trailers-only response), which commits a retried call.
+    got_headers: bool,
     _message: PhantomData<fn() -> T>,
 }
 
@@ -79,6 +81,7 @@ impl<T: Message + Default> Streaming<T> {
             deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
             boxed: None,
             _active: None,
+            got_headers: false,
             _message: PhantomData,
         }
     }
@@ -120,6 +123,11 @@ impl<T: Message + Default> Streaming<T> {
         self.headers.as_ref()
     }
 
+    /// Whether response headers arrived (client side): after them a call is no longer retried.
+    pub(crate) fn received_headers(&self) -> bool {
+        self.got_headers
+    }
+
     pub(crate) fn take_headers(&mut self) -> MetadataMap {
         self.headers.take().unwrap_or_default()
     }
@@ -159,6 +167,7 @@ impl<T: Message + Default> Streaming<T> {
             }
         }
         self.headers = Some(MetadataMap::from_headers(parts.headers));
+        self.got_headers = true;
         self.state = State::Body(body, true);
         Poll::Ready(Ok(()))
     }

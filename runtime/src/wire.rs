@@ -60,3 +60,9 @@ pub const DEFAULT_MAX_SEND_MESSAGE_SIZE: usize = u32::MAX as usize;
 
 /// The `user-agent` sent by clients.
 pub const USER_AGENT: &str = concat!("grpc-rust-rsgrpc/", env!("CARGO_PKG_VERSION"));
+
+/// How many attempts of a retried or hedged call came before this one (gRFC A6).
+pub const GRPC_PREVIOUS_RPC_ATTEMPTS: &str = "grpc-previous-rpc-attempts";
+
+/// A server's instruction to wait this many milliseconds before retrying, or not to retry (gRFC A6).
+pub const GRPC_RETRY_PUSHBACK_MS: &str = "grpc-retry-pushback-ms";

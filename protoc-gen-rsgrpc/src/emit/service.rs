@@ -108,11 +108,8 @@ fn client_method(method: &Method, module: &[String], rt: &TokenStream) -> TokenS
             quote! {
                 #docs
                 #deprecated
-                pub async fn #name<S>(&self, request: impl #rt::IntoRequest<S>) -> #result
-                where
-                    S: #rt::Stream<Item = #input> + ::core::marker::Send + 'static,
-                {
-                    self.inner.client_streaming(#path, request.into_request()).await
+                pub async fn #name(&self, request: impl #rt::IntoStreamingRequest<Message = #input>) -> #result {
+                    self.inner.client_streaming(#path, request.into_streaming_request()).await
                 }
             }
         }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::resolver::{self, Address, Refresh, Resolution, Resolver};
+use super::retry::Throttle;
 use super::service_config::{LoadBalancing, ServiceConfig};
 use super::subchannel::{ConnectBackoff, Connection, Shared, Subchannel};
 use super::target::TargetUri;
@@ -39,6 +40,10 @@ pub(crate) struct ChannelConfig {
     pub(crate) load_balancing: LoadBalancing,
     /// The service config when the resolver gives none.
     pub(crate) service_config: Option<Arc<ServiceConfig>>,
+    /// Whether the service config's retry and hedging policies apply.
+    pub(crate) retries: bool,
+    /// How many bytes of a streaming call's messages are kept for replay by a retry.
+    pub(crate) retry_buffer: usize,
 }
 
 /// A client TLS configuration, ready for connections to one target.
@@ -66,9 +71,14 @@ impl Default for ChannelConfig {
             backoff: ConnectBackoff::default(),
             load_balancing: LoadBalancing::PickFirst,
             service_config: None,
+            retries: true,
+            retry_buffer: DEFAULT_RETRY_BUFFER,
         }
     }
 }
+
+/// gRPC's default per-call retry buffer.
+const DEFAULT_RETRY_BUFFER: usize = 256 << 10;
 
 impl TlsSetup {
     /// The TLS handshake over `io`.
@@ -225,6 +235,19 @@ impl ChannelBuilder {
         Ok(self)
     }
 
+    /// Ignores the retry and hedging policies of the service config (they apply by default).
+    pub fn disable_retries(mut self) -> Self {
+        self.config.retries = false;
+        self
+    }
+
+    /// How many bytes of a client-streaming call's messages are kept so a retry can send them again
+    /// (default 256 KiB, as in gRPC); a call that sends more is not retried once past it.
+    pub fn retry_buffer_size(mut self, bytes: usize) -> Self {
+        self.config.retry_buffer = bytes;
+        self
+    }
+
     /// The backoff between failed connection attempts to one address (default: gRPC's, 1 s growing 1.6x
     /// up to 120 s with 20% jitter).
     pub fn connect_backoff(mut self, backoff: ConnectBackoff) -> Self {
@@ -278,8 +301,16 @@ impl ChannelBuilder {
         let config = Arc::new(self.config.clone());
         let (changed, _) = tokio::sync::watch::channel(0);
         let shared = Arc::new(Shared { config: config.clone(), changed, refresh: Refresh::default() });
-        let service_config = config.service_config.clone();
-        let policy = effective_policy(&config, service_config.as_deref());
+        let mut balancer = Balancer {
+            resolved: false,
+            error: None,
+            subchannels: Arc::from([]),
+            service_config: None,
+            throttle: None,
+            policy: LoadBalancing::PickFirst,
+            next: 0,
+        };
+        balancer.set_service_config(config.service_config.clone(), &config);
         Ok(Channel {
             inner: Arc::new(Inner {
                 setup_error: https_without_tls
@@ -289,14 +320,7 @@ impl ChannelBuilder {
                 config,
                 resolver,
                 shared,
-                balancer: Mutex::new(Balancer {
-                    resolved: false,
-                    error: None,
-                    subchannels: Arc::from([]),
-                    service_config,
-                    policy,
-                    next: 0,
-                }),
+                balancer: Mutex::new(balancer),
                 resolving: OnceLock::new(),
             }),
         })
@@ -343,8 +367,23 @@ struct Balancer {
     error: Option<Status>,
     subchannels: Arc<[Arc<Subchannel>]>,
     service_config: Option<Arc<ServiceConfig>>,
+    /// The retry throttle the service config asks for.
+    throttle: Option<Arc<Throttle>>,
     policy: LoadBalancing,
     next: usize,
+}
+
+impl Balancer {
+    /// Takes in the service config in force: its policy, and a throttle (kept, tokens and all, while the
+    /// config's throttling settings stay the same).
+    fn set_service_config(&mut self, config: Option<Arc<ServiceConfig>>, builder: &ChannelConfig) {
+        self.policy = effective_policy(builder, config.as_deref());
+        let settings = config.as_ref().and_then(|c| c.retry_throttling);
+        if self.throttle.as_ref().map(|t| t.settings()) != settings {
+            self.throttle = settings.map(|s| Arc::new(Throttle::new(s)));
+        }
+        self.service_config = config;
+    }
 }
 
 /// The outcome of one look at the subchannels.
@@ -384,6 +423,7 @@ impl Channel {
                     error: None,
                     subchannels: Arc::from([]),
                     service_config: None,
+                    throttle: None,
                     policy: LoadBalancing::PickFirst,
                     next: 0,
                 }),
@@ -415,9 +455,10 @@ impl Channel {
         &self.inner.authority
     }
 
-    /// The service config in force (the resolver's, else the builder's), if any.
-    pub(crate) fn service_config(&self) -> Option<Arc<ServiceConfig>> {
-        self.balancer().service_config.clone()
+    /// The service config in force (the resolver's, else the builder's), if any, and its retry throttle.
+    pub(crate) fn service_config(&self) -> Option<(Arc<ServiceConfig>, Option<Arc<Throttle>>)> {
+        let balancer = self.balancer();
+        balancer.service_config.clone().map(|config| (config, balancer.throttle.clone()))
     }
 
     /// The addresses of the connections that are up now (for tests and diagnostics).
@@ -552,14 +593,13 @@ fn apply(inner: &Inner, resolution: Result<Resolution, Status>) {
             Ok(resolution) => {
                 balancer.error = None;
                 match resolution.service_config.as_deref().map(ServiceConfig::from_json) {
-                    None => balancer.service_config = inner.config.service_config.clone(),
-                    Some(Ok(config)) => balancer.service_config = Some(Arc::new(config)),
+                    None => balancer.set_service_config(inner.config.service_config.clone(), &inner.config),
+                    Some(Ok(config)) => balancer.set_service_config(Some(Arc::new(config)), &inner.config),
                     // gRPC keeps the config it had when the resolver's new one is invalid.
                     Some(Err(error)) => {
                         tracing::warn!(target = %inner.target, %error, "ignoring the resolver's service config")
                     }
                 }
-                balancer.policy = effective_policy(&inner.config, balancer.service_config.as_deref());
                 let mut addresses = resolution.addresses;
                 let mut seen = std::collections::HashSet::new();
                 addresses.retain(|address| seen.insert(address.clone()));

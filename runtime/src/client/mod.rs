@@ -6,6 +6,7 @@ mod cancel;
 mod channel;
 mod credentials;
 pub mod resolver;
+mod retry;
 pub mod service_config;
 mod subchannel;
 mod target;
@@ -39,6 +40,8 @@ use crate::status::Status;
 use crate::streaming::TrailerSlot;
 use crate::streaming::{send_message, Streaming};
 use crate::{timeout, wire};
+use retry::{Failed, Throttle};
+use service_config::{HedgingPolicy, RetryPolicy};
 
 /// What generated clients hold: the channel their calls go through.
 #[derive(Clone, Debug)]
@@ -176,13 +179,36 @@ impl Client {
         Res: Message + Default,
     {
         let (call, message) = self.parts(path, request);
-        let max_receive = call.max_receive;
         within(call.deadline, async {
-            let (response, sent) = self.send_single(path, call, &message).await?;
-            let mut stream = Streaming::<Res>::client(response, max_receive, None);
-            prefer_response_status(read_single(&mut stream).await, sent)
+            let attempt = |call: CallParts| self.unary_attempt(path, call, &message);
+            match &call.policy {
+                Policy::None => attempt(call).await.map_err(|failed| failed.status),
+                Policy::Retry(policy, throttle) => {
+                    retry::with_retries(policy, throttle.as_deref(), &call, attempt).await
+                }
+                Policy::Hedge(policy, throttle) => {
+                    retry::with_hedging(policy, throttle.as_deref(), &call, attempt).await
+                }
+            }
         })
         .await
+    }
+
+    async fn unary_attempt<Req, Res>(
+        &self,
+        path: &'static str,
+        call: CallParts,
+        message: &Req,
+    ) -> Result<Response<Res>, Failed>
+    where
+        Req: Message,
+        Res: Message + Default,
+    {
+        let max_receive = call.max_receive;
+        let (response, sent) = self.send_single(path, call, message).await.map_err(Failed::uncommitted)?;
+        let mut stream = Streaming::<Res>::client(response, max_receive, None);
+        let result = prefer_response_status(read_single(&mut stream).await, sent);
+        result.map_err(|status| Failed { status, committed: stream.received_headers() })
     }
 
     async fn server_streaming_call<Req, Res>(
@@ -195,19 +221,45 @@ impl Client {
         Res: Message + Default,
     {
         let (call, message) = self.parts(path, request);
-        let (deadline, max_receive) = (call.deadline, call.max_receive);
-        within(deadline, async {
-            let (response, sent) = self.send_single(path, call, &message).await?;
-            let mut stream = Streaming::<Res>::client(response, max_receive, deadline);
-            prefer_response_status(std::future::poll_fn(|cx| stream.poll_headers(cx)).await, sent)?;
-            let headers = stream.take_headers();
-            Ok(Response::from_parts(headers, stream, MetadataMap::new()))
+        within(call.deadline, async {
+            // An attempt ends when the response headers arrive: then the call is committed to it.
+            let attempt = |call: CallParts| self.server_streaming_attempt(path, call, &message);
+            match &call.policy {
+                Policy::None => attempt(call).await.map_err(|failed| failed.status),
+                Policy::Retry(policy, throttle) => {
+                    retry::with_retries(policy, throttle.as_deref(), &call, attempt).await
+                }
+                Policy::Hedge(policy, throttle) => {
+                    retry::with_hedging(policy, throttle.as_deref(), &call, attempt).await
+                }
+            }
         })
         .await
     }
 
+    async fn server_streaming_attempt<Req, Res>(
+        &self,
+        path: &'static str,
+        call: CallParts,
+        message: &Req,
+    ) -> Result<Response<Streaming<Res>>, Failed>
+    where
+        Req: Message,
+        Res: Message + Default,
+    {
+        let (deadline, max_receive) = (call.deadline, call.max_receive);
+        let (response, sent) = self.send_single(path, call, message).await.map_err(Failed::uncommitted)?;
+        let mut stream = Streaming::<Res>::client(response, max_receive, deadline);
+        let headers = std::future::poll_fn(|cx| stream.poll_headers(cx)).await;
+        prefer_response_status(headers, sent)
+            .map_err(|status| Failed { status, committed: stream.received_headers() })?;
+        let headers = stream.take_headers();
+        Ok(Response::from_parts(headers, stream, MetadataMap::new()))
+    }
+
     /// The client-streaming call; an error in the request stream (an interceptor's) cancels the call and is
-    /// its result.
+    /// its result. Under a retry policy the messages sent are kept (up to the retry buffer) for the next
+    /// attempt; hedging does not apply to client streams.
     async fn client_streaming_call<Req, Res, S>(
         &self,
         path: &'static str,
@@ -219,37 +271,80 @@ impl Client {
         S: Stream<Item = Result<Req, Status>> + Send,
     {
         let (call, messages) = self.parts(path, request);
-        let (deadline, encoding, max_send, max_receive) =
-            (call.deadline, call.encoding, call.max_send, call.max_receive);
-        within(deadline, async {
-            let (response, mut send) = self.start(path, call).await?;
-            let mut messages = pin!(messages);
-            let sent: Result<(), Status> = async {
-                while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
-                    let message = match message {
-                        Ok(message) => message,
-                        Err(status) => {
-                            send.send_reset(h2::Reason::CANCEL);
-                            return Err(status);
+        let buffer_limit = match &call.policy {
+            Policy::Retry(..) => self.channel.config().retry_buffer,
+            _ => 0,
+        };
+        let mut replay =
+            Replay { source: Box::pin(messages), sent: Vec::new(), bytes: 0, limit: buffer_limit, overflowed: false };
+        within(call.deadline, async {
+            match &call.policy {
+                Policy::Retry(policy, throttle) => {
+                    // Attempts run one after another; the lock only lets each borrow the replay in turn.
+                    let replay = tokio::sync::Mutex::new(&mut replay);
+                    let attempt = |call: CallParts| {
+                        let replay = &replay;
+                        async move {
+                            let mut replay = replay.lock().await;
+                            self.client_streaming_attempt(path, call, &mut replay).await
                         }
                     };
-                    send_message(&mut send, codec::encode_with(&message, max_send, encoding)?, false).await?;
+                    retry::with_retries(policy, throttle.as_deref(), &call, attempt).await
                 }
-                send_message(&mut send, Bytes::new(), true).await
-            }
-            .await;
-            let mut stream = Streaming::<Res>::client(response, max_receive, None);
-            match sent {
-                Ok(()) => read_single(&mut stream).await,
-                // The server may have answered (and reset the stream) before reading everything: its status
-                // says why; a local error (an oversized message) is reported as is.
-                Err(error) => match read_single(&mut stream).await {
-                    Err(status) if status.code() != crate::Code::Cancelled => Err(status),
-                    _ => Err(error),
-                },
+                _ => {
+                    self.client_streaming_attempt(path, call.clone(), &mut replay).await.map_err(|failed| failed.status)
+                }
             }
         })
         .await
+    }
+
+    async fn client_streaming_attempt<Req, Res, S>(
+        &self,
+        path: &'static str,
+        call: CallParts,
+        replay: &mut Replay<S>,
+    ) -> Result<Response<Res>, Failed>
+    where
+        Req: Message,
+        Res: Message + Default,
+        S: Stream<Item = Result<Req, Status>> + Send,
+    {
+        let (encoding, max_send, max_receive) = (call.encoding, call.max_send, call.max_receive);
+        let (response, mut send) = self.start(path, call).await.map_err(Failed::uncommitted)?;
+        let sent: Result<(), Status> = async {
+            for data in &replay.sent {
+                send_message(&mut send, data.clone(), false).await?;
+            }
+            while let Some(message) = std::future::poll_fn(|cx| replay.source.as_mut().poll_next(cx)).await {
+                let message = match message {
+                    Ok(message) => message,
+                    Err(status) => {
+                        send.send_reset(h2::Reason::CANCEL);
+                        replay.overflowed = true;
+                        return Err(status);
+                    }
+                };
+                let data = codec::encode_with(&message, max_send, encoding)?;
+                replay.keep(&data);
+                send_message(&mut send, data, false).await?;
+            }
+            send_message(&mut send, Bytes::new(), true).await
+        }
+        .await;
+        let mut stream = Streaming::<Res>::client(response, max_receive, None);
+        let result = match sent {
+            Ok(()) => read_single(&mut stream).await,
+            // The server may have answered (and reset the stream) before reading everything: its status
+            // says why; a local error (an oversized message) is reported as is.
+            Err(error) => match read_single(&mut stream).await {
+                Err(status) if status.code() != crate::Code::Cancelled => Err(status),
+                _ => Err(error),
+            },
+        };
+        // Messages that were sent but not kept cannot be sent again.
+        let committed = stream.received_headers() || replay.overflowed;
+        result.map_err(|status| Failed { status, committed })
     }
 
     async fn streaming_call<Req, Res>(
@@ -285,8 +380,9 @@ impl Client {
             wait_for_ready: wait_for_ready.unwrap_or(false),
             max_send: config.max_send_message_size,
             max_receive: config.max_receive_message_size,
+            policy: Policy::None,
         };
-        if let Some(service_config) = self.channel.service_config() {
+        if let Some((service_config, throttle)) = self.channel.service_config() {
             let (service, method) = path.strip_prefix('/').and_then(|p| p.split_once('/')).unwrap_or(("", path));
             if let Some(method) = service_config.method(service, method) {
                 if let Some(timeout) = method.timeout.and_then(|t| Instant::now().checked_add(t)) {
@@ -296,6 +392,13 @@ impl Client {
                 call.wait_for_ready = wait_for_ready.or(method.wait_for_ready).unwrap_or(false);
                 call.max_send = call.max_send.min(method.max_request_message_bytes.unwrap_or(usize::MAX));
                 call.max_receive = call.max_receive.min(method.max_response_message_bytes.unwrap_or(usize::MAX));
+                if config.retries {
+                    if let Some(retry) = &method.retry {
+                        call.policy = Policy::Retry(Arc::new(retry.clone()), throttle);
+                    } else if let Some(hedging) = &method.hedging {
+                        call.policy = Policy::Hedge(Arc::new(hedging.clone()), throttle);
+                    }
+                }
             }
         }
         (call, message)
@@ -384,6 +487,41 @@ struct CallParts {
     wait_for_ready: bool,
     max_send: usize,
     max_receive: usize,
+    policy: Policy,
+}
+
+/// The retry or hedging policy of a call, with the channel's throttle.
+#[derive(Clone)]
+enum Policy {
+    None,
+    Retry(Arc<RetryPolicy>, Option<Arc<Throttle>>),
+    Hedge(Arc<HedgingPolicy>, Option<Arc<Throttle>>),
+}
+
+/// A client-streaming call's messages: where they come from, and what was sent so far, kept for a retry
+/// up to `limit` bytes.
+struct Replay<S> {
+    source: std::pin::Pin<Box<S>>,
+    sent: Vec<Bytes>,
+    bytes: usize,
+    limit: usize,
+    /// More was sent than kept: no retry can send it all again.
+    overflowed: bool,
+}
+
+impl<S> Replay<S> {
+    fn keep(&mut self, data: &Bytes) {
+        if self.overflowed {
+            return;
+        }
+        self.bytes += data.len();
+        if self.bytes > self.limit {
+            self.overflowed = true;
+            self.sent = Vec::new();
+        } else {
+            self.sent.push(data.clone());
+        }
+    }
 }
 
 /// Runs `work` within the deadline; when it passes, `work` is dropped (resetting its stream) and the call

@@ -4480,21 +4480,19 @@ pub mod test_service_client {
         }
         /// A sequence of requests followed by one response (streamed upload).
         /// The server returns the aggregated size of client payload as the result.
-        pub async fn streaming_input_call<S>(
+        pub async fn streaming_input_call(
             &self,
-            request: impl ::rsgrpc::IntoRequest<S>,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::StreamingInputCallRequest,
+            >,
         ) -> ::core::result::Result<
             ::rsgrpc::Response<super::StreamingInputCallResponse>,
             ::rsgrpc::Status,
-        >
-        where
-            S: ::rsgrpc::Stream<Item = super::StreamingInputCallRequest>
-                + ::core::marker::Send + 'static,
-        {
+        > {
             self.inner
                 .client_streaming(
                     "/grpc.testing.TestService/StreamingInputCall",
-                    request.into_request(),
+                    request.into_streaming_request(),
                 )
                 .await
         }

@@ -799,20 +799,17 @@ pub mod route_guide_client {
                 .await
         }
         /// Takes the points of a route and sums it up.
-        pub async fn record_route<S>(
+        pub async fn record_route(
             &self,
-            request: impl ::rsgrpc::IntoRequest<S>,
+            request: impl ::rsgrpc::IntoStreamingRequest<Message = super::Point>,
         ) -> ::core::result::Result<
             ::rsgrpc::Response<super::RouteSummary>,
             ::rsgrpc::Status,
-        >
-        where
-            S: ::rsgrpc::Stream<Item = super::Point> + ::core::marker::Send + 'static,
-        {
+        > {
             self.inner
                 .client_streaming(
                     "/routeguide.RouteGuide/RecordRoute",
-                    request.into_request(),
+                    request.into_streaming_request(),
                 )
                 .await
         }

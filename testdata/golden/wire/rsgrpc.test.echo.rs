@@ -429,21 +429,17 @@ pub mod echo_client {
                 .await
         }
         /// Several requests, one response.
-        pub async fn client_stream<S>(
+        pub async fn client_stream(
             &self,
-            request: impl ::rsgrpc::IntoRequest<S>,
+            request: impl ::rsgrpc::IntoStreamingRequest<Message = super::EchoRequest>,
         ) -> ::core::result::Result<
             ::rsgrpc::Response<super::EchoResponse>,
             ::rsgrpc::Status,
-        >
-        where
-            S: ::rsgrpc::Stream<Item = super::EchoRequest> + ::core::marker::Send
-                + 'static,
-        {
+        > {
             self.inner
                 .client_streaming(
                     "/rsgrpc.test.echo.Echo/ClientStream",
-                    request.into_request(),
+                    request.into_streaming_request(),
                 )
                 .await
         }

@@ -361,10 +361,7 @@ async fn client_compressed_streaming(client: &TestServiceClient) -> Outcome {
     let call = Request::new(stream_of(vec![message(27_182), message(45_904)])).with_compression(Encoding::Gzip);
     // With a `Request` around the stream, the stream type must be named: both it and the request could be
     // what the generic parameter stands for.
-    let response = client
-        .streaming_input_call::<Items<StreamingInputCallRequest>>(call)
-        .await
-        .map_err(failed("StreamingInputCall"))?;
+    let response = client.streaming_input_call(call).await.map_err(failed("StreamingInputCall"))?;
     let total = response.get_ref().aggregated_payload_size;
     ensure!(total == 73_086, "aggregated payload size {total}, expected 73086");
     Ok(())

@@ -1,0 +1,238 @@
+//! Retries and hedging, gRFC A6: a failed attempt whose code the method's `retryPolicy` lists is tried
+//! again after a random wait under a growing bound, until `maxAttempts`, unless the server's response
+//! headers had arrived (the call is committed), the server's pushback says no, or the channel's retry
+//! throttle ran low. A `hedgingPolicy` instead starts attempts `hedgingDelay` apart and takes the first
+//! success. Attempts after the first carry `grpc-previous-rpc-attempts`.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::time::Instant;
+
+use super::service_config::{HedgingPolicy, RetryPolicy, RetryThrottling};
+use super::CallParts;
+use crate::status::Status;
+
+use crate::wire::{GRPC_PREVIOUS_RPC_ATTEMPTS as PREVIOUS_ATTEMPTS, GRPC_RETRY_PUSHBACK_MS as PUSHBACK};
+
+/// How an attempt failed.
+pub(crate) struct Failed {
+    pub(crate) status: Status,
+    /// The server's response headers had arrived: the call may not be retried.
+    pub(crate) committed: bool,
+}
+
+impl Failed {
+    /// A failure before anything came back from the server.
+    pub(crate) fn uncommitted(status: Status) -> Failed {
+        Failed { status, committed: false }
+    }
+}
+
+/// A channel's retry throttle: a token bucket that failures drain and successes refill; retries and hedged
+/// attempts stop while it is at or below half full, so a struggling service is not hit harder.
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    settings: RetryThrottling,
+    tokens: Mutex<f64>,
+}
+
+impl Throttle {
+    pub(crate) fn new(settings: RetryThrottling) -> Self {
+        Throttle { settings, tokens: Mutex::new(settings.max_tokens) }
+    }
+
+    pub(crate) fn settings(&self) -> RetryThrottling {
+        self.settings
+    }
+
+    fn tokens(&self) -> std::sync::MutexGuard<'_, f64> {
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn allows_retry(&self) -> bool {
+        *self.tokens() > self.settings.max_tokens / 2.0
+    }
+
+    pub(crate) fn failure(&self) {
+        let mut tokens = self.tokens();
+        *tokens = (*tokens - 1.0).max(0.0);
+    }
+
+    pub(crate) fn success(&self) {
+        let mut tokens = self.tokens();
+        *tokens = (*tokens + self.settings.token_ratio).min(self.settings.max_tokens);
+    }
+}
+
+/// What the server's pushback trailer says.
+enum Pushback {
+    /// No pushback: the policy's backoff decides.
+    None,
+    /// Retry after exactly this long.
+    After(Duration),
+    /// Do not retry (a negative or malformed value).
+    Stop,
+}
+
+fn pushback(status: &Status) -> Pushback {
+    match status.metadata().get(PUSHBACK) {
+        None => Pushback::None,
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(ms) => Pushback::After(Duration::from_millis(ms)),
+            Err(_) => Pushback::Stop,
+        },
+    }
+}
+
+/// The attempt's copy of the call, telling the server how many came before.
+fn attempt_parts(call: &CallParts, previous: u32) -> CallParts {
+    let mut call = call.clone();
+    if previous > 0 {
+        call.metadata.insert(PREVIOUS_ATTEMPTS, &previous.to_string()).expect("a valid metadata entry");
+    }
+    call
+}
+
+/// The randomized, growing waits between retries.
+struct Backoff<'a> {
+    policy: &'a RetryPolicy,
+    bound: Duration,
+}
+
+impl<'a> Backoff<'a> {
+    fn new(policy: &'a RetryPolicy) -> Self {
+        Backoff { policy, bound: policy.initial_backoff }
+    }
+
+    /// A wait in `[0, bound)`; the bound then grows by the multiplier up to `maxBackoff`.
+    fn next(&mut self) -> Duration {
+        let wait = self.bound.mul_f64(super::random_unit());
+        self.bound = self.bound.mul_f64(self.policy.backoff_multiplier).min(self.policy.max_backoff);
+        wait
+    }
+
+    /// After a pushback the waits start over.
+    fn reset(&mut self) {
+        self.bound = self.policy.initial_backoff;
+    }
+}
+
+/// Runs `attempt` under a retry policy.
+pub(crate) async fn with_retries<T, F, Fut>(
+    policy: &RetryPolicy,
+    throttle: Option<&Throttle>,
+    call: &CallParts,
+    mut attempt: F,
+) -> Result<T, Status>
+where
+    F: FnMut(CallParts) -> Fut,
+    Fut: Future<Output = Result<T, Failed>>,
+{
+    let mut backoff = Backoff::new(policy);
+    let mut attempts = 0;
+    loop {
+        let failed = match attempt(attempt_parts(call, attempts)).await {
+            Ok(value) => {
+                if let Some(throttle) = throttle {
+                    throttle.success();
+                }
+                return Ok(value);
+            }
+            Err(failed) => failed,
+        };
+        attempts += 1;
+        let retryable = policy.retryable_status_codes.contains(&failed.status.code());
+        if retryable {
+            if let Some(throttle) = throttle {
+                throttle.failure();
+            }
+        }
+        let throttled = throttle.is_some_and(|t| !t.allows_retry());
+        if !retryable || failed.committed || attempts >= policy.max_attempts || throttled {
+            return Err(failed.status);
+        }
+        let wait = match pushback(&failed.status) {
+            Pushback::Stop => return Err(failed.status),
+            Pushback::After(wait) => {
+                backoff.reset();
+                wait
+            }
+            Pushback::None => backoff.next(),
+        };
+        tracing::debug!(code = %failed.status.code(), attempts, ?wait, "retrying a failed attempt");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Runs `attempt` under a hedging policy: a new attempt every `hedgingDelay` (or at once after a non-fatal
+/// failure) while none has succeeded, up to `maxAttempts`; the first success wins and the others are
+/// cancelled; a fatal failure ends the call.
+pub(crate) async fn with_hedging<T, F, Fut>(
+    policy: &HedgingPolicy,
+    throttle: Option<&Throttle>,
+    call: &CallParts,
+    attempt: F,
+) -> Result<T, Status>
+where
+    F: Fn(CallParts) -> Fut,
+    Fut: Future<Output = Result<T, Failed>>,
+{
+    let mut running = FuturesUnordered::new();
+    let mut started = 0;
+    let mut next_at = Some(Instant::now());
+    let mut last_failure = None;
+    loop {
+        let due = next_at.is_some_and(|at| at <= Instant::now());
+        let may_hedge = started == 0 || throttle.is_none_or(Throttle::allows_retry);
+        if due && started < policy.max_attempts && may_hedge {
+            running.push(attempt(attempt_parts(call, started)));
+            started += 1;
+            next_at = Some(Instant::now() + policy.hedging_delay);
+            continue;
+        }
+        if due && started < policy.max_attempts {
+            // Throttled: no more attempts.
+            next_at = None;
+        }
+        if running.is_empty() && (next_at.is_none() || started >= policy.max_attempts) {
+            return Err(last_failure.unwrap_or_else(|| Status::unavailable("no hedged attempt could start")));
+        }
+        let timer = async {
+            match next_at {
+                Some(at) if started < policy.max_attempts => tokio::time::sleep_until(at).await,
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some(result) = running.next() => match result {
+                Ok(value) => {
+                    if let Some(throttle) = throttle {
+                    throttle.success();
+                }
+                    return Ok(value);
+                }
+                Err(failed) => {
+                    let non_fatal = policy.non_fatal_status_codes.contains(&failed.status.code());
+                    if non_fatal {
+                        if let Some(throttle) = throttle {
+                throttle.failure();
+            }
+                    }
+                    if !non_fatal || failed.committed {
+                        return Err(failed.status);
+                    }
+                    next_at = match pushback(&failed.status) {
+                        Pushback::Stop => None,
+                        Pushback::After(wait) => Some(Instant::now() + wait),
+                        Pushback::None => Some(Instant::now()),
+                    };
+                    last_failure = Some(failed.status);
+                }
+            },
+            () = timer => {}
+        }
+    }
+}
