@@ -18,6 +18,7 @@ pub mod client;
 pub mod codec;
 pub mod codegen;
 pub mod compression;
+pub mod gateway;
 pub mod health;
 pub mod interceptor;
 pub mod json;
