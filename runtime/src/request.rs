@@ -161,6 +161,11 @@ impl<T> Request<T> {
         self.compression
     }
 
+    #[cfg_attr(not(feature = "gateway"), allow(dead_code))]
+    pub(crate) fn set_peer(&mut self, peer: Option<SocketAddr>) {
+        self.peer = peer;
+    }
+
     pub(crate) fn set_received_compression(&mut self, encoding: Option<crate::compression::Encoding>) {
         self.compression = encoding;
     }

@@ -5,3 +5,29 @@
 mod template;
 
 pub use template::{PathTemplate, Segment, TemplateError, Variable};
+
+#[cfg(feature = "gateway")]
+mod body;
+#[cfg(feature = "gateway")]
+mod errors;
+#[cfg(feature = "gateway")]
+mod fields;
+#[cfg(feature = "gateway")]
+mod headers;
+#[cfg(feature = "gateway")]
+mod route;
+#[cfg(feature = "gateway")]
+mod server;
+
+#[cfg(feature = "gateway")]
+pub use body::GatewayBody;
+#[cfg(feature = "gateway")]
+pub use errors::http_status;
+#[cfg(feature = "gateway")]
+pub use fields::{BodyRule, FieldKind, FieldSpec};
+#[cfg(feature = "gateway")]
+pub use headers::HeaderMatcher;
+#[cfg(feature = "gateway")]
+pub use route::{bidi_proxy, messages, ResponseField, Route, RouteSpec};
+#[cfg(feature = "gateway")]
+pub use server::{Gateway, GatewayBuilder, GatewayError, DEFAULT_MAX_BODY_SIZE};

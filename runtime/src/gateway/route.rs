@@ -1,0 +1,420 @@
+//! Routes: one `google.api.http` binding (method, template, body and response-body rules, the fields its
+//! path and query can set) and the handler that calls the service for it, for each of the four call
+//! kinds. Generated code builds them; [`Gateway`](super::Gateway) serves them.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use serde_json::Value;
+
+use super::body::{self, GatewayBody};
+use super::fields::{request_json, BodyRule, FieldSpec};
+use super::server::Options;
+use super::{errors, headers};
+use crate::json::{from_json_with, to_json_with, JsonMessage};
+use crate::request::Request;
+use crate::response::Response;
+use crate::status::Status;
+use crate::streaming::Streaming;
+
+/// The response field a rule's `response_body` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseField {
+    /// Its proto name.
+    pub name: &'static str,
+    /// Its JSON name.
+    pub json_name: &'static str,
+}
+
+/// What generated code knows of one HTTP binding of a method.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    /// The HTTP method (`GET`, ..., or a `custom` rule's kind).
+    pub method: &'static str,
+    /// The path template.
+    pub template: &'static str,
+    /// Which part of the request the body is.
+    pub body: BodyRule,
+    /// The response field sent as the body, if not the whole response.
+    pub response_body: Option<ResponseField>,
+    /// The fields the path's variables set.
+    pub path_fields: &'static [FieldSpec],
+    /// The fields query parameters may set.
+    pub query_fields: &'static [FieldSpec],
+    /// The gRPC method, `/package.Service/Method`.
+    pub rpc: &'static str,
+}
+
+/// What the server hands a route for one request.
+pub(crate) struct Call {
+    pub(crate) head: http::request::Parts,
+    pub(crate) body: Bytes,
+    pub(crate) path_values: Vec<(String, String)>,
+    pub(crate) options: Arc<Options>,
+    pub(crate) peer: Option<SocketAddr>,
+    /// The client asked for Server-Sent Events.
+    pub(crate) sse: bool,
+}
+
+pub(crate) type HandlerFuture = Pin<Box<dyn Future<Output = http::Response<GatewayBody>> + Send>>;
+
+/// A route's handler, whatever its message types.
+pub(crate) trait Handle: Send + Sync {
+    fn handle(&self, call: Call) -> HandlerFuture;
+}
+
+/// Whether a route's requests carry one message (path, query and body) or a stream of them (the body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Input {
+    Single,
+    Stream,
+}
+
+/// One HTTP binding and its handler.
+pub struct Route {
+    pub(crate) spec: &'static RouteSpec,
+    pub(crate) input: Input,
+    pub(crate) handler: Arc<dyn Handle>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route").field("method", &self.spec.method).field("template", &self.spec.template).finish()
+    }
+}
+
+impl Route {
+    /// A unary method: one message in, one out.
+    pub fn unary<Req, Res, F, Fut>(spec: &'static RouteSpec, handler: F) -> Route
+    where
+        Req: JsonMessage + Send + 'static,
+        Res: JsonMessage + Send + 'static,
+        F: Fn(Request<Req>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
+    {
+        Route { spec, input: Input::Single, handler: Arc::new(Unary { handler, spec, _types: PhantomData }) }
+    }
+
+    /// A server-streaming method: one message in, a stream out (newline-delimited JSON, or Server-Sent
+    /// Events for `Accept: text/event-stream`).
+    pub fn server_streaming<Req, Res, S, F, Fut>(spec: &'static RouteSpec, handler: F) -> Route
+    where
+        Req: JsonMessage + Send + 'static,
+        Res: JsonMessage + Send + 'static,
+        S: Stream<Item = Result<Res, Status>> + Send + 'static,
+        F: Fn(Request<Req>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
+    {
+        Route { spec, input: Input::Single, handler: Arc::new(ServerStreaming { handler, spec, _types: PhantomData }) }
+    }
+
+    /// A client-streaming method: the body's concatenated JSON objects in, one message out.
+    pub fn client_streaming<Req, Res, F, Fut>(spec: &'static RouteSpec, handler: F) -> Route
+    where
+        Req: JsonMessage + prost::Message + Default + Send + 'static,
+        Res: JsonMessage + Send + 'static,
+        F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
+    {
+        Route { spec, input: Input::Stream, handler: Arc::new(ClientStreaming { handler, spec, _types: PhantomData }) }
+    }
+
+    /// A bidirectional-streaming method: the body's JSON objects in, a stream out.
+    pub fn bidi_streaming<Req, Res, S, F, Fut>(spec: &'static RouteSpec, handler: F) -> Route
+    where
+        Req: JsonMessage + prost::Message + Default + Send + 'static,
+        Res: JsonMessage + Send + 'static,
+        S: Stream<Item = Result<Res, Status>> + Send + 'static,
+        F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
+    {
+        Route { spec, input: Input::Stream, handler: Arc::new(BidiStreaming { handler, spec, _types: PhantomData }) }
+    }
+
+    /// The binding.
+    pub fn spec(&self) -> &'static RouteSpec {
+        self.spec
+    }
+}
+
+/// The request's metadata and deadline, and the request message built from path, query and body.
+fn single_request<Req: JsonMessage>(call: &Call, spec: &RouteSpec) -> Result<(Request<Req>, Option<Instant>), Status> {
+    let (metadata, deadline) = headers::incoming(&call.head.headers, call.options.header_matcher.as_ref(), call.peer)?;
+    let body = match spec.body {
+        BodyRule::None => None,
+        _ if call.body.iter().all(u8::is_ascii_whitespace) => None,
+        _ => Some(parse_body(&call.body)?),
+    };
+    let query = call.head.uri.query();
+    let json = request_json(spec.body, body, query, spec.query_fields, &call.path_values, spec.path_fields)?;
+    let message: Req = from_json_with(&json.to_string(), &call.options.read)
+        .map_err(|e| Status::invalid_argument(format!("invalid request: {e}")))?;
+    Ok((into_request(message, metadata, deadline, call.peer), deadline))
+}
+
+/// The request's metadata and deadline, and the messages of its body: JSON objects one after another.
+fn stream_request<Req: JsonMessage + prost::Message + Default + 'static>(
+    call: &Call,
+) -> Result<(Request<Streaming<Req>>, Option<Instant>), Status> {
+    let (metadata, deadline) = headers::incoming(&call.head.headers, call.options.header_matcher.as_ref(), call.peer)?;
+    let mut messages = Vec::new();
+    for (index, value) in serde_json::Deserializer::from_slice(&call.body).into_iter::<Value>().enumerate() {
+        let value = value.map_err(|e| {
+            Status::invalid_argument(format!("message {index} of the request body is not valid JSON: {e}"))
+        })?;
+        let message: Req = from_json_with(&value.to_string(), &call.options.read)
+            .map_err(|e| Status::invalid_argument(format!("message {index} of the request body: {e}")))?;
+        messages.push(Ok(message));
+    }
+    let stream = Streaming::from_stream(futures_util::stream::iter(messages), None);
+    Ok((into_request(stream, metadata, deadline, call.peer), deadline))
+}
+
+fn into_request<T>(
+    message: T,
+    metadata: crate::metadata::MetadataMap,
+    deadline: Option<Instant>,
+    peer: Option<SocketAddr>,
+) -> Request<T> {
+    let mut request = Request::new(message).with_deadline(deadline);
+    *request.metadata_mut() = metadata;
+    request.set_peer(peer);
+    request
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, Status> {
+    serde_json::from_slice(body)
+        .map_err(|e| Status::invalid_argument(format!("the request body is not valid JSON: {e}")))
+}
+
+/// Runs the service's future within the request's deadline (`Grpc-Timeout`).
+async fn within<T>(deadline: Option<Instant>, work: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
+    match deadline {
+        None => work.await,
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), work)
+            .await
+            .unwrap_or_else(|_| Err(Status::deadline_exceeded("the deadline (Grpc-Timeout) passed"))),
+    }
+}
+
+/// A successful unary answer: the message (or its `response_body` field) as JSON, metadata as headers.
+fn unary_response<Res: JsonMessage>(
+    response: Response<Res>,
+    spec: &RouteSpec,
+    options: &Options,
+) -> http::Response<GatewayBody> {
+    let (metadata, message, trailers) = response.into_parts();
+    let json = match to_json_with(&message, &options.write) {
+        Ok(json) => json,
+        Err(error) => {
+            return error_response(
+                &Status::internal(format!("the response cannot be written as JSON: {error}")),
+                options,
+            )
+        }
+    };
+    let json = match spec.response_body {
+        None => json,
+        Some(field) => {
+            let key = if options.write.proto_names { field.name } else { field.json_name };
+            let mut value: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+            value.get_mut(key).map(Value::take).unwrap_or(Value::Null).to_string()
+        }
+    };
+    let mut response = http::Response::new(body::full(json));
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    headers::outgoing(headers, metadata, trailers);
+    response
+}
+
+/// An error answer: grpc-gateway's HTTP status for the code, the status as JSON, its metadata as
+/// `Grpc-Trailer-*` headers.
+pub(crate) fn error_response(status: &Status, options: &Options) -> http::Response<GatewayBody> {
+    let mut response = http::Response::new(body::full(errors::error_json(status, &options.write)));
+    *response.status_mut() = errors::http_status(status.code());
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    headers::outgoing(headers, crate::metadata::MetadataMap::new(), status.metadata().clone());
+    response
+}
+
+/// A streaming answer: the header metadata, then each message as it comes.
+fn stream_response<Res, S>(response: Response<S>, call: &Call, deadline: Option<Instant>) -> http::Response<GatewayBody>
+where
+    Res: JsonMessage + Send + 'static,
+    S: Stream<Item = Result<Res, Status>> + Send + 'static,
+{
+    let (metadata, stream, trailers) = response.into_parts();
+    let content_type = if call.sse { "text/event-stream" } else { "application/json" };
+    let mut response = http::Response::new(body::messages(stream, call.options.clone(), call.sse, deadline, trailers));
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    if call.sse {
+        headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+    }
+    headers::outgoing(headers, metadata, crate::metadata::MetadataMap::new());
+    response
+}
+
+struct Unary<F, Req, Res> {
+    handler: F,
+    spec: &'static RouteSpec,
+    _types: PhantomData<fn(Req) -> Res>,
+}
+
+impl<F, Req, Res, Fut> Handle for Unary<F, Req, Res>
+where
+    Req: JsonMessage + Send + 'static,
+    Res: JsonMessage + Send + 'static,
+    F: Fn(Request<Req>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
+{
+    fn handle(&self, call: Call) -> HandlerFuture {
+        let (request, deadline) = match single_request::<Req>(&call, self.spec) {
+            Ok(prepared) => prepared,
+            Err(status) => return Box::pin(std::future::ready(error_response(&status, &call.options))),
+        };
+        let work = (self.handler)(request);
+        let spec = self.spec;
+        Box::pin(async move {
+            match within(deadline, work).await {
+                Ok(response) => unary_response(response, spec, &call.options),
+                Err(status) => error_response(&status, &call.options),
+            }
+        })
+    }
+}
+
+struct ServerStreaming<F, Req, Res> {
+    handler: F,
+    spec: &'static RouteSpec,
+    _types: PhantomData<fn(Req) -> Res>,
+}
+
+impl<F, Req, Res, S, Fut> Handle for ServerStreaming<F, Req, Res>
+where
+    Req: JsonMessage + Send + 'static,
+    Res: JsonMessage + Send + 'static,
+    S: Stream<Item = Result<Res, Status>> + Send + 'static,
+    F: Fn(Request<Req>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
+{
+    fn handle(&self, call: Call) -> HandlerFuture {
+        let (request, deadline) = match single_request::<Req>(&call, self.spec) {
+            Ok(prepared) => prepared,
+            Err(status) => return Box::pin(std::future::ready(error_response(&status, &call.options))),
+        };
+        let work = (self.handler)(request);
+        Box::pin(async move {
+            match within(deadline, work).await {
+                Ok(response) => stream_response(response, &call, deadline),
+                Err(status) => error_response(&status, &call.options),
+            }
+        })
+    }
+}
+
+struct ClientStreaming<F, Req, Res> {
+    handler: F,
+    spec: &'static RouteSpec,
+    _types: PhantomData<fn(Req) -> Res>,
+}
+
+impl<F, Req, Res, Fut> Handle for ClientStreaming<F, Req, Res>
+where
+    Req: JsonMessage + prost::Message + Default + Send + 'static,
+    Res: JsonMessage + Send + 'static,
+    F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
+{
+    fn handle(&self, call: Call) -> HandlerFuture {
+        let (request, deadline) = match stream_request::<Req>(&call) {
+            Ok(prepared) => prepared,
+            Err(status) => return Box::pin(std::future::ready(error_response(&status, &call.options))),
+        };
+        let work = (self.handler)(request);
+        let spec = self.spec;
+        Box::pin(async move {
+            match within(deadline, work).await {
+                Ok(response) => unary_response(response, spec, &call.options),
+                Err(status) => error_response(&status, &call.options),
+            }
+        })
+    }
+}
+
+struct BidiStreaming<F, Req, Res> {
+    handler: F,
+    spec: &'static RouteSpec,
+    _types: PhantomData<fn(Req) -> Res>,
+}
+
+impl<F, Req, Res, S, Fut> Handle for BidiStreaming<F, Req, Res>
+where
+    Req: JsonMessage + prost::Message + Default + Send + 'static,
+    Res: JsonMessage + Send + 'static,
+    S: Stream<Item = Result<Res, Status>> + Send + 'static,
+    F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
+{
+    fn handle(&self, call: Call) -> HandlerFuture {
+        let _ = self.spec;
+        let (request, deadline) = match stream_request::<Req>(&call) {
+            Ok(prepared) => prepared,
+            Err(status) => return Box::pin(std::future::ready(error_response(&status, &call.options))),
+        };
+        let work = (self.handler)(request);
+        Box::pin(async move {
+            match within(deadline, work).await {
+                Ok(response) => stream_response(response, &call, deadline),
+                Err(status) => error_response(&status, &call.options),
+            }
+        })
+    }
+}
+
+/// A client-streaming request's messages as the stream a generated client takes (proxy mode). The
+/// gateway parsed them all before the call, so there is no error to lose.
+pub fn messages<T>(stream: Streaming<T>) -> impl Stream<Item = T> + Send + 'static
+where
+    T: prost::Message + Default + 'static,
+{
+    use futures_util::StreamExt;
+    stream.filter_map(|message| std::future::ready(message.ok()))
+}
+
+/// A bidirectional call through a generated client (proxy mode): opens it with the request's metadata,
+/// sends the request's messages from a task, and returns the responses.
+pub async fn bidi_proxy<Req, Res, F, Fut>(
+    request: Request<Streaming<Req>>,
+    open: F,
+) -> Result<Response<Streaming<Res>>, Status>
+where
+    Req: prost::Message + Default + Send + 'static,
+    Res: prost::Message + Default + 'static,
+    F: FnOnce(Request<()>) -> Fut,
+    Fut: Future<Output = Result<(crate::client::Sender<Req>, Streaming<Res>), Status>>,
+{
+    let mut messages = None;
+    let head = request.map(|stream| messages = Some(stream));
+    let (mut sender, responses) = open(head).await?;
+    if let Some(messages) = messages {
+        tokio::spawn(async move {
+            let mut messages = std::pin::pin!(self::messages(messages));
+            while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
+                if sender.send(message).await.is_err() {
+                    return;
+                }
+            }
+            sender.close();
+        });
+    }
+    Ok(Response::new(responses))
+}
