@@ -5,6 +5,7 @@
 #   $ENV_DIR/node        npm install of tests/env/package.json (the buf CLI)
 #   $ENV_DIR/bin/buf     symlink to the real buf binary
 #   $ENV_DIR/bin/python  launcher for the venv's python
+#   $ENV_DIR/googleapis  include root with google/api/annotations.proto and http.proto
 #
 # ENV_DIR is <workspace>/target/test-env, or $RSGRPC_TEST_ENV_DIR if set.
 # buf comes from npm (@bufbuild/buf) when npm is on PATH, otherwise from the
@@ -95,6 +96,15 @@ if [ -L "$BIN/python" ] || ! printf '%s' "$py_launcher" | cmp -s - "$BIN/python"
     rm -f "$BIN/python"
     printf '%s' "$py_launcher" >"$BIN/python"
     chmod +x "$BIN/python"
+fi
+
+# The include root holding google/api/*.proto (from googleapis-common-protos), for protoc's -I.
+googleapis="$("$VENV/bin/python" -c 'import google.api, os; print(os.path.dirname(os.path.dirname(os.path.abspath(list(google.api.__path__)[0]))))')" \
+    || die "googleapis-common-protos is not importable in $VENV"
+[ -f "$googleapis/google/api/annotations.proto" ] || die "$googleapis/google/api/annotations.proto is missing"
+if [ "$(readlink "$ENV_DIR/googleapis" 2>/dev/null)" != "$googleapis" ]; then
+    rm -f "$ENV_DIR/googleapis"
+    ln -s "$googleapis" "$ENV_DIR/googleapis"
 fi
 
 # ------------------------------------------------------------------------ buf

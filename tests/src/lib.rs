@@ -40,6 +40,11 @@ pub mod interop_gen;
 #[path = "../../testdata/golden/conformance/mod.rs"]
 pub mod conformance_gen;
 
+/// testdata/gateway/protos through protoc-gen-rsgrpc and protoc-gen-rsgrpc-gateway (every rule shape).
+#[path = "../../testdata/golden/gateway/mod.rs"]
+pub mod gateway_gen;
+
 pub mod echo;
 pub mod interop;
+pub mod library;
 pub mod support;

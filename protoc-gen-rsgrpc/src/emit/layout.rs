@@ -10,6 +10,10 @@ use crate::error::CodegenError;
 use crate::ident::ident;
 use crate::model::{Item, Package};
 
+/// The insertion point at the end of every package file, for plugins that add items to the package's
+/// module (protoc's insertion-point protocol, as protoc-gen-prost and protoc-gen-tonic use it).
+pub const INSERTION_POINT: &str = "module";
+
 /// The output file name of a package: `a.b.c.rs`, or `_.rs` for files without a package.
 pub fn package_file_name(package: &str) -> String {
     if package.is_empty() {

@@ -46,7 +46,10 @@ pub fn package_file(package: &Package, context: &Context<'_>) -> Result<String, 
     for file in &package.files {
         header.push_str(&format!("// source: {file}\n"));
     }
-    format_file(&header, tokens, &format!("package `{}`", package.name))
+    let mut file = format_file(&header, tokens, &format!("package `{}`", package.name))?;
+    // Where other plugins of the same run (protoc-gen-rsgrpc-gateway) add to the package's module.
+    file.push_str(&format!("// @@protoc_insertion_point({})\n", layout::INSERTION_POINT));
+    Ok(file)
 }
 
 fn item(item: &Item, module: &[String], context: &Context<'_>) -> TokenStream {

@@ -97,7 +97,9 @@ fn form_decode(text: &str) -> Result<String, Status> {
 }
 
 /// The request message's JSON: `body` (already parsed) placed by the rule, the query's parameters, then
-/// the path's variables. Unknown query parameters are ignored, as grpc-gateway does.
+/// the path's variables; and the same without the body, which is read strictly (unknown enum names in a
+/// query are errors even when unknown body fields are ignored). Unknown query parameters are ignored, as
+/// grpc-gateway does.
 pub(crate) fn request_json(
     body_rule: BodyRule,
     body: Option<Value>,
@@ -105,8 +107,9 @@ pub(crate) fn request_json(
     query_fields: &[FieldSpec],
     path_values: &[(String, String)],
     path_fields: &[FieldSpec],
-) -> Result<Value, Status> {
+) -> Result<(Value, Value), Status> {
     let mut root = Map::new();
+    let mut params = Map::new();
     match (body_rule, body) {
         (BodyRule::All, Some(Value::Object(object))) => root = object,
         (BodyRule::All, Some(Value::Null) | None) => {}
@@ -140,6 +143,7 @@ pub(crate) fn request_json(
             }
             for (field, _, mut values) in given {
                 let value = if field.repeated { Value::Array(values) } else { values.remove(0) };
+                set_path(&mut params, field.path, value.clone())?;
                 set_path(&mut root, field.path, value)?;
             }
         }
@@ -147,9 +151,11 @@ pub(crate) fn request_json(
     for (name, text) in path_values {
         let kind = path_fields.iter().find(|f| f.path == name).map_or(FieldKind::Text, |f| f.kind);
         let what = || format!("path variable {name:?}");
-        set_path(&mut root, name, value_of(text, kind, &what)?)?;
+        let value = value_of(text, kind, &what)?;
+        set_path(&mut params, name, value.clone())?;
+        set_path(&mut root, name, value)?;
     }
-    Ok(Value::Object(root))
+    Ok((Value::Object(root), Value::Object(params)))
 }
 
 #[cfg(test)]
@@ -168,7 +174,7 @@ mod tests {
     fn build(body_rule: BodyRule, body: Option<&str>, query: &str, path: &[(&str, &str)]) -> Result<Value, Status> {
         let body = body.map(|b| serde_json::from_str(b).unwrap());
         let path: Vec<(String, String)> = path.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        request_json(body_rule, body, Some(query), QUERY, &path, PATH)
+        request_json(body_rule, body, Some(query), QUERY, &path, PATH).map(|(json, _)| json)
     }
 
     #[test]

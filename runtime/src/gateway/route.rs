@@ -152,9 +152,13 @@ fn single_request<Req: JsonMessage>(call: &Call, spec: &RouteSpec) -> Result<(Re
         _ => Some(parse_body(&call.body)?),
     };
     let query = call.head.uri.query();
-    let json = request_json(spec.body, body, query, spec.query_fields, &call.path_values, spec.path_fields)?;
-    let message: Req = from_json_with(&json.to_string(), &call.options.read)
-        .map_err(|e| Status::invalid_argument(format!("invalid request: {e}")))?;
+    let (json, params) = request_json(spec.body, body, query, spec.query_fields, &call.path_values, spec.path_fields)?;
+    let invalid = |e: crate::json::JsonError| Status::invalid_argument(format!("invalid request: {e}"));
+    if call.options.read.ignore_unknown && params.as_object().is_some_and(|p| !p.is_empty()) {
+        let strict = crate::json::JsonOptions { ignore_unknown: false, ..call.options.read.clone() };
+        from_json_with::<Req>(&params.to_string(), &strict).map_err(invalid)?;
+    }
+    let message: Req = from_json_with(&json.to_string(), &call.options.read).map_err(invalid)?;
     Ok((into_request(message, metadata, deadline, call.peer), deadline))
 }
 

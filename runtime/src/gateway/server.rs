@@ -122,6 +122,9 @@ impl GatewayBuilder {
             }
             compiled.push(Compiled { method, template, route });
         }
+        // A path ending in `:verb` goes to a route with that verb before one whose last variable would take
+        // `name:verb` whole (grpc-gateway tries verbs first too); otherwise the order given stands.
+        compiled.sort_by_key(|c| c.template.verb().is_none());
         Ok(Gateway { inner: Arc::new(Inner { routes: compiled, options: Arc::new(self.options) }) })
     }
 }

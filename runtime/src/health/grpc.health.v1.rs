@@ -481,3 +481,4 @@ pub fn register_json_types(registry: &mut crate::json::TypeRegistry) {
     registry.register::<HealthCheckRequest>();
     registry.register::<HealthCheckResponse>();
 }
+// @@protoc_insertion_point(module)

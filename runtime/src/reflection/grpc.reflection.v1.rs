@@ -1760,3 +1760,4 @@ pub fn register_json_types(registry: &mut crate::json::TypeRegistry) {
     registry.register::<ServiceResponse>();
     registry.register::<ErrorResponse>();
 }
+// @@protoc_insertion_point(module)

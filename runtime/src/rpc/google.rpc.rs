@@ -2438,3 +2438,4 @@ pub fn register_json_types(registry: &mut crate::json::TypeRegistry) {
     registry.register::<LocalizedMessage>();
     registry.register::<Status>();
 }
+// @@protoc_insertion_point(module)

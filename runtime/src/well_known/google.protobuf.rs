@@ -16562,3 +16562,4 @@ impl crate::prost::Name for BytesValue {
         "type.googleapis.com/google.protobuf.BytesValue".into()
     }
 }
+// @@protoc_insertion_point(module)

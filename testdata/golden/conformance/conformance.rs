@@ -1557,3 +1557,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<ConformanceResponse>();
     registry.register::<JspbEncodingConfig>();
 }
+// @@protoc_insertion_point(module)

@@ -7522,3 +7522,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<EnumOnlyProto2>();
     registry.register::<OneStringProto2>();
 }
+// @@protoc_insertion_point(module)

@@ -7200,3 +7200,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<NullHypothesisProto3>();
     registry.register::<EnumOnlyProto3>();
 }
+// @@protoc_insertion_point(module)

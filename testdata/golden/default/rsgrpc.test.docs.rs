@@ -905,3 +905,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<UsesOld>();
     registry.register::<UsesLegacy>();
 }
+// @@protoc_insertion_point(module)

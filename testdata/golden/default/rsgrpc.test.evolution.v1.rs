@@ -245,3 +245,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<Record>();
     registry.register::<Sub>();
 }
+// @@protoc_insertion_point(module)

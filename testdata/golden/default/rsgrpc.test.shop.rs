@@ -455,3 +455,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<Item>();
     registry.register::<Order>();
 }
+// @@protoc_insertion_point(module)

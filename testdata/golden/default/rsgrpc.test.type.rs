@@ -3083,3 +3083,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<Outer>();
     registry.register::<outer::Outer>();
 }
+// @@protoc_insertion_point(module)

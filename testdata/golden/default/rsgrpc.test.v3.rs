@@ -5463,3 +5463,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<outer::middle::Inner>();
     registry.register::<Choice>();
 }
+// @@protoc_insertion_point(module)

@@ -5649,3 +5649,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<ClientConfigureResponse>();
     registry.register::<TestOrcaReport>();
 }
+// @@protoc_insertion_point(module)

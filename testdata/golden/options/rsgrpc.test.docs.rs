@@ -913,3 +913,4 @@ pub fn register_json_types(registry: &mut crate::rt::json::TypeRegistry) {
     registry.register::<UsesOld>();
     registry.register::<UsesLegacy>();
 }
+// @@protoc_insertion_point(module)

@@ -470,3 +470,4 @@ pub fn register_json_types(registry: &mut crate::rt::json::TypeRegistry) {
     registry.register::<Item>();
     registry.register::<Order>();
 }
+// @@protoc_insertion_point(module)

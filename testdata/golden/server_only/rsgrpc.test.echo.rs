@@ -706,3 +706,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<EchoRequest>();
     registry.register::<EchoResponse>();
 }
+// @@protoc_insertion_point(module)

@@ -311,3 +311,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<TopLevel>();
     registry.register::<top_level::Nested>();
 }
+// @@protoc_insertion_point(module)

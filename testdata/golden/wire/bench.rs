@@ -228,3 +228,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     let _ = &registry;
     registry.register::<Payload>();
 }
+// @@protoc_insertion_point(module)

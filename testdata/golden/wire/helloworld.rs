@@ -340,3 +340,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<HelloRequest>();
     registry.register::<HelloReply>();
 }
+// @@protoc_insertion_point(module)

@@ -1017,3 +1017,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<RouteNote>();
     registry.register::<RouteSummary>();
 }
+// @@protoc_insertion_point(module)

@@ -231,3 +231,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     let _ = &registry;
     registry.register::<Money>();
 }
+// @@protoc_insertion_point(module)

@@ -770,3 +770,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<record::Many>();
     registry.register::<Sub>();
 }
+// @@protoc_insertion_point(module)

@@ -2878,3 +2878,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<Extendable>();
     registry.register::<ClosedEnums>();
 }
+// @@protoc_insertion_point(module)

@@ -870,3 +870,4 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     let _ = &registry;
     registry.register::<WellKnown>();
 }
+// @@protoc_insertion_point(module)

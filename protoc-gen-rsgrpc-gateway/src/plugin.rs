@@ -1,0 +1,69 @@
+//! The protoc plugin protocol for the gateway: the request's rules checked and emitted into the package
+//! files protoc-gen-rsgrpc wrote earlier in the same run (protoc's insertion points). Problems with the
+//! input go in the response's `error`.
+
+use prost_types::compiler::code_generator_response::{Feature, File};
+use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
+use prost_types::FileDescriptorProto;
+use rsgrpc_codegen::emit::layout::{package_file_name, INSERTION_POINT};
+use rsgrpc_codegen::emit::Context;
+use rsgrpc_codegen::{CodegenError, OutputFile};
+
+use crate::rules::Rules;
+
+/// Answers a request (`raw` is its encoding, for the rules prost-types drops).
+pub fn run(request: &CodeGeneratorRequest, raw: &[u8]) -> CodeGeneratorResponse {
+    let mut response =
+        CodeGeneratorResponse { supported_features: Some(Feature::Proto3Optional as u64), ..Default::default() };
+    let result = crate::rules::from_request(raw)
+        .map_err(CodegenError::new)
+        .and_then(|rules| generate(&request.proto_file, &request.file_to_generate, &rules, request.parameter()));
+    match result {
+        Ok(files) => {
+            response.file = files
+                .into_iter()
+                .map(|file| File {
+                    name: Some(file.name),
+                    insertion_point: Some(INSERTION_POINT.to_owned()),
+                    content: Some(file.content),
+                    ..Default::default()
+                })
+                .collect()
+        }
+        Err(error) => response.error = Some(error.to_string()),
+    }
+    response
+}
+
+/// The gateway code to insert into each package file (named as protoc-gen-rsgrpc names them), sorted.
+pub fn generate(
+    files: &[FileDescriptorProto],
+    to_generate: &[String],
+    rules: &Rules,
+    parameter: &str,
+) -> Result<Vec<OutputFile>, CodegenError> {
+    let (params, options) = crate::params::parse(parameter)?;
+    options.validate()?;
+    let bindings = crate::bindings::bindings(files, to_generate, rules, &params)?;
+    let packages = rsgrpc_codegen::lower::lower(files, to_generate, &options)?;
+    let context = Context::new(&options);
+    let mut output = Vec::new();
+    for package in &packages {
+        if let Some(content) = crate::emit::package_gateway(package, &bindings, &context)? {
+            output.push(OutputFile { name: package_file_name(&package.name), content });
+        }
+    }
+    output.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(output)
+}
+
+/// Inserts `content` before the insertion point of `file`, as protoc does.
+pub fn insert(file: &str, content: &str) -> Result<String, CodegenError> {
+    let marker = format!("// @@protoc_insertion_point({INSERTION_POINT})");
+    let at = file.find(&marker).ok_or_else(|| {
+        CodegenError::new(format!(
+            "the package file has no insertion point {marker:?}: was it written by protoc-gen-rsgrpc?"
+        ))
+    })?;
+    Ok(format!("{}{}{}", &file[..at], content, &file[at..]))
+}

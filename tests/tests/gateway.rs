@@ -1,0 +1,481 @@
+//! The REST/JSON gateway end to end over real HTTP (a hyper client speaking HTTP/1.1 and HTTP/2, and curl),
+//! in both modes: in process (the gateway calls the service implementation) and proxy (the gateway calls
+//! a gRPC server through a channel). Every rule shape of testdata/gateway/protos, path decoding, query
+//! parameters of every kind, bodies, the status table, metadata both ways, Grpc-Timeout, NDJSON and SSE
+//! streams with an error mid-stream, client and bidirectional streams, and the bad requests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use rsgrpc::gateway::Gateway;
+use rsgrpc::server::Server;
+use rsgrpc_tests::gateway_gen::rsgrpc::test::gateway::library_gateway;
+use rsgrpc_tests::gateway_gen::rsgrpc::test::gateway::library_server::LibraryServer;
+use rsgrpc_tests::library::TestLibrary;
+use rsgrpc_tests::support::{serve, Running};
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A gateway running in the background, and the gRPC server behind it in proxy mode.
+struct Running2 {
+    addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _grpc: Option<Running>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    InProcess,
+    Proxy,
+}
+
+async fn start(
+    mode: Mode,
+    configure: impl FnOnce(rsgrpc::gateway::GatewayBuilder) -> rsgrpc::gateway::GatewayBuilder,
+) -> Running2 {
+    // Error details hold a Money in an Any: its JSON form needs the type registered.
+    rsgrpc::json::update_global_registry(rsgrpc_tests::gen::rsgrpc::test::common::register_json_types);
+    let (routes, grpc) = match mode {
+        Mode::InProcess => (library_gateway::routes(Arc::new(TestLibrary)), None),
+        Mode::Proxy => {
+            let grpc = serve(Server::builder().add_service(LibraryServer::new(TestLibrary)).build()).await;
+            let channel = rsgrpc::client::Channel::connect(&grpc.target()).await.unwrap();
+            (library_gateway::proxy_routes(channel), Some(grpc))
+        }
+    };
+    let gateway = configure(Gateway::builder().routes(routes)).build().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gateway.serve_with_shutdown(listener, async move {
+        let _ = stopped.await;
+    }));
+    Running2 { addr, _stop: stop, _grpc: grpc }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: http::HeaderMap,
+    trailers: Option<http::HeaderMap>,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The lines of a newline-delimited JSON body.
+    fn lines(&self) -> Vec<Value> {
+        self.body.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"))).collect()
+    }
+}
+
+async fn send(
+    addr: SocketAddr,
+    protocol: Protocol,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut request = http::Request::builder().method(method).uri(format!("http://{addr}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if protocol == Protocol::Http1 {
+        request = request.header("host", addr.to_string());
+    }
+    let request = request.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
+    let io = hyper_util::rt::TokioIo::new(TcpStream::connect(addr).await.unwrap());
+    let response = match protocol {
+        Protocol::Http1 => {
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+            tokio::spawn(connection);
+            sender.send_request(request).await.unwrap()
+        }
+        Protocol::Http2 => {
+            let (mut sender, connection) =
+                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
+            tokio::spawn(connection);
+            sender.send_request(request).await.unwrap()
+        }
+    };
+    let (parts, body) = response.into_parts();
+    let collected = body.collect().await.unwrap();
+    let trailers = collected.trailers().cloned();
+    Reply {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        trailers,
+        body: String::from_utf8(collected.to_bytes().to_vec()).unwrap(),
+    }
+}
+
+/// Runs `check` against a fresh gateway in each mode, over each protocol.
+async fn each_setup<F, Fut>(configure: fn(rsgrpc::gateway::GatewayBuilder) -> rsgrpc::gateway::GatewayBuilder, check: F)
+where
+    F: Fn(SocketAddr, Protocol, Mode) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for mode in [Mode::InProcess, Mode::Proxy] {
+        let running = start(mode, configure).await;
+        for protocol in [Protocol::Http1, Protocol::Http2] {
+            check(running.addr, protocol, mode).await;
+        }
+    }
+}
+
+fn same(builder: rsgrpc::gateway::GatewayBuilder) -> rsgrpc::gateway::GatewayBuilder {
+    builder
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rule_shape() {
+    each_setup(same, |addr, protocol, mode| async move {
+        let get = |path: &'static str| send(addr, protocol, "GET", path, &[], "");
+        let ctx = format!("{mode:?} {protocol:?}");
+        let reply = get("/v1/shelves/s1").await;
+        assert_eq!((reply.status, reply.json()), (200, json!({"id": "s1", "theme": "theme of s1"})), "{ctx}");
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+
+        let reply = get("/v1/shelves/s1/books/b2").await;
+        assert_eq!(
+            reply.json(),
+            json!({"name": "shelves/s1/books/b2", "title": "title of shelves/s1/books/b2"}),
+            "{ctx}"
+        );
+        // The additional binding, with a `**` variable.
+        let reply = get("/v1/by-path/a/b/c").await;
+        assert_eq!(reply.json()["name"], "a/b/c", "{ctx}");
+
+        let json_body = [("content-type", "application/json")];
+        let reply = send(
+            addr,
+            protocol,
+            "POST",
+            "/v1/shelves/s1/books?request_id=42",
+            &json_body,
+            r#"{"title": "New", "pages": "12"}"#,
+        )
+        .await;
+        assert_eq!(
+            (reply.status, reply.json()),
+            (200, json!({"name": "shelves/s1/books/42", "title": "New", "pages": "12"})),
+            "{ctx}"
+        );
+
+        // The nested path variable wins over the body's field; update_mask from the query.
+        let body = r#"{"name": "ignored", "title": "T", "available": true}"#;
+        let reply =
+            send(addr, protocol, "PATCH", "/v1/shelves/s1/books/b9?update_mask=title,available", &json_body, body)
+                .await;
+        let expected =
+            json!({"name": "shelves/s1/books/b9", "title": "T", "available": true, "author": "title+available"});
+        assert_eq!(reply.json(), expected, "{ctx}");
+
+        // body "*": the path wins over the body too.
+        let reply =
+            send(addr, protocol, "PUT", "/v1/shelves/real", &json_body, r#"{"id": "fake", "theme": "sea"}"#).await;
+        assert_eq!(reply.json(), json!({"id": "real", "theme": "sea"}), "{ctx}");
+
+        let reply = send(addr, protocol, "DELETE", "/v1/shelves/s1/books/locked", &[], "").await;
+        assert_eq!((reply.status, reply.json()["code"].clone()), (400, json!(9)), "{ctx}");
+        let reply = send(addr, protocol, "DELETE", "/v1/shelves/s1/books/locked?force=true", &[], "").await;
+        assert_eq!((reply.status, reply.json()), (200, json!({})), "{ctx}");
+
+        let reply =
+            send(addr, protocol, "POST", "/v1/shelves/s1/books/b1:archive", &json_body, r#"{"reason": "old"}"#).await;
+        assert_eq!(reply.json(), json!({"name": "shelves/s1/books/b1", "title": "archived: old"}), "{ctx}");
+
+        let reply = send(addr, protocol, "SEARCH", "/v1/books", &json_body, r#"{"query": "moby"}"#).await;
+        assert_eq!(reply.json()["books"][0]["title"], "moby", "{ctx}");
+
+        // response_body: only that field.
+        let reply = get("/v1/shelves/s1/books/b1/title").await;
+        assert_eq!(reply.json(), json!("title of shelves/s1/books/b1"), "{ctx}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_variables_are_decoded_by_the_spec() {
+    each_setup(same, |addr, protocol, _| async move {
+        let id = |path: &'static str| async move { send(addr, protocol, "GET", path, &[], "").await.json() };
+        assert_eq!(id("/v1/shelves/a%20b").await["id"], "a b");
+        assert_eq!(id("/v1/shelves/a+b").await["id"], "a+b");
+        assert_eq!(id("/v1/shelves/a%2Fb").await["id"], "a/b");
+        assert_eq!(id("/v1/shelves/%E2%82%AC").await["id"], "€");
+        // A multi-segment variable keeps %2F encoded and decodes the rest.
+        assert_eq!(id("/v1/shelves/x%2Fy/books/a%20b").await["name"], "shelves/x%2Fy/books/a b");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_parameters_of_every_kind() {
+    each_setup(same, |addr, protocol, _| async move {
+        let query = "pageSize=10&tags=a&tags=b%20c&genre=HISTORY&genres=1&genres=FICTION&filter.author=Ann+Lee\
+                     &filter.pages.min=5&published_after=2024-01-02T03:04:05Z&max_age=1.5s&fields=title,filter.author\
+                     &min_pages=7&available=false&include_archived=true&cursor=AQID&min_rating=4.5&offset=18446744073709551615\
+                     &unknown=ignored";
+        let reply = send(addr, protocol, "GET", &format!("/v1/shelves/s1/books?{query}"), &[], "").await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let expected = json!({
+            "shelfId": "s1", "pageSize": 10, "tags": ["a", "b c"], "genre": "HISTORY", "genres": ["FICTION", "FICTION"],
+            "filter": {"author": "Ann Lee", "pages": {"min": "5"}}, "publishedAfter": "2024-01-02T03:04:05Z",
+            "maxAge": "1.500s", "fields": "title,filter.author", "minPages": "7", "available": false,
+            "includeArchived": true, "cursor": "AQID", "minRating": 4.5, "offset": "18446744073709551615"
+        });
+        assert_eq!(reply.json()["request"], expected);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_the_status_they_deserve() {
+    each_setup(
+        |b| b.max_body_size(64),
+        |addr, protocol, _| async move {
+            let json_body = [("content-type", "application/json")];
+            let reply = send(addr, protocol, "GET", "/v1/nothing/here", &[], "").await;
+            assert_eq!((reply.status, reply.json()["code"].clone()), (404, json!(5)));
+
+            let reply = send(addr, protocol, "POST", "/v1/shelves/s1", &json_body, "{}").await;
+            assert_eq!(reply.status, 405);
+            assert_eq!(reply.header("allow"), Some("GET, PUT"));
+
+            let reply = send(addr, protocol, "PUT", "/v1/shelves/s1", &[("content-type", "text/plain")], "id=1").await;
+            assert_eq!(reply.status, 415);
+            assert!(reply.json()["message"].as_str().unwrap().contains("text/plain"), "{}", reply.body);
+
+            let big = format!("{{\"theme\": \"{}\"}}", "x".repeat(100));
+            let reply = send(addr, protocol, "PUT", "/v1/shelves/s1", &json_body, &big).await;
+            assert_eq!((reply.status, reply.json()["code"].clone()), (413, json!(8)));
+
+            let reply = send(addr, protocol, "PUT", "/v1/shelves/s1", &json_body, "{\"theme\": ").await;
+            assert_eq!(reply.status, 400);
+            assert!(reply.json()["message"].as_str().unwrap().contains("not valid JSON"), "{}", reply.body);
+
+            let reply = send(addr, protocol, "POST", "/v1/shelves/s1/books", &json_body, r#"{"pages": "many"}"#).await;
+            assert_eq!(reply.status, 400);
+            let message = reply.json()["message"].as_str().unwrap().to_owned();
+            assert!(message.contains("book.pages"), "the JSON path is named: {message}");
+
+            for (query, named) in [
+                ("page_size=1&page_size=2", "page_size"),
+                ("include_archived=maybe", "include_archived"),
+                ("genre=POETRY", "genre"),
+                ("page_size=ten", "page_size"),
+            ] {
+                let reply = send(addr, protocol, "GET", &format!("/v1/shelves/s1/books?{query}"), &[], "").await;
+                assert_eq!(reply.status, 400, "{query}: {}", reply.body);
+                let message = reply.json()["message"].as_str().unwrap().to_owned();
+                assert!(message.contains(named), "{query}: {message}");
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_table_and_error_bodies() {
+    let table = [
+        (1, 499),
+        (2, 500),
+        (3, 400),
+        (4, 504),
+        (5, 404),
+        (6, 409),
+        (7, 403),
+        (8, 429),
+        (9, 400),
+        (10, 409),
+        (11, 400),
+        (12, 501),
+        (13, 500),
+        (14, 503),
+        (15, 500),
+        (16, 401),
+    ];
+    each_setup(same, |addr, protocol, mode| async move {
+        for (code, http) in table {
+            let reply = send(addr, protocol, "GET", &format!("/v1/fail/{code}?message=m{code}"), &[], "").await;
+            assert_eq!(reply.status, http, "code {code}");
+            let body = reply.json();
+            assert_eq!((body["code"].clone(), body["message"].clone()), (json!(code), json!(format!("m{code}"))));
+            assert!(body["details"].is_array(), "{body}");
+            assert_eq!(reply.header("grpc-trailer-x-failure"), Some("yes"), "code {code}");
+        }
+        let reply = send(addr, protocol, "GET", "/v1/fail/3?message=bad", &[], "").await;
+        let detail = &reply.json()["details"][0];
+        assert_eq!(
+            detail["@type"], "type.googleapis.com/rsgrpc.test.common.Money",
+            "{mode:?} {protocol:?}: {}",
+            reply.body
+        );
+        assert_eq!(detail["units"], "7");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_both_ways_and_the_deadline() {
+    each_setup(
+        |b| b.header_matcher(|name| (name == "x-custom").then(|| "custom".to_owned())),
+        |addr, protocol, mode| async move {
+            let headers = [
+                ("authorization", "Bearer token"),
+                ("grpc-metadata-tenant", "acme"),
+                ("grpc-metadata-trace-bin", "AQID"),
+                ("user-agent", "gateway-test/1"),
+                ("x-custom", "matched"),
+            ];
+            let reply = send(addr, protocol, "GET", "/v1/shelves/s1", &headers, "").await;
+            assert_eq!(reply.status, 200);
+            assert_eq!(reply.header("grpc-metadata-x-seen-authorization"), Some("Bearer token"));
+            assert_eq!(reply.header("grpc-metadata-x-seen-tenant"), Some("acme"));
+            assert_eq!(reply.header("grpc-metadata-x-seen-trace-bin"), Some("AQID"));
+            assert_eq!(reply.header("grpc-metadata-x-seen-grpcgateway-user-agent"), Some("gateway-test/1"));
+            assert_eq!(reply.header("grpc-metadata-x-seen-custom"), Some("matched"));
+            assert_eq!(reply.header("grpc-metadata-x-seen-x-forwarded-for"), Some("127.0.0.1"));
+            assert_eq!(reply.header("grpc-trailer-x-served-by"), Some("library"));
+
+            let started = std::time::Instant::now();
+            let reply = send(addr, protocol, "GET", "/v1/shelves/s1/books/slow", &[("grpc-timeout", "200m")], "").await;
+            assert_eq!((reply.status, reply.json()["code"].clone()), (504, json!(4)), "{mode:?}: {}", reply.body);
+            assert!(started.elapsed() < std::time::Duration::from_secs(2));
+            let reply = send(addr, protocol, "GET", "/v1/shelves/s1", &[("grpc-timeout", "soon")], "").await;
+            assert_eq!(reply.status, 400);
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_streams_as_ndjson_and_server_sent_events() {
+    each_setup(same, |addr, protocol, mode| async move {
+        let reply = send(addr, protocol, "GET", "/v1/shelves/s1:watch?count=3", &[], "").await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.header("grpc-metadata-x-watch"), Some("started"));
+        let lines = reply.lines();
+        let titles: Vec<Value> = lines.iter().map(|line| line["result"]["title"].clone()).collect();
+        assert_eq!(titles, [json!("book 0"), json!("book 1"), json!("book 2")], "{mode:?} {protocol:?}");
+
+        // An error mid-stream ends the body with an error line.
+        let reply = send(addr, protocol, "GET", "/v1/shelves/s1:watch?count=5&fail_after=2", &[], "").await;
+        let lines = reply.lines();
+        assert_eq!(lines.len(), 3, "{}", reply.body);
+        assert_eq!(lines[1]["result"]["title"], "book 1");
+        assert_eq!(lines[2]["error"]["code"], 14);
+        assert_eq!(lines[2]["error"]["message"], "shelf s1 went away");
+
+        // An error before the first message is a plain error answer.
+        let reply = send(addr, protocol, "GET", "/v1/shelves/missing:watch?count=1", &[], "").await;
+        assert_eq!(reply.status, 404);
+
+        let sse = [("accept", "text/event-stream")];
+        let reply = send(addr, protocol, "GET", "/v1/shelves/s1:watch?count=4&fail_after=2", &sse, "").await;
+        assert_eq!(reply.header("content-type"), Some("text/event-stream"));
+        let events: Vec<&str> = reply.body.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert_eq!(events.len(), 3, "{:?}", reply.body);
+        let first: Value = serde_json::from_str(events[0].strip_prefix("data: ").unwrap()).unwrap();
+        assert_eq!(first["title"], "book 0");
+        let error = events[2].strip_prefix("event: error\ndata: ").expect("an error event");
+        assert_eq!(serde_json::from_str::<Value>(error).unwrap()["code"], 14);
+        let _ = reply.trailers;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_and_bidirectional_streams_from_concatenated_json() {
+    each_setup(same, |addr, protocol, _| async move {
+        let json_body = [("content-type", "application/json")];
+        let body = "{\"title\": \"a\"} {\"title\": \"b\"}\n{\"title\": \"c\"}";
+        let reply = send(addr, protocol, "POST", "/v1/books:import", &json_body, body).await;
+        assert_eq!(reply.json(), json!({"count": 3, "titles": ["a", "b", "c"]}));
+
+        let reply =
+            send(addr, protocol, "POST", "/v1/chat", &json_body, "{\"text\": \"hi\"}{\"text\": \"there\"}").await;
+        let texts: Vec<Value> = reply.lines().iter().map(|line| line["result"]["text"].clone()).collect();
+        assert_eq!(texts, [json!("HI"), json!("THERE")]);
+
+        let reply =
+            send(addr, protocol, "POST", "/v1/books:import", &json_body, "{\"title\": \"a\"} {\"pages\": []}").await;
+        assert_eq!(reply.status, 400);
+        assert!(reply.json()["message"].as_str().unwrap().contains("message 1"), "{}", reply.body);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_options_and_the_health_endpoint() {
+    let running = start(Mode::InProcess, |b| b.emit_defaults(true).proto_names(true).health_endpoint("/healthz")).await;
+    let reply = send(running.addr, Protocol::Http1, "GET", "/v1/shelves/s1/books/b1", &[], "").await;
+    let body = reply.json();
+    assert_eq!(body["available"], false, "defaults are written: {body}");
+    assert_eq!(body["tags"], json!([]));
+    let reply = send(running.addr, Protocol::Http1, "GET", "/v1/shelves/s1/books?page_size=3", &[], "").await;
+    assert_eq!(reply.json()["request"]["page_size"], 3, "proto names: {}", reply.body);
+    let reply = send(running.addr, Protocol::Http2, "GET", "/healthz", &[], "").await;
+    assert_eq!((reply.status, reply.json()), (200, json!({"status": "SERVING"})));
+}
+
+fn curl(args: &[&str]) -> String {
+    let output =
+        std::process::Command::new("curl").args(["-sS", "--max-time", "10"]).args(args).output().expect("curl runs");
+    assert!(output.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_over_http1_and_http2() {
+    for mode in [Mode::InProcess, Mode::Proxy] {
+        let running = start(mode, same).await;
+        let base = format!("http://{}", running.addr);
+        let answers = tokio::task::spawn_blocking(move || {
+            let shelf = curl(&[&format!("{base}/v1/shelves/s1")]);
+            let h2 = curl(&[
+                "--http2-prior-knowledge",
+                "-H",
+                "Grpc-Metadata-Tenant: t",
+                "-i",
+                &format!("{base}/v1/shelves/s2"),
+            ]);
+            let created = curl(&[
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                r#"{"title": "Curl"}"#,
+                &format!("{base}/v1/shelves/s1/books"),
+            ]);
+            let sse = curl(&["-N", "-H", "Accept: text/event-stream", &format!("{base}/v1/shelves/s1:watch?count=2")]);
+            (shelf, h2, created, sse)
+        })
+        .await
+        .unwrap();
+        let (shelf, h2, created, sse) = answers;
+        assert_eq!(serde_json::from_str::<Value>(&shelf).unwrap(), json!({"id": "s1", "theme": "theme of s1"}));
+        assert!(h2.starts_with("HTTP/2 200"), "{h2}");
+        assert!(h2.to_ascii_lowercase().contains("grpc-metadata-x-seen-tenant: t"), "{h2}");
+        assert_eq!(serde_json::from_str::<Value>(&created).unwrap()["title"], "Curl");
+        assert_eq!(sse.matches("data: ").count(), 2, "{sse}");
+    }
+}
