@@ -3,6 +3,7 @@
 //! them into [bindings](bindings), and [emits](emit) a module per service, added to the package files
 //! protoc-gen-rsgrpc writes (at their `module` insertion point).
 
+pub mod api_config;
 pub mod bindings;
 pub mod emit;
 pub mod params;

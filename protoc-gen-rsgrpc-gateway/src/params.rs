@@ -11,12 +11,18 @@ pub struct GatewayParams {
     pub generate_unbound_methods: bool,
     /// DELETE rules may have a body.
     pub allow_delete_body: bool,
+    /// A service-config YAML with HTTP rules (its path as given, relative to where protoc runs).
+    pub grpc_api_configuration: Option<String>,
 }
 
 /// The gateway's descriptions of its own parameters, for `--help`.
 pub const GATEWAY_PARAMETERS: &[(&str, &str)] = &[
     ("generate_unbound_methods", "methods without a google.api.http rule get POST /package.Service/Method, body *"),
     ("allow_delete_body", "DELETE rules may have a body"),
+    (
+        "grpc_api_configuration=FILE.yaml",
+        "HTTP rules from a service-config YAML (http: rules:); they replace annotations",
+    ),
 ];
 
 /// Splits a parameter string into the gateway's parameters and the shared options.
@@ -33,12 +39,14 @@ pub fn parse(parameter: &str) -> Result<(GatewayParams, Options), CodegenError> 
         match key {
             "generate_unbound_methods" => gateway.generate_unbound_methods = flag(value)?,
             "allow_delete_body" => gateway.allow_delete_body = flag(value)?,
-            "grpc_api_configuration" => {
-                return Err(CodegenError::new(
-                    "parameter grpc_api_configuration: HTTP rules from a service-config YAML are not supported yet; \
-                     annotate the methods with google.api.http",
-                ))
-            }
+            "grpc_api_configuration" => match value {
+                Some(path) if !path.is_empty() => gateway.grpc_api_configuration = Some(path.to_owned()),
+                _ => {
+                    return Err(CodegenError::new(
+                        "parameter grpc_api_configuration needs a file: grpc_api_configuration=api.yaml",
+                    ))
+                }
+            },
             _ => shared.push(item),
         }
     }

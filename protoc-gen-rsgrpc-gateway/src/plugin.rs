@@ -44,7 +44,21 @@ pub fn generate(
 ) -> Result<Vec<OutputFile>, CodegenError> {
     let (params, options) = crate::params::parse(parameter)?;
     options.validate()?;
-    let bindings = crate::bindings::bindings(files, to_generate, rules, &params)?;
+    let mut rules = rules.clone();
+    if let Some(path) = &params.grpc_api_configuration {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CodegenError::new(format!("grpc_api_configuration: cannot read {path}: {e}")))?;
+        let configured = crate::api_config::rules_from_yaml(&text, path).map_err(CodegenError::new)?;
+        for selector in configured.keys() {
+            if !has_method(files, selector) {
+                return Err(CodegenError::new(format!(
+                    "{path}: selector {selector} names no method of the input files"
+                )));
+            }
+        }
+        rules.extend(configured);
+    }
+    let bindings = crate::bindings::bindings(files, to_generate, &rules, &params)?;
     let packages = rsgrpc_codegen::lower::lower(files, to_generate, &options)?;
     let context = Context::new(&options);
     let mut output = Vec::new();
@@ -66,4 +80,14 @@ pub fn insert(file: &str, content: &str) -> Result<String, CodegenError> {
         ))
     })?;
     Ok(format!("{}{}{}", &file[..at], content, &file[at..]))
+}
+
+/// Whether `selector` (`package.Service.Method`) is a method of `files`.
+fn has_method(files: &[FileDescriptorProto], selector: &str) -> bool {
+    files.iter().any(|file| {
+        let prefix = if file.package().is_empty() { String::new() } else { format!("{}.", file.package()) };
+        file.service.iter().any(|service| {
+            service.method.iter().any(|method| format!("{prefix}{}.{}", service.name(), method.name()) == selector)
+        })
+    })
 }

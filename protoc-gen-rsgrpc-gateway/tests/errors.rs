@@ -83,8 +83,8 @@ fn invalid_rules_are_named() {
 fn parameters_relax_or_are_checked() {
     let delete_with_body = proto(r#"delete: "/v1/x" body: "*""#, "");
     generate(&delete_with_body, "allow_delete_body").expect("allowed by the parameter");
-    let error = generate(&proto(r#"get: "/v1/x""#, ""), "grpc_api_configuration=api.yaml").unwrap_err();
-    assert!(error.contains("grpc_api_configuration"), "{error}");
+    let error = generate(&proto(r#"get: "/v1/x""#, ""), "grpc_api_configuration=/no/such/api.yaml").unwrap_err();
+    assert!(error.contains("grpc_api_configuration: cannot read /no/such/api.yaml"), "{error}");
     let error = generate(&proto(r#"get: "/v1/x""#, ""), "no_such_parameter").unwrap_err();
     assert!(error.contains("no_such_parameter"), "{error}");
 }
@@ -120,4 +120,27 @@ fn garbage_on_stdin_is_a_clear_failure() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.starts_with("protoc-gen-rsgrpc-gateway: "), "{stderr}");
     assert!(stderr.contains("CodeGeneratorRequest"), "{stderr}");
+}
+
+#[test]
+fn rules_from_a_service_config_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("api.yaml");
+    let rules = "type: google.api.Service\nconfig_version: 3\nhttp:\n  rules:\n    - selector: rsgrpc.test.gateway.Library.Ping\n      get: /v1/ping\n    - selector: rsgrpc.test.gateway.Library.GetShelf\n      get: /v2/shelves/{shelf_id}\n";
+    std::fs::write(&yaml, rules).unwrap();
+    let params = format!("grpc_api_configuration={}", yaml.display());
+    let out = tempfile::tempdir().unwrap();
+    let include = workspace().join("testdata/gateway/protos");
+    let output = run_protoc(&include, &["rsgrpc/test/gateway/library.proto"], &params, out.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let code = std::fs::read_to_string(out.path().join("rsgrpc.test.gateway.rs")).unwrap();
+    assert!(code.contains("template: \"/v1/ping\""), "the unannotated method got its YAML rule");
+    assert!(code.contains("template: \"/v2/shelves/{shelf_id}\""), "the YAML rule replaced the annotation");
+    assert!(!code.contains("template: \"/v1/shelves/{shelf_id}\","), "the annotation is still there");
+
+    std::fs::write(&yaml, "http:\n  rules:\n    - selector: rsgrpc.test.gateway.Library.Nope\n      get: /v1/x\n")
+        .unwrap();
+    let output = run_protoc(&include, &["rsgrpc/test/gateway/library.proto"], &params, out.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("selector rsgrpc.test.gateway.Library.Nope names no method"), "{stderr}");
 }
