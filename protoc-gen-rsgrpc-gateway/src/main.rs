@@ -11,6 +11,9 @@ protoc-gen-rsgrpc-gateway: a REST/JSON gateway for rsgrpc services, from google.
 As a protoc plugin, after protoc-gen-rsgrpc in the same invocation (the gateway is added to its files):
     protoc --rsgrpc_out=OUT_DIR --rsgrpc-gateway_out=OUT_DIR [--rsgrpc-gateway_opt=PARAM,...] FILE.proto...
 
+Without protoc (writes protoc-gen-rsgrpc's files with the gateway in them):
+    protoc-gen-rsgrpc-gateway generate -I INCLUDE_DIR... --out OUT_DIR [--opt PARAM,PARAM]... (FILE.proto | DIR)...
+
 google/api/annotations.proto and http.proto are Google's: get them from googleapis
 (or PyPI's googleapis-common-protos, which ships them) and pass their directory with -I.
 
@@ -35,6 +38,14 @@ fn main() -> ExitCode {
         Some("-V" | "--version") => {
             println!("{}", rsgrpc_gateway_codegen::emit::GENERATOR);
             ExitCode::SUCCESS
+        }
+        Some("generate") => {
+            let result = rsgrpc_codegen::embedded::GenerateArgs::parse(&args[1..])
+                .and_then(|args| rsgrpc_gateway_codegen::plugin::generate_embedded(&args));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => fail(&error.to_string()),
+            }
         }
         Some(other) => fail(&format!("unknown argument `{other}` (see --help)")),
     }

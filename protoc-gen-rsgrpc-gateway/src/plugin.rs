@@ -91,3 +91,20 @@ fn has_method(files: &[FileDescriptorProto], selector: &str) -> bool {
         })
     })
 }
+
+/// The embedded route: parses `.proto` files without protoc and writes protoc-gen-rsgrpc's files with the
+/// gateway inserted, as `protoc --rsgrpc_out --rsgrpc-gateway_out` would.
+pub fn generate_embedded(args: &rsgrpc_codegen::embedded::GenerateArgs) -> Result<(), CodegenError> {
+    let (descriptors, to_generate, encoded) =
+        rsgrpc_codegen::embedded::parse_with_encoding(&args.includes, &args.files)?;
+    let rules = crate::rules::from_descriptor_set(&encoded).map_err(CodegenError::new)?;
+    let (_, options) = crate::params::parse(&args.parameter)?;
+    let mut files = rsgrpc_codegen::generate(&descriptors, &to_generate, &options)?;
+    for addition in generate(&descriptors, &to_generate, &rules, &args.parameter)? {
+        let file = files.iter_mut().find(|f| f.name == addition.name).ok_or_else(|| {
+            CodegenError::new(format!("internal error: no package file {} for the gateway", addition.name))
+        })?;
+        file.content = insert(&file.content, &addition.content)?;
+    }
+    rsgrpc_codegen::embedded::write(&args.out, &files)
+}

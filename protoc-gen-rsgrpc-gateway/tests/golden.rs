@@ -54,16 +54,27 @@ fn buf_generate_matches_protoc() {
     assert!(output.status.success(), "buf generate failed: {}", String::from_utf8_lossy(&output.stderr));
     // buf and protoc each ship their own google/protobuf/descriptor.proto (annotations.proto imports it),
     // so the embedded descriptor sets differ; everything else must not.
-    let without_descriptors = |tree: std::collections::BTreeMap<String, String>| {
-        tree.into_iter()
-            .map(|(name, content)| {
-                let kept: Vec<&str> =
-                    content.lines().filter(|line| !line.starts_with("pub const FILE_DESCRIPTOR_SET")).collect();
-                (name, kept.join("\n"))
-            })
-            .collect::<std::collections::BTreeMap<_, _>>()
-    };
     let generated = without_descriptors(read_tree(&out.path().join("gen")));
     let through_protoc = |files: &[&str], params: &str| without_descriptors(through_protoc(files, params));
     assert_same_tree("buf generate vs protoc", &through_protoc(&["rsgrpc/test/gateway/library.proto"], ""), &generated);
+}
+
+#[test]
+fn the_embedded_parser_matches_protoc() {
+    let out = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(gateway_plugin())
+        .arg("generate")
+        .arg("-I")
+        .arg(workspace().join("testdata/gateway/protos"))
+        .arg("-I")
+        .arg(googleapis())
+        .arg("--out")
+        .arg(out.path())
+        .arg(workspace().join("testdata/gateway/protos/rsgrpc/test/gateway/library.proto"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "generate failed: {}", String::from_utf8_lossy(&output.stderr));
+    // protox and protoc ship different versions of descriptor.proto (annotations.proto imports it).
+    let protoc = without_descriptors(through_protoc(&["rsgrpc/test/gateway/library.proto"], ""));
+    assert_same_tree("embedded vs protoc", &protoc, &without_descriptors(read_tree(out.path())));
 }

@@ -12,13 +12,102 @@ use crate::{generate, CodegenError, Options, OutputFile};
 ///
 /// Returns all files, imports first, and the names of the files that were asked for.
 pub fn parse(includes: &[PathBuf], files: &[PathBuf]) -> Result<(Vec<FileDescriptorProto>, Vec<String>), CodegenError> {
+    let (descriptors, to_generate, _) = parse_with_encoding(includes, files)?;
+    Ok((descriptors, to_generate))
+}
+
+/// What [`parse_with_encoding`] returns: every file (imports first), the names asked for, and the
+/// encoded `FileDescriptorSet`.
+pub type Parsed = (Vec<FileDescriptorProto>, Vec<String>, Vec<u8>);
+
+/// [`parse`], plus the encoded `FileDescriptorSet`, which keeps what prost-types drops (custom options
+/// such as `google.api.http`).
+pub fn parse_with_encoding(includes: &[PathBuf], files: &[PathBuf]) -> Result<Parsed, CodegenError> {
     let mut compiler = protox::Compiler::new(includes).map_err(parse_error)?;
     compiler.include_source_info(true).include_imports(true);
     for file in files {
         compiler.open_file(file).map_err(parse_error)?;
     }
     let to_generate = compiler.files().filter(|f| !f.is_import()).map(|f| f.name().to_owned()).collect();
-    Ok((compiler.file_descriptor_set().file, to_generate))
+    Ok((compiler.file_descriptor_set().file, to_generate, compiler.encode_file_descriptor_set()))
+}
+
+/// The arguments of a `generate` command: `-I DIR`... `--out DIR` `--opt PARAMS`... and files or
+/// directories (each standing for the `.proto` files under it, sorted).
+#[derive(Debug, Clone, Default)]
+pub struct GenerateArgs {
+    /// The include directories (`.` when none is given).
+    pub includes: Vec<PathBuf>,
+    /// The output directory.
+    pub out: PathBuf,
+    /// The parameters, as protoc would pass them (comma-separated).
+    pub parameter: String,
+    /// The `.proto` files.
+    pub files: Vec<PathBuf>,
+}
+
+impl GenerateArgs {
+    /// Parses the arguments after `generate`.
+    pub fn parse(args: &[String]) -> Result<GenerateArgs, CodegenError> {
+        let mut parsed = GenerateArgs::default();
+        let mut out = None;
+        let mut parameters = Vec::new();
+        let mut paths = Vec::new();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value =
+                |flag: &str| args.next().cloned().ok_or_else(|| CodegenError::new(format!("{flag} needs a value")));
+            match arg.as_str() {
+                "-I" | "--include" => parsed.includes.push(PathBuf::from(value(arg)?)),
+                "--out" => out = Some(PathBuf::from(value(arg)?)),
+                "--opt" => parameters.push(value(arg)?),
+                flag if flag.starts_with("-I") => parsed.includes.push(PathBuf::from(&flag[2..])),
+                flag if flag.starts_with('-') => {
+                    return Err(CodegenError::new(format!("unknown option `{flag}` (see --help)")))
+                }
+                path => paths.push(PathBuf::from(path)),
+            }
+        }
+        parsed.out = out.ok_or_else(|| CodegenError::new("missing --out OUT_DIR"))?;
+        parsed.parameter = parameters.join(",");
+        parsed.files = expand_directories(paths)?;
+        if parsed.files.is_empty() {
+            return Err(CodegenError::new("no .proto files given"));
+        }
+        if parsed.includes.is_empty() {
+            parsed.includes.push(PathBuf::from("."));
+        }
+        Ok(parsed)
+    }
+}
+
+/// Replaces each directory by the `.proto` files under it, sorted, so output does not depend on the file system.
+fn expand_directories(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, CodegenError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            collect_protos(&path, &mut found)
+                .map_err(|e| CodegenError::at(path.display().to_string(), format!("cannot read directory: {e}")))?;
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
+fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_protos(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// protox's error as ours, with `file:line:column` where protox knows the span (its `Display` omits it).

@@ -1,7 +1,6 @@
 //! `protoc-gen-rsgrpc`: as a protoc plugin (no arguments) or, with `generate`, without protoc.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use prost::Message;
@@ -71,64 +70,10 @@ fn run_plugin() -> ExitCode {
 }
 
 fn run_generate(args: &[String]) -> Result<(), CodegenError> {
-    let mut includes = Vec::new();
-    let mut out = None;
-    let mut options = Options::default();
-    let mut files = Vec::new();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value =
-            |flag: &str| args.next().cloned().ok_or_else(|| CodegenError::new(format!("{flag} needs a value")));
-        match arg.as_str() {
-            "-I" | "--include" => includes.push(PathBuf::from(value(arg)?)),
-            "--out" => out = Some(PathBuf::from(value(arg)?)),
-            "--opt" => options.apply_all(&value(arg)?)?,
-            flag if flag.starts_with("-I") => includes.push(PathBuf::from(&flag[2..])),
-            flag if flag.starts_with('-') => {
-                return Err(CodegenError::new(format!("unknown option `{flag}` (see --help)")))
-            }
-            file => files.push(PathBuf::from(file)),
-        }
-    }
-    let out = out.ok_or_else(|| CodegenError::new("missing --out OUT_DIR"))?;
-    let files = expand_directories(files)?;
-    if files.is_empty() {
-        return Err(CodegenError::new("no .proto files given"));
-    }
-    if includes.is_empty() {
-        includes.push(PathBuf::from("."));
-    }
-    let (descriptors, to_generate) = embedded::parse(&includes, &files)?;
+    let args = embedded::GenerateArgs::parse(args)?;
+    let options = Options::parse(&args.parameter)?;
+    let (descriptors, to_generate) = embedded::parse(&args.includes, &args.files)?;
     let generated = rsgrpc_codegen::generate(&descriptors, &to_generate, &options)?;
-    embedded::write(&out, &generated)?;
-    Ok(())
-}
-
-/// Replaces each directory by the `.proto` files under it, sorted, so output does not depend on the file system.
-fn expand_directories(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, CodegenError> {
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut found = Vec::new();
-            collect_protos(&path, &mut found)
-                .map_err(|e| CodegenError::at(path.display().to_string(), format!("cannot read directory: {e}")))?;
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(path);
-        }
-    }
-    Ok(files)
-}
-
-fn collect_protos(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_protos(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "proto") {
-            out.push(path);
-        }
-    }
+    embedded::write(&args.out, &generated)?;
     Ok(())
 }

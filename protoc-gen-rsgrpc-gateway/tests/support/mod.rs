@@ -105,3 +105,15 @@ pub fn assert_same_tree(what: &str, want: &BTreeMap<String, String>, got: &BTree
         }
     }
 }
+
+/// The tree without the embedded `FILE_DESCRIPTOR_SET` lines, which differ between tools that ship
+/// different versions of google/protobuf/descriptor.proto.
+pub fn without_descriptors(tree: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    tree.into_iter()
+        .map(|(name, content)| {
+            let kept: Vec<&str> =
+                content.lines().filter(|line| !line.starts_with("pub const FILE_DESCRIPTOR_SET")).collect();
+            (name, kept.join("\n"))
+        })
+        .collect()
+}
