@@ -60,11 +60,7 @@ fn endless() -> EchoRequest {
 async fn a_client_notices_a_server_that_stopped_answering() {
     // The client pings every 200 ms, with or without calls: the server must allow that.
     let policy = KeepaliveEnforcement { min_time: Duration::from_millis(100), permit_without_calls: true };
-    let server = Server::builder()
-        .add_service(EchoServer::new(EchoService::default()))
-        .keepalive_enforcement(Some(policy))
-        .build();
-    let server = serve(server).await;
+    let server = echo_server_with(Some(policy)).await;
     let frozen = Arc::new(AtomicBool::new(false));
     let proxy = black_hole_proxy(server.addr, frozen.clone()).await;
     let channel = Channel::builder(&format!("http://{proxy}"))
@@ -124,6 +120,12 @@ async fn a_server_notices_a_client_that_stopped_answering() {
     }
 }
 
+/// An echo server enforcing `policy` on its clients' pings.
+async fn echo_server_with(policy: Option<KeepaliveEnforcement>) -> rsgrpc_tests::support::Running {
+    let server = Server::builder().add_service(EchoServer::new(EchoService::default())).keepalive_enforcement(policy);
+    serve(server.build()).await
+}
+
 /// A raw HTTP/2 connection to `addr` whose driver task returns how the connection ended.
 async fn raw_connection(
     addr: std::net::SocketAddr,
@@ -164,11 +166,7 @@ async fn a_ping_flooding_client_gets_goaway_enhance_your_calm() {
 #[tokio::test]
 async fn pings_the_policy_allows_are_answered() {
     let policy = KeepaliveEnforcement { min_time: Duration::from_millis(50), permit_without_calls: true };
-    let server = Server::builder()
-        .add_service(EchoServer::new(EchoService::default()))
-        .keepalive_enforcement(Some(policy))
-        .build();
-    let server = serve(server).await;
+    let server = echo_server_with(Some(policy)).await;
     let (_send, mut ping_pong, connection) = raw_connection(server.addr).await;
     for _ in 0..8 {
         tokio::time::sleep(Duration::from_millis(80)).await;
@@ -177,10 +175,7 @@ async fn pings_the_policy_allows_are_answered() {
     assert!(!connection.is_finished());
 
     // Without a policy anything goes.
-    let server = serve(
-        Server::builder().add_service(EchoServer::new(EchoService::default())).keepalive_enforcement(None).build(),
-    )
-    .await;
+    let server = echo_server_with(None).await;
     let (_send, mut ping_pong, connection) = raw_connection(server.addr).await;
     assert_eq!(ping_quickly(&mut ping_pong, 200).await, 200);
     assert!(!connection.is_finished());
@@ -190,11 +185,7 @@ async fn pings_the_policy_allows_are_answered() {
 async fn pings_on_a_connection_without_calls_need_the_policy_to_permit_them() {
     // Pings every 80 ms are within min_time, but there is no call and the policy does not permit that.
     let policy = KeepaliveEnforcement { min_time: Duration::from_millis(50), permit_without_calls: false };
-    let server = Server::builder()
-        .add_service(EchoServer::new(EchoService::default()))
-        .keepalive_enforcement(Some(policy))
-        .build();
-    let server = serve(server).await;
+    let server = echo_server_with(Some(policy)).await;
     let (_send, mut ping_pong, connection) = raw_connection(server.addr).await;
     let mut answered = 0;
     for _ in 0..8 {
@@ -219,11 +210,7 @@ async fn peer_of_a_call(client: &EchoClient) -> String {
 async fn client_keepalive_stays_quiet_without_calls_unless_permitted() {
     // The server tolerates frequent pings during calls but none on an idle connection.
     let policy = KeepaliveEnforcement { min_time: Duration::from_millis(10), permit_without_calls: false };
-    let server = Server::builder()
-        .add_service(EchoServer::new(EchoService::default()))
-        .keepalive_enforcement(Some(policy))
-        .build();
-    let server = serve(server).await;
+    let server = echo_server_with(Some(policy)).await;
     let channel = |permit: bool| {
         let builder = Channel::builder(&server.target()).unwrap();
         builder.keepalive(Duration::from_millis(50), Duration::from_secs(1)).keepalive_permit_without_calls(permit)

@@ -179,19 +179,8 @@ impl Client {
         Res: Message + Default,
     {
         let (call, message) = self.parts(path, request);
-        within(call.deadline, async {
-            let attempt = |call: CallParts| self.unary_attempt(path, call, &message);
-            match &call.policy {
-                Policy::None => attempt(call).await.map_err(|failed| failed.status),
-                Policy::Retry(policy, throttle) => {
-                    retry::with_retries(policy, throttle.as_deref(), &call, attempt).await
-                }
-                Policy::Hedge(policy, throttle) => {
-                    retry::with_hedging(policy, throttle.as_deref(), &call, attempt).await
-                }
-            }
-        })
-        .await
+        let deadline = call.deadline;
+        within(deadline, under_policy(call, |call| self.unary_attempt(path, call, &message))).await
     }
 
     async fn unary_attempt<Req, Res>(
@@ -221,20 +210,9 @@ impl Client {
         Res: Message + Default,
     {
         let (call, message) = self.parts(path, request);
-        within(call.deadline, async {
-            // An attempt ends when the response headers arrive: then the call is committed to it.
-            let attempt = |call: CallParts| self.server_streaming_attempt(path, call, &message);
-            match &call.policy {
-                Policy::None => attempt(call).await.map_err(|failed| failed.status),
-                Policy::Retry(policy, throttle) => {
-                    retry::with_retries(policy, throttle.as_deref(), &call, attempt).await
-                }
-                Policy::Hedge(policy, throttle) => {
-                    retry::with_hedging(policy, throttle.as_deref(), &call, attempt).await
-                }
-            }
-        })
-        .await
+        let deadline = call.deadline;
+        // An attempt ends when the response headers arrive: then the call is committed to it.
+        within(deadline, under_policy(call, |call| self.server_streaming_attempt(path, call, &message))).await
     }
 
     async fn server_streaming_attempt<Req, Res>(
@@ -496,6 +474,19 @@ enum Policy {
     None,
     Retry(Arc<RetryPolicy>, Option<Arc<Throttle>>),
     Hedge(Arc<HedgingPolicy>, Option<Arc<Throttle>>),
+}
+
+/// Runs the attempts of a call as its retry or hedging policy says (one attempt without a policy).
+async fn under_policy<T, F, Fut>(call: CallParts, attempt: F) -> Result<T, Status>
+where
+    F: Fn(CallParts) -> Fut,
+    Fut: Future<Output = Result<T, Failed>>,
+{
+    match call.policy.clone() {
+        Policy::None => attempt(call).await.map_err(|failed| failed.status),
+        Policy::Retry(policy, throttle) => retry::with_retries(&policy, throttle.as_deref(), &call, attempt).await,
+        Policy::Hedge(policy, throttle) => retry::with_hedging(&policy, throttle.as_deref(), &call, attempt).await,
+    }
 }
 
 /// A client-streaming call's messages: where they come from, and what was sent so far, kept for a retry

@@ -134,7 +134,7 @@ impl Route {
         F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
     {
-        Route { spec, input: Input::Stream, handler: Arc::new(BidiStreaming { handler, spec, _types: PhantomData }) }
+        Route { spec, input: Input::Stream, handler: Arc::new(BidiStreaming { handler, _types: PhantomData }) }
     }
 
     /// The binding.
@@ -267,6 +267,31 @@ where
     response
 }
 
+/// Calls the service with a prepared request, within its deadline, and answers with `respond` (or the
+/// error).
+fn run<T, R, Fut>(
+    call: Call,
+    prepared: Result<(Request<T>, Option<Instant>), Status>,
+    work: impl FnOnce(Request<T>) -> Fut,
+    respond: impl FnOnce(R, &Call, Option<Instant>) -> http::Response<GatewayBody> + Send + 'static,
+) -> HandlerFuture
+where
+    Fut: Future<Output = Result<R, Status>> + Send + 'static,
+    R: Send + 'static,
+{
+    let (request, deadline) = match prepared {
+        Ok(prepared) => prepared,
+        Err(status) => return Box::pin(std::future::ready(error_response(&status, &call.options))),
+    };
+    let work = work(request);
+    Box::pin(async move {
+        match within(deadline, work).await {
+            Ok(response) => respond(response, &call, deadline),
+            Err(status) => error_response(&status, &call.options),
+        }
+    })
+}
+
 struct Unary<F, Req, Res> {
     handler: F,
     spec: &'static RouteSpec,
@@ -281,18 +306,14 @@ where
     Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
 {
     fn handle(&self, call: Call) -> HandlerFuture {
-        let (request, deadline) = match single_request::<Req>(&call, self.spec) {
-            Ok(prepared) => prepared,
-            Err(status) => return Box::pin(std::future::ready(error_response(&status, &call.options))),
-        };
-        let work = (self.handler)(request);
+        let prepared = single_request::<Req>(&call, self.spec);
         let spec = self.spec;
-        Box::pin(async move {
-            match within(deadline, work).await {
-                Ok(response) => unary_response(response, spec, &call.options),
-                Err(status) => error_response(&status, &call.options),
-            }
-        })
+        run(
+            call,
+            prepared,
+            |request| (self.handler)(request),
+            move |response, call, _deadline| unary_response(response, spec, &call.options),
+        )
     }
 }
 
@@ -311,17 +332,13 @@ where
     Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
 {
     fn handle(&self, call: Call) -> HandlerFuture {
-        let (request, deadline) = match single_request::<Req>(&call, self.spec) {
-            Ok(prepared) => prepared,
-            Err(status) => return Box::pin(std::future::ready(error_response(&status, &call.options))),
-        };
-        let work = (self.handler)(request);
-        Box::pin(async move {
-            match within(deadline, work).await {
-                Ok(response) => stream_response(response, &call, deadline),
-                Err(status) => error_response(&status, &call.options),
-            }
-        })
+        let prepared = single_request::<Req>(&call, self.spec);
+        run(
+            call,
+            prepared,
+            |request| (self.handler)(request),
+            move |response, call, deadline| stream_response(response, call, deadline),
+        )
     }
 }
 
@@ -339,24 +356,19 @@ where
     Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
 {
     fn handle(&self, call: Call) -> HandlerFuture {
-        let (request, deadline) = match stream_request::<Req>(&call) {
-            Ok(prepared) => prepared,
-            Err(status) => return Box::pin(std::future::ready(error_response(&status, &call.options))),
-        };
-        let work = (self.handler)(request);
+        let prepared = stream_request::<Req>(&call);
         let spec = self.spec;
-        Box::pin(async move {
-            match within(deadline, work).await {
-                Ok(response) => unary_response(response, spec, &call.options),
-                Err(status) => error_response(&status, &call.options),
-            }
-        })
+        run(
+            call,
+            prepared,
+            |request| (self.handler)(request),
+            move |response, call, _deadline| unary_response(response, spec, &call.options),
+        )
     }
 }
 
 struct BidiStreaming<F, Req, Res> {
     handler: F,
-    spec: &'static RouteSpec,
     _types: PhantomData<fn(Req) -> Res>,
 }
 
@@ -369,18 +381,13 @@ where
     Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
 {
     fn handle(&self, call: Call) -> HandlerFuture {
-        let _ = self.spec;
-        let (request, deadline) = match stream_request::<Req>(&call) {
-            Ok(prepared) => prepared,
-            Err(status) => return Box::pin(std::future::ready(error_response(&status, &call.options))),
-        };
-        let work = (self.handler)(request);
-        Box::pin(async move {
-            match within(deadline, work).await {
-                Ok(response) => stream_response(response, &call, deadline),
-                Err(status) => error_response(&status, &call.options),
-            }
-        })
+        let prepared = stream_request::<Req>(&call);
+        run(
+            call,
+            prepared,
+            |request| (self.handler)(request),
+            move |response, call, deadline| stream_response(response, call, deadline),
+        )
     }
 }
 
