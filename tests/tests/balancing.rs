@@ -295,3 +295,57 @@ async fn the_service_config_sets_timeouts_limits_and_wait_for_ready_per_method()
     assert_eq!(error.code(), Code::InvalidArgument);
     assert!(error.message().contains("methodConfig[0].name"), "{error}");
 }
+
+/// A resolver that ends without answering.
+struct Silent;
+
+impl Resolver for Silent {
+    fn resolve(&self, _target: &TargetUri, _refresh: Refresh) -> Resolutions {
+        Box::pin(futures_util::stream::empty())
+    }
+}
+
+#[tokio::test]
+async fn a_resolver_that_ends_without_an_answer_fails_calls_instead_of_hanging() {
+    let channel = Channel::builder("silent:///x").unwrap().resolver("silent", Silent).connect_lazy();
+    let client = EchoClient::new(channel);
+    let status =
+        tokio::time::timeout(Duration::from_secs(5), client.unary(hello())).await.expect("no hang").unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(status.message().contains("ended without an answer"), "{status}");
+}
+
+/// A TCP proxy to `upstream` that waits `delay` before passing anything, like a slow handshake.
+async fn slow_proxy(upstream: SocketAddr, delay: Duration) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_connection_slower_than_every_call_deadline_still_gets_made() {
+    let backend = Backend::start().await;
+    let proxy = slow_proxy(backend.addr, Duration::from_millis(400)).await;
+    let client = EchoClient::new(Channel::builder(&format!("http://{proxy}")).unwrap().connect_lazy());
+    let short = || Request::new(hello()).with_timeout(Duration::from_millis(150));
+    // The first calls give up before the handshake is done, but the attempt goes on without them.
+    assert_eq!(client.unary(short()).await.unwrap_err().code(), Code::DeadlineExceeded);
+    let started = Instant::now();
+    loop {
+        match client.unary(short()).await {
+            Ok(_) => break,
+            Err(status) => assert_eq!(status.code(), Code::DeadlineExceeded),
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "never connected");
+    }
+}

@@ -180,3 +180,17 @@ async fn oversized_metadata_is_refused_and_the_server_keeps_serving() {
     let reply = client.unary(request("light")).await.unwrap().into_inner();
     assert_eq!(reply.message, "light");
 }
+
+#[tokio::test]
+async fn an_oversized_message_in_a_client_stream_fails_at_once_without_a_deadline() {
+    let server = serve(Server::builder().add_service(EchoServer::new(EchoService::default())).build()).await;
+    let channel = Channel::builder(&server.target()).unwrap().max_send_message_size(100).connect().await.unwrap();
+    let client = EchoClient::new(channel);
+    let messages = vec![
+        EchoRequest { message: "small".into(), ..Default::default() },
+        EchoRequest { payload: vec![0; 1000], ..Default::default() },
+    ];
+    let call = client.client_stream(futures_util::stream::iter(messages));
+    let status = tokio::time::timeout(Duration::from_secs(5), call).await.expect("no hang").unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
+}

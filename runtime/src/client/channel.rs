@@ -3,6 +3,7 @@
 //! (`pick_first` or `round_robin`), with the service config from the builder or the resolver.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -300,7 +301,12 @@ impl ChannelBuilder {
         let https_without_tls = target.https() && self.config.tls.is_none();
         let config = Arc::new(self.config.clone());
         let (changed, _) = tokio::sync::watch::channel(0);
-        let shared = Arc::new(Shared { config: config.clone(), changed, refresh: Refresh::default() });
+        let shared = Arc::new(Shared {
+            config: config.clone(),
+            changed,
+            refresh: Refresh::default(),
+            eager: AtomicBool::new(false),
+        });
         let mut balancer = Balancer {
             resolved: false,
             error: None,
@@ -322,6 +328,7 @@ impl ChannelBuilder {
                 shared,
                 balancer: Mutex::new(balancer),
                 resolving: OnceLock::new(),
+                resolved_once: AtomicBool::new(false),
             }),
         })
     }
@@ -349,6 +356,8 @@ struct Inner {
     balancer: Mutex<Balancer>,
     /// The resolver's task, started by the first call; stopped with the channel.
     resolving: OnceLock<tokio::task::AbortHandle>,
+    /// Set once the resolver answered (or failed): calls stop waiting for it.
+    resolved_once: AtomicBool,
 }
 
 impl Drop for Inner {
@@ -415,7 +424,12 @@ impl Channel {
                 setup_error: Some(error),
                 target: TargetUri::parse("localhost:0", |_| false).expect("a valid target"),
                 authority: http::uri::Authority::from_static("localhost"),
-                shared: Arc::new(Shared { config: config.clone(), changed, refresh: Refresh::default() }),
+                shared: Arc::new(Shared {
+                    config: config.clone(),
+                    changed,
+                    refresh: Refresh::default(),
+                    eager: AtomicBool::new(false),
+                }),
                 config,
                 resolver: Arc::new(resolver::StaticResolver),
                 balancer: Mutex::new(Balancer {
@@ -428,6 +442,7 @@ impl Channel {
                     next: 0,
                 }),
                 resolving: OnceLock::new(),
+                resolved_once: AtomicBool::new(false),
             }),
         }
     }
@@ -459,6 +474,34 @@ impl Channel {
     pub(crate) fn service_config(&self) -> Option<(Arc<ServiceConfig>, Option<Arc<Throttle>>)> {
         let balancer = self.balancer();
         balancer.service_config.clone().map(|config| (config, balancer.throttle.clone()))
+    }
+
+    /// Waits (until `deadline`) for the resolver's first answer, so a call uses the service config the
+    /// resolver brings; at once after that.
+    pub(crate) async fn first_resolution(&self, deadline: Option<std::time::Instant>) {
+        if self.inner.setup_error.is_some() || self.inner.resolved_once.load(Ordering::Acquire) {
+            return;
+        }
+        self.start_resolving();
+        let mut changes = self.inner.shared.changed.subscribe();
+        let wait = async {
+            loop {
+                changes.borrow_and_update();
+                if self.balancer().resolved {
+                    self.inner.resolved_once.store(true, Ordering::Release);
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        match deadline {
+            Some(deadline) => {
+                let _ = tokio::time::timeout_at(deadline.into(), wait).await;
+            }
+            None => wait.await,
+        }
     }
 
     /// The addresses of the connections that are up now (for tests and diagnostics).
@@ -571,11 +614,35 @@ impl Channel {
     }
 }
 
-/// Follows the resolver for as long as the channel lives.
+/// Follows the resolver for as long as the channel lives. A resolver that ends without any answer, or
+/// panics, leaves an error for the calls instead of keeping them waiting.
 async fn follow(channel: std::sync::Weak<Inner>, mut resolutions: resolver::Resolutions) {
-    while let Some(resolution) = resolutions.next().await {
+    loop {
+        let next = std::future::poll_fn(|cx| {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| resolutions.poll_next_unpin(cx))) {
+                Ok(poll) => poll.map(|item| item.map(Ok)),
+                Err(_) => std::task::Poll::Ready(Some(Err(()))),
+            }
+        })
+        .await;
         let Some(inner) = channel.upgrade() else { return };
-        apply(&inner, resolution);
+        match next {
+            Some(Ok(resolution)) => apply(&inner, resolution),
+            Some(Err(())) => {
+                apply(&inner, Err(Status::unavailable(format!("the resolver of {} panicked", inner.target))));
+                return;
+            }
+            None => {
+                let answered = inner.balancer.lock().unwrap_or_else(|e| e.into_inner()).resolved;
+                if !answered {
+                    apply(
+                        &inner,
+                        Err(Status::unavailable(format!("the resolver of {} ended without an answer", inner.target))),
+                    );
+                }
+                return;
+            }
+        }
     }
 }
 
@@ -613,7 +680,9 @@ fn apply(inner: &Inner, resolution: Result<Resolution, Status>) {
                     .collect();
             }
         }
-        (balancer.policy == LoadBalancing::RoundRobin).then(|| balancer.subchannels.clone())
+        let eager = balancer.policy == LoadBalancing::RoundRobin;
+        inner.shared.eager.store(eager, Ordering::Relaxed);
+        eager.then(|| balancer.subchannels.clone())
     };
     // Round robin keeps a connection to every backend, not only the ones calls happened to need.
     for subchannel in round_robin.iter().flat_map(|s| s.iter()) {

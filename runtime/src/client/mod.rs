@@ -178,6 +178,7 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
+        self.channel.first_resolution(request.deadline()).await;
         let (call, message) = self.parts(path, request);
         let deadline = call.deadline;
         within(deadline, under_policy(call, |call| self.unary_attempt(path, call, &message))).await
@@ -194,7 +195,7 @@ impl Client {
         Res: Message + Default,
     {
         let max_receive = call.max_receive;
-        let (response, sent) = self.send_single(path, call, message).await.map_err(Failed::uncommitted)?;
+        let (response, sent) = self.send_single(path, call, message).await?;
         let mut stream = Streaming::<Res>::client(response, max_receive, None);
         let result = prefer_response_status(read_single(&mut stream).await, sent);
         result.map_err(|status| Failed { status, committed: stream.received_headers() })
@@ -209,6 +210,7 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
+        self.channel.first_resolution(request.deadline()).await;
         let (call, message) = self.parts(path, request);
         let deadline = call.deadline;
         // An attempt ends when the response headers arrive: then the call is committed to it.
@@ -226,7 +228,7 @@ impl Client {
         Res: Message + Default,
     {
         let (deadline, max_receive) = (call.deadline, call.max_receive);
-        let (response, sent) = self.send_single(path, call, message).await.map_err(Failed::uncommitted)?;
+        let (response, sent) = self.send_single(path, call, message).await?;
         let mut stream = Streaming::<Res>::client(response, max_receive, deadline);
         let headers = std::future::poll_fn(|cx| stream.poll_headers(cx)).await;
         prefer_response_status(headers, sent)
@@ -248,10 +250,11 @@ impl Client {
         Res: Message + Default,
         S: Stream<Item = Result<Req, Status>> + Send,
     {
+        self.channel.first_resolution(request.deadline()).await;
         let (call, messages) = self.parts(path, request);
         let buffer_limit = match &call.policy {
             Policy::Retry(..) => self.channel.config().retry_buffer,
-            _ => 0,
+            Policy::None(_) | Policy::Hedge(..) => 0,
         };
         let mut replay =
             Replay { source: Box::pin(messages), sent: Vec::new(), bytes: 0, limit: buffer_limit, overflowed: false };
@@ -303,7 +306,15 @@ impl Client {
                         return Err(status);
                     }
                 };
-                let data = codec::encode_with(&message, max_send, encoding)?;
+                let data = match codec::encode_with(&message, max_send, encoding) {
+                    Ok(data) => data,
+                    Err(status) => {
+                        // The server is still waiting for messages: end the call for it too.
+                        send.send_reset(h2::Reason::CANCEL);
+                        replay.overflowed = true;
+                        return Err(status);
+                    }
+                };
                 replay.keep(&data);
                 send_message(&mut send, data, false).await?;
             }
@@ -334,6 +345,7 @@ impl Client {
         Req: Message,
         Res: Message + Default,
     {
+        self.channel.first_resolution(request.deadline()).await;
         let (call, ()) = self.parts(path, request);
         let (deadline, encoding, max_send, max_receive) =
             (call.deadline, call.encoding, call.max_send, call.max_receive);
@@ -358,9 +370,10 @@ impl Client {
             wait_for_ready: wait_for_ready.unwrap_or(false),
             max_send: config.max_send_message_size,
             max_receive: config.max_receive_message_size,
-            policy: Policy::None,
+            policy: Policy::None(None),
         };
         if let Some((service_config, throttle)) = self.channel.service_config() {
+            call.policy = Policy::None(throttle.clone());
             let (service, method) = path.strip_prefix('/').and_then(|p| p.split_once('/')).unwrap_or(("", path));
             if let Some(method) = service_config.method(service, method) {
                 if let Some(timeout) = method.timeout.and_then(|t| Instant::now().checked_add(t)) {
@@ -389,9 +402,10 @@ impl Client {
         path: &'static str,
         call: CallParts,
         message: &Req,
-    ) -> Result<(Opened, Result<(), h2::Error>), Status> {
-        let data = codec::encode_with(message, call.max_send, call.encoding)?;
-        let (response, mut send) = self.start(path, call).await?;
+    ) -> Result<(Opened, Result<(), h2::Error>), Failed> {
+        // A message that cannot be sent (too large) fails the same way every time: not worth a retry.
+        let data = codec::encode_with(message, call.max_send, call.encoding).map_err(Failed::committed)?;
+        let (response, mut send) = self.start(path, call).await.map_err(Failed::uncommitted)?;
         Ok((response, send.send_data(data, true)))
     }
 
@@ -471,7 +485,8 @@ struct CallParts {
 /// The retry or hedging policy of a call, with the channel's throttle.
 #[derive(Clone)]
 enum Policy {
-    None,
+    /// One attempt; a success still refills the channel's retry throttle.
+    None(Option<Arc<Throttle>>),
     Retry(Arc<RetryPolicy>, Option<Arc<Throttle>>),
     Hedge(Arc<HedgingPolicy>, Option<Arc<Throttle>>),
 }
@@ -483,7 +498,13 @@ where
     Fut: Future<Output = Result<T, Failed>>,
 {
     match call.policy.clone() {
-        Policy::None => attempt(call).await.map_err(|failed| failed.status),
+        Policy::None(throttle) => {
+            let result = attempt(call).await.map_err(|failed| failed.status);
+            if let (Ok(_), Some(throttle)) = (&result, throttle) {
+                throttle.success();
+            }
+            result
+        }
         Policy::Retry(policy, throttle) => retry::with_retries(&policy, throttle.as_deref(), &call, attempt).await,
         Policy::Hedge(policy, throttle) => retry::with_hedging(&policy, throttle.as_deref(), &call, attempt).await,
     }

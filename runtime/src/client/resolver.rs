@@ -177,9 +177,15 @@ impl Resolver for DnsResolver {
             ));
             return Box::pin(futures_util::stream::iter([Err(status)]));
         }
-        let state = (true, endpoint, refresh);
-        Box::pin(futures_util::stream::unfold(state, move |(first, endpoint, refresh)| async move {
-            if !first {
+        // (first lookup?, failed lookups in a row)
+        let state = (true, 0u32, endpoint, refresh);
+        Box::pin(futures_util::stream::unfold(state, move |(first, failures, endpoint, refresh)| async move {
+            if failures > 0 {
+                // A failed lookup is retried soon, with backoff (1 s doubling up to 2 minutes), not at the
+                // next refresh: with no addresses there is nothing whose loss would ask for one.
+                let delay = Duration::from_secs(1u64 << (failures - 1).min(7)).min(Duration::from_secs(120));
+                tokio::time::sleep(delay).await;
+            } else if !first {
                 tokio::time::sleep(settings.min_interval).await;
                 tokio::select! {
                     () = refresh.requested() => {}
@@ -187,7 +193,8 @@ impl Resolver for DnsResolver {
                 }
             }
             let resolved = lookup(&endpoint).await;
-            Some((resolved, (false, endpoint, refresh)))
+            let failures = if resolved.is_ok() { 0 } else { failures.saturating_add(1) };
+            Some((resolved, (false, failures, endpoint, refresh)))
         }))
     }
 }

@@ -29,6 +29,26 @@ impl Failed {
     pub(crate) fn uncommitted(status: Status) -> Failed {
         Failed { status, committed: false }
     }
+
+    /// A failure no other attempt would change (a message too large to send).
+    pub(crate) fn committed(status: Status) -> Failed {
+        Failed { status, committed: true }
+    }
+}
+
+/// The longest wait a policy can ask for here: larger values (a huge multiplier or delay in a service
+/// config) are clamped instead of overflowing.
+const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `duration` scaled by `factor`, clamped to [`MAX_WAIT`].
+fn scaled(duration: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(duration.as_secs_f64() * factor).unwrap_or(MAX_WAIT).min(MAX_WAIT)
+}
+
+/// `now + wait`, clamped.
+fn after(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait.min(MAX_WAIT)).unwrap_or(now)
 }
 
 /// A channel's retry throttle: a token bucket that failures drain and successes refill; retries and hedged
@@ -109,8 +129,8 @@ impl<'a> Backoff<'a> {
 
     /// A wait in `[0, bound)`; the bound then grows by the multiplier up to `maxBackoff`.
     fn next(&mut self) -> Duration {
-        let wait = self.bound.mul_f64(super::random_unit());
-        self.bound = self.bound.mul_f64(self.policy.backoff_multiplier).min(self.policy.max_backoff);
+        let wait = scaled(self.bound, super::random_unit());
+        self.bound = scaled(self.bound, self.policy.backoff_multiplier).min(self.policy.max_backoff);
         wait
     }
 
@@ -163,7 +183,7 @@ where
             Pushback::None => backoff.next(),
         };
         tracing::debug!(code = %failed.status.code(), attempts, ?wait, "retrying a failed attempt");
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep(wait.min(MAX_WAIT)).await;
     }
 }
 
@@ -184,13 +204,15 @@ where
     let mut started = 0;
     let mut next_at = Some(Instant::now());
     let mut last_failure = None;
+    // A server's "do not retry" pushback stops hedging for good.
+    let mut stopped = false;
     loop {
         let due = next_at.is_some_and(|at| at <= Instant::now());
         let may_hedge = started == 0 || throttle.is_none_or(Throttle::allows_retry);
         if due && started < policy.max_attempts && may_hedge {
             running.push(attempt(attempt_parts(call, started)));
             started += 1;
-            next_at = Some(Instant::now() + policy.hedging_delay);
+            next_at = Some(after(policy.hedging_delay));
             continue;
         }
         if due && started < policy.max_attempts {
@@ -225,8 +247,12 @@ where
                         return Err(failed.status);
                     }
                     next_at = match pushback(&failed.status) {
-                        Pushback::Stop => None,
-                        Pushback::After(wait) => Some(Instant::now() + wait),
+                        Pushback::Stop => {
+                            stopped = true;
+                            None
+                        }
+                        _ if stopped => None,
+                        Pushback::After(wait) => Some(after(wait)),
                         Pushback::None => Some(Instant::now()),
                     };
                     last_failure = Some(failed.status);

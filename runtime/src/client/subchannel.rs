@@ -38,13 +38,16 @@ impl Default for ConnectBackoff {
     }
 }
 
+/// The longest any wait here may be (larger settings are clamped, never a panic).
+const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
 impl ConnectBackoff {
     /// The wait after `failures` failed attempts in a row.
     pub(crate) fn delay(&self, failures: u32) -> Duration {
         let growth = self.multiplier.powi(failures.saturating_sub(1).min(64) as i32);
         let seconds = (self.base_delay.as_secs_f64() * growth).min(self.max_delay.as_secs_f64());
         let jitter = 1.0 + self.jitter * (2.0 * crate::client::random_unit() - 1.0);
-        Duration::from_secs_f64((seconds * jitter).max(0.0))
+        Duration::try_from_secs_f64((seconds * jitter).max(0.0)).unwrap_or(MAX_WAIT).min(MAX_WAIT)
     }
 }
 
@@ -56,6 +59,8 @@ pub(crate) struct Shared {
     /// waiting calls watch.
     pub(crate) changed: tokio::sync::watch::Sender<u64>,
     pub(crate) refresh: Refresh,
+    /// Keep every subchannel connected, reconnecting on loss and after backoffs (round robin).
+    pub(crate) eager: AtomicBool,
 }
 
 impl Shared {
@@ -89,13 +94,11 @@ pub(crate) struct Subchannel {
     address: Address,
     shared: Arc<Shared>,
     state: Mutex<State>,
-    /// Held while connecting, so concurrent calls wait for one attempt instead of each making their own.
-    connecting: tokio::sync::Mutex<()>,
 }
 
 impl Subchannel {
     pub(crate) fn new(address: Address, shared: Arc<Shared>) -> Self {
-        Subchannel { address, shared, state: Mutex::new(State::Idle), connecting: tokio::sync::Mutex::new(()) }
+        Subchannel { address, shared, state: Mutex::new(State::Idle) }
     }
 
     pub(crate) fn address(&self) -> &Address {
@@ -140,72 +143,93 @@ impl Subchannel {
         }
     }
 
-    /// Starts connecting in the background unless connected, connecting or waiting out a backoff.
+    /// Starts an attempt as a task of its own, unless connected, connecting or waiting out a backoff. The
+    /// attempt runs to its end whatever happens to the calls that wanted it (a call's deadline must not
+    /// cut a slow handshake short, or no call would ever get a connection).
     pub(crate) fn start_connecting(self: &Arc<Self>) {
-        let idle = match &*self.state() {
-            State::Idle => true,
-            State::Backoff { until, .. } => Instant::now() >= *until,
-            State::Ready(connection) => !connection.alive.load(Ordering::Acquire),
-            State::Connecting => false,
-        };
-        if idle {
-            let subchannel = self.clone();
-            tokio::spawn(async move {
-                let _ = subchannel.connect().await;
-            });
-        }
-    }
-
-    /// The connection, connecting now if there is none; fails fast while a backoff runs.
-    pub(crate) async fn connect(&self) -> Result<Connection, Status> {
-        if let Some(connection) = self.current() {
-            return Ok(connection);
-        }
-        let _connecting = self.connecting.lock().await;
-        if let Some(connection) = self.current() {
-            return Ok(connection);
-        }
         let failures = {
             let mut state = self.state();
             let failures = match &*state {
-                State::Backoff { until, error, .. } if Instant::now() < *until => {
-                    let wait = until.saturating_duration_since(Instant::now());
-                    return Err(Status::new(error.code(), format!("{} (next attempt in {wait:.1?})", error.message())));
-                }
-                State::Backoff { failures, .. } => *failures,
-                _ => 0,
+                State::Idle => 0,
+                State::Backoff { until, failures, .. } if Instant::now() >= *until => *failures,
+                State::Ready(connection) if !connection.alive.load(Ordering::Acquire) => 0,
+                State::Backoff { .. } | State::Ready(_) | State::Connecting => return,
             };
             *state = State::Connecting;
             failures
         };
+        let subchannel = self.clone();
+        tokio::spawn(async move { subchannel.attempt(failures).await });
+    }
+
+    /// The connection, connecting now if there is none; fails fast while a backoff runs.
+    pub(crate) async fn connect(self: &Arc<Self>) -> Result<Connection, Status> {
+        let mut changes = self.shared.changed.subscribe();
+        loop {
+            changes.borrow_and_update();
+            if let Some(connection) = self.current() {
+                return Ok(connection);
+            }
+            if let Some((until, error)) = self.backoff() {
+                if Instant::now() < until {
+                    let wait = until.saturating_duration_since(Instant::now());
+                    return Err(Status::new(error.code(), format!("{} (next attempt in {wait:.1?})", error.message())));
+                }
+            }
+            self.start_connecting();
+            if self.is_connecting() && changes.changed().await.is_err() {
+                return Err(Status::unavailable("the channel is gone"));
+            }
+        }
+    }
+
+    /// One attempt: the dial within the connect timeout, its outcome recorded; after a failure, and when
+    /// the channel keeps every backend connected (round robin), the next attempt once the backoff ran out.
+    async fn attempt(self: Arc<Self>, failures: u32) {
         let config = &self.shared.config;
         let attempt = tokio::time::timeout(config.connect_timeout, self.dial()).await;
         let result =
             attempt.unwrap_or_else(|_| Err(Status::unavailable(format!("connecting to {} timed out", self.address))));
-        let outcome = {
+        let retry_after = {
             let mut state = self.state();
             match result {
                 Ok(connection) => {
-                    *state = State::Ready(connection.clone());
-                    Ok(connection)
+                    *state = State::Ready(connection);
+                    None
                 }
                 Err(error) => {
                     let failures = failures + 1;
-                    let until = Instant::now() + config.backoff.delay(failures);
-                    *state = State::Backoff { until, error: error.clone(), failures };
-                    Err(error)
+                    let delay = config.backoff.delay(failures);
+                    let until = Instant::now().checked_add(delay).unwrap_or_else(|| Instant::now() + MAX_WAIT);
+                    *state = State::Backoff { until, error, failures };
+                    Some(delay)
                 }
             }
         };
-        if outcome.is_err() {
+        if retry_after.is_some() {
             // The address may be stale: ask the resolver for fresh ones.
             self.shared.refresh.request();
         }
         self.shared.notify();
-        outcome
+        if let (Some(delay), true) = (retry_after, self.shared.eager.load(Ordering::Relaxed)) {
+            let subchannel = Arc::downgrade(&self);
+            drop(self);
+            tokio::time::sleep(delay.min(MAX_WAIT)).await;
+            // Gone from the resolution meanwhile: nothing to reconnect.
+            if let Some(subchannel) = subchannel.upgrade() {
+                subchannel.start_connecting();
+            }
+        }
     }
 
-    async fn dial(&self) -> Result<Connection, Status> {
+    /// After its connection closed: reconnects at once when the channel keeps every backend connected.
+    fn connection_lost(self: &Arc<Self>) {
+        if self.shared.eager.load(Ordering::Relaxed) {
+            self.start_connecting();
+        }
+    }
+
+    async fn dial(self: &Arc<Self>) -> Result<Connection, Status> {
         let unavailable =
             |error: std::io::Error| Status::unavailable(format!("cannot connect to {}: {error}", self.address));
         match &self.address {
@@ -222,7 +246,7 @@ impl Subchannel {
     }
 
     /// TLS first when configured, then HTTP/2.
-    async fn secure_handshake<IO>(&self, io: IO) -> Result<Connection, Status>
+    async fn secure_handshake<IO>(self: &Arc<Self>, io: IO) -> Result<Connection, Status>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -236,7 +260,7 @@ impl Subchannel {
         self.handshake(stream).await
     }
 
-    async fn handshake<IO>(&self, io: IO) -> Result<Connection, Status>
+    async fn handshake<IO>(self: &Arc<Self>, io: IO) -> Result<Connection, Status>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -262,6 +286,7 @@ impl Subchannel {
         let flag = alive.clone();
         let address = self.address.clone();
         let shared = self.shared.clone();
+        let subchannel = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);
             std::future::poll_fn(|cx| {
@@ -283,6 +308,9 @@ impl Subchannel {
             // A lost connection may mean the backend moved: re-resolve, and wake calls waiting for one.
             shared.refresh.request();
             shared.notify();
+            if let Some(subchannel) = subchannel.upgrade() {
+                subchannel.connection_lost();
+            }
         });
         Ok(Connection { send, alive, calls })
     }

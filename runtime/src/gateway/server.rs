@@ -20,9 +20,17 @@ use crate::status::Status;
 /// The default request body limit.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 4 << 20;
 
+/// How long a client may take to send its request headers, and then its body, by default: a client that
+/// trickles bytes must not hold a connection and a task forever.
+pub const DEFAULT_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Settings routes share.
 pub(crate) struct Options {
     pub(crate) max_body_size: usize,
+    /// How long a client may take to send its request headers, and its body.
+    pub(crate) read_timeout: std::time::Duration,
+    /// How long a graceful shutdown waits for requests in flight.
+    pub(crate) shutdown_grace_period: std::time::Duration,
     pub(crate) read: JsonOptions,
     pub(crate) write: JsonOptions,
     pub(crate) header_matcher: Option<HeaderMatcher>,
@@ -92,6 +100,20 @@ impl GatewayBuilder {
         self
     }
 
+    /// How long a client may take to send its request headers, and then its body (default 30 s); a slow
+    /// body gets 408.
+    pub fn read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.options.read_timeout = timeout;
+        self
+    }
+
+    /// How long a graceful shutdown lets requests in flight (streams included) run before closing their
+    /// connections (default 30 s, as the gRPC server's).
+    pub fn shutdown_grace_period(mut self, grace: std::time::Duration) -> Self {
+        self.options.shutdown_grace_period = grace;
+        self
+    }
+
     /// Forwards more headers as metadata: `matcher` gets each header's lower-case name and returns the
     /// metadata key for it, or `None` for the default rules.
     pub fn header_matcher(mut self, matcher: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
@@ -122,9 +144,6 @@ impl GatewayBuilder {
             }
             compiled.push(Compiled { method, template, route });
         }
-        // A path ending in `:verb` goes to a route with that verb before one whose last variable would take
-        // `name:verb` whole (grpc-gateway tries verbs first too); otherwise the order given stands.
-        compiled.sort_by_key(|c| c.template.verb().is_none());
         Ok(Gateway { inner: Arc::new(Inner { routes: compiled, options: Arc::new(self.options) }) })
     }
 }
@@ -152,6 +171,8 @@ impl Gateway {
         let read = JsonOptions { ignore_unknown: true, ..Default::default() };
         let options = Options {
             max_body_size: DEFAULT_MAX_BODY_SIZE,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            shutdown_grace_period: crate::server::DEFAULT_SHUTDOWN_GRACE_PERIOD,
             read,
             write: JsonOptions::default(),
             header_matcher: None,
@@ -168,7 +189,9 @@ impl Gateway {
         signal: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(self.inner.options.read_timeout);
+        builder.http2().timer(hyper_util::rt::TokioTimer::new());
         let mut signal = std::pin::pin!(signal);
         loop {
             let (stream, peer) = tokio::select! {
@@ -197,7 +220,10 @@ impl Gateway {
             });
         }
         drop(listener);
-        graceful.shutdown().await;
+        let grace = self.inner.options.shutdown_grace_period;
+        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+            tracing::info!("the gateway's shutdown grace period ran out; closing the connections left");
+        }
         Ok(())
     }
 
@@ -212,15 +238,23 @@ impl Gateway {
         if options.health_path.as_deref() == Some(path.as_str()) && request.method() == http::Method::GET {
             return json_response(http::StatusCode::OK, "{\"status\":\"SERVING\"}".into());
         }
+        if !super::template::is_well_encoded(&path) {
+            let status = Status::invalid_argument(format!("the path {path:?} has a malformed percent-escape"));
+            return error_response(&status, options);
+        }
         let mut allowed: Vec<&http::Method> = Vec::new();
-        let mut found = None;
+        let mut found: Option<(&Compiled, Vec<(String, String)>)> = None;
         for compiled in &self.inner.routes {
             if let Some(values) = compiled.template.match_path(&path) {
                 if compiled.method == *request.method() {
-                    found = Some((compiled, values));
-                    break;
-                }
-                if !allowed.contains(&&compiled.method) {
+                    // The most specific match wins (a verb, then more literal segments), whatever the order.
+                    if found
+                        .as_ref()
+                        .is_none_or(|(best, _)| compiled.template.specificity() > best.template.specificity())
+                    {
+                        found = Some((compiled, values));
+                    }
+                } else if !allowed.contains(&&compiled.method) {
                     allowed.push(&compiled.method);
                 }
             }
@@ -255,7 +289,14 @@ impl Gateway {
                 }
             }
         }
-        let body = match http_body_util::Limited::new(body, options.max_body_size).collect().await {
+        let collect = http_body_util::Limited::new(body, options.max_body_size).collect();
+        let Ok(collected) = tokio::time::timeout(options.read_timeout, collect).await else {
+            let status = Status::deadline_exceeded("the request body did not arrive in time");
+            let mut response = error_response(&status, options);
+            *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
+            return response;
+        };
+        let body = match collected {
             Ok(collected) => collected.to_bytes(),
             Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
                 let status =

@@ -263,6 +263,14 @@ impl PathTemplate {
         self.verb.as_deref()
     }
 
+    /// How specific the template is, for choosing among routes that match one path: a custom verb first
+    /// (a path ending in `:verb` is meant for it, not for a variable taking `name:verb` whole, as in
+    /// grpc-gateway), then more literal segments.
+    pub fn specificity(&self) -> (bool, usize) {
+        let literals = self.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
+        (self.verb.is_some(), literals)
+    }
+
     /// Whether `other` matches exactly the same paths (two rules on one verb must not).
     pub fn same_shape(&self, other: &PathTemplate) -> bool {
         self.segments == other.segments && self.verb == other.verb
@@ -369,4 +377,11 @@ fn decode(text: &str, keep_slash: bool) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+#[cfg(feature = "gateway")]
+/// Whether every `%` in `text` starts a well-formed escape whose decoding is UTF-8 (a request path with a
+/// malformed one is a bad request, not an unknown path).
+pub(crate) fn is_well_encoded(text: &str) -> bool {
+    decode(text, false).is_some()
 }
