@@ -13,7 +13,7 @@
 //!           body: "*"
 //! ```
 //!
-//! A rule here replaces the method's annotation.
+//! A rule here is used besides the method's annotation (both bind it), as in grpc-gateway.
 
 use yaml_rust2::{Yaml, YamlLoader};
 

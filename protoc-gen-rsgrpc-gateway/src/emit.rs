@@ -70,6 +70,8 @@ fn service_gateway(
     let server_module = ident(&escape(&format!("{}_server", service.module_base)));
     let client_module = ident(&escape(&format!("{}_client", service.module_base)));
     let client_name = format_ident!("{}Client", service.rust_name.trim_end_matches('_'));
+    // Names of the specs, kept apart when methods' names would give the same one (`getBook`, `GetBook`).
+    let mut taken = std::collections::HashSet::new();
     for (method, list) in &bound {
         let input = method.input.tokens(&module);
         let name = ident(&method.rust_name);
@@ -77,7 +79,13 @@ fn service_gateway(
         let kind = constructor(method);
         for (index, binding) in list.iter().enumerate() {
             let base = heck::ToShoutySnakeCase::to_shouty_snake_case(method.proto_name.as_str());
-            let spec_name = if index == 0 { format_ident!("{}", base) } else { format_ident!("{}_{}", base, index) };
+            let mut spec_text = if index == 0 { base.clone() } else { format!("{base}_{index}") };
+            let mut suffix = 1;
+            while !taken.insert(spec_text.clone()) {
+                spec_text = format!("{base}_{index}_{suffix}");
+                suffix += 1;
+            }
+            let spec_name = format_ident!("{}", spec_text);
             specs.push(spec(&spec_name, binding, method, rt));
             local.push(quote! {
                 #rt::gateway::Route::#kind(&#spec_name, {

@@ -21,7 +21,7 @@ pub const GATEWAY_PARAMETERS: &[(&str, &str)] = &[
     ("allow_delete_body", "DELETE rules may have a body"),
     (
         "grpc_api_configuration=FILE.yaml",
-        "HTTP rules from a service-config YAML (http: rules:); they replace annotations",
+        "HTTP rules from a service-config YAML (http: rules:); used besides annotations",
     ),
 ];
 

@@ -56,7 +56,15 @@ pub fn generate(
                 )));
             }
         }
-        rules.extend(configured);
+        // As in grpc-gateway, a YAML rule adds to the annotation: both bind the method.
+        for (selector, mut rule) in configured {
+            if let Some(mut annotation) = rules.remove(&selector) {
+                let more = std::mem::take(&mut annotation.additional_bindings);
+                rule.additional_bindings.push(annotation);
+                rule.additional_bindings.extend(more);
+            }
+            rules.insert(selector, rule);
+        }
     }
     let bindings = crate::bindings::bindings(files, to_generate, &rules, &params)?;
     let packages = rsgrpc_codegen::lower::lower(files, to_generate, &options)?;

@@ -135,12 +135,31 @@ fn rules_from_a_service_config_yaml() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let code = std::fs::read_to_string(out.path().join("rsgrpc.test.gateway.rs")).unwrap();
     assert!(code.contains("template: \"/v1/ping\""), "the unannotated method got its YAML rule");
-    assert!(code.contains("template: \"/v2/shelves/{shelf_id}\""), "the YAML rule replaced the annotation");
-    assert!(!code.contains("template: \"/v1/shelves/{shelf_id}\","), "the annotation is still there");
+    assert!(code.contains("template: \"/v2/shelves/{shelf_id}\""), "the YAML rule binds the method");
+    assert!(code.contains("template: \"/v1/shelves/{shelf_id}\","), "and so does its annotation still");
 
     std::fs::write(&yaml, "http:\n  rules:\n    - selector: rsgrpc.test.gateway.Library.Nope\n      get: /v1/x\n")
         .unwrap();
     let output = run_protoc(&include, &["rsgrpc/test/gateway/library.proto"], &params, out.path());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("selector rsgrpc.test.gateway.Library.Nope names no method"), "{stderr}");
+}
+
+#[test]
+fn methods_whose_names_give_the_same_spec_name_get_distinct_ones() {
+    let extra = r#"rpc getThing(Req) returns (Res) { option (google.api.http) = { get: "/v1/a/{name}" }; }
+  rpc GetThing(Req) returns (Res) { option (google.api.http) = { get: "/v1/b/{name}" }; }"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.proto"), proto(r#"get: "/v1/m""#, extra)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = run_protoc(dir.path(), &["bad.proto"], "", out.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let code = std::fs::read_to_string(out.path().join("bad.rs")).unwrap();
+    let statics: Vec<&str> = code.lines().filter(|l| l.trim_start().starts_with("pub static ")).collect();
+    let mut names: Vec<&str> = statics.iter().map(|l| l.split_whitespace().nth(2).unwrap()).collect();
+    names.sort();
+    let count = names.len();
+    names.dedup();
+    assert_eq!(names.len(), count, "duplicate statics: {statics:?}");
+    assert_eq!(count, 3, "{statics:?}");
 }

@@ -95,11 +95,8 @@ impl Library for TestLibrary {
 
     async fn get_book_title(&self, request: Request<GetBookRequest>) -> Result<Response<BookTitle>, Status> {
         let name = request.into_inner().name;
-        Ok(Response::new(BookTitle {
-            title: format!("title of {name}"),
-            subtitle: "unseen".into(),
-            ..Default::default()
-        }))
+        let title = if name.ends_with("/untitled") { String::new() } else { format!("title of {name}") };
+        Ok(Response::new(BookTitle { title, subtitle: "unseen".into(), ..Default::default() }))
     }
 
     async fn watch_shelf(&self, request: Request<WatchShelfRequest>) -> Result<Response<BoxStream<Book>>, Status> {
@@ -113,7 +110,8 @@ impl Library for TestLibrary {
             if request.interval_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(request.interval_ms as u64)).await;
             }
-            if request.fail_after > 0 && i >= request.fail_after {
+            // fail_after < 0: fail before the first book.
+            if request.fail_after < 0 || (request.fail_after > 0 && i >= request.fail_after) {
                 return Some((Err(Status::unavailable(format!("shelf {} went away", request.shelf_id))), items));
             }
             Some((Ok(book(&format!("shelves/{}/books/{i}", request.shelf_id), &format!("book {i}"))), items))

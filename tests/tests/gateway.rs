@@ -205,9 +205,11 @@ async fn every_rule_shape() {
         let reply = send(addr, protocol, "SEARCH", "/v1/books", &json_body, r#"{"query": "moby"}"#).await;
         assert_eq!(reply.json()["books"][0]["title"], "moby", "{ctx}");
 
-        // response_body: only that field.
+        // response_body: only that field, and at its default value not `null` but `""`.
         let reply = get("/v1/shelves/s1/books/b1/title").await;
         assert_eq!(reply.json(), json!("title of shelves/s1/books/b1"), "{ctx}");
+        let reply = get("/v1/shelves/s1/books/untitled/title").await;
+        assert_eq!(reply.json(), json!(""), "{ctx}");
     })
     .await;
 }
@@ -275,6 +277,13 @@ async fn bad_requests_get_the_status_they_deserve() {
             assert_eq!(reply.status, 400);
             let message = reply.json()["message"].as_str().unwrap().to_owned();
             assert!(message.contains("book.pages"), "the JSON path is named: {message}");
+
+            let reply = send(addr, protocol, "GET", "/v1/shelves/%zz", &[], "").await;
+            assert_eq!((reply.status, reply.json()["code"].clone()), (400, json!(3)), "a malformed path escape");
+            let reply = send(addr, protocol, "GET", "/v1/shelves/s1/books?tags=%zz", &[], "").await;
+            assert_eq!(reply.status, 400, "a malformed query escape: {}", reply.body);
+            let reply = send(addr, protocol, "GET", "/v1/shelves/s1/books?include_archived=1", &[], "").await;
+            assert_eq!(reply.json()["request"]["includeArchived"], true, "Go's spellings of bools");
 
             for (query, named) in [
                 ("page_size=1&page_size=2", "page_size"),
@@ -384,9 +393,11 @@ async fn server_streams_as_ndjson_and_server_sent_events() {
         assert_eq!(lines[2]["error"]["code"], 14);
         assert_eq!(lines[2]["error"]["message"], "shelf s1 went away");
 
-        // An error before the first message is a plain error answer.
+        // An error before the first message is a plain error answer, from the handler or from the stream.
         let reply = send(addr, protocol, "GET", "/v1/shelves/missing:watch?count=1", &[], "").await;
         assert_eq!(reply.status, 404);
+        let reply = send(addr, protocol, "GET", "/v1/shelves/s1:watch?count=3&fail_after=-1", &[], "").await;
+        assert_eq!((reply.status, reply.json()["code"].clone()), (503, json!(14)), "{}", reply.body);
 
         let sse = [("accept", "text/event-stream")];
         let reply = send(addr, protocol, "GET", "/v1/shelves/s1:watch?count=4&fail_after=2", &sse, "").await;

@@ -12,9 +12,10 @@ use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
+use super::route::ResponseField;
 use super::server::Options;
 use super::{errors, headers};
-use crate::json::{to_json_with, JsonMessage};
+use crate::json::{to_json_with, JsonError, JsonMessage, JsonOptions};
 use crate::metadata::MetadataMap;
 use crate::status::Status;
 
@@ -41,6 +42,7 @@ enum State<S> {
 pub(crate) fn messages<Res, S>(
     stream: S,
     options: Arc<Options>,
+    field: Option<ResponseField>,
     sse: bool,
     deadline: Option<Instant>,
     trailers: MetadataMap,
@@ -78,7 +80,7 @@ where
                     };
                     match next {
                         Some(Ok(message)) => {
-                            let text = match to_json_with(&message, &options.write) {
+                            let text = match message_json(&message, field, &options.write) {
                                 Ok(json) if sse => format!("data: {json}\n\n"),
                                 Ok(json) => format!("{{\"result\":{json}}}\n"),
                                 Err(error) => {
@@ -114,6 +116,27 @@ where
         }
     });
     StreamBody::new(frames.map(|frame: Result<Frame<Bytes>, Infallible>| frame)).boxed_unsync()
+}
+
+/// A response message as JSON, or its `response_body` field: written as usual, and when the field is
+/// left out for holding its default value, written again with defaults so it is `0`, `""` or `false`
+/// rather than missing.
+pub(crate) fn message_json<Res: JsonMessage>(
+    message: &Res,
+    field: Option<ResponseField>,
+    options: &JsonOptions,
+) -> Result<String, JsonError> {
+    let json = to_json_with(message, options)?;
+    let Some(field) = field else { return Ok(json) };
+    let key = if options.proto_names { field.name } else { field.json_name };
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    if let Some(found) = value.get_mut(key) {
+        return Ok(found.take().to_string());
+    }
+    let with_defaults = JsonOptions { emit_defaults: true, ..options.clone() };
+    let mut value: serde_json::Value =
+        serde_json::from_str(&to_json_with(message, &with_defaults)?).unwrap_or_default();
+    Ok(value.get_mut(key).map(serde_json::Value::take).unwrap_or_default().to_string())
 }
 
 fn error_text(status: &Status, options: &Options, sse: bool) -> String {

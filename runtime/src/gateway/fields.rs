@@ -53,9 +53,10 @@ fn bad_request(message: String) -> Status {
 fn value_of(text: &str, kind: FieldKind, what: &dyn Fn() -> String) -> Result<Value, Status> {
     match kind {
         FieldKind::Text => Ok(Value::String(text.to_owned())),
+        // The spellings Go's strconv.ParseBool takes, as grpc-gateway reads bools.
         FieldKind::Bool => match text {
-            "true" => Ok(Value::Bool(true)),
-            "false" => Ok(Value::Bool(false)),
+            "true" | "True" | "TRUE" | "t" | "T" | "1" => Ok(Value::Bool(true)),
+            "false" | "False" | "FALSE" | "f" | "F" | "0" => Ok(Value::Bool(false)),
             _ => Err(bad_request(format!("{}: {text:?} is not true or false", what()))),
         },
         FieldKind::Enum => Ok(match text.parse::<i64>() {
@@ -87,8 +88,17 @@ fn set_path(root: &mut Map<String, Value>, path: &str, value: Value) -> Result<(
     Ok(())
 }
 
-/// Decodes `application/x-www-form-urlencoded` text (`+` is a space in a query).
+/// Decodes `application/x-www-form-urlencoded` text (`+` is a space in a query); a malformed escape is an
+/// error, as in Go's url.ParseQuery.
 fn form_decode(text: &str) -> Result<String, Status> {
+    let bytes = text.as_bytes();
+    let malformed = bytes
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'%' && !bytes.get(i + 1..i + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)));
+    if malformed {
+        return Err(bad_request(format!("the query has a malformed percent-escape in {text:?}")));
+    }
     let spaced = text.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8()
@@ -199,6 +209,9 @@ mod tests {
         assert!(error.message().contains("given more than once, but field \"page_size\" is not repeated"), "{error}");
         let error = build(BodyRule::None, None, "filter.active=yes", &[]).unwrap_err();
         assert_eq!(error.message(), "query parameter \"filter.active\": \"yes\" is not true or false");
+        assert_eq!(build(BodyRule::None, None, "filter.active=1", &[]).unwrap()["filter"]["active"], true);
+        let error = build(BodyRule::None, None, "tags=%zz", &[]).unwrap_err();
+        assert!(error.message().contains("malformed percent-escape"), "{error}");
         // With body "*" the query is not read at all.
         assert_eq!(build(BodyRule::All, Some("{}"), "page_size=oops", &[]).unwrap(), serde_json::json!({}));
         let error = build(BodyRule::All, Some("[1]"), "", &[]).unwrap_err();

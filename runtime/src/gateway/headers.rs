@@ -53,6 +53,7 @@ const PERMANENT: &[&str] = &[
 /// The metadata and deadline of a gateway request.
 pub(crate) fn incoming(
     headers: &http::HeaderMap,
+    authority: Option<&str>,
     matcher: Option<&HeaderMatcher>,
     peer: Option<SocketAddr>,
 ) -> Result<(MetadataMap, Option<Instant>), Status> {
@@ -68,15 +69,21 @@ pub(crate) fn incoming(
             deadline = Instant::now().checked_add(timeout);
             continue;
         }
-        let key = match matcher.and_then(|matcher| matcher(name)) {
-            Some(key) => key,
-            None if name == "authorization" => name.to_owned(),
-            None if PERMANENT.contains(&name) => format!("{GATEWAY_PREFIX}{name}"),
+        // Headers the client sent as metadata (Grpc-Metadata-*) must be valid; a standard header's odd
+        // value (a Cookie with a tab, a UTF-8 User-Agent) is left out rather than failing the request.
+        let (key, explicit) = match matcher.and_then(|matcher| matcher(name)) {
+            Some(key) => (key.to_ascii_lowercase(), true),
+            None if name == "authorization" => (name.to_owned(), true),
+            None if PERMANENT.contains(&name) => (format!("{GATEWAY_PREFIX}{name}"), false),
             None => match name.strip_prefix(METADATA_PREFIX) {
-                Some(key) if !key.is_empty() => key.to_owned(),
+                Some(key) if !key.is_empty() => (key.to_owned(), true),
                 _ => continue,
             },
         };
+        if !explicit && value.to_str().is_err() {
+            tracing::debug!(header = name, "leaving out a header whose value is not ASCII");
+            continue;
+        }
         let added = if key.ends_with("-bin") {
             // Padded or not, standard or URL-safe alphabet: clients differ.
             let encoded = text()?.trim_end_matches('=');
@@ -91,13 +98,20 @@ pub(crate) fn incoming(
         added.map_err(|e| bad(&e.to_string()))?;
     }
     if let Some(peer) = peer {
-        let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(earlier) => format!("{earlier}, {}", peer.ip()),
-            None => peer.ip().to_string(),
-        };
-        let _ = metadata.insert("x-forwarded-for", &forwarded);
+        // Every X-Forwarded-For line of the proxies before us, then the peer.
+        let mut chain: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+        let ip = peer.ip().to_string();
+        chain.push(&ip);
+        let _ = metadata.insert("x-forwarded-for", &chain.join(", "));
     }
-    if let Some(host) = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()) {
+    // The host the client asked for: a proxy's X-Forwarded-Host, else Host (HTTP/1.1), else the URI's
+    // authority (HTTP/2).
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(http::header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .or(authority);
+    if let Some(host) = host {
         let _ = metadata.insert("x-forwarded-host", host);
     }
     Ok((metadata, deadline))
@@ -140,21 +154,26 @@ mod tests {
         headers.insert("user-agent", "curl/8".parse().unwrap());
         headers.insert("x-custom", "kept?".parse().unwrap());
         headers.insert("grpc-timeout", "250m".parse().unwrap());
-        let (metadata, deadline) = incoming(&headers, None, Some("10.0.0.1:5".parse().unwrap())).unwrap();
+        headers.append("x-forwarded-for", "192.0.2.1".parse().unwrap());
+        headers.insert("cookie", http::HeaderValue::from_bytes(b"a=\xff").unwrap());
+        let (metadata, deadline) =
+            incoming(&headers, Some("api:80"), None, Some("10.0.0.1:5".parse().unwrap())).unwrap();
         assert_eq!(metadata.get("authorization"), Some("Bearer t"));
         assert_eq!(metadata.get("tenant"), Some("acme"));
         assert_eq!(metadata.get_bin("trace-bin").unwrap().unwrap(), [1, 2, 3]);
         assert_eq!(metadata.get("grpcgateway-user-agent"), Some("curl/8"));
         assert_eq!(metadata.get("x-custom"), None);
-        assert_eq!(metadata.get("x-forwarded-for"), Some("10.0.0.1"));
+        assert_eq!(metadata.get("x-forwarded-for"), Some("192.0.2.1, 10.0.0.1"));
+        assert_eq!(metadata.get("x-forwarded-host"), Some("api:80"));
+        assert_eq!(metadata.get("grpcgateway-cookie"), None, "a value that is not ASCII is left out");
         assert!(deadline.is_some());
 
-        let matcher: HeaderMatcher = Arc::new(|name| (name == "x-custom").then(|| "custom".to_owned()));
-        let (metadata, _) = incoming(&headers, Some(&matcher), None).unwrap();
+        let matcher: HeaderMatcher = Arc::new(|name| (name == "x-custom").then(|| "Custom".to_owned()));
+        let (metadata, _) = incoming(&headers, None, Some(&matcher), None).unwrap();
         assert_eq!(metadata.get("custom"), Some("kept?"));
 
         headers.insert("grpc-timeout", "soon".parse().unwrap());
-        let error = incoming(&headers, None, None).unwrap_err();
+        let error = incoming(&headers, None, None, None).unwrap_err();
         assert!(error.message().contains("grpc-timeout"), "{error}");
     }
 }

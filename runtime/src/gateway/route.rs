@@ -17,7 +17,7 @@ use super::body::{self, GatewayBody};
 use super::fields::{request_json, BodyRule, FieldSpec};
 use super::server::Options;
 use super::{errors, headers};
-use crate::json::{from_json_with, to_json_with, JsonMessage};
+use crate::json::{from_json_with, JsonMessage};
 use crate::request::Request;
 use crate::response::Response;
 use crate::status::Status;
@@ -134,7 +134,7 @@ impl Route {
         F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
     {
-        Route { spec, input: Input::Stream, handler: Arc::new(BidiStreaming { handler, _types: PhantomData }) }
+        Route { spec, input: Input::Stream, handler: Arc::new(BidiStreaming { handler, spec, _types: PhantomData }) }
     }
 
     /// The binding.
@@ -145,7 +145,7 @@ impl Route {
 
 /// The request's metadata and deadline, and the request message built from path, query and body.
 fn single_request<Req: JsonMessage>(call: &Call, spec: &RouteSpec) -> Result<(Request<Req>, Option<Instant>), Status> {
-    let (metadata, deadline) = headers::incoming(&call.head.headers, call.options.header_matcher.as_ref(), call.peer)?;
+    let (metadata, deadline) = incoming_metadata(call)?;
     let body = match spec.body {
         BodyRule::None => None,
         _ if call.body.iter().all(u8::is_ascii_whitespace) => None,
@@ -166,7 +166,7 @@ fn single_request<Req: JsonMessage>(call: &Call, spec: &RouteSpec) -> Result<(Re
 fn stream_request<Req: JsonMessage + prost::Message + Default + 'static>(
     call: &Call,
 ) -> Result<(Request<Streaming<Req>>, Option<Instant>), Status> {
-    let (metadata, deadline) = headers::incoming(&call.head.headers, call.options.header_matcher.as_ref(), call.peer)?;
+    let (metadata, deadline) = incoming_metadata(call)?;
     let mut messages = Vec::new();
     for (index, value) in serde_json::Deserializer::from_slice(&call.body).into_iter::<Value>().enumerate() {
         let value = value.map_err(|e| {
@@ -192,6 +192,12 @@ fn into_request<T>(
     request
 }
 
+/// The request's metadata and deadline from its headers.
+fn incoming_metadata(call: &Call) -> Result<(crate::metadata::MetadataMap, Option<Instant>), Status> {
+    let authority = call.head.uri.authority().map(|a| a.as_str());
+    headers::incoming(&call.head.headers, authority, call.options.header_matcher.as_ref(), call.peer)
+}
+
 fn parse_body(body: &[u8]) -> Result<Value, Status> {
     serde_json::from_slice(body)
         .map_err(|e| Status::invalid_argument(format!("the request body is not valid JSON: {e}")))
@@ -214,21 +220,13 @@ fn unary_response<Res: JsonMessage>(
     options: &Options,
 ) -> http::Response<GatewayBody> {
     let (metadata, message, trailers) = response.into_parts();
-    let json = match to_json_with(&message, &options.write) {
+    let json = match body::message_json(&message, spec.response_body, &options.write) {
         Ok(json) => json,
         Err(error) => {
             return error_response(
                 &Status::internal(format!("the response cannot be written as JSON: {error}")),
                 options,
             )
-        }
-    };
-    let json = match spec.response_body {
-        None => json,
-        Some(field) => {
-            let key = if options.write.proto_names { field.name } else { field.json_name };
-            let mut value: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
-            value.get_mut(key).map(Value::take).unwrap_or(Value::Null).to_string()
         }
     };
     let mut response = http::Response::new(body::full(json));
@@ -249,15 +247,29 @@ pub(crate) fn error_response(status: &Status, options: &Options) -> http::Respon
     response
 }
 
-/// A streaming answer: the header metadata, then each message as it comes.
-fn stream_response<Res, S>(response: Response<S>, call: &Call, deadline: Option<Instant>) -> http::Response<GatewayBody>
+/// A streaming answer: the header metadata, then each message as it comes. A stream that fails before its
+/// first message is answered like any failed call, with the error's HTTP status (as grpc-gateway does).
+async fn stream_response<Res, S>(
+    response: Response<S>,
+    call: &Call,
+    spec: &RouteSpec,
+    deadline: Option<Instant>,
+) -> http::Response<GatewayBody>
 where
     Res: JsonMessage + Send + 'static,
     S: Stream<Item = Result<Res, Status>> + Send + 'static,
 {
     let (metadata, stream, trailers) = response.into_parts();
+    let mut stream = Box::pin(stream);
+    let first = within(deadline, async { Ok(futures_util::StreamExt::next(&mut stream).await) }).await;
+    let first = match first {
+        Ok(Some(Err(status))) | Err(status) => return error_response(&status, &call.options),
+        Ok(first) => first,
+    };
+    let stream = futures_util::StreamExt::chain(futures_util::stream::iter(first), stream);
     let content_type = if call.sse { "text/event-stream" } else { "application/json" };
-    let mut response = http::Response::new(body::messages(stream, call.options.clone(), call.sse, deadline, trailers));
+    let body = body::messages(stream, call.options.clone(), spec.response_body, call.sse, deadline, trailers);
+    let mut response = http::Response::new(body);
     let headers = response.headers_mut();
     headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
     if call.sse {
@@ -269,15 +281,17 @@ where
 
 /// Calls the service with a prepared request, within its deadline, and answers with `respond` (or the
 /// error).
-fn run<T, R, Fut>(
+fn run<T, R, Fut, Answer, A>(
     call: Call,
     prepared: Result<(Request<T>, Option<Instant>), Status>,
     work: impl FnOnce(Request<T>) -> Fut,
-    respond: impl FnOnce(R, &Call, Option<Instant>) -> http::Response<GatewayBody> + Send + 'static,
+    respond: A,
 ) -> HandlerFuture
 where
     Fut: Future<Output = Result<R, Status>> + Send + 'static,
     R: Send + 'static,
+    A: FnOnce(R, Call, Option<Instant>) -> Answer + Send + 'static,
+    Answer: Future<Output = http::Response<GatewayBody>> + Send,
 {
     let (request, deadline) = match prepared {
         Ok(prepared) => prepared,
@@ -286,7 +300,7 @@ where
     let work = work(request);
     Box::pin(async move {
         match within(deadline, work).await {
-            Ok(response) => respond(response, &call, deadline),
+            Ok(response) => respond(response, call, deadline).await,
             Err(status) => error_response(&status, &call.options),
         }
     })
@@ -312,7 +326,7 @@ where
             call,
             prepared,
             |request| (self.handler)(request),
-            move |response, call, _deadline| unary_response(response, spec, &call.options),
+            move |response, call, _deadline| async move { unary_response(response, spec, &call.options) },
         )
     }
 }
@@ -333,11 +347,12 @@ where
 {
     fn handle(&self, call: Call) -> HandlerFuture {
         let prepared = single_request::<Req>(&call, self.spec);
+        let spec = self.spec;
         run(
             call,
             prepared,
             |request| (self.handler)(request),
-            move |response, call, deadline| stream_response(response, call, deadline),
+            move |response, call, deadline| async move { stream_response(response, &call, spec, deadline).await },
         )
     }
 }
@@ -362,13 +377,14 @@ where
             call,
             prepared,
             |request| (self.handler)(request),
-            move |response, call, _deadline| unary_response(response, spec, &call.options),
+            move |response, call, _deadline| async move { unary_response(response, spec, &call.options) },
         )
     }
 }
 
 struct BidiStreaming<F, Req, Res> {
     handler: F,
+    spec: &'static RouteSpec,
     _types: PhantomData<fn(Req) -> Res>,
 }
 
@@ -382,11 +398,12 @@ where
 {
     fn handle(&self, call: Call) -> HandlerFuture {
         let prepared = stream_request::<Req>(&call);
+        let spec = self.spec;
         run(
             call,
             prepared,
             |request| (self.handler)(request),
-            move |response, call, deadline| stream_response(response, call, deadline),
+            move |response, call, deadline| async move { stream_response(response, &call, spec, deadline).await },
         )
     }
 }
