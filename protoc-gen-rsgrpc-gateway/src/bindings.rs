@@ -63,6 +63,10 @@ pub struct Binding {
     pub path_fields: Vec<FieldInfo>,
     /// Fields query parameters may set.
     pub query_fields: Vec<FieldInfo>,
+    /// A PATCH with a body field and a top-level `google.protobuf.FieldMask update_mask`: the mask's proto
+    /// name, and the message fields under the body field (dotted, relative to it) whose keys the gateway
+    /// descends into when it fills the mask from the body (grpc-gateway's PATCH feature).
+    pub update_mask: Option<(String, Vec<String>)>,
 }
 
 /// The bindings of every method that has any, by `package.Service.Method`.
@@ -191,6 +195,29 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The non-repeated, non-map, non-well-known message fields under `message`, dotted (the JSON objects
+    /// a field mask descends into).
+    fn message_fields(&self, message: &DescriptorProto, prefix: &str, stack: &mut Vec<String>, out: &mut Vec<String>) {
+        if stack.len() > MAX_QUERY_DEPTH {
+            return;
+        }
+        for field in &message.field {
+            let is_message = field.r#type() == Type::Message
+                && field.label() != Label::Repeated
+                && !field.type_name().starts_with(".google.protobuf.");
+            if !is_message || stack.iter().any(|t| t == field.type_name()) {
+                continue;
+            }
+            let path = if prefix.is_empty() { field.name().to_owned() } else { format!("{prefix}.{}", field.name()) };
+            out.push(path.clone());
+            if let Some(nested) = self.index.message(field.type_name()) {
+                stack.push(field.type_name().to_owned());
+                self.message_fields(nested, &path, stack, out);
+                stack.pop();
+            }
+        }
+    }
+
     fn binding(
         &self,
         rule: &HttpRule,
@@ -264,7 +291,35 @@ impl<'a> Checker<'a> {
                 })
                 .collect();
         }
-        Ok(Binding { http_method, template: template.to_owned(), body, response_body, path_fields, query_fields })
+        let update_mask = match &body {
+            Body::Field(name) if http_method == "PATCH" && self.params.allow_patch_feature => input
+                .field
+                .iter()
+                .find(|f| f.name() == "update_mask" && f.type_name() == ".google.protobuf.FieldMask")
+                .map(|mask| {
+                    let body_field = input.field.iter().find(|f| f.name() == name);
+                    let mut nested = Vec::new();
+                    if let Some(message) = body_field.and_then(|f| self.index.message(f.type_name())) {
+                        self.message_fields(
+                            message,
+                            "",
+                            &mut vec![body_field.map(|f| f.type_name().to_owned()).unwrap_or_default()],
+                            &mut nested,
+                        );
+                    }
+                    (mask.name().to_owned(), nested)
+                }),
+            _ => None,
+        };
+        Ok(Binding {
+            http_method,
+            template: template.to_owned(),
+            body,
+            response_body,
+            path_fields,
+            query_fields,
+            update_mask,
+        })
     }
 }
 

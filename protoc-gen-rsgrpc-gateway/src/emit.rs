@@ -180,6 +180,12 @@ fn spec(name: &proc_macro2::Ident, binding: &Binding, method: &Method, rt: &Toke
         });
         quote!(&[#(#items),*])
     };
+    let update_mask = match &binding.update_mask {
+        None => quote!(::core::option::Option::None),
+        Some((field, nested)) => quote! {
+            ::core::option::Option::Some(#rt::gateway::UpdateMask { field: #field, messages: &[#(#nested),*] })
+        },
+    };
     let path_fields = fields(&binding.path_fields);
     let query_fields = fields(&binding.query_fields);
     let rpc = &method.path;
@@ -192,6 +198,7 @@ fn spec(name: &proc_macro2::Ident, binding: &Binding, method: &Method, rt: &Toke
             response_body: #response_body,
             path_fields: #path_fields,
             query_fields: #query_fields,
+            update_mask: #update_mask,
             rpc: #rpc,
         };
     }

@@ -5,20 +5,35 @@
 use rsgrpc_codegen::{CodegenError, Options};
 
 /// The gateway's own parameters.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct GatewayParams {
     /// Methods without a rule get `POST /package.Service/Method` with body `*`.
     pub generate_unbound_methods: bool,
     /// DELETE rules may have a body.
     pub allow_delete_body: bool,
+    /// A PATCH whose request has an `update_mask` not given in the query gets it filled from the body's
+    /// fields (on by default, as in grpc-gateway).
+    pub allow_patch_feature: bool,
     /// A service-config YAML with HTTP rules (its path as given, relative to where protoc runs).
     pub grpc_api_configuration: Option<String>,
+}
+
+impl Default for GatewayParams {
+    fn default() -> Self {
+        GatewayParams {
+            generate_unbound_methods: false,
+            allow_delete_body: false,
+            allow_patch_feature: true,
+            grpc_api_configuration: None,
+        }
+    }
 }
 
 /// The gateway's descriptions of its own parameters, for `--help`.
 pub const GATEWAY_PARAMETERS: &[(&str, &str)] = &[
     ("generate_unbound_methods", "methods without a google.api.http rule get POST /package.Service/Method, body *"),
     ("allow_delete_body", "DELETE rules may have a body"),
+    ("allow_patch_feature=false", "do not fill a PATCH's update_mask from the fields of its body"),
     (
         "grpc_api_configuration=FILE.yaml",
         "HTTP rules from a service-config YAML (http: rules:); used besides annotations",
@@ -39,6 +54,7 @@ pub fn parse(parameter: &str) -> Result<(GatewayParams, Options), CodegenError> 
         match key {
             "generate_unbound_methods" => gateway.generate_unbound_methods = flag(value)?,
             "allow_delete_body" => gateway.allow_delete_body = flag(value)?,
+            "allow_patch_feature" => gateway.allow_patch_feature = flag(value)?,
             "grpc_api_configuration" => match value {
                 Some(path) if !path.is_empty() => gateway.grpc_api_configuration = Some(path.to_owned()),
                 _ => {

@@ -187,6 +187,9 @@ async fn every_rule_shape() {
         let expected =
             json!({"name": "shelves/s1/books/b9", "title": "T", "available": true, "author": "title+available"});
         assert_eq!(reply.json(), expected, "{ctx}");
+        // Without update_mask in the query, it is filled from the body's fields (grpc-gateway's PATCH feature).
+        let reply = send(addr, protocol, "PATCH", "/v1/shelves/s1/books/b9", &json_body, body).await;
+        assert_eq!(reply.json()["author"], "available+name+title", "{ctx}");
 
         // body "*": the path wins over the body too.
         let reply =

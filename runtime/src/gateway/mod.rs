@@ -28,6 +28,6 @@ pub use fields::{BodyRule, FieldKind, FieldSpec};
 #[cfg(feature = "gateway")]
 pub use headers::HeaderMatcher;
 #[cfg(feature = "gateway")]
-pub use route::{bidi_proxy, messages, ResponseField, Route, RouteSpec};
+pub use route::{bidi_proxy, messages, ResponseField, Route, RouteSpec, UpdateMask};
 #[cfg(feature = "gateway")]
 pub use server::{Gateway, GatewayBuilder, GatewayError, DEFAULT_MAX_BODY_SIZE};

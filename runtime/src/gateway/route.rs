@@ -32,6 +32,16 @@ pub struct ResponseField {
     pub json_name: &'static str,
 }
 
+/// A PATCH's field mask, filled from the body when the query does not give it (grpc-gateway's PATCH
+/// feature): the request field, and the body's message fields whose keys it descends into.
+#[derive(Debug, Clone, Copy)]
+pub struct UpdateMask {
+    /// The mask field's proto name (`update_mask`).
+    pub field: &'static str,
+    /// Message fields under the body field, dotted.
+    pub messages: &'static [&'static str],
+}
+
 /// What generated code knows of one HTTP binding of a method.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteSpec {
@@ -47,6 +57,8 @@ pub struct RouteSpec {
     pub path_fields: &'static [FieldSpec],
     /// The fields query parameters may set.
     pub query_fields: &'static [FieldSpec],
+    /// The field mask a PATCH fills from its body.
+    pub update_mask: Option<UpdateMask>,
     /// The gRPC method, `/package.Service/Method`.
     pub rpc: &'static str,
 }
@@ -152,7 +164,11 @@ fn single_request<Req: JsonMessage>(call: &Call, spec: &RouteSpec) -> Result<(Re
         _ => Some(parse_body(&call.body)?),
     };
     let query = call.head.uri.query();
-    let (json, params) = request_json(spec.body, body, query, spec.query_fields, &call.path_values, spec.path_fields)?;
+    let (mut json, params) =
+        request_json(spec.body, body, query, spec.query_fields, &call.path_values, spec.path_fields)?;
+    if let (Some(mask), BodyRule::Field(body_field)) = (spec.update_mask, spec.body) {
+        fill_update_mask(&mut json, &params, mask, body_field);
+    }
     let invalid = |e: crate::json::JsonError| Status::invalid_argument(format!("invalid request: {e}"));
     if call.options.read.ignore_unknown && params.as_object().is_some_and(|p| !p.is_empty()) {
         let strict = crate::json::JsonOptions { ignore_unknown: false, ..call.options.read.clone() };
@@ -190,6 +206,59 @@ fn into_request<T>(
     *request.metadata_mut() = metadata;
     request.set_peer(peer);
     request
+}
+
+/// Sets the field mask to the paths the body gives, unless the query set it.
+fn fill_update_mask(json: &mut Value, params: &Value, mask: UpdateMask, body_field: &str) {
+    if params.get(mask.field).is_some() {
+        return;
+    }
+    // Keys may be JSON (`pageCount`) or proto names (`page_count`); a mask's JSON form is camelCase.
+    fn camel(key: &str) -> String {
+        let mut out = String::with_capacity(key.len());
+        let mut upper = false;
+        for c in key.chars() {
+            match c {
+                '_' => upper = true,
+                c if upper => {
+                    out.push(c.to_ascii_uppercase());
+                    upper = false;
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+    fn snake(path: &str) -> String {
+        let mut out = String::with_capacity(path.len() + 4);
+        for c in path.chars() {
+            if c.is_ascii_uppercase() {
+                out.push('_');
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+    fn paths(object: &serde_json::Map<String, Value>, prefix: &str, messages: &[&str], out: &mut Vec<String>) {
+        for (key, value) in object {
+            let key = camel(key);
+            let path = if prefix.is_empty() { key } else { format!("{prefix}.{key}") };
+            let proto_path = snake(&path);
+            match value {
+                Value::Object(inner) if messages.contains(&proto_path.as_str()) => paths(inner, &path, messages, out),
+                _ => out.push(path),
+            }
+        }
+    }
+    let Some(Value::Object(body)) = json.get(body_field) else { return };
+    let mut found = Vec::new();
+    paths(body, "", mask.messages, &mut found);
+    found.sort();
+    if let Some(root) = json.as_object_mut() {
+        root.insert(mask.field.to_owned(), Value::String(found.join(",")));
+    }
 }
 
 /// The request's metadata and deadline from its headers.

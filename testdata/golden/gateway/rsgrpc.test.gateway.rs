@@ -3940,6 +3940,7 @@ pub mod library_gateway {
             },
         ],
         query_fields: &[],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/GetShelf",
     };
     /// `GET /v1/{name=shelves/*/books/*}` for `GetBook`.
@@ -3957,6 +3958,7 @@ pub mod library_gateway {
             },
         ],
         query_fields: &[],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/GetBook",
     };
     /// `GET /v1/by-path/{name=**}` for `GetBook`.
@@ -3974,6 +3976,7 @@ pub mod library_gateway {
             },
         ],
         query_fields: &[],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/GetBook",
     };
     /// `GET /v1/shelves/{shelf_id}/books` for `ListBooks`.
@@ -4088,6 +4091,7 @@ pub mod library_gateway {
                 repeated: false,
             },
         ],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/ListBooks",
     };
     /// `POST /v1/shelves/{shelf_id}/books` for `CreateBook`.
@@ -4112,6 +4116,7 @@ pub mod library_gateway {
                 repeated: false,
             },
         ],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/CreateBook",
     };
     /// `PATCH /v1/{book.name=shelves/*/books/*}` for `UpdateBook`.
@@ -4136,6 +4141,10 @@ pub mod library_gateway {
                 repeated: false,
             },
         ],
+        update_mask: ::core::option::Option::Some(::rsgrpc::gateway::UpdateMask {
+            field: "update_mask",
+            messages: &[],
+        }),
         rpc: "/rsgrpc.test.gateway.Library/UpdateBook",
     };
     /// `PUT /v1/shelves/{id}` for `PutShelf`.
@@ -4153,6 +4162,7 @@ pub mod library_gateway {
             },
         ],
         query_fields: &[],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/PutShelf",
     };
     /// `DELETE /v1/{name=shelves/*/books/*}` for `DeleteBook`.
@@ -4177,6 +4187,7 @@ pub mod library_gateway {
                 repeated: false,
             },
         ],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/DeleteBook",
     };
     /// `POST /v1/{name=shelves/*/books/*}:archive` for `ArchiveBook`.
@@ -4194,6 +4205,7 @@ pub mod library_gateway {
             },
         ],
         query_fields: &[],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/ArchiveBook",
     };
     /// `SEARCH /v1/books` for `Search`.
@@ -4204,6 +4216,7 @@ pub mod library_gateway {
         response_body: ::core::option::Option::None,
         path_fields: &[],
         query_fields: &[],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/Search",
     };
     /// `GET /v1/{name=shelves/*/books/*}/title` for `GetBookTitle`.
@@ -4224,6 +4237,7 @@ pub mod library_gateway {
             },
         ],
         query_fields: &[],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/GetBookTitle",
     };
     /// `GET /v1/shelves/{shelf_id}:watch` for `WatchShelf`.
@@ -4260,6 +4274,7 @@ pub mod library_gateway {
                 repeated: false,
             },
         ],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/WatchShelf",
     };
     /// `POST /v1/books:import` for `ImportBooks`.
@@ -4270,6 +4285,7 @@ pub mod library_gateway {
         response_body: ::core::option::Option::None,
         path_fields: &[],
         query_fields: &[],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/ImportBooks",
     };
     /// `POST /v1/chat` for `Chat`.
@@ -4280,6 +4296,7 @@ pub mod library_gateway {
         response_body: ::core::option::Option::None,
         path_fields: &[],
         query_fields: &[],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/Chat",
     };
     /// `GET /v1/fail/{code}` for `Fail`.
@@ -4304,6 +4321,7 @@ pub mod library_gateway {
                 repeated: false,
             },
         ],
+        update_mask: ::core::option::Option::None,
         rpc: "/rsgrpc.test.gateway.Library/Fail",
     };
     /// The routes, answered by `service` in this process (no network hop).
