@@ -97,7 +97,9 @@ fn service_gateway(
                 })
             });
             let call = match (method.client_streaming, method.server_streaming) {
-                (true, false) => quote!(client.#name(request.map(#rt::gateway::messages)).await),
+                (true, false) => {
+                    quote!(#rt::gateway::client_streaming_proxy(request, |request| client.#name(request)).await)
+                }
                 (true, true) => quote!(#rt::gateway::bidi_proxy(request, |head| client.#name(head)).await),
                 _ => quote!(client.#name(request).await),
             };

@@ -429,6 +429,16 @@ async fn client_and_bidirectional_streams_from_concatenated_json() {
         let texts: Vec<Value> = reply.lines().iter().map(|line| line["result"]["text"].clone()).collect();
         assert_eq!(texts, [json!("HI"), json!("THERE")]);
 
+        // A body that goes bad midway ends the stream with its error (or, if nothing was answered yet,
+        // is the answer).
+        let reply = send(addr, protocol, "POST", "/v1/chat", &json_body, "{\"text\": \"a\"} {\"text\": ").await;
+        let code = if reply.status == 200 {
+            reply.lines().last().unwrap()["error"]["code"].clone()
+        } else {
+            reply.json()["code"].clone()
+        };
+        assert_eq!(code, json!(3), "{}", reply.body);
+
         let reply =
             send(addr, protocol, "POST", "/v1/books:import", &json_body, "{\"title\": \"a\"} {\"pages\": []}").await;
         assert_eq!(reply.status, 400);
@@ -491,5 +501,41 @@ async fn curl_over_http1_and_http2() {
         assert!(h2.to_ascii_lowercase().contains("grpc-metadata-x-seen-tenant: t"), "{h2}");
         assert_eq!(serde_json::from_str::<Value>(&created).unwrap()["title"], "Curl");
         assert_eq!(sse.matches("data: ").count(), 2, "{sse}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bidirectional_stream_answers_while_the_client_is_still_sending() {
+    for mode in [Mode::InProcess, Mode::Proxy] {
+        let running = start(mode, same).await;
+        let io = hyper_util::rt::TokioIo::new(TcpStream::connect(running.addr).await.unwrap());
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
+        tokio::spawn(connection);
+        let (outgoing, body_rx) =
+            tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, std::convert::Infallible>>(4);
+        let frames =
+            futures_util::stream::unfold(body_rx, |mut rx| async move { rx.recv().await.map(|frame| (frame, rx)) });
+        let body = http_body_util::StreamBody::new(Box::pin(frames));
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{}/v1/chat", running.addr))
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        outgoing.send(Ok(hyper::body::Frame::data(Bytes::from("{\"text\": \"first\"}")))).await.unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut body = response.into_body();
+        // The answer to the first message arrives before the second is sent.
+        let frame =
+            tokio::time::timeout(std::time::Duration::from_secs(5), body.frame()).await.expect("an answer in time");
+        let line = String::from_utf8(frame.unwrap().unwrap().into_data().unwrap().to_vec()).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(line.trim()).unwrap()["result"]["text"], "FIRST", "{mode:?}");
+        outgoing.send(Ok(hyper::body::Frame::data(Bytes::from("{\"text\": \"second\"}")))).await.unwrap();
+        drop(outgoing);
+        let rest = body.collect().await.unwrap().to_bytes();
+        let rest = String::from_utf8(rest.to_vec()).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(rest.trim()).unwrap()["result"]["text"], "SECOND", "{mode:?}");
     }
 }

@@ -15,6 +15,8 @@ mod fields;
 #[cfg(feature = "gateway")]
 mod headers;
 #[cfg(feature = "gateway")]
+mod input;
+#[cfg(feature = "gateway")]
 mod route;
 #[cfg(feature = "gateway")]
 mod server;
@@ -28,6 +30,8 @@ pub use fields::{BodyRule, FieldKind, FieldSpec};
 #[cfg(feature = "gateway")]
 pub use headers::HeaderMatcher;
 #[cfg(feature = "gateway")]
-pub use route::{bidi_proxy, messages, ResponseField, Route, RouteSpec, UpdateMask};
+pub use route::{
+    bidi_proxy, client_streaming_proxy, BodyMessages, ProxyResponses, ResponseField, Route, RouteSpec, UpdateMask,
+};
 #[cfg(feature = "gateway")]
 pub use server::{Gateway, GatewayBuilder, GatewayError, DEFAULT_MAX_BODY_SIZE};

@@ -67,6 +67,9 @@ pub struct RouteSpec {
 pub(crate) struct Call {
     pub(crate) head: http::request::Parts,
     pub(crate) body: Bytes,
+    /// A streaming route's body, read as it arrives (then `body` is empty); in a mutex only so that a
+    /// `&Call` can be held across awaits.
+    pub(crate) stream: std::sync::Mutex<Option<super::input::ByteStream>>,
     pub(crate) path_values: Vec<(String, String)>,
     pub(crate) options: Arc<Options>,
     pub(crate) peer: Option<SocketAddr>,
@@ -183,16 +186,20 @@ fn stream_request<Req: JsonMessage + prost::Message + Default + 'static>(
     call: &Call,
 ) -> Result<(Request<Streaming<Req>>, Option<Instant>), Status> {
     let (metadata, deadline) = incoming_metadata(call)?;
-    let mut messages = Vec::new();
-    for (index, value) in serde_json::Deserializer::from_slice(&call.body).into_iter::<Value>().enumerate() {
-        let value = value.map_err(|e| {
-            Status::invalid_argument(format!("message {index} of the request body is not valid JSON: {e}"))
-        })?;
-        let message: Req = from_json_with(&value.to_string(), &call.options.read)
-            .map_err(|e| Status::invalid_argument(format!("message {index} of the request body: {e}")))?;
-        messages.push(Ok(message));
-    }
-    let stream = Streaming::from_stream(futures_util::stream::iter(messages), None);
+    let streamed = call.stream.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let chunks = streamed.unwrap_or_else(|| Box::pin(futures_util::stream::iter([Ok(call.body.clone())])));
+    let options = call.options.clone();
+    let mut index = 0;
+    let messages =
+        futures_util::StreamExt::map(super::input::json_values(chunks, options.max_body_size), move |value| {
+            let at = index;
+            index += 1;
+            let value = value
+                .map_err(|e| Status::new(e.code(), format!("message {at} of the request body: {}", e.message())))?;
+            from_json_with::<Req>(&value.to_string(), &options.read)
+                .map_err(|e| Status::invalid_argument(format!("message {at} of the request body: {e}")))
+        });
+    let stream = Streaming::from_stream(messages, None);
     Ok((into_request(stream, metadata, deadline, call.peer), deadline))
 }
 
@@ -477,22 +484,72 @@ where
     }
 }
 
-/// A client-streaming request's messages as the stream a generated client takes (proxy mode). The
-/// gateway parsed them all before the call, so there is no error to lose.
-pub fn messages<T>(stream: Streaming<T>) -> impl Stream<Item = T> + Send + 'static
+/// The messages of a streaming request read from its body, for a generated client (proxy mode): each
+/// message as it arrives; a body that turns out bad (malformed JSON, over the limit) hands its error to
+/// `failed` and then never ends, so the call it feeds is cancelled rather than completed with what came.
+#[derive(Debug)]
+pub struct BodyMessages<T> {
+    inner: Streaming<T>,
+    failed: Option<tokio::sync::oneshot::Sender<Status>>,
+}
+
+impl<T: prost::Message + Default> Stream for BodyMessages<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<T>> {
+        let this = &mut *self;
+        if this.failed.is_none() {
+            return std::task::Poll::Pending;
+        }
+        match std::task::ready!(Pin::new(&mut this.inner).poll_next(cx)) {
+            Some(Ok(message)) => std::task::Poll::Ready(Some(message)),
+            Some(Err(status)) => {
+                if let Some(failed) = this.failed.take() {
+                    let _ = failed.send(status);
+                }
+                std::task::Poll::Pending
+            }
+            None => std::task::Poll::Ready(None),
+        }
+    }
+}
+
+fn body_messages<T>(stream: Streaming<T>) -> (BodyMessages<T>, tokio::sync::oneshot::Receiver<Status>) {
+    let (failed, failure) = tokio::sync::oneshot::channel();
+    (BodyMessages { inner: stream, failed: Some(failed) }, failure)
+}
+
+/// A client-streaming call through a generated client (proxy mode): the request's messages are sent as
+/// they arrive; a bad body cancels the call and is its error.
+pub async fn client_streaming_proxy<Req, Res, F, Fut>(
+    request: Request<Streaming<Req>>,
+    call: F,
+) -> Result<Response<Res>, Status>
 where
-    T: prost::Message + Default + 'static,
+    Req: prost::Message + Default + 'static,
+    F: FnOnce(Request<BodyMessages<Req>>) -> Fut,
+    Fut: Future<Output = Result<Response<Res>, Status>>,
 {
-    use futures_util::StreamExt;
-    stream.filter_map(|message| std::future::ready(message.ok()))
+    let mut failure = None;
+    let request = request.map(|stream| {
+        let (messages, failed) = body_messages(stream);
+        failure = Some(failed);
+        messages
+    });
+    let failure = failure.expect("set by map");
+    tokio::select! {
+        result = call(request) => result,
+        Ok(status) = failure => Err(status),
+    }
 }
 
 /// A bidirectional call through a generated client (proxy mode): opens it with the request's metadata,
-/// sends the request's messages from a task, and returns the responses.
+/// sends the request's messages from a task as they arrive, and returns the responses; a bad body ends
+/// the responses with its error and cancels the call.
 pub async fn bidi_proxy<Req, Res, F, Fut>(
     request: Request<Streaming<Req>>,
     open: F,
-) -> Result<Response<Streaming<Res>>, Status>
+) -> Result<Response<ProxyResponses<Res>>, Status>
 where
     Req: prost::Message + Default + Send + 'static,
     Res: prost::Message + Default + 'static,
@@ -502,16 +559,43 @@ where
     let mut messages = None;
     let head = request.map(|stream| messages = Some(stream));
     let (mut sender, responses) = open(head).await?;
-    if let Some(messages) = messages {
-        tokio::spawn(async move {
-            let mut messages = std::pin::pin!(self::messages(messages));
-            while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
-                if sender.send(message).await.is_err() {
-                    return;
+    let (messages, failure) = body_messages(messages.expect("set by map"));
+    tokio::spawn(async move {
+        let mut messages = std::pin::pin!(messages);
+        while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
+            if sender.send(message).await.is_err() {
+                return;
+            }
+        }
+        sender.close();
+    });
+    Ok(Response::new(ProxyResponses { inner: Some(responses), failure: Some(failure) }))
+}
+
+/// The responses of a bidirectional call through the proxy, ended by the request body's error if it has one.
+#[derive(Debug)]
+pub struct ProxyResponses<T> {
+    /// `None` once ended by a body error (dropping it cancels the call).
+    inner: Option<Streaming<T>>,
+    /// `None` once it answered (the body ended well or badly).
+    failure: Option<tokio::sync::oneshot::Receiver<Status>>,
+}
+
+impl<T: prost::Message + Default> Stream for ProxyResponses<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else { return std::task::Poll::Ready(None) };
+        if let Some(failure) = this.failure.as_mut() {
+            if let std::task::Poll::Ready(result) = Pin::new(failure).poll(cx) {
+                this.failure = None;
+                if let Ok(status) = result {
+                    this.inner = None;
+                    return std::task::Poll::Ready(Some(Err(status)));
                 }
             }
-            sender.close();
-        });
+        }
+        Pin::new(inner).poll_next(cx)
     }
-    Ok(Response::new(responses))
 }

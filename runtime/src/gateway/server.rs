@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http_body_util::BodyExt;
 
 use super::body::{self, GatewayBody};
@@ -230,7 +231,7 @@ impl Gateway {
     /// Answers one request (to mount the gateway in another hyper server).
     pub async fn handle<B>(&self, request: http::Request<B>, peer: Option<SocketAddr>) -> http::Response<GatewayBody>
     where
-        B: hyper::body::Body<Data = Bytes>,
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let options = &self.inner.options;
@@ -289,6 +290,33 @@ impl Gateway {
                 }
             }
         }
+        let sse = head
+            .headers
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .any(|value| value.to_str().is_ok_and(|v| v.contains("text/event-stream")));
+        if compiled.route.input == Input::Stream {
+            // Read as it arrives: a bidirectional call answers while the client is still sending.
+            let chunks = http_body_util::BodyStream::new(body)
+                .map(|frame| match frame {
+                    Ok(frame) => frame.into_data().ok().map(Ok),
+                    Err(error) => {
+                        let error: Box<dyn std::error::Error + Send + Sync> = error.into();
+                        Some(Err(Status::invalid_argument(format!("reading the request body failed: {error}"))))
+                    }
+                })
+                .filter_map(std::future::ready);
+            let call = Call {
+                head,
+                body: Bytes::new(),
+                stream: std::sync::Mutex::new(Some(Box::pin(chunks))),
+                path_values,
+                options: options.clone(),
+                peer,
+                sse,
+            };
+            return compiled.route.handler.handle(call).await;
+        }
         let collect = http_body_util::Limited::new(body, options.max_body_size).collect();
         let Ok(collected) = tokio::time::timeout(options.read_timeout, collect).await else {
             let status = Status::deadline_exceeded("the request body did not arrive in time");
@@ -312,12 +340,8 @@ impl Gateway {
                 )
             }
         };
-        let sse = head
-            .headers
-            .get_all(http::header::ACCEPT)
-            .iter()
-            .any(|value| value.to_str().is_ok_and(|v| v.contains("text/event-stream")));
-        let call = Call { head, body, path_values, options: options.clone(), peer, sse };
+        let call =
+            Call { head, body, stream: std::sync::Mutex::new(None), path_values, options: options.clone(), peer, sse };
         compiled.route.handler.handle(call).await
     }
 }

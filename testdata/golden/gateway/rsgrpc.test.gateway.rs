@@ -4710,8 +4710,10 @@ pub mod library_gateway {
                     move |request: ::rsgrpc::Request<::rsgrpc::Streaming<super::Book>>| {
                         let client = client.clone();
                         async move {
-                            client
-                                .import_books(request.map(::rsgrpc::gateway::messages))
+                            ::rsgrpc::gateway::client_streaming_proxy(
+                                    request,
+                                    |request| client.import_books(request),
+                                )
                                 .await
                         }
                     }
