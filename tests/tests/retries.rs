@@ -69,6 +69,20 @@ fn reply(message: &str, attempt: usize) -> EchoResponse {
 }
 
 impl Echo for Flaky {
+    async fn bidi(
+        &self,
+        request: Request<Streaming<EchoRequest>>,
+    ) -> Result<Response<BoxStream<EchoResponse>>, Status> {
+        let metadata = request.metadata().clone();
+        let mut stream = request.into_inner();
+        // Fails after the first message arrived, before answering: a retry must send it again.
+        let first = stream.message().await?.ok_or_else(|| Status::invalid_argument("no message"))?;
+        let attempt = self.attempt("bidi", &metadata).await?;
+        let echoed = futures_util::stream::once(async move { Ok(reply(&first.message, attempt)) });
+        let rest = futures_util::StreamExt::map(stream, move |m| m.map(|m| reply(&m.message, attempt)));
+        Ok(Response::new(Box::pin(futures_util::StreamExt::chain(echoed, rest))))
+    }
+
     async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
         let key = request.get_ref().message.clone();
         let attempt = self.attempt(&key, request.metadata()).await?;
@@ -293,4 +307,25 @@ async fn hedging_sends_parallel_attempts_and_the_first_success_wins() {
     let status = client.unary(failing("fatal", 1, Code::Internal)).await.unwrap_err();
     assert_eq!(status.code(), Code::Internal);
     assert_eq!(flaky.attempts("fatal").len(), 1);
+}
+
+#[tokio::test]
+async fn a_bidirectional_call_is_retried_with_its_messages_replayed() {
+    let (server, flaky) = flaky_server().await;
+    let client = client_with(&server, &retry_config(3, "0.01s", "0.01s", 1.0, "")).await;
+    let request = Request::new(())
+        .with_metadata("x-fail-times", "2")
+        .with_metadata("x-fail-code", &(Code::Unavailable as i32).to_string());
+    let (mut sender, mut responses) = client.bidi(request).await.unwrap();
+    for message in ["a", "b", "c"] {
+        sender.send(EchoRequest { message: message.into(), ..Default::default() }).await.unwrap();
+    }
+    sender.close();
+    let mut got = Vec::new();
+    while let Some(message) = responses.message().await.unwrap() {
+        got.push((message.message, message.index));
+    }
+    assert_eq!(got, [("a".to_owned(), 3), ("b".to_owned(), 3), ("c".to_owned(), 3)], "the third attempt answered all");
+    let previous: Vec<_> = flaky.attempts("bidi").into_iter().map(|a| a.previous).collect();
+    assert_eq!(previous, [None, Some("1".into()), Some("2".into())]);
 }

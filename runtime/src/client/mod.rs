@@ -256,8 +256,7 @@ impl Client {
             Policy::Retry(..) => self.channel.config().retry_buffer,
             Policy::None(_) | Policy::Hedge(..) => 0,
         };
-        let mut replay =
-            Replay { source: Box::pin(messages), sent: Vec::new(), bytes: 0, limit: buffer_limit, overflowed: false };
+        let mut replay = Replay { source: Box::pin(messages), kept: Kept::new(buffer_limit) };
         within(call.deadline, async {
             match &call.policy {
                 Policy::Retry(policy, throttle) => {
@@ -294,7 +293,7 @@ impl Client {
         let (encoding, max_send, max_receive) = (call.encoding, call.max_send, call.max_receive);
         let (response, mut send) = self.start(path, call).await.map_err(Failed::uncommitted)?;
         let sent: Result<(), Status> = async {
-            for data in &replay.sent {
+            for data in &replay.kept.sent {
                 send_message(&mut send, data.clone(), false).await?;
             }
             while let Some(message) = std::future::poll_fn(|cx| replay.source.as_mut().poll_next(cx)).await {
@@ -302,7 +301,7 @@ impl Client {
                     Ok(message) => message,
                     Err(status) => {
                         send.send_reset(h2::Reason::CANCEL);
-                        replay.overflowed = true;
+                        replay.kept.overflowed = true;
                         return Err(status);
                     }
                 };
@@ -311,11 +310,11 @@ impl Client {
                     Err(status) => {
                         // The server is still waiting for messages: end the call for it too.
                         send.send_reset(h2::Reason::CANCEL);
-                        replay.overflowed = true;
+                        replay.kept.overflowed = true;
                         return Err(status);
                     }
                 };
-                replay.keep(&data);
+                replay.kept.keep(&data);
                 send_message(&mut send, data, false).await?;
             }
             send_message(&mut send, Bytes::new(), true).await
@@ -332,7 +331,7 @@ impl Client {
             },
         };
         // Messages that were sent but not kept cannot be sent again.
-        let committed = stream.received_headers() || replay.overflowed;
+        let committed = stream.received_headers() || replay.kept.overflowed;
         result.map_err(|status| Failed { status, committed })
     }
 
@@ -342,16 +341,165 @@ impl Client {
         request: Request<()>,
     ) -> Result<(Sender<Req>, Streaming<Res>), Status>
     where
-        Req: Message,
-        Res: Message + Default,
+        Req: Message + 'static,
+        Res: Message + Default + 'static,
     {
         self.channel.first_resolution(request.deadline()).await;
         let (call, ()) = self.parts(path, request);
+        if let Policy::Retry(policy, throttle) = call.policy.clone() {
+            return Ok(self.retried_streaming(path, call, policy, throttle));
+        }
         let (deadline, encoding, max_send, max_receive) =
             (call.deadline, call.encoding, call.max_send, call.max_receive);
         let (response, send) = within(deadline, self.start(path, call)).await?;
         let sender = Sender { send: Some(send), queue: None, max_send, encoding, deadline, _message: PhantomData };
         Ok((sender, Streaming::client(response, max_receive, deadline)))
+    }
+
+    /// A bidirectional call under a retry policy: the caller's messages go through a queue to a task that
+    /// runs the attempts, keeps what was sent (up to the retry buffer) to send again, and hands the
+    /// responses of the attempt that got response headers (the committed one) to the caller.
+    fn retried_streaming<Req, Res>(
+        &self,
+        path: &'static str,
+        call: CallParts,
+        policy: Arc<RetryPolicy>,
+        throttle: Option<Arc<Throttle>>,
+    ) -> (Sender<Req>, Streaming<Res>)
+    where
+        Req: Message + 'static,
+        Res: Message + Default + 'static,
+    {
+        let (queue, queued) = tokio::sync::mpsc::channel::<BoxMessage>(1);
+        let (committed, responses) = tokio::sync::oneshot::channel::<Result<Streaming<Res>, Status>>();
+        let deadline = call.deadline;
+        let client = self.clone();
+        tokio::spawn(async move {
+            let outcome =
+                within(deadline, client.drive_retried_streaming::<Req, Res>(path, call, policy, throttle, queued));
+            let _ = committed.send(outcome.await);
+        });
+        let slot = TrailerSlot::default();
+        let tap = slot.clone();
+        let responses = futures_util::stream::once(async move {
+            match responses.await {
+                Ok(Ok(stream)) => stream.tap_trailers(tap).left_stream(),
+                Ok(Err(status)) => futures_util::stream::iter([Err(status)]).right_stream(),
+                Err(_) => futures_util::stream::iter([Err(Status::cancelled("the call's task ended"))]).right_stream(),
+            }
+        })
+        .flatten();
+        let sender =
+            Sender { send: None, queue: Some(queue), max_send: 0, encoding: None, deadline, _message: PhantomData };
+        (sender, Streaming::from_stream(responses, Some(slot)))
+    }
+
+    /// The attempts of a retried bidirectional call; once one is committed, the rest of the caller's
+    /// messages are sent on it from a task, and its responses are returned.
+    async fn drive_retried_streaming<Req, Res>(
+        &self,
+        path: &'static str,
+        call: CallParts,
+        policy: Arc<RetryPolicy>,
+        throttle: Option<Arc<Throttle>>,
+        queued: tokio::sync::mpsc::Receiver<BoxMessage>,
+    ) -> Result<Streaming<Res>, Status>
+    where
+        Req: Message + 'static,
+        Res: Message + Default + 'static,
+    {
+        let limit = self.channel.config().retry_buffer;
+        let state = tokio::sync::Mutex::new(BidiReplay { queued, kept: Kept::new(limit), ended: false });
+        let attempt = |call: CallParts| {
+            let state = &state;
+            async move {
+                let mut state = state.lock().await;
+                self.bidi_attempt::<Req, Res>(path, call, &mut state).await
+            }
+        };
+        let (mut send, responses) = retry::with_retries(&policy, throttle.as_deref(), &call, attempt).await?;
+        let mut state = state.into_inner();
+        let (max_send, encoding) = (call.max_send, call.encoding);
+        if !state.ended {
+            tokio::spawn(async move {
+                while let Some(message) = state.queued.recv().await {
+                    let Ok(message) = crate::interceptor::downcast::<Req>(message) else { continue };
+                    let Ok(data) = codec::encode_with(&message, max_send, encoding) else {
+                        send.send_reset(h2::Reason::CANCEL);
+                        return;
+                    };
+                    if send_message(&mut send, data, false).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = send.send_data(Bytes::new(), true);
+            });
+        }
+        Ok(responses)
+    }
+
+    /// One attempt of a retried bidirectional call: replays what was sent, forwards new messages, until the
+    /// response headers arrive (committed) or the attempt fails before them.
+    async fn bidi_attempt<Req, Res>(
+        &self,
+        path: &'static str,
+        call: CallParts,
+        state: &mut BidiReplay,
+    ) -> Result<(h2::SendStream<Bytes>, Streaming<Res>), Failed>
+    where
+        Req: Message + 'static,
+        Res: Message + Default + 'static,
+    {
+        let (deadline, encoding, max_send, max_receive) =
+            (call.deadline, call.encoding, call.max_send, call.max_receive);
+        let (opened, mut send) = self.start(path, call).await.map_err(Failed::uncommitted)?;
+        let mut responses = Streaming::<Res>::client(opened, max_receive, deadline);
+        let mut sending = true;
+        for data in &state.kept.sent {
+            if send_message(&mut send, data.clone(), false).await.is_err() {
+                sending = false;
+                break;
+            }
+        }
+        if sending && state.ended {
+            let _ = send.send_data(Bytes::new(), true);
+            sending = false;
+        }
+        loop {
+            tokio::select! {
+                headers = std::future::poll_fn(|cx| responses.poll_headers(cx)) => {
+                    return match headers {
+                        Ok(()) => Ok((send, responses)),
+                        // Messages sent but not kept cannot be sent again.
+                        Err(status) => {
+                            Err(Failed { status, committed: responses.received_headers() || state.kept.overflowed })
+                        }
+                    };
+                }
+                next = state.queued.recv(), if sending => match next {
+                    Some(message) => {
+                        let Ok(message) = crate::interceptor::downcast::<Req>(message) else { continue };
+                        let data = match codec::encode_with(&message, max_send, encoding) {
+                            Ok(data) => data,
+                            Err(status) => {
+                                send.send_reset(h2::Reason::CANCEL);
+                                return Err(Failed::committed(status));
+                            }
+                        };
+                        state.kept.keep(&data);
+                        if send_message(&mut send, data, false).await.is_err() {
+                            // The server's answer (awaited above) says why.
+                            sending = false;
+                        }
+                    }
+                    None => {
+                        state.ended = true;
+                        sending = false;
+                        let _ = send.send_data(Bytes::new(), true);
+                    }
+                },
+            }
+        }
     }
 
     /// Splits a request into its message and what the call sends besides: the channel's compression unless
@@ -491,6 +639,14 @@ enum Policy {
     Hedge(Arc<HedgingPolicy>, Option<Arc<Throttle>>),
 }
 
+/// What a retried bidirectional call sent so far, and where the caller's next messages come from.
+struct BidiReplay {
+    queued: tokio::sync::mpsc::Receiver<BoxMessage>,
+    kept: Kept,
+    /// The caller closed its side.
+    ended: bool,
+}
+
 /// Runs the attempts of a call as its retry or hedging policy says (one attempt without a policy).
 async fn under_policy<T, F, Fut>(call: CallParts, attempt: F) -> Result<T, Status>
 where
@@ -514,6 +670,11 @@ where
 /// up to `limit` bytes.
 struct Replay<S> {
     source: std::pin::Pin<Box<S>>,
+    kept: Kept,
+}
+
+/// What a retried streaming call sent so far, kept up to `limit` bytes for the next attempt.
+struct Kept {
     sent: Vec<Bytes>,
     bytes: usize,
     limit: usize,
@@ -521,7 +682,11 @@ struct Replay<S> {
     overflowed: bool,
 }
 
-impl<S> Replay<S> {
+impl Kept {
+    fn new(limit: usize) -> Self {
+        Kept { sent: Vec::new(), bytes: 0, limit, overflowed: false }
+    }
+
     fn keep(&mut self, data: &Bytes) {
         if self.overflowed {
             return;
