@@ -329,3 +329,54 @@ async fn a_bidirectional_call_is_retried_with_its_messages_replayed() {
     let previous: Vec<_> = flaky.attempts("bidi").into_iter().map(|a| a.previous).collect();
     assert_eq!(previous, [None, Some("1".into()), Some("2".into())]);
 }
+
+/// A gRPC server (raw HTTP/2) that answers each call with response headers at once and its message and
+/// trailers after `delay`, counting the calls it got.
+async fn early_headers_server(
+    delay: std::time::Duration,
+) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use prost::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let mut connection = h2::server::handshake(tcp).await.unwrap();
+                while let Some(Ok((_request, mut respond))) = connection.accept().await {
+                    let number = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    tokio::spawn(async move {
+                        let head =
+                            http::Response::builder().header("content-type", "application/grpc").body(()).unwrap();
+                        let mut send = respond.send_response(head, false).unwrap();
+                        tokio::time::sleep(delay).await;
+                        let reply = EchoResponse { message: "slow".into(), index: number as i32, ..Default::default() };
+                        let body = reply.encode_to_vec();
+                        let mut framed = vec![0u8];
+                        framed.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                        framed.extend_from_slice(&body);
+                        let _ = send.send_data(bytes::Bytes::from(framed), false);
+                        let mut trailers = http::HeaderMap::new();
+                        trailers.insert("grpc-status", "0".parse().unwrap());
+                        let _ = send.send_trailers(trailers);
+                    });
+                }
+            });
+        }
+    });
+    (addr, calls)
+}
+
+#[tokio::test]
+async fn a_hedged_attempt_that_got_response_headers_is_committed() {
+    let (addr, calls) = early_headers_server(std::time::Duration::from_millis(500)).await;
+    let builder = Channel::builder(&format!("http://{addr}")).unwrap();
+    let client =
+        EchoClient::new(builder.default_service_config(&hedging_config(3, "0.1s")).unwrap().connect().await.unwrap());
+    let response = client.unary(EchoRequest { message: "x".into(), ..Default::default() }).await.unwrap();
+    // The first attempt's headers came at once: no hedge was sent, though its message took 500 ms.
+    assert_eq!(response.get_ref().index, 1);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

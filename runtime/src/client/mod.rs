@@ -40,7 +40,7 @@ use crate::status::Status;
 use crate::streaming::TrailerSlot;
 use crate::streaming::{send_message, Streaming};
 use crate::{timeout, wire};
-use retry::{Failed, Throttle};
+use retry::{Commit, Failed, Throttle};
 use service_config::{HedgingPolicy, RetryPolicy};
 
 /// What generated clients hold: the channel their calls go through.
@@ -181,7 +181,7 @@ impl Client {
         self.channel.first_resolution(request.deadline()).await;
         let (call, message) = self.parts(path, request);
         let deadline = call.deadline;
-        within(deadline, under_policy(call, |call| self.unary_attempt(path, call, &message))).await
+        within(deadline, under_policy(call, |call, commit| self.unary_attempt(path, call, &message, commit))).await
     }
 
     async fn unary_attempt<Req, Res>(
@@ -189,6 +189,7 @@ impl Client {
         path: &'static str,
         call: CallParts,
         message: &Req,
+        commit: Commit,
     ) -> Result<Response<Res>, Failed>
     where
         Req: Message,
@@ -197,7 +198,16 @@ impl Client {
         let max_receive = call.max_receive;
         let (response, sent) = self.send_single(path, call, message).await?;
         let mut stream = Streaming::<Res>::client(response, max_receive, None);
-        let result = prefer_response_status(read_single(&mut stream).await, sent);
+        let headers = std::future::poll_fn(|cx| stream.poll_headers(cx)).await;
+        if headers.is_ok() && stream.received_headers() {
+            // Response headers: this attempt is the call now (a hedged call stops the others).
+            commit.commit();
+        }
+        let result = match headers {
+            Ok(()) => read_single(&mut stream).await,
+            Err(status) => Err(status),
+        };
+        let result = prefer_response_status(result, sent);
         result.map_err(|status| Failed { status, committed: stream.received_headers() })
     }
 
@@ -214,7 +224,7 @@ impl Client {
         let (call, message) = self.parts(path, request);
         let deadline = call.deadline;
         // An attempt ends when the response headers arrive: then the call is committed to it.
-        within(deadline, under_policy(call, |call| self.server_streaming_attempt(path, call, &message))).await
+        within(deadline, under_policy(call, |call, _commit| self.server_streaming_attempt(path, call, &message))).await
     }
 
     async fn server_streaming_attempt<Req, Res>(
@@ -262,7 +272,7 @@ impl Client {
                 Policy::Retry(policy, throttle) => {
                     // Attempts run one after another; the lock only lets each borrow the replay in turn.
                     let replay = tokio::sync::Mutex::new(&mut replay);
-                    let attempt = |call: CallParts| {
+                    let attempt = |call: CallParts, _commit| {
                         let replay = &replay;
                         async move {
                             let mut replay = replay.lock().await;
@@ -410,7 +420,7 @@ impl Client {
     {
         let limit = self.channel.config().retry_buffer;
         let state = tokio::sync::Mutex::new(BidiReplay { queued, kept: Kept::new(limit), ended: false });
-        let attempt = |call: CallParts| {
+        let attempt = |call: CallParts, _commit| {
             let state = &state;
             async move {
                 let mut state = state.lock().await;
@@ -650,12 +660,12 @@ struct BidiReplay {
 /// Runs the attempts of a call as its retry or hedging policy says (one attempt without a policy).
 async fn under_policy<T, F, Fut>(call: CallParts, attempt: F) -> Result<T, Status>
 where
-    F: Fn(CallParts) -> Fut,
+    F: Fn(CallParts, Commit) -> Fut,
     Fut: Future<Output = Result<T, Failed>>,
 {
     match call.policy.clone() {
         Policy::None(throttle) => {
-            let result = attempt(call).await.map_err(|failed| failed.status);
+            let result = attempt(call, Commit::default()).await.map_err(|failed| failed.status);
             if let (Ok(_), Some(throttle)) = (&result, throttle) {
                 throttle.success();
             }

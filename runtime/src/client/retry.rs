@@ -5,7 +5,8 @@
 //! success. Attempts after the first carry `grpc-previous-rpc-attempts`.
 
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -49,6 +50,50 @@ fn scaled(duration: Duration, factor: f64) -> Duration {
 fn after(wait: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(wait.min(MAX_WAIT)).unwrap_or(now)
+}
+
+/// Lets a hedged attempt say it is committed (its response headers arrived): the other attempts are
+/// cancelled and no more start (gRFC A6). Retries and single attempts get one that does nothing.
+#[derive(Clone, Default)]
+pub(crate) struct Commit {
+    race: Option<Arc<Race>>,
+    index: usize,
+}
+
+/// The committed attempt of a hedged call, once there is one.
+struct Race {
+    winner: AtomicUsize,
+    decided: tokio::sync::Notify,
+}
+
+const NO_WINNER: usize = usize::MAX;
+
+impl Commit {
+    /// This attempt is committed (the first to say so wins).
+    pub(crate) fn commit(&self) {
+        if let Some(race) = &self.race {
+            if race.winner.compare_exchange(NO_WINNER, self.index, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                race.decided.notify_waiters();
+            }
+        }
+    }
+}
+
+impl Race {
+    fn winner(&self) -> Option<usize> {
+        Some(self.winner.load(Ordering::Acquire)).filter(|w| *w != NO_WINNER)
+    }
+
+    /// Ready once another attempt than `index` committed.
+    async fn lost(&self, index: usize) {
+        loop {
+            let decided = self.decided.notified();
+            if self.winner().is_some_and(|w| w != index) {
+                return;
+            }
+            decided.await;
+        }
+    }
 }
 
 /// A channel's retry throttle: a token bucket that failures drain and successes refill; retries and hedged
@@ -148,13 +193,13 @@ pub(crate) async fn with_retries<T, F, Fut>(
     mut attempt: F,
 ) -> Result<T, Status>
 where
-    F: FnMut(CallParts) -> Fut,
+    F: FnMut(CallParts, Commit) -> Fut,
     Fut: Future<Output = Result<T, Failed>>,
 {
     let mut backoff = Backoff::new(policy);
     let mut attempts = 0;
     loop {
-        let failed = match attempt(attempt_parts(call, attempts)).await {
+        let failed = match attempt(attempt_parts(call, attempts), Commit::default()).await {
             Ok(value) => {
                 if let Some(throttle) = throttle {
                     throttle.success();
@@ -197,9 +242,10 @@ pub(crate) async fn with_hedging<T, F, Fut>(
     attempt: F,
 ) -> Result<T, Status>
 where
-    F: Fn(CallParts) -> Fut,
+    F: Fn(CallParts, Commit) -> Fut,
     Fut: Future<Output = Result<T, Failed>>,
 {
+    let race = Arc::new(Race { winner: AtomicUsize::new(NO_WINNER), decided: tokio::sync::Notify::new() });
     let mut running = FuturesUnordered::new();
     let mut started = 0;
     let mut next_at = Some(Instant::now());
@@ -207,10 +253,22 @@ where
     // A server's "do not retry" pushback stops hedging for good.
     let mut stopped = false;
     loop {
+        if race.winner().is_some() {
+            // Committed: the others are being cancelled, and none start.
+            next_at = None;
+        }
         let due = next_at.is_some_and(|at| at <= Instant::now());
         let may_hedge = started == 0 || throttle.is_none_or(Throttle::allows_retry);
         if due && started < policy.max_attempts && may_hedge {
-            running.push(attempt(attempt_parts(call, started)));
+            let index = started as usize;
+            let work = attempt(attempt_parts(call, started), Commit { race: Some(race.clone()), index });
+            let race = race.clone();
+            running.push(async move {
+                tokio::select! {
+                    result = work => Some(result),
+                    () = race.lost(index) => None,
+                }
+            });
             started += 1;
             next_at = Some(after(policy.hedging_delay));
             continue;
@@ -228,37 +286,39 @@ where
                 _ => std::future::pending().await,
             }
         };
-        tokio::select! {
-            Some(result) = running.next() => match result {
-                Ok(value) => {
-                    if let Some(throttle) = throttle {
+        let outcome = tokio::select! {
+            Some(outcome) = running.next() => outcome,
+            () = timer => continue,
+        };
+        // `None`: cancelled because another attempt committed.
+        let Some(result) = outcome else { continue };
+        let failed = match result {
+            Ok(value) => {
+                if let Some(throttle) = throttle {
                     throttle.success();
                 }
-                    return Ok(value);
-                }
-                Err(failed) => {
-                    let non_fatal = policy.non_fatal_status_codes.contains(&failed.status.code());
-                    if non_fatal {
-                        if let Some(throttle) = throttle {
+                return Ok(value);
+            }
+            Err(failed) => failed,
+        };
+        let non_fatal = policy.non_fatal_status_codes.contains(&failed.status.code());
+        if non_fatal {
+            if let Some(throttle) = throttle {
                 throttle.failure();
             }
-                    }
-                    if !non_fatal || failed.committed {
-                        return Err(failed.status);
-                    }
-                    next_at = match pushback(&failed.status) {
-                        Pushback::Stop => {
-                            stopped = true;
-                            None
-                        }
-                        _ if stopped => None,
-                        Pushback::After(wait) => Some(after(wait)),
-                        Pushback::None => Some(Instant::now()),
-                    };
-                    last_failure = Some(failed.status);
-                }
-            },
-            () = timer => {}
         }
+        if !non_fatal || failed.committed {
+            return Err(failed.status);
+        }
+        next_at = match pushback(&failed.status) {
+            Pushback::Stop => {
+                stopped = true;
+                None
+            }
+            _ if stopped => None,
+            Pushback::After(wait) => Some(after(wait)),
+            Pushback::None => Some(Instant::now()),
+        };
+        last_failure = Some(failed.status);
     }
 }
