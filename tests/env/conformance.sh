@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the protobuf conformance suite's conformance_test_runner from Debian's
-# source package `protobuf` (the same version as the installed libprotobuf-dev,
-# 3.21.12 on bookworm), with g++ against the system libprotobuf:
+# source package `protobuf` (whichever revision the archive serves now, of the
+# installed libprotobuf-dev's upstream version: 3.21.12 on bookworm; no Debian
+# revision is ever pinned), with g++ against the system libprotobuf:
 #
 #   $CONF_DIR/conformance_test_runner   the runner
 #   $CONF_DIR/VERSION                   the Debian source version it was built from
@@ -319,33 +320,64 @@ ensure_deb_src() {
 ensure_packages g++ make dpkg-dev libprotobuf-dev protobuf-compiler libjsoncpp-dev
 PB_VERSION="$(pkg_version libprotobuf-dev)"
 [ -n "$PB_VERSION" ] || die "libprotobuf-dev is not installed"
-# The source version of the installed library (a binNMU suffix +bN is not part of it).
-SRC_VERSION="${PB_VERSION%+b[0-9]*}"
+
+# The upstream part of a Debian version: 3.21.12 of 3.21.12-3+deb12u1 (no epoch, no Debian revision).
+upstream_of() { local v="${1#*:}"; printf '%s\n' "${v%-*}"; }
 
 # ------------------------------------------------------- 2. apt-get source
+# No Debian revision is pinned: archives replace revisions (3.21.12-3 became 3.21.12-3+deb12u1 and the
+# old source vanished), so the source is whatever the archive serves now. What must agree is the
+# upstream version, since the runner links the installed libprotobuf and uses the source's internal
+# headers; a Debian revision only carries patches that do not change the conformance suite.
 src_dir_ok() { [ -f "$1/conformance/conformance_test_runner.cc" ] && [ -f "$1/src/google/protobuf/test_messages_proto3.proto" ]; }
+fetch_source() { # apt-get source protobuf (the served version) into $SRC_PARENT; prints nothing
+    rm -rf "$SRC_PARENT"
+    mkdir -p "$SRC_PARENT"
+    log "apt-get source protobuf into $SRC_PARENT"
+    # As root the download is "unsandboxed" (apt's _apt user cannot write here); that warning is harmless.
+    if ! (cd "$SRC_PARENT" && apt-get source -qq protobuf >apt-source.log 2>&1); then
+        apt_update
+        (cd "$SRC_PARENT" && apt-get source -qq protobuf >apt-source.log 2>&1) || {
+            tail -n 20 "$SRC_PARENT/apt-source.log" >&2
+            die "apt-get source protobuf failed: check that apt reaches the Debian archive and that a deb-src entry for this release exists (this script adds one derived from the deb entries when there is none)"
+        }
+    fi
+}
+source_version() { # the Debian version of the unpacked source package, from its .dsc
+    local dsc
+    dsc="$(find "$SRC_PARENT" -maxdepth 1 -name 'protobuf_*.dsc' | head -n 1)"
+    [ -n "$dsc" ] || return 1
+    sed -n 's/^Version:[[:space:]]*//p' "$dsc" | head -n 1
+}
+WANT_UPSTREAM="$(upstream_of "$PB_VERSION")"
 SRC=""
-if [ -f "$SRC_PARENT/.version" ] && [ "$(cat "$SRC_PARENT/.version")" = "$SRC_VERSION" ]; then
+if [ -f "$SRC_PARENT/.version" ] && [ "$(upstream_of "$(cat "$SRC_PARENT/.version")")" = "$WANT_UPSTREAM" ]; then
     SRC="$(cat "$SRC_PARENT/.dir" 2>/dev/null || true)"
     src_dir_ok "$SRC" || SRC=""
 fi
 if [ -z "$SRC" ]; then
     ensure_deb_src
-    rm -rf "$SRC_PARENT"
-    mkdir -p "$SRC_PARENT"
-    log "apt-get source protobuf=$SRC_VERSION into $SRC_PARENT"
-    # Download as root is done "unsandboxed" (apt's _apt user cannot write
-    # here); that warning is harmless.
-    if ! (cd "$SRC_PARENT" && apt-get source -qq "protobuf=$SRC_VERSION" >apt-source.log 2>&1); then
+    fetch_source
+    SRC_VERSION="$(source_version)" || die "apt-get source left no protobuf_*.dsc in $SRC_PARENT"
+    if [ "$(upstream_of "$SRC_VERSION")" != "$WANT_UPSTREAM" ]; then
+        # The installed library is of another upstream release than the archive's source: move the
+        # library to what the archive serves now, then the two agree.
+        log "libprotobuf-dev $PB_VERSION and the archive's source $SRC_VERSION differ upstream: upgrading libprotobuf-dev and protobuf-compiler"
         apt_update
-        (cd "$SRC_PARENT" && apt-get source -qq "protobuf=$SRC_VERSION" >apt-source.log 2>&1) \
-            || { tail -n 20 "$SRC_PARENT/apt-source.log" >&2; die "apt-get source protobuf=$SRC_VERSION failed"; }
+        export DEBIAN_FRONTEND=noninteractive
+        $SUDO apt-get install -y -qq libprotobuf-dev protobuf-compiler >/dev/null \
+            || die "apt-get install libprotobuf-dev protobuf-compiler (to the archive's version) failed"
+        PB_VERSION="$(pkg_version libprotobuf-dev)"
+        WANT_UPSTREAM="$(upstream_of "$PB_VERSION")"
+        [ "$(upstream_of "$SRC_VERSION")" = "$WANT_UPSTREAM" ] \
+            || die "libprotobuf-dev $PB_VERSION and source protobuf $SRC_VERSION are of different upstream versions even after an upgrade; run apt-get update and apt-get upgrade, then run this again"
     fi
     SRC="$(find "$SRC_PARENT" -mindepth 1 -maxdepth 1 -type d -name 'protobuf-*' | head -n 1)"
     src_dir_ok "$SRC" || die "apt-get source did not unpack a protobuf tree with conformance/ in $SRC_PARENT"
     printf '%s\n' "$SRC" >"$SRC_PARENT/.dir"
     printf '%s\n' "$SRC_VERSION" >"$SRC_PARENT/.version"
 fi
+SRC_VERSION="$(cat "$SRC_PARENT/.version")"
 
 # ------------------------------------------------------- 3. build the runner
 start=$(date +%s)
