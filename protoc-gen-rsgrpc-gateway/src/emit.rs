@@ -78,7 +78,8 @@ fn service_gateway(
         let request_type = if method.client_streaming { quote!(#rt::Streaming<#input>) } else { quote!(#input) };
         let kind = constructor(method);
         for (index, binding) in list.iter().enumerate() {
-            let base = heck::ToShoutySnakeCase::to_shouty_snake_case(method.proto_name.as_str());
+            // `constant`, not bare case conversion: a method named `_` or `_1` must still give an identifier.
+            let base = rsgrpc_codegen::ident::constant(&method.proto_name);
             let mut spec_text = if index == 0 { base.clone() } else { format!("{base}_{index}") };
             let mut suffix = 1;
             while !taken.insert(spec_text.clone()) {

@@ -163,3 +163,17 @@ fn methods_whose_names_give_the_same_spec_name_get_distinct_ones() {
     assert_eq!(names.len(), count, "duplicate statics: {statics:?}");
     assert_eq!(count, 3, "{statics:?}");
 }
+
+#[test]
+fn a_method_whose_name_case_conversion_empties_gets_a_route() {
+    // `_` is an identifier protoc accepts; its SHOUTY_SNAKE spec name was once empty, a panic in both plugins.
+    let extra = r#"rpc _(Req) returns (Res) { option (google.api.http) = { get: "/v1/underscore" }; }
+  rpc _1(Req) returns (Res) { option (google.api.http) = { get: "/v1/one" }; }"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.proto"), proto(r#"get: "/v1/m""#, extra)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = run_protoc(dir.path(), &["bad.proto"], "", out.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let code = std::fs::read_to_string(out.path().join("bad.rs")).unwrap();
+    assert!(code.contains("\"/v1/underscore\"") && code.contains("\"/v1/one\""), "{code}");
+}

@@ -85,8 +85,9 @@ fn is_list_item(line: &str) -> bool {
 fn sanitize(comment: &str) -> Vec<String> {
     let raw: Vec<&str> = comment.lines().collect();
     // protoc keeps the single space after `//`; drop one leading space so Markdown indentation is preserved.
+    // rustc refuses a bare carriage return in a doc comment (`lines` only strips it before a `\n`).
     let lines: Vec<String> =
-        raw.iter().map(|line| line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned()).collect();
+        raw.iter().map(|line| line.strip_prefix(' ').unwrap_or(line).trim_end().replace('\r', "")).collect();
     let mut out: Vec<String> = Vec::new();
     let mut in_fence = false;
     let mut in_indented = false;

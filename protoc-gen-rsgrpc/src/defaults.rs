@@ -67,10 +67,15 @@ pub fn lower(
 }
 
 fn integer(text: &str, min: i128, max: i128, ty: &str) -> Option<TokenStream> {
-    let value: i128 = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        i128::from_str_radix(hex, 16).ok()?
-    } else if let Some(hex) = text.strip_prefix("-0x") {
-        -i128::from_str_radix(hex, 16).ok()?
+    // `from_str_radix` takes a sign of its own, so `-0x-8...` would negate i128::MIN: digits only after `0x`.
+    let hex = |digits: &str| {
+        let digits_only = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit());
+        digits_only.then(|| i128::from_str_radix(digits, 16).ok()).flatten()
+    };
+    let value: i128 = if let Some(digits) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        hex(digits)?
+    } else if let Some(digits) = text.strip_prefix("-0x").or_else(|| text.strip_prefix("-0X")) {
+        hex(digits)?.checked_neg()?
     } else {
         text.parse().ok()?
     };
@@ -185,6 +190,11 @@ mod tests {
             "18446744073709551615"
         );
         assert!(integer("4294967296", 0, u32::MAX.into(), "u32").is_none());
+        // A second sign after the prefix is not protoc's form (and `-0x-8...` once overflowed).
+        for text in ["-0x-80000000000000000000000000000000", "0x-1", "0x+5", "-0x", "0x"] {
+            assert!(integer(text, i64::MIN.into(), i64::MAX.into(), "i64").is_none(), "{text}");
+        }
+        assert_eq!(integer("-0x10", i64::MIN.into(), i64::MAX.into(), "i64").unwrap().to_string(), "- 16");
         assert_eq!(float("-1.5e300", "f64").unwrap().to_string(), "- 1.5e300");
         assert_eq!(float("inf", "f32").unwrap().to_string(), "f32 :: INFINITY");
     }

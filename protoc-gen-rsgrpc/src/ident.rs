@@ -3,7 +3,7 @@
 //! Case conversion is heck's; Rust keywords become raw identifiers (`r#type`), except the four that cannot be
 //! raw (`self`, `super`, `crate`, `Self`), which get a trailing underscore, as prost-build does.
 
-use heck::{ToSnakeCase, ToUpperCamelCase};
+use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Span};
 
 /// Keywords in any Rust edition, strict and reserved.
@@ -36,6 +36,11 @@ pub fn snake(name: &str) -> String {
 /// A type or variant name: UpperCamelCase, escaped.
 pub fn camel(name: &str) -> String {
     escape(&usable(name.to_upper_camel_case()))
+}
+
+/// A constant name: SHOUTY_SNAKE_CASE, escaped (`getBook` -> `GET_BOOK`, `_` -> `__`).
+pub fn constant(name: &str) -> String {
+    escape(&usable(name.to_shouty_snake_case()))
 }
 
 /// Case conversion drops underscores: `_` becomes empty and `_1` becomes `1`; keep such names identifiers.
@@ -127,6 +132,16 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(camel(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn constant_names() {
+        // Names that case conversion empties or turns into a number must still be identifiers.
+        let cases = [("getBook", "GET_BOOK"), ("GetBook", "GET_BOOK"), ("_", "__"), ("__", "__"), ("_1", "_1")];
+        for (input, expected) in cases {
+            assert_eq!(constant(input), expected, "{input}");
+            ident(&constant(input));
         }
     }
 

@@ -13,7 +13,7 @@ use prost_types::{
 use crate::comments::{path, FileComments};
 use crate::defaults;
 use crate::error::CodegenError;
-use crate::ident::{camel, enum_variants, snake};
+use crate::ident::{camel, enum_variants, escape, snake};
 use crate::index::{is_proto2, Definition, DescriptorIndex};
 use crate::model::{
     Cardinality, Enum, EnumRef, EnumValue, Field, Item, Message, Method, Oneof, Package, Scalar, Service, TypePath,
@@ -39,9 +39,19 @@ pub fn lower(
     }
     let lowering = Lowering::new(&index, options, by_package.keys().copied());
     let mut packages = Vec::new();
+    let mut modules: BTreeMap<Vec<String>, String> = BTreeMap::new();
     for (package, mut files) in by_package {
         files.sort_by_key(|file| file.name());
-        packages.push(lowering.package(package, &files)?);
+        let lowered = lowering.package(package, &files)?;
+        // `Foo` and `foo` are two proto packages but one Rust module, and the include file holds one of them.
+        if let Some(first) = modules.insert(lowered.module.clone(), package.to_owned()) {
+            return Err(CodegenError::at(
+                format!("package `{package}`"),
+                format!("package `{first}` maps to the same Rust module `{}`", lowered.module.join("::")),
+            )
+            .with_hint("rename one of the packages"));
+        }
+        packages.push(lowered);
     }
     Ok(packages)
 }
@@ -82,6 +92,10 @@ fn normalized(file: &FileDescriptorProto) -> FileDescriptorProto {
 /// Every name that can end up in generated code must be a proto identifier: protoc guarantees it, but a
 /// request from elsewhere may not, and a bad name must be an error, not a panic while building identifiers.
 fn check_names(file: &FileDescriptorProto) -> Result<(), CodegenError> {
+    // A file name is written into a `// source:` comment line: a line break in it would end the comment.
+    if file.name().chars().any(char::is_control) {
+        return Err(CodegenError::at(format!("file {:?}", file.name()), "the file name holds a control character"));
+    }
     let check = |what: &str, name: &str| {
         if is_identifier(name) {
             Ok(())
@@ -196,7 +210,9 @@ impl<'a> Lowering<'a> {
                 services.push(self.service(&root.child(path::FILE_SERVICE, i), service)?);
             }
         }
-        check_unique_names(files.first().map_or("", |f| f.name()), &format!("package `{name}`"), &items, &[])?;
+        let first_file = files.first().map_or("", |f| f.name());
+        check_unique_names(first_file, &format!("package `{name}`"), &items, &[])?;
+        check_unique_modules(first_file, &format!("package `{name}`"), &items, &services)?;
         let descriptor_set = (!services.is_empty()).then(|| self.descriptor_set(files));
         Ok(Package {
             name: name.to_owned(),
@@ -212,9 +228,15 @@ impl<'a> Lowering<'a> {
         let package = site.file.package();
         let full_name =
             if package.is_empty() { service.name().to_owned() } else { format!("{package}.{}", service.name()) };
-        let mut methods = Vec::new();
+        let mut methods: Vec<Method> = Vec::new();
         for (i, method) in service.method.iter().enumerate() {
             let element = format!("{}: method {full_name}.{}", site.file.name(), method.name());
+            // `getThing` and `GetThing` are two methods but one Rust name: as with enum variants, the later
+            // one gets a `_` suffix, so the client and the server trait do not define a function twice.
+            let mut rust_name = snake(method.name());
+            while methods.iter().any(|m| m.rust_name == rust_name) {
+                rust_name.push('_');
+            }
             let message = |type_name: &str| {
                 self.index.message(type_name).map(|_| self.type_path(type_name)).ok_or_else(|| {
                     CodegenError::at(&element, format!("type `{type_name}` is not a message of the request"))
@@ -223,7 +245,7 @@ impl<'a> Lowering<'a> {
             let method_site = site.child(path::SERVICE_METHOD, i);
             methods.push(Method {
                 proto_name: method.name().to_owned(),
-                rust_name: snake(method.name()),
+                rust_name,
                 path: format!("/{full_name}/{}", method.name()),
                 input: message(method.input_type())?,
                 output: message(method.output_type())?,
@@ -245,7 +267,7 @@ impl<'a> Lowering<'a> {
 
     /// The package's files and everything they import, in dependency order, without source info (which
     /// reflection clients do not need), encoded.
-    fn descriptor_set(&self, files: &[&FileDescriptorProto]) -> Vec<u8> {
+    fn descriptor_set(&self, files: &[&'a FileDescriptorProto]) -> Vec<u8> {
         let mut ordered: Vec<FileDescriptorProto> = Vec::new();
         let mut seen = HashSet::new();
         for file in files {
@@ -254,21 +276,33 @@ impl<'a> Lowering<'a> {
         FileDescriptorSet { file: ordered }.encode_to_vec()
     }
 
+    /// Appends `file` after its imports (depth first). Iterative, with an explicit stack, because a request
+    /// can chain imports deeper than the thread's stack; a cycle is cut where it closes, a missing import
+    /// skipped.
     fn collect_with_imports(
         &self,
-        file: &FileDescriptorProto,
+        file: &'a FileDescriptorProto,
         seen: &mut HashSet<String>,
         out: &mut Vec<FileDescriptorProto>,
     ) {
         if !seen.insert(file.name().to_owned()) {
             return;
         }
-        for dependency in &file.dependency {
+        // Each entry: a file and how many of its imports have been visited.
+        let mut stack: Vec<(&'a FileDescriptorProto, usize)> = vec![(file, 0)];
+        while let Some((current, next)) = stack.last_mut() {
+            let Some(dependency) = current.dependency.get(*next) else {
+                out.push(normalized(current));
+                stack.pop();
+                continue;
+            };
+            *next += 1;
             if let Some(imported) = self.index.file(dependency) {
-                self.collect_with_imports(imported, seen, out);
+                if seen.insert(imported.name().to_owned()) {
+                    stack.push((imported, 0));
+                }
             }
         }
-        out.push(normalized(file));
     }
 
     fn message(
@@ -319,6 +353,8 @@ impl<'a> Lowering<'a> {
                 fields: members,
             });
         }
+
+        check_field_numbers(&element(format!("message {}", &full_name[1..])), &fields, &oneofs)?;
 
         let mut nested = Vec::new();
         for (i, inner) in message.nested_type.iter().enumerate() {
@@ -375,7 +411,7 @@ impl<'a> Lowering<'a> {
         let field_path = format!("{message_name}.{}", field.name());
         let element = format!("{}: field {}", site.file.name(), &field_path[1..]);
         let proto2 = is_proto2(site.file);
-        let number = u32::try_from(field.number()).map_err(|_| CodegenError::at(&element, "invalid field number"))?;
+        let number = field_number(field.number()).map_err(|m| CodegenError::at(&element, m))?;
         let repeated = field.label() == Label::Repeated;
 
         let map_entry = match field.r#type() {
@@ -640,6 +676,84 @@ fn check_unique_names(file: &str, scope: &str, items: &[Item], extra: &[&str]) -
                 format!("`{first}` and `{proto}` both map to the Rust name `{rust}`"),
             )
             .with_hint("rename one of them"));
+        }
+    }
+    Ok(())
+}
+
+/// The largest field number protobuf allows (2^29 - 1).
+const MAX_FIELD_NUMBER: i32 = (1 << 29) - 1;
+
+/// A field number as the wire format allows it: 1 to 2^29 - 1, outside the range protobuf reserves for
+/// itself (19000 to 19999), which protoc refuses too.
+fn field_number(number: i32) -> Result<u32, String> {
+    if !(1..=MAX_FIELD_NUMBER).contains(&number) {
+        return Err(format!("field number {number} is out of range (1 to {MAX_FIELD_NUMBER})"));
+    }
+    if (19000..=19999).contains(&number) {
+        return Err(format!("field number {number} is reserved for the protobuf implementation (19000 to 19999)"));
+    }
+    Ok(number as u32)
+}
+
+/// Fails when two fields (oneof members included) share a number, or two members of a oneof would get the
+/// same variant name: either gives generated code that does not compile or reads the wrong field.
+fn check_field_numbers(element: &str, fields: &[Field], oneofs: &[Oneof]) -> Result<(), CodegenError> {
+    let mut numbers: BTreeMap<u32, &str> = BTreeMap::new();
+    let members = oneofs.iter().flat_map(|oneof| &oneof.fields);
+    for field in fields.iter().chain(members) {
+        if let Some(first) = numbers.insert(field.number, &field.proto_name) {
+            return Err(CodegenError::at(
+                element,
+                format!("fields `{first}` and `{}` both have number {}", field.proto_name, field.number),
+            ));
+        }
+    }
+    for oneof in oneofs {
+        let mut variants: BTreeMap<String, &str> = BTreeMap::new();
+        for field in &oneof.fields {
+            if let Some(first) = variants.insert(camel(&field.proto_name), &field.proto_name) {
+                return Err(CodegenError::at(
+                    element,
+                    format!(
+                        "oneof `{}`: members `{first}` and `{}` both map to the Rust variant `{}`",
+                        oneof.proto_name,
+                        field.proto_name,
+                        camel(&field.proto_name)
+                    ),
+                )
+                .with_hint("rename one of them"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fails when two modules of one Rust module would get the same name: a message's module (for its nested
+/// types and oneofs) and a service's client or server module (`FooServer`'s `foo_server`, service `Foo`'s
+/// `foo_server`), or two services (`Foo`, `foo`).
+fn check_unique_modules(file: &str, scope: &str, items: &[Item], services: &[Service]) -> Result<(), CodegenError> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let messages = items.iter().filter_map(|item| match item {
+        Item::Message(m) if !m.nested.is_empty() || !m.oneofs.is_empty() => {
+            Some((m.module_name.clone(), format!("message {}", &m.full_name[1..])))
+        }
+        _ => None,
+    });
+    let services = services.iter().flat_map(|service| {
+        ["client", "server"]
+            .map(|side| (escape(&format!("{}_{side}", service.module_base)), format!("service {}", service.full_name)))
+    });
+    for (module, owner) in messages.chain(services) {
+        match seen.insert(module.clone(), owner.clone()) {
+            Some(first) if first != owner => {
+                return Err(CodegenError::at(
+                    format!("{file}: {scope}"),
+                    format!("{first} and {owner} both need the Rust module `{module}`"),
+                )
+                .with_hint("rename one of them"));
+            }
+            _ => {}
         }
     }
     Ok(())

@@ -8,7 +8,7 @@ use quote::{format_ident, quote};
 
 use super::{deprecated, Context};
 use crate::comments::doc_attributes;
-use crate::ident::{escape, ident};
+use crate::ident::{constant, escape, ident};
 use crate::model::{Method, Package, Service};
 
 /// The client and server modules of every service of a package, and the package's descriptor set.
@@ -140,11 +140,21 @@ fn server(service: &Service, package_module: &[String], context: &Context<'_>) -
         format!(" The server side of `{full_name}`: implement [`{trait_name}`], serve it with [`{server_name}`].");
     let trait_methods = service.methods.iter().map(|method| trait_method(method, &module, full_name, rt));
     let arms = service.methods.iter().map(|method| dispatch_arm(method, rt));
-    let method_names = service.methods.iter().map(|method| {
-        let constant = format_ident!("{}", heck::ToShoutySnakeCase::to_shouty_snake_case(method.proto_name.as_str()));
-        let value = &method.proto_name;
-        quote!(pub const #constant: &str = #value;)
-    });
+    // Constants of methods whose names convert alike (`getThing`, `GetThing`) are kept apart by a suffix.
+    let mut taken = std::collections::BTreeSet::new();
+    let method_names: Vec<TokenStream> = service
+        .methods
+        .iter()
+        .map(|method| {
+            let mut name = constant(&method.proto_name);
+            while !taken.insert(name.clone()) {
+                name.push('_');
+            }
+            let name = ident(&name);
+            let value = &method.proto_name;
+            quote!(pub const #name: &str = #value;)
+        })
+        .collect();
     let server_doc =
         format!(" Serves a [`{trait_name}`] implementation: register it with `Server::builder().add_service(...)`.");
     quote! {
