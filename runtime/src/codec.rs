@@ -6,6 +6,9 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use prost::Message;
 
+use std::sync::Arc;
+
+use crate::budget::ReceiveBudget;
 use crate::compression::Encoding;
 use crate::status::Status;
 use crate::wire::{FLAG_COMPRESSED, FLAG_UNCOMPRESSED, PREFIX_LEN};
@@ -62,12 +65,30 @@ pub struct Decoder {
     max_receive: usize,
     /// The call's `grpc-encoding`, which messages flagged compressed use.
     encoding: Option<Encoding>,
+    /// Server: the connection's budget for incomplete messages, and what the message being received holds
+    /// of it (0 until it turns out not to have arrived whole).
+    budget: Option<Arc<ReceiveBudget>>,
+    reserved: usize,
 }
 
 impl Decoder {
     /// A decoder refusing messages over `max_receive` bytes.
     pub fn new(max_receive: usize) -> Self {
-        Decoder { buf: BytesMut::new(), max_receive, encoding: None }
+        Decoder { buf: BytesMut::new(), max_receive, encoding: None, budget: None, reserved: 0 }
+    }
+
+    /// Charges incomplete messages to a connection's receive budget.
+    pub(crate) fn set_budget(&mut self, budget: Arc<ReceiveBudget>) {
+        self.budget = Some(budget);
+    }
+
+    fn release_reservation(&mut self) {
+        if self.reserved > 0 {
+            if let Some(budget) = &self.budget {
+                budget.release(self.reserved);
+            }
+            self.reserved = 0;
+        }
     }
 
     /// Sets the encoding of compressed messages (from the call's `grpc-encoding`).
@@ -78,6 +99,7 @@ impl Decoder {
     /// Drops whatever is buffered, after an error ends the stream.
     pub fn clear(&mut self) {
         self.buf = BytesMut::new();
+        self.release_reservation();
     }
 
     /// Adds received bytes.
@@ -112,11 +134,25 @@ impl Decoder {
             return Err(Status::resource_exhausted(format!("received a message of {len} bytes")));
         };
         if self.buf.len() < total {
+            // A message that arrives whole in one chunk (most do) never touches the budget.
+            if self.reserved == 0 {
+                if let Some(budget) = &self.budget {
+                    if !budget.try_reserve(total) {
+                        return Err(Status::resource_exhausted(format!(
+                            "a message of {len} bytes does not fit in what is left of the connection's receive \
+                             budget of {} bytes for incomplete messages (ServerBuilder::connection_receive_budget)",
+                            budget.limit()
+                        )));
+                    }
+                    self.reserved = total;
+                }
+            }
             // Five bytes of prefix must not buy the whole declared length up front; the buffer grows as the
             // data arrives, so memory follows what the peer actually sent.
             self.buf.reserve((total - self.buf.len()).min(RESERVE_AHEAD));
             return Ok(None);
         }
+        self.release_reservation();
         self.buf.advance(PREFIX_LEN);
         let message = self.buf.split_to(len).freeze();
         match encoding {
@@ -132,6 +168,12 @@ impl Decoder {
         } else {
             Err(Status::internal(format!("the stream ended inside a message ({} bytes left over)", self.buf.len())))
         }
+    }
+}
+
+impl Drop for Decoder {
+    fn drop(&mut self) {
+        self.release_reservation();
     }
 }
 
@@ -155,6 +197,38 @@ mod tests {
         }
         assert_eq!(decoder.next_message().unwrap().unwrap().len(), 0x40000);
         decoder.finish().unwrap();
+    }
+
+    #[test]
+    fn incomplete_messages_are_charged_to_the_budget_until_complete_or_dropped() {
+        let budget = ReceiveBudget::new(2 * (PREFIX_LEN + 100));
+        let mut decoders: Vec<Decoder> = (0..3)
+            .map(|_| {
+                let mut decoder = Decoder::new(DEFAULT_MAX);
+                decoder.set_budget(budget.clone());
+                decoder
+            })
+            .collect();
+        for decoder in &mut decoders {
+            decoder.push(&[0, 0, 0, 0, 100, 1, 2, 3]);
+        }
+        assert!(decoders[0].next_message().unwrap().is_none());
+        assert!(decoders[1].next_message().unwrap().is_none());
+        let refused = decoders[2].next_message().unwrap_err();
+        assert_eq!(refused.code(), Code::ResourceExhausted);
+        assert!(refused.message().contains("receive budget"), "{}", refused.message());
+        assert_eq!(budget.reserved(), 2 * (PREFIX_LEN + 100));
+        // Completing one gives its share back; dropping the other too.
+        decoders[0].push(&[7; 97]);
+        assert_eq!(decoders[0].next_message().unwrap().unwrap().len(), 100);
+        assert_eq!(budget.reserved(), PREFIX_LEN + 100);
+        decoders.truncate(1);
+        assert_eq!(budget.reserved(), 0);
+        // A message arriving whole reserves nothing.
+        let mut decoder = Decoder::new(DEFAULT_MAX);
+        decoder.set_budget(ReceiveBudget::new(0));
+        decoder.push(&[0, 0, 0, 0, 1, 9]);
+        assert_eq!(decoder.next_message().unwrap().unwrap().as_ref(), &[9]);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub use prost::{DecodeError, EncodeError, Message, Name, UnknownEnumValue};
 mod unknown;
 pub use unknown::{UnknownField, UnknownFields, UnknownValue};
 
+pub mod budget;
 pub mod client;
 pub mod codec;
 pub mod codegen;

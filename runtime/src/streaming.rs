@@ -59,9 +59,15 @@ impl<T> Unpin for Streaming<T> {}
 
 impl<T: Message + Default> Streaming<T> {
     /// The request stream of a server call.
-    pub(crate) fn server(body: h2::RecvStream, max_receive: usize, encoding: Option<Encoding>) -> Self {
+    pub(crate) fn server(
+        body: h2::RecvStream,
+        max_receive: usize,
+        encoding: Option<Encoding>,
+        budget: std::sync::Arc<crate::budget::ReceiveBudget>,
+    ) -> Self {
         let mut stream = Streaming::with_state(State::Body(body, false), max_receive, None);
         stream.decoder.set_encoding(encoding);
+        stream.decoder.set_budget(budget);
         stream
     }
 
@@ -312,8 +318,39 @@ fn check_response_head(parts: &http::response::Parts) -> Result<(), Status> {
 /// to one message.
 pub(crate) async fn send_message(
     send: &mut h2::SendStream<Bytes>,
+    data: Bytes,
+    end_of_stream: bool,
+) -> Result<(), Status> {
+    send_counted(send, data, end_of_stream, &mut 0).await
+}
+
+/// [`send_message`] within a deadline. When the deadline passes first, the stream is reset if part of the
+/// message was handed to h2 already (a truncated message must not be followed by trailers, and what h2
+/// holds would wait for a window that may never open); the `DEADLINE_EXCEEDED` returned is for the caller
+/// to send as trailers otherwise.
+pub(crate) async fn send_message_within(
+    send: &mut h2::SendStream<Bytes>,
+    data: Bytes,
+    end_of_stream: bool,
+    deadline: Option<Instant>,
+) -> Result<(), Status> {
+    let Some(deadline) = deadline else { return send_message(send, data, end_of_stream).await };
+    let mut handed = 0;
+    let sent = tokio::time::timeout_at(deadline.into(), send_counted(send, data, end_of_stream, &mut handed)).await;
+    sent.unwrap_or_else(|_| {
+        if handed > 0 {
+            send.send_reset(h2::Reason::CANCEL);
+        }
+        Err(Status::deadline_exceeded("the call's deadline passed while sending"))
+    })
+}
+
+/// Sends `data` as flow control allows, counting in `handed` what h2 took.
+async fn send_counted(
+    send: &mut h2::SendStream<Bytes>,
     mut data: Bytes,
     end_of_stream: bool,
+    handed: &mut usize,
 ) -> Result<(), Status> {
     if data.is_empty() && end_of_stream {
         return send.send_data(data, true).map_err(|e| Status::from_h2(&e));
@@ -329,6 +366,7 @@ pub(crate) async fn send_message(
             continue;
         }
         let chunk = data.split_to(capacity.min(data.len()));
+        *handed += chunk.len();
         send.send_data(chunk, end_of_stream && data.is_empty()).map_err(|e| Status::from_h2(&e))?;
     }
     Ok(())

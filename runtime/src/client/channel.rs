@@ -29,6 +29,8 @@ pub(crate) struct ChannelConfig {
     pub(crate) user_agent: http::HeaderValue,
     pub(crate) initial_stream_window_size: Option<u32>,
     pub(crate) initial_connection_window_size: Option<u32>,
+    /// The largest response header list (or trailers) accepted from a server.
+    pub(crate) max_header_list_size: u32,
     pub(crate) tls: Option<TlsSetup>,
     pub(crate) credentials: Option<super::Credentials>,
     pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
@@ -63,6 +65,7 @@ impl Default for ChannelConfig {
             user_agent: http::HeaderValue::from_static(wire::USER_AGENT),
             initial_stream_window_size: Some(wire::DEFAULT_STREAM_WINDOW_SIZE),
             initial_connection_window_size: Some(wire::DEFAULT_CONNECTION_WINDOW_SIZE),
+            max_header_list_size: wire::DEFAULT_MAX_HEADER_LIST_SIZE,
             tls: None,
             credentials: None,
             keepalive: None,
@@ -199,6 +202,14 @@ impl ChannelBuilder {
     /// The HTTP/2 flow-control window of the connection (default 4 MiB; at most 2^31-1, larger is clamped).
     pub fn initial_connection_window_size(mut self, bytes: u32) -> Self {
         self.config.initial_connection_window_size = Some(bytes.min(wire::MAX_WINDOW_SIZE));
+        self
+    }
+
+    /// The largest header list (response metadata, or trailers) accepted from a server (HTTP/2
+    /// MAX_HEADER_LIST_SIZE; default 16 KiB, as hyper's client). A server sending more fails the call
+    /// instead of growing the client's memory.
+    pub fn max_header_list_size(mut self, bytes: u32) -> Self {
+        self.config.max_header_list_size = bytes;
         self
     }
 

@@ -5,6 +5,7 @@
 mod cancel;
 mod channel;
 mod credentials;
+mod request_queue;
 pub mod resolver;
 mod retry;
 pub mod service_config;
@@ -32,7 +33,7 @@ pub use target::TargetUri;
 
 use crate::codec;
 use crate::compression::Encoding;
-use crate::interceptor::{run, BoxMessage, Interceptors, MessageStream, MethodInfo, MethodKind};
+use crate::interceptor::{run, Interceptors, MessageStream, MethodInfo, MethodKind};
 use crate::metadata::MetadataMap;
 use crate::request::Request;
 use crate::response::Response;
@@ -40,6 +41,7 @@ use crate::status::Status;
 use crate::streaming::TrailerSlot;
 use crate::streaming::{send_message, Streaming};
 use crate::{timeout, wire};
+use request_queue::{request_queue, Inbox, Next, Outbox};
 use retry::{Commit, Failed, Throttle};
 use service_config::{HedgingPolicy, RetryPolicy};
 
@@ -130,8 +132,10 @@ impl Client {
         Ok(response.map(|_| message))
     }
 
-    /// A bidirectional-streaming call: a sender for requests and the stream of responses. Dropping the
-    /// sender ends the request stream; dropping the response stream (and sender) cancels the call.
+    /// A bidirectional-streaming call: a sender for requests and the stream of responses.
+    /// [`Sender::close`] ends the request stream; dropping the sender without closing it cancels the call
+    /// (so a server never takes a stream the caller gave up on for a complete one), and so does dropping
+    /// the response stream and the sender.
     pub async fn streaming<Req, Res>(
         &self,
         path: &'static str,
@@ -145,9 +149,15 @@ impl Client {
             return self.streaming_call(path, request).await;
         };
         // The caller's sender feeds the interceptors' request stream; a task sends what comes out of it.
-        let (queue, queued) = tokio::sync::mpsc::channel::<BoxMessage>(1);
-        let outgoing = futures_util::stream::unfold(queued, |mut queued| async move {
-            queued.recv().await.map(|message| (Ok(message), queued))
+        let (queue, queued) = request_queue();
+        // A sender dropped without closing ends the interceptors' stream with an error, which cancels the call.
+        let outgoing = futures_util::stream::unfold(Some(queued), |queued| async move {
+            let mut queued = queued?;
+            match queued.next().await {
+                Next::Message(message) => Some((Ok(message), Some(queued))),
+                Next::Closed => None,
+                Next::Abandoned => Some((Err(abandoned()), None)),
+            }
         });
         let client = self.clone();
         let slot = TrailerSlot::default();
@@ -380,14 +390,19 @@ impl Client {
         Req: Message + 'static,
         Res: Message + Default + 'static,
     {
-        let (queue, queued) = tokio::sync::mpsc::channel::<BoxMessage>(1);
-        let (committed, responses) = tokio::sync::oneshot::channel::<Result<Streaming<Res>, Status>>();
+        let (queue, queued) = request_queue();
+        let (mut committed, responses) = tokio::sync::oneshot::channel::<Result<Streaming<Res>, Status>>();
         let deadline = call.deadline;
         let client = self.clone();
         tokio::spawn(async move {
             let outcome =
                 within(deadline, client.drive_retried_streaming::<Req, Res>(path, call, policy, throttle, queued));
-            let _ = committed.send(outcome.await);
+            // A caller that dropped the response stream will read no outcome: stop the attempts (and their
+            // backoff waits) rather than run them for nobody.
+            tokio::select! {
+                outcome = outcome => { let _ = committed.send(outcome); }
+                () = committed.closed() => {}
+            }
         });
         let slot = TrailerSlot::default();
         let tap = slot.clone();
@@ -412,7 +427,7 @@ impl Client {
         call: CallParts,
         policy: Arc<RetryPolicy>,
         throttle: Option<Arc<Throttle>>,
-        queued: tokio::sync::mpsc::Receiver<BoxMessage>,
+        queued: Inbox,
     ) -> Result<Streaming<Res>, Status>
     where
         Req: Message + 'static,
@@ -432,7 +447,12 @@ impl Client {
         let (max_send, encoding) = (call.max_send, call.encoding);
         if !state.ended {
             tokio::spawn(async move {
-                while let Some(message) = state.queued.recv().await {
+                loop {
+                    let message = match state.queued.next().await {
+                        Next::Message(message) => message,
+                        Next::Closed => return drop(send.send_data(Bytes::new(), true)),
+                        Next::Abandoned => return send.send_reset(h2::Reason::CANCEL),
+                    };
                     let Ok(message) = crate::interceptor::downcast::<Req>(message) else { continue };
                     let Ok(data) = codec::encode_with(&message, max_send, encoding) else {
                         send.send_reset(h2::Reason::CANCEL);
@@ -442,7 +462,6 @@ impl Client {
                         return;
                     }
                 }
-                let _ = send.send_data(Bytes::new(), true);
             });
         }
         Ok(responses)
@@ -486,8 +505,8 @@ impl Client {
                         }
                     };
                 }
-                next = state.queued.recv(), if sending => match next {
-                    Some(message) => {
+                next = state.queued.next(), if sending => match next {
+                    Next::Message(message) => {
                         let Ok(message) = crate::interceptor::downcast::<Req>(message) else { continue };
                         let data = match codec::encode_with(&message, max_send, encoding) {
                             Ok(data) => data,
@@ -502,10 +521,15 @@ impl Client {
                             sending = false;
                         }
                     }
-                    None => {
+                    Next::Closed => {
                         state.ended = true;
                         sending = false;
                         let _ = send.send_data(Bytes::new(), true);
+                    }
+                    // Never replayed or ended as complete: the caller gave up on the call.
+                    Next::Abandoned => {
+                        send.send_reset(h2::Reason::CANCEL);
+                        return Err(Failed::committed(abandoned()));
                     }
                 },
             }
@@ -651,7 +675,7 @@ enum Policy {
 
 /// What a retried bidirectional call sent so far, and where the caller's next messages come from.
 struct BidiReplay {
-    queued: tokio::sync::mpsc::Receiver<BoxMessage>,
+    queued: Inbox,
     kept: Kept,
     /// The caller closed its side.
     ended: bool,
@@ -750,8 +774,8 @@ async fn read_single<Res: Message + Default>(stream: &mut Streaming<Res>) -> Res
 /// The request side of a bidirectional-streaming call.
 pub struct Sender<T> {
     send: Option<h2::SendStream<Bytes>>,
-    /// With stream interceptors: messages go to them, and a task sends what they pass on.
-    queue: Option<tokio::sync::mpsc::Sender<BoxMessage>>,
+    /// With stream interceptors or a retry policy: messages go to a task that sends them.
+    queue: Option<Outbox>,
     max_send: usize,
     encoding: Option<Encoding>,
     /// The call's deadline: a server that stops reading must not hold a send past it.
@@ -771,7 +795,7 @@ impl<T: Message + 'static> Sender<T> {
                     .await
                     .map_err(|_| Status::deadline_exceeded("the deadline passed while sending a message"))?,
             };
-            return queued.map_err(|_| Status::unavailable("the call ended; its response stream has the status"));
+            return queued.map_err(|()| Status::unavailable("the call ended; its response stream has the status"));
         }
         let data = codec::encode_with(&message, self.max_send, self.encoding)?;
         let send = self.send.as_mut().ok_or_else(|| Status::failed_precondition("the request stream is closed"))?;
@@ -787,9 +811,13 @@ impl<T: Message + 'static> Sender<T> {
         }
     }
 
-    /// Ends the request stream (the server sees its end); dropping the sender does the same.
+    /// Ends the request stream: the server sees it complete. Without this, dropping the sender cancels
+    /// the call (RST_STREAM CANCEL) rather than end it, so that a sender dropped mid-upload (an early
+    /// return, a panic) can never pass for a complete stream.
     pub fn close(&mut self) {
-        self.queue = None;
+        if let Some(queue) = self.queue.take() {
+            queue.close();
+        }
         if let Some(mut send) = self.send.take() {
             let _ = send.send_data(Bytes::new(), true);
         }
@@ -799,9 +827,14 @@ impl<T: Message + 'static> Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if let Some(mut send) = self.send.take() {
-            let _ = send.send_data(Bytes::new(), true);
+            send.send_reset(h2::Reason::CANCEL);
         }
     }
+}
+
+/// The status of a call whose caller dropped its request sender without closing it.
+fn abandoned() -> Status {
+    Status::cancelled("the request sender was dropped without close(): the call is cancelled")
 }
 
 impl<T> std::fmt::Debug for Sender<T> {
@@ -826,12 +859,11 @@ async fn pump<T: Message + 'static>(mut sender: Sender<T>, messages: impl Stream
             Err(_) => Err(Status::cancelled("an interceptor ended the request stream with an error")),
         };
         if sent.is_err() {
-            if let Some(mut send) = sender.send.take() {
-                send.send_reset(h2::Reason::CANCEL);
-            }
+            // Dropping the sender resets the stream.
             return;
         }
     }
+    sender.close();
 }
 
 /// A pseudo-random number in `[0, 1)` for jitter, from the standard library's randomly keyed hasher (no

@@ -266,6 +266,8 @@ impl Subchannel {
     {
         let config = &self.shared.config;
         let mut builder = h2::client::Builder::new();
+        // gRPC has no use for server push, and a pushed stream is memory a hostile server makes us hold.
+        builder.enable_push(false).max_header_list_size(config.max_header_list_size);
         if let Some(size) = config.initial_stream_window_size {
             builder.initial_window_size(size);
         }

@@ -21,7 +21,7 @@ use crate::metadata::MetadataMap;
 use crate::request::Request;
 use crate::response::Response;
 use crate::status::Status;
-use crate::streaming::{send_message, Streaming};
+use crate::streaming::{send_message_within, Streaming};
 use crate::wire;
 
 /// A boxed stream of response messages, what streaming handlers return.
@@ -62,6 +62,8 @@ pub struct ServerCall {
     pub(crate) service: &'static str,
     /// The server's interceptors, if it has any.
     pub(crate) interceptors: Option<Arc<Interceptors>>,
+    /// The connection's budget for incomplete request messages.
+    pub(crate) budget: Arc<crate::budget::ReceiveBudget>,
 }
 
 impl ServerCall {
@@ -86,7 +88,7 @@ impl ServerCall {
     fn into_request_stream<Req: Message + Default>(
         self,
     ) -> (Request<Streaming<Req>>, h2::server::SendResponse<Bytes>, Limits, Option<Instant>) {
-        let stream = Streaming::server(self.body, self.limits.max_receive, self.limits.request_encoding);
+        let stream = Streaming::server(self.body, self.limits.max_receive, self.limits.request_encoding, self.budget);
         let mut request = Request::from_server(stream, self.metadata, self.deadline, self.peer);
         request.set_received_compression(self.limits.request_encoding);
         (request, self.respond, self.limits, self.deadline)
@@ -114,7 +116,7 @@ where
             }
         };
         match supervise(work, &mut respond, deadline).await {
-            Outcome::Done(Ok(response)) => send_unary(&mut respond, response, limits),
+            Outcome::Done(Ok(response)) => send_unary(respond, response, limits, deadline).await,
             Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
             outcome => end_before_headers(&mut respond, outcome),
         }
@@ -193,7 +195,7 @@ where
     Box::pin(async move {
         let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
         match supervise(handler(service, request), &mut respond, deadline).await {
-            Outcome::Done(Ok(response)) => send_unary(&mut respond, response, limits),
+            Outcome::Done(Ok(response)) => send_unary(respond, response, limits, deadline).await,
             Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
             outcome => end_before_headers(&mut respond, outcome),
         }
@@ -363,19 +365,32 @@ fn send_trailers(send: &mut h2::SendStream<Bytes>, status: &Status, metadata: Me
     let _ = send.send_trailers(trailers);
 }
 
-/// Headers, the message and the trailers, queued together so h2 writes them in one go.
-fn send_unary<Res: Message>(respond: &mut h2::server::SendResponse<Bytes>, response: Response<Res>, limits: Limits) {
+/// Headers, the message and the trailers. The message waits for flow control like a stream's (when the
+/// window is open, as it nearly always is, all three are queued in one pass and written together): a
+/// client that never opens its window must not make h2 hold every response it asked for, past the call's
+/// deadline and its end.
+async fn send_unary<Res: Message>(
+    mut respond: h2::server::SendResponse<Bytes>,
+    response: Response<Res>,
+    limits: Limits,
+    deadline: Option<Instant>,
+) {
     let encoding = limits.encoding_for(response.compression());
     let (metadata, message, trailers) = response.into_parts();
     let data = match codec::encode_with(&message, limits.max_send, encoding) {
         Ok(data) => data,
-        Err(status) => return send_trailers_only(respond, &status),
+        Err(status) => return send_trailers_only(&mut respond, &status),
     };
     let Ok(mut send) = respond.send_response(response_head(metadata, encoding), false) else {
         return;
     };
-    if send.send_data(data, false).is_ok() {
-        send_trailers(&mut send, &Status::ok(), trailers);
+    // A reset by the client while this waits for window ends the wait with an error.
+    match send_message_within(&mut send, data, false, deadline).await {
+        Ok(()) => send_trailers(&mut send, &Status::ok(), trailers),
+        Err(status) if status.code() == crate::status::Code::DeadlineExceeded => {
+            send_trailers(&mut send, &status, MetadataMap::new())
+        }
+        Err(_) => {}
     }
 }
 
@@ -413,13 +428,7 @@ async fn stream_responses<Res, St>(
             Ok(data) => data,
             Err(status) => return send_trailers(&mut send, &status, MetadataMap::new()),
         };
-        let sent = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline.into(), send_message(&mut send, data, false))
-                .await
-                .unwrap_or_else(|_| Err(Status::deadline_exceeded("the call's deadline passed while sending"))),
-            None => send_message(&mut send, data, false).await,
-        };
-        if let Err(status) = sent {
+        if let Err(status) = send_message_within(&mut send, data, false, deadline).await {
             if status.code() == crate::status::Code::DeadlineExceeded {
                 send_trailers(&mut send, &status, MetadataMap::new());
             }

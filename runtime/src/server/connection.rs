@@ -59,6 +59,7 @@ async fn serve_h2<IO>(
         _ => None,
     };
     let mut lifetime = Lifetime::new(shared.config.lifetime);
+    let budget = shared.config.receive_budget();
     // Spawned calls each hold a clone, so the count of open calls includes them.
     let spawned = Arc::new(());
     let mut calls = FuturesUnordered::new();
@@ -86,7 +87,7 @@ async fn serve_h2<IO>(
             loop {
                 match connection.poll_accept(cx) {
                     Poll::Ready(Some(Ok((request, respond)))) => {
-                        if let Some(call) = shared.dispatch(request, respond, &peer) {
+                        if let Some(call) = shared.dispatch(request, respond, &peer, &budget) {
                             if shared.config.spawn_calls {
                                 let token = spawned.clone();
                                 tokio::spawn(async move {

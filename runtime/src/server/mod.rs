@@ -48,11 +48,17 @@ pub trait Service: Send + Sync + 'static {
 /// period, so a pod's server is done before it would be killed anyway.
 pub const DEFAULT_SHUTDOWN_GRACE_PERIOD: Duration = Duration::from_secs(30);
 
+/// How many connections a server serves at once by default; past it, new connections wait in the listen
+/// queue until one closes, so a flood of connections cannot take every file descriptor and its memory.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
 /// Settings of a server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     max_receive_message_size: usize,
     max_send_message_size: usize,
+    receive_budget: usize,
+    max_connections: usize,
     max_concurrent_streams: Option<u32>,
     initial_stream_window_size: Option<u32>,
     initial_connection_window_size: Option<u32>,
@@ -73,6 +79,8 @@ impl Default for ServerConfig {
         ServerConfig {
             max_receive_message_size: wire::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
             max_send_message_size: wire::DEFAULT_MAX_SEND_MESSAGE_SIZE,
+            receive_budget: crate::budget::DEFAULT_CONNECTION_RECEIVE_BUDGET,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             max_concurrent_streams: Some(wire::DEFAULT_MAX_CONCURRENT_STREAMS),
             initial_stream_window_size: Some(wire::DEFAULT_STREAM_WINDOW_SIZE),
             initial_connection_window_size: Some(wire::DEFAULT_CONNECTION_WINDOW_SIZE),
@@ -91,6 +99,13 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// A new connection's receive budget: never less than one message of the largest size accepted, or
+    /// such a message could not arrive at all.
+    pub(crate) fn receive_budget(&self) -> Arc<crate::budget::ReceiveBudget> {
+        let floor = self.max_receive_message_size.saturating_add(wire::PREFIX_LEN);
+        crate::budget::ReceiveBudget::new(self.receive_budget.max(floor))
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             max_receive: self.max_receive_message_size,
@@ -136,8 +151,9 @@ impl Shared {
         request: http::Request<h2::RecvStream>,
         respond: h2::server::SendResponse<bytes::Bytes>,
         peer: &Peer,
+        budget: &Arc<crate::budget::ReceiveBudget>,
     ) -> Option<BoxFuture> {
-        self.router.dispatch(request, respond, peer, self.config.limits(), self.interceptors.as_ref())
+        self.router.dispatch(request, respond, peer, self.config.limits(), self.interceptors.as_ref(), budget)
     }
 }
 
@@ -190,6 +206,23 @@ impl ServerBuilder {
     /// The largest response message sent; larger ones fail the call with `RESOURCE_EXHAUSTED`.
     pub fn max_send_message_size(mut self, bytes: usize) -> Self {
         self.config.max_send_message_size = bytes;
+        self
+    }
+
+    /// How many bytes of request messages that have begun to arrive but are not complete the calls of one
+    /// connection may buffer together (default 64 MiB, and never less than one message of
+    /// [`max_receive_message_size`](Self::max_receive_message_size)). A message that does not fit fails its
+    /// call with `RESOURCE_EXHAUSTED` before its body is buffered: without a budget, a client opening many
+    /// streams that each send part of a large message could make the server hold gigabytes.
+    pub fn connection_receive_budget(mut self, bytes: usize) -> Self {
+        self.config.receive_budget = bytes;
+        self
+    }
+
+    /// The most connections served at once (default 10,000); past it, new connections wait to be accepted
+    /// until one closes.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.max_connections = connections.max(1);
         self
     }
 
@@ -389,16 +422,28 @@ impl Server {
         let (stop, stopped) = watch::channel(false);
         let mut connections = JoinSet::new();
         let mut signal = std::pin::pin!(signal);
+        // A permit per connection, taken before accepting: at the limit, clients wait in the listen queue.
+        let permits = Arc::new(tokio::sync::Semaphore::new(self.shared.config.max_connections));
+        let next = || async {
+            let permit = permits.clone().acquire_owned().await;
+            (permit, accept(&listener).await)
+        };
         loop {
             tokio::select! {
                 () = &mut signal => break,
-                accepted = accept(&listener) => match accepted {
+                (permit, accepted) = next() => match accepted {
                     Ok((io, addr)) => {
                         let shared = self.shared.clone();
                         let stopped = stopped.clone();
                         match io {
-                            Accepted::Tcp(io) => connections.spawn(start_connection(io, addr, shared, stopped)),
-                            Accepted::Unix(io) => connections.spawn(start_connection(io, addr, shared, stopped)),
+                            Accepted::Tcp(io) => connections.spawn(async move {
+                                let _permit = permit;
+                                start_connection(io, addr, shared, stopped).await
+                            }),
+                            Accepted::Unix(io) => connections.spawn(async move {
+                                let _permit = permit;
+                                start_connection(io, addr, shared, stopped).await
+                            }),
                         };
                     }
                     Err(error) => {

@@ -43,6 +43,7 @@ impl Router {
         peer: &Peer,
         limits: Limits,
         interceptors: Option<&Arc<Interceptors>>,
+        budget: &Arc<crate::budget::ReceiveBudget>,
     ) -> Option<BoxFuture> {
         let (parts, body) = request.into_parts();
         if parts.method != http::Method::POST {
@@ -110,6 +111,7 @@ impl Router {
             limits,
             service: service.name(),
             interceptors: interceptors.cloned(),
+            budget: budget.clone(),
         };
         Some(service.call(&method, call))
     }
