@@ -12,12 +12,29 @@ pub struct Response<T> {
     trailers: MetadataMap,
     /// The handler's choice of compression, overriding the server's (`Some(None)`: uncompressed).
     compression: Option<Option<Encoding>>,
+    /// Which messages of a compressed stream are compressed; all when `None`.
+    per_message: Option<PerMessage>,
+}
+
+/// Decides by its index in the stream whether a message of a compressed response stream is compressed.
+pub(crate) struct PerMessage(Box<dyn FnMut(usize) -> bool + Send>);
+
+impl PerMessage {
+    pub(crate) fn compress(&mut self, index: usize) -> bool {
+        (self.0)(index)
+    }
+}
+
+impl std::fmt::Debug for PerMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PerMessage")
+    }
 }
 
 impl<T> Response<T> {
     /// A response with no metadata.
     pub fn new(message: T) -> Self {
-        Response { message, metadata: MetadataMap::new(), trailers: MetadataMap::new(), compression: None }
+        Response::from_parts(MetadataMap::new(), message, MetadataMap::new())
     }
 
     /// The metadata of the response headers.
@@ -63,6 +80,7 @@ impl<T> Response<T> {
             metadata: self.metadata,
             trailers: self.trailers,
             compression: self.compression,
+            per_message: self.per_message,
         }
     }
 
@@ -73,7 +91,7 @@ impl<T> Response<T> {
 
     /// A response from its parts.
     pub fn from_parts(metadata: MetadataMap, message: T, trailers: MetadataMap) -> Self {
-        Response { message, metadata, trailers, compression: None }
+        Response { message, metadata, trailers, compression: None, per_message: None }
     }
 
     /// Server side: compresses this response's messages with `encoding` if the client accepts it, or sends
@@ -84,7 +102,19 @@ impl<T> Response<T> {
         self
     }
 
+    /// Server side, for a stream of messages sent compressed: `compress(index)` says whether the message at
+    /// `index` (0 for the first) is compressed; the others go plain (flag 0), as gRPC allows message by
+    /// message. For data that is already compressed, or messages too small to gain from it.
+    pub fn with_compression_per_message(mut self, compress: impl FnMut(usize) -> bool + Send + 'static) -> Self {
+        self.per_message = Some(PerMessage(Box::new(compress)));
+        self
+    }
+
     pub(crate) fn compression(&self) -> Option<Option<Encoding>> {
         self.compression
+    }
+
+    pub(crate) fn take_per_message(&mut self) -> Option<PerMessage> {
+        self.per_message.take()
     }
 }

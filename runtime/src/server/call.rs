@@ -405,13 +405,15 @@ async fn stream_responses<Res, St>(
     Res: Message,
     St: Stream<Item = Result<Res, Status>>,
 {
+    let mut response = response;
     let encoding = limits.encoding_for(response.compression());
+    let mut per_message = response.take_per_message();
     let (metadata, stream, trailers) = response.into_parts();
     let Ok(mut send) = respond.send_response(response_head(metadata, encoding), false) else {
         return;
     };
     let mut stream = pin!(stream);
-    loop {
+    for index in 0.. {
         let next = supervise(poll_fn(|cx| stream.as_mut().poll_next(cx)), &mut send, deadline).await;
         let message = match next {
             Outcome::Done(Some(Ok(message))) => message,
@@ -424,7 +426,8 @@ async fn stream_responses<Res, St>(
                 return;
             }
         };
-        let data = match codec::encode_with(&message, limits.max_send, encoding) {
+        let compressed = encoding.filter(|_| per_message.as_mut().is_none_or(|choose| choose.compress(index)));
+        let data = match codec::encode_with(&message, limits.max_send, compressed) {
             Ok(data) => data,
             Err(status) => return send_trailers(&mut send, &status, MetadataMap::new()),
         };

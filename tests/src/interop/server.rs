@@ -97,8 +97,10 @@ impl TestService for InteropService {
     ) -> Result<Response<BoxStream<StreamingOutputCallResponse>>, Status> {
         let metadata = request.metadata().clone();
         let message = request.into_inner();
-        // Compression is chosen per response, not per message: compressed if any message asks for it.
-        let compress = message.response_parameters.iter().any(|p| p.compressed.as_ref().is_some_and(|c| c.value));
+        // The call is compressed if any message asks for it, and then each message as it asks.
+        let wanted: Vec<bool> =
+            message.response_parameters.iter().map(|p| p.compressed.as_ref().is_some_and(|c| c.value)).collect();
+        let compress = wanted.contains(&true);
         let stream = async_stream(move |sender| async move {
             if responses_for(&message.response_parameters, &sender).await {
                 if let Err(status) = requested_status(message.response_status.as_ref()) {
@@ -106,7 +108,9 @@ impl TestService for InteropService {
                 }
             }
         });
-        let response = Response::new(stream).with_compression(compress.then_some(Encoding::Gzip));
+        let response = Response::new(stream)
+            .with_compression(compress.then_some(Encoding::Gzip))
+            .with_compression_per_message(move |index| wanted.get(index).copied().unwrap_or(true));
         Ok(echo_metadata(&metadata, response))
     }
 
