@@ -45,9 +45,21 @@ impl Library for TestLibrary {
     }
 
     async fn get_book(&self, request: Request<GetBookRequest>) -> Result<Response<Book>, Status> {
+        let deadline = request.deadline();
         let name = request.into_inner().name;
         if name.ends_with("/slow") {
             tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+        if name.ends_with("/panic") {
+            panic!("the book {name} exploded");
+        }
+        if let (true, Some(deadline)) = (name.ends_with("/late"), deadline) {
+            // Answers just as the deadline passes: waits until just before it, then blocks past it, so the
+            // answer is ready in the same poll in which the deadline has passed.
+            tokio::time::sleep_until((deadline - Duration::from_millis(30)).into()).await;
+            std::thread::sleep(
+                deadline.saturating_duration_since(std::time::Instant::now()) + Duration::from_millis(20),
+            );
         }
         Ok(Response::new(book(&name, &format!("title of {name}"))))
     }
@@ -109,6 +121,9 @@ impl Library for TestLibrary {
             let (i, request) = items.next()?;
             if request.interval_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(request.interval_ms as u64)).await;
+            }
+            if request.shelf_id == "panic" && i > 0 {
+                panic!("shelf panic fell over");
             }
             // fail_after < 0: fail before the first book.
             if request.fail_after < 0 || (request.fail_after > 0 && i >= request.fail_after) {

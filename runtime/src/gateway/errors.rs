@@ -24,6 +24,12 @@ pub fn http_status(code: Code) -> http::StatusCode {
     }
 }
 
+/// The status of a call whose `Grpc-Timeout` deadline passed: one message in both modes, whatever the
+/// proxied call's own deadline error said.
+pub(crate) fn deadline_passed() -> Status {
+    Status::deadline_exceeded("the deadline (Grpc-Timeout) passed")
+}
+
 /// The JSON body of an error: the status with its details (decoded from `grpc-status-details-bin`; the
 /// types in them must be in the JSON type registry, else they are left out and the omission logged).
 pub(crate) fn error_json(status: &Status, options: &JsonOptions) -> String {

@@ -50,12 +50,21 @@ const PERMANENT: &[&str] = &[
     "warning",
 ];
 
-/// The metadata and deadline of a gateway request.
+/// Whether a `Grpc-Metadata-<key>` header would forge metadata the gateway itself sets: `authorization`
+/// comes only from the `Authorization` header (a front proxy that checks or strips that header must not be
+/// bypassed by another spelling), `x-forwarded-*` and `grpcgateway-*` only from the gateway.
+fn is_reserved(key: &str) -> bool {
+    key == "authorization" || key.starts_with("x-forwarded-") || key.starts_with(GATEWAY_PREFIX)
+}
+
+/// The metadata and deadline of a gateway request. `trust_forwarded` believes the client's own
+/// `X-Forwarded-For` and `X-Forwarded-Host` (behind a proxy that sets them).
 pub(crate) fn incoming(
     headers: &http::HeaderMap,
     authority: Option<&str>,
     matcher: Option<&HeaderMatcher>,
     peer: Option<SocketAddr>,
+    trust_forwarded: bool,
 ) -> Result<(MetadataMap, Option<Instant>), Status> {
     let mut metadata = MetadataMap::new();
     let mut deadline = None;
@@ -76,6 +85,10 @@ pub(crate) fn incoming(
             None if name == "authorization" => (name.to_owned(), true),
             None if PERMANENT.contains(&name) => (format!("{GATEWAY_PREFIX}{name}"), false),
             None => match name.strip_prefix(METADATA_PREFIX) {
+                Some(key) if is_reserved(key) => {
+                    tracing::debug!(header = name, "leaving out a header that would forge what the gateway sets");
+                    continue;
+                }
                 Some(key) if !key.is_empty() => (key.to_owned(), true),
                 _ => continue,
             },
@@ -97,20 +110,21 @@ pub(crate) fn incoming(
         };
         added.map_err(|e| bad(&e.to_string()))?;
     }
-    if let Some(peer) = peer {
-        // Every X-Forwarded-For line of the proxies before us, then the peer.
-        let mut chain: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
-        let ip = peer.ip().to_string();
-        chain.push(&ip);
+    // What the gateway sets replaces anything a matcher let through under the same keys.
+    metadata.remove("x-forwarded-for");
+    metadata.remove("x-forwarded-host");
+    let forwarded = |name: &str| headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
+    // The proxies' X-Forwarded-For lines (when trusted), then the peer.
+    let mut chain = if trust_forwarded { forwarded("x-forwarded-for") } else { Vec::new() };
+    let ip = peer.map(|peer| peer.ip().to_string());
+    chain.extend(ip.as_deref());
+    if !chain.is_empty() {
         let _ = metadata.insert("x-forwarded-for", &chain.join(", "));
     }
-    // The host the client asked for: a proxy's X-Forwarded-Host, else Host (HTTP/1.1), else the URI's
-    // authority (HTTP/2).
-    let host = headers
-        .get("x-forwarded-host")
-        .or_else(|| headers.get(http::header::HOST))
-        .and_then(|v| v.to_str().ok())
-        .or(authority);
+    // The host the client asked for: a trusted proxy's X-Forwarded-Host, else Host (HTTP/1.1), else the
+    // URI's authority (HTTP/2).
+    let proxied_host = if trust_forwarded { headers.get("x-forwarded-host") } else { None };
+    let host = proxied_host.or_else(|| headers.get(http::header::HOST)).and_then(|v| v.to_str().ok()).or(authority);
     if let Some(host) = host {
         let _ = metadata.insert("x-forwarded-host", host);
     }
@@ -156,8 +170,8 @@ mod tests {
         headers.insert("grpc-timeout", "250m".parse().unwrap());
         headers.append("x-forwarded-for", "192.0.2.1".parse().unwrap());
         headers.insert("cookie", http::HeaderValue::from_bytes(b"a=\xff").unwrap());
-        let (metadata, deadline) =
-            incoming(&headers, Some("api:80"), None, Some("10.0.0.1:5".parse().unwrap())).unwrap();
+        let peer = Some("10.0.0.1:5".parse().unwrap());
+        let (metadata, deadline) = incoming(&headers, Some("api:80"), None, peer, true).unwrap();
         assert_eq!(metadata.get("authorization"), Some("Bearer t"));
         assert_eq!(metadata.get("tenant"), Some("acme"));
         assert_eq!(metadata.get_bin("trace-bin").unwrap().unwrap(), [1, 2, 3]);
@@ -169,11 +183,42 @@ mod tests {
         assert!(deadline.is_some());
 
         let matcher: HeaderMatcher = Arc::new(|name| (name == "x-custom").then(|| "Custom".to_owned()));
-        let (metadata, _) = incoming(&headers, None, Some(&matcher), None).unwrap();
+        let (metadata, _) = incoming(&headers, None, Some(&matcher), None, false).unwrap();
         assert_eq!(metadata.get("custom"), Some("kept?"));
 
         headers.insert("grpc-timeout", "soon".parse().unwrap());
-        let error = incoming(&headers, None, None, None).unwrap_err();
+        let error = incoming(&headers, None, None, None, false).unwrap_err();
         assert!(error.message().contains("grpc-timeout"), "{error}");
+    }
+
+    #[test]
+    fn metadata_headers_cannot_forge_what_the_gateway_sets() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("grpc-metadata-authorization", "Bearer forged".parse().unwrap());
+        headers.insert("grpc-metadata-x-forwarded-for", "203.0.113.9".parse().unwrap());
+        headers.insert("grpc-metadata-x-forwarded-host", "evil.example".parse().unwrap());
+        headers.insert("grpc-metadata-grpcgateway-user-agent", "forged/1".parse().unwrap());
+        headers.insert("grpc-metadata-tenant", "acme".parse().unwrap());
+        headers.insert("user-agent", "curl/8".parse().unwrap());
+        headers.insert("host", "api:80".parse().unwrap());
+        headers.insert("x-forwarded-for", "198.51.100.7".parse().unwrap());
+        headers.insert("x-forwarded-host", "spoofed.example".parse().unwrap());
+        let peer = Some("10.0.0.1:5".parse().unwrap());
+        let (metadata, _) = incoming(&headers, None, None, peer, false).unwrap();
+        assert_eq!(metadata.get("authorization"), None, "only the Authorization header gives it");
+        assert_eq!(metadata.get_all("x-forwarded-for"), ["10.0.0.1"]);
+        assert_eq!(metadata.get_all("x-forwarded-host"), ["api:80"]);
+        assert_eq!(metadata.get_all("grpcgateway-user-agent"), ["curl/8"]);
+        assert_eq!(metadata.get("tenant"), Some("acme"));
+
+        // Without a peer (a gateway mounted in another server) nothing forged slips in either.
+        let (metadata, _) = incoming(&headers, None, None, None, false).unwrap();
+        assert_eq!(metadata.get("x-forwarded-for"), None);
+
+        // Trusted (behind a proxy that sets them), the client's X-Forwarded-* are believed.
+        let (metadata, _) = incoming(&headers, None, None, peer, true).unwrap();
+        assert_eq!(metadata.get("x-forwarded-for"), Some("198.51.100.7, 10.0.0.1"));
+        assert_eq!(metadata.get("x-forwarded-host"), Some("spoofed.example"));
+        assert_eq!(metadata.get("authorization"), None);
     }
 }

@@ -17,6 +17,7 @@ use super::body::{self, GatewayBody};
 use super::fields::{request_json, BodyRule, FieldSpec};
 use super::server::Options;
 use super::{errors, headers};
+use crate::interceptor::{run, Interceptors, MessageStream, MethodInfo, MethodKind};
 use crate::json::{from_json_with, JsonMessage};
 use crate::request::Request;
 use crate::response::Response;
@@ -75,6 +76,21 @@ pub(crate) struct Call {
     pub(crate) peer: Option<SocketAddr>,
     /// The client asked for Server-Sent Events.
     pub(crate) sse: bool,
+    /// Set when a streaming body stalled past the read timeout, so its error is answered 408 rather than
+    /// as the gRPC code's 504.
+    pub(crate) body_timed_out: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Call {
+    /// The error answer for this call: 408 when the body stalled, else the code's HTTP status.
+    pub(crate) fn error(&self, status: &Status) -> http::Response<GatewayBody> {
+        let mut response = error_response(status, &self.options);
+        let stalled = self.body_timed_out.as_ref().is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed));
+        if stalled && status.code() == crate::status::Code::DeadlineExceeded {
+            *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
+        }
+        response
+    }
 }
 
 pub(crate) type HandlerFuture = Pin<Box<dyn Future<Output = http::Response<GatewayBody>> + Send>>;
@@ -108,48 +124,64 @@ impl Route {
     /// A unary method: one message in, one out.
     pub fn unary<Req, Res, F, Fut>(spec: &'static RouteSpec, handler: F) -> Route
     where
-        Req: JsonMessage + Send + 'static,
-        Res: JsonMessage + Send + 'static,
+        Req: JsonMessage + prost::Message + Send + 'static,
+        Res: JsonMessage + prost::Message + Send + 'static,
         F: Fn(Request<Req>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
     {
-        Route { spec, input: Input::Single, handler: Arc::new(Unary { handler, spec, _types: PhantomData }) }
+        Route {
+            spec,
+            input: Input::Single,
+            handler: Arc::new(Unary { handler: Arc::new(handler), spec, _types: PhantomData }),
+        }
     }
 
     /// A server-streaming method: one message in, a stream out (newline-delimited JSON, or Server-Sent
     /// Events for `Accept: text/event-stream`).
     pub fn server_streaming<Req, Res, S, F, Fut>(spec: &'static RouteSpec, handler: F) -> Route
     where
-        Req: JsonMessage + Send + 'static,
-        Res: JsonMessage + Send + 'static,
+        Req: JsonMessage + prost::Message + Send + 'static,
+        Res: JsonMessage + prost::Message + Send + 'static,
         S: Stream<Item = Result<Res, Status>> + Send + 'static,
         F: Fn(Request<Req>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
     {
-        Route { spec, input: Input::Single, handler: Arc::new(ServerStreaming { handler, spec, _types: PhantomData }) }
+        Route {
+            spec,
+            input: Input::Single,
+            handler: Arc::new(ServerStreaming { handler: Arc::new(handler), spec, _types: PhantomData }),
+        }
     }
 
     /// A client-streaming method: the body's concatenated JSON objects in, one message out.
     pub fn client_streaming<Req, Res, F, Fut>(spec: &'static RouteSpec, handler: F) -> Route
     where
         Req: JsonMessage + prost::Message + Default + Send + 'static,
-        Res: JsonMessage + Send + 'static,
+        Res: JsonMessage + prost::Message + Send + 'static,
         F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
     {
-        Route { spec, input: Input::Stream, handler: Arc::new(ClientStreaming { handler, spec, _types: PhantomData }) }
+        Route {
+            spec,
+            input: Input::Stream,
+            handler: Arc::new(ClientStreaming { handler: Arc::new(handler), spec, _types: PhantomData }),
+        }
     }
 
     /// A bidirectional-streaming method: the body's JSON objects in, a stream out.
     pub fn bidi_streaming<Req, Res, S, F, Fut>(spec: &'static RouteSpec, handler: F) -> Route
     where
         Req: JsonMessage + prost::Message + Default + Send + 'static,
-        Res: JsonMessage + Send + 'static,
+        Res: JsonMessage + prost::Message + Send + 'static,
         S: Stream<Item = Result<Res, Status>> + Send + 'static,
         F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
     {
-        Route { spec, input: Input::Stream, handler: Arc::new(BidiStreaming { handler, spec, _types: PhantomData }) }
+        Route {
+            spec,
+            input: Input::Stream,
+            handler: Arc::new(BidiStreaming { handler: Arc::new(handler), spec, _types: PhantomData }),
+        }
     }
 
     /// The binding.
@@ -271,7 +303,14 @@ fn fill_update_mask(json: &mut Value, params: &Value, mask: UpdateMask, body_fie
 /// The request's metadata and deadline from its headers.
 fn incoming_metadata(call: &Call) -> Result<(crate::metadata::MetadataMap, Option<Instant>), Status> {
     let authority = call.head.uri.authority().map(|a| a.as_str());
-    headers::incoming(&call.head.headers, authority, call.options.header_matcher.as_ref(), call.peer)
+    let options = &call.options;
+    headers::incoming(
+        &call.head.headers,
+        authority,
+        options.header_matcher.as_ref(),
+        call.peer,
+        options.trust_forwarded,
+    )
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, Status> {
@@ -279,31 +318,29 @@ fn parse_body(body: &[u8]) -> Result<Value, Status> {
         .map_err(|e| Status::invalid_argument(format!("the request body is not valid JSON: {e}")))
 }
 
-/// Runs the service's future within the request's deadline (`Grpc-Timeout`).
+/// Runs the service's future within the request's deadline (`Grpc-Timeout`). An answer that comes as the
+/// deadline passes is too late all the same (the timer alone would let it through: it polls the work
+/// first), and every call past its deadline gets the same status, in process or through a proxied call
+/// whose own deadline error reads differently.
 async fn within<T>(deadline: Option<Instant>, work: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
-    match deadline {
-        None => work.await,
-        Some(deadline) => tokio::time::timeout_at(deadline.into(), work)
-            .await
-            .unwrap_or_else(|_| Err(Status::deadline_exceeded("the deadline (Grpc-Timeout) passed"))),
+    let Some(deadline) = deadline else { return work.await };
+    let result = tokio::time::timeout_at(deadline.into(), work).await;
+    if Instant::now() >= deadline {
+        return Err(errors::deadline_passed());
     }
+    result.unwrap_or_else(|_| Err(errors::deadline_passed()))
 }
 
 /// A successful unary answer: the message (or its `response_body` field) as JSON, metadata as headers.
 fn unary_response<Res: JsonMessage>(
     response: Response<Res>,
     spec: &RouteSpec,
-    options: &Options,
+    call: &Call,
 ) -> http::Response<GatewayBody> {
     let (metadata, message, trailers) = response.into_parts();
-    let json = match body::message_json(&message, spec.response_body, &options.write) {
+    let json = match body::message_json(&message, spec.response_body, &call.options.write) {
         Ok(json) => json,
-        Err(error) => {
-            return error_response(
-                &Status::internal(format!("the response cannot be written as JSON: {error}")),
-                options,
-            )
-        }
+        Err(status) => return call.error(&status),
     };
     let mut response = http::Response::new(body::full(json));
     let headers = response.headers_mut();
@@ -339,7 +376,7 @@ where
     let mut stream = Box::pin(stream);
     let first = within(deadline, async { Ok(futures_util::StreamExt::next(&mut stream).await) }).await;
     let first = match first {
-        Ok(Some(Err(status))) | Err(status) => return error_response(&status, &call.options),
+        Ok(Some(Err(status))) | Err(status) => return call.error(&status),
         Ok(first) => first,
     };
     let stream = futures_util::StreamExt::chain(futures_util::stream::iter(first), stream);
@@ -371,70 +408,104 @@ where
 {
     let (request, deadline) = match prepared {
         Ok(prepared) => prepared,
-        Err(status) => return Box::pin(std::future::ready(error_response(&status, &call.options))),
+        Err(status) => return Box::pin(std::future::ready(call.error(&status))),
     };
     let work = work(request);
     Box::pin(async move {
         match within(deadline, work).await {
             Ok(response) => respond(response, call, deadline).await,
-            Err(status) => error_response(&status, &call.options),
+            Err(status) => call.error(&status),
         }
     })
 }
 
+/// The gateway's interceptor chain for a route of `kind`, if it has interceptors of that kind.
+fn chain(call: &Call, spec: &'static RouteSpec, kind: MethodKind) -> Option<(Arc<Interceptors>, MethodInfo)> {
+    let chain = call.options.interceptors.as_ref()?;
+    let has = if kind == MethodKind::Unary { chain.has_unary() } else { chain.has_stream() };
+    has.then(|| (chain.clone(), MethodInfo::from_path(spec.rpc, kind)))
+}
+
+/// A stream of responses, whichever way it was made.
+type BoxStream<T> = crate::server::BoxStream<T>;
+
+fn boxed_stream<T, S>(response: Response<S>) -> Response<BoxStream<T>>
+where
+    S: Stream<Item = Result<T, Status>> + Send + 'static,
+{
+    response.map(|stream| Box::pin(stream) as BoxStream<T>)
+}
+
 struct Unary<F, Req, Res> {
-    handler: F,
+    handler: Arc<F>,
     spec: &'static RouteSpec,
     _types: PhantomData<fn(Req) -> Res>,
 }
 
 impl<F, Req, Res, Fut> Handle for Unary<F, Req, Res>
 where
-    Req: JsonMessage + Send + 'static,
-    Res: JsonMessage + Send + 'static,
+    Req: JsonMessage + prost::Message + Send + 'static,
+    Res: JsonMessage + prost::Message + Send + 'static,
     F: Fn(Request<Req>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
 {
     fn handle(&self, call: Call) -> HandlerFuture {
         let prepared = single_request::<Req>(&call, self.spec);
-        let spec = self.spec;
+        let (spec, handler) = (self.spec, self.handler.clone());
+        let chain = chain(&call, spec, MethodKind::Unary);
         run(
             call,
             prepared,
-            |request| (self.handler)(request),
-            move |response, call, _deadline| async move { unary_response(response, spec, &call.options) },
+            move |request| async move {
+                match chain {
+                    None => handler(request).await,
+                    Some((chain, info)) => run::unary(chain, info, request, move |r| handler(r)).await,
+                }
+            },
+            move |response, call, _deadline| async move { unary_response(response, spec, &call) },
         )
     }
 }
 
 struct ServerStreaming<F, Req, Res> {
-    handler: F,
+    handler: Arc<F>,
     spec: &'static RouteSpec,
     _types: PhantomData<fn(Req) -> Res>,
 }
 
 impl<F, Req, Res, S, Fut> Handle for ServerStreaming<F, Req, Res>
 where
-    Req: JsonMessage + Send + 'static,
-    Res: JsonMessage + Send + 'static,
+    Req: JsonMessage + prost::Message + Send + 'static,
+    Res: JsonMessage + prost::Message + Send + 'static,
     S: Stream<Item = Result<Res, Status>> + Send + 'static,
     F: Fn(Request<Req>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
 {
     fn handle(&self, call: Call) -> HandlerFuture {
         let prepared = single_request::<Req>(&call, self.spec);
-        let spec = self.spec;
+        let (spec, handler) = (self.spec, self.handler.clone());
+        let chain = chain(&call, spec, MethodKind::ServerStreaming);
         run(
             call,
             prepared,
-            |request| (self.handler)(request),
+            move |request| async move {
+                let Some((chain, info)) = chain else { return Ok(boxed_stream(handler(request).await?)) };
+                let request = request.map(|message| MessageStream::once(run::boxed(message)));
+                let last = move |mut request: Request<MessageStream>| async move {
+                    let stream = std::mem::replace(request.get_mut(), MessageStream::empty());
+                    let message = run::single::<Req>(stream, info, "request").await?;
+                    Ok(handler(request.map(|_| message)).await?.map(MessageStream::from_typed))
+                };
+                let response = run::stream(chain, info, request, last).await?;
+                Ok(boxed_stream(response.map(|stream| stream.into_typed::<Res>(info))))
+            },
             move |response, call, deadline| async move { stream_response(response, &call, spec, deadline).await },
         )
     }
 }
 
 struct ClientStreaming<F, Req, Res> {
-    handler: F,
+    handler: Arc<F>,
     spec: &'static RouteSpec,
     _types: PhantomData<fn(Req) -> Res>,
 }
@@ -442,24 +513,36 @@ struct ClientStreaming<F, Req, Res> {
 impl<F, Req, Res, Fut> Handle for ClientStreaming<F, Req, Res>
 where
     Req: JsonMessage + prost::Message + Default + Send + 'static,
-    Res: JsonMessage + Send + 'static,
+    Res: JsonMessage + prost::Message + Send + 'static,
     F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
 {
     fn handle(&self, call: Call) -> HandlerFuture {
         let prepared = stream_request::<Req>(&call);
-        let spec = self.spec;
+        let (spec, handler) = (self.spec, self.handler.clone());
+        let chain = chain(&call, spec, MethodKind::ClientStreaming);
         run(
             call,
             prepared,
-            |request| (self.handler)(request),
-            move |response, call, _deadline| async move { unary_response(response, spec, &call.options) },
+            move |request| async move {
+                let Some((chain, info)) = chain else { return handler(request).await };
+                let last = move |request: Request<MessageStream>| async move {
+                    let request = request.map(|stream| Streaming::from_stream(stream.into_typed::<Req>(info), None));
+                    let response = handler(request).await?;
+                    Ok(response.map(|message| MessageStream::once(run::boxed(message))))
+                };
+                let mut response = run::stream(chain, info, request.map(MessageStream::from_typed), last).await?;
+                let stream = std::mem::replace(response.get_mut(), MessageStream::empty());
+                let message = run::single::<Res>(stream, info, "response").await?;
+                Ok(response.map(|_| message))
+            },
+            move |response, call, _deadline| async move { unary_response(response, spec, &call) },
         )
     }
 }
 
 struct BidiStreaming<F, Req, Res> {
-    handler: F,
+    handler: Arc<F>,
     spec: &'static RouteSpec,
     _types: PhantomData<fn(Req) -> Res>,
 }
@@ -467,18 +550,27 @@ struct BidiStreaming<F, Req, Res> {
 impl<F, Req, Res, S, Fut> Handle for BidiStreaming<F, Req, Res>
 where
     Req: JsonMessage + prost::Message + Default + Send + 'static,
-    Res: JsonMessage + Send + 'static,
+    Res: JsonMessage + prost::Message + Send + 'static,
     S: Stream<Item = Result<Res, Status>> + Send + 'static,
     F: Fn(Request<Streaming<Req>>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
 {
     fn handle(&self, call: Call) -> HandlerFuture {
         let prepared = stream_request::<Req>(&call);
-        let spec = self.spec;
+        let (spec, handler) = (self.spec, self.handler.clone());
+        let chain = chain(&call, spec, MethodKind::BidiStreaming);
         run(
             call,
             prepared,
-            |request| (self.handler)(request),
+            move |request| async move {
+                let Some((chain, info)) = chain else { return Ok(boxed_stream(handler(request).await?)) };
+                let last = move |request: Request<MessageStream>| async move {
+                    let request = request.map(|stream| Streaming::from_stream(stream.into_typed::<Req>(info), None));
+                    Ok(handler(request).await?.map(MessageStream::from_typed))
+                };
+                let response = run::stream(chain, info, request.map(MessageStream::from_typed), last).await?;
+                Ok(boxed_stream(response.map(|stream| stream.into_typed::<Res>(info))))
+            },
             move |response, call, deadline| async move { stream_response(response, &call, spec, deadline).await },
         )
     }
@@ -558,18 +650,48 @@ where
 {
     let mut messages = None;
     let head = request.map(|stream| messages = Some(stream));
-    let (mut sender, responses) = open(head).await?;
-    let (messages, failure) = body_messages(messages.expect("set by map"));
-    tokio::spawn(async move {
-        let mut messages = std::pin::pin!(messages);
-        while let Some(message) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
-            if sender.send(message).await.is_err() {
-                return;
+    let messages = messages.expect("set by map");
+    let (sender, responses) = open(head).await?;
+    let (failed, failure) = tokio::sync::oneshot::channel();
+    tokio::spawn(forward(messages, sender, failed));
+    Ok(Response::new(ProxyResponses { inner: Some(responses), failure: Some(failure) }))
+}
+
+/// Sends a bidirectional proxy call's request messages as the body yields them, and always ends, so no
+/// task outlives its request: the body's end closes the request stream; a bad or aborted body hands its
+/// error to the responses (which end with it and drop the call) and drops the sender without closing it,
+/// which cancels the call (RST_STREAM CANCEL) rather than completing it with what came; and the responses
+/// being dropped (the client went away, the gateway closed the connection) ends it whatever it waited for.
+async fn forward<Req: prost::Message + Default + 'static>(
+    mut messages: Streaming<Req>,
+    mut sender: crate::client::Sender<Req>,
+    mut failed: tokio::sync::oneshot::Sender<Status>,
+) {
+    let pump = async {
+        while let Some(message) = messages.message().await.transpose() {
+            match message {
+                Ok(message) => {
+                    if sender.send(message).await.is_err() {
+                        // The call ended; its responses have the status.
+                        return Ok(());
+                    }
+                }
+                Err(status) => return Err(status),
             }
         }
         sender.close();
-    });
-    Ok(Response::new(ProxyResponses { inner: Some(responses), failure: Some(failure) }))
+        Ok(())
+    };
+    let outcome = tokio::select! {
+        outcome = pump => outcome,
+        () = failed.closed() => return,
+    };
+    if let Err(status) = outcome {
+        // The error first, so the responses end with it rather than with the reset that dropping the
+        // sender (unclosed) then causes.
+        let _ = failed.send(status);
+        drop(sender);
+    }
 }
 
 /// The responses of a bidirectional call through the proxy, ended by the request body's error if it has one.

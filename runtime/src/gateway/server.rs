@@ -13,8 +13,10 @@ use http_body_util::BodyExt;
 
 use super::body::{self, GatewayBody};
 use super::headers::HeaderMatcher;
-use super::route::{error_response, Call, Input, Route};
+use super::input::ByteStream;
+use super::route::{error_response, Call, Handle, Input, Route};
 use super::template::PathTemplate;
+use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
 use crate::json::JsonOptions;
 use crate::status::Status;
 
@@ -36,6 +38,18 @@ pub(crate) struct Options {
     pub(crate) write: JsonOptions,
     pub(crate) header_matcher: Option<HeaderMatcher>,
     pub(crate) health_path: Option<String>,
+    /// The gateway's interceptors; `None` when there are none, so calls skip them without a look.
+    pub(crate) interceptors: Option<Arc<Interceptors>>,
+    /// Whether the client's own `X-Forwarded-For` and `X-Forwarded-Host` are believed.
+    pub(crate) trust_forwarded: bool,
+    /// How long a connection may go without a request in flight before it is closed.
+    pub(crate) idle_timeout: std::time::Duration,
+    /// HTTP/2 keepalive: a PING after this long without frames from the client...
+    pub(crate) keepalive_interval: Option<std::time::Duration>,
+    /// ...which it must answer within this, or its connection is closed.
+    pub(crate) keepalive_timeout: std::time::Duration,
+    /// The most connections served at once; more are closed as they come.
+    pub(crate) max_connections: usize,
 }
 
 /// A route with its parsed template.
@@ -45,10 +59,26 @@ struct Compiled {
     route: Route,
 }
 
+/// How long a connection may stay open without a request in flight by default (nginx's
+/// `keepalive_timeout`): idle clients must not hold connections forever.
+pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(75);
+
+/// How often an HTTP/2 client that sent nothing is pinged by default, so a peer that vanished without
+/// closing TCP is noticed even in the middle of a long stream.
+pub const DEFAULT_KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a keepalive PING may go unanswered by default before the connection is closed.
+pub const DEFAULT_KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The most connections a gateway serves at once by default; each costs a task and buffers, so a flood
+/// of connections must not exhaust memory or file descriptors.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
 /// Builds a [`Gateway`].
 pub struct GatewayBuilder {
     routes: Vec<Route>,
     options: Options,
+    interceptors: Interceptors,
 }
 
 impl std::fmt::Debug for GatewayBuilder {
@@ -101,8 +131,8 @@ impl GatewayBuilder {
         self
     }
 
-    /// How long a client may take to send its request headers, and then its body (default 30 s); a slow
-    /// body gets 408.
+    /// How long a client may take to send its first bytes, its request headers, then its body, and each
+    /// chunk of a streaming body (default 30 s); a slow body gets 408.
     pub fn read_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.options.read_timeout = timeout;
         self
@@ -128,8 +158,68 @@ impl GatewayBuilder {
         self
     }
 
+    /// Adds an interceptor around unary calls, as [`ServerBuilder::unary_interceptor`] does on the gRPC
+    /// server: interceptors run in the order they were added (the first outermost), around every route's
+    /// call, in process and proxied alike.
+    ///
+    /// [`ServerBuilder::unary_interceptor`]: crate::server::ServerBuilder::unary_interceptor
+    pub fn unary_interceptor(mut self, interceptor: impl UnaryInterceptor) -> Self {
+        self.interceptors.push_unary(Arc::new(interceptor));
+        self
+    }
+
+    /// Adds an interceptor around streaming calls (server, client and bidirectional streaming), after those
+    /// added before. It sees the request messages read from the body and the response messages written.
+    pub fn stream_interceptor(mut self, interceptor: impl StreamInterceptor) -> Self {
+        self.interceptors.push_stream(Arc::new(interceptor));
+        self
+    }
+
+    /// Adds an interceptor of both kinds ([`auth_fn`](crate::interceptor::auth_fn),
+    /// [`recovery`](crate::interceptor::recovery), [`logging`](crate::interceptor::logging)) around every
+    /// call: give the gateway the interceptors of the gRPC server whose service it calls in process, so REST
+    /// traffic is authenticated and logged as gRPC traffic is.
+    pub fn interceptor<I: UnaryInterceptor + StreamInterceptor>(mut self, interceptor: I) -> Self {
+        let interceptor = Arc::new(interceptor);
+        self.interceptors.push_unary(interceptor.clone());
+        self.interceptors.push_stream(interceptor);
+        self
+    }
+
+    /// Believes the client's own `X-Forwarded-For` and `X-Forwarded-Host` (off by default): turn it on only
+    /// behind a proxy that sets them, since a client that reaches the gateway directly could write anything
+    /// there. Off, `x-forwarded-for` is the peer's address and `x-forwarded-host` the request's `Host`.
+    pub fn trust_forwarded_headers(mut self, trust: bool) -> Self {
+        self.options.trust_forwarded = trust;
+        self
+    }
+
+    /// How long a connection may stay open without a request in flight (default 75 s); then it is closed
+    /// gracefully (HTTP/2 GOAWAY).
+    pub fn idle_timeout(mut self, idle: std::time::Duration) -> Self {
+        self.options.idle_timeout = idle;
+        self
+    }
+
+    /// HTTP/2 keepalive: pings a client that sent nothing for `interval` (default 60 s; `None` never) and
+    /// closes its connection when the answer takes longer than `timeout` (default 20 s).
+    pub fn http2_keepalive(mut self, interval: Option<std::time::Duration>, timeout: std::time::Duration) -> Self {
+        self.options.keepalive_interval = interval;
+        self.options.keepalive_timeout = timeout;
+        self
+    }
+
+    /// The most connections served at once (default 10,000); a connection past it is closed as it comes.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.options.max_connections = connections;
+        self
+    }
+
     /// The gateway; an error names a route that cannot work.
-    pub fn build(self) -> Result<Gateway, GatewayError> {
+    pub fn build(mut self) -> Result<Gateway, GatewayError> {
+        if !self.interceptors.is_empty() {
+            self.options.interceptors = Some(Arc::new(std::mem::take(&mut self.interceptors)));
+        }
         let mut compiled: Vec<Compiled> = Vec::with_capacity(self.routes.len());
         for route in self.routes {
             let spec = route.spec;
@@ -178,25 +268,40 @@ impl Gateway {
             write: JsonOptions::default(),
             header_matcher: None,
             health_path: None,
+            interceptors: None,
+            trust_forwarded: false,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            keepalive_interval: Some(DEFAULT_KEEPALIVE_INTERVAL),
+            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         };
-        GatewayBuilder { routes: Vec::new(), options }
+        GatewayBuilder { routes: Vec::new(), options, interceptors: Interceptors::default() }
     }
 
     /// Serves on `listener` until `signal` completes; then stops accepting and lets requests in flight
-    /// finish.
+    /// finish within the [grace period](GatewayBuilder::shutdown_grace_period), after which the connections
+    /// left are closed (and with them their requests' tasks). Returns once every connection is closed.
     pub async fn serve_with_shutdown(
         self,
         listener: tokio::net::TcpListener,
         signal: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let options = self.inner.options.clone();
         let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-        builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(self.inner.options.read_timeout);
-        builder.http2().timer(hyper_util::rt::TokioTimer::new());
+        builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(options.read_timeout);
+        builder
+            .http2()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .keep_alive_interval(options.keepalive_interval)
+            .keep_alive_timeout(options.keepalive_timeout);
+        let builder = Arc::new(builder);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut connections = tokio::task::JoinSet::new();
         let mut signal = std::pin::pin!(signal);
         loop {
             let (stream, peer) = tokio::select! {
                 () = &mut signal => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
@@ -206,26 +311,88 @@ impl Gateway {
                     }
                 },
             };
+            while connections.try_join_next().is_some() {}
+            if connections.len() >= options.max_connections {
+                tracing::warn!(%peer, max = options.max_connections, "the gateway is at its connection limit; closing a new one");
+                continue;
+            }
             let _ = stream.set_nodelay(true);
-            let gateway = self.clone();
-            let service = hyper::service::service_fn(move |request| {
-                let gateway = gateway.clone();
-                async move { Ok::<_, Infallible>(gateway.handle(request, Some(peer)).await) }
-            });
-            let connection = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service);
-            let connection = graceful.watch(connection.into_owned());
-            tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::debug!(%peer, %error, "gateway connection ended with an error");
-                }
-            });
+            connections.spawn(self.clone().serve_connection(stream, peer, builder.clone(), stopped.clone()));
         }
+        // New clients are refused at once rather than left waiting in the accept queue during the drain.
         drop(listener);
-        let grace = self.inner.options.shutdown_grace_period;
-        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-            tracing::info!("the gateway's shutdown grace period ran out; closing the connections left");
+        let _ = stop.send(true);
+        let drain = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(options.shutdown_grace_period, drain).await.is_err() {
+            tracing::info!(
+                connections = connections.len(),
+                "the gateway's shutdown grace period ran out; closing the connections left"
+            );
+            // Dropping a connection ends its HTTP/2 streams' tasks too: each sees its stream reset.
+            connections.abort_all();
+            while connections.join_next().await.is_some() {}
         }
         Ok(())
+    }
+
+    /// Serves one connection until it ends, is idle too long, or a shutdown has drained it.
+    async fn serve_connection(
+        self,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        builder: Arc<hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>>,
+        mut stopped: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let options = self.inner.options.clone();
+        let activity = Arc::new(Activity::new());
+        let tracked = activity.clone();
+        let gateway = self;
+        let service = hyper::service::service_fn(move |request| {
+            let gateway = gateway.clone();
+            // Held by the response body, so a request counts as in flight until its answer is written.
+            let busy = tracked.start();
+            async move {
+                let response = gateway.handle(request, Some(peer)).await;
+                Ok::<_, Infallible>(response.map(|body| {
+                    body.map_frame(move |frame| {
+                        let _ = &busy;
+                        frame
+                    })
+                }))
+            }
+        });
+        // hyper reads the protocol preface without a timeout: a client that sends nothing would hold the
+        // connection and its task forever.
+        let io = hyper_util::rt::TokioIo::new(FirstRead::new(stream, options.read_timeout));
+        let connection = builder.serve_connection_with_upgrades(io, service);
+        let mut connection = std::pin::pin!(connection);
+        let idle = options.idle_timeout;
+        let idle_check = tokio::time::sleep(idle);
+        let mut idle_check = std::pin::pin!(idle_check);
+        let mut closing = false;
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%peer, %error, "gateway connection ended with an error");
+                    }
+                    return;
+                }
+                _ = stopped.wait_for(|stop| *stop), if !closing => {
+                    closing = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+                () = idle_check.as_mut(), if !closing => match activity.idle_since() {
+                    Some(since) if since.elapsed() >= idle => {
+                        tracing::debug!(%peer, "closing an idle gateway connection");
+                        closing = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                    Some(since) => idle_check.as_mut().reset((since + idle).into()),
+                    None => idle_check.as_mut().reset(tokio::time::Instant::now() + idle),
+                },
+            }
+        }
     }
 
     /// Answers one request (to mount the gateway in another hyper server).
@@ -297,25 +464,18 @@ impl Gateway {
             .any(|value| value.to_str().is_ok_and(|v| v.contains("text/event-stream")));
         if compiled.route.input == Input::Stream {
             // Read as it arrives: a bidirectional call answers while the client is still sending.
-            let chunks = http_body_util::BodyStream::new(body)
-                .map(|frame| match frame {
-                    Ok(frame) => frame.into_data().ok().map(Ok),
-                    Err(error) => {
-                        let error: Box<dyn std::error::Error + Send + Sync> = error.into();
-                        Some(Err(Status::invalid_argument(format!("reading the request body failed: {error}"))))
-                    }
-                })
-                .filter_map(std::future::ready);
+            let (chunks, stalled) = streaming_body(body, options.read_timeout);
             let call = Call {
                 head,
                 body: Bytes::new(),
-                stream: std::sync::Mutex::new(Some(Box::pin(chunks))),
+                stream: std::sync::Mutex::new(Some(chunks)),
                 path_values,
                 options: options.clone(),
                 peer,
                 sse,
+                body_timed_out: Some(stalled),
             };
-            return compiled.route.handler.handle(call).await;
+            return caught(compiled.route.handler.as_ref(), call).await;
         }
         let collect = http_body_util::Limited::new(body, options.max_body_size).collect();
         let Ok(collected) = tokio::time::timeout(options.read_timeout, collect).await else {
@@ -340,9 +500,197 @@ impl Gateway {
                 )
             }
         };
-        let call =
-            Call { head, body, stream: std::sync::Mutex::new(None), path_values, options: options.clone(), peer, sse };
-        compiled.route.handler.handle(call).await
+        let call = Call {
+            head,
+            body,
+            stream: std::sync::Mutex::new(None),
+            path_values,
+            options: options.clone(),
+            peer,
+            sse,
+            body_timed_out: None,
+        };
+        caught(compiled.route.handler.as_ref(), call).await
+    }
+}
+
+/// Runs a route's handler; a panic in it (the service's code) is answered 500 with a `google.rpc.Status`
+/// body, as the gRPC server answers `INTERNAL`, instead of unwinding into the connection and closing it
+/// for every request on it.
+async fn caught(handler: &dyn Handle, call: Call) -> http::Response<GatewayBody> {
+    let options = call.options.clone();
+    let panicked = |panic: Box<dyn std::any::Any + Send>| {
+        let message = crate::interceptor::recovery::panic_message(panic.as_ref());
+        tracing::error!(panic = %message, "a gateway handler panicked; the request fails with INTERNAL");
+        error_response(&Status::internal("the handler panicked"), &options)
+    };
+    let mut future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.handle(call))) {
+        Ok(future) => future,
+        Err(panic) => return panicked(panic),
+    };
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(panic) => std::task::Poll::Ready(panicked(panic)),
+        }
+    })
+    .await
+}
+
+/// A streaming request's body as a stream of chunks, each of which must come within `timeout` of the
+/// one before (a client that stops sending mid-body must not hold its call open); the flag is set when
+/// one did not, so the answer is 408.
+fn streaming_body<B>(body: B, timeout: std::time::Duration) -> (ByteStream, Arc<std::sync::atomic::AtomicBool>)
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let chunks = http_body_util::BodyStream::new(body)
+        .map(|frame| match frame {
+            Ok(frame) => frame.into_data().ok().map(Ok),
+            Err(error) => {
+                let error: Box<dyn std::error::Error + Send + Sync> = error.into();
+                Some(Err(Status::invalid_argument(format!("reading the request body failed: {error}"))))
+            }
+        })
+        .filter_map(std::future::ready);
+    let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stalled.clone();
+    let timed = futures_util::stream::unfold(Some(Box::pin(chunks)), move |chunks| {
+        let flag = flag.clone();
+        async move {
+            let mut chunks = chunks?;
+            match tokio::time::timeout(timeout, chunks.next()).await {
+                Ok(Some(chunk)) => Some((chunk, Some(chunks))),
+                Ok(None) => None,
+                Err(_) => {
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    Some((Err(Status::deadline_exceeded("the request body did not arrive in time")), None))
+                }
+            }
+        }
+    });
+    (Box::pin(timed), stalled)
+}
+
+/// Whether a connection has requests in flight, and since when it has had none.
+struct Activity {
+    base: std::time::Instant,
+    in_flight: std::sync::atomic::AtomicUsize,
+    /// Milliseconds from `base` to when the last request in flight ended.
+    idle_from: std::sync::atomic::AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            base: std::time::Instant::now(),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            idle_from: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a request as in flight until the guard is dropped.
+    fn start(self: &Arc<Self>) -> Busy {
+        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Busy(self.clone())
+    }
+
+    /// When the connection became idle, or `None` while requests are in flight.
+    fn idle_since(&self) -> Option<std::time::Instant> {
+        if self.in_flight.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let millis = self.idle_from.load(std::sync::atomic::Ordering::Relaxed);
+        Some(self.base + std::time::Duration::from_millis(millis))
+    }
+}
+
+/// A request in flight; see [`Activity::start`].
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let activity = &self.0;
+        let millis = u64::try_from(activity.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        activity.idle_from.store(millis, std::sync::atomic::Ordering::Relaxed);
+        activity.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A connection whose first bytes must arrive within a timeout; after them it reads as usual (hyper's
+/// own timeouts take over: HTTP/1.1 header reads, HTTP/2 keepalive, the idle timeout).
+struct FirstRead<T> {
+    io: T,
+    /// `None` once a byte arrived.
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> FirstRead<T> {
+    fn new(io: T, timeout: std::time::Duration) -> Self {
+        FirstRead { io, deadline: Some(Box::pin(tokio::time::sleep(timeout))) }
+    }
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for FirstRead<T> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let read = std::pin::Pin::new(&mut this.io).poll_read(cx, buf);
+        match &read {
+            std::task::Poll::Ready(Ok(())) if buf.filled().len() > before => this.deadline = None,
+            std::task::Poll::Pending => {
+                if let Some(deadline) = this.deadline.as_mut() {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        let error =
+                            std::io::Error::new(std::io::ErrorKind::TimedOut, "the client sent nothing in time");
+                        return std::task::Poll::Ready(Err(error));
+                    }
+                }
+            }
+            _ => {}
+        }
+        read
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for FirstRead<T> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 
