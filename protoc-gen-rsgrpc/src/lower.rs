@@ -21,6 +21,9 @@ use crate::model::{
 };
 use crate::params::Options;
 
+/// The associated functions of every generated client, which RPC methods must not be named after.
+const CLIENT_CONSTRUCTORS: [&str; 2] = ["new", "connect"];
+
 /// Lowers the files to generate into one [`Package`] per proto package, in sorted order.
 pub fn lower(
     files: &[FileDescriptorProto],
@@ -233,8 +236,11 @@ impl<'a> Lowering<'a> {
             let element = format!("{}: method {full_name}.{}", site.file.name(), method.name());
             // `getThing` and `GetThing` are two methods but one Rust name: as with enum variants, the later
             // one gets a `_` suffix, so the client and the server trait do not define a function twice.
+            // The client's constructors take the names `new` and `connect`: methods of those names get the
+            // suffix too (an RPC `Connect` is `connect_`).
             let mut rust_name = snake(method.name());
-            while methods.iter().any(|m| m.rust_name == rust_name) {
+            while CLIENT_CONSTRUCTORS.contains(&rust_name.as_str()) || methods.iter().any(|m| m.rust_name == rust_name)
+            {
                 rust_name.push('_');
             }
             let message = |type_name: &str| {

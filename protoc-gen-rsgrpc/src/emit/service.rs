@@ -56,7 +56,8 @@ fn client(service: &Service, package_module: &[String], context: &Context<'_>) -
                 inner: #rt::client::Client,
             }
 
-            #[allow(deprecated)]
+            // RPC names are the proto's: `FromArc` or `IsReady` are not conversions or predicates.
+            #[allow(deprecated, clippy::wrong_self_convention)]
             impl #client_name {
                 /// A client whose calls go through `channel`.
                 pub fn new(channel: #rt::client::Channel) -> Self {
@@ -139,7 +140,7 @@ fn server(service: &Service, package_module: &[String], context: &Context<'_>) -
     let intro =
         format!(" The server side of `{full_name}`: implement [`{trait_name}`], serve it with [`{server_name}`].");
     let trait_methods = service.methods.iter().map(|method| trait_method(method, &module, full_name, rt));
-    let arms = service.methods.iter().map(|method| dispatch_arm(method, rt));
+    let arms = service.methods.iter().map(|method| dispatch_arm(method, &trait_name, rt));
     // Constants of methods whose names convert alike (`getThing`, `GetThing`) are kept apart by a suffix.
     let mut taken = std::collections::BTreeSet::new();
     let method_names: Vec<TokenStream> = service
@@ -170,6 +171,7 @@ fn server(service: &Service, package_module: &[String], context: &Context<'_>) -
 
             #docs
             #deprecated
+            #[allow(clippy::wrong_self_convention)]
             pub trait #trait_name: ::core::marker::Send + ::core::marker::Sync + 'static {
                 #(#trait_methods)*
             }
@@ -250,7 +252,7 @@ fn trait_method(method: &Method, module: &[String], service_name: &str, rt: &Tok
     }
 }
 
-fn dispatch_arm(method: &Method, rt: &TokenStream) -> TokenStream {
+fn dispatch_arm(method: &Method, trait_name: &proc_macro2::Ident, rt: &TokenStream) -> TokenStream {
     let name = ident(&method.rust_name);
     let proto = &method.proto_name;
     let glue = format_ident!(
@@ -263,8 +265,9 @@ fn dispatch_arm(method: &Method, rt: &TokenStream) -> TokenStream {
         }
     );
     quote! {
+        // Fully qualified: a method named `clone` or `into` must not resolve to `Arc`'s.
         #proto => #rt::server::#glue(call, #proto, service, |service: ::std::sync::Arc<T>, request| async move {
-            service.#name(request).await
+            <T as #trait_name>::#name(&*service, request).await
         }),
     }
 }

@@ -315,7 +315,7 @@ pub mod health_client {
     pub struct HealthClient {
         inner: crate::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl HealthClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: crate::client::Channel) -> Self {
@@ -367,6 +367,7 @@ pub mod health_server {
         pub const WATCH: &str = "Watch";
     }
     /// Answers load balancers' and orchestrators' health probes.
+    #[allow(clippy::wrong_self_convention)]
     pub trait Health: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// The current status of a service; NOT_FOUND if the service is unknown.
         fn check(
@@ -449,7 +450,7 @@ pub mod health_server {
                         "Check",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.check(request).await
+                            <T as Health>::check(&*service, request).await
                         },
                     )
                 }
@@ -459,7 +460,7 @@ pub mod health_server {
                         "Watch",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.watch(request).await
+                            <T as Health>::watch(&*service, request).await
                         },
                     )
                 }

@@ -1620,7 +1620,7 @@ pub mod server_reflection_client {
     pub struct ServerReflectionClient {
         inner: crate::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl ServerReflectionClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: crate::client::Channel) -> Self {
@@ -1665,6 +1665,7 @@ pub mod server_reflection_server {
         pub const SERVER_REFLECTION_INFO: &str = "ServerReflectionInfo";
     }
     /// Answers questions about the services a server has.
+    #[allow(clippy::wrong_self_convention)]
     pub trait ServerReflection: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// One answer per question, in order.
         fn server_reflection_info(
@@ -1732,7 +1733,11 @@ pub mod server_reflection_server {
                         "ServerReflectionInfo",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.server_reflection_info(request).await
+                            <T as ServerReflection>::server_reflection_info(
+                                    &*service,
+                                    request,
+                                )
+                                .await
                         },
                     )
                 }

@@ -110,7 +110,7 @@ pub mod bench_client {
     pub struct BenchClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl BenchClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -145,6 +145,7 @@ pub mod bench_server {
     pub mod methods {
         pub const UNARY: &str = "Unary";
     }
+    #[allow(clippy::wrong_self_convention)]
     pub trait Bench: ::core::marker::Send + ::core::marker::Sync + 'static {
         fn unary(
             &self,
@@ -207,7 +208,7 @@ pub mod bench_server {
                         "Unary",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.unary(request).await
+                            <T as Bench>::unary(&*service, request).await
                         },
                     )
                 }

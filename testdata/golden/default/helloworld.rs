@@ -216,7 +216,7 @@ pub mod greeter_client {
     pub struct GreeterClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl GreeterClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -255,6 +255,7 @@ pub mod greeter_server {
         pub const SAY_HELLO: &str = "SayHello";
     }
     /// Says hello.
+    #[allow(clippy::wrong_self_convention)]
     pub trait Greeter: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// Answers a greeting with one.
         fn say_hello(
@@ -318,7 +319,7 @@ pub mod greeter_server {
                         "SayHello",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.say_hello(request).await
+                            <T as Greeter>::say_hello(&*service, request).await
                         },
                     )
                 }

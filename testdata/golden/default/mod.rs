@@ -13,6 +13,9 @@ pub mod routeguide {
 }
 pub mod rsgrpc {
     pub mod test {
+        pub mod collisions {
+            include!("rsgrpc.test.collisions.rs");
+        }
         pub mod common {
             include!("rsgrpc.test.common.rs");
         }

@@ -755,7 +755,7 @@ pub mod route_guide_client {
     pub struct RouteGuideClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl RouteGuideClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -842,6 +842,7 @@ pub mod route_guide_server {
         pub const ROUTE_CHAT: &str = "RouteChat";
     }
     /// Knows the features (named places) of a map.
+    #[allow(clippy::wrong_self_convention)]
     pub trait RouteGuide: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// The feature at a point (unnamed if there is none).
         fn get_feature(
@@ -962,7 +963,7 @@ pub mod route_guide_server {
                         "GetFeature",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.get_feature(request).await
+                            <T as RouteGuide>::get_feature(&*service, request).await
                         },
                     )
                 }
@@ -972,7 +973,7 @@ pub mod route_guide_server {
                         "ListFeatures",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.list_features(request).await
+                            <T as RouteGuide>::list_features(&*service, request).await
                         },
                     )
                 }
@@ -982,7 +983,7 @@ pub mod route_guide_server {
                         "RecordRoute",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.record_route(request).await
+                            <T as RouteGuide>::record_route(&*service, request).await
                         },
                     )
                 }
@@ -992,7 +993,7 @@ pub mod route_guide_server {
                         "RouteChat",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.route_chat(request).await
+                            <T as RouteGuide>::route_chat(&*service, request).await
                         },
                     )
                 }

@@ -3195,7 +3195,7 @@ pub mod library_client {
     pub struct LibraryClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl LibraryClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -3413,6 +3413,7 @@ pub mod library_server {
         pub const PING: &str = "Ping";
     }
     /// Shelves of books.
+    #[allow(clippy::wrong_self_convention)]
     pub trait Library: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// A single-segment path variable.
         fn get_shelf(
@@ -3742,7 +3743,7 @@ pub mod library_server {
                         "GetShelf",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.get_shelf(request).await
+                            <T as Library>::get_shelf(&*service, request).await
                         },
                     )
                 }
@@ -3752,7 +3753,7 @@ pub mod library_server {
                         "GetBook",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.get_book(request).await
+                            <T as Library>::get_book(&*service, request).await
                         },
                     )
                 }
@@ -3762,7 +3763,7 @@ pub mod library_server {
                         "ListBooks",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.list_books(request).await
+                            <T as Library>::list_books(&*service, request).await
                         },
                     )
                 }
@@ -3772,7 +3773,7 @@ pub mod library_server {
                         "CreateBook",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.create_book(request).await
+                            <T as Library>::create_book(&*service, request).await
                         },
                     )
                 }
@@ -3782,7 +3783,7 @@ pub mod library_server {
                         "UpdateBook",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.update_book(request).await
+                            <T as Library>::update_book(&*service, request).await
                         },
                     )
                 }
@@ -3792,7 +3793,7 @@ pub mod library_server {
                         "PutShelf",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.put_shelf(request).await
+                            <T as Library>::put_shelf(&*service, request).await
                         },
                     )
                 }
@@ -3802,7 +3803,7 @@ pub mod library_server {
                         "DeleteBook",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.delete_book(request).await
+                            <T as Library>::delete_book(&*service, request).await
                         },
                     )
                 }
@@ -3812,7 +3813,7 @@ pub mod library_server {
                         "ArchiveBook",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.archive_book(request).await
+                            <T as Library>::archive_book(&*service, request).await
                         },
                     )
                 }
@@ -3822,7 +3823,7 @@ pub mod library_server {
                         "Search",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.search(request).await
+                            <T as Library>::search(&*service, request).await
                         },
                     )
                 }
@@ -3832,7 +3833,7 @@ pub mod library_server {
                         "GetBookTitle",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.get_book_title(request).await
+                            <T as Library>::get_book_title(&*service, request).await
                         },
                     )
                 }
@@ -3842,7 +3843,7 @@ pub mod library_server {
                         "WatchShelf",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.watch_shelf(request).await
+                            <T as Library>::watch_shelf(&*service, request).await
                         },
                     )
                 }
@@ -3852,7 +3853,7 @@ pub mod library_server {
                         "ImportBooks",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.import_books(request).await
+                            <T as Library>::import_books(&*service, request).await
                         },
                     )
                 }
@@ -3862,7 +3863,7 @@ pub mod library_server {
                         "Chat",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.chat(request).await
+                            <T as Library>::chat(&*service, request).await
                         },
                     )
                 }
@@ -3872,7 +3873,7 @@ pub mod library_server {
                         "Fail",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.fail(request).await
+                            <T as Library>::fail(&*service, request).await
                         },
                     )
                 }
@@ -3882,7 +3883,7 @@ pub mod library_server {
                         "Ping",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.ping(request).await
+                            <T as Library>::ping(&*service, request).await
                         },
                     )
                 }

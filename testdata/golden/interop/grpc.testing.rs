@@ -4408,7 +4408,7 @@ pub mod test_service_client {
     pub struct TestServiceClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl TestServiceClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -4569,6 +4569,7 @@ pub mod test_service_server {
     }
     /// A simple service to test the various types of RPCs and experiment with
     /// performance with various types of payload.
+    #[allow(clippy::wrong_self_convention)]
     pub trait TestService: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// One empty request followed by one empty response.
         fn empty_call(
@@ -4789,7 +4790,7 @@ pub mod test_service_server {
                         "EmptyCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.empty_call(request).await
+                            <T as TestService>::empty_call(&*service, request).await
                         },
                     )
                 }
@@ -4799,7 +4800,7 @@ pub mod test_service_server {
                         "UnaryCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.unary_call(request).await
+                            <T as TestService>::unary_call(&*service, request).await
                         },
                     )
                 }
@@ -4809,7 +4810,8 @@ pub mod test_service_server {
                         "CacheableUnaryCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.cacheable_unary_call(request).await
+                            <T as TestService>::cacheable_unary_call(&*service, request)
+                                .await
                         },
                     )
                 }
@@ -4819,7 +4821,8 @@ pub mod test_service_server {
                         "StreamingOutputCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.streaming_output_call(request).await
+                            <T as TestService>::streaming_output_call(&*service, request)
+                                .await
                         },
                     )
                 }
@@ -4829,7 +4832,8 @@ pub mod test_service_server {
                         "StreamingInputCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.streaming_input_call(request).await
+                            <T as TestService>::streaming_input_call(&*service, request)
+                                .await
                         },
                     )
                 }
@@ -4839,7 +4843,8 @@ pub mod test_service_server {
                         "FullDuplexCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.full_duplex_call(request).await
+                            <T as TestService>::full_duplex_call(&*service, request)
+                                .await
                         },
                     )
                 }
@@ -4849,7 +4854,8 @@ pub mod test_service_server {
                         "HalfDuplexCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.half_duplex_call(request).await
+                            <T as TestService>::half_duplex_call(&*service, request)
+                                .await
                         },
                     )
                 }
@@ -4859,7 +4865,8 @@ pub mod test_service_server {
                         "UnimplementedCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.unimplemented_call(request).await
+                            <T as TestService>::unimplemented_call(&*service, request)
+                                .await
                         },
                     )
                 }
@@ -4879,7 +4886,7 @@ pub mod unimplemented_service_client {
     pub struct UnimplementedServiceClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl UnimplementedServiceClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -4919,6 +4926,7 @@ pub mod unimplemented_service_server {
     }
     /// A simple service NOT implemented at servers so clients can test for
     /// that case.
+    #[allow(clippy::wrong_self_convention)]
     pub trait UnimplementedService: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// A call that no server should implement
         fn unimplemented_call(
@@ -4985,7 +4993,11 @@ pub mod unimplemented_service_server {
                         "UnimplementedCall",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.unimplemented_call(request).await
+                            <T as UnimplementedService>::unimplemented_call(
+                                    &*service,
+                                    request,
+                                )
+                                .await
                         },
                     )
                 }
@@ -5004,7 +5016,7 @@ pub mod reconnect_service_client {
     pub struct ReconnectServiceClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl ReconnectServiceClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -5051,6 +5063,7 @@ pub mod reconnect_service_server {
         pub const STOP: &str = "Stop";
     }
     /// A service used to control reconnect server.
+    #[allow(clippy::wrong_self_convention)]
     pub trait ReconnectService: ::core::marker::Send + ::core::marker::Sync + 'static {
         fn start(
             &self,
@@ -5133,7 +5146,7 @@ pub mod reconnect_service_server {
                         "Start",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.start(request).await
+                            <T as ReconnectService>::start(&*service, request).await
                         },
                     )
                 }
@@ -5143,7 +5156,7 @@ pub mod reconnect_service_server {
                         "Stop",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.stop(request).await
+                            <T as ReconnectService>::stop(&*service, request).await
                         },
                     )
                 }
@@ -5162,7 +5175,7 @@ pub mod load_balancer_stats_service_client {
     pub struct LoadBalancerStatsServiceClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl LoadBalancerStatsServiceClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -5222,6 +5235,7 @@ pub mod load_balancer_stats_service_server {
         pub const GET_CLIENT_ACCUMULATED_STATS: &str = "GetClientAccumulatedStats";
     }
     /// A service used to obtain stats for verifying LB behavior.
+    #[allow(clippy::wrong_self_convention)]
     pub trait LoadBalancerStatsService: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// Gets the backend distribution for RPCs sent by a test client.
         fn get_client_stats(
@@ -5307,7 +5321,11 @@ pub mod load_balancer_stats_service_server {
                         "GetClientStats",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.get_client_stats(request).await
+                            <T as LoadBalancerStatsService>::get_client_stats(
+                                    &*service,
+                                    request,
+                                )
+                                .await
                         },
                     )
                 }
@@ -5317,7 +5335,11 @@ pub mod load_balancer_stats_service_server {
                         "GetClientAccumulatedStats",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.get_client_accumulated_stats(request).await
+                            <T as LoadBalancerStatsService>::get_client_accumulated_stats(
+                                    &*service,
+                                    request,
+                                )
+                                .await
                         },
                     )
                 }
@@ -5336,7 +5358,7 @@ pub mod xds_update_health_service_client {
     pub struct XdsUpdateHealthServiceClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl XdsUpdateHealthServiceClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -5386,6 +5408,7 @@ pub mod xds_update_health_service_server {
         pub const SET_NOT_SERVING: &str = "SetNotServing";
     }
     /// A service to remotely control health status of an xDS test server.
+    #[allow(clippy::wrong_self_convention)]
     pub trait XdsUpdateHealthService: ::core::marker::Send + ::core::marker::Sync + 'static {
         fn set_serving(
             &self,
@@ -5469,7 +5492,11 @@ pub mod xds_update_health_service_server {
                         "SetServing",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.set_serving(request).await
+                            <T as XdsUpdateHealthService>::set_serving(
+                                    &*service,
+                                    request,
+                                )
+                                .await
                         },
                     )
                 }
@@ -5479,7 +5506,11 @@ pub mod xds_update_health_service_server {
                         "SetNotServing",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.set_not_serving(request).await
+                            <T as XdsUpdateHealthService>::set_not_serving(
+                                    &*service,
+                                    request,
+                                )
+                                .await
                         },
                     )
                 }
@@ -5498,7 +5529,7 @@ pub mod xds_update_client_configure_service_client {
     pub struct XdsUpdateClientConfigureServiceClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl XdsUpdateClientConfigureServiceClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -5540,6 +5571,7 @@ pub mod xds_update_client_configure_service_server {
         pub const CONFIGURE: &str = "Configure";
     }
     /// A service to dynamically update the configuration of an xDS test client.
+    #[allow(clippy::wrong_self_convention)]
     pub trait XdsUpdateClientConfigureService: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// Update the tes client's configuration.
         fn configure(
@@ -5606,7 +5638,11 @@ pub mod xds_update_client_configure_service_server {
                         "Configure",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.configure(request).await
+                            <T as XdsUpdateClientConfigureService>::configure(
+                                    &*service,
+                                    request,
+                                )
+                                .await
                         },
                     )
                 }

@@ -392,6 +392,7 @@ pub mod echo_server {
         pub const OLD: &str = "Old";
     }
     /// Echoes what it is sent.
+    #[allow(clippy::wrong_self_convention)]
     pub trait Echo: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// One request, one response.
         fn unary(
@@ -551,7 +552,7 @@ pub mod echo_server {
                         "Unary",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.unary(request).await
+                            <T as Echo>::unary(&*service, request).await
                         },
                     )
                 }
@@ -561,7 +562,7 @@ pub mod echo_server {
                         "ServerStream",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.server_stream(request).await
+                            <T as Echo>::server_stream(&*service, request).await
                         },
                     )
                 }
@@ -571,7 +572,7 @@ pub mod echo_server {
                         "ClientStream",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.client_stream(request).await
+                            <T as Echo>::client_stream(&*service, request).await
                         },
                     )
                 }
@@ -581,7 +582,7 @@ pub mod echo_server {
                         "Bidi",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.bidi(request).await
+                            <T as Echo>::bidi(&*service, request).await
                         },
                     )
                 }
@@ -591,7 +592,7 @@ pub mod echo_server {
                         "Price",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.price(request).await
+                            <T as Echo>::price(&*service, request).await
                         },
                     )
                 }
@@ -601,7 +602,7 @@ pub mod echo_server {
                         "Old",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.old(request).await
+                            <T as Echo>::old(&*service, request).await
                         },
                     )
                 }
@@ -622,6 +623,7 @@ pub mod counter_server {
         pub const NEXT: &str = "Next";
     }
     /// A second service in the same package: several services on one server.
+    #[allow(clippy::wrong_self_convention)]
     pub trait Counter: ::core::marker::Send + ::core::marker::Sync + 'static {
         fn next(
             &self,
@@ -684,7 +686,7 @@ pub mod counter_server {
                         "Next",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.next(request).await
+                            <T as Counter>::next(&*service, request).await
                         },
                     )
                 }

@@ -385,7 +385,7 @@ pub mod echo_client {
     pub struct EchoClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl EchoClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -497,6 +497,7 @@ pub mod echo_server {
         pub const OLD: &str = "Old";
     }
     /// Echoes what it is sent.
+    #[allow(clippy::wrong_self_convention)]
     pub trait Echo: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// One request, one response.
         fn unary(
@@ -656,7 +657,7 @@ pub mod echo_server {
                         "Unary",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.unary(request).await
+                            <T as Echo>::unary(&*service, request).await
                         },
                     )
                 }
@@ -666,7 +667,7 @@ pub mod echo_server {
                         "ServerStream",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.server_stream(request).await
+                            <T as Echo>::server_stream(&*service, request).await
                         },
                     )
                 }
@@ -676,7 +677,7 @@ pub mod echo_server {
                         "ClientStream",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.client_stream(request).await
+                            <T as Echo>::client_stream(&*service, request).await
                         },
                     )
                 }
@@ -686,7 +687,7 @@ pub mod echo_server {
                         "Bidi",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.bidi(request).await
+                            <T as Echo>::bidi(&*service, request).await
                         },
                     )
                 }
@@ -696,7 +697,7 @@ pub mod echo_server {
                         "Price",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.price(request).await
+                            <T as Echo>::price(&*service, request).await
                         },
                     )
                 }
@@ -706,7 +707,7 @@ pub mod echo_server {
                         "Old",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.old(request).await
+                            <T as Echo>::old(&*service, request).await
                         },
                     )
                 }
@@ -725,7 +726,7 @@ pub mod counter_client {
     pub struct CounterClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated)]
+    #[allow(deprecated, clippy::wrong_self_convention)]
     impl CounterClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -763,6 +764,7 @@ pub mod counter_server {
         pub const NEXT: &str = "Next";
     }
     /// A second service in the same package: several services on one server.
+    #[allow(clippy::wrong_self_convention)]
     pub trait Counter: ::core::marker::Send + ::core::marker::Sync + 'static {
         fn next(
             &self,
@@ -825,7 +827,7 @@ pub mod counter_server {
                         "Next",
                         service,
                         |service: ::std::sync::Arc<T>, request| async move {
-                            service.next(request).await
+                            <T as Counter>::next(&*service, request).await
                         },
                     )
                 }
