@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 /// The client connection preface's fixed part (RFC 9113 §3.4); a SETTINGS frame must follow it.
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// Length, type, flags and stream id (RFC 9113 §4.1).
 pub const FRAME_HEADER_LEN: usize = 9;
 
 /// Frame types (RFC 9113 §6).
@@ -46,7 +47,7 @@ pub mod setting {
     pub const MAX_FRAME_SIZE: u16 = 0x5;
 }
 
-/// One frame.
+/// One frame: the fields of its 9-byte header, and its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     pub kind: u8,
@@ -56,31 +57,38 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// Any frame, well-formed or not.
     pub fn new(kind: u8, flags: u8, stream: u32, payload: Vec<u8>) -> Self {
         Frame { kind, flags, stream, payload }
     }
 
+    /// SETTINGS (§6.5): each parameter an identifier (16 bits) and a value (32 bits).
     pub fn settings(parameters: &[(u16, u32)]) -> Self {
         let payload = parameters.iter().flat_map(|(id, value)| [&id.to_be_bytes()[..], &value.to_be_bytes()].concat());
         Frame::new(kind::SETTINGS, 0, 0, payload.collect())
     }
 
+    /// PING (§6.7), not an acknowledgement: the peer must answer it.
     pub fn ping(opaque: u64) -> Self {
         Frame::new(kind::PING, 0, 0, opaque.to_be_bytes().to_vec())
     }
 
+    /// HEADERS (§6.2) carrying a header block (fragment), without padding or priority.
     pub fn headers(stream: u32, flags: u8, block: Vec<u8>) -> Self {
         Frame::new(kind::HEADERS, flags, stream, block)
     }
 
+    /// CONTINUATION (§6.10): more of the header block HEADERS began, until one sets END_HEADERS.
     pub fn continuation(stream: u32, flags: u8, block: Vec<u8>) -> Self {
         Frame::new(kind::CONTINUATION, flags, stream, block)
     }
 
+    /// DATA (§6.1), without padding.
     pub fn data(stream: u32, flags: u8, payload: Vec<u8>) -> Self {
         Frame::new(kind::DATA, flags, stream, payload)
     }
 
+    /// RST_STREAM (§6.4) with an error code.
     pub fn rst_stream(stream: u32, error: u32) -> Self {
         Frame::new(kind::RST_STREAM, 0, stream, error.to_be_bytes().to_vec())
     }
