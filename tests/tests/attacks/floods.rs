@@ -35,12 +35,13 @@ impl std::fmt::Display for Flood {
         let answered = &self.answered;
         write!(
             f,
-            "{} frames ({} KiB) in {} ms; the server answered {} frames ({} PING acks, {} SETTINGS acks, {} \
-             RST_STREAM), {goaway}, {closed}",
+            "{} frames ({} KiB) in {} ms; the server answered {} frames ({} HEADERS, {} PING acks, {} SETTINGS \
+             acks, {} RST_STREAM), {goaway}, {closed}",
             self.frames,
             self.bytes / 1024,
             self.took.as_millis(),
             answered.frames,
+            answered.headers,
             answered.ping_acks,
             answered.settings_acks,
             answered.resets
@@ -221,4 +222,34 @@ async fn a_settings_flood_leaves_the_server_serving() {
     // The frames were processed, not only left in socket buffers: the server acknowledged them (RFC 9113
     // §6.5.3), one by one as it read them.
     assert!(flood.answered.settings_acks > 0, "{case}: no SETTINGS acknowledged: {flood}");
+}
+
+/// HPACK bomb (CVE-2016-6581's kind): each request's header block adds a 4000-byte field to the dynamic
+/// table and then refers to it in one byte, again and again, to the 16 KiB frame limit: about 12,000
+/// fields, 48 MB of headers by HPACK's measure, from 16 KiB on the wire; 1000 such requests, 50 per
+/// write. The server must refuse each (its header list limit is 16 KiB) without building the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hpack_bomb_is_refused_without_growing_memory() {
+    let case = "hpack-bomb";
+    let mut block = hpack::grpc_request(ECHO_UNARY, &[]);
+    hpack::literal_indexed("x-bomb", &"a".repeat(4000), &mut block);
+    while block.len() < 16_384 {
+        hpack::indexed(hpack::NEWEST_DYNAMIC, &mut block);
+    }
+    let flood = under_flood(case, &[], |addr| async move {
+        let connection = RawConnection::open(addr).await;
+        flood(connection, 50, 1000, Duration::from_secs(3), |i| {
+            let mut out = Vec::new();
+            for n in 0..50 {
+                let stream = 1 + 2 * (50 * i + n) as u32;
+                Frame::headers(stream, flag::END_HEADERS | flag::END_STREAM, block.clone()).encode(&mut out);
+            }
+            out
+        })
+        .await
+    })
+    .await;
+    // Refused: each stream answered (431 headers or RST_STREAM), or the connection ended.
+    let answered = flood.answered.headers + flood.answered.resets;
+    assert!(answered >= flood.frames || flood.answered.closed_after.is_some(), "{case}: {flood}");
 }

@@ -166,6 +166,22 @@ pub mod hpack {
         string(value.as_bytes(), out);
     }
 
+    /// A literal with incremental indexing and a new name (§6.2.1): `0100 0000 | name | value`; the field
+    /// becomes the newest entry of the dynamic table.
+    pub fn literal_indexed(name: &str, value: &str, out: &mut Vec<u8>) {
+        out.push(0x40);
+        string(name.as_bytes(), out);
+        string(value.as_bytes(), out);
+    }
+
+    /// The index of the newest dynamic-table entry: the first after the 61 static ones (Appendix A).
+    pub const NEWEST_DYNAMIC: usize = 62;
+
+    /// An indexed header field (§6.1): `1 | index`, one byte for a field of any size already in the table.
+    pub fn indexed(index: usize, out: &mut Vec<u8>) {
+        integer(index, 7, 0x80, out);
+    }
+
     /// The header block of a gRPC request to `path`, with `extra` fields after the standard ones.
     pub fn grpc_request(path: &str, extra: &[(&str, &str)]) -> Vec<u8> {
         let mut block = Vec::new();
@@ -188,6 +204,7 @@ pub mod hpack {
 #[derive(Debug, Default, Clone)]
 pub struct Answered {
     pub frames: usize,
+    pub headers: usize,
     pub ping_acks: usize,
     pub settings_acks: usize,
     pub resets: usize,
@@ -254,6 +271,7 @@ async fn read_answers(mut read: OwnedReadHalf, opened: Instant, answered: Arc<Mu
         match frame.kind {
             kind::PING if frame.flags & flag::ACK != 0 => answered.ping_acks += 1,
             kind::SETTINGS if frame.flags & flag::ACK != 0 => answered.settings_acks += 1,
+            kind::HEADERS => answered.headers += 1,
             kind::RST_STREAM => answered.resets += 1,
             kind::GOAWAY if answered.goaway.is_none() => answered.goaway = frame.goaway_code(),
             _ => {}
@@ -284,4 +302,8 @@ fn hpack_literals_follow_rfc_7541() {
     let mut long = Vec::new();
     hpack::literal("x", &"a".repeat(1337), &mut long);
     assert_eq!(long[3..6], [0x7f, 0xba, 0x09]); // 127 + 1210 = 1337; 1210 = 0x3a + 9 * 128
+    let mut fields = Vec::new();
+    hpack::literal_indexed("x", "y", &mut fields);
+    hpack::indexed(hpack::NEWEST_DYNAMIC, &mut fields);
+    assert_eq!(fields, [0x40, 1, b'x', 1, b'y', 0xbe]);
 }
