@@ -3,7 +3,7 @@
 //! the server's peak resident memory read from `/proc` and held to a stated bound. Well-formed but hostile
 //! clients use the h2 crate; malformed ones write hand-built frames on a TCP stream ([`frames`]).
 //!
-//! Every case prints one line of figures (`cargo test -p rsgrpc-tests --test attacks -- --nocapture`):
+//! Every case prints one line of figures, captured or not (`cargo test -p rsgrpc-tests --test attacks`):
 //! `attack <case>: peak RSS <n> MiB, ..., normal call ok in <ms> ms`. RELIABILITY.md records them.
 //!
 //! Every loop is bounded in count and in time, and only 127.0.0.1 is used.
@@ -33,9 +33,13 @@ const ECHO_UNARY: &str = "/rsgrpc.test.echo.Echo/Unary";
 /// The server-streaming echo method: `repeat` responses, each carrying the request's `payload`.
 const ECHO_SERVER_STREAM: &str = "/rsgrpc.test.echo.Echo/ServerStream";
 
-/// Prints a case's figures, one line each, in the form RELIABILITY.md quotes.
+/// Prints a case's figures, one line each, in the form RELIABILITY.md quotes. The line goes to stderr itself
+/// rather than through `eprintln!`, which the test harness captures, so that the figures show in the test
+/// command's output (`bash tests/run.sh`) without `--nocapture`.
 fn report(case: &str, figures: impl std::fmt::Display) {
-    eprintln!("attack {case}: {figures}");
+    use std::io::Write;
+    let line = format!("attack {case}: {figures}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// A well-formed HTTP/2 client connection made with h2's `builder`, driven by a task that ends with it.

@@ -165,9 +165,8 @@ async fn idle_http2_connections_are_sent_away_by_max_connection_idle() {
 }
 
 /// Connections that send nothing to the gateway: hyper's auto builder waits for the first bytes to choose
-/// HTTP/1.1 or HTTP/2, outside any header-read timeout.
+/// HTTP/1.1 or HTTP/2, outside hyper's header-read timeout, so the gateway needs its own first-read timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the gateway's timeout on a connection's first bytes; see issue 11 item 6"]
 async fn silent_gateway_connections_are_closed_by_the_read_timeout() {
     let flags = [millis_flag("gateway-read-timeout-ms")];
     idle_connections("gateway-silent", &[flags[0].as_str()], true, b"").await;
