@@ -263,7 +263,7 @@ impl<'a> Lowering<'a> {
         }
         Ok(Service {
             rust_name: camel(service.name()),
-            module_base: heck::ToSnakeCase::to_snake_case(service.name()),
+            module_base: module_base(service.name()),
             docs: self.docs(site.comments.get(&site.path), &format!(".{full_name}")),
             deprecated: service.options.as_ref().is_some_and(|o| o.deprecated()),
             full_name,
@@ -685,6 +685,17 @@ fn check_unique_names(file: &str, scope: &str, items: &[Item], extra: &[&str]) -
         }
     }
     Ok(())
+}
+
+/// The snake-case base of a service's modules (`greeter` for `greeter_client`): a name case conversion
+/// turns into digits (`_1` -> `1`) gets a leading `_`, or `1_client` would be no identifier.
+fn module_base(service: &str) -> String {
+    let base = heck::ToSnakeCase::to_snake_case(service);
+    if base.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{base}")
+    } else {
+        base
+    }
 }
 
 /// The largest field number protobuf allows (2^29 - 1).

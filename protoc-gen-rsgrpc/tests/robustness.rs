@@ -179,6 +179,17 @@ mod hand_built {
     }
 
     #[test]
+    fn a_service_whose_name_converts_to_digits_gets_modules() {
+        // Found by the plugin_structured fuzz target: service `_1` gave the module `1_client`, a panic.
+        for name in ["_1", "_9Lives"] {
+            let mut file = base();
+            file.service.push(service(name, &["A"]));
+            let code = generated(vec![file]).join("\n");
+            assert!(code.contains("_client {") && code.contains("_server {"), "{code}");
+        }
+    }
+
+    #[test]
     fn methods_whose_names_convert_alike_get_distinct_rust_names() {
         let mut file = base();
         file.service.push(service("S", &["getThing", "GetThing"]));
