@@ -26,3 +26,8 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "cargo test --workspace $*"
 cargo test --workspace "$@"
+
+# Short fuzz runs of every target, after the tests (fuzz/run.sh; RELIABILITY.md, "Fuzzing", has the longer
+# run). RSGRPC_FUZZ_SECONDS sets the seconds per target.
+step "fuzz targets, ${RSGRPC_FUZZ_SECONDS:-5}s each (fuzz/run.sh)"
+bash "$ROOT/fuzz/run.sh" "${RSGRPC_FUZZ_SECONDS:-5}"

@@ -44,3 +44,22 @@ pub use request::{IntoRequest, IntoStreamingRequest, Request};
 pub use response::Response;
 pub use status::{Code, Status};
 pub use streaming::Streaming;
+
+/// Internals the fuzz targets (`fuzz/`, see RELIABILITY.md) drive directly. Not part of the API: it may
+/// change or go at any time.
+#[doc(hidden)]
+pub mod __fuzz {
+    /// The gateway's request builder (query, path values and body into the request's JSON), which routes
+    /// call with what a binding allows.
+    #[cfg(feature = "gateway")]
+    pub fn gateway_request_json(
+        body_rule: crate::gateway::BodyRule,
+        body: Option<serde_json::Value>,
+        query: Option<&str>,
+        query_fields: &[crate::gateway::FieldSpec],
+        path_values: &[(String, String)],
+        path_fields: &[crate::gateway::FieldSpec],
+    ) -> Result<(serde_json::Value, serde_json::Value), crate::Status> {
+        crate::gateway::request_json(body_rule, body, query, query_fields, path_values, path_fields)
+    }
+}

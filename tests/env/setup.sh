@@ -6,6 +6,7 @@
 #   $ENV_DIR/bin/buf     symlink to the real buf binary
 #   $ENV_DIR/bin/python  launcher for the venv's python
 #   $ENV_DIR/googleapis  include root with google/api/annotations.proto and http.proto
+#   $ENV_DIR/cargo/bin/cargo-fuzz  cargo-fuzz (pinned), for the fuzz step
 #
 # ENV_DIR is <workspace>/target/test-env, or $RSGRPC_TEST_ENV_DIR if set.
 # buf comes from npm (@bufbuild/buf) when npm is on PATH, otherwise from the
@@ -168,6 +169,28 @@ esac
 
 if [ "$(readlink "$BIN/buf" 2>/dev/null)" != "$buf_real" ]; then
     ln -sfn "$buf_real" "$BIN/buf"
+fi
+
+# ----------------------------------------------------------------- cargo-fuzz
+# The fuzz step of tests/run.sh (fuzz/, see RELIABILITY.md): `cargo +nightly fuzz run`, libFuzzer through
+# cargo-fuzz, which is built from crates.io at one pinned version into $ENV_DIR/cargo (bin/cargo-fuzz).
+CARGO_FUZZ_VERSION=0.13.2
+FUZZ_TOOLS="$ENV_DIR/cargo"
+fuzz_stamp="$FUZZ_TOOLS/.rsgrpc-cargo-fuzz.version"
+cargo +nightly --version >/dev/null 2>&1 \
+    || die "the fuzz step needs the nightly toolchain and 'cargo +nightly --version' fails: rustup toolchain install nightly"
+if [ -x "$FUZZ_TOOLS/bin/cargo-fuzz" ] && [ "$(cat "$fuzz_stamp" 2>/dev/null)" = "$CARGO_FUZZ_VERSION" ] \
+    && "$FUZZ_TOOLS/bin/cargo-fuzz" fuzz --version >/dev/null 2>&1; then
+    :
+else
+    changed=1
+    log "installing cargo-fuzz $CARGO_FUZZ_VERSION with cargo install into $FUZZ_TOOLS (a minute or two)"
+    rm -f "$fuzz_stamp"
+    cargo install --locked --force --quiet "cargo-fuzz@$CARGO_FUZZ_VERSION" --root "$FUZZ_TOOLS" \
+        || die "cargo install --locked cargo-fuzz@$CARGO_FUZZ_VERSION failed: it needs crates.io and a C compiler (apt-get install build-essential)"
+    "$FUZZ_TOOLS/bin/cargo-fuzz" fuzz --version >/dev/null 2>&1 \
+        || die "$FUZZ_TOOLS/bin/cargo-fuzz does not run after installing it"
+    printf '%s\n' "$CARGO_FUZZ_VERSION" >"$fuzz_stamp"
 fi
 
 # ---------------------------------------------------------------- verification

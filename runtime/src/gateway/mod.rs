@@ -27,6 +27,9 @@ pub use body::GatewayBody;
 pub use errors::http_status;
 #[cfg(feature = "gateway")]
 pub use fields::{BodyRule, FieldKind, FieldSpec};
+// For the fuzz target behind `crate::__fuzz` (fuzz/fuzz_targets/gateway_query.rs).
+#[cfg(feature = "gateway")]
+pub(crate) use fields::request_json;
 #[cfg(feature = "gateway")]
 pub use headers::HeaderMatcher;
 #[cfg(feature = "gateway")]
