@@ -153,6 +153,10 @@ async fn a_service_named_after_std_and_our_own_helpers_serves_all_four_kinds() {
     };
     assert_eq!(options.some(ok.clone()).await.unwrap().into_inner(), ok);
     assert_eq!(options.none(ok).await.unwrap_err().code(), rsgrpc::Code::Unimplemented);
+    // Method constants: the short name and the full path, the same through the client and the server module.
+    assert_eq!(c::tricky_server::methods::NEW, "New");
+    assert_eq!(c::tricky_client::methods::paths::NEW, "/rsgrpc.test.collisions.Tricky/New");
+    assert_eq!(c::option_server::methods::paths::NONE, "/rsgrpc.test.collisions.Option/None");
     // Clone::clone on the client still works in its full form.
     let _copy = <TrickyClient as std::clone::Clone>::clone(&client);
 }

@@ -46,9 +46,22 @@ fn client(service: &Service, package_module: &[String], context: &Context<'_>) -
     let full_name = &service.full_name;
     let intro = format!(" A client of `{full_name}`; cheap to clone, every clone shares the channel.");
     let methods = service.methods.iter().map(|method| client_method(method, &module, rt));
+    // The server module has the same constants: a crate with both gets them once.
+    let methods_module = if context.options.server {
+        let server_module = ident(&escape(&format!("{}_server", service.module_base)));
+        // Unused in a private module of a crate that uses neither: not worth a warning.
+        quote! {
+            #[allow(unused_imports)]
+            pub use super::#server_module::methods;
+        }
+    } else {
+        methods_module(service)
+    };
     quote! {
         #[doc = #intro]
         pub mod #module_ident {
+            #methods_module
+
             #docs
             #deprecated
             #[derive(Clone, Debug)]
@@ -141,21 +154,7 @@ fn server(service: &Service, package_module: &[String], context: &Context<'_>) -
         format!(" The server side of `{full_name}`: implement [`{trait_name}`], serve it with [`{server_name}`].");
     let trait_methods = service.methods.iter().map(|method| trait_method(method, &module, full_name, rt));
     let arms = service.methods.iter().map(|method| dispatch_arm(method, &trait_name, rt));
-    // Constants of methods whose names convert alike (`getThing`, `GetThing`) are kept apart by a suffix.
-    let mut taken = std::collections::BTreeSet::new();
-    let method_names: Vec<TokenStream> = service
-        .methods
-        .iter()
-        .map(|method| {
-            let mut name = constant(&method.proto_name);
-            while !taken.insert(name.clone()) {
-                name.push('_');
-            }
-            let name = ident(&name);
-            let value = &method.proto_name;
-            quote!(pub const #name: &str = #value;)
-        })
-        .collect();
+    let methods_module = methods_module(service);
     let server_doc =
         format!(" Serves a [`{trait_name}`] implementation: register it with `Server::builder().add_service(...)`.");
     quote! {
@@ -164,10 +163,7 @@ fn server(service: &Service, package_module: &[String], context: &Context<'_>) -
             /// The service's full name.
             pub const SERVICE_NAME: &str = #full_name;
 
-            /// The names of the service's methods.
-            pub mod methods {
-                #(#method_names)*
-            }
+            #methods_module
 
             #docs
             #deprecated
@@ -217,6 +213,38 @@ fn server(service: &Service, package_module: &[String], context: &Context<'_>) -
                 fn file_descriptor_set(&self) -> &'static [u8] {
                     super::FILE_DESCRIPTOR_SET
                 }
+            }
+        }
+    }
+}
+
+/// The `methods` module: each method's name (`SAY_HELLO = "SayHello"`) and, in `methods::paths`, its full
+/// path (`"/helloworld.Greeter/SayHello"`, grpc-go's `Greeter_SayHello_FullMethodName`), for interceptors,
+/// metrics and routing that match on methods.
+fn methods_module(service: &Service) -> TokenStream {
+    // Constants of methods whose names convert alike (`getThing`, `GetThing`) are kept apart by a suffix.
+    let mut taken = std::collections::BTreeSet::new();
+    let (names, paths): (Vec<TokenStream>, Vec<TokenStream>) = service
+        .methods
+        .iter()
+        .map(|method| {
+            let mut name = constant(&method.proto_name);
+            while !taken.insert(name.clone()) {
+                name.push('_');
+            }
+            let name = ident(&name);
+            let (value, path) = (&method.proto_name, &method.path);
+            (quote!(pub const #name: &str = #value;), quote!(pub const #name: &str = #path;))
+        })
+        .unzip();
+    quote! {
+        /// The names of the service's methods.
+        pub mod methods {
+            #(#names)*
+
+            /// The full paths of the service's methods, `/package.Service/Method`.
+            pub mod paths {
+                #(#paths)*
             }
         }
     }

@@ -310,6 +310,8 @@ pub mod health_check_response {
 }
 /// A client of `grpc.health.v1.Health`; cheap to clone, every clone shares the channel.
 pub mod health_client {
+    #[allow(unused_imports)]
+    pub use super::health_server::methods;
     /// Answers load balancers' and orchestrators' health probes.
     #[derive(Clone, Debug)]
     pub struct HealthClient {
@@ -365,6 +367,11 @@ pub mod health_server {
     pub mod methods {
         pub const CHECK: &str = "Check";
         pub const WATCH: &str = "Watch";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const CHECK: &str = "/grpc.health.v1.Health/Check";
+            pub const WATCH: &str = "/grpc.health.v1.Health/Watch";
+        }
     }
     /// Answers load balancers' and orchestrators' health probes.
     #[allow(clippy::wrong_self_convention)]

@@ -1615,6 +1615,8 @@ impl crate::prost::Name for ErrorResponse {
 }
 /// A client of `grpc.reflection.v1.ServerReflection`; cheap to clone, every clone shares the channel.
 pub mod server_reflection_client {
+    #[allow(unused_imports)]
+    pub use super::server_reflection_server::methods;
     /// Answers questions about the services a server has.
     #[derive(Clone, Debug)]
     pub struct ServerReflectionClient {
@@ -1663,6 +1665,10 @@ pub mod server_reflection_server {
     /// The names of the service's methods.
     pub mod methods {
         pub const SERVER_REFLECTION_INFO: &str = "ServerReflectionInfo";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const SERVER_REFLECTION_INFO: &str = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+        }
     }
     /// Answers questions about the services a server has.
     #[allow(clippy::wrong_self_convention)]

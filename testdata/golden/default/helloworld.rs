@@ -211,6 +211,8 @@ impl ::rsgrpc::prost::Name for HelloReply {
 }
 /// A client of `helloworld.Greeter`; cheap to clone, every clone shares the channel.
 pub mod greeter_client {
+    #[allow(unused_imports)]
+    pub use super::greeter_server::methods;
     /// Says hello.
     #[derive(Clone, Debug)]
     pub struct GreeterClient {
@@ -253,6 +255,10 @@ pub mod greeter_server {
     /// The names of the service's methods.
     pub mod methods {
         pub const SAY_HELLO: &str = "SayHello";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const SAY_HELLO: &str = "/helloworld.Greeter/SayHello";
+        }
     }
     /// Says hello.
     #[allow(clippy::wrong_self_convention)]

@@ -380,6 +380,8 @@ impl ::rsgrpc::prost::Name for EchoResponse {
 }
 /// A client of `rsgrpc.test.echo.Echo`; cheap to clone, every clone shares the channel.
 pub mod echo_client {
+    #[allow(unused_imports)]
+    pub use super::echo_server::methods;
     /// Echoes what it is sent.
     #[derive(Clone, Debug)]
     pub struct EchoClient {
@@ -495,6 +497,15 @@ pub mod echo_server {
         pub const BIDI: &str = "Bidi";
         pub const PRICE: &str = "Price";
         pub const OLD: &str = "Old";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const UNARY: &str = "/rsgrpc.test.echo.Echo/Unary";
+            pub const SERVER_STREAM: &str = "/rsgrpc.test.echo.Echo/ServerStream";
+            pub const CLIENT_STREAM: &str = "/rsgrpc.test.echo.Echo/ClientStream";
+            pub const BIDI: &str = "/rsgrpc.test.echo.Echo/Bidi";
+            pub const PRICE: &str = "/rsgrpc.test.echo.Echo/Price";
+            pub const OLD: &str = "/rsgrpc.test.echo.Echo/Old";
+        }
     }
     /// Echoes what it is sent.
     #[allow(clippy::wrong_self_convention)]
@@ -721,6 +732,8 @@ pub mod echo_server {
 }
 /// A client of `rsgrpc.test.echo.Counter`; cheap to clone, every clone shares the channel.
 pub mod counter_client {
+    #[allow(unused_imports)]
+    pub use super::counter_server::methods;
     /// A second service in the same package: several services on one server.
     #[derive(Clone, Debug)]
     pub struct CounterClient {
@@ -762,6 +775,10 @@ pub mod counter_server {
     /// The names of the service's methods.
     pub mod methods {
         pub const NEXT: &str = "Next";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const NEXT: &str = "/rsgrpc.test.echo.Counter/Next";
+        }
     }
     /// A second service in the same package: several services on one server.
     #[allow(clippy::wrong_self_convention)]

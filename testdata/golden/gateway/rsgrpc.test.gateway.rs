@@ -3190,6 +3190,8 @@ impl ::core::convert::TryFrom<i32> for Genre {
 }
 /// A client of `rsgrpc.test.gateway.Library`; cheap to clone, every clone shares the channel.
 pub mod library_client {
+    #[allow(unused_imports)]
+    pub use super::library_server::methods;
     /// Shelves of books.
     #[derive(Clone, Debug)]
     pub struct LibraryClient {
@@ -3411,6 +3413,24 @@ pub mod library_server {
         pub const CHAT: &str = "Chat";
         pub const FAIL: &str = "Fail";
         pub const PING: &str = "Ping";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const GET_SHELF: &str = "/rsgrpc.test.gateway.Library/GetShelf";
+            pub const GET_BOOK: &str = "/rsgrpc.test.gateway.Library/GetBook";
+            pub const LIST_BOOKS: &str = "/rsgrpc.test.gateway.Library/ListBooks";
+            pub const CREATE_BOOK: &str = "/rsgrpc.test.gateway.Library/CreateBook";
+            pub const UPDATE_BOOK: &str = "/rsgrpc.test.gateway.Library/UpdateBook";
+            pub const PUT_SHELF: &str = "/rsgrpc.test.gateway.Library/PutShelf";
+            pub const DELETE_BOOK: &str = "/rsgrpc.test.gateway.Library/DeleteBook";
+            pub const ARCHIVE_BOOK: &str = "/rsgrpc.test.gateway.Library/ArchiveBook";
+            pub const SEARCH: &str = "/rsgrpc.test.gateway.Library/Search";
+            pub const GET_BOOK_TITLE: &str = "/rsgrpc.test.gateway.Library/GetBookTitle";
+            pub const WATCH_SHELF: &str = "/rsgrpc.test.gateway.Library/WatchShelf";
+            pub const IMPORT_BOOKS: &str = "/rsgrpc.test.gateway.Library/ImportBooks";
+            pub const CHAT: &str = "/rsgrpc.test.gateway.Library/Chat";
+            pub const FAIL: &str = "/rsgrpc.test.gateway.Library/Fail";
+            pub const PING: &str = "/rsgrpc.test.gateway.Library/Ping";
+        }
     }
     /// Shelves of books.
     #[allow(clippy::wrong_self_convention)]

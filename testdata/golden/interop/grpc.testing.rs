@@ -4402,6 +4402,8 @@ impl ::core::convert::TryFrom<i32> for GrpclbRouteType {
 }
 /// A client of `grpc.testing.TestService`; cheap to clone, every clone shares the channel.
 pub mod test_service_client {
+    #[allow(unused_imports)]
+    pub use super::test_service_server::methods;
     /// A simple service to test the various types of RPCs and experiment with
     /// performance with various types of payload.
     #[derive(Clone, Debug)]
@@ -4566,6 +4568,17 @@ pub mod test_service_server {
         pub const FULL_DUPLEX_CALL: &str = "FullDuplexCall";
         pub const HALF_DUPLEX_CALL: &str = "HalfDuplexCall";
         pub const UNIMPLEMENTED_CALL: &str = "UnimplementedCall";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const EMPTY_CALL: &str = "/grpc.testing.TestService/EmptyCall";
+            pub const UNARY_CALL: &str = "/grpc.testing.TestService/UnaryCall";
+            pub const CACHEABLE_UNARY_CALL: &str = "/grpc.testing.TestService/CacheableUnaryCall";
+            pub const STREAMING_OUTPUT_CALL: &str = "/grpc.testing.TestService/StreamingOutputCall";
+            pub const STREAMING_INPUT_CALL: &str = "/grpc.testing.TestService/StreamingInputCall";
+            pub const FULL_DUPLEX_CALL: &str = "/grpc.testing.TestService/FullDuplexCall";
+            pub const HALF_DUPLEX_CALL: &str = "/grpc.testing.TestService/HalfDuplexCall";
+            pub const UNIMPLEMENTED_CALL: &str = "/grpc.testing.TestService/UnimplementedCall";
+        }
     }
     /// A simple service to test the various types of RPCs and experiment with
     /// performance with various types of payload.
@@ -4880,6 +4893,8 @@ pub mod test_service_server {
 }
 /// A client of `grpc.testing.UnimplementedService`; cheap to clone, every clone shares the channel.
 pub mod unimplemented_service_client {
+    #[allow(unused_imports)]
+    pub use super::unimplemented_service_server::methods;
     /// A simple service NOT implemented at servers so clients can test for
     /// that case.
     #[derive(Clone, Debug)]
@@ -4923,6 +4938,10 @@ pub mod unimplemented_service_server {
     /// The names of the service's methods.
     pub mod methods {
         pub const UNIMPLEMENTED_CALL: &str = "UnimplementedCall";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const UNIMPLEMENTED_CALL: &str = "/grpc.testing.UnimplementedService/UnimplementedCall";
+        }
     }
     /// A simple service NOT implemented at servers so clients can test for
     /// that case.
@@ -5011,6 +5030,8 @@ pub mod unimplemented_service_server {
 }
 /// A client of `grpc.testing.ReconnectService`; cheap to clone, every clone shares the channel.
 pub mod reconnect_service_client {
+    #[allow(unused_imports)]
+    pub use super::reconnect_service_server::methods;
     /// A service used to control reconnect server.
     #[derive(Clone, Debug)]
     pub struct ReconnectServiceClient {
@@ -5061,6 +5082,11 @@ pub mod reconnect_service_server {
     pub mod methods {
         pub const START: &str = "Start";
         pub const STOP: &str = "Stop";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const START: &str = "/grpc.testing.ReconnectService/Start";
+            pub const STOP: &str = "/grpc.testing.ReconnectService/Stop";
+        }
     }
     /// A service used to control reconnect server.
     #[allow(clippy::wrong_self_convention)]
@@ -5170,6 +5196,8 @@ pub mod reconnect_service_server {
 }
 /// A client of `grpc.testing.LoadBalancerStatsService`; cheap to clone, every clone shares the channel.
 pub mod load_balancer_stats_service_client {
+    #[allow(unused_imports)]
+    pub use super::load_balancer_stats_service_server::methods;
     /// A service used to obtain stats for verifying LB behavior.
     #[derive(Clone, Debug)]
     pub struct LoadBalancerStatsServiceClient {
@@ -5233,6 +5261,11 @@ pub mod load_balancer_stats_service_server {
     pub mod methods {
         pub const GET_CLIENT_STATS: &str = "GetClientStats";
         pub const GET_CLIENT_ACCUMULATED_STATS: &str = "GetClientAccumulatedStats";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const GET_CLIENT_STATS: &str = "/grpc.testing.LoadBalancerStatsService/GetClientStats";
+            pub const GET_CLIENT_ACCUMULATED_STATS: &str = "/grpc.testing.LoadBalancerStatsService/GetClientAccumulatedStats";
+        }
     }
     /// A service used to obtain stats for verifying LB behavior.
     #[allow(clippy::wrong_self_convention)]
@@ -5353,6 +5386,8 @@ pub mod load_balancer_stats_service_server {
 }
 /// A client of `grpc.testing.XdsUpdateHealthService`; cheap to clone, every clone shares the channel.
 pub mod xds_update_health_service_client {
+    #[allow(unused_imports)]
+    pub use super::xds_update_health_service_server::methods;
     /// A service to remotely control health status of an xDS test server.
     #[derive(Clone, Debug)]
     pub struct XdsUpdateHealthServiceClient {
@@ -5406,6 +5441,11 @@ pub mod xds_update_health_service_server {
     pub mod methods {
         pub const SET_SERVING: &str = "SetServing";
         pub const SET_NOT_SERVING: &str = "SetNotServing";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const SET_SERVING: &str = "/grpc.testing.XdsUpdateHealthService/SetServing";
+            pub const SET_NOT_SERVING: &str = "/grpc.testing.XdsUpdateHealthService/SetNotServing";
+        }
     }
     /// A service to remotely control health status of an xDS test server.
     #[allow(clippy::wrong_self_convention)]
@@ -5524,6 +5564,8 @@ pub mod xds_update_health_service_server {
 }
 /// A client of `grpc.testing.XdsUpdateClientConfigureService`; cheap to clone, every clone shares the channel.
 pub mod xds_update_client_configure_service_client {
+    #[allow(unused_imports)]
+    pub use super::xds_update_client_configure_service_server::methods;
     /// A service to dynamically update the configuration of an xDS test client.
     #[derive(Clone, Debug)]
     pub struct XdsUpdateClientConfigureServiceClient {
@@ -5569,6 +5611,10 @@ pub mod xds_update_client_configure_service_server {
     /// The names of the service's methods.
     pub mod methods {
         pub const CONFIGURE: &str = "Configure";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const CONFIGURE: &str = "/grpc.testing.XdsUpdateClientConfigureService/Configure";
+        }
     }
     /// A service to dynamically update the configuration of an xDS test client.
     #[allow(clippy::wrong_self_convention)]

@@ -106,6 +106,8 @@ impl ::rsgrpc::prost::Name for Payload {
 }
 /// A client of `bench.Bench`; cheap to clone, every clone shares the channel.
 pub mod bench_client {
+    #[allow(unused_imports)]
+    pub use super::bench_server::methods;
     #[derive(Clone, Debug)]
     pub struct BenchClient {
         inner: ::rsgrpc::client::Client,
@@ -144,6 +146,10 @@ pub mod bench_server {
     /// The names of the service's methods.
     pub mod methods {
         pub const UNARY: &str = "Unary";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const UNARY: &str = "/bench.Bench/Unary";
+        }
     }
     #[allow(clippy::wrong_self_convention)]
     pub trait Bench: ::core::marker::Send + ::core::marker::Sync + 'static {

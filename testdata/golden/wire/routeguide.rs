@@ -750,6 +750,8 @@ impl ::rsgrpc::prost::Name for RouteSummary {
 }
 /// A client of `routeguide.RouteGuide`; cheap to clone, every clone shares the channel.
 pub mod route_guide_client {
+    #[allow(unused_imports)]
+    pub use super::route_guide_server::methods;
     /// Knows the features (named places) of a map.
     #[derive(Clone, Debug)]
     pub struct RouteGuideClient {
@@ -840,6 +842,13 @@ pub mod route_guide_server {
         pub const LIST_FEATURES: &str = "ListFeatures";
         pub const RECORD_ROUTE: &str = "RecordRoute";
         pub const ROUTE_CHAT: &str = "RouteChat";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const GET_FEATURE: &str = "/routeguide.RouteGuide/GetFeature";
+            pub const LIST_FEATURES: &str = "/routeguide.RouteGuide/ListFeatures";
+            pub const RECORD_ROUTE: &str = "/routeguide.RouteGuide/RecordRoute";
+            pub const ROUTE_CHAT: &str = "/routeguide.RouteGuide/RouteChat";
+        }
     }
     /// Knows the features (named places) of a map.
     #[allow(clippy::wrong_self_convention)]

@@ -1874,6 +1874,8 @@ impl ::core::convert::TryFrom<i32> for Debug {
 }
 /// A client of `rsgrpc.test.collisions.Tricky`; cheap to clone, every clone shares the channel.
 pub mod tricky_client {
+    #[allow(unused_imports)]
+    pub use super::tricky_server::methods;
     /// Methods named after the client's constructors, trait methods of Arc and std, and a keyword (types in
     /// full: inside the service, `Clone` would be the method).
     #[derive(Clone, Debug)]
@@ -2042,6 +2044,21 @@ pub mod tricky_server {
         pub const INNER: &str = "Inner";
         pub const CHANNEL: &str = "Channel";
         pub const FROM_ARC: &str = "FromArc";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const NEW: &str = "/rsgrpc.test.collisions.Tricky/New";
+            pub const CONNECT: &str = "/rsgrpc.test.collisions.Tricky/Connect";
+            pub const CLONE: &str = "/rsgrpc.test.collisions.Tricky/Clone";
+            pub const INTO: &str = "/rsgrpc.test.collisions.Tricky/Into";
+            pub const DROP: &str = "/rsgrpc.test.collisions.Tricky/Drop";
+            pub const SELF: &str = "/rsgrpc.test.collisions.Tricky/Self";
+            pub const DEFAULT: &str = "/rsgrpc.test.collisions.Tricky/Default";
+            pub const POLL: &str = "/rsgrpc.test.collisions.Tricky/Poll";
+            pub const NEXT: &str = "/rsgrpc.test.collisions.Tricky/Next";
+            pub const INNER: &str = "/rsgrpc.test.collisions.Tricky/Inner";
+            pub const CHANNEL: &str = "/rsgrpc.test.collisions.Tricky/Channel";
+            pub const FROM_ARC: &str = "/rsgrpc.test.collisions.Tricky/FromArc";
+        }
     }
     /// Methods named after the client's constructors, trait methods of Arc and std, and a keyword (types in
     /// full: inside the service, `Clone` would be the method).
@@ -2430,6 +2447,8 @@ pub mod tricky_server {
 }
 /// A client of `rsgrpc.test.collisions.Option`; cheap to clone, every clone shares the channel.
 pub mod option_client {
+    #[allow(unused_imports)]
+    pub use super::option_server::methods;
     /// A service named like the prelude's Option, whose generated names (OptionClient, OptionServer) sit
     /// beside the message types.
     #[derive(Clone, Debug)]
@@ -2478,6 +2497,11 @@ pub mod option_server {
     pub mod methods {
         pub const SOME: &str = "Some";
         pub const NONE: &str = "None";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const SOME: &str = "/rsgrpc.test.collisions.Option/Some";
+            pub const NONE: &str = "/rsgrpc.test.collisions.Option/None";
+        }
     }
     /// A service named like the prelude's Option, whose generated names (OptionClient, OptionServer) sit
     /// beside the message types.
