@@ -180,11 +180,10 @@ async fn slowloris_headers_on_the_gateway_are_cut_off_at_the_read_timeout() {
     let mut target = Target::start(&[&millis_flag("gateway-read-timeout-ms")]).await;
     let normal = NormalCalls::start(&target, true, Duration::from_millis(200));
     let started = Instant::now();
-    let give_up = Instant::now() + TIMEOUT + SLACK;
     let mut dribbling = JoinSet::new();
     for _ in 0..IDLE_CONNECTIONS {
         let tcp = TcpStream::connect(target.gateway).await.expect("connect to the gateway");
-        dribbling.spawn(dribble_headers(tcp, give_up));
+        dribbling.spawn(dribble_headers(tcp));
     }
     let connected = started.elapsed();
     let closings = closings(dribbling, false).await;
@@ -208,9 +207,10 @@ async fn slowloris_headers_on_the_gateway_are_cut_off_at_the_read_timeout() {
 }
 
 /// Writes a request line and then a header a byte at a time, 100 ms apart, until the gateway closes the
-/// connection (read side at its end) or `give_up`.
-async fn dribble_headers(tcp: TcpStream, give_up: Instant) -> Closing {
+/// connection (read side at its end) or the timeout and its slack have passed.
+async fn dribble_headers(tcp: TcpStream) -> Closing {
     let opened = Instant::now();
+    let give_up = opened + TIMEOUT + SLACK;
     let (mut read, mut write) = tcp.into_split();
     let dribble = async move {
         if write.write_all(b"GET /v1/shelves/slow HTTP/1.1\r\nhost: attack.test\r\nx-slow: ").await.is_err() {

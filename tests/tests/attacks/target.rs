@@ -167,12 +167,16 @@ impl NormalCalls {
         let (grpc, gateway) = (target.grpc, target.gateway);
         let task = tokio::spawn(async move {
             let mut results = Vec::new();
-            while !*stopped.borrow() {
+            // At least one call, however soon the attack ends (the server may cut a flood off in
+            // milliseconds, before this task first runs).
+            loop {
                 let result = if rest { normal_rest_call(gateway).await } else { normal_call(grpc).await };
                 results.push(result);
                 let _ = tokio::time::timeout(every, stopped.changed()).await;
+                if *stopped.borrow() {
+                    return results;
+                }
             }
-            results
         });
         NormalCalls { stop, task }
     }
