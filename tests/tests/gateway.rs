@@ -715,6 +715,14 @@ async fn bad_bodies_through_the_proxy_cancel_their_backend_calls() {
     eventually("the backend has no call open", || library.open.load(SeqCst) == 0).await;
     assert_eq!(library.completed.load(SeqCst), 0, "a bad body was taken for a complete upload");
 
+    // Aborted bodies: the client goes away mid-body, after the first answer.
+    for i in 0..150 {
+        let how = [Abort::Http1Close, Abort::Http2Reset, Abort::Http2Close][i % 3];
+        tokio::time::timeout(std::time::Duration::from_secs(5), abort_midway(addr, how)).await.expect("answered");
+    }
+    eventually("the backend has no call open after aborted bodies", || library.open.load(SeqCst) == 0).await;
+    assert_eq!(library.completed.load(SeqCst), 0, "an aborted body was taken for a complete upload");
+
     // Normal calls work as before, over both protocols.
     for protocol in [Protocol::Http1, Protocol::Http2] {
         let call = async {
@@ -727,6 +735,78 @@ async fn bad_bodies_through_the_proxy_cancel_their_backend_calls() {
     }
     eventually("the backend has no call open", || library.open.load(SeqCst) == 0).await;
     assert_eq!(library.completed.load(SeqCst), 4);
+}
+
+/// How a client gives up on a body midway.
+#[derive(Clone, Copy, Debug)]
+enum Abort {
+    /// HTTP/1.1: the connection closes.
+    Http1Close,
+    /// HTTP/2: RST_STREAM on the request.
+    Http2Reset,
+    /// HTTP/2: the connection closes.
+    Http2Close,
+}
+
+/// Starts a bidirectional call with a streaming body, reads the answer to its first message, then gives
+/// up with the body still open (never ended: an end would complete the upload).
+async fn abort_midway(addr: SocketAddr, how: Abort) {
+    let first = Bytes::from("{\"text\": \"a\"}");
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    if let Abort::Http1Close = how {
+        let io = hyper_util::rt::TokioIo::new(tcp);
+        let (outgoing, body_rx) =
+            tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, std::convert::Infallible>>(4);
+        let frames =
+            futures_util::stream::unfold(body_rx, |mut rx| async move { rx.recv().await.map(|frame| (frame, rx)) });
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{addr}/v1/chat"))
+            .header("host", addr.to_string())
+            .header("content-type", "application/json")
+            .body(http_body_util::StreamBody::new(Box::pin(frames) as FrameStream))
+            .unwrap();
+        outgoing.send(Ok(hyper::body::Frame::data(first))).await.unwrap();
+        // hyper's HTTP/1.1 client connection owns the socket: aborting it closes the connection.
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        let connection = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut body = sender.send_request(request).await.unwrap().into_body();
+        let answer = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert!(String::from_utf8_lossy(&answer).contains("\"A\""), "{answer:?}");
+        connection.abort();
+        let _ = connection.await;
+        drop(outgoing);
+        return;
+    }
+    // h2 itself, so the reset and the close are exactly what is sent.
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let mut connection = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{addr}/v1/chat"))
+        .header("content-type", "application/json")
+        .body(())
+        .unwrap();
+    let (response, mut send) = client.send_request(request, false).unwrap();
+    send.send_data(first, false).unwrap();
+    let mut body = response.await.unwrap().into_body();
+    let answer = body.data().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&answer).contains("\"A\""), "{answer:?}");
+    if let Abort::Http2Reset = how {
+        send.send_reset(h2::Reason::CANCEL);
+        // With every handle gone the connection ends by itself, after writing the reset.
+        drop((send, body, client));
+        if tokio::time::timeout(std::time::Duration::from_secs(1), &mut connection).await.is_ok() {
+            return;
+        }
+    }
+    connection.abort();
+    let _ = connection.await;
 }
 
 /// Lets through calls with `Authorization: Bearer let-me-in`, refuses the rest.

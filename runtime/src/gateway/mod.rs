@@ -37,4 +37,7 @@ pub use route::{
     bidi_proxy, client_streaming_proxy, BodyMessages, ProxyResponses, ResponseField, Route, RouteSpec, UpdateMask,
 };
 #[cfg(feature = "gateway")]
-pub use server::{Gateway, GatewayBuilder, GatewayError, DEFAULT_MAX_BODY_SIZE};
+pub use server::{
+    Gateway, GatewayBuilder, GatewayError, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT,
+};

@@ -718,6 +718,16 @@ impl<T: prost::Message + Default> Stream for ProxyResponses<T> {
                 }
             }
         }
-        Pin::new(inner).poll_next(cx)
+        let next = Pin::new(inner).poll_next(cx);
+        if let std::task::Poll::Ready(Some(Err(_)) | None) = next {
+            // The body may have failed since the check above; the sender's task reports the failure before
+            // it drops the sender (which resets the call), so the body's error is there to say why.
+            if let Some(Ok(status)) = this.failure.as_mut().map(|failure| failure.try_recv()) {
+                this.failure = None;
+                this.inner = None;
+                return std::task::Poll::Ready(Some(Err(status)));
+            }
+        }
+        next
     }
 }

@@ -388,8 +388,8 @@ impl Gateway {
                         closing = true;
                         connection.as_mut().graceful_shutdown();
                     }
-                    Some(since) => idle_check.as_mut().reset((since + idle).into()),
-                    None => idle_check.as_mut().reset(tokio::time::Instant::now() + idle),
+                    Some(since) => idle_check.as_mut().reset(later(since.into(), idle)),
+                    None => idle_check.as_mut().reset(later(tokio::time::Instant::now(), idle)),
                 },
             }
         }
@@ -571,6 +571,11 @@ where
         }
     });
     (Box::pin(timed), stalled)
+}
+
+/// `at + duration`, or a year on when that overflows (an idle timeout of `Duration::MAX` means never).
+fn later(at: tokio::time::Instant, duration: std::time::Duration) -> tokio::time::Instant {
+    at.checked_add(duration).unwrap_or_else(|| at + std::time::Duration::from_secs(365 * 24 * 3600))
 }
 
 /// Whether a connection has requests in flight, and since when it has had none.
