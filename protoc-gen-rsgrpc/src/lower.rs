@@ -261,11 +261,19 @@ impl<'a> Lowering<'a> {
                 deprecated: method.options.as_ref().is_some_and(|o| o.deprecated()),
             });
         }
+        let deprecated = service.options.as_ref().is_some_and(|o| o.deprecated());
+        let uses_deprecated = deprecated
+            || service.method.iter().any(|m| {
+                m.options.as_ref().is_some_and(|o| o.deprecated())
+                    || self.type_uses_deprecated(m.input_type())
+                    || self.type_uses_deprecated(m.output_type())
+            });
         Ok(Service {
             rust_name: camel(service.name()),
             module_base: module_base(service.name()),
             docs: self.docs(site.comments.get(&site.path), &format!(".{full_name}")),
-            deprecated: service.options.as_ref().is_some_and(|o| o.deprecated()),
+            deprecated,
+            uses_deprecated,
             full_name,
             methods,
         })
@@ -396,9 +404,16 @@ impl<'a> Lowering<'a> {
         let package = site.file.package().to_owned();
         let name_in_package =
             if package.is_empty() { full_name[1..].to_owned() } else { full_name[package.len() + 2..].to_owned() };
+        let deprecated = message.options.as_ref().is_some_and(|o| o.deprecated());
+        let uses_deprecated = deprecated
+            || message.field.iter().any(|f| {
+                f.options.as_ref().is_some_and(|o| o.deprecated())
+                    || (!f.type_name().is_empty() && self.type_uses_deprecated(f.type_name()))
+            });
         Ok(Message {
             docs: self.docs(site.comments.get(&site.path), &full_name),
-            deprecated: message.options.as_ref().is_some_and(|o| o.deprecated()),
+            deprecated,
+            uses_deprecated,
             full_name,
             name_in_package,
             package,
@@ -625,15 +640,35 @@ impl<'a> Lowering<'a> {
         }
         let mut attributes: Vec<String> = self.options.type_attributes.all(&full_name).cloned().collect();
         attributes.extend(self.options.enum_attributes.all(&full_name).cloned());
+        let deprecated = enumeration.options.as_ref().is_some_and(|o| o.deprecated());
         Ok(Enum {
             docs: self.docs(site.comments.get(&site.path), &full_name),
-            deprecated: enumeration.options.as_ref().is_some_and(|o| o.deprecated()),
+            deprecated,
+            uses_deprecated: deprecated
+                || values.iter().chain(aliases.iter().map(|(alias, _)| alias)).any(|v| v.deprecated),
             full_name,
             rust_name: camel(enumeration.name()),
             attributes,
             values,
             aliases,
             closed: is_proto2(site.file),
+        })
+    }
+
+    /// Whether code using the message, enum or map entry `type_name` names something deprecated: the type
+    /// itself, one of an enum's values (a default or accessor may name it), or a map entry's value type.
+    fn type_uses_deprecated(&self, type_name: &str) -> bool {
+        if let Some(message) = self.index.message(type_name) {
+            if message.options.as_ref().is_some_and(|o| o.map_entry()) {
+                return message.field.iter().any(|f| {
+                    !f.type_name().is_empty() && f.type_name() != type_name && self.type_uses_deprecated(f.type_name())
+                });
+            }
+            return message.options.as_ref().is_some_and(|o| o.deprecated());
+        }
+        self.index.enumeration(type_name).is_some_and(|e| {
+            e.options.as_ref().is_some_and(|o| o.deprecated())
+                || e.value.iter().any(|v| v.options.as_ref().is_some_and(|o| o.deprecated()))
         })
     }
 

@@ -278,6 +278,9 @@ pub struct Message {
     pub docs: Option<String>,
     /// Whether the message is deprecated.
     pub deprecated: bool,
+    /// Whether its code names something deprecated (itself, a field, a field's type or enum values): its
+    /// items then carry `#[allow(deprecated)]`, and only then.
+    pub uses_deprecated: bool,
     /// Attributes from `type_attribute` and `message_attribute`.
     pub attributes: Vec<String>,
     /// Ordinary fields, in declaration order.
@@ -316,6 +319,8 @@ pub struct Enum {
     pub docs: Option<String>,
     /// Whether the enum is deprecated.
     pub deprecated: bool,
+    /// Whether the enum or one of its values is deprecated.
+    pub uses_deprecated: bool,
     /// Attributes from `type_attribute` and `enum_attribute`.
     pub attributes: Vec<String>,
     /// Values that become variants (the first value of each number).
@@ -371,6 +376,8 @@ pub struct Service {
     pub docs: Option<String>,
     /// Whether the service is deprecated.
     pub deprecated: bool,
+    /// Whether the service, a method, or a method's request or response type is deprecated.
+    pub uses_deprecated: bool,
     /// The methods, in declaration order.
     pub methods: Vec<Method>,
 }

@@ -81,12 +81,13 @@ fn json_type(types: &HashMap<String, JsonType>, record: &Record) -> Result<JsonT
 /// Puts every testdata package's types in the global registry our JSON code reads and writes `Any` with.
 fn register_testdata_types() {
     use rsgrpc_tests::wire_gen as gen;
-    use rsgrpc_tests::wire_gen::rsgrpc::test::{common, docs, echo, evolution, r#type, shop, v2, v3, wkt};
-    let packages: [fn(&mut TypeRegistry); 16] = [
+    use rsgrpc_tests::wire_gen::rsgrpc::test::{collisions, common, docs, echo, evolution, r#type, shop, v2, v3, wkt};
+    let packages: [fn(&mut TypeRegistry); 17] = [
         gen::register_json_types,
         gen::bench::register_json_types,
         gen::helloworld::register_json_types,
         gen::routeguide::register_json_types,
+        collisions::register_json_types,
         common::register_json_types,
         docs::register_json_types,
         echo::register_json_types,

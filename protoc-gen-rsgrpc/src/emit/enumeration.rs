@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{attributes, deprecated, Context};
+use super::{allow_deprecated, attributes, deprecated, Context};
 use crate::comments::doc_attributes;
 use crate::ident::ident;
 use crate::model::Enum;
@@ -58,6 +58,7 @@ pub fn enumeration(enumeration: &Enum, _module: &[String], context: &Context<'_>
         let number = literal(value.number);
         quote!(#number => ::core::result::Result::Ok(#name::#variant),)
     });
+    let allow = allow_deprecated(enumeration.uses_deprecated);
     let numbers = number_ranges(enumeration.values.iter().map(|value| value.number));
     let json = super::json::enum_impl(enumeration, enumeration.closed, context);
 
@@ -67,12 +68,12 @@ pub fn enumeration(enumeration: &Enum, _module: &[String], context: &Context<'_>
         #attributes
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[repr(i32)]
-        #[allow(deprecated)]
+        #allow
         pub enum #name {
             #(#variants)*
         }
 
-        #[allow(deprecated)]
+        #allow
         impl #name {
             #(#aliases)*
 
@@ -99,14 +100,14 @@ pub fn enumeration(enumeration: &Enum, _module: &[String], context: &Context<'_>
 
         #json
 
-        #[allow(deprecated)]
+        #allow
         impl ::core::convert::From<#name> for i32 {
             fn from(value: #name) -> i32 {
                 value as i32
             }
         }
 
-        #[allow(deprecated)]
+        #allow
         impl ::core::convert::TryFrom<i32> for #name {
             type Error = #rt::prost::UnknownEnumValue;
 

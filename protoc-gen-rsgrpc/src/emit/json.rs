@@ -5,7 +5,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
 use super::types::is_set;
-use super::Context;
+use super::{allow_deprecated, Context};
 use crate::ident::ident;
 use crate::model::{Cardinality, Enum, Field, Item, Message, Oneof, Package, Scalar, ValueType};
 
@@ -52,6 +52,7 @@ pub fn message_impls(message: &Message, context: &Context<'_>) -> TokenStream {
         }
     }
     let serde = quote!(#json::serde);
+    let allow = allow_deprecated(message.uses_deprecated);
     let field_number_body = if keys.is_empty() {
         quote! {
             let _ = key;
@@ -74,15 +75,12 @@ pub fn message_impls(message: &Message, context: &Context<'_>) -> TokenStream {
         quote! {
             match number {
                 #(#reads)*
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<#serde::de::IgnoredAny>().map(|_| ())
-                }
+                _ => map.next_value::<#serde::de::IgnoredAny>().map(|_| ()),
             }
         }
     };
     quote! {
-        #[allow(deprecated)]
+        #allow
         impl #json::JsonMessage for #name {
             fn write_json(&self, writer: &mut #json::JsonWriter<'_>) {
                 writer.begin_object();
@@ -99,7 +97,7 @@ pub fn message_impls(message: &Message, context: &Context<'_>) -> TokenStream {
             }
         }
 
-        #[allow(deprecated)]
+        #allow
         impl #json::JsonFields for #name {
             fn field_number(key: &str) -> ::core::option::Option<u32> {
                 #field_number_body
@@ -124,8 +122,9 @@ pub fn enum_impl(enumeration: &Enum, closed: bool, context: &Context<'_>) -> Tok
     }
     let rt = &context.rt;
     let name = ident(&enumeration.rust_name);
+    let allow = allow_deprecated(enumeration.uses_deprecated);
     quote! {
-        #[allow(deprecated)]
+        #allow
         impl #rt::json::JsonEnum for #name {
             fn number_of(name: &str) -> ::core::option::Option<i32> {
                 Self::from_str_name(name).map(|value| value as i32)
@@ -147,26 +146,31 @@ pub fn register_function(package: &Package, context: &Context<'_>) -> TokenStrea
     }
     let rt = &context.rt;
     let mut paths = Vec::new();
-    collect_messages(&package.items, &[], &mut paths);
+    let mut deprecated = false;
+    collect_messages(&package.items, &[], &mut paths, &mut deprecated);
+    let allow = allow_deprecated(deprecated);
+    let unused = paths.is_empty().then(|| quote!(let _ = registry;));
     quote! {
         /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
         /// read as JSON.
-        #[allow(deprecated)]
+        #allow
         pub fn register_json_types(registry: &mut #rt::json::TypeRegistry) {
-            let _ = &registry;
+            #unused
             #(registry.register::<#paths>();)*
         }
     }
 }
 
-fn collect_messages(items: &[Item], modules: &[String], out: &mut Vec<TokenStream>) {
+/// The paths of every message under `items`; `deprecated` is set if one of them is.
+fn collect_messages(items: &[Item], modules: &[String], out: &mut Vec<TokenStream>, deprecated: &mut bool) {
     for item in items {
         if let Item::Message(message) = item {
             let segments = modules.iter().map(|m| ident(m)).chain(std::iter::once(ident(&message.rust_name)));
             out.push(quote!(#(#segments)::*));
+            *deprecated |= message.deprecated;
             let mut inner = modules.to_vec();
             inner.push(message.module_name.clone());
-            collect_messages(&message.nested, &inner, out);
+            collect_messages(&message.nested, &inner, out, deprecated);
         }
     }
 }

@@ -6,7 +6,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::types::field_type;
-use super::{attributes, deprecated, enumeration, oneof, wire, Context};
+use super::{allow_deprecated, attributes, deprecated, enumeration, oneof, wire, Context};
 use crate::comments::doc_attributes;
 use crate::defaults::DefaultValue;
 use crate::ident::ident;
@@ -41,6 +41,7 @@ pub fn message(message: &Message, context: &Context<'_>) -> TokenStream {
 
     let needs_default_impl = message.fields.iter().any(|f| default_expr(f, from, rt).is_some());
     let derive_default = if needs_default_impl { quote!() } else { quote!(Default,) };
+    let allow = allow_deprecated(message.uses_deprecated);
     let default_impl = needs_default_impl.then(|| default_impl(message, rt));
     let name_impl = name_impl(message, rt);
     let accessors = accessors(message);
@@ -53,7 +54,7 @@ pub fn message(message: &Message, context: &Context<'_>) -> TokenStream {
         #deprecated
         #attributes
         #[derive(Clone, PartialEq, #derive_default Debug)]
-        #[allow(deprecated)]
+        #allow
         pub struct #name {
             #(#fields)*
             #(#oneofs)*
@@ -124,8 +125,9 @@ fn default_impl(message: &Message, rt: &TokenStream) -> TokenStream {
         quote!(#field_name: ::core::option::Option::None,)
     });
     let unknown = ident(&message.unknown_fields);
+    let allow = allow_deprecated(message.uses_deprecated);
     quote! {
-        #[allow(deprecated)]
+        #allow
         impl ::core::default::Default for #name {
             fn default() -> Self {
                 #name {
@@ -144,8 +146,9 @@ fn name_impl(message: &Message, rt: &TokenStream) -> TokenStream {
     let package = &message.package;
     let full = &message.full_name[1..];
     let url = format!("type.googleapis.com/{full}");
+    let allow = allow_deprecated(message.deprecated);
     quote! {
-        #[allow(deprecated)]
+        #allow
         impl #rt::prost::Name for #name {
             const NAME: &'static str = #short;
             const PACKAGE: &'static str = #package;
@@ -175,8 +178,9 @@ fn accessors(message: &Message) -> TokenStream {
         return TokenStream::new();
     }
     let name = ident(&message.rust_name);
+    let allow = allow_deprecated(message.uses_deprecated);
     quote! {
-        #[allow(deprecated)]
+        #allow
         impl #name {
             #(#methods)*
         }
@@ -315,7 +319,7 @@ fn nested_module(message: &Message, context: &Context<'_>) -> TokenStream {
         Item::Message(inner) => super::message::message(inner, context),
         Item::Enum(inner) => enumeration::enumeration(inner, &module, context),
     });
-    let oneofs = message.oneofs.iter().map(|o| oneof::oneof(o, &module, &context.rt));
+    let oneofs = message.oneofs.iter().map(|o| oneof::oneof(o, &module, &context.rt, message.uses_deprecated));
     let doc = format!(" Nested types and oneofs of [`{}`].", message.rust_name);
     quote! {
         #[doc = #doc]

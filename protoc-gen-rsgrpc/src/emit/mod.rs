@@ -78,6 +78,15 @@ fn attributes(texts: &[String]) -> TokenStream {
     quote!(#(#parsed)*)
 }
 
+/// `#[allow(deprecated)]` for the code of an item that names something deprecated, and nothing otherwise.
+fn allow_deprecated(uses_deprecated: bool) -> TokenStream {
+    if uses_deprecated {
+        quote!(#[allow(deprecated)])
+    } else {
+        TokenStream::new()
+    }
+}
+
 /// `#[deprecated]` when `deprecated` is set.
 fn deprecated(deprecated: bool) -> TokenStream {
     if deprecated {

@@ -14,7 +14,7 @@ pub fn variant_name(field: &Field) -> String {
 }
 
 /// The oneof's enum, declared in module `module` (the message's module).
-pub fn oneof(oneof: &Oneof, module: &[String], rt: &TokenStream) -> TokenStream {
+pub fn oneof(oneof: &Oneof, module: &[String], rt: &TokenStream, uses_deprecated: bool) -> TokenStream {
     let name = ident(&oneof.enum_name);
     let docs = doc_attributes(oneof.docs.as_deref());
     let attributes = super::attributes(&oneof.attributes);
@@ -26,11 +26,12 @@ pub fn oneof(oneof: &Oneof, module: &[String], rt: &TokenStream) -> TokenStream 
         let ty = boxed_value_type(field, module, rt);
         quote!(#docs #deprecated #attributes #variant(#ty),)
     });
+    let allow = super::allow_deprecated(uses_deprecated);
     quote! {
         #docs
         #attributes
         #[derive(Clone, PartialEq, Debug)]
-        #[allow(deprecated)]
+        #allow
         pub enum #name {
             #(#variants)*
         }

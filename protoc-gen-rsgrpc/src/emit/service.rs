@@ -44,6 +44,7 @@ fn client(service: &Service, package_module: &[String], context: &Context<'_>) -
     let docs = doc_attributes(service.docs.as_deref());
     let deprecated = deprecated(service.deprecated);
     let full_name = &service.full_name;
+    let allow_deprecated = super::allow_deprecated(service.uses_deprecated);
     let intro = format!(" A client of `{full_name}`; cheap to clone, every clone shares the channel.");
     let methods = service.methods.iter().map(|method| client_method(method, &module, rt));
     // The server module has the same constants: a crate with both gets them once.
@@ -70,7 +71,8 @@ fn client(service: &Service, package_module: &[String], context: &Context<'_>) -
             }
 
             // RPC names are the proto's: `FromArc` or `IsReady` are not conversions or predicates.
-            #[allow(deprecated, clippy::wrong_self_convention)]
+            #allow_deprecated
+            #[allow(clippy::wrong_self_convention)]
             impl #client_name {
                 /// A client whose calls go through `channel`.
                 pub fn new(channel: #rt::client::Channel) -> Self {
@@ -150,6 +152,7 @@ fn server(service: &Service, package_module: &[String], context: &Context<'_>) -
     let docs = doc_attributes(service.docs.as_deref());
     let deprecated = deprecated(service.deprecated);
     let full_name = &service.full_name;
+    let allow_deprecated = super::allow_deprecated(service.uses_deprecated);
     let intro =
         format!(" The server side of `{full_name}`: implement [`{trait_name}`], serve it with [`{server_name}`].");
     let trait_methods = service.methods.iter().map(|method| trait_method(method, &module, full_name, rt));
@@ -167,6 +170,7 @@ fn server(service: &Service, package_module: &[String], context: &Context<'_>) -
 
             #docs
             #deprecated
+            #allow_deprecated
             #[allow(clippy::wrong_self_convention)]
             pub trait #trait_name: ::core::marker::Send + ::core::marker::Sync + 'static {
                 #(#trait_methods)*
@@ -196,7 +200,7 @@ fn server(service: &Service, package_module: &[String], context: &Context<'_>) -
                 }
             }
 
-            #[allow(deprecated)]
+            #allow_deprecated
             impl<T: #trait_name> #rt::server::Service for #server_name<T> {
                 fn name(&self) -> &'static str {
                     SERVICE_NAME

@@ -24,8 +24,9 @@ pub fn message_impl(message: &Message, context: &Context<'_>) -> TokenStream {
         let field = ident(&o.rust_field);
         quote!(self.#field = ::core::option::Option::None;)
     });
+    let allow = super::allow_deprecated(message.uses_deprecated);
     quote! {
-        #[allow(deprecated)]
+        #allow
         impl #rt::prost::Message for #name {
             fn encode_raw(&self, buf: &mut impl #rt::bytes::BufMut) {
                 #encode
@@ -263,7 +264,6 @@ fn merge_field(message: &Message, field: &Field, rt: &TokenStream) -> TokenStrea
                 quote!(value)
             };
             quote! {{
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) =
                     #rt::codegen::merge_closed_enum(tag, buf, #is_valid, &mut self.#unknown).map_err(#error)?
                 {
@@ -319,7 +319,6 @@ fn merge_oneof_member(message: &Message, oneof: &Oneof, field: &Field, rt: &Toke
         ValueType::Enum(e) if e.closed => {
             let is_valid = is_valid_path(field, message);
             quote! {{
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) =
                     #rt::codegen::merge_closed_enum(tag, buf, #is_valid, &mut self.#unknown).map_err(#error)?
                 {

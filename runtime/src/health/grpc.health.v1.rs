@@ -2,14 +2,12 @@
 // source: grpc/health/v1/health.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct HealthCheckRequest {
     /// The service to check; empty for the server as a whole.
     pub service: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
 impl crate::prost::Message for HealthCheckRequest {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.service.is_empty() {
@@ -46,7 +44,6 @@ impl crate::prost::Message for HealthCheckRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for HealthCheckRequest {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -64,7 +61,6 @@ impl crate::json::JsonMessage for HealthCheckRequest {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for HealthCheckRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -85,14 +81,10 @@ impl crate::json::JsonFields for HealthCheckRequest {
                 self.service = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for HealthCheckRequest {
     const NAME: &'static str = "HealthCheckRequest";
     const PACKAGE: &'static str = "grpc.health.v1";
@@ -104,13 +96,11 @@ impl crate::prost::Name for HealthCheckRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct HealthCheckResponse {
     pub status: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
 impl crate::prost::Message for HealthCheckResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.status != 0 {
@@ -147,7 +137,6 @@ impl crate::prost::Message for HealthCheckResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for HealthCheckResponse {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -171,7 +160,6 @@ impl crate::json::JsonMessage for HealthCheckResponse {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for HealthCheckResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -204,14 +192,10 @@ impl crate::json::JsonFields for HealthCheckResponse {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for HealthCheckResponse {
     const NAME: &'static str = "HealthCheckResponse";
     const PACKAGE: &'static str = "grpc.health.v1";
@@ -222,7 +206,6 @@ impl crate::prost::Name for HealthCheckResponse {
         "type.googleapis.com/grpc.health.v1.HealthCheckResponse".into()
     }
 }
-#[allow(deprecated)]
 impl HealthCheckResponse {
     /// `status` as an enum; its default if unset or unknown to this code.
     pub fn status(&self) -> health_check_response::ServingStatus {
@@ -239,7 +222,6 @@ impl HealthCheckResponse {
 pub mod health_check_response {
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[repr(i32)]
-    #[allow(deprecated)]
     pub enum ServingStatus {
         #[default]
         Unknown = 0,
@@ -248,7 +230,6 @@ pub mod health_check_response {
         /// Only in Watch answers: the service is not known to the server.
         ServiceUnknown = 3,
     }
-    #[allow(deprecated)]
     impl ServingStatus {
         /// The value's name as written in the .proto file.
         pub fn as_str_name(&self) -> &'static str {
@@ -276,7 +257,6 @@ pub mod health_check_response {
             matches!(value, 0..= 3)
         }
     }
-    #[allow(deprecated)]
     impl crate::json::JsonEnum for ServingStatus {
         fn number_of(name: &str) -> ::core::option::Option<i32> {
             Self::from_str_name(name).map(|value| value as i32)
@@ -286,13 +266,11 @@ pub mod health_check_response {
         }
         const CLOSED: bool = false;
     }
-    #[allow(deprecated)]
     impl ::core::convert::From<ServingStatus> for i32 {
         fn from(value: ServingStatus) -> i32 {
             value as i32
         }
     }
-    #[allow(deprecated)]
     impl ::core::convert::TryFrom<i32> for ServingStatus {
         type Error = crate::prost::UnknownEnumValue;
         fn try_from(
@@ -317,7 +295,7 @@ pub mod health_client {
     pub struct HealthClient {
         inner: crate::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl HealthClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: crate::client::Channel) -> Self {
@@ -439,7 +417,6 @@ pub mod health_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: Health> crate::server::Service for HealthServer<T> {
         fn name(&self) -> &'static str {
             SERVICE_NAME
@@ -483,9 +460,7 @@ pub mod health_server {
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xCA\x03\n\x1Bgrpc/health/v1/health.proto\x12\x0Egrpc.health.v1\".\n\x12HealthCheckRequest\x12\x18\n\x07service\x18\x01 \x01(\tR\x07service\"\xB1\x01\n\x13HealthCheckResponse\x12I\n\x06status\x18\x01 \x01(\x0E21.grpc.health.v1.HealthCheckResponse.ServingStatusR\x06status\"O\n\rServingStatus\x12\x0B\n\x07UNKNOWN\x10\0\x12\x0B\n\x07SERVING\x10\x01\x12\x0F\n\x0BNOT_SERVING\x10\x02\x12\x13\n\x0FSERVICE_UNKNOWN\x10\x032\xAE\x01\n\x06Health\x12P\n\x05Check\x12\".grpc.health.v1.HealthCheckRequest\x1A#.grpc.health.v1.HealthCheckResponse\x12R\n\x05Watch\x12\".grpc.health.v1.HealthCheckRequest\x1A#.grpc.health.v1.HealthCheckResponse0\x01b\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut crate::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<HealthCheckRequest>();
     registry.register::<HealthCheckResponse>();
 }

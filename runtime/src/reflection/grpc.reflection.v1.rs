@@ -2,7 +2,6 @@
 // source: grpc/reflection/v1/reflection.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ServerReflectionRequest {
     pub host: ::std::string::String,
     pub message_request: ::core::option::Option<
@@ -11,7 +10,6 @@ pub struct ServerReflectionRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
 impl crate::prost::Message for ServerReflectionRequest {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.host.is_empty() {
@@ -241,7 +239,6 @@ impl crate::prost::Message for ServerReflectionRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for ServerReflectionRequest {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -292,7 +289,6 @@ impl crate::json::JsonMessage for ServerReflectionRequest {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for ServerReflectionRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -407,14 +403,10 @@ impl crate::json::JsonFields for ServerReflectionRequest {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for ServerReflectionRequest {
     const NAME: &'static str = "ServerReflectionRequest";
     const PACKAGE: &'static str = "grpc.reflection.v1";
@@ -428,7 +420,6 @@ impl crate::prost::Name for ServerReflectionRequest {
 /// Nested types and oneofs of [`ServerReflectionRequest`].
 pub mod server_reflection_request {
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum MessageRequest {
         /// The file with this name, and the files it imports.
         FileByFilename(::std::string::String),
@@ -443,14 +434,12 @@ pub mod server_reflection_request {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ExtensionRequest {
     pub containing_type: ::std::string::String,
     pub extension_number: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
 impl crate::prost::Message for ExtensionRequest {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.containing_type.is_empty() {
@@ -512,7 +501,6 @@ impl crate::prost::Message for ExtensionRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for ExtensionRequest {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -535,7 +523,6 @@ impl crate::json::JsonMessage for ExtensionRequest {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for ExtensionRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -563,14 +550,10 @@ impl crate::json::JsonFields for ExtensionRequest {
                 self.extension_number = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for ExtensionRequest {
     const NAME: &'static str = "ExtensionRequest";
     const PACKAGE: &'static str = "grpc.reflection.v1";
@@ -582,7 +565,6 @@ impl crate::prost::Name for ExtensionRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ServerReflectionResponse {
     pub valid_host: ::std::string::String,
     pub original_request: ::core::option::Option<ServerReflectionRequest>,
@@ -592,7 +574,6 @@ pub struct ServerReflectionResponse {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
 impl crate::prost::Message for ServerReflectionResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.valid_host.is_empty() {
@@ -814,7 +795,6 @@ impl crate::prost::Message for ServerReflectionResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for ServerReflectionResponse {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -869,7 +849,6 @@ impl crate::json::JsonMessage for ServerReflectionResponse {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for ServerReflectionResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -990,14 +969,10 @@ impl crate::json::JsonFields for ServerReflectionResponse {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for ServerReflectionResponse {
     const NAME: &'static str = "ServerReflectionResponse";
     const PACKAGE: &'static str = "grpc.reflection.v1";
@@ -1011,7 +986,6 @@ impl crate::prost::Name for ServerReflectionResponse {
 /// Nested types and oneofs of [`ServerReflectionResponse`].
 pub mod server_reflection_response {
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum MessageResponse {
         FileDescriptorResponse(super::FileDescriptorResponse),
         AllExtensionNumbersResponse(super::ExtensionNumberResponse),
@@ -1020,14 +994,12 @@ pub mod server_reflection_response {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct FileDescriptorResponse {
     /// Serialized FileDescriptorProto messages.
     pub file_descriptor_proto: ::std::vec::Vec<::std::vec::Vec<u8>>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
 impl crate::prost::Message for FileDescriptorResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::bytes::encode_repeated(1, &self.file_descriptor_proto, buf);
@@ -1065,7 +1037,6 @@ impl crate::prost::Message for FileDescriptorResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for FileDescriptorResponse {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1086,7 +1057,6 @@ impl crate::json::JsonMessage for FileDescriptorResponse {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for FileDescriptorResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1113,14 +1083,10 @@ impl crate::json::JsonFields for FileDescriptorResponse {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for FileDescriptorResponse {
     const NAME: &'static str = "FileDescriptorResponse";
     const PACKAGE: &'static str = "grpc.reflection.v1";
@@ -1132,14 +1098,12 @@ impl crate::prost::Name for FileDescriptorResponse {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ExtensionNumberResponse {
     pub base_type_name: ::std::string::String,
     pub extension_number: ::std::vec::Vec<i32>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
 impl crate::prost::Message for ExtensionNumberResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.base_type_name.is_empty() {
@@ -1195,7 +1159,6 @@ impl crate::prost::Message for ExtensionNumberResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for ExtensionNumberResponse {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1221,7 +1184,6 @@ impl crate::json::JsonMessage for ExtensionNumberResponse {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for ExtensionNumberResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1253,14 +1215,10 @@ impl crate::json::JsonFields for ExtensionNumberResponse {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for ExtensionNumberResponse {
     const NAME: &'static str = "ExtensionNumberResponse";
     const PACKAGE: &'static str = "grpc.reflection.v1";
@@ -1272,13 +1230,11 @@ impl crate::prost::Name for ExtensionNumberResponse {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ListServiceResponse {
     pub service: ::std::vec::Vec<ServiceResponse>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
 impl crate::prost::Message for ListServiceResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::message::encode_repeated(1, &self.service, buf);
@@ -1314,7 +1270,6 @@ impl crate::prost::Message for ListServiceResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for ListServiceResponse {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1335,7 +1290,6 @@ impl crate::json::JsonMessage for ListServiceResponse {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for ListServiceResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1362,14 +1316,10 @@ impl crate::json::JsonFields for ListServiceResponse {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for ListServiceResponse {
     const NAME: &'static str = "ListServiceResponse";
     const PACKAGE: &'static str = "grpc.reflection.v1";
@@ -1381,13 +1331,11 @@ impl crate::prost::Name for ListServiceResponse {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ServiceResponse {
     pub name: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
 impl crate::prost::Message for ServiceResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -1424,7 +1372,6 @@ impl crate::prost::Message for ServiceResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for ServiceResponse {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1442,7 +1389,6 @@ impl crate::json::JsonMessage for ServiceResponse {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for ServiceResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1463,14 +1409,10 @@ impl crate::json::JsonFields for ServiceResponse {
                 self.name = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for ServiceResponse {
     const NAME: &'static str = "ServiceResponse";
     const PACKAGE: &'static str = "grpc.reflection.v1";
@@ -1482,14 +1424,12 @@ impl crate::prost::Name for ServiceResponse {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ErrorResponse {
     pub error_code: i32,
     pub error_message: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
 impl crate::prost::Message for ErrorResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.error_code != 0 {
@@ -1544,7 +1484,6 @@ impl crate::prost::Message for ErrorResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for ErrorResponse {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1567,7 +1506,6 @@ impl crate::json::JsonMessage for ErrorResponse {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for ErrorResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1595,14 +1533,10 @@ impl crate::json::JsonFields for ErrorResponse {
                 self.error_message = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for ErrorResponse {
     const NAME: &'static str = "ErrorResponse";
     const PACKAGE: &'static str = "grpc.reflection.v1";
@@ -1622,7 +1556,7 @@ pub mod server_reflection_client {
     pub struct ServerReflectionClient {
         inner: crate::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl ServerReflectionClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: crate::client::Channel) -> Self {
@@ -1721,7 +1655,6 @@ pub mod server_reflection_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: ServerReflection> crate::server::Service for ServerReflectionServer<T> {
         fn name(&self) -> &'static str {
             SERVICE_NAME
@@ -1759,9 +1692,7 @@ pub mod server_reflection_server {
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xE8\x0C\n#grpc/reflection/v1/reflection.proto\x12\x12grpc.reflection.v1\"\xF3\x02\n\x17ServerReflectionRequest\x12\x12\n\x04host\x18\x01 \x01(\tR\x04host\x12*\n\x10file_by_filename\x18\x03 \x01(\tH\0R\x0EfileByFilename\x126\n\x16file_containing_symbol\x18\x04 \x01(\tH\0R\x14fileContainingSymbol\x12b\n\x19file_containing_extension\x18\x05 \x01(\x0B2$.grpc.reflection.v1.ExtensionRequestH\0R\x17fileContainingExtension\x12B\n\x1Dall_extension_numbers_of_type\x18\x06 \x01(\tH\0R\x19allExtensionNumbersOfType\x12%\n\rlist_services\x18\x07 \x01(\tH\0R\x0ClistServicesB\x11\n\x0Fmessage_request\"f\n\x10ExtensionRequest\x12'\n\x0Fcontaining_type\x18\x01 \x01(\tR\x0EcontainingType\x12)\n\x10extension_number\x18\x02 \x01(\x05R\x0FextensionNumber\"\xAE\x04\n\x18ServerReflectionResponse\x12\x1D\n\nvalid_host\x18\x01 \x01(\tR\tvalidHost\x12V\n\x10original_request\x18\x02 \x01(\x0B2+.grpc.reflection.v1.ServerReflectionRequestR\x0ForiginalRequest\x12f\n\x18file_descriptor_response\x18\x04 \x01(\x0B2*.grpc.reflection.v1.FileDescriptorResponseH\0R\x16fileDescriptorResponse\x12r\n\x1Eall_extension_numbers_response\x18\x05 \x01(\x0B2+.grpc.reflection.v1.ExtensionNumberResponseH\0R\x1BallExtensionNumbersResponse\x12_\n\x16list_services_response\x18\x06 \x01(\x0B2'.grpc.reflection.v1.ListServiceResponseH\0R\x14listServicesResponse\x12J\n\x0Eerror_response\x18\x07 \x01(\x0B2!.grpc.reflection.v1.ErrorResponseH\0R\rerrorResponseB\x12\n\x10message_response\"L\n\x16FileDescriptorResponse\x122\n\x15file_descriptor_proto\x18\x01 \x03(\x0CR\x13fileDescriptorProto\"j\n\x17ExtensionNumberResponse\x12$\n\x0Ebase_type_name\x18\x01 \x01(\tR\x0CbaseTypeName\x12)\n\x10extension_number\x18\x02 \x03(\x05R\x0FextensionNumber\"T\n\x13ListServiceResponse\x12=\n\x07service\x18\x01 \x03(\x0B2#.grpc.reflection.v1.ServiceResponseR\x07service\"%\n\x0FServiceResponse\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"S\n\rErrorResponse\x12\x1D\n\nerror_code\x18\x01 \x01(\x05R\terrorCode\x12#\n\rerror_message\x18\x02 \x01(\tR\x0CerrorMessage2\x89\x01\n\x10ServerReflection\x12u\n\x14ServerReflectionInfo\x12+.grpc.reflection.v1.ServerReflectionRequest\x1A,.grpc.reflection.v1.ServerReflectionResponse(\x010\x01b\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut crate::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<ServerReflectionRequest>();
     registry.register::<ExtensionRequest>();
     registry.register::<ServerReflectionResponse>();

@@ -2,7 +2,6 @@
 // source: rsgrpc/test/services/echo.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct EchoRequest {
     pub message: ::std::string::String,
     /// How many responses a streaming call sends.
@@ -15,7 +14,6 @@ pub struct EchoRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for EchoRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.message.is_empty() {
@@ -104,7 +102,6 @@ impl ::rsgrpc::prost::Message for EchoRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for EchoRequest {
     const NAME: &'static str = "EchoRequest";
     const PACKAGE: &'static str = "rsgrpc.test.echo";
@@ -116,7 +113,6 @@ impl ::rsgrpc::prost::Name for EchoRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct EchoResponse {
     pub message: ::std::string::String,
     pub index: i32,
@@ -124,7 +120,6 @@ pub struct EchoResponse {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for EchoResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.message.is_empty() {
@@ -187,7 +182,6 @@ impl ::rsgrpc::prost::Message for EchoResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for EchoResponse {
     const NAME: &'static str = "EchoResponse";
     const PACKAGE: &'static str = "rsgrpc.test.echo";
@@ -223,7 +217,8 @@ pub mod echo_client {
     pub struct EchoClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(deprecated)]
+    #[allow(clippy::wrong_self_convention)]
     impl EchoClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -336,7 +331,7 @@ pub mod counter_client {
     pub struct CounterClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl CounterClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {

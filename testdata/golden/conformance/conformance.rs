@@ -5,13 +5,11 @@
 /// This will be known by message_type == "conformance.FailureSet", a conformance
 /// test should return a serialized FailureSet in protobuf_payload.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct FailureSet {
     pub failure: ::std::vec::Vec<::std::string::String>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for FailureSet {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::string::encode_repeated(1, &self.failure, buf);
@@ -47,7 +45,6 @@ impl ::rsgrpc::prost::Message for FailureSet {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for FailureSet {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -68,7 +65,6 @@ impl ::rsgrpc::json::JsonMessage for FailureSet {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for FailureSet {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -93,14 +89,10 @@ impl ::rsgrpc::json::JsonFields for FailureSet {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for FailureSet {
     const NAME: &'static str = "FailureSet";
     const PACKAGE: &'static str = "conformance";
@@ -118,7 +110,6 @@ impl ::rsgrpc::prost::Name for FailureSet {
 ///   3. if the parse succeeded, serialize the message in the requested format.
 #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ConformanceRequest {
     /// Which format should the testee serialize its message to?
     pub requested_output_format: i32,
@@ -146,7 +137,6 @@ pub struct ConformanceRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ConformanceRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         match &self.payload {
@@ -415,7 +405,6 @@ impl ::rsgrpc::prost::Message for ConformanceRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ConformanceRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -484,7 +473,6 @@ impl ::rsgrpc::json::JsonMessage for ConformanceRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ConformanceRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -642,14 +630,10 @@ impl ::rsgrpc::json::JsonFields for ConformanceRequest {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ConformanceRequest {
     const NAME: &'static str = "ConformanceRequest";
     const PACKAGE: &'static str = "conformance";
@@ -660,7 +644,6 @@ impl ::rsgrpc::prost::Name for ConformanceRequest {
         "type.googleapis.com/conformance.ConformanceRequest".into()
     }
 }
-#[allow(deprecated)]
 impl ConformanceRequest {
     /// `requested_output_format` as an enum; its default if unset or unknown to this code.
     pub fn requested_output_format(&self) -> WireFormat {
@@ -693,7 +676,6 @@ pub mod conformance_request {
     /// we will want to include a field that lets the payload/response be a
     /// protobuf_test_messages.google.protobuf.TestAllTypes message instead.
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum Payload {
         ProtobufPayload(::std::vec::Vec<u8>),
         JsonPayload(::std::string::String),
@@ -704,13 +686,11 @@ pub mod conformance_request {
 }
 /// Represents a single test case's output.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ConformanceResponse {
     pub result: ::core::option::Option<conformance_response::Result>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ConformanceResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         match &self.result {
@@ -990,7 +970,6 @@ impl ::rsgrpc::prost::Message for ConformanceResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ConformanceResponse {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1052,7 +1031,6 @@ impl ::rsgrpc::json::JsonMessage for ConformanceResponse {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ConformanceResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1210,14 +1188,10 @@ impl ::rsgrpc::json::JsonFields for ConformanceResponse {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ConformanceResponse {
     const NAME: &'static str = "ConformanceResponse";
     const PACKAGE: &'static str = "conformance";
@@ -1231,7 +1205,6 @@ impl ::rsgrpc::prost::Name for ConformanceResponse {
 /// Nested types and oneofs of [`ConformanceResponse`].
 pub mod conformance_response {
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum Result {
         /// This string should be set to indicate parsing failed.  The string can
         /// provide more information about the parse error if it is available.
@@ -1267,14 +1240,12 @@ pub mod conformance_response {
 }
 /// Encoding options for jspb format.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct JspbEncodingConfig {
     /// Encode the value field of Any as jspb array if true, otherwise binary.
     pub use_jspb_array_any_format: bool,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for JspbEncodingConfig {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.use_jspb_array_any_format {
@@ -1321,7 +1292,6 @@ impl ::rsgrpc::prost::Message for JspbEncodingConfig {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for JspbEncodingConfig {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1339,7 +1309,6 @@ impl ::rsgrpc::json::JsonMessage for JspbEncodingConfig {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for JspbEncodingConfig {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1364,14 +1333,10 @@ impl ::rsgrpc::json::JsonFields for JspbEncodingConfig {
                 self.use_jspb_array_any_format = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for JspbEncodingConfig {
     const NAME: &'static str = "JspbEncodingConfig";
     const PACKAGE: &'static str = "conformance";
@@ -1384,7 +1349,6 @@ impl ::rsgrpc::prost::Name for JspbEncodingConfig {
 }
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum WireFormat {
     #[default]
     Unspecified = 0,
@@ -1394,7 +1358,6 @@ pub enum WireFormat {
     Jspb = 3,
     TextFormat = 4,
 }
-#[allow(deprecated)]
 impl WireFormat {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -1422,7 +1385,6 @@ impl WireFormat {
         matches!(value, 0..= 4)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for WireFormat {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -1432,13 +1394,11 @@ impl ::rsgrpc::json::JsonEnum for WireFormat {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<WireFormat> for i32 {
     fn from(value: WireFormat) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for WireFormat {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -1456,7 +1416,6 @@ impl ::core::convert::TryFrom<i32> for WireFormat {
 }
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum TestCategory {
     #[default]
     UnspecifiedTest = 0,
@@ -1476,7 +1435,6 @@ pub enum TestCategory {
     /// this type. Testees of other languages can simply skip it.
     TextFormatTest = 5,
 }
-#[allow(deprecated)]
 impl TestCategory {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -1514,7 +1472,6 @@ impl TestCategory {
         matches!(value, 0..= 5)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for TestCategory {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -1524,13 +1481,11 @@ impl ::rsgrpc::json::JsonEnum for TestCategory {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<TestCategory> for i32 {
     fn from(value: TestCategory) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for TestCategory {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -1549,9 +1504,7 @@ impl ::core::convert::TryFrom<i32> for TestCategory {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<FailureSet>();
     registry.register::<ConformanceRequest>();
     registry.register::<ConformanceResponse>();

@@ -9,7 +9,6 @@
 /// could trigger bugs that occur in any message type in this file.  We verify
 /// this stays true in a unit test.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct TestAllTypesProto2 {
     /// Singular
     pub optional_int32: ::core::option::Option<i32>,
@@ -161,7 +160,6 @@ pub struct TestAllTypesProto2 {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for TestAllTypesProto2 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.optional_int32 {
@@ -829,7 +827,6 @@ impl ::rsgrpc::prost::Message for TestAllTypesProto2 {
                     )
             }
             21 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = ::rsgrpc::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -848,7 +845,6 @@ impl ::rsgrpc::prost::Message for TestAllTypesProto2 {
                 ::core::result::Result::Ok(())
             }
             22 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = ::rsgrpc::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -2377,7 +2373,6 @@ impl ::rsgrpc::prost::Message for TestAllTypesProto2 {
                 }
             }
             119 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = ::rsgrpc::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -2988,7 +2983,6 @@ impl ::rsgrpc::prost::Message for TestAllTypesProto2 {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for TestAllTypesProto2 {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -3893,7 +3887,6 @@ impl ::rsgrpc::json::JsonMessage for TestAllTypesProto2 {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for TestAllTypesProto2 {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -5427,14 +5420,10 @@ impl ::rsgrpc::json::JsonFields for TestAllTypesProto2 {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for TestAllTypesProto2 {
     const NAME: &'static str = "TestAllTypesProto2";
     const PACKAGE: &'static str = "protobuf_test_messages.proto2";
@@ -5445,7 +5434,6 @@ impl ::rsgrpc::prost::Name for TestAllTypesProto2 {
         "type.googleapis.com/protobuf_test_messages.proto2.TestAllTypesProto2".into()
     }
 }
-#[allow(deprecated)]
 impl TestAllTypesProto2 {
     /// `optional_int32`, or its default if unset.
     pub fn optional_int32(&self) -> i32 {
@@ -5878,7 +5866,6 @@ impl TestAllTypesProto2 {
 /// Nested types and oneofs of [`TestAllTypesProto2`].
 pub mod test_all_types_proto2 {
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct NestedMessage {
         pub a: ::core::option::Option<i32>,
         pub corecursive: ::core::option::Option<
@@ -5887,7 +5874,6 @@ pub mod test_all_types_proto2 {
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for NestedMessage {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if let ::core::option::Option::Some(value) = &self.a {
@@ -5949,7 +5935,6 @@ pub mod test_all_types_proto2 {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for NestedMessage {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -5970,7 +5955,6 @@ pub mod test_all_types_proto2 {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for NestedMessage {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -6003,13 +5987,11 @@ pub mod test_all_types_proto2 {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for NestedMessage {
         const NAME: &'static str = "TestAllTypesProto2.NestedMessage";
         const PACKAGE: &'static str = "protobuf_test_messages.proto2";
@@ -6021,7 +6003,6 @@ pub mod test_all_types_proto2 {
                 .into()
         }
     }
-    #[allow(deprecated)]
     impl NestedMessage {
         /// `a`, or its default if unset.
         pub fn a(&self) -> i32 {
@@ -6033,14 +6014,12 @@ pub mod test_all_types_proto2 {
     }
     /// groups
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct Data {
         pub group_int32: ::core::option::Option<i32>,
         pub group_uint32: ::core::option::Option<u32>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for Data {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if let ::core::option::Option::Some(value) = &self.group_int32 {
@@ -6109,7 +6088,6 @@ pub mod test_all_types_proto2 {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for Data {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -6130,7 +6108,6 @@ pub mod test_all_types_proto2 {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for Data {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -6161,13 +6138,11 @@ pub mod test_all_types_proto2 {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Data {
         const NAME: &'static str = "TestAllTypesProto2.Data";
         const PACKAGE: &'static str = "protobuf_test_messages.proto2";
@@ -6179,7 +6154,6 @@ pub mod test_all_types_proto2 {
                 .into()
         }
     }
-    #[allow(deprecated)]
     impl Data {
         /// `group_int32`, or its default if unset.
         pub fn group_int32(&self) -> i32 {
@@ -6198,12 +6172,10 @@ pub mod test_all_types_proto2 {
     }
     /// message_set test case.
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct MessageSetCorrect {
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for MessageSetCorrect {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             self.unknown_fields.encode_raw(buf);
@@ -6224,7 +6196,6 @@ pub mod test_all_types_proto2 {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for MessageSetCorrect {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -6237,7 +6208,6 @@ pub mod test_all_types_proto2 {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for MessageSetCorrect {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             let _ = key;
@@ -6253,7 +6223,6 @@ pub mod test_all_types_proto2 {
             map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for MessageSetCorrect {
         const NAME: &'static str = "TestAllTypesProto2.MessageSetCorrect";
         const PACKAGE: &'static str = "protobuf_test_messages.proto2";
@@ -6266,13 +6235,11 @@ pub mod test_all_types_proto2 {
         }
     }
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct MessageSetCorrectExtension1 {
         pub str: ::core::option::Option<::std::string::String>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for MessageSetCorrectExtension1 {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if let ::core::option::Option::Some(value) = &self.str {
@@ -6315,7 +6282,6 @@ pub mod test_all_types_proto2 {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for MessageSetCorrectExtension1 {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -6332,7 +6298,6 @@ pub mod test_all_types_proto2 {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for MessageSetCorrectExtension1 {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -6355,13 +6320,11 @@ pub mod test_all_types_proto2 {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for MessageSetCorrectExtension1 {
         const NAME: &'static str = "TestAllTypesProto2.MessageSetCorrectExtension1";
         const PACKAGE: &'static str = "protobuf_test_messages.proto2";
@@ -6374,7 +6337,6 @@ pub mod test_all_types_proto2 {
                 .into()
         }
     }
-    #[allow(deprecated)]
     impl MessageSetCorrectExtension1 {
         /// `str`, or its default if unset.
         pub fn str(&self) -> &str {
@@ -6385,13 +6347,11 @@ pub mod test_all_types_proto2 {
         }
     }
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct MessageSetCorrectExtension2 {
         pub i: ::core::option::Option<i32>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for MessageSetCorrectExtension2 {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if let ::core::option::Option::Some(value) = &self.i {
@@ -6432,7 +6392,6 @@ pub mod test_all_types_proto2 {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for MessageSetCorrectExtension2 {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -6449,7 +6408,6 @@ pub mod test_all_types_proto2 {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for MessageSetCorrectExtension2 {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -6472,13 +6430,11 @@ pub mod test_all_types_proto2 {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for MessageSetCorrectExtension2 {
         const NAME: &'static str = "TestAllTypesProto2.MessageSetCorrectExtension2";
         const PACKAGE: &'static str = "protobuf_test_messages.proto2";
@@ -6491,7 +6447,6 @@ pub mod test_all_types_proto2 {
                 .into()
         }
     }
-    #[allow(deprecated)]
     impl MessageSetCorrectExtension2 {
         /// `i`, or its default if unset.
         pub fn i(&self) -> i32 {
@@ -6503,7 +6458,6 @@ pub mod test_all_types_proto2 {
     }
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[repr(i32)]
-    #[allow(deprecated)]
     pub enum NestedEnum {
         #[default]
         Foo = 0,
@@ -6512,7 +6466,6 @@ pub mod test_all_types_proto2 {
         /// Intentionally negative.
         Neg = -1,
     }
-    #[allow(deprecated)]
     impl NestedEnum {
         /// The value's name as written in the .proto file.
         pub fn as_str_name(&self) -> &'static str {
@@ -6538,7 +6491,6 @@ pub mod test_all_types_proto2 {
             matches!(value, - 1..= 2)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonEnum for NestedEnum {
         fn number_of(name: &str) -> ::core::option::Option<i32> {
             Self::from_str_name(name).map(|value| value as i32)
@@ -6548,13 +6500,11 @@ pub mod test_all_types_proto2 {
         }
         const CLOSED: bool = true;
     }
-    #[allow(deprecated)]
     impl ::core::convert::From<NestedEnum> for i32 {
         fn from(value: NestedEnum) -> i32 {
             value as i32
         }
     }
-    #[allow(deprecated)]
     impl ::core::convert::TryFrom<i32> for NestedEnum {
         type Error = ::rsgrpc::prost::UnknownEnumValue;
         fn try_from(
@@ -6572,7 +6522,6 @@ pub mod test_all_types_proto2 {
         }
     }
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum OneofField {
         OneofUint32(u32),
         OneofNestedMessage(::std::boxed::Box<NestedMessage>),
@@ -6586,13 +6535,11 @@ pub mod test_all_types_proto2 {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ForeignMessageProto2 {
     pub c: ::core::option::Option<i32>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ForeignMessageProto2 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.c {
@@ -6633,7 +6580,6 @@ impl ::rsgrpc::prost::Message for ForeignMessageProto2 {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ForeignMessageProto2 {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -6650,7 +6596,6 @@ impl ::rsgrpc::json::JsonMessage for ForeignMessageProto2 {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ForeignMessageProto2 {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -6672,14 +6617,10 @@ impl ::rsgrpc::json::JsonFields for ForeignMessageProto2 {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ForeignMessageProto2 {
     const NAME: &'static str = "ForeignMessageProto2";
     const PACKAGE: &'static str = "protobuf_test_messages.proto2";
@@ -6690,7 +6631,6 @@ impl ::rsgrpc::prost::Name for ForeignMessageProto2 {
         "type.googleapis.com/protobuf_test_messages.proto2.ForeignMessageProto2".into()
     }
 }
-#[allow(deprecated)]
 impl ForeignMessageProto2 {
     /// `c`, or its default if unset.
     pub fn c(&self) -> i32 {
@@ -6701,7 +6641,6 @@ impl ForeignMessageProto2 {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct UnknownToTestAllTypes {
     pub optional_int32: ::core::option::Option<i32>,
     pub optional_string: ::core::option::Option<::std::string::String>,
@@ -6712,7 +6651,6 @@ pub struct UnknownToTestAllTypes {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for UnknownToTestAllTypes {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.optional_int32 {
@@ -6857,7 +6795,6 @@ impl ::rsgrpc::prost::Message for UnknownToTestAllTypes {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for UnknownToTestAllTypes {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -6898,7 +6835,6 @@ impl ::rsgrpc::json::JsonMessage for UnknownToTestAllTypes {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for UnknownToTestAllTypes {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -6967,14 +6903,10 @@ impl ::rsgrpc::json::JsonFields for UnknownToTestAllTypes {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for UnknownToTestAllTypes {
     const NAME: &'static str = "UnknownToTestAllTypes";
     const PACKAGE: &'static str = "protobuf_test_messages.proto2";
@@ -6985,7 +6917,6 @@ impl ::rsgrpc::prost::Name for UnknownToTestAllTypes {
         "type.googleapis.com/protobuf_test_messages.proto2.UnknownToTestAllTypes".into()
     }
 }
-#[allow(deprecated)]
 impl UnknownToTestAllTypes {
     /// `optional_int32`, or its default if unset.
     pub fn optional_int32(&self) -> i32 {
@@ -7012,13 +6943,11 @@ impl UnknownToTestAllTypes {
 /// Nested types and oneofs of [`UnknownToTestAllTypes`].
 pub mod unknown_to_test_all_types {
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct OptionalGroup {
         pub a: ::core::option::Option<i32>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for OptionalGroup {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if let ::core::option::Option::Some(value) = &self.a {
@@ -7059,7 +6988,6 @@ pub mod unknown_to_test_all_types {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for OptionalGroup {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -7076,7 +7004,6 @@ pub mod unknown_to_test_all_types {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for OptionalGroup {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -7099,13 +7026,11 @@ pub mod unknown_to_test_all_types {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for OptionalGroup {
         const NAME: &'static str = "UnknownToTestAllTypes.OptionalGroup";
         const PACKAGE: &'static str = "protobuf_test_messages.proto2";
@@ -7117,7 +7042,6 @@ pub mod unknown_to_test_all_types {
                 .into()
         }
     }
-    #[allow(deprecated)]
     impl OptionalGroup {
         /// `a`, or its default if unset.
         pub fn a(&self) -> i32 {
@@ -7129,12 +7053,10 @@ pub mod unknown_to_test_all_types {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct NullHypothesisProto2 {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for NullHypothesisProto2 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -7155,7 +7077,6 @@ impl ::rsgrpc::prost::Message for NullHypothesisProto2 {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for NullHypothesisProto2 {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -7168,7 +7089,6 @@ impl ::rsgrpc::json::JsonMessage for NullHypothesisProto2 {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for NullHypothesisProto2 {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         let _ = key;
@@ -7184,7 +7104,6 @@ impl ::rsgrpc::json::JsonFields for NullHypothesisProto2 {
         map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for NullHypothesisProto2 {
     const NAME: &'static str = "NullHypothesisProto2";
     const PACKAGE: &'static str = "protobuf_test_messages.proto2";
@@ -7196,12 +7115,10 @@ impl ::rsgrpc::prost::Name for NullHypothesisProto2 {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct EnumOnlyProto2 {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for EnumOnlyProto2 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -7222,7 +7139,6 @@ impl ::rsgrpc::prost::Message for EnumOnlyProto2 {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for EnumOnlyProto2 {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -7235,7 +7151,6 @@ impl ::rsgrpc::json::JsonMessage for EnumOnlyProto2 {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for EnumOnlyProto2 {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         let _ = key;
@@ -7251,7 +7166,6 @@ impl ::rsgrpc::json::JsonFields for EnumOnlyProto2 {
         map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for EnumOnlyProto2 {
     const NAME: &'static str = "EnumOnlyProto2";
     const PACKAGE: &'static str = "protobuf_test_messages.proto2";
@@ -7266,13 +7180,11 @@ impl ::rsgrpc::prost::Name for EnumOnlyProto2 {
 pub mod enum_only_proto2 {
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[repr(i32)]
-    #[allow(deprecated)]
     pub enum Bool {
         #[default]
         KFalse = 0,
         KTrue = 1,
     }
-    #[allow(deprecated)]
     impl Bool {
         /// The value's name as written in the .proto file.
         pub fn as_str_name(&self) -> &'static str {
@@ -7294,7 +7206,6 @@ pub mod enum_only_proto2 {
             matches!(value, 0..= 1)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonEnum for Bool {
         fn number_of(name: &str) -> ::core::option::Option<i32> {
             Self::from_str_name(name).map(|value| value as i32)
@@ -7304,13 +7215,11 @@ pub mod enum_only_proto2 {
         }
         const CLOSED: bool = true;
     }
-    #[allow(deprecated)]
     impl ::core::convert::From<Bool> for i32 {
         fn from(value: Bool) -> i32 {
             value as i32
         }
     }
-    #[allow(deprecated)]
     impl ::core::convert::TryFrom<i32> for Bool {
         type Error = ::rsgrpc::prost::UnknownEnumValue;
         fn try_from(
@@ -7327,13 +7236,11 @@ pub mod enum_only_proto2 {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct OneStringProto2 {
     pub data: ::core::option::Option<::std::string::String>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for OneStringProto2 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.data {
@@ -7374,7 +7281,6 @@ impl ::rsgrpc::prost::Message for OneStringProto2 {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for OneStringProto2 {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -7391,7 +7297,6 @@ impl ::rsgrpc::json::JsonMessage for OneStringProto2 {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for OneStringProto2 {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -7413,14 +7318,10 @@ impl ::rsgrpc::json::JsonFields for OneStringProto2 {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for OneStringProto2 {
     const NAME: &'static str = "OneStringProto2";
     const PACKAGE: &'static str = "protobuf_test_messages.proto2";
@@ -7431,7 +7332,6 @@ impl ::rsgrpc::prost::Name for OneStringProto2 {
         "type.googleapis.com/protobuf_test_messages.proto2.OneStringProto2".into()
     }
 }
-#[allow(deprecated)]
 impl OneStringProto2 {
     /// `data`, or its default if unset.
     pub fn data(&self) -> &str {
@@ -7443,14 +7343,12 @@ impl OneStringProto2 {
 }
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum ForeignEnumProto2 {
     #[default]
     ForeignFoo = 0,
     ForeignBar = 1,
     ForeignBaz = 2,
 }
-#[allow(deprecated)]
 impl ForeignEnumProto2 {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -7474,7 +7372,6 @@ impl ForeignEnumProto2 {
         matches!(value, 0..= 2)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for ForeignEnumProto2 {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -7484,13 +7381,11 @@ impl ::rsgrpc::json::JsonEnum for ForeignEnumProto2 {
     }
     const CLOSED: bool = true;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<ForeignEnumProto2> for i32 {
     fn from(value: ForeignEnumProto2) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for ForeignEnumProto2 {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -7506,9 +7401,7 @@ impl ::core::convert::TryFrom<i32> for ForeignEnumProto2 {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<TestAllTypesProto2>();
     registry.register::<test_all_types_proto2::NestedMessage>();
     registry.register::<test_all_types_proto2::Data>();

@@ -9,7 +9,6 @@
 /// could trigger bugs that occur in any message type in this file.  We verify
 /// this stays true in a unit test.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct TestAllTypesProto3 {
     /// Singular
     pub optional_int32: i32,
@@ -186,7 +185,6 @@ pub struct TestAllTypesProto3 {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for TestAllTypesProto3 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.optional_int32 != 0 {
@@ -3381,7 +3379,6 @@ impl ::rsgrpc::prost::Message for TestAllTypesProto3 {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for TestAllTypesProto3 {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -4475,7 +4472,6 @@ impl ::rsgrpc::json::JsonMessage for TestAllTypesProto3 {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for TestAllTypesProto3 {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -6398,14 +6394,10 @@ impl ::rsgrpc::json::JsonFields for TestAllTypesProto3 {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for TestAllTypesProto3 {
     const NAME: &'static str = "TestAllTypesProto3";
     const PACKAGE: &'static str = "protobuf_test_messages.proto3";
@@ -6416,7 +6408,6 @@ impl ::rsgrpc::prost::Name for TestAllTypesProto3 {
         "type.googleapis.com/protobuf_test_messages.proto3.TestAllTypesProto3".into()
     }
 }
-#[allow(deprecated)]
 impl TestAllTypesProto3 {
     /// `optional_nested_enum` as an enum; its default if unset or unknown to this code.
     pub fn optional_nested_enum(&self) -> test_all_types_proto3::NestedEnum {
@@ -6522,7 +6513,6 @@ impl TestAllTypesProto3 {
 /// Nested types and oneofs of [`TestAllTypesProto3`].
 pub mod test_all_types_proto3 {
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct NestedMessage {
         pub a: i32,
         pub corecursive: ::core::option::Option<
@@ -6531,7 +6521,6 @@ pub mod test_all_types_proto3 {
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for NestedMessage {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if self.a != 0 {
@@ -6589,7 +6578,6 @@ pub mod test_all_types_proto3 {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for NestedMessage {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -6611,7 +6599,6 @@ pub mod test_all_types_proto3 {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for NestedMessage {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -6645,13 +6632,11 @@ pub mod test_all_types_proto3 {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for NestedMessage {
         const NAME: &'static str = "TestAllTypesProto3.NestedMessage";
         const PACKAGE: &'static str = "protobuf_test_messages.proto3";
@@ -6665,7 +6650,6 @@ pub mod test_all_types_proto3 {
     }
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[repr(i32)]
-    #[allow(deprecated)]
     pub enum NestedEnum {
         #[default]
         Foo = 0,
@@ -6674,7 +6658,6 @@ pub mod test_all_types_proto3 {
         /// Intentionally negative.
         Neg = -1,
     }
-    #[allow(deprecated)]
     impl NestedEnum {
         /// The value's name as written in the .proto file.
         pub fn as_str_name(&self) -> &'static str {
@@ -6700,7 +6683,6 @@ pub mod test_all_types_proto3 {
             matches!(value, - 1..= 2)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonEnum for NestedEnum {
         fn number_of(name: &str) -> ::core::option::Option<i32> {
             Self::from_str_name(name).map(|value| value as i32)
@@ -6710,13 +6692,11 @@ pub mod test_all_types_proto3 {
         }
         const CLOSED: bool = false;
     }
-    #[allow(deprecated)]
     impl ::core::convert::From<NestedEnum> for i32 {
         fn from(value: NestedEnum) -> i32 {
             value as i32
         }
     }
-    #[allow(deprecated)]
     impl ::core::convert::TryFrom<i32> for NestedEnum {
         type Error = ::rsgrpc::prost::UnknownEnumValue;
         fn try_from(
@@ -6735,14 +6715,12 @@ pub mod test_all_types_proto3 {
     }
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[repr(i32)]
-    #[allow(deprecated)]
     pub enum AliasedEnum {
         #[default]
         AliasFoo = 0,
         AliasBar = 1,
         AliasBaz = 2,
     }
-    #[allow(deprecated)]
     impl AliasedEnum {
         /// `MOO`: an alias of [`Self::AliasBaz`].
         #[allow(non_upper_case_globals)]
@@ -6778,7 +6756,6 @@ pub mod test_all_types_proto3 {
             matches!(value, 0..= 2)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonEnum for AliasedEnum {
         fn number_of(name: &str) -> ::core::option::Option<i32> {
             Self::from_str_name(name).map(|value| value as i32)
@@ -6788,13 +6765,11 @@ pub mod test_all_types_proto3 {
         }
         const CLOSED: bool = false;
     }
-    #[allow(deprecated)]
     impl ::core::convert::From<AliasedEnum> for i32 {
         fn from(value: AliasedEnum) -> i32 {
             value as i32
         }
     }
-    #[allow(deprecated)]
     impl ::core::convert::TryFrom<i32> for AliasedEnum {
         type Error = ::rsgrpc::prost::UnknownEnumValue;
         fn try_from(
@@ -6811,7 +6786,6 @@ pub mod test_all_types_proto3 {
         }
     }
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum OneofField {
         OneofUint32(u32),
         OneofNestedMessage(::std::boxed::Box<NestedMessage>),
@@ -6826,13 +6800,11 @@ pub mod test_all_types_proto3 {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ForeignMessage {
     pub c: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ForeignMessage {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.c != 0 {
@@ -6869,7 +6841,6 @@ impl ::rsgrpc::prost::Message for ForeignMessage {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ForeignMessage {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -6887,7 +6858,6 @@ impl ::rsgrpc::json::JsonMessage for ForeignMessage {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ForeignMessage {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -6910,14 +6880,10 @@ impl ::rsgrpc::json::JsonFields for ForeignMessage {
                 self.c = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ForeignMessage {
     const NAME: &'static str = "ForeignMessage";
     const PACKAGE: &'static str = "protobuf_test_messages.proto3";
@@ -6929,12 +6895,10 @@ impl ::rsgrpc::prost::Name for ForeignMessage {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct NullHypothesisProto3 {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for NullHypothesisProto3 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -6955,7 +6919,6 @@ impl ::rsgrpc::prost::Message for NullHypothesisProto3 {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for NullHypothesisProto3 {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -6968,7 +6931,6 @@ impl ::rsgrpc::json::JsonMessage for NullHypothesisProto3 {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for NullHypothesisProto3 {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         let _ = key;
@@ -6984,7 +6946,6 @@ impl ::rsgrpc::json::JsonFields for NullHypothesisProto3 {
         map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for NullHypothesisProto3 {
     const NAME: &'static str = "NullHypothesisProto3";
     const PACKAGE: &'static str = "protobuf_test_messages.proto3";
@@ -6996,12 +6957,10 @@ impl ::rsgrpc::prost::Name for NullHypothesisProto3 {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct EnumOnlyProto3 {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for EnumOnlyProto3 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -7022,7 +6981,6 @@ impl ::rsgrpc::prost::Message for EnumOnlyProto3 {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for EnumOnlyProto3 {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -7035,7 +6993,6 @@ impl ::rsgrpc::json::JsonMessage for EnumOnlyProto3 {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for EnumOnlyProto3 {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         let _ = key;
@@ -7051,7 +7008,6 @@ impl ::rsgrpc::json::JsonFields for EnumOnlyProto3 {
         map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for EnumOnlyProto3 {
     const NAME: &'static str = "EnumOnlyProto3";
     const PACKAGE: &'static str = "protobuf_test_messages.proto3";
@@ -7066,13 +7022,11 @@ impl ::rsgrpc::prost::Name for EnumOnlyProto3 {
 pub mod enum_only_proto3 {
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[repr(i32)]
-    #[allow(deprecated)]
     pub enum Bool {
         #[default]
         KFalse = 0,
         KTrue = 1,
     }
-    #[allow(deprecated)]
     impl Bool {
         /// The value's name as written in the .proto file.
         pub fn as_str_name(&self) -> &'static str {
@@ -7094,7 +7048,6 @@ pub mod enum_only_proto3 {
             matches!(value, 0..= 1)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonEnum for Bool {
         fn number_of(name: &str) -> ::core::option::Option<i32> {
             Self::from_str_name(name).map(|value| value as i32)
@@ -7104,13 +7057,11 @@ pub mod enum_only_proto3 {
         }
         const CLOSED: bool = false;
     }
-    #[allow(deprecated)]
     impl ::core::convert::From<Bool> for i32 {
         fn from(value: Bool) -> i32 {
             value as i32
         }
     }
-    #[allow(deprecated)]
     impl ::core::convert::TryFrom<i32> for Bool {
         type Error = ::rsgrpc::prost::UnknownEnumValue;
         fn try_from(
@@ -7128,14 +7079,12 @@ pub mod enum_only_proto3 {
 }
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum ForeignEnum {
     #[default]
     ForeignFoo = 0,
     ForeignBar = 1,
     ForeignBaz = 2,
 }
-#[allow(deprecated)]
 impl ForeignEnum {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -7159,7 +7108,6 @@ impl ForeignEnum {
         matches!(value, 0..= 2)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for ForeignEnum {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -7169,13 +7117,11 @@ impl ::rsgrpc::json::JsonEnum for ForeignEnum {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<ForeignEnum> for i32 {
     fn from(value: ForeignEnum) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for ForeignEnum {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -7191,9 +7137,7 @@ impl ::core::convert::TryFrom<i32> for ForeignEnum {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<TestAllTypesProto3>();
     registry.register::<test_all_types_proto3::NestedMessage>();
     registry.register::<ForeignMessage>();

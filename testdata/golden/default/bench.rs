@@ -2,13 +2,11 @@
 // source: bench/bench.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Payload {
     pub body: ::std::vec::Vec<u8>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Payload {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.body.is_empty() {
@@ -45,7 +43,6 @@ impl ::rsgrpc::prost::Message for Payload {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Payload {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -63,7 +60,6 @@ impl ::rsgrpc::json::JsonMessage for Payload {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Payload {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -86,14 +82,10 @@ impl ::rsgrpc::json::JsonFields for Payload {
                 self.body = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Payload {
     const NAME: &'static str = "Payload";
     const PACKAGE: &'static str = "bench";
@@ -112,7 +104,7 @@ pub mod bench_client {
     pub struct BenchClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl BenchClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -196,7 +188,6 @@ pub mod bench_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: Bench> ::rsgrpc::server::Service for BenchServer<T> {
         fn name(&self) -> &'static str {
             SERVICE_NAME
@@ -230,9 +221,7 @@ pub mod bench_server {
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\ns\n\x11bench/bench.proto\x12\x05bench\"\x1D\n\x07Payload\x12\x12\n\x04body\x18\x01 \x01(\x0CR\x04body20\n\x05Bench\x12'\n\x05Unary\x12\x0E.bench.Payload\x1A\x0E.bench.Payloadb\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Payload>();
 }
 // @@protoc_insertion_point(module)

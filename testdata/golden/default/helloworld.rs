@@ -3,13 +3,11 @@
 
 /// Who to greet.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct HelloRequest {
     pub name: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for HelloRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -46,7 +44,6 @@ impl ::rsgrpc::prost::Message for HelloRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for HelloRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -64,7 +61,6 @@ impl ::rsgrpc::json::JsonMessage for HelloRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for HelloRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -87,14 +83,10 @@ impl ::rsgrpc::json::JsonFields for HelloRequest {
                 self.name = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for HelloRequest {
     const NAME: &'static str = "HelloRequest";
     const PACKAGE: &'static str = "helloworld";
@@ -107,13 +99,11 @@ impl ::rsgrpc::prost::Name for HelloRequest {
 }
 /// The greeting.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct HelloReply {
     pub message: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for HelloReply {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.message.is_empty() {
@@ -150,7 +140,6 @@ impl ::rsgrpc::prost::Message for HelloReply {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for HelloReply {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -168,7 +157,6 @@ impl ::rsgrpc::json::JsonMessage for HelloReply {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for HelloReply {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -191,14 +179,10 @@ impl ::rsgrpc::json::JsonFields for HelloReply {
                 self.message = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for HelloReply {
     const NAME: &'static str = "HelloReply";
     const PACKAGE: &'static str = "helloworld";
@@ -218,7 +202,7 @@ pub mod greeter_client {
     pub struct GreeterClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl GreeterClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -307,7 +291,6 @@ pub mod greeter_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: Greeter> ::rsgrpc::server::Service for GreeterServer<T> {
         fn name(&self) -> &'static str {
             SERVICE_NAME
@@ -341,9 +324,7 @@ pub mod greeter_server {
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xC4\x01\n\x19examples/helloworld.proto\x12\nhelloworld\"\"\n\x0CHelloRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"&\n\nHelloReply\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message2G\n\x07Greeter\x12<\n\x08SayHello\x12\x18.helloworld.HelloRequest\x1A\x16.helloworld.HelloReplyb\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<HelloRequest>();
     registry.register::<HelloReply>();
 }

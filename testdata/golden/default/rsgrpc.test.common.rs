@@ -3,7 +3,6 @@
 
 /// Shared between packages.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Money {
     pub currency: ::std::string::String,
     pub units: i64,
@@ -11,7 +10,6 @@ pub struct Money {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Money {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.currency.is_empty() {
@@ -74,7 +72,6 @@ impl ::rsgrpc::prost::Message for Money {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Money {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -102,7 +99,6 @@ impl ::rsgrpc::json::JsonMessage for Money {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Money {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -143,14 +139,10 @@ impl ::rsgrpc::json::JsonFields for Money {
                 self.nanos = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Money {
     const NAME: &'static str = "Money";
     const PACKAGE: &'static str = "rsgrpc.test.common";
@@ -163,14 +155,12 @@ impl ::rsgrpc::prost::Name for Money {
 }
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum Region {
     #[default]
     Unspecified = 0,
     Eu = 1,
     Us = 2,
 }
-#[allow(deprecated)]
 impl Region {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -194,7 +184,6 @@ impl Region {
         matches!(value, 0..= 2)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for Region {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -204,13 +193,11 @@ impl ::rsgrpc::json::JsonEnum for Region {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<Region> for i32 {
     fn from(value: Region) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for Region {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -226,9 +213,7 @@ impl ::core::convert::TryFrom<i32> for Region {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Money>();
 }
 // @@protoc_insertion_point(module)

@@ -2,14 +2,12 @@
 // source: rsgrpc/test/evolution/v1.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Record {
     pub id: i32,
     pub sub: ::core::option::Option<Sub>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Record {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.id != 0 {
@@ -63,7 +61,6 @@ impl ::rsgrpc::prost::Message for Record {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Record {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -85,7 +82,6 @@ impl ::rsgrpc::json::JsonMessage for Record {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Record {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -116,14 +112,10 @@ impl ::rsgrpc::json::JsonFields for Record {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Record {
     const NAME: &'static str = "Record";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v1";
@@ -135,13 +127,11 @@ impl ::rsgrpc::prost::Name for Record {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Sub {
     pub name: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Sub {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -178,7 +168,6 @@ impl ::rsgrpc::prost::Message for Sub {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Sub {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -196,7 +185,6 @@ impl ::rsgrpc::json::JsonMessage for Sub {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Sub {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -219,14 +207,10 @@ impl ::rsgrpc::json::JsonFields for Sub {
                 self.name = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Sub {
     const NAME: &'static str = "Sub";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v1";
@@ -239,9 +223,7 @@ impl ::rsgrpc::prost::Name for Sub {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Record>();
     registry.register::<Sub>();
 }

@@ -3,14 +3,12 @@
 // source: rsgrpc/test/imports/order.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Item {
     pub sku: ::std::string::String,
     pub price: ::core::option::Option<super::common::Money>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Item {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.sku.is_empty() {
@@ -64,7 +62,6 @@ impl ::rsgrpc::prost::Message for Item {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Item {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -86,7 +83,6 @@ impl ::rsgrpc::json::JsonMessage for Item {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Item {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -119,14 +115,10 @@ impl ::rsgrpc::json::JsonFields for Item {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Item {
     const NAME: &'static str = "Item";
     const PACKAGE: &'static str = "rsgrpc.test.shop";
@@ -139,7 +131,6 @@ impl ::rsgrpc::prost::Name for Item {
 }
 /// Uses types from its own package (another file), another package and a sibling package.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Order {
     pub id: ::std::string::String,
     pub items: ::std::vec::Vec<Item>,
@@ -150,7 +141,6 @@ pub struct Order {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Order {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.id.is_empty() {
@@ -273,7 +263,6 @@ impl ::rsgrpc::prost::Message for Order {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Order {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -325,7 +314,6 @@ impl ::rsgrpc::json::JsonMessage for Order {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Order {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -416,14 +404,10 @@ impl ::rsgrpc::json::JsonFields for Order {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Order {
     const NAME: &'static str = "Order";
     const PACKAGE: &'static str = "rsgrpc.test.shop";
@@ -434,7 +418,6 @@ impl ::rsgrpc::prost::Name for Order {
         "type.googleapis.com/rsgrpc.test.shop.Order".into()
     }
 }
-#[allow(deprecated)]
 impl Order {
     /// `region` as an enum; its default if unset or unknown to this code.
     pub fn region(&self) -> super::common::Region {
@@ -449,9 +432,7 @@ impl Order {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Item>();
     registry.register::<Order>();
 }

@@ -2,13 +2,11 @@
 // source: rsgrpc/test/keywords.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Option {
     pub value: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Option {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.value != 0 {
@@ -45,7 +43,6 @@ impl ::rsgrpc::prost::Message for Option {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Option {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -63,7 +60,6 @@ impl ::rsgrpc::json::JsonMessage for Option {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Option {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -86,14 +82,10 @@ impl ::rsgrpc::json::JsonFields for Option {
                 self.value = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Option {
     const NAME: &'static str = "Option";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -105,14 +97,12 @@ impl ::rsgrpc::prost::Name for Option {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Result {
     pub ok: ::core::option::Option<Option>,
     pub err: ::core::option::Option<String>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Result {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.ok {
@@ -170,7 +160,6 @@ impl ::rsgrpc::prost::Message for Result {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Result {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -191,7 +180,6 @@ impl ::rsgrpc::json::JsonMessage for Result {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Result {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -221,14 +209,10 @@ impl ::rsgrpc::json::JsonFields for Result {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Result {
     const NAME: &'static str = "Result";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -240,13 +224,11 @@ impl ::rsgrpc::prost::Name for Result {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct String {
     pub string: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for String {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.string.is_empty() {
@@ -283,7 +265,6 @@ impl ::rsgrpc::prost::Message for String {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for String {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -301,7 +282,6 @@ impl ::rsgrpc::json::JsonMessage for String {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for String {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -324,14 +304,10 @@ impl ::rsgrpc::json::JsonFields for String {
                 self.string = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for String {
     const NAME: &'static str = "String";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -343,14 +319,12 @@ impl ::rsgrpc::prost::Name for String {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Box {
     pub inner: ::core::option::Option<::std::boxed::Box<Box>>,
     pub items: ::core::option::Option<Vec>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Box {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.inner {
@@ -408,7 +382,6 @@ impl ::rsgrpc::prost::Message for Box {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Box {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -429,7 +402,6 @@ impl ::rsgrpc::json::JsonMessage for Box {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Box {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -459,14 +431,10 @@ impl ::rsgrpc::json::JsonFields for Box {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Box {
     const NAME: &'static str = "Box";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -478,13 +446,11 @@ impl ::rsgrpc::prost::Name for Box {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Vec {
     pub values: ::std::vec::Vec<String>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Vec {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::message::encode_repeated(1, &self.values, buf);
@@ -520,7 +486,6 @@ impl ::rsgrpc::prost::Message for Vec {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Vec {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -541,7 +506,6 @@ impl ::rsgrpc::json::JsonMessage for Vec {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Vec {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -566,14 +530,10 @@ impl ::rsgrpc::json::JsonFields for Vec {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Vec {
     const NAME: &'static str = "Vec";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -585,13 +545,11 @@ impl ::rsgrpc::prost::Name for Vec {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Self_ {
     pub self_: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Self_ {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.self_ != 0 {
@@ -628,7 +586,6 @@ impl ::rsgrpc::prost::Message for Self_ {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Self_ {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -646,7 +603,6 @@ impl ::rsgrpc::json::JsonMessage for Self_ {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Self_ {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -669,14 +625,10 @@ impl ::rsgrpc::json::JsonFields for Self_ {
                 self.self_ = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Self_ {
     const NAME: &'static str = "Self";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -688,13 +640,11 @@ impl ::rsgrpc::prost::Name for Self_ {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Default {
     pub default: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Default {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.default != 0 {
@@ -731,7 +681,6 @@ impl ::rsgrpc::prost::Message for Default {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Default {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -749,7 +698,6 @@ impl ::rsgrpc::json::JsonMessage for Default {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Default {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -772,14 +720,10 @@ impl ::rsgrpc::json::JsonFields for Default {
                 self.default = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Default {
     const NAME: &'static str = "Default";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -791,13 +735,11 @@ impl ::rsgrpc::prost::Name for Default {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Some {
     pub none: ::core::option::Option<Option>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Some {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.none {
@@ -838,7 +780,6 @@ impl ::rsgrpc::prost::Message for Some {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Some {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -855,7 +796,6 @@ impl ::rsgrpc::json::JsonMessage for Some {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Some {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -877,14 +817,10 @@ impl ::rsgrpc::json::JsonFields for Some {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Some {
     const NAME: &'static str = "Some";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -897,7 +833,6 @@ impl ::rsgrpc::prost::Name for Some {
 }
 /// Fields named after keywords, strict and reserved.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Keywords {
     pub r#as: i32,
     pub r#async: i32,
@@ -958,7 +893,6 @@ pub struct Keywords {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields_: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Keywords {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.r#as != 0 {
@@ -1807,7 +1741,6 @@ impl ::rsgrpc::prost::Message for Keywords {
         self.unknown_fields_.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Keywords {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2096,7 +2029,6 @@ impl ::rsgrpc::json::JsonMessage for Keywords {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Keywords {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2627,14 +2559,10 @@ impl ::rsgrpc::json::JsonFields for Keywords {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Keywords {
     const NAME: &'static str = "Keywords";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -2645,7 +2573,6 @@ impl ::rsgrpc::prost::Name for Keywords {
         "type.googleapis.com/rsgrpc.test.type.Keywords".into()
     }
 }
-#[allow(deprecated)]
 impl Keywords {
     /// `clear`, or its default if unset.
     pub fn clear(&self) -> i32 {
@@ -2665,7 +2592,6 @@ impl Keywords {
 /// Nested types and oneofs of [`Keywords`].
 pub mod keywords {
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum LoopKind {
         ForEach(i32),
         WhileTrue(super::String),
@@ -2673,14 +2599,12 @@ pub mod keywords {
 }
 /// Nested types whose names collide with the outer names.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Outer {
     pub outer: ::core::option::Option<outer::Outer>,
     pub option: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Outer {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.outer {
@@ -2734,7 +2658,6 @@ impl ::rsgrpc::prost::Message for Outer {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Outer {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2760,7 +2683,6 @@ impl ::rsgrpc::json::JsonMessage for Outer {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Outer {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2803,14 +2725,10 @@ impl ::rsgrpc::json::JsonFields for Outer {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Outer {
     const NAME: &'static str = "Outer";
     const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -2821,7 +2739,6 @@ impl ::rsgrpc::prost::Name for Outer {
         "type.googleapis.com/rsgrpc.test.type.Outer".into()
     }
 }
-#[allow(deprecated)]
 impl Outer {
     /// `option` as an enum; its default if unset or unknown to this code.
     pub fn option(&self) -> outer::Option {
@@ -2835,13 +2752,11 @@ impl Outer {
 /// Nested types and oneofs of [`Outer`].
 pub mod outer {
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct Outer {
         pub x: i32,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for Outer {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if self.x != 0 {
@@ -2878,7 +2793,6 @@ pub mod outer {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for Outer {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -2896,7 +2810,6 @@ pub mod outer {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for Outer {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -2920,13 +2833,11 @@ pub mod outer {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Outer {
         const NAME: &'static str = "Outer.Outer";
         const PACKAGE: &'static str = "rsgrpc.test.type";
@@ -2939,13 +2850,11 @@ pub mod outer {
     }
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[repr(i32)]
-    #[allow(deprecated)]
     pub enum Option {
         #[default]
         Unspecified = 0,
         Some = 1,
     }
-    #[allow(deprecated)]
     impl Option {
         /// The value's name as written in the .proto file.
         pub fn as_str_name(&self) -> &'static str {
@@ -2967,7 +2876,6 @@ pub mod outer {
             matches!(value, 0..= 1)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonEnum for Option {
         fn number_of(name: &str) -> ::core::option::Option<i32> {
             Self::from_str_name(name).map(|value| value as i32)
@@ -2977,13 +2885,11 @@ pub mod outer {
         }
         const CLOSED: bool = false;
     }
-    #[allow(deprecated)]
     impl ::core::convert::From<Option> for i32 {
         fn from(value: Option) -> i32 {
             value as i32
         }
     }
-    #[allow(deprecated)]
     impl ::core::convert::TryFrom<i32> for Option {
         type Error = ::rsgrpc::prost::UnknownEnumValue;
         fn try_from(
@@ -3001,7 +2907,6 @@ pub mod outer {
 }
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum Mode {
     #[default]
     None = 0,
@@ -3009,7 +2914,6 @@ pub enum Mode {
     Self_ = 2,
     Type = 3,
 }
-#[allow(deprecated)]
 impl Mode {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -3035,7 +2939,6 @@ impl Mode {
         matches!(value, 0..= 3)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for Mode {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -3045,13 +2948,11 @@ impl ::rsgrpc::json::JsonEnum for Mode {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<Mode> for i32 {
     fn from(value: Mode) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for Mode {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -3068,9 +2969,7 @@ impl ::core::convert::TryFrom<i32> for Mode {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Option>();
     registry.register::<Result>();
     registry.register::<String>();

@@ -5,7 +5,6 @@
 
 /// Maps with every legal key type, and values of every kind.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Maps {
     pub int32_to_int32: ::std::collections::HashMap<i32, i32>,
     pub int64_to_int64: ::std::collections::HashMap<i64, i64>,
@@ -34,7 +33,6 @@ pub struct Maps {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Maps {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::encode_map(
@@ -566,7 +564,6 @@ impl ::rsgrpc::prost::Message for Maps {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Maps {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -742,7 +739,6 @@ impl ::rsgrpc::json::JsonMessage for Maps {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Maps {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1036,14 +1032,10 @@ impl ::rsgrpc::json::JsonFields for Maps {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Maps {
     const NAME: &'static str = "Maps";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -1056,7 +1048,6 @@ impl ::rsgrpc::prost::Name for Maps {
 }
 /// A tree: directly recursive through every kind of field.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Node {
     pub name: ::std::string::String,
     pub left: ::core::option::Option<::std::boxed::Box<Node>>,
@@ -1068,7 +1059,6 @@ pub struct Node {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Node {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -1263,7 +1253,6 @@ impl ::rsgrpc::prost::Message for Node {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Node {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1321,7 +1310,6 @@ impl ::rsgrpc::json::JsonMessage for Node {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Node {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1428,14 +1416,10 @@ impl ::rsgrpc::json::JsonFields for Node {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Node {
     const NAME: &'static str = "Node";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -1449,7 +1433,6 @@ impl ::rsgrpc::prost::Name for Node {
 /// Nested types and oneofs of [`Node`].
 pub mod node {
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum Extra {
         Alternative(::std::boxed::Box<super::Node>),
         Note(::std::string::String),
@@ -1457,14 +1440,12 @@ pub mod node {
 }
 /// Mutual recursion through two messages.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Ping {
     pub depth: i32,
     pub pong: ::core::option::Option<::std::boxed::Box<Pong>>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Ping {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.depth != 0 {
@@ -1518,7 +1499,6 @@ impl ::rsgrpc::prost::Message for Ping {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Ping {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1540,7 +1520,6 @@ impl ::rsgrpc::json::JsonMessage for Ping {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Ping {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1571,14 +1550,10 @@ impl ::rsgrpc::json::JsonFields for Ping {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Ping {
     const NAME: &'static str = "Ping";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -1590,14 +1565,12 @@ impl ::rsgrpc::prost::Name for Ping {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Pong {
     pub depth: i32,
     pub ping: ::core::option::Option<::std::boxed::Box<Ping>>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Pong {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.depth != 0 {
@@ -1651,7 +1624,6 @@ impl ::rsgrpc::prost::Message for Pong {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Pong {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1673,7 +1645,6 @@ impl ::rsgrpc::json::JsonMessage for Pong {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Pong {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1704,14 +1675,10 @@ impl ::rsgrpc::json::JsonFields for Pong {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Pong {
     const NAME: &'static str = "Pong";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -1724,7 +1691,6 @@ impl ::rsgrpc::prost::Name for Pong {
 }
 /// Every scalar type, singular, with implicit presence.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Scalars {
     pub f_double: f64,
     pub f_float: f32,
@@ -1747,7 +1713,6 @@ pub struct Scalars {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Scalars {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.f_double.to_bits() != 0 {
@@ -2019,7 +1984,6 @@ impl ::rsgrpc::prost::Message for Scalars {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Scalars {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2117,7 +2081,6 @@ impl ::rsgrpc::json::JsonMessage for Scalars {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Scalars {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2292,14 +2255,10 @@ impl ::rsgrpc::json::JsonFields for Scalars {
                 self.f_high_number = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Scalars {
     const NAME: &'static str = "Scalars";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -2310,7 +2269,6 @@ impl ::rsgrpc::prost::Name for Scalars {
         "type.googleapis.com/rsgrpc.test.v3.Scalars".into()
     }
 }
-#[allow(deprecated)]
 impl Scalars {
     /// `f_enum` as an enum; its default if unset or unknown to this code.
     pub fn f_enum(&self) -> Color {
@@ -2323,7 +2281,6 @@ impl Scalars {
 }
 /// Every scalar type with explicit presence (proto3 `optional`).
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct OptionalScalars {
     pub f_double: ::core::option::Option<f64>,
     pub f_float: ::core::option::Option<f32>,
@@ -2345,7 +2302,6 @@ pub struct OptionalScalars {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for OptionalScalars {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.f_double {
@@ -2692,7 +2648,6 @@ impl ::rsgrpc::prost::Message for OptionalScalars {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for OptionalScalars {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2773,7 +2728,6 @@ impl ::rsgrpc::json::JsonMessage for OptionalScalars {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for OptionalScalars {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2924,14 +2878,10 @@ impl ::rsgrpc::json::JsonFields for OptionalScalars {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for OptionalScalars {
     const NAME: &'static str = "OptionalScalars";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -2942,7 +2892,6 @@ impl ::rsgrpc::prost::Name for OptionalScalars {
         "type.googleapis.com/rsgrpc.test.v3.OptionalScalars".into()
     }
 }
-#[allow(deprecated)]
 impl OptionalScalars {
     /// `f_double`, or its default if unset.
     pub fn f_double(&self) -> f64 {
@@ -3062,7 +3011,6 @@ impl OptionalScalars {
 }
 /// Repeated fields: packed by default in proto3, unpacked on request.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct RepeatedScalars {
     pub r_double: ::std::vec::Vec<f64>,
     pub r_float: ::std::vec::Vec<f32>,
@@ -3090,7 +3038,6 @@ pub struct RepeatedScalars {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for RepeatedScalars {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::double::encode_packed(1, &self.r_double, buf);
@@ -3410,7 +3357,6 @@ impl ::rsgrpc::prost::Message for RepeatedScalars {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for RepeatedScalars {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -3609,7 +3555,6 @@ impl ::rsgrpc::json::JsonMessage for RepeatedScalars {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for RepeatedScalars {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -3876,14 +3821,10 @@ impl ::rsgrpc::json::JsonFields for RepeatedScalars {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for RepeatedScalars {
     const NAME: &'static str = "RepeatedScalars";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -3894,7 +3835,6 @@ impl ::rsgrpc::prost::Name for RepeatedScalars {
         "type.googleapis.com/rsgrpc.test.v3.RepeatedScalars".into()
     }
 }
-#[allow(deprecated)]
 impl RepeatedScalars {
     /// The values of `r_enum` that this code knows, as enums.
     pub fn r_enum(&self) -> impl ::core::iter::Iterator<Item = Color> + '_ {
@@ -3915,7 +3855,6 @@ impl RepeatedScalars {
 }
 /// Nested messages and enums, several levels deep.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Outer {
     pub middle: ::core::option::Option<outer::Middle>,
     pub inner: ::core::option::Option<outer::middle::Inner>,
@@ -3925,7 +3864,6 @@ pub struct Outer {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Outer {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.middle {
@@ -4024,7 +3962,6 @@ impl ::rsgrpc::prost::Message for Outer {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Outer {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -4064,7 +4001,6 @@ impl ::rsgrpc::json::JsonMessage for Outer {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Outer {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -4151,14 +4087,10 @@ impl ::rsgrpc::json::JsonFields for Outer {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Outer {
     const NAME: &'static str = "Outer";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -4169,7 +4101,6 @@ impl ::rsgrpc::prost::Name for Outer {
         "type.googleapis.com/rsgrpc.test.v3.Outer".into()
     }
 }
-#[allow(deprecated)]
 impl Outer {
     /// `kind` as an enum; its default if unset or unknown to this code.
     pub fn kind(&self) -> outer::Kind {
@@ -4200,14 +4131,12 @@ impl Outer {
 pub mod outer {
     /// Nested message.
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct Middle {
         pub inner: ::core::option::Option<middle::Inner>,
         pub inners: ::std::vec::Vec<middle::Inner>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for Middle {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if let ::core::option::Option::Some(value) = &self.inner {
@@ -4262,7 +4191,6 @@ pub mod outer {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for Middle {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -4287,7 +4215,6 @@ pub mod outer {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for Middle {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -4325,13 +4252,11 @@ pub mod outer {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Middle {
         const NAME: &'static str = "Outer.Middle";
         const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -4345,14 +4270,12 @@ pub mod outer {
     /// Nested types and oneofs of [`Middle`].
     pub mod middle {
         #[derive(Clone, PartialEq, Default, Debug)]
-        #[allow(deprecated)]
         pub struct Inner {
             pub value: i64,
             pub kind: i32,
             /// Fields this code does not know, kept so they are written back unchanged.
             pub unknown_fields: ::rsgrpc::UnknownFields,
         }
-        #[allow(deprecated)]
         impl ::rsgrpc::prost::Message for Inner {
             fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
                 if self.value != 0 {
@@ -4414,7 +4337,6 @@ pub mod outer {
                 self.unknown_fields.clear();
             }
         }
-        #[allow(deprecated)]
         impl ::rsgrpc::json::JsonMessage for Inner {
             fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
                 writer.begin_object();
@@ -4441,7 +4363,6 @@ pub mod outer {
                 ::rsgrpc::json::read_object(deserializer, ctx)
             }
         }
-        #[allow(deprecated)]
         impl ::rsgrpc::json::JsonFields for Inner {
             fn field_number(key: &str) -> ::core::option::Option<u32> {
                 match key {
@@ -4486,14 +4407,12 @@ pub mod outer {
                         ::core::result::Result::Ok(())
                     }
                     _ => {
-                        let _ = ctx;
                         map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>()
                             .map(|_| ())
                     }
                 }
             }
         }
-        #[allow(deprecated)]
         impl ::rsgrpc::prost::Name for Inner {
             const NAME: &'static str = "Outer.Middle.Inner";
             const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -4504,7 +4423,6 @@ pub mod outer {
                 "type.googleapis.com/rsgrpc.test.v3.Outer.Middle.Inner".into()
             }
         }
-        #[allow(deprecated)]
         impl Inner {
             /// `kind` as an enum; its default if unset or unknown to this code.
             pub fn kind(&self) -> super::Kind {
@@ -4519,14 +4437,12 @@ pub mod outer {
     /// Nested enum.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[repr(i32)]
-    #[allow(deprecated)]
     pub enum Kind {
         #[default]
         Unspecified = 0,
         A = 1,
         B = 2,
     }
-    #[allow(deprecated)]
     impl Kind {
         /// The value's name as written in the .proto file.
         pub fn as_str_name(&self) -> &'static str {
@@ -4550,7 +4466,6 @@ pub mod outer {
             matches!(value, 0..= 2)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonEnum for Kind {
         fn number_of(name: &str) -> ::core::option::Option<i32> {
             Self::from_str_name(name).map(|value| value as i32)
@@ -4560,13 +4475,11 @@ pub mod outer {
         }
         const CLOSED: bool = false;
     }
-    #[allow(deprecated)]
     impl ::core::convert::From<Kind> for i32 {
         fn from(value: Kind) -> i32 {
             value as i32
         }
     }
-    #[allow(deprecated)]
     impl ::core::convert::TryFrom<i32> for Kind {
         type Error = ::rsgrpc::prost::UnknownEnumValue;
         fn try_from(
@@ -4585,7 +4498,6 @@ pub mod outer {
 }
 /// Oneofs whose members interleave with ordinary fields by number.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Choice {
     pub before: ::std::string::String,
     pub between: i32,
@@ -4595,7 +4507,6 @@ pub struct Choice {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Choice {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.before.is_empty() {
@@ -4934,7 +4845,6 @@ impl ::rsgrpc::prost::Message for Choice {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Choice {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -5005,7 +4915,6 @@ impl ::rsgrpc::json::JsonMessage for Choice {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Choice {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -5198,14 +5107,10 @@ impl ::rsgrpc::json::JsonFields for Choice {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Choice {
     const NAME: &'static str = "Choice";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -5219,7 +5124,6 @@ impl ::rsgrpc::prost::Name for Choice {
 /// Nested types and oneofs of [`Choice`].
 pub mod choice {
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum Value {
         AsInt(i32),
         AsString(::std::string::String),
@@ -5229,7 +5133,6 @@ pub mod choice {
         AsDouble(f64),
     }
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum Other {
         Flag(bool),
         Nested(super::outer::Middle),
@@ -5239,7 +5142,6 @@ pub mod choice {
 /// A top-level enum.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum Color {
     /// The zero value every proto3 enum needs.
     #[default]
@@ -5250,7 +5152,6 @@ pub enum Color {
     /// Negative values are legal.
     Infrared = -1,
 }
-#[allow(deprecated)]
 impl Color {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -5278,7 +5179,6 @@ impl Color {
         matches!(value, - 1..= 3)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for Color {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -5288,13 +5188,11 @@ impl ::rsgrpc::json::JsonEnum for Color {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<Color> for i32 {
     fn from(value: Color) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for Color {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -5313,14 +5211,12 @@ impl ::core::convert::TryFrom<i32> for Color {
 /// An enum whose values share numbers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum Status {
     #[default]
     Unknown = 0,
     Started = 1,
     Done = 2,
 }
-#[allow(deprecated)]
 impl Status {
     /// `STATUS_RUNNING`: an alias of [`Self::Started`].
     #[allow(non_upper_case_globals)]
@@ -5352,7 +5248,6 @@ impl Status {
         matches!(value, 0..= 2)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for Status {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -5362,13 +5257,11 @@ impl ::rsgrpc::json::JsonEnum for Status {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<Status> for i32 {
     fn from(value: Status) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for Status {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -5385,14 +5278,12 @@ impl ::core::convert::TryFrom<i32> for Status {
 /// An enum whose values do not carry the enum's name as prefix.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum Plain {
     #[default]
     Zero = 0,
     One = 1,
     TwoWords = 2,
 }
-#[allow(deprecated)]
 impl Plain {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -5416,7 +5307,6 @@ impl Plain {
         matches!(value, 0..= 2)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for Plain {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -5426,13 +5316,11 @@ impl ::rsgrpc::json::JsonEnum for Plain {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<Plain> for i32 {
     fn from(value: Plain) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for Plain {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -5448,9 +5336,7 @@ impl ::core::convert::TryFrom<i32> for Plain {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Maps>();
     registry.register::<Node>();
     registry.register::<Ping>();

@@ -3,7 +3,6 @@
 
 /// Every well-known type as a field.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct WellKnown {
     pub any: ::core::option::Option<::rsgrpc::well_known::Any>,
     pub duration: ::core::option::Option<::rsgrpc::well_known::Duration>,
@@ -33,7 +32,6 @@ pub struct WellKnown {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for WellKnown {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.any {
@@ -466,7 +464,6 @@ impl ::rsgrpc::prost::Message for WellKnown {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for WellKnown {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -580,7 +577,6 @@ impl ::rsgrpc::json::JsonMessage for WellKnown {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for WellKnown {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -832,14 +828,10 @@ impl ::rsgrpc::json::JsonFields for WellKnown {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for WellKnown {
     const NAME: &'static str = "WellKnown";
     const PACKAGE: &'static str = "rsgrpc.test.wkt";
@@ -850,7 +842,6 @@ impl ::rsgrpc::prost::Name for WellKnown {
         "type.googleapis.com/rsgrpc.test.wkt.WellKnown".into()
     }
 }
-#[allow(deprecated)]
 impl WellKnown {
     /// `null_value` as an enum; its default if unset or unknown to this code.
     pub fn null_value(&self) -> ::rsgrpc::well_known::NullValue {
@@ -865,9 +856,7 @@ impl WellKnown {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<WellKnown>();
 }
 // @@protoc_insertion_point(module)

@@ -2,14 +2,12 @@
 // source: rsgrpc/test/gateway/library.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Shelf {
     pub id: ::std::string::String,
     pub theme: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Shelf {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.id.is_empty() {
@@ -59,7 +57,6 @@ impl ::rsgrpc::prost::Message for Shelf {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Shelf {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -82,7 +79,6 @@ impl ::rsgrpc::json::JsonMessage for Shelf {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Shelf {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -114,14 +110,10 @@ impl ::rsgrpc::json::JsonFields for Shelf {
                 self.theme = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Shelf {
     const NAME: &'static str = "Shelf";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -133,7 +125,6 @@ impl ::rsgrpc::prost::Name for Shelf {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Book {
     pub name: ::std::string::String,
     pub title: ::std::string::String,
@@ -146,7 +137,6 @@ pub struct Book {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Book {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -279,7 +269,6 @@ impl ::rsgrpc::prost::Message for Book {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Book {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -334,7 +323,6 @@ impl ::rsgrpc::json::JsonMessage for Book {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Book {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -431,14 +419,10 @@ impl ::rsgrpc::json::JsonFields for Book {
                 self.available = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Book {
     const NAME: &'static str = "Book";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -449,7 +433,6 @@ impl ::rsgrpc::prost::Name for Book {
         "type.googleapis.com/rsgrpc.test.gateway.Book".into()
     }
 }
-#[allow(deprecated)]
 impl Book {
     /// `genre` as an enum; its default if unset or unknown to this code.
     pub fn genre(&self) -> Genre {
@@ -461,14 +444,12 @@ impl Book {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct BookTitle {
     pub title: ::std::string::String,
     pub subtitle: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for BookTitle {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.title.is_empty() {
@@ -518,7 +499,6 @@ impl ::rsgrpc::prost::Message for BookTitle {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for BookTitle {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -541,7 +521,6 @@ impl ::rsgrpc::json::JsonMessage for BookTitle {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for BookTitle {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -573,14 +552,10 @@ impl ::rsgrpc::json::JsonFields for BookTitle {
                 self.subtitle = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for BookTitle {
     const NAME: &'static str = "BookTitle";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -592,13 +567,11 @@ impl ::rsgrpc::prost::Name for BookTitle {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct GetShelfRequest {
     pub shelf_id: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for GetShelfRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.shelf_id.is_empty() {
@@ -635,7 +608,6 @@ impl ::rsgrpc::prost::Message for GetShelfRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for GetShelfRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -653,7 +625,6 @@ impl ::rsgrpc::json::JsonMessage for GetShelfRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for GetShelfRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -676,14 +647,10 @@ impl ::rsgrpc::json::JsonFields for GetShelfRequest {
                 self.shelf_id = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for GetShelfRequest {
     const NAME: &'static str = "GetShelfRequest";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -695,13 +662,11 @@ impl ::rsgrpc::prost::Name for GetShelfRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct GetBookRequest {
     pub name: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for GetBookRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -738,7 +703,6 @@ impl ::rsgrpc::prost::Message for GetBookRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for GetBookRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -756,7 +720,6 @@ impl ::rsgrpc::json::JsonMessage for GetBookRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for GetBookRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -779,14 +742,10 @@ impl ::rsgrpc::json::JsonFields for GetBookRequest {
                 self.name = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for GetBookRequest {
     const NAME: &'static str = "GetBookRequest";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -798,14 +757,12 @@ impl ::rsgrpc::prost::Name for GetBookRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Range {
     pub min: i64,
     pub max: i64,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Range {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.min != 0 {
@@ -855,7 +812,6 @@ impl ::rsgrpc::prost::Message for Range {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Range {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -878,7 +834,6 @@ impl ::rsgrpc::json::JsonMessage for Range {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Range {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -910,14 +865,10 @@ impl ::rsgrpc::json::JsonFields for Range {
                 self.max = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Range {
     const NAME: &'static str = "Range";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -929,14 +880,12 @@ impl ::rsgrpc::prost::Name for Range {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Filter {
     pub author: ::std::string::String,
     pub pages: ::core::option::Option<Range>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Filter {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.author.is_empty() {
@@ -990,7 +939,6 @@ impl ::rsgrpc::prost::Message for Filter {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Filter {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1012,7 +960,6 @@ impl ::rsgrpc::json::JsonMessage for Filter {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Filter {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1043,14 +990,10 @@ impl ::rsgrpc::json::JsonFields for Filter {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Filter {
     const NAME: &'static str = "Filter";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -1062,7 +1005,6 @@ impl ::rsgrpc::prost::Name for Filter {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ListBooksRequest {
     pub shelf_id: ::std::string::String,
     pub page_size: i32,
@@ -1082,7 +1024,6 @@ pub struct ListBooksRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ListBooksRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.shelf_id.is_empty() {
@@ -1348,7 +1289,6 @@ impl ::rsgrpc::prost::Message for ListBooksRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ListBooksRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1437,7 +1377,6 @@ impl ::rsgrpc::json::JsonMessage for ListBooksRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ListBooksRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1602,14 +1541,10 @@ impl ::rsgrpc::json::JsonFields for ListBooksRequest {
                 self.offset = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ListBooksRequest {
     const NAME: &'static str = "ListBooksRequest";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -1620,7 +1555,6 @@ impl ::rsgrpc::prost::Name for ListBooksRequest {
         "type.googleapis.com/rsgrpc.test.gateway.ListBooksRequest".into()
     }
 }
-#[allow(deprecated)]
 impl ListBooksRequest {
     /// `genre` as an enum; its default if unset or unknown to this code.
     pub fn genre(&self) -> Genre {
@@ -1640,7 +1574,6 @@ impl ListBooksRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ListBooksResponse {
     pub books: ::std::vec::Vec<Book>,
     /// The request as the service received it.
@@ -1648,7 +1581,6 @@ pub struct ListBooksResponse {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ListBooksResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::message::encode_repeated(1, &self.books, buf);
@@ -1703,7 +1635,6 @@ impl ::rsgrpc::prost::Message for ListBooksResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ListBooksResponse {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1728,7 +1659,6 @@ impl ::rsgrpc::json::JsonMessage for ListBooksResponse {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ListBooksResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1763,14 +1693,10 @@ impl ::rsgrpc::json::JsonFields for ListBooksResponse {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ListBooksResponse {
     const NAME: &'static str = "ListBooksResponse";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -1782,7 +1708,6 @@ impl ::rsgrpc::prost::Name for ListBooksResponse {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct CreateBookRequest {
     pub shelf_id: ::std::string::String,
     pub book: ::core::option::Option<Book>,
@@ -1790,7 +1715,6 @@ pub struct CreateBookRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for CreateBookRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.shelf_id.is_empty() {
@@ -1862,7 +1786,6 @@ impl ::rsgrpc::prost::Message for CreateBookRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for CreateBookRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1889,7 +1812,6 @@ impl ::rsgrpc::json::JsonMessage for CreateBookRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for CreateBookRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1929,14 +1851,10 @@ impl ::rsgrpc::json::JsonFields for CreateBookRequest {
                 self.request_id = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for CreateBookRequest {
     const NAME: &'static str = "CreateBookRequest";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -1948,14 +1866,12 @@ impl ::rsgrpc::prost::Name for CreateBookRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct UpdateBookRequest {
     pub book: ::core::option::Option<Book>,
     pub update_mask: ::core::option::Option<::rsgrpc::well_known::FieldMask>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for UpdateBookRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.book {
@@ -2015,7 +1931,6 @@ impl ::rsgrpc::prost::Message for UpdateBookRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for UpdateBookRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2036,7 +1951,6 @@ impl ::rsgrpc::json::JsonMessage for UpdateBookRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for UpdateBookRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2068,14 +1982,10 @@ impl ::rsgrpc::json::JsonFields for UpdateBookRequest {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for UpdateBookRequest {
     const NAME: &'static str = "UpdateBookRequest";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -2087,14 +1997,12 @@ impl ::rsgrpc::prost::Name for UpdateBookRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct DeleteBookRequest {
     pub name: ::std::string::String,
     pub force: bool,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for DeleteBookRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -2144,7 +2052,6 @@ impl ::rsgrpc::prost::Message for DeleteBookRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for DeleteBookRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2167,7 +2074,6 @@ impl ::rsgrpc::json::JsonMessage for DeleteBookRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for DeleteBookRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2199,14 +2105,10 @@ impl ::rsgrpc::json::JsonFields for DeleteBookRequest {
                 self.force = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for DeleteBookRequest {
     const NAME: &'static str = "DeleteBookRequest";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -2218,14 +2120,12 @@ impl ::rsgrpc::prost::Name for DeleteBookRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ArchiveBookRequest {
     pub name: ::std::string::String,
     pub reason: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ArchiveBookRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -2275,7 +2175,6 @@ impl ::rsgrpc::prost::Message for ArchiveBookRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ArchiveBookRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2298,7 +2197,6 @@ impl ::rsgrpc::json::JsonMessage for ArchiveBookRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ArchiveBookRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2330,14 +2228,10 @@ impl ::rsgrpc::json::JsonFields for ArchiveBookRequest {
                 self.reason = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ArchiveBookRequest {
     const NAME: &'static str = "ArchiveBookRequest";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -2349,13 +2243,11 @@ impl ::rsgrpc::prost::Name for ArchiveBookRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct SearchRequest {
     pub query: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for SearchRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.query.is_empty() {
@@ -2392,7 +2284,6 @@ impl ::rsgrpc::prost::Message for SearchRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for SearchRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2410,7 +2301,6 @@ impl ::rsgrpc::json::JsonMessage for SearchRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for SearchRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2433,14 +2323,10 @@ impl ::rsgrpc::json::JsonFields for SearchRequest {
                 self.query = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for SearchRequest {
     const NAME: &'static str = "SearchRequest";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -2452,13 +2338,11 @@ impl ::rsgrpc::prost::Name for SearchRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct SearchResponse {
     pub books: ::std::vec::Vec<Book>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for SearchResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::message::encode_repeated(1, &self.books, buf);
@@ -2494,7 +2378,6 @@ impl ::rsgrpc::prost::Message for SearchResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for SearchResponse {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2515,7 +2398,6 @@ impl ::rsgrpc::json::JsonMessage for SearchResponse {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for SearchResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2540,14 +2422,10 @@ impl ::rsgrpc::json::JsonFields for SearchResponse {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for SearchResponse {
     const NAME: &'static str = "SearchResponse";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -2559,7 +2437,6 @@ impl ::rsgrpc::prost::Name for SearchResponse {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct WatchShelfRequest {
     pub shelf_id: ::std::string::String,
     pub count: i32,
@@ -2570,7 +2447,6 @@ pub struct WatchShelfRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for WatchShelfRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.shelf_id.is_empty() {
@@ -2656,7 +2532,6 @@ impl ::rsgrpc::prost::Message for WatchShelfRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for WatchShelfRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2689,7 +2564,6 @@ impl ::rsgrpc::json::JsonMessage for WatchShelfRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for WatchShelfRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2739,14 +2613,10 @@ impl ::rsgrpc::json::JsonFields for WatchShelfRequest {
                 self.interval_ms = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for WatchShelfRequest {
     const NAME: &'static str = "WatchShelfRequest";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -2758,14 +2628,12 @@ impl ::rsgrpc::prost::Name for WatchShelfRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ImportSummary {
     pub count: i32,
     pub titles: ::std::vec::Vec<::std::string::String>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ImportSummary {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.count != 0 {
@@ -2813,7 +2681,6 @@ impl ::rsgrpc::prost::Message for ImportSummary {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ImportSummary {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2839,7 +2706,6 @@ impl ::rsgrpc::json::JsonMessage for ImportSummary {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ImportSummary {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2873,14 +2739,10 @@ impl ::rsgrpc::json::JsonFields for ImportSummary {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ImportSummary {
     const NAME: &'static str = "ImportSummary";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -2892,13 +2754,11 @@ impl ::rsgrpc::prost::Name for ImportSummary {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ChatMessage {
     pub text: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ChatMessage {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.text.is_empty() {
@@ -2935,7 +2795,6 @@ impl ::rsgrpc::prost::Message for ChatMessage {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ChatMessage {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2953,7 +2812,6 @@ impl ::rsgrpc::json::JsonMessage for ChatMessage {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ChatMessage {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2976,14 +2834,10 @@ impl ::rsgrpc::json::JsonFields for ChatMessage {
                 self.text = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ChatMessage {
     const NAME: &'static str = "ChatMessage";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -2995,14 +2849,12 @@ impl ::rsgrpc::prost::Name for ChatMessage {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct FailRequest {
     pub code: i32,
     pub message: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for FailRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.code != 0 {
@@ -3052,7 +2904,6 @@ impl ::rsgrpc::prost::Message for FailRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for FailRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -3075,7 +2926,6 @@ impl ::rsgrpc::json::JsonMessage for FailRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for FailRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -3107,14 +2957,10 @@ impl ::rsgrpc::json::JsonFields for FailRequest {
                 self.message = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for FailRequest {
     const NAME: &'static str = "FailRequest";
     const PACKAGE: &'static str = "rsgrpc.test.gateway";
@@ -3127,14 +2973,12 @@ impl ::rsgrpc::prost::Name for FailRequest {
 }
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum Genre {
     #[default]
     Unspecified = 0,
     Fiction = 1,
     History = 2,
 }
-#[allow(deprecated)]
 impl Genre {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -3158,7 +3002,6 @@ impl Genre {
         matches!(value, 0..= 2)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for Genre {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -3168,13 +3011,11 @@ impl ::rsgrpc::json::JsonEnum for Genre {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<Genre> for i32 {
     fn from(value: Genre) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for Genre {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -3197,7 +3038,7 @@ pub mod library_client {
     pub struct LibraryClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl LibraryClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -3745,7 +3586,6 @@ pub mod library_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: Library> ::rsgrpc::server::Service for LibraryServer<T> {
         fn name(&self) -> &'static str {
             SERVICE_NAME
@@ -3919,9 +3759,7 @@ pub mod library_server {
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xA9\x05\n\x15google/api/http.proto\x12\ngoogle.api\"y\n\x04Http\x12*\n\x05rules\x18\x01 \x03(\x0B2\x14.google.api.HttpRuleR\x05rules\x12E\n\x1Ffully_decode_reserved_expansion\x18\x02 \x01(\x08R\x1CfullyDecodeReservedExpansion\"\xDA\x02\n\x08HttpRule\x12\x1A\n\x08selector\x18\x01 \x01(\tR\x08selector\x12\x12\n\x03get\x18\x02 \x01(\tH\0R\x03get\x12\x12\n\x03put\x18\x03 \x01(\tH\0R\x03put\x12\x14\n\x04post\x18\x04 \x01(\tH\0R\x04post\x12\x18\n\x06delete\x18\x05 \x01(\tH\0R\x06delete\x12\x16\n\x05patch\x18\x06 \x01(\tH\0R\x05patch\x127\n\x06custom\x18\x08 \x01(\x0B2\x1D.google.api.CustomHttpPatternH\0R\x06custom\x12\x12\n\x04body\x18\x07 \x01(\tR\x04body\x12#\n\rresponse_body\x18\x0C \x01(\tR\x0CresponseBody\x12E\n\x13additional_bindings\x18\x0B \x03(\x0B2\x14.google.api.HttpRuleR\x12additionalBindingsB\t\n\x07pattern\";\n\x11CustomHttpPattern\x12\x12\n\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n\x04path\x18\x02 \x01(\tR\x04pathBg\n\x0Ecom.google.apiB\tHttpProtoP\x01ZAgoogle.golang.org/genproto/googleapis/api/annotations;annotations\xA2\x02\x04GAPIb\x06proto3\n\xF1f\n google/protobuf/descriptor.proto\x12\x0Fgoogle.protobuf\"]\n\x11FileDescriptorSet\x128\n\x04file\x18\x01 \x03(\x0B2$.google.protobuf.FileDescriptorProtoR\x04file*\x0E\x08\x80\xEC\xCA\xFF\x01\x10\x81\xEC\xCA\xFF\x01\x1A\0\"\xC5\x05\n\x13FileDescriptorProto\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07package\x18\x02 \x01(\tR\x07package\x12\x1E\n\ndependency\x18\x03 \x03(\tR\ndependency\x12+\n\x11public_dependency\x18\n \x03(\x05R\x10publicDependency\x12'\n\x0Fweak_dependency\x18\x0B \x03(\x05R\x0EweakDependency\x12+\n\x11option_dependency\x18\x0F \x03(\tR\x10optionDependency\x12C\n\x0Cmessage_type\x18\x04 \x03(\x0B2 .google.protobuf.DescriptorProtoR\x0BmessageType\x12A\n\tenum_type\x18\x05 \x03(\x0B2$.google.protobuf.EnumDescriptorProtoR\x08enumType\x12A\n\x07service\x18\x06 \x03(\x0B2'.google.protobuf.ServiceDescriptorProtoR\x07service\x12C\n\textension\x18\x07 \x03(\x0B2%.google.protobuf.FieldDescriptorProtoR\textension\x126\n\x07options\x18\x08 \x01(\x0B2\x1C.google.protobuf.FileOptionsR\x07options\x12I\n\x10source_code_info\x18\t \x01(\x0B2\x1F.google.protobuf.SourceCodeInfoR\x0EsourceCodeInfo\x12\x16\n\x06syntax\x18\x0C \x01(\tR\x06syntax\x122\n\x07edition\x18\x0E \x01(\x0E2\x18.google.protobuf.EditionR\x07edition\"\xFC\x06\n\x0FDescriptorProto\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12;\n\x05field\x18\x02 \x03(\x0B2%.google.protobuf.FieldDescriptorProtoR\x05field\x12C\n\textension\x18\x06 \x03(\x0B2%.google.protobuf.FieldDescriptorProtoR\textension\x12A\n\x0Bnested_type\x18\x03 \x03(\x0B2 .google.protobuf.DescriptorProtoR\nnestedType\x12A\n\tenum_type\x18\x04 \x03(\x0B2$.google.protobuf.EnumDescriptorProtoR\x08enumType\x12X\n\x0Fextension_range\x18\x05 \x03(\x0B2/.google.protobuf.DescriptorProto.ExtensionRangeR\x0EextensionRange\x12D\n\noneof_decl\x18\x08 \x03(\x0B2%.google.protobuf.OneofDescriptorProtoR\toneofDecl\x129\n\x07options\x18\x07 \x01(\x0B2\x1F.google.protobuf.MessageOptionsR\x07options\x12U\n\x0Ereserved_range\x18\t \x03(\x0B2..google.protobuf.DescriptorProto.ReservedRangeR\rreservedRange\x12#\n\rreserved_name\x18\n \x03(\tR\x0CreservedName\x12A\n\nvisibility\x18\x0B \x01(\x0E2!.google.protobuf.SymbolVisibilityR\nvisibility\x1Az\n\x0EExtensionRange\x12\x14\n\x05start\x18\x01 \x01(\x05R\x05start\x12\x10\n\x03end\x18\x02 \x01(\x05R\x03end\x12@\n\x07options\x18\x03 \x01(\x0B2&.google.protobuf.ExtensionRangeOptionsR\x07options\x1A7\n\rReservedRange\x12\x14\n\x05start\x18\x01 \x01(\x05R\x05start\x12\x10\n\x03end\x18\x02 \x01(\x05R\x03end\"\xCA\x04\n\x15ExtensionRangeOptions\x12X\n\x14uninterpreted_option\x18\xE7\x07 \x03(\x0B2$.google.protobuf.UninterpretedOptionR\x13uninterpretedOption\x12T\n\x0Bdeclaration\x18\x02 \x03(\x0B22.google.protobuf.ExtensionRangeOptions.DeclarationR\x0Bdeclaration\x127\n\x08features\x182 \x01(\x0B2\x1B.google.protobuf.FeatureSetR\x08features\x12h\n\x0Cverification\x18\x03 \x01(\x0E28.google.protobuf.ExtensionRangeOptions.VerificationState:\nUNVERIFIEDR\x0Cverification\x1A\x94\x01\n\x0BDeclaration\x12\x16\n\x06number\x18\x01 \x01(\x05R\x06number\x12\x1B\n\tfull_name\x18\x02 \x01(\tR\x08fullName\x12\x12\n\x04type\x18\x03 \x01(\tR\x04type\x12\x1A\n\x08reserved\x18\x05 \x01(\x08R\x08reserved\x12\x1A\n\x08repeated\x18\x06 \x01(\x08R\x08repeatedJ\x04\x08\x04\x10\x05\"4\n\x11VerificationState\x12\x0F\n\x0BDECLARATION\x10\0\x12\x0E\n\nUNVERIFIED\x10\x01*\x06\x08\xDE\x07\x10\xE7\x07*\t\x08\xE8\x07\x10\x80\x80\x80\x80\x02\"\xC1\x06\n\x14FieldDescriptorProto\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06number\x18\x03 \x01(\x05R\x06number\x12A\n\x05label\x18\x04 \x01(\x0E2+.google.protobuf.FieldDescriptorProto.LabelR\x05label\x12>\n\x04type\x18\x05 \x01(\x0E2*.google.protobuf.FieldDescriptorProto.TypeR\x04type\x12\x1B\n\ttype_name\x18\x06 \x01(\tR\x08typeName\x12\x1A\n\x08extendee\x18\x02 \x01(\tR\x08extendee\x12#\n\rdefault_value\x18\x07 \x01(\tR\x0CdefaultValue\x12\x1F\n\x0Boneof_index\x18\t \x01(\x05R\noneofIndex\x12\x1B\n\tjson_name\x18\n \x01(\tR\x08jsonName\x127\n\x07options\x18\x08 \x01(\x0B2\x1D.google.protobuf.FieldOptionsR\x07options\x12'\n\x0Fproto3_optional\x18\x11 \x01(\x08R\x0Eproto3Optional\"\xB6\x02\n\x04Type\x12\x0F\n\x0BTYPE_DOUBLE\x10\x01\x12\x0E\n\nTYPE_FLOAT\x10\x02\x12\x0E\n\nTYPE_INT64\x10\x03\x12\x0F\n\x0BTYPE_UINT64\x10\x04\x12\x0E\n\nTYPE_INT32\x10\x05\x12\x10\n\x0CTYPE_FIXED64\x10\x06\x12\x10\n\x0CTYPE_FIXED32\x10\x07\x12\r\n\tTYPE_BOOL\x10\x08\x12\x0F\n\x0BTYPE_STRING\x10\t\x12\x0E\n\nTYPE_GROUP\x10\n\x12\x10\n\x0CTYPE_MESSAGE\x10\x0B\x12\x0E\n\nTYPE_BYTES\x10\x0C\x12\x0F\n\x0BTYPE_UINT32\x10\r\x12\r\n\tTYPE_ENUM\x10\x0E\x12\x11\n\rTYPE_SFIXED32\x10\x0F\x12\x11\n\rTYPE_SFIXED64\x10\x10\x12\x0F\n\x0BTYPE_SINT32\x10\x11\x12\x0F\n\x0BTYPE_SINT64\x10\x12\"C\n\x05Label\x12\x12\n\x0ELABEL_OPTIONAL\x10\x01\x12\x12\n\x0ELABEL_REPEATED\x10\x03\x12\x12\n\x0ELABEL_REQUIRED\x10\x02\"c\n\x14OneofDescriptorProto\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x127\n\x07options\x18\x02 \x01(\x0B2\x1D.google.protobuf.OneofOptionsR\x07options\"\xA6\x03\n\x13EnumDescriptorProto\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12?\n\x05value\x18\x02 \x03(\x0B2).google.protobuf.EnumValueDescriptorProtoR\x05value\x126\n\x07options\x18\x03 \x01(\x0B2\x1C.google.protobuf.EnumOptionsR\x07options\x12]\n\x0Ereserved_range\x18\x04 \x03(\x0B26.google.protobuf.EnumDescriptorProto.EnumReservedRangeR\rreservedRange\x12#\n\rreserved_name\x18\x05 \x03(\tR\x0CreservedName\x12A\n\nvisibility\x18\x06 \x01(\x0E2!.google.protobuf.SymbolVisibilityR\nvisibility\x1A;\n\x11EnumReservedRange\x12\x14\n\x05start\x18\x01 \x01(\x05R\x05start\x12\x10\n\x03end\x18\x02 \x01(\x05R\x03end\"\x83\x01\n\x18EnumValueDescriptorProto\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06number\x18\x02 \x01(\x05R\x06number\x12;\n\x07options\x18\x03 \x01(\x0B2!.google.protobuf.EnumValueOptionsR\x07options\"\xB5\x01\n\x16ServiceDescriptorProto\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12>\n\x06method\x18\x02 \x03(\x0B2&.google.protobuf.MethodDescriptorProtoR\x06method\x129\n\x07options\x18\x03 \x01(\x0B2\x1F.google.protobuf.ServiceOptionsR\x07optionsJ\x04\x08\x04\x10\x05R\x06stream\"\x89\x02\n\x15MethodDescriptorProto\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1D\n\ninput_type\x18\x02 \x01(\tR\tinputType\x12\x1F\n\x0Boutput_type\x18\x03 \x01(\tR\noutputType\x128\n\x07options\x18\x04 \x01(\x0B2\x1E.google.protobuf.MethodOptionsR\x07options\x120\n\x10client_streaming\x18\x05 \x01(\x08:\x05falseR\x0FclientStreaming\x120\n\x10server_streaming\x18\x06 \x01(\x08:\x05falseR\x0FserverStreaming\"\xB7\t\n\x0BFileOptions\x12!\n\x0Cjava_package\x18\x01 \x01(\tR\x0BjavaPackage\x120\n\x14java_outer_classname\x18\x08 \x01(\tR\x12javaOuterClassname\x125\n\x13java_multiple_files\x18\n \x01(\x08:\x05falseR\x11javaMultipleFiles\x12D\n\x1Djava_generate_equals_and_hash\x18\x14 \x01(\x08B\x02\x18\x01R\x19javaGenerateEqualsAndHash\x12:\n\x16java_string_check_utf8\x18\x1B \x01(\x08:\x05falseR\x13javaStringCheckUtf8\x12S\n\x0Coptimize_for\x18\t \x01(\x0E2).google.protobuf.FileOptions.OptimizeMode:\x05SPEEDR\x0BoptimizeFor\x12\x1D\n\ngo_package\x18\x0B \x01(\tR\tgoPackage\x125\n\x13cc_generic_services\x18\x10 \x01(\x08:\x05falseR\x11ccGenericServices\x129\n\x15java_generic_services\x18\x11 \x01(\x08:\x05falseR\x13javaGenericServices\x125\n\x13py_generic_services\x18\x12 \x01(\x08:\x05falseR\x11pyGenericServices\x12%\n\ndeprecated\x18\x17 \x01(\x08:\x05falseR\ndeprecated\x12.\n\x10cc_enable_arenas\x18\x1F \x01(\x08:\x04trueR\x0EccEnableArenas\x12*\n\x11objc_class_prefix\x18$ \x01(\tR\x0FobjcClassPrefix\x12)\n\x10csharp_namespace\x18% \x01(\tR\x0FcsharpNamespace\x12!\n\x0Cswift_prefix\x18' \x01(\tR\x0BswiftPrefix\x12(\n\x10php_class_prefix\x18( \x01(\tR\x0EphpClassPrefix\x12#\n\rphp_namespace\x18) \x01(\tR\x0CphpNamespace\x124\n\x16php_metadata_namespace\x18, \x01(\tR\x14phpMetadataNamespace\x12!\n\x0Cruby_package\x18- \x01(\tR\x0BrubyPackage\x127\n\x08features\x182 \x01(\x0B2\x1B.google.protobuf.FeatureSetR\x08features\x12X\n\x14uninterpreted_option\x18\xE7\x07 \x03(\x0B2$.google.protobuf.UninterpretedOptionR\x13uninterpretedOption\":\n\x0COptimizeMode\x12\t\n\x05SPEED\x10\x01\x12\r\n\tCODE_SIZE\x10\x02\x12\x10\n\x0CLITE_RUNTIME\x10\x03*\x08\x08\xDE\x07\x10\xE7\x07\x1A\0*\t\x08\xE8\x07\x10\x80\x80\x80\x80\x02J\x04\x08*\x10+J\x04\x08&\x10'R\x14php_generic_services\"\xFC\x03\n\x0EMessageOptions\x12<\n\x17message_set_wire_format\x18\x01 \x01(\x08:\x05falseR\x14messageSetWireFormat\x12L\n\x1Fno_standard_descriptor_accessor\x18\x02 \x01(\x08:\x05falseR\x1CnoStandardDescriptorAccessor\x12%\n\ndeprecated\x18\x03 \x01(\x08:\x05falseR\ndeprecated\x12\x1B\n\tmap_entry\x18\x07 \x01(\x08R\x08mapEntry\x12V\n&deprecated_legacy_json_field_conflicts\x18\x0B \x01(\x08B\x02\x18\x01R\"deprecatedLegacyJsonFieldConflicts\x127\n\x08features\x18\x0C \x01(\x0B2\x1B.google.protobuf.FeatureSetR\x08features\x12X\n\x14uninterpreted_option\x18\xE7\x07 \x03(\x0B2$.google.protobuf.UninterpretedOptionR\x13uninterpretedOption*\x06\x08\xDE\x07\x10\xE7\x07*\t\x08\xE8\x07\x10\x80\x80\x80\x80\x02J\x04\x08\x04\x10\x05J\x04\x08\x05\x10\x06J\x04\x08\x06\x10\x07J\x04\x08\x08\x10\tJ\x04\x08\t\x10\n\"\xCE\r\n\x0CFieldOptions\x12A\n\x05ctype\x18\x01 \x01(\x0E2#.google.protobuf.FieldOptions.CType:\x06STRINGR\x05ctype\x12\x16\n\x06packed\x18\x02 \x01(\x08R\x06packed\x12G\n\x06jstype\x18\x06 \x01(\x0E2$.google.protobuf.FieldOptions.JSType:\tJS_NORMALR\x06jstype\x12\x19\n\x04lazy\x18\x05 \x01(\x08:\x05falseR\x04lazy\x12.\n\x0Funverified_lazy\x18\x0F \x01(\x08:\x05falseR\x0EunverifiedLazy\x12%\n\ndeprecated\x18\x03 \x01(\x08:\x05falseR\ndeprecated\x12\x1D\n\x04weak\x18\n \x01(\x08:\x05falseB\x02\x18\x01R\x04weak\x12(\n\x0Cdebug_redact\x18\x10 \x01(\x08:\x05falseR\x0BdebugRedact\x12K\n\tretention\x18\x11 \x01(\x0E2-.google.protobuf.FieldOptions.OptionRetentionR\tretention\x12H\n\x07targets\x18\x13 \x03(\x0E2..google.protobuf.FieldOptions.OptionTargetTypeR\x07targets\x12W\n\x10edition_defaults\x18\x14 \x03(\x0B2,.google.protobuf.FieldOptions.EditionDefaultR\x0FeditionDefaults\x127\n\x08features\x18\x15 \x01(\x0B2\x1B.google.protobuf.FeatureSetR\x08features\x12U\n\x0Ffeature_support\x18\x16 \x01(\x0B2,.google.protobuf.FieldOptions.FeatureSupportR\x0EfeatureSupport\x12X\n\x14uninterpreted_option\x18\xE7\x07 \x03(\x0B2$.google.protobuf.UninterpretedOptionR\x13uninterpretedOption\x1AZ\n\x0EEditionDefault\x122\n\x07edition\x18\x03 \x01(\x0E2\x18.google.protobuf.EditionR\x07edition\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value\x1A\xBB\x02\n\x0EFeatureSupport\x12G\n\x12edition_introduced\x18\x01 \x01(\x0E2\x18.google.protobuf.EditionR\x11editionIntroduced\x12G\n\x12edition_deprecated\x18\x02 \x01(\x0E2\x18.google.protobuf.EditionR\x11editionDeprecated\x12/\n\x13deprecation_warning\x18\x03 \x01(\tR\x12deprecationWarning\x12A\n\x0Fedition_removed\x18\x04 \x01(\x0E2\x18.google.protobuf.EditionR\x0EeditionRemoved\x12#\n\rremoval_error\x18\x05 \x01(\tR\x0CremovalError\"/\n\x05CType\x12\n\n\x06STRING\x10\0\x12\x08\n\x04CORD\x10\x01\x12\x10\n\x0CSTRING_PIECE\x10\x02\"5\n\x06JSType\x12\r\n\tJS_NORMAL\x10\0\x12\r\n\tJS_STRING\x10\x01\x12\r\n\tJS_NUMBER\x10\x02\"U\n\x0FOptionRetention\x12\x15\n\x11RETENTION_UNKNOWN\x10\0\x12\x15\n\x11RETENTION_RUNTIME\x10\x01\x12\x14\n\x10RETENTION_SOURCE\x10\x02\"\x8C\x02\n\x10OptionTargetType\x12\x17\n\x13TARGET_TYPE_UNKNOWN\x10\0\x12\x14\n\x10TARGET_TYPE_FILE\x10\x01\x12\x1F\n\x1BTARGET_TYPE_EXTENSION_RANGE\x10\x02\x12\x17\n\x13TARGET_TYPE_MESSAGE\x10\x03\x12\x15\n\x11TARGET_TYPE_FIELD\x10\x04\x12\x15\n\x11TARGET_TYPE_ONEOF\x10\x05\x12\x14\n\x10TARGET_TYPE_ENUM\x10\x06\x12\x1A\n\x16TARGET_TYPE_ENUM_ENTRY\x10\x07\x12\x17\n\x13TARGET_TYPE_SERVICE\x10\x08\x12\x16\n\x12TARGET_TYPE_METHOD\x10\t*\x06\x08\xDE\x07\x10\xE7\x07*\t\x08\xE8\x07\x10\x80\x80\x80\x80\x02J\x04\x08\x04\x10\x05J\x04\x08\x12\x10\x13\"\xB4\x01\n\x0COneofOptions\x127\n\x08features\x18\x01 \x01(\x0B2\x1B.google.protobuf.FeatureSetR\x08features\x12X\n\x14uninterpreted_option\x18\xE7\x07 \x03(\x0B2$.google.protobuf.UninterpretedOptionR\x13uninterpretedOption*\x06\x08\xDE\x07\x10\xE7\x07*\t\x08\xE8\x07\x10\x80\x80\x80\x80\x02\"\xD9\x02\n\x0BEnumOptions\x12\x1F\n\x0Ballow_alias\x18\x02 \x01(\x08R\nallowAlias\x12%\n\ndeprecated\x18\x03 \x01(\x08:\x05falseR\ndeprecated\x12V\n&deprecated_legacy_json_field_conflicts\x18\x06 \x01(\x08B\x02\x18\x01R\"deprecatedLegacyJsonFieldConflicts\x127\n\x08features\x18\x07 \x01(\x0B2\x1B.google.protobuf.FeatureSetR\x08features\x12X\n\x14uninterpreted_option\x18\xE7\x07 \x03(\x0B2$.google.protobuf.UninterpretedOptionR\x13uninterpretedOption*\x06\x08\xDE\x07\x10\xE7\x07*\t\x08\xE8\x07\x10\x80\x80\x80\x80\x02J\x04\x08\x05\x10\x06\"\xE2\x02\n\x10EnumValueOptions\x12%\n\ndeprecated\x18\x01 \x01(\x08:\x05falseR\ndeprecated\x127\n\x08features\x18\x02 \x01(\x0B2\x1B.google.protobuf.FeatureSetR\x08features\x12(\n\x0Cdebug_redact\x18\x03 \x01(\x08:\x05falseR\x0BdebugRedact\x12U\n\x0Ffeature_support\x18\x04 \x01(\x0B2,.google.protobuf.FieldOptions.FeatureSupportR\x0EfeatureSupport\x12X\n\x14uninterpreted_option\x18\xE7\x07 \x03(\x0B2$.google.protobuf.UninterpretedOptionR\x13uninterpretedOption*\x08\x08\xDE\x07\x10\xE7\x07\x1A\0*\t\x08\xE8\x07\x10\x80\x80\x80\x80\x02\"\xDD\x01\n\x0EServiceOptions\x127\n\x08features\x18\" \x01(\x0B2\x1B.google.protobuf.FeatureSetR\x08features\x12%\n\ndeprecated\x18! \x01(\x08:\x05falseR\ndeprecated\x12X\n\x14uninterpreted_option\x18\xE7\x07 \x03(\x0B2$.google.protobuf.UninterpretedOptionR\x13uninterpretedOption*\x06\x08\xDE\x07\x10\xE7\x07*\t\x08\xE8\x07\x10\x80\x80\x80\x80\x02\"\xA1\x03\n\rMethodOptions\x12%\n\ndeprecated\x18! \x01(\x08:\x05falseR\ndeprecated\x12q\n\x11idempotency_level\x18\" \x01(\x0E2/.google.protobuf.MethodOptions.IdempotencyLevel:\x13IDEMPOTENCY_UNKNOWNR\x10idempotencyLevel\x127\n\x08features\x18# \x01(\x0B2\x1B.google.protobuf.FeatureSetR\x08features\x12X\n\x14uninterpreted_option\x18\xE7\x07 \x03(\x0B2$.google.protobuf.UninterpretedOptionR\x13uninterpretedOption\"P\n\x10IdempotencyLevel\x12\x17\n\x13IDEMPOTENCY_UNKNOWN\x10\0\x12\x13\n\x0FNO_SIDE_EFFECTS\x10\x01\x12\x0E\n\nIDEMPOTENT\x10\x02*\x06\x08\xDE\x07\x10\xE7\x07*\t\x08\xE8\x07\x10\x80\x80\x80\x80\x02\"\x9A\x03\n\x13UninterpretedOption\x12A\n\x04name\x18\x02 \x03(\x0B2-.google.protobuf.UninterpretedOption.NamePartR\x04name\x12)\n\x10identifier_value\x18\x03 \x01(\tR\x0FidentifierValue\x12,\n\x12positive_int_value\x18\x04 \x01(\x04R\x10positiveIntValue\x12,\n\x12negative_int_value\x18\x05 \x01(\x03R\x10negativeIntValue\x12!\n\x0Cdouble_value\x18\x06 \x01(\x01R\x0BdoubleValue\x12!\n\x0Cstring_value\x18\x07 \x01(\x0CR\x0BstringValue\x12'\n\x0Faggregate_value\x18\x08 \x01(\tR\x0EaggregateValue\x1AJ\n\x08NamePart\x12\x1B\n\tname_part\x18\x01 \x02(\tR\x08namePart\x12!\n\x0Cis_extension\x18\x02 \x02(\x08R\x0BisExtension\"\xDF\r\n\nFeatureSet\x12P\n\x0Efield_presence\x18\x01 \x01(\x0E2).google.protobuf.FeatureSet.FieldPresenceR\rfieldPresence\x12A\n\tenum_type\x18\x02 \x01(\x0E2$.google.protobuf.FeatureSet.EnumTypeR\x08enumType\x12i\n\x17repeated_field_encoding\x18\x03 \x01(\x0E21.google.protobuf.FeatureSet.RepeatedFieldEncodingR\x15repeatedFieldEncoding\x12S\n\x0Futf8_validation\x18\x04 \x01(\x0E2*.google.protobuf.FeatureSet.Utf8ValidationR\x0Eutf8Validation\x12V\n\x10message_encoding\x18\x05 \x01(\x0E2+.google.protobuf.FeatureSet.MessageEncodingR\x0FmessageEncoding\x12G\n\x0Bjson_format\x18\x06 \x01(\x0E2&.google.protobuf.FeatureSet.JsonFormatR\njsonFormat\x12`\n\x14enforce_naming_style\x18\x07 \x01(\x0E2..google.protobuf.FeatureSet.EnforceNamingStyleR\x12enforceNamingStyle\x12\x81\x01\n\x19default_symbol_visibility\x18\x08 \x01(\x0E2E.google.protobuf.FeatureSet.VisibilityFeature.DefaultSymbolVisibilityR\x17defaultSymbolVisibility\x12s\n\x14enforce_proto_limits\x18\t \x01(\x0E2A.google.protobuf.FeatureSet.ProtoLimitsFeature.EnforceProtoLimitsR\x12enforceProtoLimits\x1A\xA1\x01\n\x11VisibilityFeature\"\x81\x01\n\x17DefaultSymbolVisibility\x12%\n!DEFAULT_SYMBOL_VISIBILITY_UNKNOWN\x10\0\x12\x0E\n\nEXPORT_ALL\x10\x01\x12\x14\n\x10EXPORT_TOP_LEVEL\x10\x02\x12\r\n\tLOCAL_ALL\x10\x03\x12\n\n\x06STRICT\x10\x04J\x08\x08\x01\x10\x80\x80\x80\x80\x02\x1Ay\n\x12ProtoLimitsFeature\"c\n\x12EnforceProtoLimits\x12\x18\n\x14PROTO_LIMITS_UNKNOWN\x10\0\x12\x1D\n\x19LEGACY_NO_EXPLICIT_LIMITS\x10\x01\x12\x14\n\x10PROTO_LIMITS2026\x10\x02\"\\\n\rFieldPresence\x12\x1A\n\x16FIELD_PRESENCE_UNKNOWN\x10\0\x12\x0C\n\x08EXPLICIT\x10\x01\x12\x0C\n\x08IMPLICIT\x10\x02\x12\x13\n\x0FLEGACY_REQUIRED\x10\x03\"7\n\x08EnumType\x12\x15\n\x11ENUM_TYPE_UNKNOWN\x10\0\x12\x08\n\x04OPEN\x10\x01\x12\n\n\x06CLOSED\x10\x02\"V\n\x15RepeatedFieldEncoding\x12#\n\x1FREPEATED_FIELD_ENCODING_UNKNOWN\x10\0\x12\n\n\x06PACKED\x10\x01\x12\x0C\n\x08EXPANDED\x10\x02\"I\n\x0EUtf8Validation\x12\x1B\n\x17UTF8_VALIDATION_UNKNOWN\x10\0\x12\n\n\x06VERIFY\x10\x02\x12\x08\n\x04NONE\x10\x03\"\x04\x08\x01\x10\x01\"S\n\x0FMessageEncoding\x12\x1C\n\x18MESSAGE_ENCODING_UNKNOWN\x10\0\x12\x13\n\x0FLENGTH_PREFIXED\x10\x01\x12\r\n\tDELIMITED\x10\x02\"H\n\nJsonFormat\x12\x17\n\x13JSON_FORMAT_UNKNOWN\x10\0\x12\t\n\x05ALLOW\x10\x01\x12\x16\n\x12LEGACY_BEST_EFFORT\x10\x02\"f\n\x12EnforceNamingStyle\x12 \n\x1CENFORCE_NAMING_STYLE_UNKNOWN\x10\0\x12\r\n\tSTYLE2024\x10\x01\x12\x10\n\x0CSTYLE_LEGACY\x10\x02\x12\r\n\tSTYLE2026\x10\x03*\x08\x08\xE8\x07\x10\x8BN\x1A\0*\x06\x08\x8BN\x10\x90N*\x06\x08\x90N\x10\x91NJ\x06\x08\xE7\x07\x10\xE8\x07\"\xEF\x03\n\x12FeatureSetDefaults\x12X\n\x08defaults\x18\x01 \x03(\x0B2<.google.protobuf.FeatureSetDefaults.FeatureSetEditionDefaultR\x08defaults\x12A\n\x0Fminimum_edition\x18\x04 \x01(\x0E2\x18.google.protobuf.EditionR\x0EminimumEdition\x12A\n\x0Fmaximum_edition\x18\x05 \x01(\x0E2\x18.google.protobuf.EditionR\x0EmaximumEdition\x1A\xF8\x01\n\x18FeatureSetEditionDefault\x122\n\x07edition\x18\x03 \x01(\x0E2\x18.google.protobuf.EditionR\x07edition\x12N\n\x14overridable_features\x18\x04 \x01(\x0B2\x1B.google.protobuf.FeatureSetR\x13overridableFeatures\x12B\n\x0Efixed_features\x18\x05 \x01(\x0B2\x1B.google.protobuf.FeatureSetR\rfixedFeaturesJ\x04\x08\x01\x10\x02J\x04\x08\x02\x10\x03R\x08features\"\xB7\x02\n\x0ESourceCodeInfo\x12D\n\x08location\x18\x01 \x03(\x0B2(.google.protobuf.SourceCodeInfo.LocationR\x08location\x1A\xCE\x01\n\x08Location\x12\x16\n\x04path\x18\x01 \x03(\x05B\x02\x10\x01R\x04path\x12\x16\n\x04span\x18\x02 \x03(\x05B\x02\x10\x01R\x04span\x12)\n\x10leading_comments\x18\x03 \x01(\tR\x0FleadingComments\x12+\n\x11trailing_comments\x18\x04 \x01(\tR\x10trailingComments\x12:\n\x19leading_detached_comments\x18\x06 \x03(\tR\x17leadingDetachedComments*\x0E\x08\x80\xEC\xCA\xFF\x01\x10\x81\xEC\xCA\xFF\x01\x1A\0\"\xD0\x02\n\x11GeneratedCodeInfo\x12M\n\nannotation\x18\x01 \x03(\x0B2-.google.protobuf.GeneratedCodeInfo.AnnotationR\nannotation\x1A\xEB\x01\n\nAnnotation\x12\x16\n\x04path\x18\x01 \x03(\x05B\x02\x10\x01R\x04path\x12\x1F\n\x0Bsource_file\x18\x02 \x01(\tR\nsourceFile\x12\x14\n\x05begin\x18\x03 \x01(\x05R\x05begin\x12\x10\n\x03end\x18\x04 \x01(\x05R\x03end\x12R\n\x08semantic\x18\x05 \x01(\x0E26.google.protobuf.GeneratedCodeInfo.Annotation.SemanticR\x08semantic\"(\n\x08Semantic\x12\x08\n\x04NONE\x10\0\x12\x07\n\x03SET\x10\x01\x12\t\n\x05ALIAS\x10\x02*\xD1\x02\n\x07Edition\x12\x13\n\x0FEDITION_UNKNOWN\x10\0\x12\x13\n\x0EEDITION_LEGACY\x10\x84\x07\x12\x13\n\x0EEDITION_PROTO2\x10\xE6\x07\x12\x13\n\x0EEDITION_PROTO3\x10\xE7\x07\x12\x11\n\x0CEDITION_2023\x10\xE8\x07\x12\x11\n\x0CEDITION_2024\x10\xE9\x07\x12\x11\n\x0CEDITION_2026\x10\xEA\x07\x12\x15\n\x10EDITION_UNSTABLE\x10\x8FN\x12\x17\n\x13EDITION_1_TEST_ONLY\x10\x01\x12\x17\n\x13EDITION_2_TEST_ONLY\x10\x02\x12\x1D\n\x17EDITION_99997_TEST_ONLY\x10\x9D\x8D\x06\x12\x1D\n\x17EDITION_99998_TEST_ONLY\x10\x9E\x8D\x06\x12\x1D\n\x17EDITION_99999_TEST_ONLY\x10\x9F\x8D\x06\x12\x13\n\x0BEDITION_MAX\x10\xFF\xFF\xFF\xFF\x07*U\n\x10SymbolVisibility\x12\x14\n\x10VISIBILITY_UNSET\x10\0\x12\x14\n\x10VISIBILITY_LOCAL\x10\x01\x12\x15\n\x11VISIBILITY_EXPORT\x10\x02B~\n\x13com.google.protobufB\x10DescriptorProtosH\x01Z-google.golang.org/protobuf/types/descriptorpb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1AGoogle.Protobuf.Reflection\n\xA8\x02\n\x1Cgoogle/api/annotations.proto\x12\ngoogle.api\x1A\x15google/api/http.proto\x1A google/protobuf/descriptor.proto:K\n\x04http\x12\x1E.google.protobuf.MethodOptions\x18\xB0\xCA\xBC\" \x01(\x0B2\x14.google.api.HttpRuleR\x04httpBn\n\x0Ecom.google.apiB\x10AnnotationsProtoP\x01ZAgoogle.golang.org/genproto/googleapis/api/annotations;annotations\xA2\x02\x04GAPIb\x06proto3\n\xFB\x01\n\x1Egoogle/protobuf/duration.proto\x12\x0Fgoogle.protobuf\":\n\x08Duration\x12\x18\n\x07seconds\x18\x01 \x01(\x03R\x07seconds\x12\x14\n\x05nanos\x18\x02 \x01(\x05R\x05nanosB\x83\x01\n\x13com.google.protobufB\rDurationProtoP\x01Z1google.golang.org/protobuf/types/known/durationpb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xBE\x01\n\x1Bgoogle/protobuf/empty.proto\x12\x0Fgoogle.protobuf\"\x07\n\x05EmptyB}\n\x13com.google.protobufB\nEmptyProtoP\x01Z.google.golang.org/protobuf/types/known/emptypb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xE6\x01\n google/protobuf/field_mask.proto\x12\x0Fgoogle.protobuf\"!\n\tFieldMask\x12\x14\n\x05paths\x18\x01 \x03(\tR\x05pathsB\x85\x01\n\x13com.google.protobufB\x0EFieldMaskProtoP\x01Z2google.golang.org/protobuf/types/known/fieldmaskpb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xFF\x01\n\x1Fgoogle/protobuf/timestamp.proto\x12\x0Fgoogle.protobuf\";\n\tTimestamp\x12\x18\n\x07seconds\x18\x01 \x01(\x03R\x07seconds\x12\x14\n\x05nanos\x18\x02 \x01(\x05R\x05nanosB\x85\x01\n\x13com.google.protobufB\x0ETimestampProtoP\x01Z2google.golang.org/protobuf/types/known/timestamppb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\x86\x04\n\x1Egoogle/protobuf/wrappers.proto\x12\x0Fgoogle.protobuf\"#\n\x0BDoubleValue\x12\x14\n\x05value\x18\x01 \x01(\x01R\x05value\"\"\n\nFloatValue\x12\x14\n\x05value\x18\x01 \x01(\x02R\x05value\"\"\n\nInt64Value\x12\x14\n\x05value\x18\x01 \x01(\x03R\x05value\"#\n\x0BUInt64Value\x12\x14\n\x05value\x18\x01 \x01(\x04R\x05value\"\"\n\nInt32Value\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value\"#\n\x0BUInt32Value\x12\x14\n\x05value\x18\x01 \x01(\rR\x05value\"!\n\tBoolValue\x12\x14\n\x05value\x18\x01 \x01(\x08R\x05value\"#\n\x0BStringValue\x12\x14\n\x05value\x18\x01 \x01(\tR\x05value\"\"\n\nBytesValue\x12\x14\n\x05value\x18\x01 \x01(\x0CR\x05valueB\x83\x01\n\x13com.google.protobufB\rWrappersProtoP\x01Z1google.golang.org/protobuf/types/known/wrapperspb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xC6\x1C\n!rsgrpc/test/gateway/library.proto\x12\x13rsgrpc.test.gateway\x1A\x1Cgoogle/api/annotations.proto\x1A\x1Egoogle/protobuf/duration.proto\x1A\x1Bgoogle/protobuf/empty.proto\x1A google/protobuf/field_mask.proto\x1A\x1Fgoogle/protobuf/timestamp.proto\x1A\x1Egoogle/protobuf/wrappers.proto\"-\n\x05Shelf\x12\x0E\n\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n\x05theme\x18\x02 \x01(\tR\x05theme\"\xFC\x01\n\x04Book\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05title\x18\x02 \x01(\tR\x05title\x12\x16\n\x06author\x18\x03 \x01(\tR\x06author\x120\n\x05genre\x18\x04 \x01(\x0E2\x1A.rsgrpc.test.gateway.GenreR\x05genre\x128\n\tpublished\x18\x05 \x01(\x0B2\x1A.google.protobuf.TimestampR\tpublished\x12\x12\n\x04tags\x18\x06 \x03(\tR\x04tags\x12\x14\n\x05pages\x18\x07 \x01(\x03R\x05pages\x12\x1C\n\tavailable\x18\x08 \x01(\x08R\tavailable\"=\n\tBookTitle\x12\x14\n\x05title\x18\x01 \x01(\tR\x05title\x12\x1A\n\x08subtitle\x18\x02 \x01(\tR\x08subtitle\",\n\x0FGetShelfRequest\x12\x19\n\x08shelf_id\x18\x01 \x01(\tR\x07shelfId\"$\n\x0EGetBookRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"+\n\x05Range\x12\x10\n\x03min\x18\x01 \x01(\x03R\x03min\x12\x10\n\x03max\x18\x02 \x01(\x03R\x03max\"R\n\x06Filter\x12\x16\n\x06author\x18\x01 \x01(\tR\x06author\x120\n\x05pages\x18\x02 \x01(\x0B2\x1A.rsgrpc.test.gateway.RangeR\x05pages\"\x94\x05\n\x10ListBooksRequest\x12\x19\n\x08shelf_id\x18\x01 \x01(\tR\x07shelfId\x12\x1B\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x12\n\x04tags\x18\x03 \x03(\tR\x04tags\x120\n\x05genre\x18\x04 \x01(\x0E2\x1A.rsgrpc.test.gateway.GenreR\x05genre\x123\n\x06filter\x18\x05 \x01(\x0B2\x1B.rsgrpc.test.gateway.FilterR\x06filter\x12C\n\x0Fpublished_after\x18\x06 \x01(\x0B2\x1A.google.protobuf.TimestampR\x0EpublishedAfter\x122\n\x07max_age\x18\x07 \x01(\x0B2\x19.google.protobuf.DurationR\x06maxAge\x122\n\x06fields\x18\x08 \x01(\x0B2\x1A.google.protobuf.FieldMaskR\x06fields\x128\n\tmin_pages\x18\t \x01(\x0B2\x1B.google.protobuf.Int64ValueR\x08minPages\x128\n\tavailable\x18\n \x01(\x0B2\x1A.google.protobuf.BoolValueR\tavailable\x12)\n\x10include_archived\x18\x0B \x01(\x08R\x0FincludeArchived\x122\n\x06genres\x18\x0C \x03(\x0E2\x1A.rsgrpc.test.gateway.GenreR\x06genres\x12\x16\n\x06cursor\x18\r \x01(\x0CR\x06cursor\x12\x1D\n\nmin_rating\x18\x0E \x01(\x01R\tminRating\x12\x16\n\x06offset\x18\x0F \x01(\x04R\x06offset\"\x85\x01\n\x11ListBooksResponse\x12/\n\x05books\x18\x01 \x03(\x0B2\x19.rsgrpc.test.gateway.BookR\x05books\x12?\n\x07request\x18\x02 \x01(\x0B2%.rsgrpc.test.gateway.ListBooksRequestR\x07request\"|\n\x11CreateBookRequest\x12\x19\n\x08shelf_id\x18\x01 \x01(\tR\x07shelfId\x12-\n\x04book\x18\x02 \x01(\x0B2\x19.rsgrpc.test.gateway.BookR\x04book\x12\x1D\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x7F\n\x11UpdateBookRequest\x12-\n\x04book\x18\x01 \x01(\x0B2\x19.rsgrpc.test.gateway.BookR\x04book\x12;\n\x0Bupdate_mask\x18\x02 \x01(\x0B2\x1A.google.protobuf.FieldMaskR\nupdateMask\"=\n\x11DeleteBookRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05force\x18\x02 \x01(\x08R\x05force\"@\n\x12ArchiveBookRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"%\n\rSearchRequest\x12\x14\n\x05query\x18\x01 \x01(\tR\x05query\"A\n\x0ESearchResponse\x12/\n\x05books\x18\x01 \x03(\x0B2\x19.rsgrpc.test.gateway.BookR\x05books\"\x84\x01\n\x11WatchShelfRequest\x12\x19\n\x08shelf_id\x18\x01 \x01(\tR\x07shelfId\x12\x14\n\x05count\x18\x02 \x01(\x05R\x05count\x12\x1D\n\nfail_after\x18\x03 \x01(\x05R\tfailAfter\x12\x1F\n\x0Binterval_ms\x18\x04 \x01(\x05R\nintervalMs\"=\n\rImportSummary\x12\x14\n\x05count\x18\x01 \x01(\x05R\x05count\x12\x16\n\x06titles\x18\x02 \x03(\tR\x06titles\"!\n\x0BChatMessage\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\";\n\x0BFailRequest\x12\x12\n\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message*8\n\x05Genre\x12\x15\n\x11GENRE_UNSPECIFIED\x10\0\x12\x0B\n\x07FICTION\x10\x01\x12\x0B\n\x07HISTORY\x10\x022\x9A\t\n\x07Library\x12L\n\x08GetShelf\x12$.rsgrpc.test.gateway.GetShelfRequest\x1A\x1A.rsgrpc.test.gateway.Shelf\x12I\n\x07GetBook\x12#.rsgrpc.test.gateway.GetBookRequest\x1A\x19.rsgrpc.test.gateway.Book\x12Z\n\tListBooks\x12%.rsgrpc.test.gateway.ListBooksRequest\x1A&.rsgrpc.test.gateway.ListBooksResponse\x12O\n\nCreateBook\x12&.rsgrpc.test.gateway.CreateBookRequest\x1A\x19.rsgrpc.test.gateway.Book\x12O\n\nUpdateBook\x12&.rsgrpc.test.gateway.UpdateBookRequest\x1A\x19.rsgrpc.test.gateway.Book\x12B\n\x08PutShelf\x12\x1A.rsgrpc.test.gateway.Shelf\x1A\x1A.rsgrpc.test.gateway.Shelf\x12L\n\nDeleteBook\x12&.rsgrpc.test.gateway.DeleteBookRequest\x1A\x16.google.protobuf.Empty\x12Q\n\x0BArchiveBook\x12'.rsgrpc.test.gateway.ArchiveBookRequest\x1A\x19.rsgrpc.test.gateway.Book\x12Q\n\x06Search\x12\".rsgrpc.test.gateway.SearchRequest\x1A#.rsgrpc.test.gateway.SearchResponse\x12S\n\x0CGetBookTitle\x12#.rsgrpc.test.gateway.GetBookRequest\x1A\x1E.rsgrpc.test.gateway.BookTitle\x12Q\n\nWatchShelf\x12&.rsgrpc.test.gateway.WatchShelfRequest\x1A\x19.rsgrpc.test.gateway.Book0\x01\x12N\n\x0BImportBooks\x12\x19.rsgrpc.test.gateway.Book\x1A\".rsgrpc.test.gateway.ImportSummary(\x01\x12N\n\x04Chat\x12 .rsgrpc.test.gateway.ChatMessage\x1A .rsgrpc.test.gateway.ChatMessage(\x010\x01\x12@\n\x04Fail\x12 .rsgrpc.test.gateway.FailRequest\x1A\x16.google.protobuf.Empty\x126\n\x04Ping\x12\x16.google.protobuf.Empty\x1A\x16.google.protobuf.Emptyb\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Shelf>();
     registry.register::<Book>();
     registry.register::<BookTitle>();

@@ -11,12 +11,10 @@
 ///     rpc Bar (grpc.testing.Empty) returns (grpc.testing.Empty) { };
 ///   };
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Empty {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Empty {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -37,7 +35,6 @@ impl ::rsgrpc::prost::Message for Empty {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Empty {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -50,7 +47,6 @@ impl ::rsgrpc::json::JsonMessage for Empty {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Empty {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         let _ = key;
@@ -66,7 +62,6 @@ impl ::rsgrpc::json::JsonFields for Empty {
         map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Empty {
     const NAME: &'static str = "Empty";
     const PACKAGE: &'static str = "grpc.testing";
@@ -81,14 +76,12 @@ impl ::rsgrpc::prost::Name for Empty {
 /// https://github.com/grpc/grpc/issues/6980 has been fixed.
 /// import "google/protobuf/wrappers.proto";
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct BoolValue {
     /// The bool value.
     pub value: bool,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for BoolValue {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.value {
@@ -125,7 +118,6 @@ impl ::rsgrpc::prost::Message for BoolValue {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for BoolValue {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -143,7 +135,6 @@ impl ::rsgrpc::json::JsonMessage for BoolValue {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for BoolValue {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -166,14 +157,10 @@ impl ::rsgrpc::json::JsonFields for BoolValue {
                 self.value = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for BoolValue {
     const NAME: &'static str = "BoolValue";
     const PACKAGE: &'static str = "grpc.testing";
@@ -186,7 +173,6 @@ impl ::rsgrpc::prost::Name for BoolValue {
 }
 /// A block of data, to simply increase gRPC message size.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Payload {
     /// The type of data in body.
     pub r#type: i32,
@@ -195,7 +181,6 @@ pub struct Payload {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Payload {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.r#type != 0 {
@@ -245,7 +230,6 @@ impl ::rsgrpc::prost::Message for Payload {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Payload {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -272,7 +256,6 @@ impl ::rsgrpc::json::JsonMessage for Payload {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Payload {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -314,14 +297,10 @@ impl ::rsgrpc::json::JsonFields for Payload {
                 self.body = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Payload {
     const NAME: &'static str = "Payload";
     const PACKAGE: &'static str = "grpc.testing";
@@ -332,7 +311,6 @@ impl ::rsgrpc::prost::Name for Payload {
         "type.googleapis.com/grpc.testing.Payload".into()
     }
 }
-#[allow(deprecated)]
 impl Payload {
     /// `type` as an enum; its default if unset or unknown to this code.
     pub fn r#type(&self) -> PayloadType {
@@ -346,14 +324,12 @@ impl Payload {
 /// A protobuf representation for grpc status. This is used by test
 /// clients to specify a status that the server should attempt to return.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct EchoStatus {
     pub code: i32,
     pub message: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for EchoStatus {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.code != 0 {
@@ -403,7 +379,6 @@ impl ::rsgrpc::prost::Message for EchoStatus {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for EchoStatus {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -426,7 +401,6 @@ impl ::rsgrpc::json::JsonMessage for EchoStatus {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for EchoStatus {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -458,14 +432,10 @@ impl ::rsgrpc::json::JsonFields for EchoStatus {
                 self.message = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for EchoStatus {
     const NAME: &'static str = "EchoStatus";
     const PACKAGE: &'static str = "grpc.testing";
@@ -478,7 +448,6 @@ impl ::rsgrpc::prost::Name for EchoStatus {
 }
 /// Unary request.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct SimpleRequest {
     /// Desired payload type in the response from the server.
     /// If response_type is RANDOM, server randomly chooses one from other formats.
@@ -511,7 +480,6 @@ pub struct SimpleRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for SimpleRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.response_type != 0 {
@@ -788,7 +756,6 @@ impl ::rsgrpc::prost::Message for SimpleRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for SimpleRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -859,7 +826,6 @@ impl ::rsgrpc::json::JsonMessage for SimpleRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for SimpleRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -995,14 +961,10 @@ impl ::rsgrpc::json::JsonFields for SimpleRequest {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for SimpleRequest {
     const NAME: &'static str = "SimpleRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -1013,7 +975,6 @@ impl ::rsgrpc::prost::Name for SimpleRequest {
         "type.googleapis.com/grpc.testing.SimpleRequest".into()
     }
 }
-#[allow(deprecated)]
 impl SimpleRequest {
     /// `response_type` as an enum; its default if unset or unknown to this code.
     pub fn response_type(&self) -> PayloadType {
@@ -1028,7 +989,6 @@ impl SimpleRequest {
 }
 /// Unary response, as configured by the request.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct SimpleResponse {
     /// Payload to increase message size.
     pub payload: ::core::option::Option<Payload>,
@@ -1047,7 +1007,6 @@ pub struct SimpleResponse {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for SimpleResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.payload {
@@ -1172,7 +1131,6 @@ impl ::rsgrpc::prost::Message for SimpleResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for SimpleResponse {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1218,7 +1176,6 @@ impl ::rsgrpc::json::JsonMessage for SimpleResponse {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for SimpleResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1295,14 +1252,10 @@ impl ::rsgrpc::json::JsonFields for SimpleResponse {
                 self.hostname = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for SimpleResponse {
     const NAME: &'static str = "SimpleResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -1313,7 +1266,6 @@ impl ::rsgrpc::prost::Name for SimpleResponse {
         "type.googleapis.com/grpc.testing.SimpleResponse".into()
     }
 }
-#[allow(deprecated)]
 impl SimpleResponse {
     /// `grpclb_route_type` as an enum; its default if unset or unknown to this code.
     pub fn grpclb_route_type(&self) -> GrpclbRouteType {
@@ -1328,7 +1280,6 @@ impl SimpleResponse {
 }
 /// Client-streaming request.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct StreamingInputCallRequest {
     /// Optional input payload sent along with the request.
     pub payload: ::core::option::Option<Payload>,
@@ -1340,7 +1291,6 @@ pub struct StreamingInputCallRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for StreamingInputCallRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.payload {
@@ -1404,7 +1354,6 @@ impl ::rsgrpc::prost::Message for StreamingInputCallRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for StreamingInputCallRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1425,7 +1374,6 @@ impl ::rsgrpc::json::JsonMessage for StreamingInputCallRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for StreamingInputCallRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1455,14 +1403,10 @@ impl ::rsgrpc::json::JsonFields for StreamingInputCallRequest {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for StreamingInputCallRequest {
     const NAME: &'static str = "StreamingInputCallRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -1475,14 +1419,12 @@ impl ::rsgrpc::prost::Name for StreamingInputCallRequest {
 }
 /// Client-streaming response.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct StreamingInputCallResponse {
     /// Aggregated size of payloads received from the client.
     pub aggregated_payload_size: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for StreamingInputCallResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.aggregated_payload_size != 0 {
@@ -1529,7 +1471,6 @@ impl ::rsgrpc::prost::Message for StreamingInputCallResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for StreamingInputCallResponse {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1547,7 +1488,6 @@ impl ::rsgrpc::json::JsonMessage for StreamingInputCallResponse {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for StreamingInputCallResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1572,14 +1512,10 @@ impl ::rsgrpc::json::JsonFields for StreamingInputCallResponse {
                 self.aggregated_payload_size = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for StreamingInputCallResponse {
     const NAME: &'static str = "StreamingInputCallResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -1592,7 +1528,6 @@ impl ::rsgrpc::prost::Name for StreamingInputCallResponse {
 }
 /// Configuration for a particular response.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ResponseParameters {
     /// Desired payload sizes in responses from the server.
     pub size: i32,
@@ -1607,7 +1542,6 @@ pub struct ResponseParameters {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ResponseParameters {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.size != 0 {
@@ -1681,7 +1615,6 @@ impl ::rsgrpc::prost::Message for ResponseParameters {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ResponseParameters {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1708,7 +1641,6 @@ impl ::rsgrpc::json::JsonMessage for ResponseParameters {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ResponseParameters {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1748,14 +1680,10 @@ impl ::rsgrpc::json::JsonFields for ResponseParameters {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ResponseParameters {
     const NAME: &'static str = "ResponseParameters";
     const PACKAGE: &'static str = "grpc.testing";
@@ -1768,7 +1696,6 @@ impl ::rsgrpc::prost::Name for ResponseParameters {
 }
 /// Server-streaming request.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct StreamingOutputCallRequest {
     /// Desired payload type in the response from the server.
     /// If response_type is RANDOM, the payload from each response in the stream
@@ -1786,7 +1713,6 @@ pub struct StreamingOutputCallRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for StreamingOutputCallRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.response_type != 0 {
@@ -1911,7 +1837,6 @@ impl ::rsgrpc::prost::Message for StreamingOutputCallRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for StreamingOutputCallRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1953,7 +1878,6 @@ impl ::rsgrpc::json::JsonMessage for StreamingOutputCallRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for StreamingOutputCallRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2027,14 +1951,10 @@ impl ::rsgrpc::json::JsonFields for StreamingOutputCallRequest {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for StreamingOutputCallRequest {
     const NAME: &'static str = "StreamingOutputCallRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2045,7 +1965,6 @@ impl ::rsgrpc::prost::Name for StreamingOutputCallRequest {
         "type.googleapis.com/grpc.testing.StreamingOutputCallRequest".into()
     }
 }
-#[allow(deprecated)]
 impl StreamingOutputCallRequest {
     /// `response_type` as an enum; its default if unset or unknown to this code.
     pub fn response_type(&self) -> PayloadType {
@@ -2060,14 +1979,12 @@ impl StreamingOutputCallRequest {
 }
 /// Server-streaming response, as configured by the request and parameters.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct StreamingOutputCallResponse {
     /// Payload to increase response size.
     pub payload: ::core::option::Option<Payload>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for StreamingOutputCallResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.payload {
@@ -2110,7 +2027,6 @@ impl ::rsgrpc::prost::Message for StreamingOutputCallResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for StreamingOutputCallResponse {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2127,7 +2043,6 @@ impl ::rsgrpc::json::JsonMessage for StreamingOutputCallResponse {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for StreamingOutputCallResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2149,14 +2064,10 @@ impl ::rsgrpc::json::JsonFields for StreamingOutputCallResponse {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for StreamingOutputCallResponse {
     const NAME: &'static str = "StreamingOutputCallResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2170,13 +2081,11 @@ impl ::rsgrpc::prost::Name for StreamingOutputCallResponse {
 /// For reconnect interop test only.
 /// Client tells server what reconnection parameters it used.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ReconnectParams {
     pub max_reconnect_backoff_ms: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ReconnectParams {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.max_reconnect_backoff_ms != 0 {
@@ -2223,7 +2132,6 @@ impl ::rsgrpc::prost::Message for ReconnectParams {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ReconnectParams {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2241,7 +2149,6 @@ impl ::rsgrpc::json::JsonMessage for ReconnectParams {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ReconnectParams {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2266,14 +2173,10 @@ impl ::rsgrpc::json::JsonFields for ReconnectParams {
                 self.max_reconnect_backoff_ms = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ReconnectParams {
     const NAME: &'static str = "ReconnectParams";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2288,14 +2191,12 @@ impl ::rsgrpc::prost::Name for ReconnectParams {
 /// Server tells client whether its reconnects are following the spec and the
 /// reconnect backoffs it saw.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ReconnectInfo {
     pub passed: bool,
     pub backoff_ms: ::std::vec::Vec<i32>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ReconnectInfo {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.passed {
@@ -2344,7 +2245,6 @@ impl ::rsgrpc::prost::Message for ReconnectInfo {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ReconnectInfo {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2370,7 +2270,6 @@ impl ::rsgrpc::json::JsonMessage for ReconnectInfo {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ReconnectInfo {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2404,14 +2303,10 @@ impl ::rsgrpc::json::JsonFields for ReconnectInfo {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ReconnectInfo {
     const NAME: &'static str = "ReconnectInfo";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2423,7 +2318,6 @@ impl ::rsgrpc::prost::Name for ReconnectInfo {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct LoadBalancerStatsRequest {
     /// Request stats for the next num_rpcs sent by client.
     pub num_rpcs: i32,
@@ -2432,7 +2326,6 @@ pub struct LoadBalancerStatsRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for LoadBalancerStatsRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.num_rpcs != 0 {
@@ -2487,7 +2380,6 @@ impl ::rsgrpc::prost::Message for LoadBalancerStatsRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for LoadBalancerStatsRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2510,7 +2402,6 @@ impl ::rsgrpc::json::JsonMessage for LoadBalancerStatsRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for LoadBalancerStatsRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2542,14 +2433,10 @@ impl ::rsgrpc::json::JsonFields for LoadBalancerStatsRequest {
                 self.timeout_sec = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for LoadBalancerStatsRequest {
     const NAME: &'static str = "LoadBalancerStatsRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2561,7 +2448,6 @@ impl ::rsgrpc::prost::Name for LoadBalancerStatsRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct LoadBalancerStatsResponse {
     /// The number of completed RPCs for each peer.
     pub rpcs_by_peer: ::std::collections::HashMap<::std::string::String, i32>,
@@ -2574,7 +2460,6 @@ pub struct LoadBalancerStatsResponse {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for LoadBalancerStatsResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::encode_map(
@@ -2670,7 +2555,6 @@ impl ::rsgrpc::prost::Message for LoadBalancerStatsResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for LoadBalancerStatsResponse {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2706,7 +2590,6 @@ impl ::rsgrpc::json::JsonMessage for LoadBalancerStatsResponse {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for LoadBalancerStatsResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2764,14 +2647,10 @@ impl ::rsgrpc::json::JsonFields for LoadBalancerStatsResponse {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for LoadBalancerStatsResponse {
     const NAME: &'static str = "LoadBalancerStatsResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2785,14 +2664,12 @@ impl ::rsgrpc::prost::Name for LoadBalancerStatsResponse {
 /// Nested types and oneofs of [`LoadBalancerStatsResponse`].
 pub mod load_balancer_stats_response {
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct RpcsByPeer {
         /// The number of completed RPCs for each peer.
         pub rpcs_by_peer: ::std::collections::HashMap<::std::string::String, i32>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for RpcsByPeer {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             ::rsgrpc::codegen::encode_map(
@@ -2844,7 +2721,6 @@ pub mod load_balancer_stats_response {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for RpcsByPeer {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -2866,7 +2742,6 @@ pub mod load_balancer_stats_response {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for RpcsByPeer {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -2896,13 +2771,11 @@ pub mod load_balancer_stats_response {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for RpcsByPeer {
         const NAME: &'static str = "LoadBalancerStatsResponse.RpcsByPeer";
         const PACKAGE: &'static str = "grpc.testing";
@@ -2917,12 +2790,10 @@ pub mod load_balancer_stats_response {
 }
 /// Request for retrieving a test client's accumulated stats.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct LoadBalancerAccumulatedStatsRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for LoadBalancerAccumulatedStatsRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -2943,7 +2814,6 @@ impl ::rsgrpc::prost::Message for LoadBalancerAccumulatedStatsRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for LoadBalancerAccumulatedStatsRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2956,7 +2826,6 @@ impl ::rsgrpc::json::JsonMessage for LoadBalancerAccumulatedStatsRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for LoadBalancerAccumulatedStatsRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         let _ = key;
@@ -2972,7 +2841,6 @@ impl ::rsgrpc::json::JsonFields for LoadBalancerAccumulatedStatsRequest {
         map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for LoadBalancerAccumulatedStatsRequest {
     const NAME: &'static str = "LoadBalancerAccumulatedStatsRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -3296,14 +3164,10 @@ impl ::rsgrpc::json::JsonFields for LoadBalancerAccumulatedStatsResponse {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for LoadBalancerAccumulatedStatsResponse {
     const NAME: &'static str = "LoadBalancerAccumulatedStatsResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -3317,7 +3181,6 @@ impl ::rsgrpc::prost::Name for LoadBalancerAccumulatedStatsResponse {
 /// Nested types and oneofs of [`LoadBalancerAccumulatedStatsResponse`].
 pub mod load_balancer_accumulated_stats_response {
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct MethodStats {
         /// The number of RPCs that were started for this method.
         pub rpcs_started: i32,
@@ -3327,7 +3190,6 @@ pub mod load_balancer_accumulated_stats_response {
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for MethodStats {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if self.rpcs_started != 0 {
@@ -3397,7 +3259,6 @@ pub mod load_balancer_accumulated_stats_response {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for MethodStats {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -3424,7 +3285,6 @@ pub mod load_balancer_accumulated_stats_response {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for MethodStats {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -3463,13 +3323,11 @@ pub mod load_balancer_accumulated_stats_response {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for MethodStats {
         const NAME: &'static str = "LoadBalancerAccumulatedStatsResponse.MethodStats";
         const PACKAGE: &'static str = "grpc.testing";
@@ -3484,7 +3342,6 @@ pub mod load_balancer_accumulated_stats_response {
 }
 /// Configurations for a test client.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ClientConfigureRequest {
     /// The types of RPCs the client sends.
     pub types: ::std::vec::Vec<i32>,
@@ -3496,7 +3353,6 @@ pub struct ClientConfigureRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ClientConfigureRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::int32::encode_packed(1, &self.types, buf);
@@ -3563,7 +3419,6 @@ impl ::rsgrpc::prost::Message for ClientConfigureRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ClientConfigureRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -3603,7 +3458,6 @@ impl ::rsgrpc::json::JsonMessage for ClientConfigureRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ClientConfigureRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -3654,14 +3508,10 @@ impl ::rsgrpc::json::JsonFields for ClientConfigureRequest {
                 self.timeout_sec = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ClientConfigureRequest {
     const NAME: &'static str = "ClientConfigureRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -3672,7 +3522,6 @@ impl ::rsgrpc::prost::Name for ClientConfigureRequest {
         "type.googleapis.com/grpc.testing.ClientConfigureRequest".into()
     }
 }
-#[allow(deprecated)]
 impl ClientConfigureRequest {
     /// The values of `types` that this code knows, as enums.
     pub fn types(
@@ -3691,7 +3540,6 @@ impl ClientConfigureRequest {
 pub mod client_configure_request {
     /// Metadata to be attached for the given type of RPCs.
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct Metadata {
         pub r#type: i32,
         pub key: ::std::string::String,
@@ -3699,7 +3547,6 @@ pub mod client_configure_request {
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for Metadata {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if self.r#type != 0 {
@@ -3772,7 +3619,6 @@ pub mod client_configure_request {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for Metadata {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -3804,7 +3650,6 @@ pub mod client_configure_request {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for Metadata {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -3856,13 +3701,11 @@ pub mod client_configure_request {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Metadata {
         const NAME: &'static str = "ClientConfigureRequest.Metadata";
         const PACKAGE: &'static str = "grpc.testing";
@@ -3873,7 +3716,6 @@ pub mod client_configure_request {
             "type.googleapis.com/grpc.testing.ClientConfigureRequest.Metadata".into()
         }
     }
-    #[allow(deprecated)]
     impl Metadata {
         /// `type` as an enum; its default if unset or unknown to this code.
         pub fn r#type(&self) -> RpcType {
@@ -3887,13 +3729,11 @@ pub mod client_configure_request {
     /// Type of RPCs to send.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[repr(i32)]
-    #[allow(deprecated)]
     pub enum RpcType {
         #[default]
         EmptyCall = 0,
         UnaryCall = 1,
     }
-    #[allow(deprecated)]
     impl RpcType {
         /// The value's name as written in the .proto file.
         pub fn as_str_name(&self) -> &'static str {
@@ -3915,7 +3755,6 @@ pub mod client_configure_request {
             matches!(value, 0..= 1)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonEnum for RpcType {
         fn number_of(name: &str) -> ::core::option::Option<i32> {
             Self::from_str_name(name).map(|value| value as i32)
@@ -3925,13 +3764,11 @@ pub mod client_configure_request {
         }
         const CLOSED: bool = false;
     }
-    #[allow(deprecated)]
     impl ::core::convert::From<RpcType> for i32 {
         fn from(value: RpcType) -> i32 {
             value as i32
         }
     }
-    #[allow(deprecated)]
     impl ::core::convert::TryFrom<i32> for RpcType {
         type Error = ::rsgrpc::prost::UnknownEnumValue;
         fn try_from(
@@ -3949,12 +3786,10 @@ pub mod client_configure_request {
 }
 /// Response for updating a test client's configuration.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ClientConfigureResponse {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ClientConfigureResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -3975,7 +3810,6 @@ impl ::rsgrpc::prost::Message for ClientConfigureResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ClientConfigureResponse {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -3988,7 +3822,6 @@ impl ::rsgrpc::json::JsonMessage for ClientConfigureResponse {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ClientConfigureResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         let _ = key;
@@ -4004,7 +3837,6 @@ impl ::rsgrpc::json::JsonFields for ClientConfigureResponse {
         map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ClientConfigureResponse {
     const NAME: &'static str = "ClientConfigureResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -4019,7 +3851,6 @@ impl ::rsgrpc::prost::Name for ClientConfigureResponse {
 /// https://github.com/cncf/xds/blob/eded343319d09f30032952beda9840bbd3dcf7ac/xds/data/orca/v3/orca_load_report.proto#L15,
 /// but avoids orca dependency. Used by both per-query and out-of-band reporting tests.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct TestOrcaReport {
     pub cpu_utilization: f64,
     pub memory_utilization: f64,
@@ -4028,7 +3859,6 @@ pub struct TestOrcaReport {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for TestOrcaReport {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.cpu_utilization.to_bits() != 0 {
@@ -4144,7 +3974,6 @@ impl ::rsgrpc::prost::Message for TestOrcaReport {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for TestOrcaReport {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -4185,7 +4014,6 @@ impl ::rsgrpc::json::JsonMessage for TestOrcaReport {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for TestOrcaReport {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -4247,14 +4075,10 @@ impl ::rsgrpc::json::JsonFields for TestOrcaReport {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for TestOrcaReport {
     const NAME: &'static str = "TestOrcaReport";
     const PACKAGE: &'static str = "grpc.testing";
@@ -4268,13 +4092,11 @@ impl ::rsgrpc::prost::Name for TestOrcaReport {
 /// The type of payload that should be returned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum PayloadType {
     /// Compressable text format.
     #[default]
     Compressable = 0,
 }
-#[allow(deprecated)]
 impl PayloadType {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -4294,7 +4116,6 @@ impl PayloadType {
         matches!(value, 0)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for PayloadType {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -4304,13 +4125,11 @@ impl ::rsgrpc::json::JsonEnum for PayloadType {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<PayloadType> for i32 {
     fn from(value: PayloadType) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for PayloadType {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -4330,7 +4149,6 @@ impl ::core::convert::TryFrom<i32> for PayloadType {
 /// how this detection is done is context and server dependent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum GrpclbRouteType {
     /// Server didn't detect the route that a client took to reach it.
     #[default]
@@ -4340,7 +4158,6 @@ pub enum GrpclbRouteType {
     /// Indicates that a client reached a server as a gRPCLB-given backend.
     Backend = 2,
 }
-#[allow(deprecated)]
 impl GrpclbRouteType {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -4370,7 +4187,6 @@ impl GrpclbRouteType {
         matches!(value, 0..= 2)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for GrpclbRouteType {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -4380,13 +4196,11 @@ impl ::rsgrpc::json::JsonEnum for GrpclbRouteType {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<GrpclbRouteType> for i32 {
     fn from(value: GrpclbRouteType) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for GrpclbRouteType {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -4410,7 +4224,7 @@ pub mod test_service_client {
     pub struct TestServiceClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl TestServiceClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -4785,7 +4599,6 @@ pub mod test_service_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: TestService> ::rsgrpc::server::Service for TestServiceServer<T> {
         fn name(&self) -> &'static str {
             SERVICE_NAME
@@ -4901,7 +4714,7 @@ pub mod unimplemented_service_client {
     pub struct UnimplementedServiceClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl UnimplementedServiceClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -4993,7 +4806,6 @@ pub mod unimplemented_service_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: UnimplementedService> ::rsgrpc::server::Service
     for UnimplementedServiceServer<T> {
         fn name(&self) -> &'static str {
@@ -5037,7 +4849,7 @@ pub mod reconnect_service_client {
     pub struct ReconnectServiceClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl ReconnectServiceClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -5154,7 +4966,6 @@ pub mod reconnect_service_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: ReconnectService> ::rsgrpc::server::Service for ReconnectServiceServer<T> {
         fn name(&self) -> &'static str {
             SERVICE_NAME
@@ -5203,7 +5014,7 @@ pub mod load_balancer_stats_service_client {
     pub struct LoadBalancerStatsServiceClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl LoadBalancerStatsServiceClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -5335,7 +5146,6 @@ pub mod load_balancer_stats_service_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: LoadBalancerStatsService> ::rsgrpc::server::Service
     for LoadBalancerStatsServiceServer<T> {
         fn name(&self) -> &'static str {
@@ -5393,7 +5203,7 @@ pub mod xds_update_health_service_client {
     pub struct XdsUpdateHealthServiceClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl XdsUpdateHealthServiceClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -5513,7 +5323,6 @@ pub mod xds_update_health_service_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: XdsUpdateHealthService> ::rsgrpc::server::Service
     for XdsUpdateHealthServiceServer<T> {
         fn name(&self) -> &'static str {
@@ -5571,7 +5380,7 @@ pub mod xds_update_client_configure_service_client {
     pub struct XdsUpdateClientConfigureServiceClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl XdsUpdateClientConfigureServiceClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -5665,7 +5474,6 @@ pub mod xds_update_client_configure_service_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: XdsUpdateClientConfigureService> ::rsgrpc::server::Service
     for XdsUpdateClientConfigureServiceServer<T> {
         fn name(&self) -> &'static str {
@@ -5704,9 +5512,7 @@ pub mod xds_update_client_configure_service_server {
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\ne\n\x18grpc/testing/empty.proto\x12\x0Cgrpc.testing\"\x07\n\x05EmptyB*\n\x1Bio.grpc.testing.integrationB\x0BEmptyProtosb\x06proto3\n\x94'\n\x1Bgrpc/testing/messages.proto\x12\x0Cgrpc.testing\"!\n\tBoolValue\x12\x14\n\x05value\x18\x01 \x01(\x08R\x05value\"L\n\x07Payload\x12-\n\x04type\x18\x01 \x01(\x0E2\x19.grpc.testing.PayloadTypeR\x04type\x12\x12\n\x04body\x18\x02 \x01(\x0CR\x04body\":\n\nEchoStatus\x12\x12\n\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"\xB9\x05\n\rSimpleRequest\x12>\n\rresponse_type\x18\x01 \x01(\x0E2\x19.grpc.testing.PayloadTypeR\x0CresponseType\x12#\n\rresponse_size\x18\x02 \x01(\x05R\x0CresponseSize\x12/\n\x07payload\x18\x03 \x01(\x0B2\x15.grpc.testing.PayloadR\x07payload\x12#\n\rfill_username\x18\x04 \x01(\x08R\x0CfillUsername\x12(\n\x10fill_oauth_scope\x18\x05 \x01(\x08R\x0EfillOauthScope\x12H\n\x13response_compressed\x18\x06 \x01(\x0B2\x17.grpc.testing.BoolValueR\x12responseCompressed\x12A\n\x0Fresponse_status\x18\x07 \x01(\x0B2\x18.grpc.testing.EchoStatusR\x0EresponseStatus\x12D\n\x11expect_compressed\x18\x08 \x01(\x0B2\x17.grpc.testing.BoolValueR\x10expectCompressed\x12$\n\x0Efill_server_id\x18\t \x01(\x08R\x0CfillServerId\x123\n\x16fill_grpclb_route_type\x18\n \x01(\x08R\x13fillGrpclbRouteType\x12O\n\x15orca_per_query_report\x18\x0B \x01(\x0B2\x1C.grpc.testing.TestOrcaReportR\x12orcaPerQueryReport\x12D\n\x0Forca_oob_report\x18\x0C \x01(\x0B2\x1C.grpc.testing.TestOrcaReportR\rorcaOobReport\"\x82\x02\n\x0ESimpleResponse\x12/\n\x07payload\x18\x01 \x01(\x0B2\x15.grpc.testing.PayloadR\x07payload\x12\x1A\n\x08username\x18\x02 \x01(\tR\x08username\x12\x1F\n\x0Boauth_scope\x18\x03 \x01(\tR\noauthScope\x12\x1B\n\tserver_id\x18\x04 \x01(\tR\x08serverId\x12I\n\x11grpclb_route_type\x18\x05 \x01(\x0E2\x1D.grpc.testing.GrpclbRouteTypeR\x0FgrpclbRouteType\x12\x1A\n\x08hostname\x18\x06 \x01(\tR\x08hostname\"\x92\x01\n\x19StreamingInputCallRequest\x12/\n\x07payload\x18\x01 \x01(\x0B2\x15.grpc.testing.PayloadR\x07payload\x12D\n\x11expect_compressed\x18\x02 \x01(\x0B2\x17.grpc.testing.BoolValueR\x10expectCompressed\"T\n\x1AStreamingInputCallResponse\x126\n\x17aggregated_payload_size\x18\x01 \x01(\x05R\x15aggregatedPayloadSize\"\x82\x01\n\x12ResponseParameters\x12\x12\n\x04size\x18\x01 \x01(\x05R\x04size\x12\x1F\n\x0Binterval_us\x18\x02 \x01(\x05R\nintervalUs\x127\n\ncompressed\x18\x03 \x01(\x0B2\x17.grpc.testing.BoolValueR\ncompressed\"\xE9\x02\n\x1AStreamingOutputCallRequest\x12>\n\rresponse_type\x18\x01 \x01(\x0E2\x19.grpc.testing.PayloadTypeR\x0CresponseType\x12Q\n\x13response_parameters\x18\x02 \x03(\x0B2 .grpc.testing.ResponseParametersR\x12responseParameters\x12/\n\x07payload\x18\x03 \x01(\x0B2\x15.grpc.testing.PayloadR\x07payload\x12A\n\x0Fresponse_status\x18\x07 \x01(\x0B2\x18.grpc.testing.EchoStatusR\x0EresponseStatus\x12D\n\x0Forca_oob_report\x18\x08 \x01(\x0B2\x1C.grpc.testing.TestOrcaReportR\rorcaOobReport\"N\n\x1BStreamingOutputCallResponse\x12/\n\x07payload\x18\x01 \x01(\x0B2\x15.grpc.testing.PayloadR\x07payload\"J\n\x0FReconnectParams\x127\n\x18max_reconnect_backoff_ms\x18\x01 \x01(\x05R\x15maxReconnectBackoffMs\"F\n\rReconnectInfo\x12\x16\n\x06passed\x18\x01 \x01(\x08R\x06passed\x12\x1D\n\nbackoff_ms\x18\x02 \x03(\x05R\tbackoffMs\"V\n\x18LoadBalancerStatsRequest\x12\x19\n\x08num_rpcs\x18\x01 \x01(\x05R\x07numRpcs\x12\x1F\n\x0Btimeout_sec\x18\x02 \x01(\x05R\ntimeoutSec\"\xE2\x04\n\x19LoadBalancerStatsResponse\x12Y\n\x0Crpcs_by_peer\x18\x01 \x03(\x0B27.grpc.testing.LoadBalancerStatsResponse.RpcsByPeerEntryR\nrpcsByPeer\x12!\n\x0Cnum_failures\x18\x02 \x01(\x05R\x0BnumFailures\x12_\n\x0Erpcs_by_method\x18\x03 \x03(\x0B29.grpc.testing.LoadBalancerStatsResponse.RpcsByMethodEntryR\x0CrpcsByMethod\x1A\xB1\x01\n\nRpcsByPeer\x12d\n\x0Crpcs_by_peer\x18\x01 \x03(\x0B2B.grpc.testing.LoadBalancerStatsResponse.RpcsByPeer.RpcsByPeerEntryR\nrpcsByPeer\x1A=\n\x0FRpcsByPeerEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1A=\n\x0FRpcsByPeerEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1As\n\x11RpcsByMethodEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12H\n\x05value\x18\x02 \x01(\x0B22.grpc.testing.LoadBalancerStatsResponse.RpcsByPeerR\x05value:\x028\x01\"%\n#LoadBalancerAccumulatedStatsRequest\"\x86\t\n$LoadBalancerAccumulatedStatsResponse\x12\x8E\x01\n\x1Anum_rpcs_started_by_method\x18\x01 \x03(\x0B2N.grpc.testing.LoadBalancerAccumulatedStatsResponse.NumRpcsStartedByMethodEntryB\x02\x18\x01R\x16numRpcsStartedByMethod\x12\x94\x01\n\x1Cnum_rpcs_succeeded_by_method\x18\x02 \x03(\x0B2P.grpc.testing.LoadBalancerAccumulatedStatsResponse.NumRpcsSucceededByMethodEntryB\x02\x18\x01R\x18numRpcsSucceededByMethod\x12\x8B\x01\n\x19num_rpcs_failed_by_method\x18\x03 \x03(\x0B2M.grpc.testing.LoadBalancerAccumulatedStatsResponse.NumRpcsFailedByMethodEntryB\x02\x18\x01R\x15numRpcsFailedByMethod\x12p\n\x10stats_per_method\x18\x04 \x03(\x0B2F.grpc.testing.LoadBalancerAccumulatedStatsResponse.StatsPerMethodEntryR\x0EstatsPerMethod\x1AI\n\x1BNumRpcsStartedByMethodEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1AK\n\x1DNumRpcsSucceededByMethodEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1AH\n\x1ANumRpcsFailedByMethodEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1A\xCF\x01\n\x0BMethodStats\x12!\n\x0Crpcs_started\x18\x01 \x01(\x05R\x0BrpcsStarted\x12b\n\x06result\x18\x02 \x03(\x0B2J.grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats.ResultEntryR\x06result\x1A9\n\x0BResultEntry\x12\x10\n\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1A\x81\x01\n\x13StatsPerMethodEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12T\n\x05value\x18\x02 \x01(\x0B2>.grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStatsR\x05value:\x028\x01\"\xE9\x02\n\x16ClientConfigureRequest\x12B\n\x05types\x18\x01 \x03(\x0E2,.grpc.testing.ClientConfigureRequest.RpcTypeR\x05types\x12I\n\x08metadata\x18\x02 \x03(\x0B2-.grpc.testing.ClientConfigureRequest.MetadataR\x08metadata\x12\x1F\n\x0Btimeout_sec\x18\x03 \x01(\x05R\ntimeoutSec\x1At\n\x08Metadata\x12@\n\x04type\x18\x01 \x01(\x0E2,.grpc.testing.ClientConfigureRequest.RpcTypeR\x04type\x12\x10\n\x03key\x18\x02 \x01(\tR\x03key\x12\x14\n\x05value\x18\x03 \x01(\tR\x05value\")\n\x07RpcType\x12\x0E\n\nEMPTY_CALL\x10\0\x12\x0E\n\nUNARY_CALL\x10\x01\"\x19\n\x17ClientConfigureResponse\"\x8B\x03\n\x0ETestOrcaReport\x12'\n\x0Fcpu_utilization\x18\x01 \x01(\x01R\x0EcpuUtilization\x12-\n\x12memory_utilization\x18\x02 \x01(\x01R\x11memoryUtilization\x12P\n\x0Crequest_cost\x18\x03 \x03(\x0B2-.grpc.testing.TestOrcaReport.RequestCostEntryR\x0BrequestCost\x12O\n\x0Butilization\x18\x04 \x03(\x0B2-.grpc.testing.TestOrcaReport.UtilizationEntryR\x0Butilization\x1A>\n\x10RequestCostEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1A>\n\x10UtilizationEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01*\x1F\n\x0BPayloadType\x12\x10\n\x0CCOMPRESSABLE\x10\0*o\n\x0FGrpclbRouteType\x12\x1D\n\x19GRPCLB_ROUTE_TYPE_UNKNOWN\x10\0\x12\x1E\n\x1AGRPCLB_ROUTE_TYPE_FALLBACK\x10\x01\x12\x1D\n\x19GRPCLB_ROUTE_TYPE_BACKEND\x10\x02B\x1D\n\x1Bio.grpc.testing.integrationb\x06proto3\n\xC6\x0C\n\x17grpc/testing/test.proto\x12\x0Cgrpc.testing\x1A\x18grpc/testing/empty.proto\x1A\x1Bgrpc/testing/messages.proto2\xCB\x05\n\x0BTestService\x125\n\tEmptyCall\x12\x13.grpc.testing.Empty\x1A\x13.grpc.testing.Empty\x12F\n\tUnaryCall\x12\x1B.grpc.testing.SimpleRequest\x1A\x1C.grpc.testing.SimpleResponse\x12O\n\x12CacheableUnaryCall\x12\x1B.grpc.testing.SimpleRequest\x1A\x1C.grpc.testing.SimpleResponse\x12l\n\x13StreamingOutputCall\x12(.grpc.testing.StreamingOutputCallRequest\x1A).grpc.testing.StreamingOutputCallResponse0\x01\x12i\n\x12StreamingInputCall\x12'.grpc.testing.StreamingInputCallRequest\x1A(.grpc.testing.StreamingInputCallResponse(\x01\x12i\n\x0EFullDuplexCall\x12(.grpc.testing.StreamingOutputCallRequest\x1A).grpc.testing.StreamingOutputCallResponse(\x010\x01\x12i\n\x0EHalfDuplexCall\x12(.grpc.testing.StreamingOutputCallRequest\x1A).grpc.testing.StreamingOutputCallResponse(\x010\x01\x12=\n\x11UnimplementedCall\x12\x13.grpc.testing.Empty\x1A\x13.grpc.testing.Empty2U\n\x14UnimplementedService\x12=\n\x11UnimplementedCall\x12\x13.grpc.testing.Empty\x1A\x13.grpc.testing.Empty2\x89\x01\n\x10ReconnectService\x12;\n\x05Start\x12\x1D.grpc.testing.ReconnectParams\x1A\x13.grpc.testing.Empty\x128\n\x04Stop\x12\x13.grpc.testing.Empty\x1A\x1B.grpc.testing.ReconnectInfo2\x82\x02\n\x18LoadBalancerStatsService\x12a\n\x0EGetClientStats\x12&.grpc.testing.LoadBalancerStatsRequest\x1A'.grpc.testing.LoadBalancerStatsResponse\x12\x82\x01\n\x19GetClientAccumulatedStats\x121.grpc.testing.LoadBalancerAccumulatedStatsRequest\x1A2.grpc.testing.LoadBalancerAccumulatedStatsResponse2\x8B\x01\n\x16XdsUpdateHealthService\x126\n\nSetServing\x12\x13.grpc.testing.Empty\x1A\x13.grpc.testing.Empty\x129\n\rSetNotServing\x12\x13.grpc.testing.Empty\x1A\x13.grpc.testing.Empty2{\n\x1FXdsUpdateClientConfigureService\x12X\n\tConfigure\x12$.grpc.testing.ClientConfigureRequest\x1A%.grpc.testing.ClientConfigureResponseB\x1D\n\x1Bio.grpc.testing.integrationb\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Empty>();
     registry.register::<BoolValue>();
     registry.register::<Payload>();

@@ -284,14 +284,10 @@ impl crate::rt::json::JsonFields for Documented {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::rt::prost::Name for Documented {
     const NAME: &'static str = "Documented";
     const PACKAGE: &'static str = "rsgrpc.test.docs";
@@ -401,10 +397,7 @@ impl crate::rt::json::JsonFields for Old {
                 self.value = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
@@ -590,14 +583,10 @@ impl crate::rt::json::JsonFields for UsesOld {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::rt::prost::Name for UsesOld {
     const NAME: &'static str = "UsesOld";
     const PACKAGE: &'static str = "rsgrpc.test.docs";
@@ -737,14 +726,10 @@ impl crate::rt::json::JsonFields for UsesLegacy {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::rt::prost::Name for UsesLegacy {
     const NAME: &'static str = "UsesLegacy";
     const PACKAGE: &'static str = "rsgrpc.test.docs";
@@ -907,7 +892,6 @@ impl ::core::convert::TryFrom<i32> for Phase {
 /// read as JSON.
 #[allow(deprecated)]
 pub fn register_json_types(registry: &mut crate::rt::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Documented>();
     registry.register::<Old>();
     registry.register::<UsesOld>();

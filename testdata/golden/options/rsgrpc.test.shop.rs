@@ -4,14 +4,12 @@
 
 #[must_use]
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Item {
     pub sku: ::std::string::String,
     pub price: ::core::option::Option<crate::gen::rsgrpc::test::common::Money>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::rt::UnknownFields,
 }
-#[allow(deprecated)]
 impl crate::rt::prost::Message for Item {
     fn encode_raw(&self, buf: &mut impl crate::rt::bytes::BufMut) {
         if !self.sku.is_empty() {
@@ -65,7 +63,6 @@ impl crate::rt::prost::Message for Item {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::rt::json::JsonMessage for Item {
     fn write_json(&self, writer: &mut crate::rt::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -87,7 +84,6 @@ impl crate::rt::json::JsonMessage for Item {
         crate::rt::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::rt::json::JsonFields for Item {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -120,14 +116,10 @@ impl crate::rt::json::JsonFields for Item {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::rt::prost::Name for Item {
     const NAME: &'static str = "Item";
     const PACKAGE: &'static str = "rsgrpc.test.shop";
@@ -140,7 +132,6 @@ impl crate::rt::prost::Name for Item {
 }
 /// Uses types from its own package (another file), another package and a sibling package.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Order {
     #[doc(alias = "identifier")]
     pub id: ::std::string::String,
@@ -157,7 +148,6 @@ pub struct Order {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::rt::UnknownFields,
 }
-#[allow(deprecated)]
 impl crate::rt::prost::Message for Order {
     fn encode_raw(&self, buf: &mut impl crate::rt::bytes::BufMut) {
         if !self.id.is_empty() {
@@ -280,7 +270,6 @@ impl crate::rt::prost::Message for Order {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::rt::json::JsonMessage for Order {
     fn write_json(&self, writer: &mut crate::rt::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -334,7 +323,6 @@ impl crate::rt::json::JsonMessage for Order {
         crate::rt::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::rt::json::JsonFields for Order {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -431,14 +419,10 @@ impl crate::rt::json::JsonFields for Order {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::rt::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::rt::prost::Name for Order {
     const NAME: &'static str = "Order";
     const PACKAGE: &'static str = "rsgrpc.test.shop";
@@ -449,7 +433,6 @@ impl crate::rt::prost::Name for Order {
         "type.googleapis.com/rsgrpc.test.shop.Order".into()
     }
 }
-#[allow(deprecated)]
 impl Order {
     /// `region` as an enum; its default if unset or unknown to this code.
     pub fn region(&self) -> crate::gen::rsgrpc::test::common::Region {
@@ -464,9 +447,7 @@ impl Order {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut crate::rt::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Item>();
     registry.register::<Order>();
 }

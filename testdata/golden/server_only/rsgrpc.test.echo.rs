@@ -2,7 +2,6 @@
 // source: rsgrpc/test/services/echo.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct EchoRequest {
     pub message: ::std::string::String,
     /// How many responses a streaming call sends.
@@ -15,7 +14,6 @@ pub struct EchoRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for EchoRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.message.is_empty() {
@@ -104,7 +102,6 @@ impl ::rsgrpc::prost::Message for EchoRequest {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for EchoRequest {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -142,7 +139,6 @@ impl ::rsgrpc::json::JsonMessage for EchoRequest {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for EchoRequest {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -201,14 +197,10 @@ impl ::rsgrpc::json::JsonFields for EchoRequest {
                 self.payload = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for EchoRequest {
     const NAME: &'static str = "EchoRequest";
     const PACKAGE: &'static str = "rsgrpc.test.echo";
@@ -220,7 +212,6 @@ impl ::rsgrpc::prost::Name for EchoRequest {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct EchoResponse {
     pub message: ::std::string::String,
     pub index: i32,
@@ -228,7 +219,6 @@ pub struct EchoResponse {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for EchoResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.message.is_empty() {
@@ -291,7 +281,6 @@ impl ::rsgrpc::prost::Message for EchoResponse {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for EchoResponse {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -319,7 +308,6 @@ impl ::rsgrpc::json::JsonMessage for EchoResponse {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for EchoResponse {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -360,14 +348,10 @@ impl ::rsgrpc::json::JsonFields for EchoResponse {
                 self.payload = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for EchoResponse {
     const NAME: &'static str = "EchoResponse";
     const PACKAGE: &'static str = "rsgrpc.test.echo";
@@ -401,6 +385,7 @@ pub mod echo_server {
         }
     }
     /// Echoes what it is sent.
+    #[allow(deprecated)]
     #[allow(clippy::wrong_self_convention)]
     pub trait Echo: ::core::marker::Send + ::core::marker::Sync + 'static {
         /// One request, one response.
@@ -681,7 +666,6 @@ pub mod counter_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: Counter> ::rsgrpc::server::Service for CounterServer<T> {
         fn name(&self) -> &'static str {
             SERVICE_NAME
@@ -715,9 +699,7 @@ pub mod counter_server {
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xBE\x01\n\x1Bgoogle/protobuf/empty.proto\x12\x0Fgoogle.protobuf\"\x07\n\x05EmptyB}\n\x13com.google.protobufB\nEmptyProtoP\x01Z.google.golang.org/protobuf/types/known/emptypb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xCE\x01\n\x1Frsgrpc/test/common/common.proto\x12\x12rsgrpc.test.common\"O\n\x05Money\x12\x1A\n\x08currency\x18\x01 \x01(\tR\x08currency\x12\x14\n\x05units\x18\x02 \x01(\x03R\x05units\x12\x14\n\x05nanos\x18\x03 \x01(\x05R\x05nanos*>\n\x06Region\x12\x16\n\x12REGION_UNSPECIFIED\x10\0\x12\r\n\tREGION_EU\x10\x01\x12\r\n\tREGION_US\x10\x02b\x06proto3\n\xF7\x06\n\x1Frsgrpc/test/services/echo.proto\x12\x10rsgrpc.test.echo\x1A\x1Bgoogle/protobuf/empty.proto\x1A\x1Frsgrpc/test/common/common.proto\"\x91\x01\n\x0BEchoRequest\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12\x16\n\x06repeat\x18\x02 \x01(\x05R\x06repeat\x12\x1B\n\tfail_code\x18\x03 \x01(\x05R\x08failCode\x12\x19\n\x08delay_ms\x18\x04 \x01(\x05R\x07delayMs\x12\x18\n\x07payload\x18\x05 \x01(\x0CR\x07payload\"X\n\x0CEchoResponse\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12\x14\n\x05index\x18\x02 \x01(\x05R\x05index\x12\x18\n\x07payload\x18\x03 \x01(\x0CR\x07payload2\xC2\x03\n\x04Echo\x12F\n\x05Unary\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse\x12O\n\x0CServerStream\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse0\x01\x12O\n\x0CClientStream\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse(\x01\x12I\n\x04Bidi\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse(\x010\x01\x12:\n\x05Price\x12\x16.google.protobuf.Empty\x1A\x19.rsgrpc.test.common.Money\x12I\n\x03Old\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse\"\x03\x88\x02\x012I\n\x07Counter\x12>\n\x04Next\x12\x16.google.protobuf.Empty\x1A\x1E.rsgrpc.test.echo.EchoResponseb\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<EchoRequest>();
     registry.register::<EchoResponse>();
 }

@@ -2,14 +2,12 @@
 // source: nopackage.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct TopLevel {
     pub value: i32,
     pub nested: ::core::option::Option<top_level::Nested>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for TopLevel {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.value != 0 {
@@ -65,7 +63,6 @@ impl ::rsgrpc::prost::Message for TopLevel {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for TopLevel {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -87,7 +84,6 @@ impl ::rsgrpc::json::JsonMessage for TopLevel {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for TopLevel {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -120,14 +116,10 @@ impl ::rsgrpc::json::JsonFields for TopLevel {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for TopLevel {
     const NAME: &'static str = "TopLevel";
     const PACKAGE: &'static str = "";
@@ -141,13 +133,11 @@ impl ::rsgrpc::prost::Name for TopLevel {
 /// Nested types and oneofs of [`TopLevel`].
 pub mod top_level {
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct Nested {
         pub text: ::std::string::String,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for Nested {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if !self.text.is_empty() {
@@ -184,7 +174,6 @@ pub mod top_level {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for Nested {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -202,7 +191,6 @@ pub mod top_level {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for Nested {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -226,13 +214,11 @@ pub mod top_level {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Nested {
         const NAME: &'static str = "TopLevel.Nested";
         const PACKAGE: &'static str = "";
@@ -246,13 +232,11 @@ pub mod top_level {
 }
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum TopEnum {
     #[default]
     Unspecified = 0,
     One = 1,
 }
-#[allow(deprecated)]
 impl TopEnum {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -274,7 +258,6 @@ impl TopEnum {
         matches!(value, 0..= 1)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for TopEnum {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -284,13 +267,11 @@ impl ::rsgrpc::json::JsonEnum for TopEnum {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<TopEnum> for i32 {
     fn from(value: TopEnum) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for TopEnum {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -305,9 +286,7 @@ impl ::core::convert::TryFrom<i32> for TopEnum {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<TopLevel>();
     registry.register::<top_level::Nested>();
 }

@@ -3,14 +3,12 @@
 
 /// A point, in degrees times 10^7.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Point {
     pub latitude: i32,
     pub longitude: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Point {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.latitude != 0 {
@@ -60,7 +58,6 @@ impl ::rsgrpc::prost::Message for Point {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Point {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -83,7 +80,6 @@ impl ::rsgrpc::json::JsonMessage for Point {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Point {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -115,14 +111,10 @@ impl ::rsgrpc::json::JsonFields for Point {
                 self.longitude = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Point {
     const NAME: &'static str = "Point";
     const PACKAGE: &'static str = "routeguide";
@@ -135,14 +127,12 @@ impl ::rsgrpc::prost::Name for Point {
 }
 /// A rectangle between two opposite corners.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Rectangle {
     pub lo: ::core::option::Option<Point>,
     pub hi: ::core::option::Option<Point>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Rectangle {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.lo {
@@ -200,7 +190,6 @@ impl ::rsgrpc::prost::Message for Rectangle {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Rectangle {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -221,7 +210,6 @@ impl ::rsgrpc::json::JsonMessage for Rectangle {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Rectangle {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -251,14 +239,10 @@ impl ::rsgrpc::json::JsonFields for Rectangle {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Rectangle {
     const NAME: &'static str = "Rectangle";
     const PACKAGE: &'static str = "routeguide";
@@ -271,14 +255,12 @@ impl ::rsgrpc::prost::Name for Rectangle {
 }
 /// A named place.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Feature {
     pub name: ::std::string::String,
     pub location: ::core::option::Option<Point>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Feature {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -334,7 +316,6 @@ impl ::rsgrpc::prost::Message for Feature {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Feature {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -356,7 +337,6 @@ impl ::rsgrpc::json::JsonMessage for Feature {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Feature {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -387,14 +367,10 @@ impl ::rsgrpc::json::JsonFields for Feature {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Feature {
     const NAME: &'static str = "Feature";
     const PACKAGE: &'static str = "routeguide";
@@ -407,14 +383,12 @@ impl ::rsgrpc::prost::Name for Feature {
 }
 /// A note left at a point.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct RouteNote {
     pub location: ::core::option::Option<Point>,
     pub message: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for RouteNote {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.location {
@@ -470,7 +444,6 @@ impl ::rsgrpc::prost::Message for RouteNote {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for RouteNote {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -492,7 +465,6 @@ impl ::rsgrpc::json::JsonMessage for RouteNote {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for RouteNote {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -523,14 +495,10 @@ impl ::rsgrpc::json::JsonFields for RouteNote {
                 self.message = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for RouteNote {
     const NAME: &'static str = "RouteNote";
     const PACKAGE: &'static str = "routeguide";
@@ -543,7 +511,6 @@ impl ::rsgrpc::prost::Name for RouteNote {
 }
 /// What RecordRoute learned about a route.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct RouteSummary {
     pub point_count: i32,
     pub feature_count: i32,
@@ -554,7 +521,6 @@ pub struct RouteSummary {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for RouteSummary {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.point_count != 0 {
@@ -647,7 +613,6 @@ impl ::rsgrpc::prost::Message for RouteSummary {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for RouteSummary {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -680,7 +645,6 @@ impl ::rsgrpc::json::JsonMessage for RouteSummary {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for RouteSummary {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -730,14 +694,10 @@ impl ::rsgrpc::json::JsonFields for RouteSummary {
                 self.elapsed_time = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for RouteSummary {
     const NAME: &'static str = "RouteSummary";
     const PACKAGE: &'static str = "routeguide";
@@ -757,7 +717,7 @@ pub mod route_guide_client {
     pub struct RouteGuideClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl RouteGuideClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -954,7 +914,6 @@ pub mod route_guide_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: RouteGuide> ::rsgrpc::server::Service for RouteGuideServer<T> {
         fn name(&self) -> &'static str {
             SERVICE_NAME
@@ -1018,9 +977,7 @@ pub mod route_guide_server {
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\x80\x06\n\x1Aexamples/route_guide.proto\x12\nrouteguide\"A\n\x05Point\x12\x1A\n\x08latitude\x18\x01 \x01(\x05R\x08latitude\x12\x1C\n\tlongitude\x18\x02 \x01(\x05R\tlongitude\"Q\n\tRectangle\x12!\n\x02lo\x18\x01 \x01(\x0B2\x11.routeguide.PointR\x02lo\x12!\n\x02hi\x18\x02 \x01(\x0B2\x11.routeguide.PointR\x02hi\"L\n\x07Feature\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12-\n\x08location\x18\x02 \x01(\x0B2\x11.routeguide.PointR\x08location\"T\n\tRouteNote\x12-\n\x08location\x18\x01 \x01(\x0B2\x11.routeguide.PointR\x08location\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"\x93\x01\n\x0CRouteSummary\x12\x1F\n\x0Bpoint_count\x18\x01 \x01(\x05R\npointCount\x12#\n\rfeature_count\x18\x02 \x01(\x05R\x0CfeatureCount\x12\x1A\n\x08distance\x18\x03 \x01(\x05R\x08distance\x12!\n\x0Celapsed_time\x18\x04 \x01(\x05R\x0BelapsedTime2\xFD\x01\n\nRouteGuide\x124\n\nGetFeature\x12\x11.routeguide.Point\x1A\x13.routeguide.Feature\x12<\n\x0CListFeatures\x12\x15.routeguide.Rectangle\x1A\x13.routeguide.Feature0\x01\x12<\n\x0BRecordRoute\x12\x11.routeguide.Point\x1A\x18.routeguide.RouteSummary(\x01\x12=\n\tRouteChat\x12\x15.routeguide.RouteNote\x1A\x15.routeguide.RouteNote(\x010\x01b\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Point>();
     registry.register::<Rectangle>();
     registry.register::<Feature>();

@@ -3,7 +3,6 @@
 
 /// A message named after std's and our own items, with fields named after what generated impls use.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Clone {
     pub unknown_fields: ::std::string::String,
     pub encoded_len: i32,
@@ -20,7 +19,6 @@ pub struct Clone {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields_: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Clone {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.unknown_fields.is_empty() {
@@ -232,7 +230,6 @@ impl ::rsgrpc::prost::Message for Clone {
         self.unknown_fields_.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Clone {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -301,7 +298,6 @@ impl ::rsgrpc::json::JsonMessage for Clone {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Clone {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -419,14 +415,10 @@ impl ::rsgrpc::json::JsonFields for Clone {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Clone {
     const NAME: &'static str = "Clone";
     const PACKAGE: &'static str = "rsgrpc.test.collisions";
@@ -438,14 +430,12 @@ impl ::rsgrpc::prost::Name for Clone {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Iterator {
     pub item: ::std::string::String,
     pub items: ::std::vec::Vec<Iterator>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Iterator {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.item.is_empty() {
@@ -493,7 +483,6 @@ impl ::rsgrpc::prost::Message for Iterator {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Iterator {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -519,7 +508,6 @@ impl ::rsgrpc::json::JsonMessage for Iterator {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Iterator {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -555,14 +543,10 @@ impl ::rsgrpc::json::JsonFields for Iterator {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Iterator {
     const NAME: &'static str = "Iterator";
     const PACKAGE: &'static str = "rsgrpc.test.collisions";
@@ -574,14 +558,12 @@ impl ::rsgrpc::prost::Name for Iterator {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Future {
     pub output: i32,
     pub poll: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Future {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.output != 0 {
@@ -631,7 +613,6 @@ impl ::rsgrpc::prost::Message for Future {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Future {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -654,7 +635,6 @@ impl ::rsgrpc::json::JsonMessage for Future {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Future {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -694,14 +674,10 @@ impl ::rsgrpc::json::JsonFields for Future {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Future {
     const NAME: &'static str = "Future";
     const PACKAGE: &'static str = "rsgrpc.test.collisions";
@@ -712,7 +688,6 @@ impl ::rsgrpc::prost::Name for Future {
         "type.googleapis.com/rsgrpc.test.collisions.Future".into()
     }
 }
-#[allow(deprecated)]
 impl Future {
     /// `poll` as an enum; its default if unset or unknown to this code.
     pub fn poll(&self) -> Poll {
@@ -724,13 +699,11 @@ impl Future {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Result {
     pub value: ::core::option::Option<result::Value>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Result {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         match &self.value {
@@ -814,7 +787,6 @@ impl ::rsgrpc::prost::Message for Result {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Result {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -838,7 +810,6 @@ impl ::rsgrpc::json::JsonMessage for Result {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Result {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -884,14 +855,10 @@ impl ::rsgrpc::json::JsonFields for Result {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Result {
     const NAME: &'static str = "Result";
     const PACKAGE: &'static str = "rsgrpc.test.collisions";
@@ -905,20 +872,17 @@ impl ::rsgrpc::prost::Name for Result {
 /// Nested types and oneofs of [`Result`].
 pub mod result {
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum Value {
         Ok(::std::string::String),
         Err(::std::string::String),
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Ok {
     pub drop: ::core::option::Option<Drop>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Ok {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.drop {
@@ -959,7 +923,6 @@ impl ::rsgrpc::prost::Message for Ok {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Ok {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -976,7 +939,6 @@ impl ::rsgrpc::json::JsonMessage for Ok {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Ok {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -998,14 +960,10 @@ impl ::rsgrpc::json::JsonFields for Ok {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Ok {
     const NAME: &'static str = "Ok";
     const PACKAGE: &'static str = "rsgrpc.test.collisions";
@@ -1017,13 +975,11 @@ impl ::rsgrpc::prost::Name for Ok {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Drop {
     pub into: ::core::option::Option<Into>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Drop {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.into {
@@ -1064,7 +1020,6 @@ impl ::rsgrpc::prost::Message for Drop {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Drop {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1081,7 +1036,6 @@ impl ::rsgrpc::json::JsonMessage for Drop {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Drop {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1103,14 +1057,10 @@ impl ::rsgrpc::json::JsonFields for Drop {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Drop {
     const NAME: &'static str = "Drop";
     const PACKAGE: &'static str = "rsgrpc.test.collisions";
@@ -1122,13 +1072,11 @@ impl ::rsgrpc::prost::Name for Drop {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Into {
     pub from: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Into {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.from != 0 {
@@ -1165,7 +1113,6 @@ impl ::rsgrpc::prost::Message for Into {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Into {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1183,7 +1130,6 @@ impl ::rsgrpc::json::JsonMessage for Into {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Into {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1206,14 +1152,10 @@ impl ::rsgrpc::json::JsonFields for Into {
                 self.from = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Into {
     const NAME: &'static str = "Into";
     const PACKAGE: &'static str = "rsgrpc.test.collisions";
@@ -1225,7 +1167,6 @@ impl ::rsgrpc::prost::Name for Into {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Default {
     pub debug: i32,
     pub send: ::core::option::Option<Send>,
@@ -1234,7 +1175,6 @@ pub struct Default {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Default {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.debug != 0 {
@@ -1322,7 +1262,6 @@ impl ::rsgrpc::prost::Message for Default {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Default {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1352,7 +1291,6 @@ impl ::rsgrpc::json::JsonMessage for Default {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Default {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1407,14 +1345,10 @@ impl ::rsgrpc::json::JsonFields for Default {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Default {
     const NAME: &'static str = "Default";
     const PACKAGE: &'static str = "rsgrpc.test.collisions";
@@ -1425,7 +1359,6 @@ impl ::rsgrpc::prost::Name for Default {
         "type.googleapis.com/rsgrpc.test.collisions.Default".into()
     }
 }
-#[allow(deprecated)]
 impl Default {
     /// `debug` as an enum; its default if unset or unknown to this code.
     pub fn debug(&self) -> Debug {
@@ -1437,13 +1370,11 @@ impl Default {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Send {
     pub value: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Send {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.value != 0 {
@@ -1480,7 +1411,6 @@ impl ::rsgrpc::prost::Message for Send {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Send {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1498,7 +1428,6 @@ impl ::rsgrpc::json::JsonMessage for Send {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Send {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1521,14 +1450,10 @@ impl ::rsgrpc::json::JsonFields for Send {
                 self.value = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Send {
     const NAME: &'static str = "Send";
     const PACKAGE: &'static str = "rsgrpc.test.collisions";
@@ -1540,13 +1465,11 @@ impl ::rsgrpc::prost::Name for Send {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Sync {
     pub value: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Sync {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.value != 0 {
@@ -1583,7 +1506,6 @@ impl ::rsgrpc::prost::Message for Sync {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Sync {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1601,7 +1523,6 @@ impl ::rsgrpc::json::JsonMessage for Sync {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Sync {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1624,14 +1545,10 @@ impl ::rsgrpc::json::JsonFields for Sync {
                 self.value = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Sync {
     const NAME: &'static str = "Sync";
     const PACKAGE: &'static str = "rsgrpc.test.collisions";
@@ -1643,13 +1560,11 @@ impl ::rsgrpc::prost::Name for Sync {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Sized {
     pub value: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Sized {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.value != 0 {
@@ -1686,7 +1601,6 @@ impl ::rsgrpc::prost::Message for Sized {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Sized {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1704,7 +1618,6 @@ impl ::rsgrpc::json::JsonMessage for Sized {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Sized {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1727,14 +1640,10 @@ impl ::rsgrpc::json::JsonFields for Sized {
                 self.value = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Sized {
     const NAME: &'static str = "Sized";
     const PACKAGE: &'static str = "rsgrpc.test.collisions";
@@ -1747,14 +1656,12 @@ impl ::rsgrpc::prost::Name for Sized {
 }
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum Poll {
     #[default]
     Unspecified = 0,
     Ready = 1,
     Pending = 2,
 }
-#[allow(deprecated)]
 impl Poll {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -1778,7 +1685,6 @@ impl Poll {
         matches!(value, 0..= 2)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for Poll {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -1788,13 +1694,11 @@ impl ::rsgrpc::json::JsonEnum for Poll {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<Poll> for i32 {
     fn from(value: Poll) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for Poll {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -1811,14 +1715,12 @@ impl ::core::convert::TryFrom<i32> for Poll {
 /// The Debug and Default enum: names of derives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum Debug {
     #[default]
     Unspecified = 0,
     Some = 1,
     None = 2,
 }
-#[allow(deprecated)]
 impl Debug {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -1842,7 +1744,6 @@ impl Debug {
         matches!(value, 0..= 2)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for Debug {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -1852,13 +1753,11 @@ impl ::rsgrpc::json::JsonEnum for Debug {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<Debug> for i32 {
     fn from(value: Debug) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for Debug {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -1882,7 +1781,7 @@ pub mod tricky_client {
     pub struct TrickyClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl TrickyClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -2305,7 +2204,6 @@ pub mod tricky_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: Tricky> ::rsgrpc::server::Service for TrickyServer<T> {
         fn name(&self) -> &'static str {
             SERVICE_NAME
@@ -2455,7 +2353,7 @@ pub mod option_client {
     pub struct OptionClient {
         inner: ::rsgrpc::client::Client,
     }
-    #[allow(deprecated, clippy::wrong_self_convention)]
+    #[allow(clippy::wrong_self_convention)]
     impl OptionClient {
         /// A client whose calls go through `channel`.
         pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
@@ -2568,7 +2466,6 @@ pub mod option_server {
             }
         }
     }
-    #[allow(deprecated)]
     impl<T: Option> ::rsgrpc::server::Service for OptionServer<T> {
         fn name(&self) -> &'static str {
             SERVICE_NAME
@@ -2612,9 +2509,7 @@ pub mod option_server {
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\x94\x12\n\x1Crsgrpc/test/collisions.proto\x12\x16rsgrpc.test.collisions\"\xA2\x03\n\x05Clone\x12%\n\x0Eunknown_fields\x18\x01 \x01(\tR\runknownFields\x12\x1F\n\x0Bencoded_len\x18\x02 \x01(\x05R\nencodedLen\x12\x14\n\x05clear\x18\x03 \x01(\x05R\x05clear\x12\x10\n\x03buf\x18\x04 \x01(\x05R\x03buf\x12\x10\n\x03ctx\x18\x05 \x01(\x05R\x03ctx\x12\x10\n\x03tag\x18\x06 \x01(\x05R\x03tag\x12\x1B\n\twire_type\x18\x07 \x01(\x05R\x08wireType\x12\x16\n\x06writer\x18\x08 \x01(\x05R\x06writer\x124\n\x04next\x18\t \x01(\x0B2 .rsgrpc.test.collisions.IteratorR\x04next\x126\n\x06future\x18\n \x01(\x0B2\x1E.rsgrpc.test.collisions.FutureR\x06future\x126\n\x06result\x18\x0B \x01(\x0B2\x1E.rsgrpc.test.collisions.ResultR\x06result\x12*\n\x02ok\x18\x0C \x01(\x0B2\x1A.rsgrpc.test.collisions.OkR\x02ok\"V\n\x08Iterator\x12\x12\n\x04item\x18\x01 \x01(\tR\x04item\x126\n\x05items\x18\x02 \x03(\x0B2 .rsgrpc.test.collisions.IteratorR\x05items\"R\n\x06Future\x12\x16\n\x06output\x18\x01 \x01(\x05R\x06output\x120\n\x04poll\x18\x02 \x01(\x0E2\x1C.rsgrpc.test.collisions.PollR\x04poll\"7\n\x06Result\x12\x10\n\x02ok\x18\x01 \x01(\tH\0R\x02ok\x12\x12\n\x03err\x18\x02 \x01(\tH\0R\x03errB\x07\n\x05value\"6\n\x02Ok\x120\n\x04drop\x18\x01 \x01(\x0B2\x1C.rsgrpc.test.collisions.DropR\x04drop\"8\n\x04Drop\x120\n\x04into\x18\x01 \x01(\x0B2\x1C.rsgrpc.test.collisions.IntoR\x04into\"\x1A\n\x04Into\x12\x12\n\x04from\x18\x01 \x01(\x05R\x04from\"\xD7\x01\n\x07Default\x123\n\x05debug\x18\x01 \x01(\x0E2\x1D.rsgrpc.test.collisions.DebugR\x05debug\x120\n\x04send\x18\x02 \x01(\x0B2\x1C.rsgrpc.test.collisions.SendR\x04send\x120\n\x04sync\x18\x03 \x01(\x0B2\x1C.rsgrpc.test.collisions.SyncR\x04sync\x123\n\x05sized\x18\x04 \x01(\x0B2\x1D.rsgrpc.test.collisions.SizedR\x05sized\"\x1C\n\x04Send\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value\"\x1C\n\x04Sync\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value\"\x1D\n\x05Sized\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value*>\n\x04Poll\x12\x14\n\x10POLL_UNSPECIFIED\x10\0\x12\x0E\n\nPOLL_READY\x10\x01\x12\x10\n\x0CPOLL_PENDING\x10\x02*>\n\x05Debug\x12\x15\n\x11DEBUG_UNSPECIFIED\x10\0\x12\x0E\n\nDEBUG_SOME\x10\x01\x12\x0E\n\nDEBUG_NONE\x10\x022\xFB\x06\n\x06Tricky\x12C\n\x03New\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12I\n\x07Connect\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone0\x01\x12G\n\x05Clone\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone(\x01\x12H\n\x04Into\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone(\x010\x01\x12H\n\x04Drop\x12\x1F.rsgrpc.test.collisions.Default\x1A\x1F.rsgrpc.test.collisions.Default\x12H\n\x04Self\x12\x1F.rsgrpc.test.collisions.Default\x1A\x1F.rsgrpc.test.collisions.Default\x12K\n\x07Default\x12\x1F.rsgrpc.test.collisions.Default\x1A\x1F.rsgrpc.test.collisions.Default\x12F\n\x04Poll\x12\x1E.rsgrpc.test.collisions.Future\x1A\x1E.rsgrpc.test.collisions.Future\x12L\n\x04Next\x12 .rsgrpc.test.collisions.Iterator\x1A .rsgrpc.test.collisions.Iterator0\x01\x12E\n\x05Inner\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12G\n\x07Channel\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12G\n\x07FromArc\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone2\x88\x01\n\x06Option\x12>\n\x04Some\x12\x1A.rsgrpc.test.collisions.Ok\x1A\x1A.rsgrpc.test.collisions.Ok\x12>\n\x04None\x12\x1A.rsgrpc.test.collisions.Ok\x1A\x1A.rsgrpc.test.collisions.Okb\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Clone>();
     registry.register::<Iterator>();
     registry.register::<Future>();

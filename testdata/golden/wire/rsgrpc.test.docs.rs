@@ -277,14 +277,10 @@ impl ::rsgrpc::json::JsonFields for Documented {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Documented {
     const NAME: &'static str = "Documented";
     const PACKAGE: &'static str = "rsgrpc.test.docs";
@@ -394,10 +390,7 @@ impl ::rsgrpc::json::JsonFields for Old {
                 self.value = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
@@ -583,14 +576,10 @@ impl ::rsgrpc::json::JsonFields for UsesOld {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for UsesOld {
     const NAME: &'static str = "UsesOld";
     const PACKAGE: &'static str = "rsgrpc.test.docs";
@@ -730,14 +719,10 @@ impl ::rsgrpc::json::JsonFields for UsesLegacy {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for UsesLegacy {
     const NAME: &'static str = "UsesLegacy";
     const PACKAGE: &'static str = "rsgrpc.test.docs";
@@ -899,7 +884,6 @@ impl ::core::convert::TryFrom<i32> for Phase {
 /// read as JSON.
 #[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Documented>();
     registry.register::<Old>();
     registry.register::<UsesOld>();

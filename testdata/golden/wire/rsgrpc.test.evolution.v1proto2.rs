@@ -2,14 +2,12 @@
 // source: rsgrpc/test/evolution/v1_proto2.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Record {
     pub id: ::core::option::Option<i32>,
     pub sub: ::core::option::Option<Sub>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Record {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.id {
@@ -67,7 +65,6 @@ impl ::rsgrpc::prost::Message for Record {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Record {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -88,7 +85,6 @@ impl ::rsgrpc::json::JsonMessage for Record {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Record {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -118,14 +114,10 @@ impl ::rsgrpc::json::JsonFields for Record {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Record {
     const NAME: &'static str = "Record";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v1proto2";
@@ -136,7 +128,6 @@ impl ::rsgrpc::prost::Name for Record {
         "type.googleapis.com/rsgrpc.test.evolution.v1proto2.Record".into()
     }
 }
-#[allow(deprecated)]
 impl Record {
     /// `id`, or its default if unset.
     pub fn id(&self) -> i32 {
@@ -147,13 +138,11 @@ impl Record {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Sub {
     pub name: ::core::option::Option<::std::string::String>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Sub {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.name {
@@ -194,7 +183,6 @@ impl ::rsgrpc::prost::Message for Sub {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Sub {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -211,7 +199,6 @@ impl ::rsgrpc::json::JsonMessage for Sub {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Sub {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -233,14 +220,10 @@ impl ::rsgrpc::json::JsonFields for Sub {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Sub {
     const NAME: &'static str = "Sub";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v1proto2";
@@ -251,7 +234,6 @@ impl ::rsgrpc::prost::Name for Sub {
         "type.googleapis.com/rsgrpc.test.evolution.v1proto2.Sub".into()
     }
 }
-#[allow(deprecated)]
 impl Sub {
     /// `name`, or its default if unset.
     pub fn name(&self) -> &str {
@@ -263,9 +245,7 @@ impl Sub {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Record>();
     registry.register::<Sub>();
 }

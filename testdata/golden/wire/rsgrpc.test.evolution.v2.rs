@@ -2,7 +2,6 @@
 // source: rsgrpc/test/evolution/v2.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Record {
     pub id: i32,
     pub added_string: ::std::string::String,
@@ -20,7 +19,6 @@ pub struct Record {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Record {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.id != 0 {
@@ -279,7 +277,6 @@ impl ::rsgrpc::prost::Message for Record {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Record {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -365,7 +362,6 @@ impl ::rsgrpc::json::JsonMessage for Record {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Record {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -504,14 +500,10 @@ impl ::rsgrpc::json::JsonFields for Record {
                 self.added_bytes = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Record {
     const NAME: &'static str = "Record";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v2";
@@ -523,14 +515,12 @@ impl ::rsgrpc::prost::Name for Record {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Sub {
     pub name: ::std::string::String,
     pub added_in_sub: i64,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Sub {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -585,7 +575,6 @@ impl ::rsgrpc::prost::Message for Sub {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Sub {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -608,7 +597,6 @@ impl ::rsgrpc::json::JsonMessage for Sub {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Sub {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -640,14 +628,10 @@ impl ::rsgrpc::json::JsonFields for Sub {
                 self.added_in_sub = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Sub {
     const NAME: &'static str = "Sub";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v2";
@@ -660,9 +644,7 @@ impl ::rsgrpc::prost::Name for Sub {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Record>();
     registry.register::<Sub>();
 }

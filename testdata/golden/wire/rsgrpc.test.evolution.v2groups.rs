@@ -2,7 +2,6 @@
 // source: rsgrpc/test/evolution/v2_groups.proto
 
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Record {
     pub id: ::core::option::Option<i32>,
     pub added: ::core::option::Option<record::Added>,
@@ -12,7 +11,6 @@ pub struct Record {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Record {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.id {
@@ -118,7 +116,6 @@ impl ::rsgrpc::prost::Message for Record {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Record {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -155,7 +152,6 @@ impl ::rsgrpc::json::JsonMessage for Record {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Record {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -216,14 +212,10 @@ impl ::rsgrpc::json::JsonFields for Record {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Record {
     const NAME: &'static str = "Record";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
@@ -234,7 +226,6 @@ impl ::rsgrpc::prost::Name for Record {
         "type.googleapis.com/rsgrpc.test.evolution.v2groups.Record".into()
     }
 }
-#[allow(deprecated)]
 impl Record {
     /// `id`, or its default if unset.
     pub fn id(&self) -> i32 {
@@ -254,14 +245,12 @@ impl Record {
 /// Nested types and oneofs of [`Record`].
 pub mod record {
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct Added {
         pub a: ::core::option::Option<i32>,
         pub deeper: ::core::option::Option<added::Deeper>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for Added {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if let ::core::option::Option::Some(value) = &self.a {
@@ -322,7 +311,6 @@ pub mod record {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for Added {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -343,7 +331,6 @@ pub mod record {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for Added {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -376,13 +363,11 @@ pub mod record {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Added {
         const NAME: &'static str = "Record.Added";
         const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
@@ -393,7 +378,6 @@ pub mod record {
             "type.googleapis.com/rsgrpc.test.evolution.v2groups.Record.Added".into()
         }
     }
-    #[allow(deprecated)]
     impl Added {
         /// `a`, or its default if unset.
         pub fn a(&self) -> i32 {
@@ -406,13 +390,11 @@ pub mod record {
     /// Nested types and oneofs of [`Added`].
     pub mod added {
         #[derive(Clone, PartialEq, Default, Debug)]
-        #[allow(deprecated)]
         pub struct Deeper {
             pub s: ::core::option::Option<::std::string::String>,
             /// Fields this code does not know, kept so they are written back unchanged.
             pub unknown_fields: ::rsgrpc::UnknownFields,
         }
-        #[allow(deprecated)]
         impl ::rsgrpc::prost::Message for Deeper {
             fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
                 if let ::core::option::Option::Some(value) = &self.s {
@@ -458,7 +440,6 @@ pub mod record {
                 self.unknown_fields.clear();
             }
         }
-        #[allow(deprecated)]
         impl ::rsgrpc::json::JsonMessage for Deeper {
             fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
                 writer.begin_object();
@@ -475,7 +456,6 @@ pub mod record {
                 ::rsgrpc::json::read_object(deserializer, ctx)
             }
         }
-        #[allow(deprecated)]
         impl ::rsgrpc::json::JsonFields for Deeper {
             fn field_number(key: &str) -> ::core::option::Option<u32> {
                 match key {
@@ -498,14 +478,12 @@ pub mod record {
                         ::core::result::Result::Ok(())
                     }
                     _ => {
-                        let _ = ctx;
                         map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>()
                             .map(|_| ())
                     }
                 }
             }
         }
-        #[allow(deprecated)]
         impl ::rsgrpc::prost::Name for Deeper {
             const NAME: &'static str = "Record.Added.Deeper";
             const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
@@ -517,7 +495,6 @@ pub mod record {
                     .into()
             }
         }
-        #[allow(deprecated)]
         impl Deeper {
             /// `s`, or its default if unset.
             pub fn s(&self) -> &str {
@@ -529,13 +506,11 @@ pub mod record {
         }
     }
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct Many {
         pub v: ::core::option::Option<i64>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for Many {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if let ::core::option::Option::Some(value) = &self.v {
@@ -576,7 +551,6 @@ pub mod record {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for Many {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -593,7 +567,6 @@ pub mod record {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for Many {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -616,13 +589,11 @@ pub mod record {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Many {
         const NAME: &'static str = "Record.Many";
         const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
@@ -633,7 +604,6 @@ pub mod record {
             "type.googleapis.com/rsgrpc.test.evolution.v2groups.Record.Many".into()
         }
     }
-    #[allow(deprecated)]
     impl Many {
         /// `v`, or its default if unset.
         pub fn v(&self) -> i64 {
@@ -645,13 +615,11 @@ pub mod record {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Sub {
     pub name: ::core::option::Option<::std::string::String>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Sub {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.name {
@@ -692,7 +660,6 @@ impl ::rsgrpc::prost::Message for Sub {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Sub {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -709,7 +676,6 @@ impl ::rsgrpc::json::JsonMessage for Sub {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Sub {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -731,14 +697,10 @@ impl ::rsgrpc::json::JsonFields for Sub {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Sub {
     const NAME: &'static str = "Sub";
     const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
@@ -749,7 +711,6 @@ impl ::rsgrpc::prost::Name for Sub {
         "type.googleapis.com/rsgrpc.test.evolution.v2groups.Sub".into()
     }
 }
-#[allow(deprecated)]
 impl Sub {
     /// `name`, or its default if unset.
     pub fn name(&self) -> &str {
@@ -761,9 +722,7 @@ impl Sub {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Record>();
     registry.register::<record::Added>();
     registry.register::<record::added::Deeper>();

@@ -2,7 +2,6 @@
 // source: rsgrpc/test/proto2.proto
 
 #[derive(Clone, PartialEq, Debug)]
-#[allow(deprecated)]
 pub struct Required {
     pub id: i32,
     pub name: ::std::string::String,
@@ -12,7 +11,6 @@ pub struct Required {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::core::default::Default for Required {
     fn default() -> Self {
         Required {
@@ -25,7 +23,6 @@ impl ::core::default::Default for Required {
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Required {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::int32::encode(1, &self.id, buf);
@@ -55,7 +52,6 @@ impl ::rsgrpc::prost::Message for Required {
                     .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "name"))
             }
             3 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = ::rsgrpc::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -109,7 +105,6 @@ impl ::rsgrpc::prost::Message for Required {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Required {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -146,7 +141,6 @@ impl ::rsgrpc::json::JsonMessage for Required {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Required {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -212,14 +206,10 @@ impl ::rsgrpc::json::JsonFields for Required {
                 self.with_default = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Required {
     const NAME: &'static str = "Required";
     const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -230,7 +220,6 @@ impl ::rsgrpc::prost::Name for Required {
         "type.googleapis.com/rsgrpc.test.v2.Required".into()
     }
 }
-#[allow(deprecated)]
 impl Required {
     /// `size` as an enum; its default if unset or unknown to this code.
     pub fn size(&self) -> Size {
@@ -242,13 +231,11 @@ impl Required {
     }
 }
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Leaf {
     pub label: ::core::option::Option<::std::string::String>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Leaf {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.label {
@@ -289,7 +276,6 @@ impl ::rsgrpc::prost::Message for Leaf {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Leaf {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -306,7 +292,6 @@ impl ::rsgrpc::json::JsonMessage for Leaf {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Leaf {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -328,14 +313,10 @@ impl ::rsgrpc::json::JsonFields for Leaf {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Leaf {
     const NAME: &'static str = "Leaf";
     const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -346,7 +327,6 @@ impl ::rsgrpc::prost::Name for Leaf {
         "type.googleapis.com/rsgrpc.test.v2.Leaf".into()
     }
 }
-#[allow(deprecated)]
 impl Leaf {
     /// `label`, or its default if unset.
     pub fn label(&self) -> &str {
@@ -358,7 +338,6 @@ impl Leaf {
 }
 /// Optional fields with explicit defaults of every type.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Defaults {
     pub d_double: ::core::option::Option<f64>,
     pub d_float: ::core::option::Option<f32>,
@@ -386,7 +365,6 @@ pub struct Defaults {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Defaults {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.d_double {
@@ -635,7 +613,6 @@ impl ::rsgrpc::prost::Message for Defaults {
                     .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "d_bytes"))
             }
             16 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = ::rsgrpc::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -689,7 +666,6 @@ impl ::rsgrpc::prost::Message for Defaults {
                     .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "d_empty"))
             }
             21 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = ::rsgrpc::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -855,7 +831,6 @@ impl ::rsgrpc::prost::Message for Defaults {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Defaults {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -960,7 +935,6 @@ impl ::rsgrpc::json::JsonMessage for Defaults {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Defaults {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1160,14 +1134,10 @@ impl ::rsgrpc::json::JsonFields for Defaults {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Defaults {
     const NAME: &'static str = "Defaults";
     const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -1178,7 +1148,6 @@ impl ::rsgrpc::prost::Name for Defaults {
         "type.googleapis.com/rsgrpc.test.v2.Defaults".into()
     }
 }
-#[allow(deprecated)]
 impl Defaults {
     /// `d_double`, or its default if unset.
     pub fn d_double(&self) -> f64 {
@@ -1348,7 +1317,6 @@ impl Defaults {
 }
 /// Repeated fields: unpacked by default in proto2, packed on request.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Repeated {
     pub unpacked_int32: ::std::vec::Vec<i32>,
     pub packed_int32: ::std::vec::Vec<i32>,
@@ -1360,7 +1328,6 @@ pub struct Repeated {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Repeated {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::int32::encode_repeated(1, &self.unpacked_int32, buf);
@@ -1488,7 +1455,6 @@ impl ::rsgrpc::prost::Message for Repeated {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Repeated {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1557,7 +1523,6 @@ impl ::rsgrpc::json::JsonMessage for Repeated {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Repeated {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1648,14 +1613,10 @@ impl ::rsgrpc::json::JsonFields for Repeated {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Repeated {
     const NAME: &'static str = "Repeated";
     const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -1666,7 +1627,6 @@ impl ::rsgrpc::prost::Name for Repeated {
         "type.googleapis.com/rsgrpc.test.v2.Repeated".into()
     }
 }
-#[allow(deprecated)]
 impl Repeated {
     /// The values of `unpacked_enum` that this code knows, as enums.
     pub fn unpacked_enum(&self) -> impl ::core::iter::Iterator<Item = Size> + '_ {
@@ -1687,7 +1647,6 @@ impl Repeated {
 }
 /// Groups, singular and repeated, and a group in a oneof.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct WithGroups {
     pub item: ::core::option::Option<with_groups::Item>,
     pub entry: ::std::vec::Vec<with_groups::Entry>,
@@ -1696,7 +1655,6 @@ pub struct WithGroups {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for WithGroups {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.item {
@@ -1838,7 +1796,6 @@ impl ::rsgrpc::prost::Message for WithGroups {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for WithGroups {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1878,7 +1835,6 @@ impl ::rsgrpc::json::JsonMessage for WithGroups {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for WithGroups {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1961,14 +1917,10 @@ impl ::rsgrpc::json::JsonFields for WithGroups {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for WithGroups {
     const NAME: &'static str = "WithGroups";
     const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -1979,7 +1931,6 @@ impl ::rsgrpc::prost::Name for WithGroups {
         "type.googleapis.com/rsgrpc.test.v2.WithGroups".into()
     }
 }
-#[allow(deprecated)]
 impl WithGroups {
     /// `after`, or its default if unset.
     pub fn after(&self) -> i32 {
@@ -1992,14 +1943,12 @@ impl WithGroups {
 /// Nested types and oneofs of [`WithGroups`].
 pub mod with_groups {
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct Item {
         pub a: ::core::option::Option<i32>,
         pub b: ::core::option::Option<::std::string::String>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for Item {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if let ::core::option::Option::Some(value) = &self.a {
@@ -2057,7 +2006,6 @@ pub mod with_groups {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for Item {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -2078,7 +2026,6 @@ pub mod with_groups {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for Item {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -2109,13 +2056,11 @@ pub mod with_groups {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Item {
         const NAME: &'static str = "WithGroups.Item";
         const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -2126,7 +2071,6 @@ pub mod with_groups {
             "type.googleapis.com/rsgrpc.test.v2.WithGroups.Item".into()
         }
     }
-    #[allow(deprecated)]
     impl Item {
         /// `a`, or its default if unset.
         pub fn a(&self) -> i32 {
@@ -2144,14 +2088,12 @@ pub mod with_groups {
         }
     }
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct Entry {
         pub key: i32,
         pub leaf: ::core::option::Option<super::Leaf>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for Entry {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             ::rsgrpc::codegen::int32::encode(5, &self.key, buf);
@@ -2201,7 +2143,6 @@ pub mod with_groups {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for Entry {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -2223,7 +2164,6 @@ pub mod with_groups {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for Entry {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -2257,13 +2197,11 @@ pub mod with_groups {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Entry {
         const NAME: &'static str = "WithGroups.Entry";
         const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -2275,13 +2213,11 @@ pub mod with_groups {
         }
     }
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct Pick {
         pub x: ::core::option::Option<i32>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Message for Pick {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
             if let ::core::option::Option::Some(value) = &self.x {
@@ -2322,7 +2258,6 @@ pub mod with_groups {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonMessage for Pick {
         fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -2339,7 +2274,6 @@ pub mod with_groups {
             ::rsgrpc::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::json::JsonFields for Pick {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -2362,13 +2296,11 @@ pub mod with_groups {
                     ::core::result::Result::Ok(())
                 }
                 _ => {
-                    let _ = ctx;
                     map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
                 }
             }
         }
     }
-    #[allow(deprecated)]
     impl ::rsgrpc::prost::Name for Pick {
         const NAME: &'static str = "WithGroups.Pick";
         const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -2379,7 +2311,6 @@ pub mod with_groups {
             "type.googleapis.com/rsgrpc.test.v2.WithGroups.Pick".into()
         }
     }
-    #[allow(deprecated)]
     impl Pick {
         /// `x`, or its default if unset.
         pub fn x(&self) -> i32 {
@@ -2390,7 +2321,6 @@ pub mod with_groups {
         }
     }
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum Choice {
         Pick(Pick),
         Number(i32),
@@ -2399,13 +2329,11 @@ pub mod with_groups {
 /// Extension ranges and extensions: extensions are not generated as fields, but their bytes survive as
 /// unknown fields.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Extendable {
     pub base: ::core::option::Option<i32>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Extendable {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.base {
@@ -2446,7 +2374,6 @@ impl ::rsgrpc::prost::Message for Extendable {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for Extendable {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2463,7 +2390,6 @@ impl ::rsgrpc::json::JsonMessage for Extendable {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for Extendable {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2485,14 +2411,10 @@ impl ::rsgrpc::json::JsonFields for Extendable {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for Extendable {
     const NAME: &'static str = "Extendable";
     const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -2503,7 +2425,6 @@ impl ::rsgrpc::prost::Name for Extendable {
         "type.googleapis.com/rsgrpc.test.v2.Extendable".into()
     }
 }
-#[allow(deprecated)]
 impl Extendable {
     /// `base`, or its default if unset.
     pub fn base(&self) -> i32 {
@@ -2515,7 +2436,6 @@ impl Extendable {
 }
 /// Closed enum fields: singular, repeated and in a oneof.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ClosedEnums {
     pub single: ::core::option::Option<i32>,
     pub many: ::std::vec::Vec<i32>,
@@ -2523,7 +2443,6 @@ pub struct ClosedEnums {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Message for ClosedEnums {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.single {
@@ -2551,7 +2470,6 @@ impl ::rsgrpc::prost::Message for ClosedEnums {
         const STRUCT_NAME: &str = "ClosedEnums";
         match tag {
             1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = ::rsgrpc::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -2578,7 +2496,6 @@ impl ::rsgrpc::prost::Message for ClosedEnums {
                     .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "many"))
             }
             4 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = ::rsgrpc::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -2646,7 +2563,6 @@ impl ::rsgrpc::prost::Message for ClosedEnums {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonMessage for ClosedEnums {
     fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2682,7 +2598,6 @@ impl ::rsgrpc::json::JsonMessage for ClosedEnums {
         ::rsgrpc::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonFields for ClosedEnums {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2752,14 +2667,10 @@ impl ::rsgrpc::json::JsonFields for ClosedEnums {
                 }
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::prost::Name for ClosedEnums {
     const NAME: &'static str = "ClosedEnums";
     const PACKAGE: &'static str = "rsgrpc.test.v2";
@@ -2770,7 +2681,6 @@ impl ::rsgrpc::prost::Name for ClosedEnums {
         "type.googleapis.com/rsgrpc.test.v2.ClosedEnums".into()
     }
 }
-#[allow(deprecated)]
 impl ClosedEnums {
     /// `single` as an enum; its default if unset or unknown to this code.
     pub fn single(&self) -> Size {
@@ -2792,7 +2702,6 @@ impl ClosedEnums {
 /// Nested types and oneofs of [`ClosedEnums`].
 pub mod closed_enums {
     #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
     pub enum Pick {
         Picked(i32),
         Other(::std::string::String),
@@ -2801,14 +2710,12 @@ pub mod closed_enums {
 /// A closed enum whose first value is not zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
-#[allow(deprecated)]
 pub enum Size {
     #[default]
     Small = 1,
     Medium = 2,
     Large = 3,
 }
-#[allow(deprecated)]
 impl Size {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -2832,7 +2739,6 @@ impl Size {
         matches!(value, 1..= 3)
     }
 }
-#[allow(deprecated)]
 impl ::rsgrpc::json::JsonEnum for Size {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -2842,13 +2748,11 @@ impl ::rsgrpc::json::JsonEnum for Size {
     }
     const CLOSED: bool = true;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<Size> for i32 {
     fn from(value: Size) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for Size {
     type Error = ::rsgrpc::prost::UnknownEnumValue;
     fn try_from(
@@ -2864,9 +2768,7 @@ impl ::core::convert::TryFrom<i32> for Size {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<Required>();
     registry.register::<Leaf>();
     registry.register::<Defaults>();
