@@ -23,14 +23,12 @@ pub(crate) async fn serve<IO>(io: IO, peer: Peer, shared: Arc<Shared>, shutdown:
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    match shared.config.keepalive_enforcement {
-        Some(policy) => {
-            let events = Arc::new(FrameEvents::default());
-            let io = FrameWatch::new(io, events.clone());
-            serve_h2(io, peer, shared, shutdown, Some((PingPolicy::new(policy), events))).await
-        }
-        None => serve_h2(io, peer, shared, shutdown, None).await,
-    }
+    // Watched always: the handshake timeout runs until the client's first frame, and the ping policy (when
+    // on) counts its PINGs.
+    let events = Arc::new(FrameEvents::default());
+    let io = FrameWatch::new(io, events.clone());
+    let ping_policy = shared.config.keepalive_enforcement.map(PingPolicy::new);
+    serve_h2(io, peer, shared, shutdown, events, ping_policy).await
 }
 
 async fn serve_h2<IO>(
@@ -38,12 +36,14 @@ async fn serve_h2<IO>(
     peer: Peer,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
-    mut ping_policy: Option<(PingPolicy, Arc<FrameEvents>)>,
+    events: Arc<FrameEvents>,
+    mut ping_policy: Option<PingPolicy>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
+    let handshake_deadline = tokio::time::Instant::now() + shared.config.handshake_timeout;
     let handshake = shared.config.h2().handshake::<_, Bytes>(io);
-    let mut connection = match tokio::time::timeout(shared.config.handshake_timeout, handshake).await {
+    let mut connection = match tokio::time::timeout_at(handshake_deadline, handshake).await {
         Ok(Ok(connection)) => connection,
         Ok(Err(error)) => {
             tracing::debug!(peer = ?peer.addr, %error, "HTTP/2 handshake failed");
@@ -68,7 +68,18 @@ async fn serve_h2<IO>(
     });
     let mut shutting_down = false;
     let mut calmed = false;
+    // h2's handshake ends with the 24 magic bytes; the preface is only complete with the client's SETTINGS,
+    // and a client that stops before them is not a connection yet, however long it waits.
+    let mut preface_timeout = (!events.preface_done()).then(|| Box::pin(tokio::time::sleep_until(handshake_deadline)));
     poll_fn(|cx| {
+        if let Some(timeout) = preface_timeout.as_mut() {
+            if events.preface_done() {
+                preface_timeout = None;
+            } else if timeout.as_mut().poll(cx).is_ready() {
+                tracing::debug!(peer = ?peer.addr, "the client sent no SETTINGS within the handshake timeout");
+                return Poll::Ready(());
+            }
+        }
         if !shutting_down && shutdown_signal.as_mut().poll(cx).is_ready() {
             shutting_down = true;
             // GOAWAY: no new streams; the ones in flight finish.
@@ -108,8 +119,8 @@ async fn serve_h2<IO>(
                     Poll::Pending => break,
                 }
             }
-            if let Some((policy, events)) = ping_policy.as_mut() {
-                if !calmed && policy.too_many_pings(events, || connection.has_streams(), tokio::time::Instant::now) {
+            if let Some(policy) = ping_policy.as_mut() {
+                if !calmed && policy.too_many_pings(&events, || connection.has_streams(), tokio::time::Instant::now) {
                     calmed = true;
                     tracing::debug!(peer = ?peer.addr, "the client pings too often: GOAWAY ENHANCE_YOUR_CALM");
                     // Then around again, so the connection writes the GOAWAY and closes.
@@ -124,7 +135,7 @@ async fn serve_h2<IO>(
                 match lifetime.poll(cx, calls.len() + Arc::strong_count(&spawned) - 1) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Action::Close) => {
-                        tracing::debug!(peer = ?peer.addr, "closing the connection: its maximum age and grace passed");
+                        tracing::debug!(peer = ?peer.addr, "closing the connection: the grace after its GOAWAY (age or idle) passed");
                         return Poll::Ready(());
                     }
                     // Then around again, so the connection writes the GOAWAY.

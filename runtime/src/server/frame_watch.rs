@@ -26,11 +26,18 @@ pub(crate) struct FrameEvents {
     pings: AtomicU32,
     /// Whether DATA or HEADERS frames were sent.
     sent_data: AtomicBool,
+    /// Whether the client's first frame (its SETTINGS, which ends its connection preface) arrived.
+    first_frame: AtomicBool,
 }
 
 impl FrameEvents {
     pub(crate) fn record_ping(&self) {
         self.pings.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether the client's connection preface is complete: its first frame arrived.
+    pub(crate) fn preface_done(&self) -> bool {
+        self.first_frame.load(Ordering::Relaxed)
     }
 
     pub(crate) fn record_sent_data(&self) {
@@ -107,6 +114,7 @@ impl<IO> FrameWatch<IO> {
     fn saw_read(&mut self, bytes: &[u8]) {
         let events = &self.events;
         self.reads.scan(bytes, |kind, flags| {
+            events.first_frame.store(true, Ordering::Relaxed);
             if kind == PING && flags & ACK == 0 {
                 events.record_ping();
             }

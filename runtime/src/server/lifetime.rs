@@ -10,6 +10,10 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
+/// How long an idle connection sent GOAWAY may take to close by itself: h2's graceful shutdown waits for the
+/// client to acknowledge a PING, and a client that never answers would keep the connection forever.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(3);
+
 /// The limits; all off by default.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Limits {
@@ -35,6 +39,8 @@ pub(crate) struct Lifetime {
     age: Option<Pin<Box<Sleep>>>,
     /// After the age GOAWAY: when the connection is closed regardless.
     age_deadline: Option<Pin<Box<Sleep>>>,
+    /// After the idle GOAWAY: when the connection is closed if it still has no calls.
+    idle_deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl Lifetime {
@@ -46,18 +52,25 @@ impl Lifetime {
             last_busy: now,
             age: limits.max_age.map(|age| Box::pin(tokio::time::sleep_until(now + age))),
             age_deadline: None,
+            idle_deadline: None,
         }
     }
 
     /// Whether any limit is set; without one the connection need not call [`Lifetime::poll`].
     pub(crate) fn is_active(&self) -> bool {
-        self.idle.is_some() || self.age.is_some() || self.age_deadline.is_some()
+        self.idle.is_some() || self.age.is_some() || self.age_deadline.is_some() || self.idle_deadline.is_some()
     }
 
     /// Checks the timers, given how many calls are open now.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>, open_calls: usize) -> Poll<Action> {
         if let Some(deadline) = self.age_deadline.as_mut() {
             if deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Action::Close);
+            }
+        }
+        if let Some(deadline) = self.idle_deadline.as_mut() {
+            // Calls that raced the GOAWAY finish first; the connection is polled again as they end.
+            if deadline.as_mut().poll(cx).is_ready() && open_calls == 0 {
                 return Poll::Ready(Action::Close);
             }
         }
@@ -86,6 +99,10 @@ impl Lifetime {
                 let due = self.last_busy + max_idle;
                 if open_calls == 0 && due <= now {
                     self.idle = None;
+                    let mut deadline = Box::pin(tokio::time::sleep(IDLE_CLOSE_GRACE));
+                    // Registers the waker for the close deadline.
+                    let _ = deadline.as_mut().poll(cx);
+                    self.idle_deadline = Some(deadline);
                     return Poll::Ready(Action::GoAway);
                 }
                 // Calls came and went since the timer was set: wait the rest of the idle time from the last.

@@ -144,8 +144,6 @@ async fn silent_connections_are_closed_by_the_handshake_timeout() {
 /// The first 24 bytes of the preface and not the SETTINGS frame that must follow them (RFC 9113 §3.4): the
 /// handshake is not done, and its timeout must still apply.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the handshake timeout to cover the client's first SETTINGS frame (h2's handshake ends after \
-            the 24-byte preface, and no timeout applies after it); see issue 11 item 5"]
 async fn connections_that_stop_inside_the_preface_are_closed_by_the_handshake_timeout() {
     let flags = [millis_flag("handshake-timeout-ms")];
     idle_connections("idle-preface-magic", &[flags[0].as_str()], false, PREFACE).await;
@@ -155,8 +153,6 @@ async fn connections_that_stop_inside_the_preface_are_closed_by_the_handshake_ti
 /// SETTINGS or PINGs: a client that connected and never calls. The server holds it until
 /// `max_connection_idle` (set here; off by default, as in grpc-go) sends it away and closes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs idle connections closed after their GOAWAY even when the client never answers the PING of \
-            h2's graceful shutdown (h2 waits for that PING's ack forever); see issue 11 item 5"]
 async fn idle_http2_connections_are_sent_away_by_max_connection_idle() {
     let mut preface = PREFACE.to_vec();
     Frame::settings(&[]).encode(&mut preface);
