@@ -1076,3 +1076,35 @@ async fn connections_past_the_limit_are_closed() {
     let status = tokio::time::timeout(std::time::Duration::from_secs(5), reply).await.expect("served again");
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_proxy_mode_the_channels_interceptors_apply() {
+    // The backend wants a token that REST clients do not send: the channel's interceptors add it, as they
+    // would to any call made on that channel.
+    let grpc = serve(Server::builder().interceptor(auth()).add_service(LibraryServer::new(TestLibrary)).build()).await;
+    fn with_token<T>(mut request: rsgrpc::Request<T>) -> rsgrpc::Request<T> {
+        request.metadata_mut().insert("authorization", "Bearer let-me-in").expect("valid metadata");
+        request
+    }
+    let channel = rsgrpc::client::Channel::builder(&grpc.target())
+        .unwrap()
+        .unary_interceptor(rsgrpc::interceptor::unary_fn(|request, next| next.run(with_token(request))))
+        .stream_interceptor(rsgrpc::interceptor::stream_fn(|request, next| next.run(with_token(request))))
+        .connect()
+        .await
+        .unwrap();
+    let gateway = Gateway::builder().routes(library_gateway::proxy_routes(channel)).build().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gateway.serve_with_shutdown(listener, async move {
+        let _ = stopped.await;
+    }));
+    let json_body = [("content-type", "application/json")];
+    for protocol in [Protocol::Http1, Protocol::Http2] {
+        let reply = send(addr, protocol, "GET", "/v1/shelves/s1", &[], "").await;
+        assert_eq!(reply.status, 200, "{protocol:?}: {}", reply.body);
+        let reply = send(addr, protocol, "POST", "/v1/chat", &json_body, "{\"text\": \"a\"}").await;
+        assert_eq!(reply.lines()[0]["result"]["text"], "A", "{protocol:?}: {}", reply.body);
+    }
+}
