@@ -3,13 +3,13 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{allow_deprecated, attributes, deprecated, Context};
+use super::{allow_deprecated, attributes, deprecated, Context, Parts};
 use crate::comments::doc_attributes;
 use crate::ident::ident;
 use crate::model::Enum;
 
-/// Everything generated for one enum, declared in module `_module`.
-pub fn enumeration(enumeration: &Enum, _module: &[String], context: &Context<'_>) -> TokenStream {
+/// Everything generated for one enum, declared in module `_module`: the type, then its impls.
+pub fn enumeration(enumeration: &Enum, _module: &[String], context: &Context<'_>) -> Parts {
     let rt = &context.rt;
     let name = ident(&enumeration.rust_name);
     let docs = doc_attributes(enumeration.docs.as_deref());
@@ -62,7 +62,7 @@ pub fn enumeration(enumeration: &Enum, _module: &[String], context: &Context<'_>
     let numbers = number_ranges(enumeration.values.iter().map(|value| value.number));
     let json = super::json::enum_impl(enumeration, enumeration.closed, context);
 
-    quote! {
+    let types = quote! {
         #docs
         #deprecated_attr
         #attributes
@@ -72,7 +72,8 @@ pub fn enumeration(enumeration: &Enum, _module: &[String], context: &Context<'_>
         pub enum #name {
             #(#variants)*
         }
-
+    };
+    let impls = quote! {
         #allow
         impl #name {
             #(#aliases)*
@@ -118,7 +119,8 @@ pub fn enumeration(enumeration: &Enum, _module: &[String], context: &Context<'_>
                 }
             }
         }
-    }
+    };
+    Parts { types, impls }
 }
 
 /// The numbers as a pattern of ranges (`-1..=3 | 7`), which is what clippy asks for and reads better.

@@ -6,14 +6,14 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::types::field_type;
-use super::{allow_deprecated, attributes, deprecated, enumeration, oneof, wire, Context};
+use super::{allow_deprecated, attributes, deprecated, enumeration, oneof, wire, Context, Parts};
 use crate::comments::doc_attributes;
 use crate::defaults::DefaultValue;
 use crate::ident::ident;
 use crate::model::{Cardinality, EnumRef, Field, Item, Message, Scalar, ValueType};
 
-/// Everything generated for one message.
-pub fn message(message: &Message, context: &Context<'_>) -> TokenStream {
+/// Everything generated for one message: the struct and the module of its nested types, then its impls.
+pub fn message(message: &Message, context: &Context<'_>) -> Parts {
     let rt = &context.rt;
     let name = ident(&message.rust_name);
     let docs = doc_attributes(message.docs.as_deref());
@@ -49,7 +49,7 @@ pub fn message(message: &Message, context: &Context<'_>) -> TokenStream {
     let json_impls = super::json::message_impls(message, context);
     let nested = nested_module(message, context);
 
-    quote! {
+    let types = quote! {
         #docs
         #deprecated
         #attributes
@@ -61,13 +61,16 @@ pub fn message(message: &Message, context: &Context<'_>) -> TokenStream {
             /// Fields this code does not know, kept so they are written back unchanged.
             pub #unknown: #rt::UnknownFields,
         }
+        #nested
+    };
+    let impls = quote! {
         #default_impl
         #wire_impl
         #json_impls
         #name_impl
         #accessors
-        #nested
-    }
+    };
+    Parts { types, impls }
 }
 
 /// A field's initial value when it is not the type's `Default`: required fields with an explicit default,
@@ -315,17 +318,24 @@ fn nested_module(message: &Message, context: &Context<'_>) -> TokenStream {
     let module_name = ident(&message.module_name);
     let mut module = message.module.clone();
     module.push(message.module_name.clone());
-    let items = message.nested.iter().map(|item| match item {
-        Item::Message(inner) => super::message::message(inner, context),
-        Item::Enum(inner) => enumeration::enumeration(inner, &module, context),
-    });
+    let items: Vec<Parts> = message
+        .nested
+        .iter()
+        .map(|item| match item {
+            Item::Message(inner) => super::message::message(inner, context),
+            Item::Enum(inner) => enumeration::enumeration(inner, &module, context),
+        })
+        .collect();
+    let types = items.iter().map(|parts| &parts.types);
+    let impls = items.iter().map(|parts| &parts.impls);
     let oneofs = message.oneofs.iter().map(|o| oneof::oneof(o, &module, &context.rt, message.uses_deprecated));
     let doc = format!(" Nested types and oneofs of [`{}`].", message.rust_name);
     quote! {
         #[doc = #doc]
         pub mod #module_name {
-            #(#items)*
+            #(#types)*
             #(#oneofs)*
+            #(#impls)*
         }
     }
 }

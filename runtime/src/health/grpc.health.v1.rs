@@ -8,6 +8,80 @@ pub struct HealthCheckRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct HealthCheckResponse {
+    pub status: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`HealthCheckResponse`].
+pub mod health_check_response {
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum ServingStatus {
+        #[default]
+        Unknown = 0,
+        Serving = 1,
+        NotServing = 2,
+        /// Only in Watch answers: the service is not known to the server.
+        ServiceUnknown = 3,
+    }
+    impl ServingStatus {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                ServingStatus::Unknown => "UNKNOWN",
+                ServingStatus::Serving => "SERVING",
+                ServingStatus::NotServing => "NOT_SERVING",
+                ServingStatus::ServiceUnknown => "SERVICE_UNKNOWN",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "UNKNOWN" => ::core::option::Option::Some(ServingStatus::Unknown),
+                "SERVING" => ::core::option::Option::Some(ServingStatus::Serving),
+                "NOT_SERVING" => ::core::option::Option::Some(ServingStatus::NotServing),
+                "SERVICE_UNKNOWN" => {
+                    ::core::option::Option::Some(ServingStatus::ServiceUnknown)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 3)
+        }
+    }
+    impl crate::json::JsonEnum for ServingStatus {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
+    }
+    impl ::core::convert::From<ServingStatus> for i32 {
+        fn from(value: ServingStatus) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for ServingStatus {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<ServingStatus, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(ServingStatus::Unknown),
+                1 => ::core::result::Result::Ok(ServingStatus::Serving),
+                2 => ::core::result::Result::Ok(ServingStatus::NotServing),
+                3 => ::core::result::Result::Ok(ServingStatus::ServiceUnknown),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+}
 impl crate::prost::Message for HealthCheckRequest {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.service.is_empty() {
@@ -94,12 +168,6 @@ impl crate::prost::Name for HealthCheckRequest {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.health.v1.HealthCheckRequest".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct HealthCheckResponse {
-    pub status: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
 }
 impl crate::prost::Message for HealthCheckResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
@@ -216,74 +284,6 @@ impl HealthCheckResponse {
     /// Sets `status`.
     pub fn set_status(&mut self, value: health_check_response::ServingStatus) {
         self.status = value as i32;
-    }
-}
-/// Nested types and oneofs of [`HealthCheckResponse`].
-pub mod health_check_response {
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    pub enum ServingStatus {
-        #[default]
-        Unknown = 0,
-        Serving = 1,
-        NotServing = 2,
-        /// Only in Watch answers: the service is not known to the server.
-        ServiceUnknown = 3,
-    }
-    impl ServingStatus {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                ServingStatus::Unknown => "UNKNOWN",
-                ServingStatus::Serving => "SERVING",
-                ServingStatus::NotServing => "NOT_SERVING",
-                ServingStatus::ServiceUnknown => "SERVICE_UNKNOWN",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "UNKNOWN" => ::core::option::Option::Some(ServingStatus::Unknown),
-                "SERVING" => ::core::option::Option::Some(ServingStatus::Serving),
-                "NOT_SERVING" => ::core::option::Option::Some(ServingStatus::NotServing),
-                "SERVICE_UNKNOWN" => {
-                    ::core::option::Option::Some(ServingStatus::ServiceUnknown)
-                }
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 3)
-        }
-    }
-    impl crate::json::JsonEnum for ServingStatus {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = false;
-    }
-    impl ::core::convert::From<ServingStatus> for i32 {
-        fn from(value: ServingStatus) -> i32 {
-            value as i32
-        }
-    }
-    impl ::core::convert::TryFrom<i32> for ServingStatus {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<ServingStatus, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(ServingStatus::Unknown),
-                1 => ::core::result::Result::Ok(ServingStatus::Serving),
-                2 => ::core::result::Result::Ok(ServingStatus::NotServing),
-                3 => ::core::result::Result::Ok(ServingStatus::ServiceUnknown),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
     }
 }
 /// A client of `grpc.health.v1.Health`; cheap to clone, every clone shares the channel.

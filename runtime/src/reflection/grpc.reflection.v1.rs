@@ -10,6 +10,82 @@ pub struct ServerReflectionRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
+/// Nested types and oneofs of [`ServerReflectionRequest`].
+pub mod server_reflection_request {
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum MessageRequest {
+        /// The file with this name, and the files it imports.
+        FileByFilename(::std::string::String),
+        /// The file that defines this symbol (service, method, message, enum, field), and its imports.
+        FileContainingSymbol(::std::string::String),
+        /// The file that defines this extension, and its imports.
+        FileContainingExtension(super::ExtensionRequest),
+        /// The extension numbers of this message type.
+        AllExtensionNumbersOfType(::std::string::String),
+        /// The services (the content is ignored).
+        ListServices(::std::string::String),
+    }
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ExtensionRequest {
+    pub containing_type: ::std::string::String,
+    pub extension_number: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ServerReflectionResponse {
+    pub valid_host: ::std::string::String,
+    pub original_request: ::core::option::Option<ServerReflectionRequest>,
+    pub message_response: ::core::option::Option<
+        server_reflection_response::MessageResponse,
+    >,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`ServerReflectionResponse`].
+pub mod server_reflection_response {
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum MessageResponse {
+        FileDescriptorResponse(super::FileDescriptorResponse),
+        AllExtensionNumbersResponse(super::ExtensionNumberResponse),
+        ListServicesResponse(super::ListServiceResponse),
+        ErrorResponse(super::ErrorResponse),
+    }
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct FileDescriptorResponse {
+    /// Serialized FileDescriptorProto messages.
+    pub file_descriptor_proto: ::std::vec::Vec<::std::vec::Vec<u8>>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ExtensionNumberResponse {
+    pub base_type_name: ::std::string::String,
+    pub extension_number: ::std::vec::Vec<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ListServiceResponse {
+    pub service: ::std::vec::Vec<ServiceResponse>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ServiceResponse {
+    pub name: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ErrorResponse {
+    pub error_code: i32,
+    pub error_message: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
 impl crate::prost::Message for ServerReflectionRequest {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.host.is_empty() {
@@ -417,29 +493,6 @@ impl crate::prost::Name for ServerReflectionRequest {
         "type.googleapis.com/grpc.reflection.v1.ServerReflectionRequest".into()
     }
 }
-/// Nested types and oneofs of [`ServerReflectionRequest`].
-pub mod server_reflection_request {
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum MessageRequest {
-        /// The file with this name, and the files it imports.
-        FileByFilename(::std::string::String),
-        /// The file that defines this symbol (service, method, message, enum, field), and its imports.
-        FileContainingSymbol(::std::string::String),
-        /// The file that defines this extension, and its imports.
-        FileContainingExtension(super::ExtensionRequest),
-        /// The extension numbers of this message type.
-        AllExtensionNumbersOfType(::std::string::String),
-        /// The services (the content is ignored).
-        ListServices(::std::string::String),
-    }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ExtensionRequest {
-    pub containing_type: ::std::string::String,
-    pub extension_number: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
 impl crate::prost::Message for ExtensionRequest {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.containing_type.is_empty() {
@@ -563,16 +616,6 @@ impl crate::prost::Name for ExtensionRequest {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.reflection.v1.ExtensionRequest".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ServerReflectionResponse {
-    pub valid_host: ::std::string::String,
-    pub original_request: ::core::option::Option<ServerReflectionRequest>,
-    pub message_response: ::core::option::Option<
-        server_reflection_response::MessageResponse,
-    >,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
 }
 impl crate::prost::Message for ServerReflectionResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
@@ -983,23 +1026,6 @@ impl crate::prost::Name for ServerReflectionResponse {
         "type.googleapis.com/grpc.reflection.v1.ServerReflectionResponse".into()
     }
 }
-/// Nested types and oneofs of [`ServerReflectionResponse`].
-pub mod server_reflection_response {
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum MessageResponse {
-        FileDescriptorResponse(super::FileDescriptorResponse),
-        AllExtensionNumbersResponse(super::ExtensionNumberResponse),
-        ListServicesResponse(super::ListServiceResponse),
-        ErrorResponse(super::ErrorResponse),
-    }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct FileDescriptorResponse {
-    /// Serialized FileDescriptorProto messages.
-    pub file_descriptor_proto: ::std::vec::Vec<::std::vec::Vec<u8>>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
 impl crate::prost::Message for FileDescriptorResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::bytes::encode_repeated(1, &self.file_descriptor_proto, buf);
@@ -1096,13 +1122,6 @@ impl crate::prost::Name for FileDescriptorResponse {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.reflection.v1.FileDescriptorResponse".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ExtensionNumberResponse {
-    pub base_type_name: ::std::string::String,
-    pub extension_number: ::std::vec::Vec<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
 }
 impl crate::prost::Message for ExtensionNumberResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
@@ -1229,12 +1248,6 @@ impl crate::prost::Name for ExtensionNumberResponse {
         "type.googleapis.com/grpc.reflection.v1.ExtensionNumberResponse".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ListServiceResponse {
-    pub service: ::std::vec::Vec<ServiceResponse>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
 impl crate::prost::Message for ListServiceResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::message::encode_repeated(1, &self.service, buf);
@@ -1330,12 +1343,6 @@ impl crate::prost::Name for ListServiceResponse {
         "type.googleapis.com/grpc.reflection.v1.ListServiceResponse".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ServiceResponse {
-    pub name: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
 impl crate::prost::Message for ServiceResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -1422,13 +1429,6 @@ impl crate::prost::Name for ServiceResponse {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.reflection.v1.ServiceResponse".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ErrorResponse {
-    pub error_code: i32,
-    pub error_message: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
 }
 impl crate::prost::Message for ErrorResponse {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {

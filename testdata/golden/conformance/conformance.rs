@@ -10,6 +10,141 @@ pub struct FailureSet {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+/// Represents a single test case's input.  The testee should:
+///
+///   1. parse this proto (which should always succeed)
+///   2. parse the protobuf or JSON payload in "payload" (which may fail)
+///   3. if the parse succeeded, serialize the message in the requested format.
+#[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ConformanceRequest {
+    /// Which format should the testee serialize its message to?
+    pub requested_output_format: i32,
+    /// The full name for the test message to use; for the moment, either:
+    /// protobuf_test_messages.proto3.TestAllTypesProto3 or
+    /// protobuf_test_messages.google.protobuf.TestAllTypesProto2.
+    pub message_type: ::std::string::String,
+    /// Each test is given a specific test category. Some category may need
+    /// specific support in testee programs. Refer to the definition of TestCategory
+    /// for more information.
+    pub test_category: i32,
+    /// Specify details for how to encode jspb.
+    pub jspb_encoding_options: ::core::option::Option<JspbEncodingConfig>,
+    /// This can be used in json and text format. If true, testee should print
+    /// unknown fields instead of ignore. This feature is optional.
+    pub print_unknown_fields: bool,
+    /// The payload (whether protobuf of JSON) is always for a
+    /// protobuf_test_messages.proto3.TestAllTypes proto (as defined in
+    /// src/google/protobuf/proto3_test_messages.proto).
+    ///
+    /// TODO(haberman): if/when we expand the conformance tests to support proto2,
+    /// we will want to include a field that lets the payload/response be a
+    /// protobuf_test_messages.google.protobuf.TestAllTypes message instead.
+    pub payload: ::core::option::Option<conformance_request::Payload>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`ConformanceRequest`].
+pub mod conformance_request {
+    /// The payload (whether protobuf of JSON) is always for a
+    /// protobuf_test_messages.proto3.TestAllTypes proto (as defined in
+    /// src/google/protobuf/proto3_test_messages.proto).
+    ///
+    /// TODO(haberman): if/when we expand the conformance tests to support proto2,
+    /// we will want to include a field that lets the payload/response be a
+    /// protobuf_test_messages.google.protobuf.TestAllTypes message instead.
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum Payload {
+        ProtobufPayload(::std::vec::Vec<u8>),
+        JsonPayload(::std::string::String),
+        /// Google internal only.  Opensource testees just skip it.
+        JspbPayload(::std::string::String),
+        TextPayload(::std::string::String),
+    }
+}
+/// Represents a single test case's output.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ConformanceResponse {
+    pub result: ::core::option::Option<conformance_response::Result>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`ConformanceResponse`].
+pub mod conformance_response {
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum Result {
+        /// This string should be set to indicate parsing failed.  The string can
+        /// provide more information about the parse error if it is available.
+        ///
+        /// Setting this string does not necessarily mean the testee failed the
+        /// test.  Some of the test cases are intentionally invalid input.
+        ParseError(::std::string::String),
+        /// If the input was successfully parsed but errors occurred when
+        /// serializing it to the requested output format, set the error message in
+        /// this field.
+        SerializeError(::std::string::String),
+        /// This should be set if some other error occurred.  This will always
+        /// indicate that the test failed.  The string can provide more information
+        /// about the failure.
+        RuntimeError(::std::string::String),
+        /// If the input was successfully parsed and the requested output was
+        /// protobuf, serialize it to protobuf and set it in this field.
+        ProtobufPayload(::std::vec::Vec<u8>),
+        /// If the input was successfully parsed and the requested output was JSON,
+        /// serialize to JSON and set it in this field.
+        JsonPayload(::std::string::String),
+        /// For when the testee skipped the test, likely because a certain feature
+        /// wasn't supported, like JSON input/output.
+        Skipped(::std::string::String),
+        /// If the input was successfully parsed and the requested output was JSPB,
+        /// serialize to JSPB and set it in this field. JSPB is google internal only
+        /// format. Opensource testees can just skip it.
+        JspbPayload(::std::string::String),
+        /// If the input was successfully parsed and the requested output was
+        /// TEXT_FORMAT, serialize to TEXT_FORMAT and set it in this field.
+        TextPayload(::std::string::String),
+    }
+}
+/// Encoding options for jspb format.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct JspbEncodingConfig {
+    /// Encode the value field of Any as jspb array if true, otherwise binary.
+    pub use_jspb_array_any_format: bool,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum WireFormat {
+    #[default]
+    Unspecified = 0,
+    Protobuf = 1,
+    Json = 2,
+    /// Google internal only. Opensource testees just skip it.
+    Jspb = 3,
+    TextFormat = 4,
+}
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum TestCategory {
+    #[default]
+    UnspecifiedTest = 0,
+    /// Test binary wire format.
+    BinaryTest = 1,
+    /// Test json wire format.
+    JsonTest = 2,
+    /// Similar to JSON_TEST. However, during parsing json, testee should ignore
+    /// unknown fields. This feature is optional. Each implementation can decide
+    /// whether to support it.  See
+    /// https://developers.google.com/protocol-buffers/docs/proto3#json_options
+    /// for more detail.
+    JsonIgnoreUnknownParsingTest = 3,
+    /// Test jspb wire format. Google internal only. Opensource testees just skip it.
+    JspbTest = 4,
+    /// Test text format. For cpp, java and python, testees can already deal with
+    /// this type. Testees of other languages can simply skip it.
+    TextFormatTest = 5,
+}
 impl ::rsgrpc::prost::Message for FailureSet {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::string::encode_repeated(1, &self.failure, buf);
@@ -102,40 +237,6 @@ impl ::rsgrpc::prost::Name for FailureSet {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/conformance.FailureSet".into()
     }
-}
-/// Represents a single test case's input.  The testee should:
-///
-///   1. parse this proto (which should always succeed)
-///   2. parse the protobuf or JSON payload in "payload" (which may fail)
-///   3. if the parse succeeded, serialize the message in the requested format.
-#[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ConformanceRequest {
-    /// Which format should the testee serialize its message to?
-    pub requested_output_format: i32,
-    /// The full name for the test message to use; for the moment, either:
-    /// protobuf_test_messages.proto3.TestAllTypesProto3 or
-    /// protobuf_test_messages.google.protobuf.TestAllTypesProto2.
-    pub message_type: ::std::string::String,
-    /// Each test is given a specific test category. Some category may need
-    /// specific support in testee programs. Refer to the definition of TestCategory
-    /// for more information.
-    pub test_category: i32,
-    /// Specify details for how to encode jspb.
-    pub jspb_encoding_options: ::core::option::Option<JspbEncodingConfig>,
-    /// This can be used in json and text format. If true, testee should print
-    /// unknown fields instead of ignore. This feature is optional.
-    pub print_unknown_fields: bool,
-    /// The payload (whether protobuf of JSON) is always for a
-    /// protobuf_test_messages.proto3.TestAllTypes proto (as defined in
-    /// src/google/protobuf/proto3_test_messages.proto).
-    ///
-    /// TODO(haberman): if/when we expand the conformance tests to support proto2,
-    /// we will want to include a field that lets the payload/response be a
-    /// protobuf_test_messages.google.protobuf.TestAllTypes message instead.
-    pub payload: ::core::option::Option<conformance_request::Payload>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for ConformanceRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -666,31 +767,6 @@ impl ConformanceRequest {
         self.test_category = value as i32;
     }
 }
-/// Nested types and oneofs of [`ConformanceRequest`].
-pub mod conformance_request {
-    /// The payload (whether protobuf of JSON) is always for a
-    /// protobuf_test_messages.proto3.TestAllTypes proto (as defined in
-    /// src/google/protobuf/proto3_test_messages.proto).
-    ///
-    /// TODO(haberman): if/when we expand the conformance tests to support proto2,
-    /// we will want to include a field that lets the payload/response be a
-    /// protobuf_test_messages.google.protobuf.TestAllTypes message instead.
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum Payload {
-        ProtobufPayload(::std::vec::Vec<u8>),
-        JsonPayload(::std::string::String),
-        /// Google internal only.  Opensource testees just skip it.
-        JspbPayload(::std::string::String),
-        TextPayload(::std::string::String),
-    }
-}
-/// Represents a single test case's output.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ConformanceResponse {
-    pub result: ::core::option::Option<conformance_response::Result>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for ConformanceResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         match &self.result {
@@ -1202,50 +1278,6 @@ impl ::rsgrpc::prost::Name for ConformanceResponse {
         "type.googleapis.com/conformance.ConformanceResponse".into()
     }
 }
-/// Nested types and oneofs of [`ConformanceResponse`].
-pub mod conformance_response {
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum Result {
-        /// This string should be set to indicate parsing failed.  The string can
-        /// provide more information about the parse error if it is available.
-        ///
-        /// Setting this string does not necessarily mean the testee failed the
-        /// test.  Some of the test cases are intentionally invalid input.
-        ParseError(::std::string::String),
-        /// If the input was successfully parsed but errors occurred when
-        /// serializing it to the requested output format, set the error message in
-        /// this field.
-        SerializeError(::std::string::String),
-        /// This should be set if some other error occurred.  This will always
-        /// indicate that the test failed.  The string can provide more information
-        /// about the failure.
-        RuntimeError(::std::string::String),
-        /// If the input was successfully parsed and the requested output was
-        /// protobuf, serialize it to protobuf and set it in this field.
-        ProtobufPayload(::std::vec::Vec<u8>),
-        /// If the input was successfully parsed and the requested output was JSON,
-        /// serialize to JSON and set it in this field.
-        JsonPayload(::std::string::String),
-        /// For when the testee skipped the test, likely because a certain feature
-        /// wasn't supported, like JSON input/output.
-        Skipped(::std::string::String),
-        /// If the input was successfully parsed and the requested output was JSPB,
-        /// serialize to JSPB and set it in this field. JSPB is google internal only
-        /// format. Opensource testees can just skip it.
-        JspbPayload(::std::string::String),
-        /// If the input was successfully parsed and the requested output was
-        /// TEXT_FORMAT, serialize to TEXT_FORMAT and set it in this field.
-        TextPayload(::std::string::String),
-    }
-}
-/// Encoding options for jspb format.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct JspbEncodingConfig {
-    /// Encode the value field of Any as jspb array if true, otherwise binary.
-    pub use_jspb_array_any_format: bool,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for JspbEncodingConfig {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.use_jspb_array_any_format {
@@ -1347,17 +1379,6 @@ impl ::rsgrpc::prost::Name for JspbEncodingConfig {
         "type.googleapis.com/conformance.JspbEncodingConfig".into()
     }
 }
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum WireFormat {
-    #[default]
-    Unspecified = 0,
-    Protobuf = 1,
-    Json = 2,
-    /// Google internal only. Opensource testees just skip it.
-    Jspb = 3,
-    TextFormat = 4,
-}
 impl WireFormat {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -1413,27 +1434,6 @@ impl ::core::convert::TryFrom<i32> for WireFormat {
             _ => ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value)),
         }
     }
-}
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum TestCategory {
-    #[default]
-    UnspecifiedTest = 0,
-    /// Test binary wire format.
-    BinaryTest = 1,
-    /// Test json wire format.
-    JsonTest = 2,
-    /// Similar to JSON_TEST. However, during parsing json, testee should ignore
-    /// unknown fields. This feature is optional. Each implementation can decide
-    /// whether to support it.  See
-    /// https://developers.google.com/protocol-buffers/docs/proto3#json_options
-    /// for more detail.
-    JsonIgnoreUnknownParsingTest = 3,
-    /// Test jspb wire format. Google internal only. Opensource testees just skip it.
-    JspbTest = 4,
-    /// Test text format. For cpp, java and python, testees can already deal with
-    /// this type. Testees of other languages can simply skip it.
-    TextFormatTest = 5,
 }
 impl TestCategory {
     /// The value's name as written in the .proto file.

@@ -160,6 +160,889 @@ pub struct TestAllTypesProto2 {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+/// Nested types and oneofs of [`TestAllTypesProto2`].
+pub mod test_all_types_proto2 {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct NestedMessage {
+        pub a: ::core::option::Option<i32>,
+        pub corecursive: ::core::option::Option<
+            ::std::boxed::Box<super::TestAllTypesProto2>,
+        >,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    /// groups
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Data {
+        pub group_int32: ::core::option::Option<i32>,
+        pub group_uint32: ::core::option::Option<u32>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    /// message_set test case.
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct MessageSetCorrect {
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct MessageSetCorrectExtension1 {
+        pub str: ::core::option::Option<::std::string::String>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct MessageSetCorrectExtension2 {
+        pub i: ::core::option::Option<i32>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum NestedEnum {
+        #[default]
+        Foo = 0,
+        Bar = 1,
+        Baz = 2,
+        /// Intentionally negative.
+        Neg = -1,
+    }
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum OneofField {
+        OneofUint32(u32),
+        OneofNestedMessage(::std::boxed::Box<NestedMessage>),
+        OneofString(::std::string::String),
+        OneofBytes(::std::vec::Vec<u8>),
+        OneofBool(bool),
+        OneofUint64(u64),
+        OneofFloat(f32),
+        OneofDouble(f64),
+        OneofEnum(i32),
+    }
+    impl ::rsgrpc::prost::Message for NestedMessage {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.a {
+                ::rsgrpc::codegen::int32::encode(1, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.corecursive {
+                ::rsgrpc::codegen::message::encode(2, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "NestedMessage";
+            match tag {
+                1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int32::merge(
+                            wire_type,
+                            self.a.get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "a"))
+                }
+                2 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                    ::rsgrpc::codegen::message::merge(
+                            wire_type,
+                            self
+                                .corecursive
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            ::rsgrpc::codegen::field_error(STRUCT_NAME, "corecursive"),
+                        )
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .a
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(1, value))
+                + self
+                    .corecursive
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::message::encoded_len(2, value))
+        }
+        fn clear(&mut self) {
+            self.a = ::core::option::Option::None;
+            self.corecursive = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for NestedMessage {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.a {
+                writer.key("a", "a");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.corecursive {
+                writer.key("corecursive", "corecursive");
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for NestedMessage {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "a" => ::core::option::Option::Some(1),
+                "corecursive" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.a = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.corecursive = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Boxed<super::TestAllTypesProto2>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for NestedMessage {
+        const NAME: &'static str = "TestAllTypesProto2.NestedMessage";
+        const PACKAGE: &'static str = "protobuf_test_messages.proto2";
+        fn full_name() -> ::std::string::String {
+            "protobuf_test_messages.proto2.TestAllTypesProto2.NestedMessage".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/protobuf_test_messages.proto2.TestAllTypesProto2.NestedMessage"
+                .into()
+        }
+    }
+    impl NestedMessage {
+        /// `a`, or its default if unset.
+        pub fn a(&self) -> i32 {
+            match &self.a {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Message for Data {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.group_int32 {
+                ::rsgrpc::codegen::int32::encode(202, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.group_uint32 {
+                ::rsgrpc::codegen::uint32::encode(203, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Data";
+            match tag {
+                202 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int32::merge(
+                            wire_type,
+                            self
+                                .group_int32
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            ::rsgrpc::codegen::field_error(STRUCT_NAME, "group_int32"),
+                        )
+                }
+                203 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::uint32::merge(
+                            wire_type,
+                            self
+                                .group_uint32
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            ::rsgrpc::codegen::field_error(STRUCT_NAME, "group_uint32"),
+                        )
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .group_int32
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(202, value))
+                + self
+                    .group_uint32
+                    .as_ref()
+                    .map_or(
+                        0,
+                        |value| ::rsgrpc::codegen::uint32::encoded_len(203, value),
+                    )
+        }
+        fn clear(&mut self) {
+            self.group_int32 = ::core::option::Option::None;
+            self.group_uint32 = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for Data {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.group_int32 {
+                writer.key("groupInt32", "group_int32");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.group_uint32 {
+                writer.key("groupUint32", "group_uint32");
+                writer.uint32(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for Data {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "groupInt32" | "group_int32" => ::core::option::Option::Some(202),
+                "groupUint32" | "group_uint32" => ::core::option::Option::Some(203),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                202 => {
+                    self.group_int32 = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                203 => {
+                    self.group_uint32 = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Uint32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for Data {
+        const NAME: &'static str = "TestAllTypesProto2.Data";
+        const PACKAGE: &'static str = "protobuf_test_messages.proto2";
+        fn full_name() -> ::std::string::String {
+            "protobuf_test_messages.proto2.TestAllTypesProto2.Data".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/protobuf_test_messages.proto2.TestAllTypesProto2.Data"
+                .into()
+        }
+    }
+    impl Data {
+        /// `group_int32`, or its default if unset.
+        pub fn group_int32(&self) -> i32 {
+            match &self.group_int32 {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+        /// `group_uint32`, or its default if unset.
+        pub fn group_uint32(&self) -> u32 {
+            match &self.group_uint32 {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Message for MessageSetCorrect {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            self.unknown_fields.merge_field(tag, wire_type, buf, ctx)
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+        }
+        fn clear(&mut self) {
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for MessageSetCorrect {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for MessageSetCorrect {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            let _ = key;
+            ::core::option::Option::None
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            let _ = (number, ctx);
+            map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+        }
+    }
+    impl ::rsgrpc::prost::Name for MessageSetCorrect {
+        const NAME: &'static str = "TestAllTypesProto2.MessageSetCorrect";
+        const PACKAGE: &'static str = "protobuf_test_messages.proto2";
+        fn full_name() -> ::std::string::String {
+            "protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrect".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrect"
+                .into()
+        }
+    }
+    impl ::rsgrpc::prost::Message for MessageSetCorrectExtension1 {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.str {
+                ::rsgrpc::codegen::string::encode(25, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "MessageSetCorrectExtension1";
+            match tag {
+                25 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                    ::rsgrpc::codegen::string::merge(
+                            wire_type,
+                            self
+                                .str
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "str"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .str
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::string::encoded_len(25, value))
+        }
+        fn clear(&mut self) {
+            self.str = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for MessageSetCorrectExtension1 {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.str {
+                writer.key("str", "str");
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for MessageSetCorrectExtension1 {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "str" => ::core::option::Option::Some(25),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                25 => {
+                    self.str = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for MessageSetCorrectExtension1 {
+        const NAME: &'static str = "TestAllTypesProto2.MessageSetCorrectExtension1";
+        const PACKAGE: &'static str = "protobuf_test_messages.proto2";
+        fn full_name() -> ::std::string::String {
+            "protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrectExtension1"
+                .into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrectExtension1"
+                .into()
+        }
+    }
+    impl MessageSetCorrectExtension1 {
+        /// `str`, or its default if unset.
+        pub fn str(&self) -> &str {
+            match &self.str {
+                ::core::option::Option::Some(value) => value.as_str(),
+                ::core::option::Option::None => "",
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Message for MessageSetCorrectExtension2 {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.i {
+                ::rsgrpc::codegen::int32::encode(9, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "MessageSetCorrectExtension2";
+            match tag {
+                9 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int32::merge(
+                            wire_type,
+                            self.i.get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "i"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .i
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(9, value))
+        }
+        fn clear(&mut self) {
+            self.i = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for MessageSetCorrectExtension2 {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.i {
+                writer.key("i", "i");
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for MessageSetCorrectExtension2 {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "i" => ::core::option::Option::Some(9),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                9 => {
+                    self.i = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for MessageSetCorrectExtension2 {
+        const NAME: &'static str = "TestAllTypesProto2.MessageSetCorrectExtension2";
+        const PACKAGE: &'static str = "protobuf_test_messages.proto2";
+        fn full_name() -> ::std::string::String {
+            "protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrectExtension2"
+                .into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrectExtension2"
+                .into()
+        }
+    }
+    impl MessageSetCorrectExtension2 {
+        /// `i`, or its default if unset.
+        pub fn i(&self) -> i32 {
+            match &self.i {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+    }
+    impl NestedEnum {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                NestedEnum::Foo => "FOO",
+                NestedEnum::Bar => "BAR",
+                NestedEnum::Baz => "BAZ",
+                NestedEnum::Neg => "NEG",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "FOO" => ::core::option::Option::Some(NestedEnum::Foo),
+                "BAR" => ::core::option::Option::Some(NestedEnum::Bar),
+                "BAZ" => ::core::option::Option::Some(NestedEnum::Baz),
+                "NEG" => ::core::option::Option::Some(NestedEnum::Neg),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, - 1..= 2)
+        }
+    }
+    impl ::rsgrpc::json::JsonEnum for NestedEnum {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<NestedEnum> for i32 {
+        fn from(value: NestedEnum) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for NestedEnum {
+        type Error = ::rsgrpc::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<NestedEnum, ::rsgrpc::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(NestedEnum::Foo),
+                1 => ::core::result::Result::Ok(NestedEnum::Bar),
+                2 => ::core::result::Result::Ok(NestedEnum::Baz),
+                -1 => ::core::result::Result::Ok(NestedEnum::Neg),
+                _ => {
+                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
+                }
+            }
+        }
+    }
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ForeignMessageProto2 {
+    pub c: ::core::option::Option<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct UnknownToTestAllTypes {
+    pub optional_int32: ::core::option::Option<i32>,
+    pub optional_string: ::core::option::Option<::std::string::String>,
+    pub nested_message: ::core::option::Option<ForeignMessageProto2>,
+    pub optionalgroup: ::core::option::Option<unknown_to_test_all_types::OptionalGroup>,
+    pub optional_bool: ::core::option::Option<bool>,
+    pub repeated_int32: ::std::vec::Vec<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`UnknownToTestAllTypes`].
+pub mod unknown_to_test_all_types {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct OptionalGroup {
+        pub a: ::core::option::Option<i32>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    impl ::rsgrpc::prost::Message for OptionalGroup {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.a {
+                ::rsgrpc::codegen::int32::encode(1, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "OptionalGroup";
+            match tag {
+                1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int32::merge(
+                            wire_type,
+                            self.a.get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "a"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .a
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(1, value))
+        }
+        fn clear(&mut self) {
+            self.a = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for OptionalGroup {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.a {
+                writer.key("a", "a");
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for OptionalGroup {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "a" => ::core::option::Option::Some(1),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.a = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for OptionalGroup {
+        const NAME: &'static str = "UnknownToTestAllTypes.OptionalGroup";
+        const PACKAGE: &'static str = "protobuf_test_messages.proto2";
+        fn full_name() -> ::std::string::String {
+            "protobuf_test_messages.proto2.UnknownToTestAllTypes.OptionalGroup".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/protobuf_test_messages.proto2.UnknownToTestAllTypes.OptionalGroup"
+                .into()
+        }
+    }
+    impl OptionalGroup {
+        /// `a`, or its default if unset.
+        pub fn a(&self) -> i32 {
+            match &self.a {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+    }
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct NullHypothesisProto2 {
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct EnumOnlyProto2 {
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`EnumOnlyProto2`].
+pub mod enum_only_proto2 {
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum Bool {
+        #[default]
+        KFalse = 0,
+        KTrue = 1,
+    }
+    impl Bool {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Bool::KFalse => "kFalse",
+                Bool::KTrue => "kTrue",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "kFalse" => ::core::option::Option::Some(Bool::KFalse),
+                "kTrue" => ::core::option::Option::Some(Bool::KTrue),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 1)
+        }
+    }
+    impl ::rsgrpc::json::JsonEnum for Bool {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<Bool> for i32 {
+        fn from(value: Bool) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for Bool {
+        type Error = ::rsgrpc::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<Bool, ::rsgrpc::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(Bool::KFalse),
+                1 => ::core::result::Result::Ok(Bool::KTrue),
+                _ => {
+                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
+                }
+            }
+        }
+    }
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct OneStringProto2 {
+    pub data: ::core::option::Option<::std::string::String>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum ForeignEnumProto2 {
+    #[default]
+    ForeignFoo = 0,
+    ForeignBar = 1,
+    ForeignBaz = 2,
+}
 impl ::rsgrpc::prost::Message for TestAllTypesProto2 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.optional_int32 {
@@ -5863,683 +6746,6 @@ impl TestAllTypesProto2 {
         }
     }
 }
-/// Nested types and oneofs of [`TestAllTypesProto2`].
-pub mod test_all_types_proto2 {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct NestedMessage {
-        pub a: ::core::option::Option<i32>,
-        pub corecursive: ::core::option::Option<
-            ::std::boxed::Box<super::TestAllTypesProto2>,
-        >,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for NestedMessage {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.a {
-                ::rsgrpc::codegen::int32::encode(1, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.corecursive {
-                ::rsgrpc::codegen::message::encode(2, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "NestedMessage";
-            match tag {
-                1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int32::merge(
-                            wire_type,
-                            self.a.get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "a"))
-                }
-                2 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                    ::rsgrpc::codegen::message::merge(
-                            wire_type,
-                            self
-                                .corecursive
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            ::rsgrpc::codegen::field_error(STRUCT_NAME, "corecursive"),
-                        )
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .a
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(1, value))
-                + self
-                    .corecursive
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::message::encoded_len(2, value))
-        }
-        fn clear(&mut self) {
-            self.a = ::core::option::Option::None;
-            self.corecursive = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for NestedMessage {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.a {
-                writer.key("a", "a");
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.corecursive {
-                writer.key("corecursive", "corecursive");
-                v.write_json(writer);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for NestedMessage {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "a" => ::core::option::Option::Some(1),
-                "corecursive" => ::core::option::Option::Some(2),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    self.a = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    self.corecursive = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<
-                                ::rsgrpc::json::Boxed<super::TestAllTypesProto2>,
-                            >::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for NestedMessage {
-        const NAME: &'static str = "TestAllTypesProto2.NestedMessage";
-        const PACKAGE: &'static str = "protobuf_test_messages.proto2";
-        fn full_name() -> ::std::string::String {
-            "protobuf_test_messages.proto2.TestAllTypesProto2.NestedMessage".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/protobuf_test_messages.proto2.TestAllTypesProto2.NestedMessage"
-                .into()
-        }
-    }
-    impl NestedMessage {
-        /// `a`, or its default if unset.
-        pub fn a(&self) -> i32 {
-            match &self.a {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-    }
-    /// groups
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct Data {
-        pub group_int32: ::core::option::Option<i32>,
-        pub group_uint32: ::core::option::Option<u32>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for Data {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.group_int32 {
-                ::rsgrpc::codegen::int32::encode(202, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.group_uint32 {
-                ::rsgrpc::codegen::uint32::encode(203, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Data";
-            match tag {
-                202 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int32::merge(
-                            wire_type,
-                            self
-                                .group_int32
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            ::rsgrpc::codegen::field_error(STRUCT_NAME, "group_int32"),
-                        )
-                }
-                203 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::uint32::merge(
-                            wire_type,
-                            self
-                                .group_uint32
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            ::rsgrpc::codegen::field_error(STRUCT_NAME, "group_uint32"),
-                        )
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .group_int32
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(202, value))
-                + self
-                    .group_uint32
-                    .as_ref()
-                    .map_or(
-                        0,
-                        |value| ::rsgrpc::codegen::uint32::encoded_len(203, value),
-                    )
-        }
-        fn clear(&mut self) {
-            self.group_int32 = ::core::option::Option::None;
-            self.group_uint32 = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for Data {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.group_int32 {
-                writer.key("groupInt32", "group_int32");
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.group_uint32 {
-                writer.key("groupUint32", "group_uint32");
-                writer.uint32(*v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for Data {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "groupInt32" | "group_int32" => ::core::option::Option::Some(202),
-                "groupUint32" | "group_uint32" => ::core::option::Option::Some(203),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                202 => {
-                    self.group_int32 = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                203 => {
-                    self.group_uint32 = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Uint32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for Data {
-        const NAME: &'static str = "TestAllTypesProto2.Data";
-        const PACKAGE: &'static str = "protobuf_test_messages.proto2";
-        fn full_name() -> ::std::string::String {
-            "protobuf_test_messages.proto2.TestAllTypesProto2.Data".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/protobuf_test_messages.proto2.TestAllTypesProto2.Data"
-                .into()
-        }
-    }
-    impl Data {
-        /// `group_int32`, or its default if unset.
-        pub fn group_int32(&self) -> i32 {
-            match &self.group_int32 {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-        /// `group_uint32`, or its default if unset.
-        pub fn group_uint32(&self) -> u32 {
-            match &self.group_uint32 {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-    }
-    /// message_set test case.
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct MessageSetCorrect {
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for MessageSetCorrect {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            self.unknown_fields.merge_field(tag, wire_type, buf, ctx)
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-        }
-        fn clear(&mut self) {
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for MessageSetCorrect {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for MessageSetCorrect {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            let _ = key;
-            ::core::option::Option::None
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            let _ = (number, ctx);
-            map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-        }
-    }
-    impl ::rsgrpc::prost::Name for MessageSetCorrect {
-        const NAME: &'static str = "TestAllTypesProto2.MessageSetCorrect";
-        const PACKAGE: &'static str = "protobuf_test_messages.proto2";
-        fn full_name() -> ::std::string::String {
-            "protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrect".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrect"
-                .into()
-        }
-    }
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct MessageSetCorrectExtension1 {
-        pub str: ::core::option::Option<::std::string::String>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for MessageSetCorrectExtension1 {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.str {
-                ::rsgrpc::codegen::string::encode(25, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "MessageSetCorrectExtension1";
-            match tag {
-                25 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                    ::rsgrpc::codegen::string::merge(
-                            wire_type,
-                            self
-                                .str
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "str"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .str
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::string::encoded_len(25, value))
-        }
-        fn clear(&mut self) {
-            self.str = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for MessageSetCorrectExtension1 {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.str {
-                writer.key("str", "str");
-                writer.string(v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for MessageSetCorrectExtension1 {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "str" => ::core::option::Option::Some(25),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                25 => {
-                    self.str = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for MessageSetCorrectExtension1 {
-        const NAME: &'static str = "TestAllTypesProto2.MessageSetCorrectExtension1";
-        const PACKAGE: &'static str = "protobuf_test_messages.proto2";
-        fn full_name() -> ::std::string::String {
-            "protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrectExtension1"
-                .into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrectExtension1"
-                .into()
-        }
-    }
-    impl MessageSetCorrectExtension1 {
-        /// `str`, or its default if unset.
-        pub fn str(&self) -> &str {
-            match &self.str {
-                ::core::option::Option::Some(value) => value.as_str(),
-                ::core::option::Option::None => "",
-            }
-        }
-    }
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct MessageSetCorrectExtension2 {
-        pub i: ::core::option::Option<i32>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for MessageSetCorrectExtension2 {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.i {
-                ::rsgrpc::codegen::int32::encode(9, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "MessageSetCorrectExtension2";
-            match tag {
-                9 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int32::merge(
-                            wire_type,
-                            self.i.get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "i"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .i
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(9, value))
-        }
-        fn clear(&mut self) {
-            self.i = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for MessageSetCorrectExtension2 {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.i {
-                writer.key("i", "i");
-                writer.int32(*v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for MessageSetCorrectExtension2 {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "i" => ::core::option::Option::Some(9),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                9 => {
-                    self.i = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for MessageSetCorrectExtension2 {
-        const NAME: &'static str = "TestAllTypesProto2.MessageSetCorrectExtension2";
-        const PACKAGE: &'static str = "protobuf_test_messages.proto2";
-        fn full_name() -> ::std::string::String {
-            "protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrectExtension2"
-                .into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrectExtension2"
-                .into()
-        }
-    }
-    impl MessageSetCorrectExtension2 {
-        /// `i`, or its default if unset.
-        pub fn i(&self) -> i32 {
-            match &self.i {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    pub enum NestedEnum {
-        #[default]
-        Foo = 0,
-        Bar = 1,
-        Baz = 2,
-        /// Intentionally negative.
-        Neg = -1,
-    }
-    impl NestedEnum {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                NestedEnum::Foo => "FOO",
-                NestedEnum::Bar => "BAR",
-                NestedEnum::Baz => "BAZ",
-                NestedEnum::Neg => "NEG",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "FOO" => ::core::option::Option::Some(NestedEnum::Foo),
-                "BAR" => ::core::option::Option::Some(NestedEnum::Bar),
-                "BAZ" => ::core::option::Option::Some(NestedEnum::Baz),
-                "NEG" => ::core::option::Option::Some(NestedEnum::Neg),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, - 1..= 2)
-        }
-    }
-    impl ::rsgrpc::json::JsonEnum for NestedEnum {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    impl ::core::convert::From<NestedEnum> for i32 {
-        fn from(value: NestedEnum) -> i32 {
-            value as i32
-        }
-    }
-    impl ::core::convert::TryFrom<i32> for NestedEnum {
-        type Error = ::rsgrpc::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<NestedEnum, ::rsgrpc::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(NestedEnum::Foo),
-                1 => ::core::result::Result::Ok(NestedEnum::Bar),
-                2 => ::core::result::Result::Ok(NestedEnum::Baz),
-                -1 => ::core::result::Result::Ok(NestedEnum::Neg),
-                _ => {
-                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
-                }
-            }
-        }
-    }
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum OneofField {
-        OneofUint32(u32),
-        OneofNestedMessage(::std::boxed::Box<NestedMessage>),
-        OneofString(::std::string::String),
-        OneofBytes(::std::vec::Vec<u8>),
-        OneofBool(bool),
-        OneofUint64(u64),
-        OneofFloat(f32),
-        OneofDouble(f64),
-        OneofEnum(i32),
-    }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ForeignMessageProto2 {
-    pub c: ::core::option::Option<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for ForeignMessageProto2 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.c {
@@ -6639,17 +6845,6 @@ impl ForeignMessageProto2 {
             ::core::option::Option::None => ::core::default::Default::default(),
         }
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct UnknownToTestAllTypes {
-    pub optional_int32: ::core::option::Option<i32>,
-    pub optional_string: ::core::option::Option<::std::string::String>,
-    pub nested_message: ::core::option::Option<ForeignMessageProto2>,
-    pub optionalgroup: ::core::option::Option<unknown_to_test_all_types::OptionalGroup>,
-    pub optional_bool: ::core::option::Option<bool>,
-    pub repeated_int32: ::std::vec::Vec<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for UnknownToTestAllTypes {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -6940,123 +7135,6 @@ impl UnknownToTestAllTypes {
         }
     }
 }
-/// Nested types and oneofs of [`UnknownToTestAllTypes`].
-pub mod unknown_to_test_all_types {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct OptionalGroup {
-        pub a: ::core::option::Option<i32>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for OptionalGroup {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.a {
-                ::rsgrpc::codegen::int32::encode(1, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "OptionalGroup";
-            match tag {
-                1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int32::merge(
-                            wire_type,
-                            self.a.get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "a"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .a
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(1, value))
-        }
-        fn clear(&mut self) {
-            self.a = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for OptionalGroup {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.a {
-                writer.key("a", "a");
-                writer.int32(*v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for OptionalGroup {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "a" => ::core::option::Option::Some(1),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    self.a = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for OptionalGroup {
-        const NAME: &'static str = "UnknownToTestAllTypes.OptionalGroup";
-        const PACKAGE: &'static str = "protobuf_test_messages.proto2";
-        fn full_name() -> ::std::string::String {
-            "protobuf_test_messages.proto2.UnknownToTestAllTypes.OptionalGroup".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/protobuf_test_messages.proto2.UnknownToTestAllTypes.OptionalGroup"
-                .into()
-        }
-    }
-    impl OptionalGroup {
-        /// `a`, or its default if unset.
-        pub fn a(&self) -> i32 {
-            match &self.a {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-    }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct NullHypothesisProto2 {
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for NullHypothesisProto2 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -7114,11 +7192,6 @@ impl ::rsgrpc::prost::Name for NullHypothesisProto2 {
         "type.googleapis.com/protobuf_test_messages.proto2.NullHypothesisProto2".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct EnumOnlyProto2 {
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for EnumOnlyProto2 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -7175,71 +7248,6 @@ impl ::rsgrpc::prost::Name for EnumOnlyProto2 {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/protobuf_test_messages.proto2.EnumOnlyProto2".into()
     }
-}
-/// Nested types and oneofs of [`EnumOnlyProto2`].
-pub mod enum_only_proto2 {
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    pub enum Bool {
-        #[default]
-        KFalse = 0,
-        KTrue = 1,
-    }
-    impl Bool {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                Bool::KFalse => "kFalse",
-                Bool::KTrue => "kTrue",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "kFalse" => ::core::option::Option::Some(Bool::KFalse),
-                "kTrue" => ::core::option::Option::Some(Bool::KTrue),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 1)
-        }
-    }
-    impl ::rsgrpc::json::JsonEnum for Bool {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    impl ::core::convert::From<Bool> for i32 {
-        fn from(value: Bool) -> i32 {
-            value as i32
-        }
-    }
-    impl ::core::convert::TryFrom<i32> for Bool {
-        type Error = ::rsgrpc::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<Bool, ::rsgrpc::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(Bool::KFalse),
-                1 => ::core::result::Result::Ok(Bool::KTrue),
-                _ => {
-                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
-                }
-            }
-        }
-    }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct OneStringProto2 {
-    pub data: ::core::option::Option<::std::string::String>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for OneStringProto2 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -7340,14 +7348,6 @@ impl OneStringProto2 {
             ::core::option::Option::None => "",
         }
     }
-}
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum ForeignEnumProto2 {
-    #[default]
-    ForeignFoo = 0,
-    ForeignBar = 1,
-    ForeignBaz = 2,
 }
 impl ForeignEnumProto2 {
     /// The value's name as written in the .proto file.

@@ -185,6 +185,378 @@ pub struct TestAllTypesProto3 {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+/// Nested types and oneofs of [`TestAllTypesProto3`].
+pub mod test_all_types_proto3 {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct NestedMessage {
+        pub a: i32,
+        pub corecursive: ::core::option::Option<
+            ::std::boxed::Box<super::TestAllTypesProto3>,
+        >,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum NestedEnum {
+        #[default]
+        Foo = 0,
+        Bar = 1,
+        Baz = 2,
+        /// Intentionally negative.
+        Neg = -1,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum AliasedEnum {
+        #[default]
+        AliasFoo = 0,
+        AliasBar = 1,
+        AliasBaz = 2,
+    }
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum OneofField {
+        OneofUint32(u32),
+        OneofNestedMessage(::std::boxed::Box<NestedMessage>),
+        OneofString(::std::string::String),
+        OneofBytes(::std::vec::Vec<u8>),
+        OneofBool(bool),
+        OneofUint64(u64),
+        OneofFloat(f32),
+        OneofDouble(f64),
+        OneofEnum(i32),
+        OneofNullValue(i32),
+    }
+    impl ::rsgrpc::prost::Message for NestedMessage {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if self.a != 0 {
+                ::rsgrpc::codegen::int32::encode(1, &self.a, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.corecursive {
+                ::rsgrpc::codegen::message::encode(2, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "NestedMessage";
+            match tag {
+                1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int32::merge(wire_type, &mut self.a, buf, ctx)
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "a"))
+                }
+                2 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                    ::rsgrpc::codegen::message::merge(
+                            wire_type,
+                            self
+                                .corecursive
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            ::rsgrpc::codegen::field_error(STRUCT_NAME, "corecursive"),
+                        )
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + if self.a != 0 {
+                    ::rsgrpc::codegen::int32::encoded_len(1, &self.a)
+                } else {
+                    0
+                }
+                + self
+                    .corecursive
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::message::encoded_len(2, value))
+        }
+        fn clear(&mut self) {
+            self.a = ::core::default::Default::default();
+            self.corecursive = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for NestedMessage {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if self.a != 0 || writer.emit_defaults() {
+                writer.key("a", "a");
+                let v = &self.a;
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.corecursive {
+                writer.key("corecursive", "corecursive");
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for NestedMessage {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "a" => ::core::option::Option::Some(1),
+                "corecursive" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    self.a = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.corecursive = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Boxed<super::TestAllTypesProto3>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for NestedMessage {
+        const NAME: &'static str = "TestAllTypesProto3.NestedMessage";
+        const PACKAGE: &'static str = "protobuf_test_messages.proto3";
+        fn full_name() -> ::std::string::String {
+            "protobuf_test_messages.proto3.TestAllTypesProto3.NestedMessage".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/protobuf_test_messages.proto3.TestAllTypesProto3.NestedMessage"
+                .into()
+        }
+    }
+    impl NestedEnum {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                NestedEnum::Foo => "FOO",
+                NestedEnum::Bar => "BAR",
+                NestedEnum::Baz => "BAZ",
+                NestedEnum::Neg => "NEG",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "FOO" => ::core::option::Option::Some(NestedEnum::Foo),
+                "BAR" => ::core::option::Option::Some(NestedEnum::Bar),
+                "BAZ" => ::core::option::Option::Some(NestedEnum::Baz),
+                "NEG" => ::core::option::Option::Some(NestedEnum::Neg),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, - 1..= 2)
+        }
+    }
+    impl ::rsgrpc::json::JsonEnum for NestedEnum {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
+    }
+    impl ::core::convert::From<NestedEnum> for i32 {
+        fn from(value: NestedEnum) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for NestedEnum {
+        type Error = ::rsgrpc::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<NestedEnum, ::rsgrpc::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(NestedEnum::Foo),
+                1 => ::core::result::Result::Ok(NestedEnum::Bar),
+                2 => ::core::result::Result::Ok(NestedEnum::Baz),
+                -1 => ::core::result::Result::Ok(NestedEnum::Neg),
+                _ => {
+                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
+                }
+            }
+        }
+    }
+    impl AliasedEnum {
+        /// `MOO`: an alias of [`Self::AliasBaz`].
+        #[allow(non_upper_case_globals)]
+        pub const Moo: AliasedEnum = AliasedEnum::AliasBaz;
+        /// `moo`: an alias of [`Self::AliasBaz`].
+        #[allow(non_upper_case_globals)]
+        pub const Moo_: AliasedEnum = AliasedEnum::AliasBaz;
+        /// `bAz`: an alias of [`Self::AliasBaz`].
+        #[allow(non_upper_case_globals)]
+        pub const BAz: AliasedEnum = AliasedEnum::AliasBaz;
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                AliasedEnum::AliasFoo => "ALIAS_FOO",
+                AliasedEnum::AliasBar => "ALIAS_BAR",
+                AliasedEnum::AliasBaz => "ALIAS_BAZ",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "ALIAS_FOO" => ::core::option::Option::Some(AliasedEnum::AliasFoo),
+                "ALIAS_BAR" => ::core::option::Option::Some(AliasedEnum::AliasBar),
+                "ALIAS_BAZ" => ::core::option::Option::Some(AliasedEnum::AliasBaz),
+                "MOO" => ::core::option::Option::Some(AliasedEnum::AliasBaz),
+                "moo" => ::core::option::Option::Some(AliasedEnum::AliasBaz),
+                "bAz" => ::core::option::Option::Some(AliasedEnum::AliasBaz),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 2)
+        }
+    }
+    impl ::rsgrpc::json::JsonEnum for AliasedEnum {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
+    }
+    impl ::core::convert::From<AliasedEnum> for i32 {
+        fn from(value: AliasedEnum) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for AliasedEnum {
+        type Error = ::rsgrpc::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<AliasedEnum, ::rsgrpc::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(AliasedEnum::AliasFoo),
+                1 => ::core::result::Result::Ok(AliasedEnum::AliasBar),
+                2 => ::core::result::Result::Ok(AliasedEnum::AliasBaz),
+                _ => {
+                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
+                }
+            }
+        }
+    }
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ForeignMessage {
+    pub c: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct NullHypothesisProto3 {
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct EnumOnlyProto3 {
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`EnumOnlyProto3`].
+pub mod enum_only_proto3 {
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum Bool {
+        #[default]
+        KFalse = 0,
+        KTrue = 1,
+    }
+    impl Bool {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Bool::KFalse => "kFalse",
+                Bool::KTrue => "kTrue",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "kFalse" => ::core::option::Option::Some(Bool::KFalse),
+                "kTrue" => ::core::option::Option::Some(Bool::KTrue),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 1)
+        }
+    }
+    impl ::rsgrpc::json::JsonEnum for Bool {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
+    }
+    impl ::core::convert::From<Bool> for i32 {
+        fn from(value: Bool) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for Bool {
+        type Error = ::rsgrpc::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<Bool, ::rsgrpc::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(Bool::KFalse),
+                1 => ::core::result::Result::Ok(Bool::KTrue),
+                _ => {
+                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
+                }
+            }
+        }
+    }
+}
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum ForeignEnum {
+    #[default]
+    ForeignFoo = 0,
+    ForeignBar = 1,
+    ForeignBaz = 2,
+}
 impl ::rsgrpc::prost::Message for TestAllTypesProto3 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.optional_int32 != 0 {
@@ -6510,301 +6882,6 @@ impl TestAllTypesProto3 {
         self.optional_null_value = value as i32;
     }
 }
-/// Nested types and oneofs of [`TestAllTypesProto3`].
-pub mod test_all_types_proto3 {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct NestedMessage {
-        pub a: i32,
-        pub corecursive: ::core::option::Option<
-            ::std::boxed::Box<super::TestAllTypesProto3>,
-        >,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for NestedMessage {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if self.a != 0 {
-                ::rsgrpc::codegen::int32::encode(1, &self.a, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.corecursive {
-                ::rsgrpc::codegen::message::encode(2, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "NestedMessage";
-            match tag {
-                1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int32::merge(wire_type, &mut self.a, buf, ctx)
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "a"))
-                }
-                2 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                    ::rsgrpc::codegen::message::merge(
-                            wire_type,
-                            self
-                                .corecursive
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            ::rsgrpc::codegen::field_error(STRUCT_NAME, "corecursive"),
-                        )
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + if self.a != 0 {
-                    ::rsgrpc::codegen::int32::encoded_len(1, &self.a)
-                } else {
-                    0
-                }
-                + self
-                    .corecursive
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::message::encoded_len(2, value))
-        }
-        fn clear(&mut self) {
-            self.a = ::core::default::Default::default();
-            self.corecursive = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for NestedMessage {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if self.a != 0 || writer.emit_defaults() {
-                writer.key("a", "a");
-                let v = &self.a;
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.corecursive {
-                writer.key("corecursive", "corecursive");
-                v.write_json(writer);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for NestedMessage {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "a" => ::core::option::Option::Some(1),
-                "corecursive" => ::core::option::Option::Some(2),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    let read = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
-                        )?;
-                    self.a = read.unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    self.corecursive = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<
-                                ::rsgrpc::json::Boxed<super::TestAllTypesProto3>,
-                            >::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for NestedMessage {
-        const NAME: &'static str = "TestAllTypesProto3.NestedMessage";
-        const PACKAGE: &'static str = "protobuf_test_messages.proto3";
-        fn full_name() -> ::std::string::String {
-            "protobuf_test_messages.proto3.TestAllTypesProto3.NestedMessage".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/protobuf_test_messages.proto3.TestAllTypesProto3.NestedMessage"
-                .into()
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    pub enum NestedEnum {
-        #[default]
-        Foo = 0,
-        Bar = 1,
-        Baz = 2,
-        /// Intentionally negative.
-        Neg = -1,
-    }
-    impl NestedEnum {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                NestedEnum::Foo => "FOO",
-                NestedEnum::Bar => "BAR",
-                NestedEnum::Baz => "BAZ",
-                NestedEnum::Neg => "NEG",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "FOO" => ::core::option::Option::Some(NestedEnum::Foo),
-                "BAR" => ::core::option::Option::Some(NestedEnum::Bar),
-                "BAZ" => ::core::option::Option::Some(NestedEnum::Baz),
-                "NEG" => ::core::option::Option::Some(NestedEnum::Neg),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, - 1..= 2)
-        }
-    }
-    impl ::rsgrpc::json::JsonEnum for NestedEnum {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = false;
-    }
-    impl ::core::convert::From<NestedEnum> for i32 {
-        fn from(value: NestedEnum) -> i32 {
-            value as i32
-        }
-    }
-    impl ::core::convert::TryFrom<i32> for NestedEnum {
-        type Error = ::rsgrpc::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<NestedEnum, ::rsgrpc::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(NestedEnum::Foo),
-                1 => ::core::result::Result::Ok(NestedEnum::Bar),
-                2 => ::core::result::Result::Ok(NestedEnum::Baz),
-                -1 => ::core::result::Result::Ok(NestedEnum::Neg),
-                _ => {
-                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
-                }
-            }
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    pub enum AliasedEnum {
-        #[default]
-        AliasFoo = 0,
-        AliasBar = 1,
-        AliasBaz = 2,
-    }
-    impl AliasedEnum {
-        /// `MOO`: an alias of [`Self::AliasBaz`].
-        #[allow(non_upper_case_globals)]
-        pub const Moo: AliasedEnum = AliasedEnum::AliasBaz;
-        /// `moo`: an alias of [`Self::AliasBaz`].
-        #[allow(non_upper_case_globals)]
-        pub const Moo_: AliasedEnum = AliasedEnum::AliasBaz;
-        /// `bAz`: an alias of [`Self::AliasBaz`].
-        #[allow(non_upper_case_globals)]
-        pub const BAz: AliasedEnum = AliasedEnum::AliasBaz;
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                AliasedEnum::AliasFoo => "ALIAS_FOO",
-                AliasedEnum::AliasBar => "ALIAS_BAR",
-                AliasedEnum::AliasBaz => "ALIAS_BAZ",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "ALIAS_FOO" => ::core::option::Option::Some(AliasedEnum::AliasFoo),
-                "ALIAS_BAR" => ::core::option::Option::Some(AliasedEnum::AliasBar),
-                "ALIAS_BAZ" => ::core::option::Option::Some(AliasedEnum::AliasBaz),
-                "MOO" => ::core::option::Option::Some(AliasedEnum::AliasBaz),
-                "moo" => ::core::option::Option::Some(AliasedEnum::AliasBaz),
-                "bAz" => ::core::option::Option::Some(AliasedEnum::AliasBaz),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 2)
-        }
-    }
-    impl ::rsgrpc::json::JsonEnum for AliasedEnum {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = false;
-    }
-    impl ::core::convert::From<AliasedEnum> for i32 {
-        fn from(value: AliasedEnum) -> i32 {
-            value as i32
-        }
-    }
-    impl ::core::convert::TryFrom<i32> for AliasedEnum {
-        type Error = ::rsgrpc::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<AliasedEnum, ::rsgrpc::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(AliasedEnum::AliasFoo),
-                1 => ::core::result::Result::Ok(AliasedEnum::AliasBar),
-                2 => ::core::result::Result::Ok(AliasedEnum::AliasBaz),
-                _ => {
-                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
-                }
-            }
-        }
-    }
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum OneofField {
-        OneofUint32(u32),
-        OneofNestedMessage(::std::boxed::Box<NestedMessage>),
-        OneofString(::std::string::String),
-        OneofBytes(::std::vec::Vec<u8>),
-        OneofBool(bool),
-        OneofUint64(u64),
-        OneofFloat(f32),
-        OneofDouble(f64),
-        OneofEnum(i32),
-        OneofNullValue(i32),
-    }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ForeignMessage {
-    pub c: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for ForeignMessage {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.c != 0 {
@@ -6894,11 +6971,6 @@ impl ::rsgrpc::prost::Name for ForeignMessage {
         "type.googleapis.com/protobuf_test_messages.proto3.ForeignMessage".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct NullHypothesisProto3 {
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for NullHypothesisProto3 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -6956,11 +7028,6 @@ impl ::rsgrpc::prost::Name for NullHypothesisProto3 {
         "type.googleapis.com/protobuf_test_messages.proto3.NullHypothesisProto3".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct EnumOnlyProto3 {
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for EnumOnlyProto3 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -7017,73 +7084,6 @@ impl ::rsgrpc::prost::Name for EnumOnlyProto3 {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/protobuf_test_messages.proto3.EnumOnlyProto3".into()
     }
-}
-/// Nested types and oneofs of [`EnumOnlyProto3`].
-pub mod enum_only_proto3 {
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    pub enum Bool {
-        #[default]
-        KFalse = 0,
-        KTrue = 1,
-    }
-    impl Bool {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                Bool::KFalse => "kFalse",
-                Bool::KTrue => "kTrue",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "kFalse" => ::core::option::Option::Some(Bool::KFalse),
-                "kTrue" => ::core::option::Option::Some(Bool::KTrue),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 1)
-        }
-    }
-    impl ::rsgrpc::json::JsonEnum for Bool {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = false;
-    }
-    impl ::core::convert::From<Bool> for i32 {
-        fn from(value: Bool) -> i32 {
-            value as i32
-        }
-    }
-    impl ::core::convert::TryFrom<i32> for Bool {
-        type Error = ::rsgrpc::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<Bool, ::rsgrpc::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(Bool::KFalse),
-                1 => ::core::result::Result::Ok(Bool::KTrue),
-                _ => {
-                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
-                }
-            }
-        }
-    }
-}
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum ForeignEnum {
-    #[default]
-    ForeignFoo = 0,
-    ForeignBar = 1,
-    ForeignBaz = 2,
 }
 impl ForeignEnum {
     /// The value's name as written in the .proto file.

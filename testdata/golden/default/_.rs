@@ -8,6 +8,113 @@ pub struct TopLevel {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+/// Nested types and oneofs of [`TopLevel`].
+pub mod top_level {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Nested {
+        pub text: ::std::string::String,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    impl ::rsgrpc::prost::Message for Nested {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if !self.text.is_empty() {
+                ::rsgrpc::codegen::string::encode(1, &self.text, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Nested";
+            match tag {
+                1 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                    ::rsgrpc::codegen::string::merge(wire_type, &mut self.text, buf, ctx)
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "text"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + if !self.text.is_empty() {
+                    ::rsgrpc::codegen::string::encoded_len(1, &self.text)
+                } else {
+                    0
+                }
+        }
+        fn clear(&mut self) {
+            self.text.clear();
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for Nested {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.text.is_empty() || writer.emit_defaults() {
+                writer.key("text", "text");
+                let v = &self.text;
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for Nested {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "text" => ::core::option::Option::Some(1),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                        )?;
+                    self.text = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for Nested {
+        const NAME: &'static str = "TopLevel.Nested";
+        const PACKAGE: &'static str = "";
+        fn full_name() -> ::std::string::String {
+            "TopLevel.Nested".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/TopLevel.Nested".into()
+        }
+    }
+}
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum TopEnum {
+    #[default]
+    Unspecified = 0,
+    One = 1,
+}
 impl ::rsgrpc::prost::Message for TopLevel {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.value != 0 {
@@ -129,113 +236,6 @@ impl ::rsgrpc::prost::Name for TopLevel {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/TopLevel".into()
     }
-}
-/// Nested types and oneofs of [`TopLevel`].
-pub mod top_level {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct Nested {
-        pub text: ::std::string::String,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for Nested {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if !self.text.is_empty() {
-                ::rsgrpc::codegen::string::encode(1, &self.text, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Nested";
-            match tag {
-                1 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                    ::rsgrpc::codegen::string::merge(wire_type, &mut self.text, buf, ctx)
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "text"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + if !self.text.is_empty() {
-                    ::rsgrpc::codegen::string::encoded_len(1, &self.text)
-                } else {
-                    0
-                }
-        }
-        fn clear(&mut self) {
-            self.text.clear();
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for Nested {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if !self.text.is_empty() || writer.emit_defaults() {
-                writer.key("text", "text");
-                let v = &self.text;
-                writer.string(v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for Nested {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "text" => ::core::option::Option::Some(1),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    let read = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
-                        )?;
-                    self.text = read.unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for Nested {
-        const NAME: &'static str = "TopLevel.Nested";
-        const PACKAGE: &'static str = "";
-        fn full_name() -> ::std::string::String {
-            "TopLevel.Nested".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/TopLevel.Nested".into()
-        }
-    }
-}
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum TopEnum {
-    #[default]
-    Unspecified = 0,
-    One = 1,
 }
 impl TopEnum {
     /// The value's name as written in the .proto file.

@@ -8,6 +8,13 @@ pub struct HelloRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+/// The greeting.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct HelloReply {
+    pub message: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
 impl ::rsgrpc::prost::Message for HelloRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -96,13 +103,6 @@ impl ::rsgrpc::prost::Name for HelloRequest {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/helloworld.HelloRequest".into()
     }
-}
-/// The greeting.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct HelloReply {
-    pub message: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for HelloReply {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {

@@ -9,6 +9,42 @@ pub struct Point {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+/// A rectangle between two opposite corners.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Rectangle {
+    pub lo: ::core::option::Option<Point>,
+    pub hi: ::core::option::Option<Point>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// A named place.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Feature {
+    pub name: ::std::string::String,
+    pub location: ::core::option::Option<Point>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// A note left at a point.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct RouteNote {
+    pub location: ::core::option::Option<Point>,
+    pub message: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// What RecordRoute learned about a route.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct RouteSummary {
+    pub point_count: i32,
+    pub feature_count: i32,
+    /// Meters.
+    pub distance: i32,
+    /// Seconds.
+    pub elapsed_time: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
 impl ::rsgrpc::prost::Message for Point {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.latitude != 0 {
@@ -124,14 +160,6 @@ impl ::rsgrpc::prost::Name for Point {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/routeguide.Point".into()
     }
-}
-/// A rectangle between two opposite corners.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Rectangle {
-    pub lo: ::core::option::Option<Point>,
-    pub hi: ::core::option::Option<Point>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Rectangle {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -253,14 +281,6 @@ impl ::rsgrpc::prost::Name for Rectangle {
         "type.googleapis.com/routeguide.Rectangle".into()
     }
 }
-/// A named place.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Feature {
-    pub name: ::std::string::String,
-    pub location: ::core::option::Option<Point>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Feature {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -381,14 +401,6 @@ impl ::rsgrpc::prost::Name for Feature {
         "type.googleapis.com/routeguide.Feature".into()
     }
 }
-/// A note left at a point.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct RouteNote {
-    pub location: ::core::option::Option<Point>,
-    pub message: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for RouteNote {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.location {
@@ -508,18 +520,6 @@ impl ::rsgrpc::prost::Name for RouteNote {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/routeguide.RouteNote".into()
     }
-}
-/// What RecordRoute learned about a route.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct RouteSummary {
-    pub point_count: i32,
-    pub feature_count: i32,
-    /// Meters.
-    pub distance: i32,
-    /// Seconds.
-    pub elapsed_time: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for RouteSummary {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {

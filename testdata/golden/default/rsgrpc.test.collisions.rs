@@ -19,6 +19,96 @@ pub struct Clone {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields_: ::rsgrpc::UnknownFields,
 }
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Iterator {
+    pub item: ::std::string::String,
+    pub items: ::std::vec::Vec<Iterator>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Future {
+    pub output: i32,
+    pub poll: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Result {
+    pub value: ::core::option::Option<result::Value>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`Result`].
+pub mod result {
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum Value {
+        Ok(::std::string::String),
+        Err(::std::string::String),
+    }
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Ok {
+    pub drop: ::core::option::Option<Drop>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Drop {
+    pub into: ::core::option::Option<Into>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Into {
+    pub from: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Default {
+    pub debug: i32,
+    pub send: ::core::option::Option<Send>,
+    pub sync: ::core::option::Option<Sync>,
+    pub sized: ::core::option::Option<Sized>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Send {
+    pub value: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Sync {
+    pub value: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Sized {
+    pub value: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum Poll {
+    #[default]
+    Unspecified = 0,
+    Ready = 1,
+    Pending = 2,
+}
+/// The Debug and Default enum: names of derives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum Debug {
+    #[default]
+    Unspecified = 0,
+    Some = 1,
+    None = 2,
+}
 impl ::rsgrpc::prost::Message for Clone {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.unknown_fields.is_empty() {
@@ -429,13 +519,6 @@ impl ::rsgrpc::prost::Name for Clone {
         "type.googleapis.com/rsgrpc.test.collisions.Clone".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Iterator {
-    pub item: ::std::string::String,
-    pub items: ::std::vec::Vec<Iterator>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Iterator {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.item.is_empty() {
@@ -556,13 +639,6 @@ impl ::rsgrpc::prost::Name for Iterator {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.collisions.Iterator".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Future {
-    pub output: i32,
-    pub poll: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Future {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -697,12 +773,6 @@ impl Future {
     pub fn set_poll(&mut self, value: Poll) {
         self.poll = value as i32;
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Result {
-    pub value: ::core::option::Option<result::Value>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Result {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -869,20 +939,6 @@ impl ::rsgrpc::prost::Name for Result {
         "type.googleapis.com/rsgrpc.test.collisions.Result".into()
     }
 }
-/// Nested types and oneofs of [`Result`].
-pub mod result {
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum Value {
-        Ok(::std::string::String),
-        Err(::std::string::String),
-    }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Ok {
-    pub drop: ::core::option::Option<Drop>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Ok {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.drop {
@@ -973,12 +1029,6 @@ impl ::rsgrpc::prost::Name for Ok {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.collisions.Ok".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Drop {
-    pub into: ::core::option::Option<Into>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Drop {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -1071,12 +1121,6 @@ impl ::rsgrpc::prost::Name for Drop {
         "type.googleapis.com/rsgrpc.test.collisions.Drop".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Into {
-    pub from: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Into {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.from != 0 {
@@ -1165,15 +1209,6 @@ impl ::rsgrpc::prost::Name for Into {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.collisions.Into".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Default {
-    pub debug: i32,
-    pub send: ::core::option::Option<Send>,
-    pub sync: ::core::option::Option<Sync>,
-    pub sized: ::core::option::Option<Sized>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Default {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -1369,12 +1404,6 @@ impl Default {
         self.debug = value as i32;
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Send {
-    pub value: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Send {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.value != 0 {
@@ -1463,12 +1492,6 @@ impl ::rsgrpc::prost::Name for Send {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.collisions.Send".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Sync {
-    pub value: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Sync {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -1559,12 +1582,6 @@ impl ::rsgrpc::prost::Name for Sync {
         "type.googleapis.com/rsgrpc.test.collisions.Sync".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Sized {
-    pub value: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Sized {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.value != 0 {
@@ -1654,14 +1671,6 @@ impl ::rsgrpc::prost::Name for Sized {
         "type.googleapis.com/rsgrpc.test.collisions.Sized".into()
     }
 }
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum Poll {
-    #[default]
-    Unspecified = 0,
-    Ready = 1,
-    Pending = 2,
-}
 impl Poll {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -1711,15 +1720,6 @@ impl ::core::convert::TryFrom<i32> for Poll {
             _ => ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value)),
         }
     }
-}
-/// The Debug and Default enum: names of derives.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum Debug {
-    #[default]
-    Unspecified = 0,
-    Some = 1,
-    None = 2,
 }
 impl Debug {
     /// The value's name as written in the .proto file.

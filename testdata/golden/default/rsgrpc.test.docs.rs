@@ -34,6 +34,68 @@ pub struct Documented {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+/// Nested types and oneofs of [`Documented`].
+pub mod documented {
+    /// A oneof.
+    #[derive(Clone, PartialEq, Debug)]
+    #[allow(deprecated)]
+    pub enum Choice {
+        /// A oneof member.
+        Text(::std::string::String),
+        #[deprecated]
+        Number(i32),
+    }
+}
+/// A deprecated message.
+#[deprecated]
+#[derive(Clone, PartialEq, Default, Debug)]
+#[allow(deprecated)]
+pub struct Old {
+    pub value: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Uses a deprecated message without warnings in generated code.
+#[derive(Clone, PartialEq, Default, Debug)]
+#[allow(deprecated)]
+pub struct UsesOld {
+    pub old: ::core::option::Option<Old>,
+    pub olds: ::std::vec::Vec<Old>,
+    pub by_name: ::std::collections::HashMap<::std::string::String, Old>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+#[allow(deprecated)]
+pub struct UsesLegacy {
+    pub legacy: i32,
+    pub phase: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// A deprecated enum.
+#[deprecated]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+#[allow(deprecated)]
+pub enum Legacy {
+    #[default]
+    Unspecified = 0,
+    /// A deprecated value.
+    #[deprecated]
+    Gone = 1,
+}
+/// An enum with a deprecated value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+#[allow(deprecated)]
+pub enum Phase {
+    #[default]
+    Unspecified = 0,
+    #[deprecated]
+    Alpha = 1,
+    Beta = 2,
+}
 #[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Documented {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -291,27 +353,6 @@ impl ::rsgrpc::prost::Name for Documented {
         "type.googleapis.com/rsgrpc.test.docs.Documented".into()
     }
 }
-/// Nested types and oneofs of [`Documented`].
-pub mod documented {
-    /// A oneof.
-    #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
-    pub enum Choice {
-        /// A oneof member.
-        Text(::std::string::String),
-        #[deprecated]
-        Number(i32),
-    }
-}
-/// A deprecated message.
-#[deprecated]
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Old {
-    pub value: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 #[allow(deprecated)]
 impl ::rsgrpc::prost::Message for Old {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -404,16 +445,6 @@ impl ::rsgrpc::prost::Name for Old {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.docs.Old".into()
     }
-}
-/// Uses a deprecated message without warnings in generated code.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct UsesOld {
-    pub old: ::core::option::Option<Old>,
-    pub olds: ::std::vec::Vec<Old>,
-    pub by_name: ::std::collections::HashMap<::std::string::String, Old>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 #[allow(deprecated)]
 impl ::rsgrpc::prost::Message for UsesOld {
@@ -590,14 +621,6 @@ impl ::rsgrpc::prost::Name for UsesOld {
         "type.googleapis.com/rsgrpc.test.docs.UsesOld".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct UsesLegacy {
-    pub legacy: i32,
-    pub phase: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 #[allow(deprecated)]
 impl ::rsgrpc::prost::Message for UsesLegacy {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -752,18 +775,6 @@ impl UsesLegacy {
         self.phase = value as i32;
     }
 }
-/// A deprecated enum.
-#[deprecated]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-#[allow(deprecated)]
-pub enum Legacy {
-    #[default]
-    Unspecified = 0,
-    /// A deprecated value.
-    #[deprecated]
-    Gone = 1,
-}
 #[allow(deprecated)]
 impl Legacy {
     /// The value's name as written in the .proto file.
@@ -814,17 +825,6 @@ impl ::core::convert::TryFrom<i32> for Legacy {
             _ => ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value)),
         }
     }
-}
-/// An enum with a deprecated value.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-#[allow(deprecated)]
-pub enum Phase {
-    #[default]
-    Unspecified = 0,
-    #[deprecated]
-    Alpha = 1,
-    Beta = 2,
 }
 #[allow(deprecated)]
 impl Phase {

@@ -8,6 +8,12 @@ pub struct Record {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Sub {
+    pub name: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
 impl ::rsgrpc::prost::Message for Record {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.id != 0 {
@@ -125,12 +131,6 @@ impl ::rsgrpc::prost::Name for Record {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.evolution.v1.Record".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Sub {
-    pub name: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Sub {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {

@@ -8,6 +8,12 @@ pub struct Record {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Sub {
+    pub name: ::core::option::Option<::std::string::String>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
 impl ::rsgrpc::prost::Message for Record {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.id {
@@ -136,12 +142,6 @@ impl Record {
             ::core::option::Option::None => ::core::default::Default::default(),
         }
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Sub {
-    pub name: ::core::option::Option<::std::string::String>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Sub {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {

@@ -8,6 +8,160 @@ pub struct Shelf {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Book {
+    pub name: ::std::string::String,
+    pub title: ::std::string::String,
+    pub author: ::std::string::String,
+    pub genre: i32,
+    pub published: ::core::option::Option<::rsgrpc::well_known::Timestamp>,
+    pub tags: ::std::vec::Vec<::std::string::String>,
+    pub pages: i64,
+    pub available: bool,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct BookTitle {
+    pub title: ::std::string::String,
+    pub subtitle: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct GetShelfRequest {
+    pub shelf_id: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct GetBookRequest {
+    pub name: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Range {
+    pub min: i64,
+    pub max: i64,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Filter {
+    pub author: ::std::string::String,
+    pub pages: ::core::option::Option<Range>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ListBooksRequest {
+    pub shelf_id: ::std::string::String,
+    pub page_size: i32,
+    pub tags: ::std::vec::Vec<::std::string::String>,
+    pub genre: i32,
+    pub filter: ::core::option::Option<Filter>,
+    pub published_after: ::core::option::Option<::rsgrpc::well_known::Timestamp>,
+    pub max_age: ::core::option::Option<::rsgrpc::well_known::Duration>,
+    pub fields: ::core::option::Option<::rsgrpc::well_known::FieldMask>,
+    pub min_pages: ::core::option::Option<::rsgrpc::well_known::Int64Value>,
+    pub available: ::core::option::Option<::rsgrpc::well_known::BoolValue>,
+    pub include_archived: bool,
+    pub genres: ::std::vec::Vec<i32>,
+    pub cursor: ::std::vec::Vec<u8>,
+    pub min_rating: f64,
+    pub offset: u64,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ListBooksResponse {
+    pub books: ::std::vec::Vec<Book>,
+    /// The request as the service received it.
+    pub request: ::core::option::Option<ListBooksRequest>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct CreateBookRequest {
+    pub shelf_id: ::std::string::String,
+    pub book: ::core::option::Option<Book>,
+    pub request_id: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct UpdateBookRequest {
+    pub book: ::core::option::Option<Book>,
+    pub update_mask: ::core::option::Option<::rsgrpc::well_known::FieldMask>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct DeleteBookRequest {
+    pub name: ::std::string::String,
+    pub force: bool,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ArchiveBookRequest {
+    pub name: ::std::string::String,
+    pub reason: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct SearchRequest {
+    pub query: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct SearchResponse {
+    pub books: ::std::vec::Vec<Book>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct WatchShelfRequest {
+    pub shelf_id: ::std::string::String,
+    pub count: i32,
+    /// Fail with UNAVAILABLE after this many books (0: never).
+    pub fail_after: i32,
+    /// Milliseconds between books.
+    pub interval_ms: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ImportSummary {
+    pub count: i32,
+    pub titles: ::std::vec::Vec<::std::string::String>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ChatMessage {
+    pub text: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct FailRequest {
+    pub code: i32,
+    pub message: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum Genre {
+    #[default]
+    Unspecified = 0,
+    Fiction = 1,
+    History = 2,
+}
 impl ::rsgrpc::prost::Message for Shelf {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.id.is_empty() {
@@ -123,19 +277,6 @@ impl ::rsgrpc::prost::Name for Shelf {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.gateway.Shelf".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Book {
-    pub name: ::std::string::String,
-    pub title: ::std::string::String,
-    pub author: ::std::string::String,
-    pub genre: i32,
-    pub published: ::core::option::Option<::rsgrpc::well_known::Timestamp>,
-    pub tags: ::std::vec::Vec<::std::string::String>,
-    pub pages: i64,
-    pub available: bool,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Book {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -443,13 +584,6 @@ impl Book {
         self.genre = value as i32;
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct BookTitle {
-    pub title: ::std::string::String,
-    pub subtitle: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for BookTitle {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.title.is_empty() {
@@ -566,12 +700,6 @@ impl ::rsgrpc::prost::Name for BookTitle {
         "type.googleapis.com/rsgrpc.test.gateway.BookTitle".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct GetShelfRequest {
-    pub shelf_id: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for GetShelfRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.shelf_id.is_empty() {
@@ -661,12 +789,6 @@ impl ::rsgrpc::prost::Name for GetShelfRequest {
         "type.googleapis.com/rsgrpc.test.gateway.GetShelfRequest".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct GetBookRequest {
-    pub name: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for GetBookRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -755,13 +877,6 @@ impl ::rsgrpc::prost::Name for GetBookRequest {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.gateway.GetBookRequest".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Range {
-    pub min: i64,
-    pub max: i64,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Range {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -878,13 +993,6 @@ impl ::rsgrpc::prost::Name for Range {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.gateway.Range".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Filter {
-    pub author: ::std::string::String,
-    pub pages: ::core::option::Option<Range>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Filter {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -1003,26 +1111,6 @@ impl ::rsgrpc::prost::Name for Filter {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.gateway.Filter".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ListBooksRequest {
-    pub shelf_id: ::std::string::String,
-    pub page_size: i32,
-    pub tags: ::std::vec::Vec<::std::string::String>,
-    pub genre: i32,
-    pub filter: ::core::option::Option<Filter>,
-    pub published_after: ::core::option::Option<::rsgrpc::well_known::Timestamp>,
-    pub max_age: ::core::option::Option<::rsgrpc::well_known::Duration>,
-    pub fields: ::core::option::Option<::rsgrpc::well_known::FieldMask>,
-    pub min_pages: ::core::option::Option<::rsgrpc::well_known::Int64Value>,
-    pub available: ::core::option::Option<::rsgrpc::well_known::BoolValue>,
-    pub include_archived: bool,
-    pub genres: ::std::vec::Vec<i32>,
-    pub cursor: ::std::vec::Vec<u8>,
-    pub min_rating: f64,
-    pub offset: u64,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for ListBooksRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -1573,14 +1661,6 @@ impl ListBooksRequest {
         self.genres.push(value as i32);
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ListBooksResponse {
-    pub books: ::std::vec::Vec<Book>,
-    /// The request as the service received it.
-    pub request: ::core::option::Option<ListBooksRequest>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for ListBooksResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::message::encode_repeated(1, &self.books, buf);
@@ -1706,14 +1786,6 @@ impl ::rsgrpc::prost::Name for ListBooksResponse {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.gateway.ListBooksResponse".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct CreateBookRequest {
-    pub shelf_id: ::std::string::String,
-    pub book: ::core::option::Option<Book>,
-    pub request_id: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for CreateBookRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -1865,13 +1937,6 @@ impl ::rsgrpc::prost::Name for CreateBookRequest {
         "type.googleapis.com/rsgrpc.test.gateway.CreateBookRequest".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct UpdateBookRequest {
-    pub book: ::core::option::Option<Book>,
-    pub update_mask: ::core::option::Option<::rsgrpc::well_known::FieldMask>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for UpdateBookRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.book {
@@ -1996,13 +2061,6 @@ impl ::rsgrpc::prost::Name for UpdateBookRequest {
         "type.googleapis.com/rsgrpc.test.gateway.UpdateBookRequest".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct DeleteBookRequest {
-    pub name: ::std::string::String,
-    pub force: bool,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for DeleteBookRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -2118,13 +2176,6 @@ impl ::rsgrpc::prost::Name for DeleteBookRequest {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.gateway.DeleteBookRequest".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ArchiveBookRequest {
-    pub name: ::std::string::String,
-    pub reason: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for ArchiveBookRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -2242,12 +2293,6 @@ impl ::rsgrpc::prost::Name for ArchiveBookRequest {
         "type.googleapis.com/rsgrpc.test.gateway.ArchiveBookRequest".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct SearchRequest {
-    pub query: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for SearchRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.query.is_empty() {
@@ -2336,12 +2381,6 @@ impl ::rsgrpc::prost::Name for SearchRequest {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.gateway.SearchRequest".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct SearchResponse {
-    pub books: ::std::vec::Vec<Book>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for SearchResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -2435,17 +2474,6 @@ impl ::rsgrpc::prost::Name for SearchResponse {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.gateway.SearchResponse".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct WatchShelfRequest {
-    pub shelf_id: ::std::string::String,
-    pub count: i32,
-    /// Fail with UNAVAILABLE after this many books (0: never).
-    pub fail_after: i32,
-    /// Milliseconds between books.
-    pub interval_ms: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for WatchShelfRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -2627,13 +2655,6 @@ impl ::rsgrpc::prost::Name for WatchShelfRequest {
         "type.googleapis.com/rsgrpc.test.gateway.WatchShelfRequest".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ImportSummary {
-    pub count: i32,
-    pub titles: ::std::vec::Vec<::std::string::String>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for ImportSummary {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.count != 0 {
@@ -2753,12 +2774,6 @@ impl ::rsgrpc::prost::Name for ImportSummary {
         "type.googleapis.com/rsgrpc.test.gateway.ImportSummary".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ChatMessage {
-    pub text: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for ChatMessage {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.text.is_empty() {
@@ -2847,13 +2862,6 @@ impl ::rsgrpc::prost::Name for ChatMessage {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.gateway.ChatMessage".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct FailRequest {
-    pub code: i32,
-    pub message: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for FailRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -2970,14 +2978,6 @@ impl ::rsgrpc::prost::Name for FailRequest {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.gateway.FailRequest".into()
     }
-}
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum Genre {
-    #[default]
-    Unspecified = 0,
-    Fiction = 1,
-    History = 2,
 }
 impl Genre {
     /// The value's name as written in the .proto file.

@@ -15,6 +15,826 @@ pub struct Empty {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+/// TODO(dgq): Go back to using well-known types once
+/// https://github.com/grpc/grpc/issues/6980 has been fixed.
+/// import "google/protobuf/wrappers.proto";
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct BoolValue {
+    /// The bool value.
+    pub value: bool,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// A block of data, to simply increase gRPC message size.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Payload {
+    /// The type of data in body.
+    pub r#type: i32,
+    /// Primary contents of payload.
+    pub body: ::std::vec::Vec<u8>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// A protobuf representation for grpc status. This is used by test
+/// clients to specify a status that the server should attempt to return.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct EchoStatus {
+    pub code: i32,
+    pub message: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Unary request.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct SimpleRequest {
+    /// Desired payload type in the response from the server.
+    /// If response_type is RANDOM, server randomly chooses one from other formats.
+    pub response_type: i32,
+    /// Desired payload size in the response from the server.
+    pub response_size: i32,
+    /// Optional input payload sent along with the request.
+    pub payload: ::core::option::Option<Payload>,
+    /// Whether SimpleResponse should include username.
+    pub fill_username: bool,
+    /// Whether SimpleResponse should include OAuth scope.
+    pub fill_oauth_scope: bool,
+    /// Whether to request the server to compress the response. This field is
+    /// "nullable" in order to interoperate seamlessly with clients not able to
+    /// implement the full compression tests by introspecting the call to verify
+    /// the response's compression status.
+    pub response_compressed: ::core::option::Option<BoolValue>,
+    /// Whether server should return a given status
+    pub response_status: ::core::option::Option<EchoStatus>,
+    /// Whether the server should expect this request to be compressed.
+    pub expect_compressed: ::core::option::Option<BoolValue>,
+    /// Whether SimpleResponse should include server_id.
+    pub fill_server_id: bool,
+    /// Whether SimpleResponse should include grpclb_route_type.
+    pub fill_grpclb_route_type: bool,
+    /// If set the server should record this metrics report data for the current RPC.
+    pub orca_per_query_report: ::core::option::Option<TestOrcaReport>,
+    /// If set the server should update this metrics report data at the OOB server.
+    pub orca_oob_report: ::core::option::Option<TestOrcaReport>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Unary response, as configured by the request.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct SimpleResponse {
+    /// Payload to increase message size.
+    pub payload: ::core::option::Option<Payload>,
+    /// The user the request came from, for verifying authentication was
+    /// successful when the client expected it.
+    pub username: ::std::string::String,
+    /// OAuth scope.
+    pub oauth_scope: ::std::string::String,
+    /// Server ID. This must be unique among different server instances,
+    /// but the same across all RPC's made to a particular server instance.
+    pub server_id: ::std::string::String,
+    /// gRPCLB Path.
+    pub grpclb_route_type: i32,
+    /// Server hostname.
+    pub hostname: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Client-streaming request.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct StreamingInputCallRequest {
+    /// Optional input payload sent along with the request.
+    pub payload: ::core::option::Option<Payload>,
+    /// Whether the server should expect this request to be compressed. This field
+    /// is "nullable" in order to interoperate seamlessly with servers not able to
+    /// implement the full compression tests by introspecting the call to verify
+    /// the request's compression status.
+    pub expect_compressed: ::core::option::Option<BoolValue>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Client-streaming response.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct StreamingInputCallResponse {
+    /// Aggregated size of payloads received from the client.
+    pub aggregated_payload_size: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Configuration for a particular response.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ResponseParameters {
+    /// Desired payload sizes in responses from the server.
+    pub size: i32,
+    /// Desired interval between consecutive responses in the response stream in
+    /// microseconds.
+    pub interval_us: i32,
+    /// Whether to request the server to compress the response. This field is
+    /// "nullable" in order to interoperate seamlessly with clients not able to
+    /// implement the full compression tests by introspecting the call to verify
+    /// the response's compression status.
+    pub compressed: ::core::option::Option<BoolValue>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Server-streaming request.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct StreamingOutputCallRequest {
+    /// Desired payload type in the response from the server.
+    /// If response_type is RANDOM, the payload from each response in the stream
+    /// might be of different types. This is to simulate a mixed type of payload
+    /// stream.
+    pub response_type: i32,
+    /// Configuration for each expected response message.
+    pub response_parameters: ::std::vec::Vec<ResponseParameters>,
+    /// Optional input payload sent along with the request.
+    pub payload: ::core::option::Option<Payload>,
+    /// Whether server should return a given status
+    pub response_status: ::core::option::Option<EchoStatus>,
+    /// If set the server should update this metrics report data at the OOB server.
+    pub orca_oob_report: ::core::option::Option<TestOrcaReport>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Server-streaming response, as configured by the request and parameters.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct StreamingOutputCallResponse {
+    /// Payload to increase response size.
+    pub payload: ::core::option::Option<Payload>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// For reconnect interop test only.
+/// Client tells server what reconnection parameters it used.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ReconnectParams {
+    pub max_reconnect_backoff_ms: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// For reconnect interop test only.
+/// Server tells client whether its reconnects are following the spec and the
+/// reconnect backoffs it saw.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ReconnectInfo {
+    pub passed: bool,
+    pub backoff_ms: ::std::vec::Vec<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct LoadBalancerStatsRequest {
+    /// Request stats for the next num_rpcs sent by client.
+    pub num_rpcs: i32,
+    /// If num_rpcs have not completed within timeout_sec, return partial results.
+    pub timeout_sec: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct LoadBalancerStatsResponse {
+    /// The number of completed RPCs for each peer.
+    pub rpcs_by_peer: ::std::collections::HashMap<::std::string::String, i32>,
+    /// The number of RPCs that failed to record a remote peer.
+    pub num_failures: i32,
+    pub rpcs_by_method: ::std::collections::HashMap<
+        ::std::string::String,
+        load_balancer_stats_response::RpcsByPeer,
+    >,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`LoadBalancerStatsResponse`].
+pub mod load_balancer_stats_response {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct RpcsByPeer {
+        /// The number of completed RPCs for each peer.
+        pub rpcs_by_peer: ::std::collections::HashMap<::std::string::String, i32>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    impl ::rsgrpc::prost::Message for RpcsByPeer {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            ::rsgrpc::codegen::encode_map(
+                1,
+                self.rpcs_by_peer.iter(),
+                ::rsgrpc::codegen::string::encode,
+                ::rsgrpc::codegen::string::encoded_len,
+                ::rsgrpc::codegen::int32::encode,
+                ::rsgrpc::codegen::int32::encoded_len,
+                buf,
+            );
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "RpcsByPeer";
+            match tag {
+                1 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                    ::rsgrpc::codegen::hash_map::merge(
+                            ::rsgrpc::codegen::string::merge,
+                            ::rsgrpc::codegen::int32::merge,
+                            &mut self.rpcs_by_peer,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            ::rsgrpc::codegen::field_error(STRUCT_NAME, "rpcs_by_peer"),
+                        )
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + ::rsgrpc::codegen::encoded_len_map(
+                    1,
+                    self.rpcs_by_peer.iter(),
+                    ::rsgrpc::codegen::string::encoded_len,
+                    ::rsgrpc::codegen::int32::encoded_len,
+                )
+        }
+        fn clear(&mut self) {
+            self.rpcs_by_peer.clear();
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for RpcsByPeer {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.rpcs_by_peer.is_empty() || writer.emit_defaults() {
+                writer.key("rpcsByPeer", "rpcs_by_peer");
+                writer.begin_object();
+                for (k, v) in &self.rpcs_by_peer {
+                    writer.raw_key(k);
+                    writer.int32(*v);
+                }
+                writer.end_object();
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for RpcsByPeer {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "rpcsByPeer" | "rpcs_by_peer" => ::core::option::Option::Some(1),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.rpcs_by_peer = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Map<
+                                    ::std::string::String,
+                                    ::rsgrpc::json::Int32,
+                                    ::std::collections::HashMap<::std::string::String, i32>,
+                                >,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for RpcsByPeer {
+        const NAME: &'static str = "LoadBalancerStatsResponse.RpcsByPeer";
+        const PACKAGE: &'static str = "grpc.testing";
+        fn full_name() -> ::std::string::String {
+            "grpc.testing.LoadBalancerStatsResponse.RpcsByPeer".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/grpc.testing.LoadBalancerStatsResponse.RpcsByPeer"
+                .into()
+        }
+    }
+}
+/// Request for retrieving a test client's accumulated stats.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct LoadBalancerAccumulatedStatsRequest {
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Accumulated stats for RPCs sent by a test client.
+#[derive(Clone, PartialEq, Default, Debug)]
+#[allow(deprecated)]
+pub struct LoadBalancerAccumulatedStatsResponse {
+    /// The total number of RPCs have ever issued for each type.
+    /// Deprecated: use stats_per_method.rpcs_started instead.
+    #[deprecated]
+    pub num_rpcs_started_by_method: ::std::collections::HashMap<
+        ::std::string::String,
+        i32,
+    >,
+    /// The total number of RPCs have ever completed successfully for each type.
+    /// Deprecated: use stats_per_method.result instead.
+    #[deprecated]
+    pub num_rpcs_succeeded_by_method: ::std::collections::HashMap<
+        ::std::string::String,
+        i32,
+    >,
+    /// The total number of RPCs have ever failed for each type.
+    /// Deprecated: use stats_per_method.result instead.
+    #[deprecated]
+    pub num_rpcs_failed_by_method: ::std::collections::HashMap<
+        ::std::string::String,
+        i32,
+    >,
+    /// Per-method RPC statistics.  The key is the RpcType in string form; e.g.
+    /// 'EMPTY_CALL' or 'UNARY_CALL'
+    pub stats_per_method: ::std::collections::HashMap<
+        ::std::string::String,
+        load_balancer_accumulated_stats_response::MethodStats,
+    >,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`LoadBalancerAccumulatedStatsResponse`].
+pub mod load_balancer_accumulated_stats_response {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct MethodStats {
+        /// The number of RPCs that were started for this method.
+        pub rpcs_started: i32,
+        /// The number of RPCs that completed with each status for this method.  The
+        /// key is the integral value of a google.rpc.Code; the value is the count.
+        pub result: ::std::collections::HashMap<i32, i32>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    impl ::rsgrpc::prost::Message for MethodStats {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if self.rpcs_started != 0 {
+                ::rsgrpc::codegen::int32::encode(1, &self.rpcs_started, buf);
+            }
+            ::rsgrpc::codegen::encode_map(
+                2,
+                self.result.iter(),
+                ::rsgrpc::codegen::int32::encode,
+                ::rsgrpc::codegen::int32::encoded_len,
+                ::rsgrpc::codegen::int32::encode,
+                ::rsgrpc::codegen::int32::encoded_len,
+                buf,
+            );
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "MethodStats";
+            match tag {
+                1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int32::merge(
+                            wire_type,
+                            &mut self.rpcs_started,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            ::rsgrpc::codegen::field_error(STRUCT_NAME, "rpcs_started"),
+                        )
+                }
+                2 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                    ::rsgrpc::codegen::hash_map::merge(
+                            ::rsgrpc::codegen::int32::merge,
+                            ::rsgrpc::codegen::int32::merge,
+                            &mut self.result,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "result"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + if self.rpcs_started != 0 {
+                    ::rsgrpc::codegen::int32::encoded_len(1, &self.rpcs_started)
+                } else {
+                    0
+                }
+                + ::rsgrpc::codegen::encoded_len_map(
+                    2,
+                    self.result.iter(),
+                    ::rsgrpc::codegen::int32::encoded_len,
+                    ::rsgrpc::codegen::int32::encoded_len,
+                )
+        }
+        fn clear(&mut self) {
+            self.rpcs_started = ::core::default::Default::default();
+            self.result.clear();
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for MethodStats {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if self.rpcs_started != 0 || writer.emit_defaults() {
+                writer.key("rpcsStarted", "rpcs_started");
+                let v = &self.rpcs_started;
+                writer.int32(*v);
+            }
+            if !self.result.is_empty() || writer.emit_defaults() {
+                writer.key("result", "result");
+                writer.begin_object();
+                for (k, v) in &self.result {
+                    writer.raw_key(&k.to_string());
+                    writer.int32(*v);
+                }
+                writer.end_object();
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for MethodStats {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "rpcsStarted" | "rpcs_started" => ::core::option::Option::Some(1),
+                "result" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    self.rpcs_started = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.result = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Map<
+                                    i32,
+                                    ::rsgrpc::json::Int32,
+                                    ::std::collections::HashMap<i32, i32>,
+                                >,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for MethodStats {
+        const NAME: &'static str = "LoadBalancerAccumulatedStatsResponse.MethodStats";
+        const PACKAGE: &'static str = "grpc.testing";
+        fn full_name() -> ::std::string::String {
+            "grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats"
+                .into()
+        }
+    }
+}
+/// Configurations for a test client.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ClientConfigureRequest {
+    /// The types of RPCs the client sends.
+    pub types: ::std::vec::Vec<i32>,
+    /// The collection of custom metadata to be attached to RPCs sent by the client.
+    pub metadata: ::std::vec::Vec<client_configure_request::Metadata>,
+    /// The deadline to use, in seconds, for all RPCs.  If unset or zero, the
+    /// client will use the default from the command-line.
+    pub timeout_sec: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`ClientConfigureRequest`].
+pub mod client_configure_request {
+    /// Metadata to be attached for the given type of RPCs.
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Metadata {
+        pub r#type: i32,
+        pub key: ::std::string::String,
+        pub value: ::std::string::String,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    /// Type of RPCs to send.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum RpcType {
+        #[default]
+        EmptyCall = 0,
+        UnaryCall = 1,
+    }
+    impl ::rsgrpc::prost::Message for Metadata {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if self.r#type != 0 {
+                ::rsgrpc::codegen::int32::encode(1, &self.r#type, buf);
+            }
+            if !self.key.is_empty() {
+                ::rsgrpc::codegen::string::encode(2, &self.key, buf);
+            }
+            if !self.value.is_empty() {
+                ::rsgrpc::codegen::string::encode(3, &self.value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Metadata";
+            match tag {
+                1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int32::merge(
+                            wire_type,
+                            &mut self.r#type,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "type"))
+                }
+                2 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                    ::rsgrpc::codegen::string::merge(wire_type, &mut self.key, buf, ctx)
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "key"))
+                }
+                3 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                    ::rsgrpc::codegen::string::merge(
+                            wire_type,
+                            &mut self.value,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "value"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + if self.r#type != 0 {
+                    ::rsgrpc::codegen::int32::encoded_len(1, &self.r#type)
+                } else {
+                    0
+                }
+                + if !self.key.is_empty() {
+                    ::rsgrpc::codegen::string::encoded_len(2, &self.key)
+                } else {
+                    0
+                }
+                + if !self.value.is_empty() {
+                    ::rsgrpc::codegen::string::encoded_len(3, &self.value)
+                } else {
+                    0
+                }
+        }
+        fn clear(&mut self) {
+            self.r#type = ::core::default::Default::default();
+            self.key.clear();
+            self.value.clear();
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for Metadata {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if self.r#type != 0 || writer.emit_defaults() {
+                writer.key("type", "type");
+                let v = &self.r#type;
+                writer
+                    .enumeration(
+                        *v,
+                        RpcType::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            if !self.key.is_empty() || writer.emit_defaults() {
+                writer.key("key", "key");
+                let v = &self.key;
+                writer.string(v);
+            }
+            if !self.value.is_empty() || writer.emit_defaults() {
+                writer.key("value", "value");
+                let v = &self.value;
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for Metadata {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "type" => ::core::option::Option::Some(1),
+                "key" => ::core::option::Option::Some(2),
+                "value" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Enum<RpcType>,
+                            >::new(ctx),
+                        )?;
+                    match read {
+                        ::core::option::Option::Some(::core::option::Option::Some(v)) => {
+                            self.r#type = v;
+                        }
+                        ::core::option::Option::Some(::core::option::Option::None) => {}
+                        ::core::option::Option::None => {
+                            self.r#type = ::core::default::Default::default();
+                        }
+                    }
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                        )?;
+                    self.key = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                        )?;
+                    self.value = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for Metadata {
+        const NAME: &'static str = "ClientConfigureRequest.Metadata";
+        const PACKAGE: &'static str = "grpc.testing";
+        fn full_name() -> ::std::string::String {
+            "grpc.testing.ClientConfigureRequest.Metadata".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/grpc.testing.ClientConfigureRequest.Metadata".into()
+        }
+    }
+    impl Metadata {
+        /// `type` as an enum; its default if unset or unknown to this code.
+        pub fn r#type(&self) -> RpcType {
+            RpcType::try_from(self.r#type).ok().unwrap_or(RpcType::EmptyCall)
+        }
+        /// Sets `type`.
+        pub fn set_type(&mut self, value: RpcType) {
+            self.r#type = value as i32;
+        }
+    }
+    impl RpcType {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                RpcType::EmptyCall => "EMPTY_CALL",
+                RpcType::UnaryCall => "UNARY_CALL",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "EMPTY_CALL" => ::core::option::Option::Some(RpcType::EmptyCall),
+                "UNARY_CALL" => ::core::option::Option::Some(RpcType::UnaryCall),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 1)
+        }
+    }
+    impl ::rsgrpc::json::JsonEnum for RpcType {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
+    }
+    impl ::core::convert::From<RpcType> for i32 {
+        fn from(value: RpcType) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for RpcType {
+        type Error = ::rsgrpc::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<RpcType, ::rsgrpc::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(RpcType::EmptyCall),
+                1 => ::core::result::Result::Ok(RpcType::UnaryCall),
+                _ => {
+                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
+                }
+            }
+        }
+    }
+}
+/// Response for updating a test client's configuration.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ClientConfigureResponse {
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Metrics data the server will update and send to the client. It mirrors orca load report
+/// https://github.com/cncf/xds/blob/eded343319d09f30032952beda9840bbd3dcf7ac/xds/data/orca/v3/orca_load_report.proto#L15,
+/// but avoids orca dependency. Used by both per-query and out-of-band reporting tests.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct TestOrcaReport {
+    pub cpu_utilization: f64,
+    pub memory_utilization: f64,
+    pub request_cost: ::std::collections::HashMap<::std::string::String, f64>,
+    pub utilization: ::std::collections::HashMap<::std::string::String, f64>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// The type of payload that should be returned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum PayloadType {
+    /// Compressable text format.
+    #[default]
+    Compressable = 0,
+}
+/// The type of route that a client took to reach a server w.r.t. gRPCLB.
+/// The server must fill in "fallback" if it detects that the RPC reached
+/// the server via the "gRPCLB fallback" path, and "backend" if it detects
+/// that the RPC reached the server via "gRPCLB backend" path (i.e. if it got
+/// the address of this server from the gRPCLB server BalanceLoad RPC). Exactly
+/// how this detection is done is context and server dependent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum GrpclbRouteType {
+    /// Server didn't detect the route that a client took to reach it.
+    #[default]
+    Unknown = 0,
+    /// Indicates that a client reached a server via gRPCLB fallback.
+    Fallback = 1,
+    /// Indicates that a client reached a server as a gRPCLB-given backend.
+    Backend = 2,
+}
 impl ::rsgrpc::prost::Message for Empty {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -71,16 +891,6 @@ impl ::rsgrpc::prost::Name for Empty {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.Empty".into()
     }
-}
-/// TODO(dgq): Go back to using well-known types once
-/// https://github.com/grpc/grpc/issues/6980 has been fixed.
-/// import "google/protobuf/wrappers.proto";
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct BoolValue {
-    /// The bool value.
-    pub value: bool,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for BoolValue {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -170,16 +980,6 @@ impl ::rsgrpc::prost::Name for BoolValue {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.BoolValue".into()
     }
-}
-/// A block of data, to simply increase gRPC message size.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Payload {
-    /// The type of data in body.
-    pub r#type: i32,
-    /// Primary contents of payload.
-    pub body: ::std::vec::Vec<u8>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Payload {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -321,15 +1121,6 @@ impl Payload {
         self.r#type = value as i32;
     }
 }
-/// A protobuf representation for grpc status. This is used by test
-/// clients to specify a status that the server should attempt to return.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct EchoStatus {
-    pub code: i32,
-    pub message: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for EchoStatus {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.code != 0 {
@@ -445,40 +1236,6 @@ impl ::rsgrpc::prost::Name for EchoStatus {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.EchoStatus".into()
     }
-}
-/// Unary request.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct SimpleRequest {
-    /// Desired payload type in the response from the server.
-    /// If response_type is RANDOM, server randomly chooses one from other formats.
-    pub response_type: i32,
-    /// Desired payload size in the response from the server.
-    pub response_size: i32,
-    /// Optional input payload sent along with the request.
-    pub payload: ::core::option::Option<Payload>,
-    /// Whether SimpleResponse should include username.
-    pub fill_username: bool,
-    /// Whether SimpleResponse should include OAuth scope.
-    pub fill_oauth_scope: bool,
-    /// Whether to request the server to compress the response. This field is
-    /// "nullable" in order to interoperate seamlessly with clients not able to
-    /// implement the full compression tests by introspecting the call to verify
-    /// the response's compression status.
-    pub response_compressed: ::core::option::Option<BoolValue>,
-    /// Whether server should return a given status
-    pub response_status: ::core::option::Option<EchoStatus>,
-    /// Whether the server should expect this request to be compressed.
-    pub expect_compressed: ::core::option::Option<BoolValue>,
-    /// Whether SimpleResponse should include server_id.
-    pub fill_server_id: bool,
-    /// Whether SimpleResponse should include grpclb_route_type.
-    pub fill_grpclb_route_type: bool,
-    /// If set the server should record this metrics report data for the current RPC.
-    pub orca_per_query_report: ::core::option::Option<TestOrcaReport>,
-    /// If set the server should update this metrics report data at the OOB server.
-    pub orca_oob_report: ::core::option::Option<TestOrcaReport>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for SimpleRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -987,26 +1744,6 @@ impl SimpleRequest {
         self.response_type = value as i32;
     }
 }
-/// Unary response, as configured by the request.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct SimpleResponse {
-    /// Payload to increase message size.
-    pub payload: ::core::option::Option<Payload>,
-    /// The user the request came from, for verifying authentication was
-    /// successful when the client expected it.
-    pub username: ::std::string::String,
-    /// OAuth scope.
-    pub oauth_scope: ::std::string::String,
-    /// Server ID. This must be unique among different server instances,
-    /// but the same across all RPC's made to a particular server instance.
-    pub server_id: ::std::string::String,
-    /// gRPCLB Path.
-    pub grpclb_route_type: i32,
-    /// Server hostname.
-    pub hostname: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for SimpleResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.payload {
@@ -1278,19 +2015,6 @@ impl SimpleResponse {
         self.grpclb_route_type = value as i32;
     }
 }
-/// Client-streaming request.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct StreamingInputCallRequest {
-    /// Optional input payload sent along with the request.
-    pub payload: ::core::option::Option<Payload>,
-    /// Whether the server should expect this request to be compressed. This field
-    /// is "nullable" in order to interoperate seamlessly with servers not able to
-    /// implement the full compression tests by introspecting the call to verify
-    /// the request's compression status.
-    pub expect_compressed: ::core::option::Option<BoolValue>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for StreamingInputCallRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.payload {
@@ -1417,14 +2141,6 @@ impl ::rsgrpc::prost::Name for StreamingInputCallRequest {
         "type.googleapis.com/grpc.testing.StreamingInputCallRequest".into()
     }
 }
-/// Client-streaming response.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct StreamingInputCallResponse {
-    /// Aggregated size of payloads received from the client.
-    pub aggregated_payload_size: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for StreamingInputCallResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.aggregated_payload_size != 0 {
@@ -1525,22 +2241,6 @@ impl ::rsgrpc::prost::Name for StreamingInputCallResponse {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.StreamingInputCallResponse".into()
     }
-}
-/// Configuration for a particular response.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ResponseParameters {
-    /// Desired payload sizes in responses from the server.
-    pub size: i32,
-    /// Desired interval between consecutive responses in the response stream in
-    /// microseconds.
-    pub interval_us: i32,
-    /// Whether to request the server to compress the response. This field is
-    /// "nullable" in order to interoperate seamlessly with clients not able to
-    /// implement the full compression tests by introspecting the call to verify
-    /// the response's compression status.
-    pub compressed: ::core::option::Option<BoolValue>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for ResponseParameters {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -1693,25 +2393,6 @@ impl ::rsgrpc::prost::Name for ResponseParameters {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.ResponseParameters".into()
     }
-}
-/// Server-streaming request.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct StreamingOutputCallRequest {
-    /// Desired payload type in the response from the server.
-    /// If response_type is RANDOM, the payload from each response in the stream
-    /// might be of different types. This is to simulate a mixed type of payload
-    /// stream.
-    pub response_type: i32,
-    /// Configuration for each expected response message.
-    pub response_parameters: ::std::vec::Vec<ResponseParameters>,
-    /// Optional input payload sent along with the request.
-    pub payload: ::core::option::Option<Payload>,
-    /// Whether server should return a given status
-    pub response_status: ::core::option::Option<EchoStatus>,
-    /// If set the server should update this metrics report data at the OOB server.
-    pub orca_oob_report: ::core::option::Option<TestOrcaReport>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for StreamingOutputCallRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -1977,14 +2658,6 @@ impl StreamingOutputCallRequest {
         self.response_type = value as i32;
     }
 }
-/// Server-streaming response, as configured by the request and parameters.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct StreamingOutputCallResponse {
-    /// Payload to increase response size.
-    pub payload: ::core::option::Option<Payload>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for StreamingOutputCallResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.payload {
@@ -2077,14 +2750,6 @@ impl ::rsgrpc::prost::Name for StreamingOutputCallResponse {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.StreamingOutputCallResponse".into()
     }
-}
-/// For reconnect interop test only.
-/// Client tells server what reconnection parameters it used.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ReconnectParams {
-    pub max_reconnect_backoff_ms: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for ReconnectParams {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -2186,16 +2851,6 @@ impl ::rsgrpc::prost::Name for ReconnectParams {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.ReconnectParams".into()
     }
-}
-/// For reconnect interop test only.
-/// Server tells client whether its reconnects are following the spec and the
-/// reconnect backoffs it saw.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ReconnectInfo {
-    pub passed: bool,
-    pub backoff_ms: ::std::vec::Vec<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for ReconnectInfo {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -2317,15 +2972,6 @@ impl ::rsgrpc::prost::Name for ReconnectInfo {
         "type.googleapis.com/grpc.testing.ReconnectInfo".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct LoadBalancerStatsRequest {
-    /// Request stats for the next num_rpcs sent by client.
-    pub num_rpcs: i32,
-    /// If num_rpcs have not completed within timeout_sec, return partial results.
-    pub timeout_sec: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for LoadBalancerStatsRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.num_rpcs != 0 {
@@ -2446,19 +3092,6 @@ impl ::rsgrpc::prost::Name for LoadBalancerStatsRequest {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.LoadBalancerStatsRequest".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct LoadBalancerStatsResponse {
-    /// The number of completed RPCs for each peer.
-    pub rpcs_by_peer: ::std::collections::HashMap<::std::string::String, i32>,
-    /// The number of RPCs that failed to record a remote peer.
-    pub num_failures: i32,
-    pub rpcs_by_method: ::std::collections::HashMap<
-        ::std::string::String,
-        load_balancer_stats_response::RpcsByPeer,
-    >,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for LoadBalancerStatsResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -2661,139 +3294,6 @@ impl ::rsgrpc::prost::Name for LoadBalancerStatsResponse {
         "type.googleapis.com/grpc.testing.LoadBalancerStatsResponse".into()
     }
 }
-/// Nested types and oneofs of [`LoadBalancerStatsResponse`].
-pub mod load_balancer_stats_response {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct RpcsByPeer {
-        /// The number of completed RPCs for each peer.
-        pub rpcs_by_peer: ::std::collections::HashMap<::std::string::String, i32>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for RpcsByPeer {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            ::rsgrpc::codegen::encode_map(
-                1,
-                self.rpcs_by_peer.iter(),
-                ::rsgrpc::codegen::string::encode,
-                ::rsgrpc::codegen::string::encoded_len,
-                ::rsgrpc::codegen::int32::encode,
-                ::rsgrpc::codegen::int32::encoded_len,
-                buf,
-            );
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "RpcsByPeer";
-            match tag {
-                1 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                    ::rsgrpc::codegen::hash_map::merge(
-                            ::rsgrpc::codegen::string::merge,
-                            ::rsgrpc::codegen::int32::merge,
-                            &mut self.rpcs_by_peer,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            ::rsgrpc::codegen::field_error(STRUCT_NAME, "rpcs_by_peer"),
-                        )
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + ::rsgrpc::codegen::encoded_len_map(
-                    1,
-                    self.rpcs_by_peer.iter(),
-                    ::rsgrpc::codegen::string::encoded_len,
-                    ::rsgrpc::codegen::int32::encoded_len,
-                )
-        }
-        fn clear(&mut self) {
-            self.rpcs_by_peer.clear();
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for RpcsByPeer {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if !self.rpcs_by_peer.is_empty() || writer.emit_defaults() {
-                writer.key("rpcsByPeer", "rpcs_by_peer");
-                writer.begin_object();
-                for (k, v) in &self.rpcs_by_peer {
-                    writer.raw_key(k);
-                    writer.int32(*v);
-                }
-                writer.end_object();
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for RpcsByPeer {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "rpcsByPeer" | "rpcs_by_peer" => ::core::option::Option::Some(1),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    self.rpcs_by_peer = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<
-                                ::rsgrpc::json::Map<
-                                    ::std::string::String,
-                                    ::rsgrpc::json::Int32,
-                                    ::std::collections::HashMap<::std::string::String, i32>,
-                                >,
-                            >::new(ctx),
-                        )?
-                        .unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for RpcsByPeer {
-        const NAME: &'static str = "LoadBalancerStatsResponse.RpcsByPeer";
-        const PACKAGE: &'static str = "grpc.testing";
-        fn full_name() -> ::std::string::String {
-            "grpc.testing.LoadBalancerStatsResponse.RpcsByPeer".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/grpc.testing.LoadBalancerStatsResponse.RpcsByPeer"
-                .into()
-        }
-    }
-}
-/// Request for retrieving a test client's accumulated stats.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct LoadBalancerAccumulatedStatsRequest {
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for LoadBalancerAccumulatedStatsRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -2850,40 +3350,6 @@ impl ::rsgrpc::prost::Name for LoadBalancerAccumulatedStatsRequest {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.LoadBalancerAccumulatedStatsRequest".into()
     }
-}
-/// Accumulated stats for RPCs sent by a test client.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct LoadBalancerAccumulatedStatsResponse {
-    /// The total number of RPCs have ever issued for each type.
-    /// Deprecated: use stats_per_method.rpcs_started instead.
-    #[deprecated]
-    pub num_rpcs_started_by_method: ::std::collections::HashMap<
-        ::std::string::String,
-        i32,
-    >,
-    /// The total number of RPCs have ever completed successfully for each type.
-    /// Deprecated: use stats_per_method.result instead.
-    #[deprecated]
-    pub num_rpcs_succeeded_by_method: ::std::collections::HashMap<
-        ::std::string::String,
-        i32,
-    >,
-    /// The total number of RPCs have ever failed for each type.
-    /// Deprecated: use stats_per_method.result instead.
-    #[deprecated]
-    pub num_rpcs_failed_by_method: ::std::collections::HashMap<
-        ::std::string::String,
-        i32,
-    >,
-    /// Per-method RPC statistics.  The key is the RpcType in string form; e.g.
-    /// 'EMPTY_CALL' or 'UNARY_CALL'
-    pub stats_per_method: ::std::collections::HashMap<
-        ::std::string::String,
-        load_balancer_accumulated_stats_response::MethodStats,
-    >,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 #[allow(deprecated)]
 impl ::rsgrpc::prost::Message for LoadBalancerAccumulatedStatsResponse {
@@ -3178,181 +3644,6 @@ impl ::rsgrpc::prost::Name for LoadBalancerAccumulatedStatsResponse {
         "type.googleapis.com/grpc.testing.LoadBalancerAccumulatedStatsResponse".into()
     }
 }
-/// Nested types and oneofs of [`LoadBalancerAccumulatedStatsResponse`].
-pub mod load_balancer_accumulated_stats_response {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct MethodStats {
-        /// The number of RPCs that were started for this method.
-        pub rpcs_started: i32,
-        /// The number of RPCs that completed with each status for this method.  The
-        /// key is the integral value of a google.rpc.Code; the value is the count.
-        pub result: ::std::collections::HashMap<i32, i32>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for MethodStats {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if self.rpcs_started != 0 {
-                ::rsgrpc::codegen::int32::encode(1, &self.rpcs_started, buf);
-            }
-            ::rsgrpc::codegen::encode_map(
-                2,
-                self.result.iter(),
-                ::rsgrpc::codegen::int32::encode,
-                ::rsgrpc::codegen::int32::encoded_len,
-                ::rsgrpc::codegen::int32::encode,
-                ::rsgrpc::codegen::int32::encoded_len,
-                buf,
-            );
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "MethodStats";
-            match tag {
-                1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int32::merge(
-                            wire_type,
-                            &mut self.rpcs_started,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            ::rsgrpc::codegen::field_error(STRUCT_NAME, "rpcs_started"),
-                        )
-                }
-                2 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                    ::rsgrpc::codegen::hash_map::merge(
-                            ::rsgrpc::codegen::int32::merge,
-                            ::rsgrpc::codegen::int32::merge,
-                            &mut self.result,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "result"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + if self.rpcs_started != 0 {
-                    ::rsgrpc::codegen::int32::encoded_len(1, &self.rpcs_started)
-                } else {
-                    0
-                }
-                + ::rsgrpc::codegen::encoded_len_map(
-                    2,
-                    self.result.iter(),
-                    ::rsgrpc::codegen::int32::encoded_len,
-                    ::rsgrpc::codegen::int32::encoded_len,
-                )
-        }
-        fn clear(&mut self) {
-            self.rpcs_started = ::core::default::Default::default();
-            self.result.clear();
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for MethodStats {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if self.rpcs_started != 0 || writer.emit_defaults() {
-                writer.key("rpcsStarted", "rpcs_started");
-                let v = &self.rpcs_started;
-                writer.int32(*v);
-            }
-            if !self.result.is_empty() || writer.emit_defaults() {
-                writer.key("result", "result");
-                writer.begin_object();
-                for (k, v) in &self.result {
-                    writer.raw_key(&k.to_string());
-                    writer.int32(*v);
-                }
-                writer.end_object();
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for MethodStats {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "rpcsStarted" | "rpcs_started" => ::core::option::Option::Some(1),
-                "result" => ::core::option::Option::Some(2),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    let read = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
-                        )?;
-                    self.rpcs_started = read.unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    self.result = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<
-                                ::rsgrpc::json::Map<
-                                    i32,
-                                    ::rsgrpc::json::Int32,
-                                    ::std::collections::HashMap<i32, i32>,
-                                >,
-                            >::new(ctx),
-                        )?
-                        .unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for MethodStats {
-        const NAME: &'static str = "LoadBalancerAccumulatedStatsResponse.MethodStats";
-        const PACKAGE: &'static str = "grpc.testing";
-        fn full_name() -> ::std::string::String {
-            "grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats"
-                .into()
-        }
-    }
-}
-/// Configurations for a test client.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ClientConfigureRequest {
-    /// The types of RPCs the client sends.
-    pub types: ::std::vec::Vec<i32>,
-    /// The collection of custom metadata to be attached to RPCs sent by the client.
-    pub metadata: ::std::vec::Vec<client_configure_request::Metadata>,
-    /// The deadline to use, in seconds, for all RPCs.  If unset or zero, the
-    /// client will use the default from the command-line.
-    pub timeout_sec: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for ClientConfigureRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::int32::encode_packed(1, &self.types, buf);
@@ -3536,260 +3827,6 @@ impl ClientConfigureRequest {
         self.types.push(value as i32);
     }
 }
-/// Nested types and oneofs of [`ClientConfigureRequest`].
-pub mod client_configure_request {
-    /// Metadata to be attached for the given type of RPCs.
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct Metadata {
-        pub r#type: i32,
-        pub key: ::std::string::String,
-        pub value: ::std::string::String,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for Metadata {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if self.r#type != 0 {
-                ::rsgrpc::codegen::int32::encode(1, &self.r#type, buf);
-            }
-            if !self.key.is_empty() {
-                ::rsgrpc::codegen::string::encode(2, &self.key, buf);
-            }
-            if !self.value.is_empty() {
-                ::rsgrpc::codegen::string::encode(3, &self.value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Metadata";
-            match tag {
-                1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int32::merge(
-                            wire_type,
-                            &mut self.r#type,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "type"))
-                }
-                2 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                    ::rsgrpc::codegen::string::merge(wire_type, &mut self.key, buf, ctx)
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "key"))
-                }
-                3 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                    ::rsgrpc::codegen::string::merge(
-                            wire_type,
-                            &mut self.value,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "value"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + if self.r#type != 0 {
-                    ::rsgrpc::codegen::int32::encoded_len(1, &self.r#type)
-                } else {
-                    0
-                }
-                + if !self.key.is_empty() {
-                    ::rsgrpc::codegen::string::encoded_len(2, &self.key)
-                } else {
-                    0
-                }
-                + if !self.value.is_empty() {
-                    ::rsgrpc::codegen::string::encoded_len(3, &self.value)
-                } else {
-                    0
-                }
-        }
-        fn clear(&mut self) {
-            self.r#type = ::core::default::Default::default();
-            self.key.clear();
-            self.value.clear();
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for Metadata {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if self.r#type != 0 || writer.emit_defaults() {
-                writer.key("type", "type");
-                let v = &self.r#type;
-                writer
-                    .enumeration(
-                        *v,
-                        RpcType::try_from(*v).ok().map(|e| e.as_str_name()),
-                    );
-            }
-            if !self.key.is_empty() || writer.emit_defaults() {
-                writer.key("key", "key");
-                let v = &self.key;
-                writer.string(v);
-            }
-            if !self.value.is_empty() || writer.emit_defaults() {
-                writer.key("value", "value");
-                let v = &self.value;
-                writer.string(v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for Metadata {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "type" => ::core::option::Option::Some(1),
-                "key" => ::core::option::Option::Some(2),
-                "value" => ::core::option::Option::Some(3),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    let read = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<
-                                ::rsgrpc::json::Enum<RpcType>,
-                            >::new(ctx),
-                        )?;
-                    match read {
-                        ::core::option::Option::Some(::core::option::Option::Some(v)) => {
-                            self.r#type = v;
-                        }
-                        ::core::option::Option::Some(::core::option::Option::None) => {}
-                        ::core::option::Option::None => {
-                            self.r#type = ::core::default::Default::default();
-                        }
-                    }
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    let read = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
-                        )?;
-                    self.key = read.unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                3 => {
-                    let read = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
-                        )?;
-                    self.value = read.unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for Metadata {
-        const NAME: &'static str = "ClientConfigureRequest.Metadata";
-        const PACKAGE: &'static str = "grpc.testing";
-        fn full_name() -> ::std::string::String {
-            "grpc.testing.ClientConfigureRequest.Metadata".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/grpc.testing.ClientConfigureRequest.Metadata".into()
-        }
-    }
-    impl Metadata {
-        /// `type` as an enum; its default if unset or unknown to this code.
-        pub fn r#type(&self) -> RpcType {
-            RpcType::try_from(self.r#type).ok().unwrap_or(RpcType::EmptyCall)
-        }
-        /// Sets `type`.
-        pub fn set_type(&mut self, value: RpcType) {
-            self.r#type = value as i32;
-        }
-    }
-    /// Type of RPCs to send.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    pub enum RpcType {
-        #[default]
-        EmptyCall = 0,
-        UnaryCall = 1,
-    }
-    impl RpcType {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                RpcType::EmptyCall => "EMPTY_CALL",
-                RpcType::UnaryCall => "UNARY_CALL",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "EMPTY_CALL" => ::core::option::Option::Some(RpcType::EmptyCall),
-                "UNARY_CALL" => ::core::option::Option::Some(RpcType::UnaryCall),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 1)
-        }
-    }
-    impl ::rsgrpc::json::JsonEnum for RpcType {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = false;
-    }
-    impl ::core::convert::From<RpcType> for i32 {
-        fn from(value: RpcType) -> i32 {
-            value as i32
-        }
-    }
-    impl ::core::convert::TryFrom<i32> for RpcType {
-        type Error = ::rsgrpc::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<RpcType, ::rsgrpc::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(RpcType::EmptyCall),
-                1 => ::core::result::Result::Ok(RpcType::UnaryCall),
-                _ => {
-                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
-                }
-            }
-        }
-    }
-}
-/// Response for updating a test client's configuration.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ClientConfigureResponse {
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for ClientConfigureResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -3846,18 +3883,6 @@ impl ::rsgrpc::prost::Name for ClientConfigureResponse {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.ClientConfigureResponse".into()
     }
-}
-/// Metrics data the server will update and send to the client. It mirrors orca load report
-/// https://github.com/cncf/xds/blob/eded343319d09f30032952beda9840bbd3dcf7ac/xds/data/orca/v3/orca_load_report.proto#L15,
-/// but avoids orca dependency. Used by both per-query and out-of-band reporting tests.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct TestOrcaReport {
-    pub cpu_utilization: f64,
-    pub memory_utilization: f64,
-    pub request_cost: ::std::collections::HashMap<::std::string::String, f64>,
-    pub utilization: ::std::collections::HashMap<::std::string::String, f64>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for TestOrcaReport {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -4089,14 +4114,6 @@ impl ::rsgrpc::prost::Name for TestOrcaReport {
         "type.googleapis.com/grpc.testing.TestOrcaReport".into()
     }
 }
-/// The type of payload that should be returned.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum PayloadType {
-    /// Compressable text format.
-    #[default]
-    Compressable = 0,
-}
 impl PayloadType {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -4140,23 +4157,6 @@ impl ::core::convert::TryFrom<i32> for PayloadType {
             _ => ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value)),
         }
     }
-}
-/// The type of route that a client took to reach a server w.r.t. gRPCLB.
-/// The server must fill in "fallback" if it detects that the RPC reached
-/// the server via the "gRPCLB fallback" path, and "backend" if it detects
-/// that the RPC reached the server via "gRPCLB backend" path (i.e. if it got
-/// the address of this server from the gRPCLB server BalanceLoad RPC). Exactly
-/// how this detection is done is context and server dependent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum GrpclbRouteType {
-    /// Server didn't detect the route that a client took to reach it.
-    #[default]
-    Unknown = 0,
-    /// Indicates that a client reached a server via gRPCLB fallback.
-    Fallback = 1,
-    /// Indicates that a client reached a server as a gRPCLB-given backend.
-    Backend = 2,
 }
 impl GrpclbRouteType {
     /// The value's name as written in the .proto file.

@@ -34,6 +34,69 @@ pub struct Documented {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::rt::UnknownFields,
 }
+/// Nested types and oneofs of [`Documented`].
+pub mod documented {
+    /// A oneof.
+    #[derive(Eq, Hash)]
+    #[derive(Clone, PartialEq, Debug)]
+    #[allow(deprecated)]
+    pub enum Choice {
+        /// A oneof member.
+        Text(::std::string::String),
+        #[deprecated]
+        Number(i32),
+    }
+}
+#[deprecated]
+#[derive(Clone, PartialEq, Default, Debug)]
+#[allow(deprecated)]
+pub struct Old {
+    pub value: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::rt::UnknownFields,
+}
+/// Uses a deprecated message without warnings in generated code.
+#[derive(Clone, PartialEq, Default, Debug)]
+#[allow(deprecated)]
+pub struct UsesOld {
+    pub old: ::core::option::Option<Old>,
+    pub olds: ::std::vec::Vec<Old>,
+    pub by_name: ::std::collections::HashMap<::std::string::String, Old>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::rt::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+#[allow(deprecated)]
+pub struct UsesLegacy {
+    pub legacy: i32,
+    pub phase: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::rt::UnknownFields,
+}
+/// A deprecated enum.
+#[deprecated]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+#[allow(deprecated)]
+pub enum Legacy {
+    #[default]
+    Unspecified = 0,
+    /// A deprecated value.
+    #[deprecated]
+    Gone = 1,
+}
+/// An enum with a deprecated value.
+#[doc(alias = "stage")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+#[allow(deprecated)]
+pub enum Phase {
+    #[default]
+    Unspecified = 0,
+    #[deprecated]
+    Alpha = 1,
+    Beta = 2,
+}
 #[allow(deprecated)]
 impl crate::rt::prost::Message for Documented {
     fn encode_raw(&self, buf: &mut impl crate::rt::bytes::BufMut) {
@@ -298,27 +361,6 @@ impl crate::rt::prost::Name for Documented {
         "type.googleapis.com/rsgrpc.test.docs.Documented".into()
     }
 }
-/// Nested types and oneofs of [`Documented`].
-pub mod documented {
-    /// A oneof.
-    #[derive(Eq, Hash)]
-    #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
-    pub enum Choice {
-        /// A oneof member.
-        Text(::std::string::String),
-        #[deprecated]
-        Number(i32),
-    }
-}
-#[deprecated]
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Old {
-    pub value: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::rt::UnknownFields,
-}
 #[allow(deprecated)]
 impl crate::rt::prost::Message for Old {
     fn encode_raw(&self, buf: &mut impl crate::rt::bytes::BufMut) {
@@ -411,16 +453,6 @@ impl crate::rt::prost::Name for Old {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.docs.Old".into()
     }
-}
-/// Uses a deprecated message without warnings in generated code.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct UsesOld {
-    pub old: ::core::option::Option<Old>,
-    pub olds: ::std::vec::Vec<Old>,
-    pub by_name: ::std::collections::HashMap<::std::string::String, Old>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::rt::UnknownFields,
 }
 #[allow(deprecated)]
 impl crate::rt::prost::Message for UsesOld {
@@ -597,14 +629,6 @@ impl crate::rt::prost::Name for UsesOld {
         "type.googleapis.com/rsgrpc.test.docs.UsesOld".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct UsesLegacy {
-    pub legacy: i32,
-    pub phase: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::rt::UnknownFields,
-}
 #[allow(deprecated)]
 impl crate::rt::prost::Message for UsesLegacy {
     fn encode_raw(&self, buf: &mut impl crate::rt::bytes::BufMut) {
@@ -759,18 +783,6 @@ impl UsesLegacy {
         self.phase = value as i32;
     }
 }
-/// A deprecated enum.
-#[deprecated]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-#[allow(deprecated)]
-pub enum Legacy {
-    #[default]
-    Unspecified = 0,
-    /// A deprecated value.
-    #[deprecated]
-    Gone = 1,
-}
 #[allow(deprecated)]
 impl Legacy {
     /// The value's name as written in the .proto file.
@@ -821,18 +833,6 @@ impl ::core::convert::TryFrom<i32> for Legacy {
             _ => ::core::result::Result::Err(crate::rt::prost::UnknownEnumValue(value)),
         }
     }
-}
-/// An enum with a deprecated value.
-#[doc(alias = "stage")]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-#[allow(deprecated)]
-pub enum Phase {
-    #[default]
-    Unspecified = 0,
-    #[deprecated]
-    Alpha = 1,
-    Beta = 2,
 }
 #[allow(deprecated)]
 impl Phase {

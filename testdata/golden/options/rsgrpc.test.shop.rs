@@ -10,6 +10,24 @@ pub struct Item {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::rt::UnknownFields,
 }
+/// Uses types from its own package (another file), another package and a sibling package.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Order {
+    #[doc(alias = "identifier")]
+    pub id: ::std::string::String,
+    pub items: ::std::vec::Vec<Item>,
+    pub total: ::core::option::Option<crate::gen::rsgrpc::test::common::Money>,
+    pub region: i32,
+    pub detail: ::core::option::Option<
+        crate::gen::rsgrpc::test::v3::outer::middle::Inner,
+    >,
+    pub prices: ::std::collections::BTreeMap<
+        ::std::string::String,
+        crate::gen::rsgrpc::test::common::Money,
+    >,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::rt::UnknownFields,
+}
 impl crate::rt::prost::Message for Item {
     fn encode_raw(&self, buf: &mut impl crate::rt::bytes::BufMut) {
         if !self.sku.is_empty() {
@@ -129,24 +147,6 @@ impl crate::rt::prost::Name for Item {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.shop.Item".into()
     }
-}
-/// Uses types from its own package (another file), another package and a sibling package.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Order {
-    #[doc(alias = "identifier")]
-    pub id: ::std::string::String,
-    pub items: ::std::vec::Vec<Item>,
-    pub total: ::core::option::Option<crate::gen::rsgrpc::test::common::Money>,
-    pub region: i32,
-    pub detail: ::core::option::Option<
-        crate::gen::rsgrpc::test::v3::outer::middle::Inner,
-    >,
-    pub prices: ::std::collections::BTreeMap<
-        ::std::string::String,
-        crate::gen::rsgrpc::test::common::Money,
-    >,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::rt::UnknownFields,
 }
 impl crate::rt::prost::Message for Order {
     fn encode_raw(&self, buf: &mut impl crate::rt::bytes::BufMut) {

@@ -14,6 +14,14 @@ pub struct EchoRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct EchoResponse {
+    pub message: ::std::string::String,
+    pub index: i32,
+    pub payload: ::std::vec::Vec<u8>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
 impl ::rsgrpc::prost::Message for EchoRequest {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.message.is_empty() {
@@ -210,14 +218,6 @@ impl ::rsgrpc::prost::Name for EchoRequest {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.echo.EchoRequest".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct EchoResponse {
-    pub message: ::std::string::String,
-    pub index: i32,
-    pub payload: ::std::vec::Vec<u8>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for EchoResponse {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {

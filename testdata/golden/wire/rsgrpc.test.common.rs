@@ -10,6 +10,14 @@ pub struct Money {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum Region {
+    #[default]
+    Unspecified = 0,
+    Eu = 1,
+    Us = 2,
+}
 impl ::rsgrpc::prost::Message for Money {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.currency.is_empty() {
@@ -152,14 +160,6 @@ impl ::rsgrpc::prost::Name for Money {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.common.Money".into()
     }
-}
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum Region {
-    #[default]
-    Unspecified = 0,
-    Eu = 1,
-    Us = 2,
 }
 impl Region {
     /// The value's name as written in the .proto file.

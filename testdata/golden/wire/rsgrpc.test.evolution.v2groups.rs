@@ -11,6 +11,384 @@ pub struct Record {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+/// Nested types and oneofs of [`Record`].
+pub mod record {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Added {
+        pub a: ::core::option::Option<i32>,
+        pub deeper: ::core::option::Option<added::Deeper>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    /// Nested types and oneofs of [`Added`].
+    pub mod added {
+        #[derive(Clone, PartialEq, Default, Debug)]
+        pub struct Deeper {
+            pub s: ::core::option::Option<::std::string::String>,
+            /// Fields this code does not know, kept so they are written back unchanged.
+            pub unknown_fields: ::rsgrpc::UnknownFields,
+        }
+        impl ::rsgrpc::prost::Message for Deeper {
+            fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+                if let ::core::option::Option::Some(value) = &self.s {
+                    ::rsgrpc::codegen::string::encode(5, value, buf);
+                }
+                self.unknown_fields.encode_raw(buf);
+            }
+            fn merge_field(
+                &mut self,
+                tag: u32,
+                wire_type: ::rsgrpc::codegen::WireType,
+                buf: &mut impl ::rsgrpc::bytes::Buf,
+                ctx: ::rsgrpc::codegen::DecodeContext,
+            ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+                const STRUCT_NAME: &str = "Deeper";
+                match tag {
+                    5 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                        ::rsgrpc::codegen::string::merge(
+                                wire_type,
+                                self
+                                    .s
+                                    .get_or_insert_with(::core::default::Default::default),
+                                buf,
+                                ctx,
+                            )
+                            .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "s"))
+                    }
+                    _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+                }
+            }
+            fn encoded_len(&self) -> usize {
+                self.unknown_fields.encoded_len()
+                    + self
+                        .s
+                        .as_ref()
+                        .map_or(
+                            0,
+                            |value| ::rsgrpc::codegen::string::encoded_len(5, value),
+                        )
+            }
+            fn clear(&mut self) {
+                self.s = ::core::option::Option::None;
+                self.unknown_fields.clear();
+            }
+        }
+        impl ::rsgrpc::json::JsonMessage for Deeper {
+            fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+                writer.begin_object();
+                if let ::core::option::Option::Some(v) = &self.s {
+                    writer.key("s", "s");
+                    writer.string(v);
+                }
+                writer.end_object();
+            }
+            fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+                deserializer: D,
+                ctx: &::rsgrpc::json::ReadContext<'_>,
+            ) -> ::core::result::Result<Self, D::Error> {
+                ::rsgrpc::json::read_object(deserializer, ctx)
+            }
+        }
+        impl ::rsgrpc::json::JsonFields for Deeper {
+            fn field_number(key: &str) -> ::core::option::Option<u32> {
+                match key {
+                    "s" => ::core::option::Option::Some(5),
+                    _ => ::core::option::Option::None,
+                }
+            }
+            fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+                &mut self,
+                number: u32,
+                map: &mut A,
+                ctx: &::rsgrpc::json::ReadContext<'_>,
+            ) -> ::core::result::Result<(), A::Error> {
+                match number {
+                    5 => {
+                        self.s = map
+                            .next_value_seed(
+                                ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                            )?;
+                        ::core::result::Result::Ok(())
+                    }
+                    _ => {
+                        map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>()
+                            .map(|_| ())
+                    }
+                }
+            }
+        }
+        impl ::rsgrpc::prost::Name for Deeper {
+            const NAME: &'static str = "Record.Added.Deeper";
+            const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
+            fn full_name() -> ::std::string::String {
+                "rsgrpc.test.evolution.v2groups.Record.Added.Deeper".into()
+            }
+            fn type_url() -> ::std::string::String {
+                "type.googleapis.com/rsgrpc.test.evolution.v2groups.Record.Added.Deeper"
+                    .into()
+            }
+        }
+        impl Deeper {
+            /// `s`, or its default if unset.
+            pub fn s(&self) -> &str {
+                match &self.s {
+                    ::core::option::Option::Some(value) => value.as_str(),
+                    ::core::option::Option::None => "",
+                }
+            }
+        }
+    }
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Many {
+        pub v: ::core::option::Option<i64>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    impl ::rsgrpc::prost::Message for Added {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.a {
+                ::rsgrpc::codegen::int32::encode(3, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.deeper {
+                ::rsgrpc::codegen::group::encode(4, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Added";
+            match tag {
+                3 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int32::merge(
+                            wire_type,
+                            self.a.get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "a"))
+                }
+                4 if wire_type == ::rsgrpc::codegen::WireType::StartGroup => {
+                    ::rsgrpc::codegen::group::merge(
+                            tag,
+                            wire_type,
+                            self
+                                .deeper
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "deeper"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .a
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(3, value))
+                + self
+                    .deeper
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::group::encoded_len(4, value))
+        }
+        fn clear(&mut self) {
+            self.a = ::core::option::Option::None;
+            self.deeper = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for Added {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.a {
+                writer.key("a", "a");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.deeper {
+                writer.key("deeper", "deeper");
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for Added {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "a" => ::core::option::Option::Some(3),
+                "deeper" => ::core::option::Option::Some(4),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                3 => {
+                    self.a = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                4 => {
+                    self.deeper = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Msg<added::Deeper>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for Added {
+        const NAME: &'static str = "Record.Added";
+        const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
+        fn full_name() -> ::std::string::String {
+            "rsgrpc.test.evolution.v2groups.Record.Added".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/rsgrpc.test.evolution.v2groups.Record.Added".into()
+        }
+    }
+    impl Added {
+        /// `a`, or its default if unset.
+        pub fn a(&self) -> i32 {
+            match &self.a {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Message for Many {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.v {
+                ::rsgrpc::codegen::int64::encode(7, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Many";
+            match tag {
+                7 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int64::merge(
+                            wire_type,
+                            self.v.get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "v"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .v
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::int64::encoded_len(7, value))
+        }
+        fn clear(&mut self) {
+            self.v = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for Many {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.v {
+                writer.key("v", "v");
+                writer.int64(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for Many {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "v" => ::core::option::Option::Some(7),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                7 => {
+                    self.v = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for Many {
+        const NAME: &'static str = "Record.Many";
+        const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
+        fn full_name() -> ::std::string::String {
+            "rsgrpc.test.evolution.v2groups.Record.Many".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/rsgrpc.test.evolution.v2groups.Record.Many".into()
+        }
+    }
+    impl Many {
+        /// `v`, or its default if unset.
+        pub fn v(&self) -> i64 {
+            match &self.v {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+    }
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Sub {
+    pub name: ::core::option::Option<::std::string::String>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
 impl ::rsgrpc::prost::Message for Record {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.id {
@@ -241,384 +619,6 @@ impl Record {
             ::core::option::Option::None => ::core::default::Default::default(),
         }
     }
-}
-/// Nested types and oneofs of [`Record`].
-pub mod record {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct Added {
-        pub a: ::core::option::Option<i32>,
-        pub deeper: ::core::option::Option<added::Deeper>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for Added {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.a {
-                ::rsgrpc::codegen::int32::encode(3, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.deeper {
-                ::rsgrpc::codegen::group::encode(4, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Added";
-            match tag {
-                3 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int32::merge(
-                            wire_type,
-                            self.a.get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "a"))
-                }
-                4 if wire_type == ::rsgrpc::codegen::WireType::StartGroup => {
-                    ::rsgrpc::codegen::group::merge(
-                            tag,
-                            wire_type,
-                            self
-                                .deeper
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "deeper"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .a
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(3, value))
-                + self
-                    .deeper
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::group::encoded_len(4, value))
-        }
-        fn clear(&mut self) {
-            self.a = ::core::option::Option::None;
-            self.deeper = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for Added {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.a {
-                writer.key("a", "a");
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.deeper {
-                writer.key("deeper", "deeper");
-                v.write_json(writer);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for Added {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "a" => ::core::option::Option::Some(3),
-                "deeper" => ::core::option::Option::Some(4),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                3 => {
-                    self.a = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                4 => {
-                    self.deeper = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<
-                                ::rsgrpc::json::Msg<added::Deeper>,
-                            >::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for Added {
-        const NAME: &'static str = "Record.Added";
-        const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
-        fn full_name() -> ::std::string::String {
-            "rsgrpc.test.evolution.v2groups.Record.Added".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/rsgrpc.test.evolution.v2groups.Record.Added".into()
-        }
-    }
-    impl Added {
-        /// `a`, or its default if unset.
-        pub fn a(&self) -> i32 {
-            match &self.a {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-    }
-    /// Nested types and oneofs of [`Added`].
-    pub mod added {
-        #[derive(Clone, PartialEq, Default, Debug)]
-        pub struct Deeper {
-            pub s: ::core::option::Option<::std::string::String>,
-            /// Fields this code does not know, kept so they are written back unchanged.
-            pub unknown_fields: ::rsgrpc::UnknownFields,
-        }
-        impl ::rsgrpc::prost::Message for Deeper {
-            fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-                if let ::core::option::Option::Some(value) = &self.s {
-                    ::rsgrpc::codegen::string::encode(5, value, buf);
-                }
-                self.unknown_fields.encode_raw(buf);
-            }
-            fn merge_field(
-                &mut self,
-                tag: u32,
-                wire_type: ::rsgrpc::codegen::WireType,
-                buf: &mut impl ::rsgrpc::bytes::Buf,
-                ctx: ::rsgrpc::codegen::DecodeContext,
-            ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-                const STRUCT_NAME: &str = "Deeper";
-                match tag {
-                    5 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                        ::rsgrpc::codegen::string::merge(
-                                wire_type,
-                                self
-                                    .s
-                                    .get_or_insert_with(::core::default::Default::default),
-                                buf,
-                                ctx,
-                            )
-                            .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "s"))
-                    }
-                    _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-                }
-            }
-            fn encoded_len(&self) -> usize {
-                self.unknown_fields.encoded_len()
-                    + self
-                        .s
-                        .as_ref()
-                        .map_or(
-                            0,
-                            |value| ::rsgrpc::codegen::string::encoded_len(5, value),
-                        )
-            }
-            fn clear(&mut self) {
-                self.s = ::core::option::Option::None;
-                self.unknown_fields.clear();
-            }
-        }
-        impl ::rsgrpc::json::JsonMessage for Deeper {
-            fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-                writer.begin_object();
-                if let ::core::option::Option::Some(v) = &self.s {
-                    writer.key("s", "s");
-                    writer.string(v);
-                }
-                writer.end_object();
-            }
-            fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-                deserializer: D,
-                ctx: &::rsgrpc::json::ReadContext<'_>,
-            ) -> ::core::result::Result<Self, D::Error> {
-                ::rsgrpc::json::read_object(deserializer, ctx)
-            }
-        }
-        impl ::rsgrpc::json::JsonFields for Deeper {
-            fn field_number(key: &str) -> ::core::option::Option<u32> {
-                match key {
-                    "s" => ::core::option::Option::Some(5),
-                    _ => ::core::option::Option::None,
-                }
-            }
-            fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-                &mut self,
-                number: u32,
-                map: &mut A,
-                ctx: &::rsgrpc::json::ReadContext<'_>,
-            ) -> ::core::result::Result<(), A::Error> {
-                match number {
-                    5 => {
-                        self.s = map
-                            .next_value_seed(
-                                ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
-                            )?;
-                        ::core::result::Result::Ok(())
-                    }
-                    _ => {
-                        map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>()
-                            .map(|_| ())
-                    }
-                }
-            }
-        }
-        impl ::rsgrpc::prost::Name for Deeper {
-            const NAME: &'static str = "Record.Added.Deeper";
-            const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
-            fn full_name() -> ::std::string::String {
-                "rsgrpc.test.evolution.v2groups.Record.Added.Deeper".into()
-            }
-            fn type_url() -> ::std::string::String {
-                "type.googleapis.com/rsgrpc.test.evolution.v2groups.Record.Added.Deeper"
-                    .into()
-            }
-        }
-        impl Deeper {
-            /// `s`, or its default if unset.
-            pub fn s(&self) -> &str {
-                match &self.s {
-                    ::core::option::Option::Some(value) => value.as_str(),
-                    ::core::option::Option::None => "",
-                }
-            }
-        }
-    }
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct Many {
-        pub v: ::core::option::Option<i64>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for Many {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.v {
-                ::rsgrpc::codegen::int64::encode(7, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Many";
-            match tag {
-                7 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int64::merge(
-                            wire_type,
-                            self.v.get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "v"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .v
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::int64::encoded_len(7, value))
-        }
-        fn clear(&mut self) {
-            self.v = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for Many {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.v {
-                writer.key("v", "v");
-                writer.int64(*v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for Many {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "v" => ::core::option::Option::Some(7),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                7 => {
-                    self.v = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for Many {
-        const NAME: &'static str = "Record.Many";
-        const PACKAGE: &'static str = "rsgrpc.test.evolution.v2groups";
-        fn full_name() -> ::std::string::String {
-            "rsgrpc.test.evolution.v2groups.Record.Many".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/rsgrpc.test.evolution.v2groups.Record.Many".into()
-        }
-    }
-    impl Many {
-        /// `v`, or its default if unset.
-        pub fn v(&self) -> i64 {
-            match &self.v {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-    }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Sub {
-    pub name: ::core::option::Option<::std::string::String>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Sub {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {

@@ -9,6 +9,21 @@ pub struct Item {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+/// Uses types from its own package (another file), another package and a sibling package.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Order {
+    pub id: ::std::string::String,
+    pub items: ::std::vec::Vec<Item>,
+    pub total: ::core::option::Option<super::common::Money>,
+    pub region: i32,
+    pub detail: ::core::option::Option<super::v3::outer::middle::Inner>,
+    pub prices: ::std::collections::BTreeMap<
+        ::std::string::String,
+        super::common::Money,
+    >,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
 impl ::rsgrpc::prost::Message for Item {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.sku.is_empty() {
@@ -128,21 +143,6 @@ impl ::rsgrpc::prost::Name for Item {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.shop.Item".into()
     }
-}
-/// Uses types from its own package (another file), another package and a sibling package.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Order {
-    pub id: ::std::string::String,
-    pub items: ::std::vec::Vec<Item>,
-    pub total: ::core::option::Option<super::common::Money>,
-    pub region: i32,
-    pub detail: ::core::option::Option<super::v3::outer::middle::Inner>,
-    pub prices: ::std::collections::BTreeMap<
-        ::std::string::String,
-        super::common::Money,
-    >,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Order {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {

@@ -7,6 +7,293 @@ pub struct Option {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Result {
+    pub ok: ::core::option::Option<Option>,
+    pub err: ::core::option::Option<String>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct String {
+    pub string: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Box {
+    pub inner: ::core::option::Option<::std::boxed::Box<Box>>,
+    pub items: ::core::option::Option<Vec>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Vec {
+    pub values: ::std::vec::Vec<String>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Self_ {
+    pub self_: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Default {
+    pub default: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Some {
+    pub none: ::core::option::Option<Option>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Fields named after keywords, strict and reserved.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Keywords {
+    pub r#as: i32,
+    pub r#async: i32,
+    pub r#await: i32,
+    pub r#break: i32,
+    pub r#const: i32,
+    pub r#continue: i32,
+    pub crate_: i32,
+    pub r#dyn: i32,
+    pub r#else: i32,
+    pub r#enum: i32,
+    pub r#extern: i32,
+    pub r#fn: i32,
+    pub r#for: i32,
+    pub r#if: i32,
+    pub r#impl: i32,
+    pub r#in: i32,
+    pub r#let: i32,
+    pub r#loop: i32,
+    pub r#match: i32,
+    pub r#mod: i32,
+    pub r#move: i32,
+    pub r#mut: i32,
+    pub r#pub: i32,
+    pub r#ref: i32,
+    pub r#return: i32,
+    pub r#static: i32,
+    pub r#struct: i32,
+    pub super_: i32,
+    pub r#trait: i32,
+    pub r#type: i32,
+    pub r#unsafe: i32,
+    pub r#use: i32,
+    pub r#where: i32,
+    pub r#while: i32,
+    pub r#abstract: i32,
+    pub r#become: i32,
+    pub r#box: i32,
+    pub r#do: i32,
+    pub r#final: i32,
+    pub r#macro: i32,
+    pub r#override: i32,
+    pub r#priv: i32,
+    pub r#typeof: i32,
+    pub r#unsized: i32,
+    pub r#virtual: i32,
+    pub r#yield: i32,
+    pub r#try: i32,
+    pub r#gen: i32,
+    pub unknown_fields: i32,
+    pub option: ::core::option::Option<Option>,
+    pub result: ::core::option::Option<Result>,
+    pub self_message: ::core::option::Option<Self_>,
+    /// Accessor names must not clash with these.
+    pub clear: ::core::option::Option<i32>,
+    pub encoded_len: ::core::option::Option<i32>,
+    pub loop_kind: ::core::option::Option<keywords::LoopKind>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields_: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`Keywords`].
+pub mod keywords {
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum LoopKind {
+        ForEach(i32),
+        WhileTrue(super::String),
+    }
+}
+/// Nested types whose names collide with the outer names.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Outer {
+    pub outer: ::core::option::Option<outer::Outer>,
+    pub option: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`Outer`].
+pub mod outer {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Outer {
+        pub x: i32,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum Option {
+        #[default]
+        Unspecified = 0,
+        Some = 1,
+    }
+    impl ::rsgrpc::prost::Message for Outer {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if self.x != 0 {
+                ::rsgrpc::codegen::int32::encode(1, &self.x, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Outer";
+            match tag {
+                1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int32::merge(wire_type, &mut self.x, buf, ctx)
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "x"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + if self.x != 0 {
+                    ::rsgrpc::codegen::int32::encoded_len(1, &self.x)
+                } else {
+                    0
+                }
+        }
+        fn clear(&mut self) {
+            self.x = ::core::default::Default::default();
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for Outer {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if self.x != 0 || writer.emit_defaults() {
+                writer.key("x", "x");
+                let v = &self.x;
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for Outer {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "x" => ::core::option::Option::Some(1),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    self.x = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for Outer {
+        const NAME: &'static str = "Outer.Outer";
+        const PACKAGE: &'static str = "rsgrpc.test.type";
+        fn full_name() -> ::std::string::String {
+            "rsgrpc.test.type.Outer.Outer".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/rsgrpc.test.type.Outer.Outer".into()
+        }
+    }
+    impl Option {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Option::Unspecified => "OPTION_UNSPECIFIED",
+                Option::Some => "OPTION_SOME",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "OPTION_UNSPECIFIED" => ::core::option::Option::Some(Option::Unspecified),
+                "OPTION_SOME" => ::core::option::Option::Some(Option::Some),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 1)
+        }
+    }
+    impl ::rsgrpc::json::JsonEnum for Option {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
+    }
+    impl ::core::convert::From<Option> for i32 {
+        fn from(value: Option) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for Option {
+        type Error = ::rsgrpc::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<Option, ::rsgrpc::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(Option::Unspecified),
+                1 => ::core::result::Result::Ok(Option::Some),
+                _ => {
+                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
+                }
+            }
+        }
+    }
+}
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum Mode {
+    #[default]
+    None = 0,
+    Some = 1,
+    Self_ = 2,
+    Type = 3,
+}
 impl ::rsgrpc::prost::Message for Option {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.value != 0 {
@@ -95,13 +382,6 @@ impl ::rsgrpc::prost::Name for Option {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.type.Option".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Result {
-    pub ok: ::core::option::Option<Option>,
-    pub err: ::core::option::Option<String>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Result {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -223,12 +503,6 @@ impl ::rsgrpc::prost::Name for Result {
         "type.googleapis.com/rsgrpc.test.type.Result".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct String {
-    pub string: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for String {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.string.is_empty() {
@@ -317,13 +591,6 @@ impl ::rsgrpc::prost::Name for String {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.type.String".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Box {
-    pub inner: ::core::option::Option<::std::boxed::Box<Box>>,
-    pub items: ::core::option::Option<Vec>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Box {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -445,12 +712,6 @@ impl ::rsgrpc::prost::Name for Box {
         "type.googleapis.com/rsgrpc.test.type.Box".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Vec {
-    pub values: ::std::vec::Vec<String>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Vec {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::message::encode_repeated(1, &self.values, buf);
@@ -544,12 +805,6 @@ impl ::rsgrpc::prost::Name for Vec {
         "type.googleapis.com/rsgrpc.test.type.Vec".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Self_ {
-    pub self_: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Self_ {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.self_ != 0 {
@@ -639,12 +894,6 @@ impl ::rsgrpc::prost::Name for Self_ {
         "type.googleapis.com/rsgrpc.test.type.Self".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Default {
-    pub default: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Default {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.default != 0 {
@@ -733,12 +982,6 @@ impl ::rsgrpc::prost::Name for Default {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.type.Default".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Some {
-    pub none: ::core::option::Option<Option>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Some {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -830,68 +1073,6 @@ impl ::rsgrpc::prost::Name for Some {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.type.Some".into()
     }
-}
-/// Fields named after keywords, strict and reserved.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Keywords {
-    pub r#as: i32,
-    pub r#async: i32,
-    pub r#await: i32,
-    pub r#break: i32,
-    pub r#const: i32,
-    pub r#continue: i32,
-    pub crate_: i32,
-    pub r#dyn: i32,
-    pub r#else: i32,
-    pub r#enum: i32,
-    pub r#extern: i32,
-    pub r#fn: i32,
-    pub r#for: i32,
-    pub r#if: i32,
-    pub r#impl: i32,
-    pub r#in: i32,
-    pub r#let: i32,
-    pub r#loop: i32,
-    pub r#match: i32,
-    pub r#mod: i32,
-    pub r#move: i32,
-    pub r#mut: i32,
-    pub r#pub: i32,
-    pub r#ref: i32,
-    pub r#return: i32,
-    pub r#static: i32,
-    pub r#struct: i32,
-    pub super_: i32,
-    pub r#trait: i32,
-    pub r#type: i32,
-    pub r#unsafe: i32,
-    pub r#use: i32,
-    pub r#where: i32,
-    pub r#while: i32,
-    pub r#abstract: i32,
-    pub r#become: i32,
-    pub r#box: i32,
-    pub r#do: i32,
-    pub r#final: i32,
-    pub r#macro: i32,
-    pub r#override: i32,
-    pub r#priv: i32,
-    pub r#typeof: i32,
-    pub r#unsized: i32,
-    pub r#virtual: i32,
-    pub r#yield: i32,
-    pub r#try: i32,
-    pub r#gen: i32,
-    pub unknown_fields: i32,
-    pub option: ::core::option::Option<Option>,
-    pub result: ::core::option::Option<Result>,
-    pub self_message: ::core::option::Option<Self_>,
-    /// Accessor names must not clash with these.
-    pub clear: ::core::option::Option<i32>,
-    pub encoded_len: ::core::option::Option<i32>,
-    pub loop_kind: ::core::option::Option<keywords::LoopKind>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields_: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Keywords {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -2589,22 +2770,6 @@ impl Keywords {
         }
     }
 }
-/// Nested types and oneofs of [`Keywords`].
-pub mod keywords {
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum LoopKind {
-        ForEach(i32),
-        WhileTrue(super::String),
-    }
-}
-/// Nested types whose names collide with the outer names.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Outer {
-    pub outer: ::core::option::Option<outer::Outer>,
-    pub option: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Outer {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.outer {
@@ -2748,171 +2913,6 @@ impl Outer {
     pub fn set_option(&mut self, value: outer::Option) {
         self.option = value as i32;
     }
-}
-/// Nested types and oneofs of [`Outer`].
-pub mod outer {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct Outer {
-        pub x: i32,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for Outer {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if self.x != 0 {
-                ::rsgrpc::codegen::int32::encode(1, &self.x, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Outer";
-            match tag {
-                1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int32::merge(wire_type, &mut self.x, buf, ctx)
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "x"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + if self.x != 0 {
-                    ::rsgrpc::codegen::int32::encoded_len(1, &self.x)
-                } else {
-                    0
-                }
-        }
-        fn clear(&mut self) {
-            self.x = ::core::default::Default::default();
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for Outer {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if self.x != 0 || writer.emit_defaults() {
-                writer.key("x", "x");
-                let v = &self.x;
-                writer.int32(*v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for Outer {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "x" => ::core::option::Option::Some(1),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    let read = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
-                        )?;
-                    self.x = read.unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for Outer {
-        const NAME: &'static str = "Outer.Outer";
-        const PACKAGE: &'static str = "rsgrpc.test.type";
-        fn full_name() -> ::std::string::String {
-            "rsgrpc.test.type.Outer.Outer".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/rsgrpc.test.type.Outer.Outer".into()
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    pub enum Option {
-        #[default]
-        Unspecified = 0,
-        Some = 1,
-    }
-    impl Option {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                Option::Unspecified => "OPTION_UNSPECIFIED",
-                Option::Some => "OPTION_SOME",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "OPTION_UNSPECIFIED" => ::core::option::Option::Some(Option::Unspecified),
-                "OPTION_SOME" => ::core::option::Option::Some(Option::Some),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 1)
-        }
-    }
-    impl ::rsgrpc::json::JsonEnum for Option {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = false;
-    }
-    impl ::core::convert::From<Option> for i32 {
-        fn from(value: Option) -> i32 {
-            value as i32
-        }
-    }
-    impl ::core::convert::TryFrom<i32> for Option {
-        type Error = ::rsgrpc::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<Option, ::rsgrpc::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(Option::Unspecified),
-                1 => ::core::result::Result::Ok(Option::Some),
-                _ => {
-                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
-                }
-            }
-        }
-    }
-}
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum Mode {
-    #[default]
-    None = 0,
-    Some = 1,
-    Self_ = 2,
-    Type = 3,
 }
 impl Mode {
     /// The value's name as written in the .proto file.

@@ -11,6 +11,484 @@ pub struct Required {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Leaf {
+    pub label: ::core::option::Option<::std::string::String>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Optional fields with explicit defaults of every type.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Defaults {
+    pub d_double: ::core::option::Option<f64>,
+    pub d_float: ::core::option::Option<f32>,
+    pub d_int32: ::core::option::Option<i32>,
+    pub d_int64: ::core::option::Option<i64>,
+    pub d_uint32: ::core::option::Option<u32>,
+    pub d_uint64: ::core::option::Option<u64>,
+    pub d_sint32: ::core::option::Option<i32>,
+    pub d_sint64: ::core::option::Option<i64>,
+    pub d_fixed32: ::core::option::Option<u32>,
+    pub d_fixed64: ::core::option::Option<u64>,
+    pub d_sfixed32: ::core::option::Option<i32>,
+    pub d_sfixed64: ::core::option::Option<i64>,
+    pub d_bool: ::core::option::Option<bool>,
+    pub d_string: ::core::option::Option<::std::string::String>,
+    pub d_bytes: ::core::option::Option<::std::vec::Vec<u8>>,
+    pub d_enum: ::core::option::Option<i32>,
+    pub d_inf: ::core::option::Option<f64>,
+    pub d_neg_inf: ::core::option::Option<f32>,
+    pub d_nan: ::core::option::Option<f64>,
+    pub d_empty: ::core::option::Option<::std::string::String>,
+    pub no_default_enum: ::core::option::Option<i32>,
+    pub no_default_string: ::core::option::Option<::std::string::String>,
+    pub no_default_int: ::core::option::Option<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Repeated fields: unpacked by default in proto2, packed on request.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Repeated {
+    pub unpacked_int32: ::std::vec::Vec<i32>,
+    pub packed_int32: ::std::vec::Vec<i32>,
+    pub packed_sint64: ::std::vec::Vec<i64>,
+    pub unpacked_enum: ::std::vec::Vec<i32>,
+    pub packed_enum: ::std::vec::Vec<i32>,
+    pub packed_double: ::std::vec::Vec<f64>,
+    pub strings: ::std::vec::Vec<::std::string::String>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Groups, singular and repeated, and a group in a oneof.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct WithGroups {
+    pub item: ::core::option::Option<with_groups::Item>,
+    pub entry: ::std::vec::Vec<with_groups::Entry>,
+    pub after: ::core::option::Option<i32>,
+    pub choice: ::core::option::Option<with_groups::Choice>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`WithGroups`].
+pub mod with_groups {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Item {
+        pub a: ::core::option::Option<i32>,
+        pub b: ::core::option::Option<::std::string::String>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Entry {
+        pub key: i32,
+        pub leaf: ::core::option::Option<super::Leaf>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Pick {
+        pub x: ::core::option::Option<i32>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum Choice {
+        Pick(Pick),
+        Number(i32),
+    }
+    impl ::rsgrpc::prost::Message for Item {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.a {
+                ::rsgrpc::codegen::int32::encode(2, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.b {
+                ::rsgrpc::codegen::string::encode(3, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Item";
+            match tag {
+                2 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int32::merge(
+                            wire_type,
+                            self.a.get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "a"))
+                }
+                3 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                    ::rsgrpc::codegen::string::merge(
+                            wire_type,
+                            self.b.get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "b"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .a
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(2, value))
+                + self
+                    .b
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::string::encoded_len(3, value))
+        }
+        fn clear(&mut self) {
+            self.a = ::core::option::Option::None;
+            self.b = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for Item {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.a {
+                writer.key("a", "a");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.b {
+                writer.key("b", "b");
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for Item {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "a" => ::core::option::Option::Some(2),
+                "b" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                2 => {
+                    self.a = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    self.b = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for Item {
+        const NAME: &'static str = "WithGroups.Item";
+        const PACKAGE: &'static str = "rsgrpc.test.v2";
+        fn full_name() -> ::std::string::String {
+            "rsgrpc.test.v2.WithGroups.Item".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/rsgrpc.test.v2.WithGroups.Item".into()
+        }
+    }
+    impl Item {
+        /// `a`, or its default if unset.
+        pub fn a(&self) -> i32 {
+            match &self.a {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+        /// `b`, or its default if unset.
+        pub fn b(&self) -> &str {
+            match &self.b {
+                ::core::option::Option::Some(value) => value.as_str(),
+                ::core::option::Option::None => "",
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Message for Entry {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            ::rsgrpc::codegen::int32::encode(5, &self.key, buf);
+            if let ::core::option::Option::Some(value) = &self.leaf {
+                ::rsgrpc::codegen::message::encode(6, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Entry";
+            match tag {
+                5 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int32::merge(wire_type, &mut self.key, buf, ctx)
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "key"))
+                }
+                6 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                    ::rsgrpc::codegen::message::merge(
+                            wire_type,
+                            self
+                                .leaf
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "leaf"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + ::rsgrpc::codegen::int32::encoded_len(5, &self.key)
+                + self
+                    .leaf
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::message::encoded_len(6, value))
+        }
+        fn clear(&mut self) {
+            self.key = Self::default().key;
+            self.leaf = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for Entry {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            {
+                writer.key("key", "key");
+                let v = &self.key;
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.leaf {
+                writer.key("leaf", "leaf");
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for Entry {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "key" => ::core::option::Option::Some(5),
+                "leaf" => ::core::option::Option::Some(6),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                5 => {
+                    let read = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    self.key = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                6 => {
+                    self.leaf = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Msg<super::Leaf>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for Entry {
+        const NAME: &'static str = "WithGroups.Entry";
+        const PACKAGE: &'static str = "rsgrpc.test.v2";
+        fn full_name() -> ::std::string::String {
+            "rsgrpc.test.v2.WithGroups.Entry".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/rsgrpc.test.v2.WithGroups.Entry".into()
+        }
+    }
+    impl ::rsgrpc::prost::Message for Pick {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.x {
+                ::rsgrpc::codegen::int32::encode(8, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Pick";
+            match tag {
+                8 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                    ::rsgrpc::codegen::int32::merge(
+                            wire_type,
+                            self.x.get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "x"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .x
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(8, value))
+        }
+        fn clear(&mut self) {
+            self.x = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for Pick {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.x {
+                writer.key("x", "x");
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for Pick {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "x" => ::core::option::Option::Some(8),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                8 => {
+                    self.x = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for Pick {
+        const NAME: &'static str = "WithGroups.Pick";
+        const PACKAGE: &'static str = "rsgrpc.test.v2";
+        fn full_name() -> ::std::string::String {
+            "rsgrpc.test.v2.WithGroups.Pick".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/rsgrpc.test.v2.WithGroups.Pick".into()
+        }
+    }
+    impl Pick {
+        /// `x`, or its default if unset.
+        pub fn x(&self) -> i32 {
+            match &self.x {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+    }
+}
+/// Extension ranges and extensions: extensions are not generated as fields, but their bytes survive as
+/// unknown fields.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Extendable {
+    pub base: ::core::option::Option<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Closed enum fields: singular, repeated and in a oneof.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ClosedEnums {
+    pub single: ::core::option::Option<i32>,
+    pub many: ::std::vec::Vec<i32>,
+    pub pick: ::core::option::Option<closed_enums::Pick>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`ClosedEnums`].
+pub mod closed_enums {
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum Pick {
+        Picked(i32),
+        Other(::std::string::String),
+    }
+}
+/// A closed enum whose first value is not zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum Size {
+    #[default]
+    Small = 1,
+    Medium = 2,
+    Large = 3,
+}
 impl ::core::default::Default for Required {
     fn default() -> Self {
         Required {
@@ -230,12 +708,6 @@ impl Required {
         self.size = value as i32;
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Leaf {
-    pub label: ::core::option::Option<::std::string::String>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Leaf {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.label {
@@ -335,35 +807,6 @@ impl Leaf {
             ::core::option::Option::None => "",
         }
     }
-}
-/// Optional fields with explicit defaults of every type.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Defaults {
-    pub d_double: ::core::option::Option<f64>,
-    pub d_float: ::core::option::Option<f32>,
-    pub d_int32: ::core::option::Option<i32>,
-    pub d_int64: ::core::option::Option<i64>,
-    pub d_uint32: ::core::option::Option<u32>,
-    pub d_uint64: ::core::option::Option<u64>,
-    pub d_sint32: ::core::option::Option<i32>,
-    pub d_sint64: ::core::option::Option<i64>,
-    pub d_fixed32: ::core::option::Option<u32>,
-    pub d_fixed64: ::core::option::Option<u64>,
-    pub d_sfixed32: ::core::option::Option<i32>,
-    pub d_sfixed64: ::core::option::Option<i64>,
-    pub d_bool: ::core::option::Option<bool>,
-    pub d_string: ::core::option::Option<::std::string::String>,
-    pub d_bytes: ::core::option::Option<::std::vec::Vec<u8>>,
-    pub d_enum: ::core::option::Option<i32>,
-    pub d_inf: ::core::option::Option<f64>,
-    pub d_neg_inf: ::core::option::Option<f32>,
-    pub d_nan: ::core::option::Option<f64>,
-    pub d_empty: ::core::option::Option<::std::string::String>,
-    pub no_default_enum: ::core::option::Option<i32>,
-    pub no_default_string: ::core::option::Option<::std::string::String>,
-    pub no_default_int: ::core::option::Option<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Defaults {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -1315,19 +1758,6 @@ impl Defaults {
         }
     }
 }
-/// Repeated fields: unpacked by default in proto2, packed on request.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Repeated {
-    pub unpacked_int32: ::std::vec::Vec<i32>,
-    pub packed_int32: ::std::vec::Vec<i32>,
-    pub packed_sint64: ::std::vec::Vec<i64>,
-    pub unpacked_enum: ::std::vec::Vec<i32>,
-    pub packed_enum: ::std::vec::Vec<i32>,
-    pub packed_double: ::std::vec::Vec<f64>,
-    pub strings: ::std::vec::Vec<::std::string::String>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Repeated {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::int32::encode_repeated(1, &self.unpacked_int32, buf);
@@ -1645,16 +2075,6 @@ impl Repeated {
         self.packed_enum.push(value as i32);
     }
 }
-/// Groups, singular and repeated, and a group in a oneof.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct WithGroups {
-    pub item: ::core::option::Option<with_groups::Item>,
-    pub entry: ::std::vec::Vec<with_groups::Entry>,
-    pub after: ::core::option::Option<i32>,
-    pub choice: ::core::option::Option<with_groups::Choice>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for WithGroups {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.item {
@@ -1940,400 +2360,6 @@ impl WithGroups {
         }
     }
 }
-/// Nested types and oneofs of [`WithGroups`].
-pub mod with_groups {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct Item {
-        pub a: ::core::option::Option<i32>,
-        pub b: ::core::option::Option<::std::string::String>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for Item {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.a {
-                ::rsgrpc::codegen::int32::encode(2, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.b {
-                ::rsgrpc::codegen::string::encode(3, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Item";
-            match tag {
-                2 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int32::merge(
-                            wire_type,
-                            self.a.get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "a"))
-                }
-                3 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                    ::rsgrpc::codegen::string::merge(
-                            wire_type,
-                            self.b.get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "b"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .a
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(2, value))
-                + self
-                    .b
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::string::encoded_len(3, value))
-        }
-        fn clear(&mut self) {
-            self.a = ::core::option::Option::None;
-            self.b = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for Item {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.a {
-                writer.key("a", "a");
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.b {
-                writer.key("b", "b");
-                writer.string(v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for Item {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "a" => ::core::option::Option::Some(2),
-                "b" => ::core::option::Option::Some(3),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                2 => {
-                    self.a = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                3 => {
-                    self.b = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Str>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for Item {
-        const NAME: &'static str = "WithGroups.Item";
-        const PACKAGE: &'static str = "rsgrpc.test.v2";
-        fn full_name() -> ::std::string::String {
-            "rsgrpc.test.v2.WithGroups.Item".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/rsgrpc.test.v2.WithGroups.Item".into()
-        }
-    }
-    impl Item {
-        /// `a`, or its default if unset.
-        pub fn a(&self) -> i32 {
-            match &self.a {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-        /// `b`, or its default if unset.
-        pub fn b(&self) -> &str {
-            match &self.b {
-                ::core::option::Option::Some(value) => value.as_str(),
-                ::core::option::Option::None => "",
-            }
-        }
-    }
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct Entry {
-        pub key: i32,
-        pub leaf: ::core::option::Option<super::Leaf>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for Entry {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            ::rsgrpc::codegen::int32::encode(5, &self.key, buf);
-            if let ::core::option::Option::Some(value) = &self.leaf {
-                ::rsgrpc::codegen::message::encode(6, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Entry";
-            match tag {
-                5 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int32::merge(wire_type, &mut self.key, buf, ctx)
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "key"))
-                }
-                6 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                    ::rsgrpc::codegen::message::merge(
-                            wire_type,
-                            self
-                                .leaf
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "leaf"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + ::rsgrpc::codegen::int32::encoded_len(5, &self.key)
-                + self
-                    .leaf
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::message::encoded_len(6, value))
-        }
-        fn clear(&mut self) {
-            self.key = Self::default().key;
-            self.leaf = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for Entry {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            {
-                writer.key("key", "key");
-                let v = &self.key;
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.leaf {
-                writer.key("leaf", "leaf");
-                v.write_json(writer);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for Entry {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "key" => ::core::option::Option::Some(5),
-                "leaf" => ::core::option::Option::Some(6),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                5 => {
-                    let read = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
-                        )?;
-                    self.key = read.unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                6 => {
-                    self.leaf = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<
-                                ::rsgrpc::json::Msg<super::Leaf>,
-                            >::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for Entry {
-        const NAME: &'static str = "WithGroups.Entry";
-        const PACKAGE: &'static str = "rsgrpc.test.v2";
-        fn full_name() -> ::std::string::String {
-            "rsgrpc.test.v2.WithGroups.Entry".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/rsgrpc.test.v2.WithGroups.Entry".into()
-        }
-    }
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct Pick {
-        pub x: ::core::option::Option<i32>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for Pick {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.x {
-                ::rsgrpc::codegen::int32::encode(8, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Pick";
-            match tag {
-                8 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                    ::rsgrpc::codegen::int32::merge(
-                            wire_type,
-                            self.x.get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "x"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .x
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::int32::encoded_len(8, value))
-        }
-        fn clear(&mut self) {
-            self.x = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for Pick {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.x {
-                writer.key("x", "x");
-                writer.int32(*v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for Pick {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "x" => ::core::option::Option::Some(8),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                8 => {
-                    self.x = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<::rsgrpc::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for Pick {
-        const NAME: &'static str = "WithGroups.Pick";
-        const PACKAGE: &'static str = "rsgrpc.test.v2";
-        fn full_name() -> ::std::string::String {
-            "rsgrpc.test.v2.WithGroups.Pick".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/rsgrpc.test.v2.WithGroups.Pick".into()
-        }
-    }
-    impl Pick {
-        /// `x`, or its default if unset.
-        pub fn x(&self) -> i32 {
-            match &self.x {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-    }
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum Choice {
-        Pick(Pick),
-        Number(i32),
-    }
-}
-/// Extension ranges and extensions: extensions are not generated as fields, but their bytes survive as
-/// unknown fields.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Extendable {
-    pub base: ::core::option::Option<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Extendable {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.base {
@@ -2433,15 +2459,6 @@ impl Extendable {
             ::core::option::Option::None => ::core::default::Default::default(),
         }
     }
-}
-/// Closed enum fields: singular, repeated and in a oneof.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct ClosedEnums {
-    pub single: ::core::option::Option<i32>,
-    pub many: ::std::vec::Vec<i32>,
-    pub pick: ::core::option::Option<closed_enums::Pick>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for ClosedEnums {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -2698,23 +2715,6 @@ impl ClosedEnums {
     pub fn push_many(&mut self, value: Size) {
         self.many.push(value as i32);
     }
-}
-/// Nested types and oneofs of [`ClosedEnums`].
-pub mod closed_enums {
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum Pick {
-        Picked(i32),
-        Other(::std::string::String),
-    }
-}
-/// A closed enum whose first value is not zero.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum Size {
-    #[default]
-    Small = 1,
-    Medium = 2,
-    Large = 3,
 }
 impl Size {
     /// The value's name as written in the .proto file.

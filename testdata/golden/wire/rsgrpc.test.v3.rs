@@ -33,6 +33,558 @@ pub struct Maps {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
+/// A tree: directly recursive through every kind of field.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Node {
+    pub name: ::std::string::String,
+    pub left: ::core::option::Option<::std::boxed::Box<Node>>,
+    pub right: ::core::option::Option<::std::boxed::Box<Node>>,
+    pub children: ::std::vec::Vec<Node>,
+    pub named: ::std::collections::BTreeMap<::std::string::String, Node>,
+    pub maybe: ::core::option::Option<::std::boxed::Box<Node>>,
+    pub extra: ::core::option::Option<node::Extra>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`Node`].
+pub mod node {
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum Extra {
+        Alternative(::std::boxed::Box<super::Node>),
+        Note(::std::string::String),
+    }
+}
+/// Mutual recursion through two messages.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Ping {
+    pub depth: i32,
+    pub pong: ::core::option::Option<::std::boxed::Box<Pong>>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Pong {
+    pub depth: i32,
+    pub ping: ::core::option::Option<::std::boxed::Box<Ping>>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Every scalar type, singular, with implicit presence.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Scalars {
+    pub f_double: f64,
+    pub f_float: f32,
+    pub f_int32: i32,
+    pub f_int64: i64,
+    pub f_uint32: u32,
+    pub f_uint64: u64,
+    pub f_sint32: i32,
+    pub f_sint64: i64,
+    pub f_fixed32: u32,
+    pub f_fixed64: u64,
+    pub f_sfixed32: i32,
+    pub f_sfixed64: i64,
+    pub f_bool: bool,
+    pub f_string: ::std::string::String,
+    pub f_bytes: ::std::vec::Vec<u8>,
+    pub f_enum: i32,
+    /// A high field number needs a five-byte key.
+    pub f_high_number: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Every scalar type with explicit presence (proto3 `optional`).
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct OptionalScalars {
+    pub f_double: ::core::option::Option<f64>,
+    pub f_float: ::core::option::Option<f32>,
+    pub f_int32: ::core::option::Option<i32>,
+    pub f_int64: ::core::option::Option<i64>,
+    pub f_uint32: ::core::option::Option<u32>,
+    pub f_uint64: ::core::option::Option<u64>,
+    pub f_sint32: ::core::option::Option<i32>,
+    pub f_sint64: ::core::option::Option<i64>,
+    pub f_fixed32: ::core::option::Option<u32>,
+    pub f_fixed64: ::core::option::Option<u64>,
+    pub f_sfixed32: ::core::option::Option<i32>,
+    pub f_sfixed64: ::core::option::Option<i64>,
+    pub f_bool: ::core::option::Option<bool>,
+    pub f_string: ::core::option::Option<::std::string::String>,
+    pub f_bytes: ::core::option::Option<::rsgrpc::bytes::Bytes>,
+    pub f_enum: ::core::option::Option<i32>,
+    pub f_message: ::core::option::Option<Scalars>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Repeated fields: packed by default in proto3, unpacked on request.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct RepeatedScalars {
+    pub r_double: ::std::vec::Vec<f64>,
+    pub r_float: ::std::vec::Vec<f32>,
+    pub r_int32: ::std::vec::Vec<i32>,
+    pub r_int64: ::std::vec::Vec<i64>,
+    pub r_uint32: ::std::vec::Vec<u32>,
+    pub r_uint64: ::std::vec::Vec<u64>,
+    pub r_sint32: ::std::vec::Vec<i32>,
+    pub r_sint64: ::std::vec::Vec<i64>,
+    pub r_fixed32: ::std::vec::Vec<u32>,
+    pub r_fixed64: ::std::vec::Vec<u64>,
+    pub r_sfixed32: ::std::vec::Vec<i32>,
+    pub r_sfixed64: ::std::vec::Vec<i64>,
+    pub r_bool: ::std::vec::Vec<bool>,
+    pub r_string: ::std::vec::Vec<::std::string::String>,
+    pub r_bytes: ::std::vec::Vec<::std::vec::Vec<u8>>,
+    pub r_enum: ::std::vec::Vec<i32>,
+    pub r_message: ::std::vec::Vec<Scalars>,
+    pub u_int32: ::std::vec::Vec<i32>,
+    pub u_sint64: ::std::vec::Vec<i64>,
+    pub u_fixed32: ::std::vec::Vec<u32>,
+    pub u_double: ::std::vec::Vec<f64>,
+    pub u_bool: ::std::vec::Vec<bool>,
+    pub u_enum: ::std::vec::Vec<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested messages and enums, several levels deep.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Outer {
+    pub middle: ::core::option::Option<outer::Middle>,
+    pub inner: ::core::option::Option<outer::middle::Inner>,
+    pub kind: i32,
+    pub status: i32,
+    pub plain: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`Outer`].
+pub mod outer {
+    /// Nested message.
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Middle {
+        pub inner: ::core::option::Option<middle::Inner>,
+        pub inners: ::std::vec::Vec<middle::Inner>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    /// Nested types and oneofs of [`Middle`].
+    pub mod middle {
+        #[derive(Clone, PartialEq, Default, Debug)]
+        pub struct Inner {
+            pub value: i64,
+            pub kind: i32,
+            /// Fields this code does not know, kept so they are written back unchanged.
+            pub unknown_fields: ::rsgrpc::UnknownFields,
+        }
+        impl ::rsgrpc::prost::Message for Inner {
+            fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+                if self.value != 0 {
+                    ::rsgrpc::codegen::int64::encode(1, &self.value, buf);
+                }
+                if self.kind != 0 {
+                    ::rsgrpc::codegen::int32::encode(2, &self.kind, buf);
+                }
+                self.unknown_fields.encode_raw(buf);
+            }
+            fn merge_field(
+                &mut self,
+                tag: u32,
+                wire_type: ::rsgrpc::codegen::WireType,
+                buf: &mut impl ::rsgrpc::bytes::Buf,
+                ctx: ::rsgrpc::codegen::DecodeContext,
+            ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+                const STRUCT_NAME: &str = "Inner";
+                match tag {
+                    1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                        ::rsgrpc::codegen::int64::merge(
+                                wire_type,
+                                &mut self.value,
+                                buf,
+                                ctx,
+                            )
+                            .map_err(
+                                ::rsgrpc::codegen::field_error(STRUCT_NAME, "value"),
+                            )
+                    }
+                    2 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
+                        ::rsgrpc::codegen::int32::merge(
+                                wire_type,
+                                &mut self.kind,
+                                buf,
+                                ctx,
+                            )
+                            .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "kind"))
+                    }
+                    _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+                }
+            }
+            fn encoded_len(&self) -> usize {
+                self.unknown_fields.encoded_len()
+                    + if self.value != 0 {
+                        ::rsgrpc::codegen::int64::encoded_len(1, &self.value)
+                    } else {
+                        0
+                    }
+                    + if self.kind != 0 {
+                        ::rsgrpc::codegen::int32::encoded_len(2, &self.kind)
+                    } else {
+                        0
+                    }
+            }
+            fn clear(&mut self) {
+                self.value = ::core::default::Default::default();
+                self.kind = ::core::default::Default::default();
+                self.unknown_fields.clear();
+            }
+        }
+        impl ::rsgrpc::json::JsonMessage for Inner {
+            fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+                writer.begin_object();
+                if self.value != 0 || writer.emit_defaults() {
+                    writer.key("value", "value");
+                    let v = &self.value;
+                    writer.int64(*v);
+                }
+                if self.kind != 0 || writer.emit_defaults() {
+                    writer.key("kind", "kind");
+                    let v = &self.kind;
+                    writer
+                        .enumeration(
+                            *v,
+                            super::Kind::try_from(*v).ok().map(|e| e.as_str_name()),
+                        );
+                }
+                writer.end_object();
+            }
+            fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+                deserializer: D,
+                ctx: &::rsgrpc::json::ReadContext<'_>,
+            ) -> ::core::result::Result<Self, D::Error> {
+                ::rsgrpc::json::read_object(deserializer, ctx)
+            }
+        }
+        impl ::rsgrpc::json::JsonFields for Inner {
+            fn field_number(key: &str) -> ::core::option::Option<u32> {
+                match key {
+                    "value" => ::core::option::Option::Some(1),
+                    "kind" => ::core::option::Option::Some(2),
+                    _ => ::core::option::Option::None,
+                }
+            }
+            fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+                &mut self,
+                number: u32,
+                map: &mut A,
+                ctx: &::rsgrpc::json::ReadContext<'_>,
+            ) -> ::core::result::Result<(), A::Error> {
+                match number {
+                    1 => {
+                        let read = map
+                            .next_value_seed(
+                                ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
+                            )?;
+                        self.value = read.unwrap_or_default();
+                        ::core::result::Result::Ok(())
+                    }
+                    2 => {
+                        let read = map
+                            .next_value_seed(
+                                ::rsgrpc::json::Seed::<
+                                    ::rsgrpc::json::Enum<super::Kind>,
+                                >::new(ctx),
+                            )?;
+                        match read {
+                            ::core::option::Option::Some(
+                                ::core::option::Option::Some(v),
+                            ) => self.kind = v,
+                            ::core::option::Option::Some(
+                                ::core::option::Option::None,
+                            ) => {}
+                            ::core::option::Option::None => {
+                                self.kind = ::core::default::Default::default();
+                            }
+                        }
+                        ::core::result::Result::Ok(())
+                    }
+                    _ => {
+                        map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>()
+                            .map(|_| ())
+                    }
+                }
+            }
+        }
+        impl ::rsgrpc::prost::Name for Inner {
+            const NAME: &'static str = "Outer.Middle.Inner";
+            const PACKAGE: &'static str = "rsgrpc.test.v3";
+            fn full_name() -> ::std::string::String {
+                "rsgrpc.test.v3.Outer.Middle.Inner".into()
+            }
+            fn type_url() -> ::std::string::String {
+                "type.googleapis.com/rsgrpc.test.v3.Outer.Middle.Inner".into()
+            }
+        }
+        impl Inner {
+            /// `kind` as an enum; its default if unset or unknown to this code.
+            pub fn kind(&self) -> super::Kind {
+                super::Kind::try_from(self.kind).ok().unwrap_or(super::Kind::Unspecified)
+            }
+            /// Sets `kind`.
+            pub fn set_kind(&mut self, value: super::Kind) {
+                self.kind = value as i32;
+            }
+        }
+    }
+    /// Nested enum.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum Kind {
+        #[default]
+        Unspecified = 0,
+        A = 1,
+        B = 2,
+    }
+    impl ::rsgrpc::prost::Message for Middle {
+        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.inner {
+                ::rsgrpc::codegen::message::encode(1, value, buf);
+            }
+            ::rsgrpc::codegen::message::encode_repeated(2, &self.inners, buf);
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ::rsgrpc::codegen::WireType,
+            buf: &mut impl ::rsgrpc::bytes::Buf,
+            ctx: ::rsgrpc::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Middle";
+            match tag {
+                1 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                    ::rsgrpc::codegen::message::merge(
+                            wire_type,
+                            self
+                                .inner
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "inner"))
+                }
+                2 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                    ::rsgrpc::codegen::message::merge_repeated(
+                            wire_type,
+                            &mut self.inners,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "inners"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .inner
+                    .as_ref()
+                    .map_or(0, |value| ::rsgrpc::codegen::message::encoded_len(1, value))
+                + ::rsgrpc::codegen::message::encoded_len_repeated(2, &self.inners)
+        }
+        fn clear(&mut self) {
+            self.inner = ::core::option::Option::None;
+            self.inners.clear();
+            self.unknown_fields.clear();
+        }
+    }
+    impl ::rsgrpc::json::JsonMessage for Middle {
+        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.inner {
+                writer.key("inner", "inner");
+                v.write_json(writer);
+            }
+            if !self.inners.is_empty() || writer.emit_defaults() {
+                writer.key("inners", "inners");
+                writer.begin_array();
+                for v in &self.inners {
+                    v.write_json(writer);
+                }
+                writer.end_array();
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::rsgrpc::json::read_object(deserializer, ctx)
+        }
+    }
+    impl ::rsgrpc::json::JsonFields for Middle {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "inner" => ::core::option::Option::Some(1),
+                "inners" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &::rsgrpc::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.inner = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Msg<middle::Inner>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.inners = map
+                        .next_value_seed(
+                            ::rsgrpc::json::Seed::<
+                                ::rsgrpc::json::Repeated<
+                                    ::rsgrpc::json::MsgElement<middle::Inner>,
+                                >,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => {
+                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
+                }
+            }
+        }
+    }
+    impl ::rsgrpc::prost::Name for Middle {
+        const NAME: &'static str = "Outer.Middle";
+        const PACKAGE: &'static str = "rsgrpc.test.v3";
+        fn full_name() -> ::std::string::String {
+            "rsgrpc.test.v3.Outer.Middle".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/rsgrpc.test.v3.Outer.Middle".into()
+        }
+    }
+    impl Kind {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Kind::Unspecified => "KIND_UNSPECIFIED",
+                Kind::A => "KIND_A",
+                Kind::B => "KIND_B",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "KIND_UNSPECIFIED" => ::core::option::Option::Some(Kind::Unspecified),
+                "KIND_A" => ::core::option::Option::Some(Kind::A),
+                "KIND_B" => ::core::option::Option::Some(Kind::B),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 2)
+        }
+    }
+    impl ::rsgrpc::json::JsonEnum for Kind {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
+    }
+    impl ::core::convert::From<Kind> for i32 {
+        fn from(value: Kind) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for Kind {
+        type Error = ::rsgrpc::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<Kind, ::rsgrpc::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(Kind::Unspecified),
+                1 => ::core::result::Result::Ok(Kind::A),
+                2 => ::core::result::Result::Ok(Kind::B),
+                _ => {
+                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
+                }
+            }
+        }
+    }
+}
+/// Oneofs whose members interleave with ordinary fields by number.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Choice {
+    pub before: ::std::string::String,
+    pub between: i32,
+    pub after: i32,
+    pub value: ::core::option::Option<choice::Value>,
+    pub other: ::core::option::Option<choice::Other>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+/// Nested types and oneofs of [`Choice`].
+pub mod choice {
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum Value {
+        AsInt(i32),
+        AsString(::std::string::String),
+        AsBytes(::std::vec::Vec<u8>),
+        AsMessage(super::Scalars),
+        AsEnum(i32),
+        AsDouble(f64),
+    }
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum Other {
+        Flag(bool),
+        Nested(super::outer::Middle),
+        Big(u64),
+    }
+}
+/// A top-level enum.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum Color {
+    /// The zero value every proto3 enum needs.
+    #[default]
+    Unspecified = 0,
+    Red = 1,
+    Green = 2,
+    Blue = 3,
+    /// Negative values are legal.
+    Infrared = -1,
+}
+/// An enum whose values share numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum Status {
+    #[default]
+    Unknown = 0,
+    Started = 1,
+    Done = 2,
+}
+/// An enum whose values do not carry the enum's name as prefix.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum Plain {
+    #[default]
+    Zero = 0,
+    One = 1,
+    TwoWords = 2,
+}
 impl ::rsgrpc::prost::Message for Maps {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         ::rsgrpc::codegen::encode_map(
@@ -1046,19 +1598,6 @@ impl ::rsgrpc::prost::Name for Maps {
         "type.googleapis.com/rsgrpc.test.v3.Maps".into()
     }
 }
-/// A tree: directly recursive through every kind of field.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Node {
-    pub name: ::std::string::String,
-    pub left: ::core::option::Option<::std::boxed::Box<Node>>,
-    pub right: ::core::option::Option<::std::boxed::Box<Node>>,
-    pub children: ::std::vec::Vec<Node>,
-    pub named: ::std::collections::BTreeMap<::std::string::String, Node>,
-    pub maybe: ::core::option::Option<::std::boxed::Box<Node>>,
-    pub extra: ::core::option::Option<node::Extra>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Node {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -1430,22 +1969,6 @@ impl ::rsgrpc::prost::Name for Node {
         "type.googleapis.com/rsgrpc.test.v3.Node".into()
     }
 }
-/// Nested types and oneofs of [`Node`].
-pub mod node {
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum Extra {
-        Alternative(::std::boxed::Box<super::Node>),
-        Note(::std::string::String),
-    }
-}
-/// Mutual recursion through two messages.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Ping {
-    pub depth: i32,
-    pub pong: ::core::option::Option<::std::boxed::Box<Pong>>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Ping {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.depth != 0 {
@@ -1564,13 +2087,6 @@ impl ::rsgrpc::prost::Name for Ping {
         "type.googleapis.com/rsgrpc.test.v3.Ping".into()
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Pong {
-    pub depth: i32,
-    pub ping: ::core::option::Option<::std::boxed::Box<Ping>>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Pong {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.depth != 0 {
@@ -1688,30 +2204,6 @@ impl ::rsgrpc::prost::Name for Pong {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.v3.Pong".into()
     }
-}
-/// Every scalar type, singular, with implicit presence.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Scalars {
-    pub f_double: f64,
-    pub f_float: f32,
-    pub f_int32: i32,
-    pub f_int64: i64,
-    pub f_uint32: u32,
-    pub f_uint64: u64,
-    pub f_sint32: i32,
-    pub f_sint64: i64,
-    pub f_fixed32: u32,
-    pub f_fixed64: u64,
-    pub f_sfixed32: i32,
-    pub f_sfixed64: i64,
-    pub f_bool: bool,
-    pub f_string: ::std::string::String,
-    pub f_bytes: ::std::vec::Vec<u8>,
-    pub f_enum: i32,
-    /// A high field number needs a five-byte key.
-    pub f_high_number: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Scalars {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -2278,29 +2770,6 @@ impl Scalars {
     pub fn set_f_enum(&mut self, value: Color) {
         self.f_enum = value as i32;
     }
-}
-/// Every scalar type with explicit presence (proto3 `optional`).
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct OptionalScalars {
-    pub f_double: ::core::option::Option<f64>,
-    pub f_float: ::core::option::Option<f32>,
-    pub f_int32: ::core::option::Option<i32>,
-    pub f_int64: ::core::option::Option<i64>,
-    pub f_uint32: ::core::option::Option<u32>,
-    pub f_uint64: ::core::option::Option<u64>,
-    pub f_sint32: ::core::option::Option<i32>,
-    pub f_sint64: ::core::option::Option<i64>,
-    pub f_fixed32: ::core::option::Option<u32>,
-    pub f_fixed64: ::core::option::Option<u64>,
-    pub f_sfixed32: ::core::option::Option<i32>,
-    pub f_sfixed64: ::core::option::Option<i64>,
-    pub f_bool: ::core::option::Option<bool>,
-    pub f_string: ::core::option::Option<::std::string::String>,
-    pub f_bytes: ::core::option::Option<::rsgrpc::bytes::Bytes>,
-    pub f_enum: ::core::option::Option<i32>,
-    pub f_message: ::core::option::Option<Scalars>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for OptionalScalars {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -3008,35 +3477,6 @@ impl OptionalScalars {
     pub fn set_f_enum(&mut self, value: Color) {
         self.f_enum = ::core::option::Option::Some(value as i32);
     }
-}
-/// Repeated fields: packed by default in proto3, unpacked on request.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct RepeatedScalars {
-    pub r_double: ::std::vec::Vec<f64>,
-    pub r_float: ::std::vec::Vec<f32>,
-    pub r_int32: ::std::vec::Vec<i32>,
-    pub r_int64: ::std::vec::Vec<i64>,
-    pub r_uint32: ::std::vec::Vec<u32>,
-    pub r_uint64: ::std::vec::Vec<u64>,
-    pub r_sint32: ::std::vec::Vec<i32>,
-    pub r_sint64: ::std::vec::Vec<i64>,
-    pub r_fixed32: ::std::vec::Vec<u32>,
-    pub r_fixed64: ::std::vec::Vec<u64>,
-    pub r_sfixed32: ::std::vec::Vec<i32>,
-    pub r_sfixed64: ::std::vec::Vec<i64>,
-    pub r_bool: ::std::vec::Vec<bool>,
-    pub r_string: ::std::vec::Vec<::std::string::String>,
-    pub r_bytes: ::std::vec::Vec<::std::vec::Vec<u8>>,
-    pub r_enum: ::std::vec::Vec<i32>,
-    pub r_message: ::std::vec::Vec<Scalars>,
-    pub u_int32: ::std::vec::Vec<i32>,
-    pub u_sint64: ::std::vec::Vec<i64>,
-    pub u_fixed32: ::std::vec::Vec<u32>,
-    pub u_double: ::std::vec::Vec<f64>,
-    pub u_bool: ::std::vec::Vec<bool>,
-    pub u_enum: ::std::vec::Vec<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for RepeatedScalars {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -3853,17 +4293,6 @@ impl RepeatedScalars {
         self.u_enum.push(value as i32);
     }
 }
-/// Nested messages and enums, several levels deep.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Outer {
-    pub middle: ::core::option::Option<outer::Middle>,
-    pub inner: ::core::option::Option<outer::middle::Inner>,
-    pub kind: i32,
-    pub status: i32,
-    pub plain: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
-}
 impl ::rsgrpc::prost::Message for Outer {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.middle {
@@ -4126,386 +4555,6 @@ impl Outer {
     pub fn set_plain(&mut self, value: Plain) {
         self.plain = value as i32;
     }
-}
-/// Nested types and oneofs of [`Outer`].
-pub mod outer {
-    /// Nested message.
-    #[derive(Clone, PartialEq, Default, Debug)]
-    pub struct Middle {
-        pub inner: ::core::option::Option<middle::Inner>,
-        pub inners: ::std::vec::Vec<middle::Inner>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: ::rsgrpc::UnknownFields,
-    }
-    impl ::rsgrpc::prost::Message for Middle {
-        fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.inner {
-                ::rsgrpc::codegen::message::encode(1, value, buf);
-            }
-            ::rsgrpc::codegen::message::encode_repeated(2, &self.inners, buf);
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: ::rsgrpc::codegen::WireType,
-            buf: &mut impl ::rsgrpc::bytes::Buf,
-            ctx: ::rsgrpc::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Middle";
-            match tag {
-                1 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                    ::rsgrpc::codegen::message::merge(
-                            wire_type,
-                            self
-                                .inner
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "inner"))
-                }
-                2 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
-                    ::rsgrpc::codegen::message::merge_repeated(
-                            wire_type,
-                            &mut self.inners,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "inners"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .inner
-                    .as_ref()
-                    .map_or(0, |value| ::rsgrpc::codegen::message::encoded_len(1, value))
-                + ::rsgrpc::codegen::message::encoded_len_repeated(2, &self.inners)
-        }
-        fn clear(&mut self) {
-            self.inner = ::core::option::Option::None;
-            self.inners.clear();
-            self.unknown_fields.clear();
-        }
-    }
-    impl ::rsgrpc::json::JsonMessage for Middle {
-        fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.inner {
-                writer.key("inner", "inner");
-                v.write_json(writer);
-            }
-            if !self.inners.is_empty() || writer.emit_defaults() {
-                writer.key("inners", "inners");
-                writer.begin_array();
-                for v in &self.inners {
-                    v.write_json(writer);
-                }
-                writer.end_array();
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            ::rsgrpc::json::read_object(deserializer, ctx)
-        }
-    }
-    impl ::rsgrpc::json::JsonFields for Middle {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "inner" => ::core::option::Option::Some(1),
-                "inners" => ::core::option::Option::Some(2),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &::rsgrpc::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    self.inner = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<
-                                ::rsgrpc::json::Msg<middle::Inner>,
-                            >::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    self.inners = map
-                        .next_value_seed(
-                            ::rsgrpc::json::Seed::<
-                                ::rsgrpc::json::Repeated<
-                                    ::rsgrpc::json::MsgElement<middle::Inner>,
-                                >,
-                            >::new(ctx),
-                        )?
-                        .unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    impl ::rsgrpc::prost::Name for Middle {
-        const NAME: &'static str = "Outer.Middle";
-        const PACKAGE: &'static str = "rsgrpc.test.v3";
-        fn full_name() -> ::std::string::String {
-            "rsgrpc.test.v3.Outer.Middle".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/rsgrpc.test.v3.Outer.Middle".into()
-        }
-    }
-    /// Nested types and oneofs of [`Middle`].
-    pub mod middle {
-        #[derive(Clone, PartialEq, Default, Debug)]
-        pub struct Inner {
-            pub value: i64,
-            pub kind: i32,
-            /// Fields this code does not know, kept so they are written back unchanged.
-            pub unknown_fields: ::rsgrpc::UnknownFields,
-        }
-        impl ::rsgrpc::prost::Message for Inner {
-            fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
-                if self.value != 0 {
-                    ::rsgrpc::codegen::int64::encode(1, &self.value, buf);
-                }
-                if self.kind != 0 {
-                    ::rsgrpc::codegen::int32::encode(2, &self.kind, buf);
-                }
-                self.unknown_fields.encode_raw(buf);
-            }
-            fn merge_field(
-                &mut self,
-                tag: u32,
-                wire_type: ::rsgrpc::codegen::WireType,
-                buf: &mut impl ::rsgrpc::bytes::Buf,
-                ctx: ::rsgrpc::codegen::DecodeContext,
-            ) -> ::core::result::Result<(), ::rsgrpc::prost::DecodeError> {
-                const STRUCT_NAME: &str = "Inner";
-                match tag {
-                    1 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                        ::rsgrpc::codegen::int64::merge(
-                                wire_type,
-                                &mut self.value,
-                                buf,
-                                ctx,
-                            )
-                            .map_err(
-                                ::rsgrpc::codegen::field_error(STRUCT_NAME, "value"),
-                            )
-                    }
-                    2 if wire_type == ::rsgrpc::codegen::WireType::Varint => {
-                        ::rsgrpc::codegen::int32::merge(
-                                wire_type,
-                                &mut self.kind,
-                                buf,
-                                ctx,
-                            )
-                            .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "kind"))
-                    }
-                    _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-                }
-            }
-            fn encoded_len(&self) -> usize {
-                self.unknown_fields.encoded_len()
-                    + if self.value != 0 {
-                        ::rsgrpc::codegen::int64::encoded_len(1, &self.value)
-                    } else {
-                        0
-                    }
-                    + if self.kind != 0 {
-                        ::rsgrpc::codegen::int32::encoded_len(2, &self.kind)
-                    } else {
-                        0
-                    }
-            }
-            fn clear(&mut self) {
-                self.value = ::core::default::Default::default();
-                self.kind = ::core::default::Default::default();
-                self.unknown_fields.clear();
-            }
-        }
-        impl ::rsgrpc::json::JsonMessage for Inner {
-            fn write_json(&self, writer: &mut ::rsgrpc::json::JsonWriter<'_>) {
-                writer.begin_object();
-                if self.value != 0 || writer.emit_defaults() {
-                    writer.key("value", "value");
-                    let v = &self.value;
-                    writer.int64(*v);
-                }
-                if self.kind != 0 || writer.emit_defaults() {
-                    writer.key("kind", "kind");
-                    let v = &self.kind;
-                    writer
-                        .enumeration(
-                            *v,
-                            super::Kind::try_from(*v).ok().map(|e| e.as_str_name()),
-                        );
-                }
-                writer.end_object();
-            }
-            fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
-                deserializer: D,
-                ctx: &::rsgrpc::json::ReadContext<'_>,
-            ) -> ::core::result::Result<Self, D::Error> {
-                ::rsgrpc::json::read_object(deserializer, ctx)
-            }
-        }
-        impl ::rsgrpc::json::JsonFields for Inner {
-            fn field_number(key: &str) -> ::core::option::Option<u32> {
-                match key {
-                    "value" => ::core::option::Option::Some(1),
-                    "kind" => ::core::option::Option::Some(2),
-                    _ => ::core::option::Option::None,
-                }
-            }
-            fn read_field<'de, A: ::rsgrpc::json::serde::de::MapAccess<'de>>(
-                &mut self,
-                number: u32,
-                map: &mut A,
-                ctx: &::rsgrpc::json::ReadContext<'_>,
-            ) -> ::core::result::Result<(), A::Error> {
-                match number {
-                    1 => {
-                        let read = map
-                            .next_value_seed(
-                                ::rsgrpc::json::Seed::<::rsgrpc::json::Int64>::new(ctx),
-                            )?;
-                        self.value = read.unwrap_or_default();
-                        ::core::result::Result::Ok(())
-                    }
-                    2 => {
-                        let read = map
-                            .next_value_seed(
-                                ::rsgrpc::json::Seed::<
-                                    ::rsgrpc::json::Enum<super::Kind>,
-                                >::new(ctx),
-                            )?;
-                        match read {
-                            ::core::option::Option::Some(
-                                ::core::option::Option::Some(v),
-                            ) => self.kind = v,
-                            ::core::option::Option::Some(
-                                ::core::option::Option::None,
-                            ) => {}
-                            ::core::option::Option::None => {
-                                self.kind = ::core::default::Default::default();
-                            }
-                        }
-                        ::core::result::Result::Ok(())
-                    }
-                    _ => {
-                        map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>()
-                            .map(|_| ())
-                    }
-                }
-            }
-        }
-        impl ::rsgrpc::prost::Name for Inner {
-            const NAME: &'static str = "Outer.Middle.Inner";
-            const PACKAGE: &'static str = "rsgrpc.test.v3";
-            fn full_name() -> ::std::string::String {
-                "rsgrpc.test.v3.Outer.Middle.Inner".into()
-            }
-            fn type_url() -> ::std::string::String {
-                "type.googleapis.com/rsgrpc.test.v3.Outer.Middle.Inner".into()
-            }
-        }
-        impl Inner {
-            /// `kind` as an enum; its default if unset or unknown to this code.
-            pub fn kind(&self) -> super::Kind {
-                super::Kind::try_from(self.kind).ok().unwrap_or(super::Kind::Unspecified)
-            }
-            /// Sets `kind`.
-            pub fn set_kind(&mut self, value: super::Kind) {
-                self.kind = value as i32;
-            }
-        }
-    }
-    /// Nested enum.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    pub enum Kind {
-        #[default]
-        Unspecified = 0,
-        A = 1,
-        B = 2,
-    }
-    impl Kind {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                Kind::Unspecified => "KIND_UNSPECIFIED",
-                Kind::A => "KIND_A",
-                Kind::B => "KIND_B",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "KIND_UNSPECIFIED" => ::core::option::Option::Some(Kind::Unspecified),
-                "KIND_A" => ::core::option::Option::Some(Kind::A),
-                "KIND_B" => ::core::option::Option::Some(Kind::B),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 2)
-        }
-    }
-    impl ::rsgrpc::json::JsonEnum for Kind {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = false;
-    }
-    impl ::core::convert::From<Kind> for i32 {
-        fn from(value: Kind) -> i32 {
-            value as i32
-        }
-    }
-    impl ::core::convert::TryFrom<i32> for Kind {
-        type Error = ::rsgrpc::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<Kind, ::rsgrpc::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(Kind::Unspecified),
-                1 => ::core::result::Result::Ok(Kind::A),
-                2 => ::core::result::Result::Ok(Kind::B),
-                _ => {
-                    ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
-                }
-            }
-        }
-    }
-}
-/// Oneofs whose members interleave with ordinary fields by number.
-#[derive(Clone, PartialEq, Default, Debug)]
-pub struct Choice {
-    pub before: ::std::string::String,
-    pub between: i32,
-    pub after: i32,
-    pub value: ::core::option::Option<choice::Value>,
-    pub other: ::core::option::Option<choice::Other>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 impl ::rsgrpc::prost::Message for Choice {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -5121,37 +5170,6 @@ impl ::rsgrpc::prost::Name for Choice {
         "type.googleapis.com/rsgrpc.test.v3.Choice".into()
     }
 }
-/// Nested types and oneofs of [`Choice`].
-pub mod choice {
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum Value {
-        AsInt(i32),
-        AsString(::std::string::String),
-        AsBytes(::std::vec::Vec<u8>),
-        AsMessage(super::Scalars),
-        AsEnum(i32),
-        AsDouble(f64),
-    }
-    #[derive(Clone, PartialEq, Debug)]
-    pub enum Other {
-        Flag(bool),
-        Nested(super::outer::Middle),
-        Big(u64),
-    }
-}
-/// A top-level enum.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum Color {
-    /// The zero value every proto3 enum needs.
-    #[default]
-    Unspecified = 0,
-    Red = 1,
-    Green = 2,
-    Blue = 3,
-    /// Negative values are legal.
-    Infrared = -1,
-}
 impl Color {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -5207,15 +5225,6 @@ impl ::core::convert::TryFrom<i32> for Color {
             _ => ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value)),
         }
     }
-}
-/// An enum whose values share numbers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum Status {
-    #[default]
-    Unknown = 0,
-    Started = 1,
-    Done = 2,
 }
 impl Status {
     /// `STATUS_RUNNING`: an alias of [`Self::Started`].
@@ -5274,15 +5283,6 @@ impl ::core::convert::TryFrom<i32> for Status {
             _ => ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value)),
         }
     }
-}
-/// An enum whose values do not carry the enum's name as prefix.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-pub enum Plain {
-    #[default]
-    Zero = 0,
-    One = 1,
-    TwoWords = 2,
 }
 impl Plain {
     /// The value's name as written in the .proto file.
