@@ -4,7 +4,6 @@
 
 /// Why a request failed because of an error in a field, or several.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct ErrorInfo {
     /// The reason of the error, an UPPER_SNAKE_CASE constant.
     pub reason: ::std::string::String,
@@ -18,292 +17,16 @@ pub struct ErrorInfo {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
-impl crate::prost::Message for ErrorInfo {
-    fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-        if !self.reason.is_empty() {
-            crate::codegen::string::encode(1, &self.reason, buf);
-        }
-        if !self.domain.is_empty() {
-            crate::codegen::string::encode(2, &self.domain, buf);
-        }
-        crate::codegen::encode_map(
-            3,
-            self.metadata.iter(),
-            crate::codegen::string::encode,
-            crate::codegen::string::encoded_len,
-            crate::codegen::string::encode,
-            crate::codegen::string::encoded_len,
-            buf,
-        );
-        self.unknown_fields.encode_raw(buf);
-    }
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: crate::codegen::WireType,
-        buf: &mut impl crate::bytes::Buf,
-        ctx: crate::codegen::DecodeContext,
-    ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-        const STRUCT_NAME: &str = "ErrorInfo";
-        match tag {
-            1 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                crate::codegen::string::merge(wire_type, &mut self.reason, buf, ctx)
-                    .map_err(crate::codegen::field_error(STRUCT_NAME, "reason"))
-            }
-            2 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                crate::codegen::string::merge(wire_type, &mut self.domain, buf, ctx)
-                    .map_err(crate::codegen::field_error(STRUCT_NAME, "domain"))
-            }
-            3 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                crate::codegen::hash_map::merge(
-                        crate::codegen::string::merge,
-                        crate::codegen::string::merge,
-                        &mut self.metadata,
-                        buf,
-                        ctx,
-                    )
-                    .map_err(crate::codegen::field_error(STRUCT_NAME, "metadata"))
-            }
-            _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-        }
-    }
-    fn encoded_len(&self) -> usize {
-        self.unknown_fields.encoded_len()
-            + if !self.reason.is_empty() {
-                crate::codegen::string::encoded_len(1, &self.reason)
-            } else {
-                0
-            }
-            + if !self.domain.is_empty() {
-                crate::codegen::string::encoded_len(2, &self.domain)
-            } else {
-                0
-            }
-            + crate::codegen::encoded_len_map(
-                3,
-                self.metadata.iter(),
-                crate::codegen::string::encoded_len,
-                crate::codegen::string::encoded_len,
-            )
-    }
-    fn clear(&mut self) {
-        self.reason.clear();
-        self.domain.clear();
-        self.metadata.clear();
-        self.unknown_fields.clear();
-    }
-}
-#[allow(deprecated)]
-impl crate::json::JsonMessage for ErrorInfo {
-    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-        writer.begin_object();
-        if !self.reason.is_empty() || writer.emit_defaults() {
-            writer.key("reason", "reason");
-            let v = &self.reason;
-            writer.string(v);
-        }
-        if !self.domain.is_empty() || writer.emit_defaults() {
-            writer.key("domain", "domain");
-            let v = &self.domain;
-            writer.string(v);
-        }
-        if !self.metadata.is_empty() || writer.emit_defaults() {
-            writer.key("metadata", "metadata");
-            writer.begin_object();
-            for (k, v) in &self.metadata {
-                writer.raw_key(k);
-                writer.string(v);
-            }
-            writer.end_object();
-        }
-        writer.end_object();
-    }
-    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-        deserializer: D,
-        ctx: &crate::json::ReadContext<'_>,
-    ) -> ::core::result::Result<Self, D::Error> {
-        crate::json::read_object(deserializer, ctx)
-    }
-}
-#[allow(deprecated)]
-impl crate::json::JsonFields for ErrorInfo {
-    fn field_number(key: &str) -> ::core::option::Option<u32> {
-        match key {
-            "reason" => ::core::option::Option::Some(1),
-            "domain" => ::core::option::Option::Some(2),
-            "metadata" => ::core::option::Option::Some(3),
-            _ => ::core::option::Option::None,
-        }
-    }
-    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-        &mut self,
-        number: u32,
-        map: &mut A,
-        ctx: &crate::json::ReadContext<'_>,
-    ) -> ::core::result::Result<(), A::Error> {
-        match number {
-            1 => {
-                let read = map
-                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
-                self.reason = read.unwrap_or_default();
-                ::core::result::Result::Ok(())
-            }
-            2 => {
-                let read = map
-                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
-                self.domain = read.unwrap_or_default();
-                ::core::result::Result::Ok(())
-            }
-            3 => {
-                self.metadata = map
-                    .next_value_seed(
-                        crate::json::Seed::<
-                            crate::json::Map<
-                                ::std::string::String,
-                                crate::json::Str,
-                                ::std::collections::HashMap<
-                                    ::std::string::String,
-                                    ::std::string::String,
-                                >,
-                            >,
-                        >::new(ctx),
-                    )?
-                    .unwrap_or_default();
-                ::core::result::Result::Ok(())
-            }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
-        }
-    }
-}
-#[allow(deprecated)]
-impl crate::prost::Name for ErrorInfo {
-    const NAME: &'static str = "ErrorInfo";
-    const PACKAGE: &'static str = "google.rpc";
-    fn full_name() -> ::std::string::String {
-        "google.rpc.ErrorInfo".into()
-    }
-    fn type_url() -> ::std::string::String {
-        "type.googleapis.com/google.rpc.ErrorInfo".into()
-    }
-}
 /// When the client should retry.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct RetryInfo {
     /// How long to wait before retrying.
     pub retry_delay: ::core::option::Option<crate::well_known::Duration>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
-impl crate::prost::Message for RetryInfo {
-    fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-        if let ::core::option::Option::Some(value) = &self.retry_delay {
-            crate::codegen::message::encode(1, value, buf);
-        }
-        self.unknown_fields.encode_raw(buf);
-    }
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: crate::codegen::WireType,
-        buf: &mut impl crate::bytes::Buf,
-        ctx: crate::codegen::DecodeContext,
-    ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-        const STRUCT_NAME: &str = "RetryInfo";
-        match tag {
-            1 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                crate::codegen::message::merge(
-                        wire_type,
-                        self
-                            .retry_delay
-                            .get_or_insert_with(::core::default::Default::default),
-                        buf,
-                        ctx,
-                    )
-                    .map_err(crate::codegen::field_error(STRUCT_NAME, "retry_delay"))
-            }
-            _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-        }
-    }
-    fn encoded_len(&self) -> usize {
-        self.unknown_fields.encoded_len()
-            + self
-                .retry_delay
-                .as_ref()
-                .map_or(0, |value| crate::codegen::message::encoded_len(1, value))
-    }
-    fn clear(&mut self) {
-        self.retry_delay = ::core::option::Option::None;
-        self.unknown_fields.clear();
-    }
-}
-#[allow(deprecated)]
-impl crate::json::JsonMessage for RetryInfo {
-    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-        writer.begin_object();
-        if let ::core::option::Option::Some(v) = &self.retry_delay {
-            writer.key("retryDelay", "retry_delay");
-            v.write_json(writer);
-        }
-        writer.end_object();
-    }
-    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-        deserializer: D,
-        ctx: &crate::json::ReadContext<'_>,
-    ) -> ::core::result::Result<Self, D::Error> {
-        crate::json::read_object(deserializer, ctx)
-    }
-}
-#[allow(deprecated)]
-impl crate::json::JsonFields for RetryInfo {
-    fn field_number(key: &str) -> ::core::option::Option<u32> {
-        match key {
-            "retryDelay" | "retry_delay" => ::core::option::Option::Some(1),
-            _ => ::core::option::Option::None,
-        }
-    }
-    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-        &mut self,
-        number: u32,
-        map: &mut A,
-        ctx: &crate::json::ReadContext<'_>,
-    ) -> ::core::result::Result<(), A::Error> {
-        match number {
-            1 => {
-                self.retry_delay = map
-                    .next_value_seed(
-                        crate::json::Seed::<
-                            crate::json::Msg<crate::well_known::Duration>,
-                        >::new(ctx),
-                    )?;
-                ::core::result::Result::Ok(())
-            }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
-        }
-    }
-}
-#[allow(deprecated)]
-impl crate::prost::Name for RetryInfo {
-    const NAME: &'static str = "RetryInfo";
-    const PACKAGE: &'static str = "google.rpc";
-    fn full_name() -> ::std::string::String {
-        "google.rpc.RetryInfo".into()
-    }
-    fn type_url() -> ::std::string::String {
-        "type.googleapis.com/google.rpc.RetryInfo".into()
-    }
-}
 /// Debugging information for developers.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct DebugInfo {
     /// The stack trace entries.
     pub stack_entries: ::std::vec::Vec<::std::string::String>,
@@ -312,247 +35,18 @@ pub struct DebugInfo {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
-impl crate::prost::Message for DebugInfo {
-    fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-        crate::codegen::string::encode_repeated(1, &self.stack_entries, buf);
-        if !self.detail.is_empty() {
-            crate::codegen::string::encode(2, &self.detail, buf);
-        }
-        self.unknown_fields.encode_raw(buf);
-    }
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: crate::codegen::WireType,
-        buf: &mut impl crate::bytes::Buf,
-        ctx: crate::codegen::DecodeContext,
-    ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-        const STRUCT_NAME: &str = "DebugInfo";
-        match tag {
-            1 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                crate::codegen::string::merge_repeated(
-                        wire_type,
-                        &mut self.stack_entries,
-                        buf,
-                        ctx,
-                    )
-                    .map_err(crate::codegen::field_error(STRUCT_NAME, "stack_entries"))
-            }
-            2 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                crate::codegen::string::merge(wire_type, &mut self.detail, buf, ctx)
-                    .map_err(crate::codegen::field_error(STRUCT_NAME, "detail"))
-            }
-            _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-        }
-    }
-    fn encoded_len(&self) -> usize {
-        self.unknown_fields.encoded_len()
-            + crate::codegen::string::encoded_len_repeated(1, &self.stack_entries)
-            + if !self.detail.is_empty() {
-                crate::codegen::string::encoded_len(2, &self.detail)
-            } else {
-                0
-            }
-    }
-    fn clear(&mut self) {
-        self.stack_entries.clear();
-        self.detail.clear();
-        self.unknown_fields.clear();
-    }
-}
-#[allow(deprecated)]
-impl crate::json::JsonMessage for DebugInfo {
-    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-        writer.begin_object();
-        if !self.stack_entries.is_empty() || writer.emit_defaults() {
-            writer.key("stackEntries", "stack_entries");
-            writer.begin_array();
-            for v in &self.stack_entries {
-                writer.string(v);
-            }
-            writer.end_array();
-        }
-        if !self.detail.is_empty() || writer.emit_defaults() {
-            writer.key("detail", "detail");
-            let v = &self.detail;
-            writer.string(v);
-        }
-        writer.end_object();
-    }
-    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-        deserializer: D,
-        ctx: &crate::json::ReadContext<'_>,
-    ) -> ::core::result::Result<Self, D::Error> {
-        crate::json::read_object(deserializer, ctx)
-    }
-}
-#[allow(deprecated)]
-impl crate::json::JsonFields for DebugInfo {
-    fn field_number(key: &str) -> ::core::option::Option<u32> {
-        match key {
-            "stackEntries" | "stack_entries" => ::core::option::Option::Some(1),
-            "detail" => ::core::option::Option::Some(2),
-            _ => ::core::option::Option::None,
-        }
-    }
-    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-        &mut self,
-        number: u32,
-        map: &mut A,
-        ctx: &crate::json::ReadContext<'_>,
-    ) -> ::core::result::Result<(), A::Error> {
-        match number {
-            1 => {
-                self.stack_entries = map
-                    .next_value_seed(
-                        crate::json::Seed::<
-                            crate::json::Repeated<crate::json::Str>,
-                        >::new(ctx),
-                    )?
-                    .unwrap_or_default();
-                ::core::result::Result::Ok(())
-            }
-            2 => {
-                let read = map
-                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
-                self.detail = read.unwrap_or_default();
-                ::core::result::Result::Ok(())
-            }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
-        }
-    }
-}
-#[allow(deprecated)]
-impl crate::prost::Name for DebugInfo {
-    const NAME: &'static str = "DebugInfo";
-    const PACKAGE: &'static str = "google.rpc";
-    fn full_name() -> ::std::string::String {
-        "google.rpc.DebugInfo".into()
-    }
-    fn type_url() -> ::std::string::String {
-        "type.googleapis.com/google.rpc.DebugInfo".into()
-    }
-}
 /// Which quota check failed.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct QuotaFailure {
     /// The violations.
     pub violations: ::std::vec::Vec<quota_failure::Violation>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
-impl crate::prost::Message for QuotaFailure {
-    fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-        crate::codegen::message::encode_repeated(1, &self.violations, buf);
-        self.unknown_fields.encode_raw(buf);
-    }
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: crate::codegen::WireType,
-        buf: &mut impl crate::bytes::Buf,
-        ctx: crate::codegen::DecodeContext,
-    ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-        const STRUCT_NAME: &str = "QuotaFailure";
-        match tag {
-            1 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                crate::codegen::message::merge_repeated(
-                        wire_type,
-                        &mut self.violations,
-                        buf,
-                        ctx,
-                    )
-                    .map_err(crate::codegen::field_error(STRUCT_NAME, "violations"))
-            }
-            _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-        }
-    }
-    fn encoded_len(&self) -> usize {
-        self.unknown_fields.encoded_len()
-            + crate::codegen::message::encoded_len_repeated(1, &self.violations)
-    }
-    fn clear(&mut self) {
-        self.violations.clear();
-        self.unknown_fields.clear();
-    }
-}
-#[allow(deprecated)]
-impl crate::json::JsonMessage for QuotaFailure {
-    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-        writer.begin_object();
-        if !self.violations.is_empty() || writer.emit_defaults() {
-            writer.key("violations", "violations");
-            writer.begin_array();
-            for v in &self.violations {
-                v.write_json(writer);
-            }
-            writer.end_array();
-        }
-        writer.end_object();
-    }
-    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-        deserializer: D,
-        ctx: &crate::json::ReadContext<'_>,
-    ) -> ::core::result::Result<Self, D::Error> {
-        crate::json::read_object(deserializer, ctx)
-    }
-}
-#[allow(deprecated)]
-impl crate::json::JsonFields for QuotaFailure {
-    fn field_number(key: &str) -> ::core::option::Option<u32> {
-        match key {
-            "violations" => ::core::option::Option::Some(1),
-            _ => ::core::option::Option::None,
-        }
-    }
-    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-        &mut self,
-        number: u32,
-        map: &mut A,
-        ctx: &crate::json::ReadContext<'_>,
-    ) -> ::core::result::Result<(), A::Error> {
-        match number {
-            1 => {
-                self.violations = map
-                    .next_value_seed(
-                        crate::json::Seed::<
-                            crate::json::Repeated<
-                                crate::json::MsgElement<quota_failure::Violation>,
-                            >,
-                        >::new(ctx),
-                    )?
-                    .unwrap_or_default();
-                ::core::result::Result::Ok(())
-            }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
-        }
-    }
-}
-#[allow(deprecated)]
-impl crate::prost::Name for QuotaFailure {
-    const NAME: &'static str = "QuotaFailure";
-    const PACKAGE: &'static str = "google.rpc";
-    fn full_name() -> ::std::string::String {
-        "google.rpc.QuotaFailure".into()
-    }
-    fn type_url() -> ::std::string::String {
-        "type.googleapis.com/google.rpc.QuotaFailure".into()
-    }
-}
 /// Nested types and oneofs of [`QuotaFailure`].
 pub mod quota_failure {
     /// One quota violation.
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct Violation {
         /// The subject of the failed check, such as a project id.
         pub subject: ::std::string::String,
@@ -576,7 +70,6 @@ pub mod quota_failure {
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: crate::UnknownFields,
     }
-    #[allow(deprecated)]
     impl crate::prost::Message for Violation {
         fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
             if !self.subject.is_empty() {
@@ -757,7 +250,6 @@ pub mod quota_failure {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl crate::json::JsonMessage for Violation {
         fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -813,7 +305,6 @@ pub mod quota_failure {
             crate::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl crate::json::JsonFields for Violation {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -909,14 +400,10 @@ pub mod quota_failure {
                         )?;
                     ::core::result::Result::Ok(())
                 }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
             }
         }
     }
-    #[allow(deprecated)]
     impl crate::prost::Name for Violation {
         const NAME: &'static str = "QuotaFailure.Violation";
         const PACKAGE: &'static str = "google.rpc";
@@ -927,7 +414,6 @@ pub mod quota_failure {
             "type.googleapis.com/google.rpc.QuotaFailure.Violation".into()
         }
     }
-    #[allow(deprecated)]
     impl Violation {
         /// `future_quota_value`, or its default if unset.
         pub fn future_quota_value(&self) -> i64 {
@@ -940,120 +426,16 @@ pub mod quota_failure {
 }
 /// Which preconditions failed.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct PreconditionFailure {
     /// The violations.
     pub violations: ::std::vec::Vec<precondition_failure::Violation>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
-impl crate::prost::Message for PreconditionFailure {
-    fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-        crate::codegen::message::encode_repeated(1, &self.violations, buf);
-        self.unknown_fields.encode_raw(buf);
-    }
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: crate::codegen::WireType,
-        buf: &mut impl crate::bytes::Buf,
-        ctx: crate::codegen::DecodeContext,
-    ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-        const STRUCT_NAME: &str = "PreconditionFailure";
-        match tag {
-            1 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                crate::codegen::message::merge_repeated(
-                        wire_type,
-                        &mut self.violations,
-                        buf,
-                        ctx,
-                    )
-                    .map_err(crate::codegen::field_error(STRUCT_NAME, "violations"))
-            }
-            _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-        }
-    }
-    fn encoded_len(&self) -> usize {
-        self.unknown_fields.encoded_len()
-            + crate::codegen::message::encoded_len_repeated(1, &self.violations)
-    }
-    fn clear(&mut self) {
-        self.violations.clear();
-        self.unknown_fields.clear();
-    }
-}
-#[allow(deprecated)]
-impl crate::json::JsonMessage for PreconditionFailure {
-    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-        writer.begin_object();
-        if !self.violations.is_empty() || writer.emit_defaults() {
-            writer.key("violations", "violations");
-            writer.begin_array();
-            for v in &self.violations {
-                v.write_json(writer);
-            }
-            writer.end_array();
-        }
-        writer.end_object();
-    }
-    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-        deserializer: D,
-        ctx: &crate::json::ReadContext<'_>,
-    ) -> ::core::result::Result<Self, D::Error> {
-        crate::json::read_object(deserializer, ctx)
-    }
-}
-#[allow(deprecated)]
-impl crate::json::JsonFields for PreconditionFailure {
-    fn field_number(key: &str) -> ::core::option::Option<u32> {
-        match key {
-            "violations" => ::core::option::Option::Some(1),
-            _ => ::core::option::Option::None,
-        }
-    }
-    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-        &mut self,
-        number: u32,
-        map: &mut A,
-        ctx: &crate::json::ReadContext<'_>,
-    ) -> ::core::result::Result<(), A::Error> {
-        match number {
-            1 => {
-                self.violations = map
-                    .next_value_seed(
-                        crate::json::Seed::<
-                            crate::json::Repeated<
-                                crate::json::MsgElement<precondition_failure::Violation>,
-                            >,
-                        >::new(ctx),
-                    )?
-                    .unwrap_or_default();
-                ::core::result::Result::Ok(())
-            }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
-        }
-    }
-}
-#[allow(deprecated)]
-impl crate::prost::Name for PreconditionFailure {
-    const NAME: &'static str = "PreconditionFailure";
-    const PACKAGE: &'static str = "google.rpc";
-    fn full_name() -> ::std::string::String {
-        "google.rpc.PreconditionFailure".into()
-    }
-    fn type_url() -> ::std::string::String {
-        "type.googleapis.com/google.rpc.PreconditionFailure".into()
-    }
-}
 /// Nested types and oneofs of [`PreconditionFailure`].
 pub mod precondition_failure {
     /// One failed precondition.
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct Violation {
         /// The type of the precondition, such as "TOS".
         pub r#type: ::std::string::String,
@@ -1064,7 +446,6 @@ pub mod precondition_failure {
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: crate::UnknownFields,
     }
-    #[allow(deprecated)]
     impl crate::prost::Message for Violation {
         fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
             if !self.r#type.is_empty() {
@@ -1132,7 +513,6 @@ pub mod precondition_failure {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl crate::json::JsonMessage for Violation {
         fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -1160,7 +540,6 @@ pub mod precondition_failure {
             crate::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl crate::json::JsonFields for Violation {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -1201,14 +580,10 @@ pub mod precondition_failure {
                     self.description = read.unwrap_or_default();
                     ::core::result::Result::Ok(())
                 }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
             }
         }
     }
-    #[allow(deprecated)]
     impl crate::prost::Name for Violation {
         const NAME: &'static str = "PreconditionFailure.Violation";
         const PACKAGE: &'static str = "google.rpc";
@@ -1222,122 +597,16 @@ pub mod precondition_failure {
 }
 /// Which fields of the request were bad.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct BadRequest {
     /// The violations.
     pub field_violations: ::std::vec::Vec<bad_request::FieldViolation>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
-impl crate::prost::Message for BadRequest {
-    fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-        crate::codegen::message::encode_repeated(1, &self.field_violations, buf);
-        self.unknown_fields.encode_raw(buf);
-    }
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: crate::codegen::WireType,
-        buf: &mut impl crate::bytes::Buf,
-        ctx: crate::codegen::DecodeContext,
-    ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-        const STRUCT_NAME: &str = "BadRequest";
-        match tag {
-            1 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                crate::codegen::message::merge_repeated(
-                        wire_type,
-                        &mut self.field_violations,
-                        buf,
-                        ctx,
-                    )
-                    .map_err(
-                        crate::codegen::field_error(STRUCT_NAME, "field_violations"),
-                    )
-            }
-            _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-        }
-    }
-    fn encoded_len(&self) -> usize {
-        self.unknown_fields.encoded_len()
-            + crate::codegen::message::encoded_len_repeated(1, &self.field_violations)
-    }
-    fn clear(&mut self) {
-        self.field_violations.clear();
-        self.unknown_fields.clear();
-    }
-}
-#[allow(deprecated)]
-impl crate::json::JsonMessage for BadRequest {
-    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-        writer.begin_object();
-        if !self.field_violations.is_empty() || writer.emit_defaults() {
-            writer.key("fieldViolations", "field_violations");
-            writer.begin_array();
-            for v in &self.field_violations {
-                v.write_json(writer);
-            }
-            writer.end_array();
-        }
-        writer.end_object();
-    }
-    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-        deserializer: D,
-        ctx: &crate::json::ReadContext<'_>,
-    ) -> ::core::result::Result<Self, D::Error> {
-        crate::json::read_object(deserializer, ctx)
-    }
-}
-#[allow(deprecated)]
-impl crate::json::JsonFields for BadRequest {
-    fn field_number(key: &str) -> ::core::option::Option<u32> {
-        match key {
-            "fieldViolations" | "field_violations" => ::core::option::Option::Some(1),
-            _ => ::core::option::Option::None,
-        }
-    }
-    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-        &mut self,
-        number: u32,
-        map: &mut A,
-        ctx: &crate::json::ReadContext<'_>,
-    ) -> ::core::result::Result<(), A::Error> {
-        match number {
-            1 => {
-                self.field_violations = map
-                    .next_value_seed(
-                        crate::json::Seed::<
-                            crate::json::Repeated<
-                                crate::json::MsgElement<bad_request::FieldViolation>,
-                            >,
-                        >::new(ctx),
-                    )?
-                    .unwrap_or_default();
-                ::core::result::Result::Ok(())
-            }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
-        }
-    }
-}
-#[allow(deprecated)]
-impl crate::prost::Name for BadRequest {
-    const NAME: &'static str = "BadRequest";
-    const PACKAGE: &'static str = "google.rpc";
-    fn full_name() -> ::std::string::String {
-        "google.rpc.BadRequest".into()
-    }
-    fn type_url() -> ::std::string::String {
-        "type.googleapis.com/google.rpc.BadRequest".into()
-    }
-}
 /// Nested types and oneofs of [`BadRequest`].
 pub mod bad_request {
     /// One bad field.
     #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
     pub struct FieldViolation {
         /// The path of the field, such as "user.email".
         pub field: ::std::string::String,
@@ -1350,7 +619,6 @@ pub mod bad_request {
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: crate::UnknownFields,
     }
-    #[allow(deprecated)]
     impl crate::prost::Message for FieldViolation {
         fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
             if !self.field.is_empty() {
@@ -1439,7 +707,6 @@ pub mod bad_request {
             self.unknown_fields.clear();
         }
     }
-    #[allow(deprecated)]
     impl crate::json::JsonMessage for FieldViolation {
         fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
             writer.begin_object();
@@ -1471,7 +738,6 @@ pub mod bad_request {
             crate::json::read_object(deserializer, ctx)
         }
     }
-    #[allow(deprecated)]
     impl crate::json::JsonFields for FieldViolation {
         fn field_number(key: &str) -> ::core::option::Option<u32> {
             match key {
@@ -1524,14 +790,10 @@ pub mod bad_request {
                         )?;
                     ::core::result::Result::Ok(())
                 }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
             }
         }
     }
-    #[allow(deprecated)]
     impl crate::prost::Name for FieldViolation {
         const NAME: &'static str = "BadRequest.FieldViolation";
         const PACKAGE: &'static str = "google.rpc";
@@ -1545,7 +807,6 @@ pub mod bad_request {
 }
 /// Information about the request, for bug reports.
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct RequestInfo {
     /// The id of the request.
     pub request_id: ::std::string::String,
@@ -1554,7 +815,849 @@ pub struct RequestInfo {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[allow(deprecated)]
+/// The resource that is being accessed.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ResourceInfo {
+    /// The type of the resource.
+    pub resource_type: ::std::string::String,
+    /// Its name.
+    pub resource_name: ::std::string::String,
+    /// Its owner.
+    pub owner: ::std::string::String,
+    /// What went wrong with it.
+    pub description: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Links to documentation.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Help {
+    /// The links.
+    pub links: ::std::vec::Vec<help::Link>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`Help`].
+pub mod help {
+    /// One link.
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Link {
+        /// What the link is about.
+        pub description: ::std::string::String,
+        /// The URL.
+        pub url: ::std::string::String,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    impl crate::prost::Message for Link {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            if !self.description.is_empty() {
+                crate::codegen::string::encode(1, &self.description, buf);
+            }
+            if !self.url.is_empty() {
+                crate::codegen::string::encode(2, &self.url, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Link";
+            match tag {
+                1 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::string::merge(
+                            wire_type,
+                            &mut self.description,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "description"))
+                }
+                2 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::string::merge(wire_type, &mut self.url, buf, ctx)
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "url"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + if !self.description.is_empty() {
+                    crate::codegen::string::encoded_len(1, &self.description)
+                } else {
+                    0
+                }
+                + if !self.url.is_empty() {
+                    crate::codegen::string::encoded_len(2, &self.url)
+                } else {
+                    0
+                }
+        }
+        fn clear(&mut self) {
+            self.description.clear();
+            self.url.clear();
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for Link {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.description.is_empty() || writer.emit_defaults() {
+                writer.key("description", "description");
+                let v = &self.description;
+                writer.string(v);
+            }
+            if !self.url.is_empty() || writer.emit_defaults() {
+                writer.key("url", "url");
+                let v = &self.url;
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for Link {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "description" => ::core::option::Option::Some(1),
+                "url" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.description = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.url = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+            }
+        }
+    }
+    impl crate::prost::Name for Link {
+        const NAME: &'static str = "Help.Link";
+        const PACKAGE: &'static str = "google.rpc";
+        fn full_name() -> ::std::string::String {
+            "google.rpc.Help.Link".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.rpc.Help.Link".into()
+        }
+    }
+}
+/// An error message in the user's language.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct LocalizedMessage {
+    /// The locale, such as "en-US".
+    pub locale: ::std::string::String,
+    /// The message.
+    pub message: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// A status with details: the binary form of a gRPC error.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Status {
+    /// The status code, one of google.rpc.Code (the gRPC codes).
+    pub code: i32,
+    /// A developer-facing message in English.
+    pub message: ::std::string::String,
+    /// Details of the error, such as the messages of error_details.proto.
+    pub details: ::std::vec::Vec<crate::well_known::Any>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+impl crate::prost::Message for ErrorInfo {
+    fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+        if !self.reason.is_empty() {
+            crate::codegen::string::encode(1, &self.reason, buf);
+        }
+        if !self.domain.is_empty() {
+            crate::codegen::string::encode(2, &self.domain, buf);
+        }
+        crate::codegen::encode_map(
+            3,
+            self.metadata.iter(),
+            crate::codegen::string::encode,
+            crate::codegen::string::encoded_len,
+            crate::codegen::string::encode,
+            crate::codegen::string::encoded_len,
+            buf,
+        );
+        self.unknown_fields.encode_raw(buf);
+    }
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: crate::codegen::WireType,
+        buf: &mut impl crate::bytes::Buf,
+        ctx: crate::codegen::DecodeContext,
+    ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+        const STRUCT_NAME: &str = "ErrorInfo";
+        match tag {
+            1 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                crate::codegen::string::merge(wire_type, &mut self.reason, buf, ctx)
+                    .map_err(crate::codegen::field_error(STRUCT_NAME, "reason"))
+            }
+            2 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                crate::codegen::string::merge(wire_type, &mut self.domain, buf, ctx)
+                    .map_err(crate::codegen::field_error(STRUCT_NAME, "domain"))
+            }
+            3 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                crate::codegen::hash_map::merge(
+                        crate::codegen::string::merge,
+                        crate::codegen::string::merge,
+                        &mut self.metadata,
+                        buf,
+                        ctx,
+                    )
+                    .map_err(crate::codegen::field_error(STRUCT_NAME, "metadata"))
+            }
+            _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+        }
+    }
+    fn encoded_len(&self) -> usize {
+        self.unknown_fields.encoded_len()
+            + if !self.reason.is_empty() {
+                crate::codegen::string::encoded_len(1, &self.reason)
+            } else {
+                0
+            }
+            + if !self.domain.is_empty() {
+                crate::codegen::string::encoded_len(2, &self.domain)
+            } else {
+                0
+            }
+            + crate::codegen::encoded_len_map(
+                3,
+                self.metadata.iter(),
+                crate::codegen::string::encoded_len,
+                crate::codegen::string::encoded_len,
+            )
+    }
+    fn clear(&mut self) {
+        self.reason.clear();
+        self.domain.clear();
+        self.metadata.clear();
+        self.unknown_fields.clear();
+    }
+}
+impl crate::json::JsonMessage for ErrorInfo {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.reason.is_empty() || writer.emit_defaults() {
+            writer.key("reason", "reason");
+            let v = &self.reason;
+            writer.string(v);
+        }
+        if !self.domain.is_empty() || writer.emit_defaults() {
+            writer.key("domain", "domain");
+            let v = &self.domain;
+            writer.string(v);
+        }
+        if !self.metadata.is_empty() || writer.emit_defaults() {
+            writer.key("metadata", "metadata");
+            writer.begin_object();
+            for (k, v) in &self.metadata {
+                writer.raw_key(k);
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+impl crate::json::JsonFields for ErrorInfo {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "reason" => ::core::option::Option::Some(1),
+            "domain" => ::core::option::Option::Some(2),
+            "metadata" => ::core::option::Option::Some(3),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.reason = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.domain = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.metadata = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Map<
+                                ::std::string::String,
+                                crate::json::Str,
+                                ::std::collections::HashMap<
+                                    ::std::string::String,
+                                    ::std::string::String,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+        }
+    }
+}
+impl crate::prost::Name for ErrorInfo {
+    const NAME: &'static str = "ErrorInfo";
+    const PACKAGE: &'static str = "google.rpc";
+    fn full_name() -> ::std::string::String {
+        "google.rpc.ErrorInfo".into()
+    }
+    fn type_url() -> ::std::string::String {
+        "type.googleapis.com/google.rpc.ErrorInfo".into()
+    }
+}
+impl crate::prost::Message for RetryInfo {
+    fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+        if let ::core::option::Option::Some(value) = &self.retry_delay {
+            crate::codegen::message::encode(1, value, buf);
+        }
+        self.unknown_fields.encode_raw(buf);
+    }
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: crate::codegen::WireType,
+        buf: &mut impl crate::bytes::Buf,
+        ctx: crate::codegen::DecodeContext,
+    ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+        const STRUCT_NAME: &str = "RetryInfo";
+        match tag {
+            1 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                crate::codegen::message::merge(
+                        wire_type,
+                        self
+                            .retry_delay
+                            .get_or_insert_with(::core::default::Default::default),
+                        buf,
+                        ctx,
+                    )
+                    .map_err(crate::codegen::field_error(STRUCT_NAME, "retry_delay"))
+            }
+            _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+        }
+    }
+    fn encoded_len(&self) -> usize {
+        self.unknown_fields.encoded_len()
+            + self
+                .retry_delay
+                .as_ref()
+                .map_or(0, |value| crate::codegen::message::encoded_len(1, value))
+    }
+    fn clear(&mut self) {
+        self.retry_delay = ::core::option::Option::None;
+        self.unknown_fields.clear();
+    }
+}
+impl crate::json::JsonMessage for RetryInfo {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if let ::core::option::Option::Some(v) = &self.retry_delay {
+            writer.key("retryDelay", "retry_delay");
+            v.write_json(writer);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+impl crate::json::JsonFields for RetryInfo {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "retryDelay" | "retry_delay" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.retry_delay = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Msg<crate::well_known::Duration>,
+                        >::new(ctx),
+                    )?;
+                ::core::result::Result::Ok(())
+            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+        }
+    }
+}
+impl crate::prost::Name for RetryInfo {
+    const NAME: &'static str = "RetryInfo";
+    const PACKAGE: &'static str = "google.rpc";
+    fn full_name() -> ::std::string::String {
+        "google.rpc.RetryInfo".into()
+    }
+    fn type_url() -> ::std::string::String {
+        "type.googleapis.com/google.rpc.RetryInfo".into()
+    }
+}
+impl crate::prost::Message for DebugInfo {
+    fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+        crate::codegen::string::encode_repeated(1, &self.stack_entries, buf);
+        if !self.detail.is_empty() {
+            crate::codegen::string::encode(2, &self.detail, buf);
+        }
+        self.unknown_fields.encode_raw(buf);
+    }
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: crate::codegen::WireType,
+        buf: &mut impl crate::bytes::Buf,
+        ctx: crate::codegen::DecodeContext,
+    ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+        const STRUCT_NAME: &str = "DebugInfo";
+        match tag {
+            1 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                crate::codegen::string::merge_repeated(
+                        wire_type,
+                        &mut self.stack_entries,
+                        buf,
+                        ctx,
+                    )
+                    .map_err(crate::codegen::field_error(STRUCT_NAME, "stack_entries"))
+            }
+            2 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                crate::codegen::string::merge(wire_type, &mut self.detail, buf, ctx)
+                    .map_err(crate::codegen::field_error(STRUCT_NAME, "detail"))
+            }
+            _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+        }
+    }
+    fn encoded_len(&self) -> usize {
+        self.unknown_fields.encoded_len()
+            + crate::codegen::string::encoded_len_repeated(1, &self.stack_entries)
+            + if !self.detail.is_empty() {
+                crate::codegen::string::encoded_len(2, &self.detail)
+            } else {
+                0
+            }
+    }
+    fn clear(&mut self) {
+        self.stack_entries.clear();
+        self.detail.clear();
+        self.unknown_fields.clear();
+    }
+}
+impl crate::json::JsonMessage for DebugInfo {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.stack_entries.is_empty() || writer.emit_defaults() {
+            writer.key("stackEntries", "stack_entries");
+            writer.begin_array();
+            for v in &self.stack_entries {
+                writer.string(v);
+            }
+            writer.end_array();
+        }
+        if !self.detail.is_empty() || writer.emit_defaults() {
+            writer.key("detail", "detail");
+            let v = &self.detail;
+            writer.string(v);
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+impl crate::json::JsonFields for DebugInfo {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "stackEntries" | "stack_entries" => ::core::option::Option::Some(1),
+            "detail" => ::core::option::Option::Some(2),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.stack_entries = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<crate::json::Str>,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            2 => {
+                let read = map
+                    .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
+                self.detail = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+        }
+    }
+}
+impl crate::prost::Name for DebugInfo {
+    const NAME: &'static str = "DebugInfo";
+    const PACKAGE: &'static str = "google.rpc";
+    fn full_name() -> ::std::string::String {
+        "google.rpc.DebugInfo".into()
+    }
+    fn type_url() -> ::std::string::String {
+        "type.googleapis.com/google.rpc.DebugInfo".into()
+    }
+}
+impl crate::prost::Message for QuotaFailure {
+    fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+        crate::codegen::message::encode_repeated(1, &self.violations, buf);
+        self.unknown_fields.encode_raw(buf);
+    }
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: crate::codegen::WireType,
+        buf: &mut impl crate::bytes::Buf,
+        ctx: crate::codegen::DecodeContext,
+    ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+        const STRUCT_NAME: &str = "QuotaFailure";
+        match tag {
+            1 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                crate::codegen::message::merge_repeated(
+                        wire_type,
+                        &mut self.violations,
+                        buf,
+                        ctx,
+                    )
+                    .map_err(crate::codegen::field_error(STRUCT_NAME, "violations"))
+            }
+            _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+        }
+    }
+    fn encoded_len(&self) -> usize {
+        self.unknown_fields.encoded_len()
+            + crate::codegen::message::encoded_len_repeated(1, &self.violations)
+    }
+    fn clear(&mut self) {
+        self.violations.clear();
+        self.unknown_fields.clear();
+    }
+}
+impl crate::json::JsonMessage for QuotaFailure {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.violations.is_empty() || writer.emit_defaults() {
+            writer.key("violations", "violations");
+            writer.begin_array();
+            for v in &self.violations {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+impl crate::json::JsonFields for QuotaFailure {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "violations" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.violations = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<quota_failure::Violation>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+        }
+    }
+}
+impl crate::prost::Name for QuotaFailure {
+    const NAME: &'static str = "QuotaFailure";
+    const PACKAGE: &'static str = "google.rpc";
+    fn full_name() -> ::std::string::String {
+        "google.rpc.QuotaFailure".into()
+    }
+    fn type_url() -> ::std::string::String {
+        "type.googleapis.com/google.rpc.QuotaFailure".into()
+    }
+}
+impl crate::prost::Message for PreconditionFailure {
+    fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+        crate::codegen::message::encode_repeated(1, &self.violations, buf);
+        self.unknown_fields.encode_raw(buf);
+    }
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: crate::codegen::WireType,
+        buf: &mut impl crate::bytes::Buf,
+        ctx: crate::codegen::DecodeContext,
+    ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+        const STRUCT_NAME: &str = "PreconditionFailure";
+        match tag {
+            1 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                crate::codegen::message::merge_repeated(
+                        wire_type,
+                        &mut self.violations,
+                        buf,
+                        ctx,
+                    )
+                    .map_err(crate::codegen::field_error(STRUCT_NAME, "violations"))
+            }
+            _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+        }
+    }
+    fn encoded_len(&self) -> usize {
+        self.unknown_fields.encoded_len()
+            + crate::codegen::message::encoded_len_repeated(1, &self.violations)
+    }
+    fn clear(&mut self) {
+        self.violations.clear();
+        self.unknown_fields.clear();
+    }
+}
+impl crate::json::JsonMessage for PreconditionFailure {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.violations.is_empty() || writer.emit_defaults() {
+            writer.key("violations", "violations");
+            writer.begin_array();
+            for v in &self.violations {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+impl crate::json::JsonFields for PreconditionFailure {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "violations" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.violations = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<precondition_failure::Violation>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+        }
+    }
+}
+impl crate::prost::Name for PreconditionFailure {
+    const NAME: &'static str = "PreconditionFailure";
+    const PACKAGE: &'static str = "google.rpc";
+    fn full_name() -> ::std::string::String {
+        "google.rpc.PreconditionFailure".into()
+    }
+    fn type_url() -> ::std::string::String {
+        "type.googleapis.com/google.rpc.PreconditionFailure".into()
+    }
+}
+impl crate::prost::Message for BadRequest {
+    fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+        crate::codegen::message::encode_repeated(1, &self.field_violations, buf);
+        self.unknown_fields.encode_raw(buf);
+    }
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: crate::codegen::WireType,
+        buf: &mut impl crate::bytes::Buf,
+        ctx: crate::codegen::DecodeContext,
+    ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+        const STRUCT_NAME: &str = "BadRequest";
+        match tag {
+            1 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                crate::codegen::message::merge_repeated(
+                        wire_type,
+                        &mut self.field_violations,
+                        buf,
+                        ctx,
+                    )
+                    .map_err(
+                        crate::codegen::field_error(STRUCT_NAME, "field_violations"),
+                    )
+            }
+            _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+        }
+    }
+    fn encoded_len(&self) -> usize {
+        self.unknown_fields.encoded_len()
+            + crate::codegen::message::encoded_len_repeated(1, &self.field_violations)
+    }
+    fn clear(&mut self) {
+        self.field_violations.clear();
+        self.unknown_fields.clear();
+    }
+}
+impl crate::json::JsonMessage for BadRequest {
+    fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+        writer.begin_object();
+        if !self.field_violations.is_empty() || writer.emit_defaults() {
+            writer.key("fieldViolations", "field_violations");
+            writer.begin_array();
+            for v in &self.field_violations {
+                v.write_json(writer);
+            }
+            writer.end_array();
+        }
+        writer.end_object();
+    }
+    fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+        deserializer: D,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<Self, D::Error> {
+        crate::json::read_object(deserializer, ctx)
+    }
+}
+impl crate::json::JsonFields for BadRequest {
+    fn field_number(key: &str) -> ::core::option::Option<u32> {
+        match key {
+            "fieldViolations" | "field_violations" => ::core::option::Option::Some(1),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+        &mut self,
+        number: u32,
+        map: &mut A,
+        ctx: &crate::json::ReadContext<'_>,
+    ) -> ::core::result::Result<(), A::Error> {
+        match number {
+            1 => {
+                self.field_violations = map
+                    .next_value_seed(
+                        crate::json::Seed::<
+                            crate::json::Repeated<
+                                crate::json::MsgElement<bad_request::FieldViolation>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+        }
+    }
+}
+impl crate::prost::Name for BadRequest {
+    const NAME: &'static str = "BadRequest";
+    const PACKAGE: &'static str = "google.rpc";
+    fn full_name() -> ::std::string::String {
+        "google.rpc.BadRequest".into()
+    }
+    fn type_url() -> ::std::string::String {
+        "type.googleapis.com/google.rpc.BadRequest".into()
+    }
+}
 impl crate::prost::Message for RequestInfo {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.request_id.is_empty() {
@@ -1609,7 +1712,6 @@ impl crate::prost::Message for RequestInfo {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for RequestInfo {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1632,7 +1734,6 @@ impl crate::json::JsonMessage for RequestInfo {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for RequestInfo {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1660,14 +1761,10 @@ impl crate::json::JsonFields for RequestInfo {
                 self.serving_data = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for RequestInfo {
     const NAME: &'static str = "RequestInfo";
     const PACKAGE: &'static str = "google.rpc";
@@ -1678,22 +1775,6 @@ impl crate::prost::Name for RequestInfo {
         "type.googleapis.com/google.rpc.RequestInfo".into()
     }
 }
-/// The resource that is being accessed.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct ResourceInfo {
-    /// The type of the resource.
-    pub resource_type: ::std::string::String,
-    /// Its name.
-    pub resource_name: ::std::string::String,
-    /// Its owner.
-    pub owner: ::std::string::String,
-    /// What went wrong with it.
-    pub description: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for ResourceInfo {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.resource_type.is_empty() {
@@ -1779,7 +1860,6 @@ impl crate::prost::Message for ResourceInfo {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for ResourceInfo {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1812,7 +1892,6 @@ impl crate::json::JsonMessage for ResourceInfo {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for ResourceInfo {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1854,14 +1933,10 @@ impl crate::json::JsonFields for ResourceInfo {
                 self.description = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for ResourceInfo {
     const NAME: &'static str = "ResourceInfo";
     const PACKAGE: &'static str = "google.rpc";
@@ -1872,16 +1947,6 @@ impl crate::prost::Name for ResourceInfo {
         "type.googleapis.com/google.rpc.ResourceInfo".into()
     }
 }
-/// Links to documentation.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Help {
-    /// The links.
-    pub links: ::std::vec::Vec<help::Link>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Help {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::message::encode_repeated(1, &self.links, buf);
@@ -1917,7 +1982,6 @@ impl crate::prost::Message for Help {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for Help {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1938,7 +2002,6 @@ impl crate::json::JsonMessage for Help {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for Help {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1963,14 +2026,10 @@ impl crate::json::JsonFields for Help {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Help {
     const NAME: &'static str = "Help";
     const PACKAGE: &'static str = "google.rpc";
@@ -1981,160 +2040,6 @@ impl crate::prost::Name for Help {
         "type.googleapis.com/google.rpc.Help".into()
     }
 }
-/// Nested types and oneofs of [`Help`].
-pub mod help {
-    /// One link.
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct Link {
-        /// What the link is about.
-        pub description: ::std::string::String,
-        /// The URL.
-        pub url: ::std::string::String,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for Link {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            if !self.description.is_empty() {
-                crate::codegen::string::encode(1, &self.description, buf);
-            }
-            if !self.url.is_empty() {
-                crate::codegen::string::encode(2, &self.url, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Link";
-            match tag {
-                1 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::string::merge(
-                            wire_type,
-                            &mut self.description,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "description"))
-                }
-                2 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::string::merge(wire_type, &mut self.url, buf, ctx)
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "url"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + if !self.description.is_empty() {
-                    crate::codegen::string::encoded_len(1, &self.description)
-                } else {
-                    0
-                }
-                + if !self.url.is_empty() {
-                    crate::codegen::string::encoded_len(2, &self.url)
-                } else {
-                    0
-                }
-        }
-        fn clear(&mut self) {
-            self.description.clear();
-            self.url.clear();
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for Link {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if !self.description.is_empty() || writer.emit_defaults() {
-                writer.key("description", "description");
-                let v = &self.description;
-                writer.string(v);
-            }
-            if !self.url.is_empty() || writer.emit_defaults() {
-                writer.key("url", "url");
-                let v = &self.url;
-                writer.string(v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for Link {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "description" => ::core::option::Option::Some(1),
-                "url" => ::core::option::Option::Some(2),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    let read = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Str>::new(ctx),
-                        )?;
-                    self.description = read.unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    let read = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Str>::new(ctx),
-                        )?;
-                    self.url = read.unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for Link {
-        const NAME: &'static str = "Help.Link";
-        const PACKAGE: &'static str = "google.rpc";
-        fn full_name() -> ::std::string::String {
-            "google.rpc.Help.Link".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.rpc.Help.Link".into()
-        }
-    }
-}
-/// An error message in the user's language.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct LocalizedMessage {
-    /// The locale, such as "en-US".
-    pub locale: ::std::string::String,
-    /// The message.
-    pub message: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for LocalizedMessage {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.locale.is_empty() {
@@ -2184,7 +2089,6 @@ impl crate::prost::Message for LocalizedMessage {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for LocalizedMessage {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2207,7 +2111,6 @@ impl crate::json::JsonMessage for LocalizedMessage {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for LocalizedMessage {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2235,14 +2138,10 @@ impl crate::json::JsonFields for LocalizedMessage {
                 self.message = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for LocalizedMessage {
     const NAME: &'static str = "LocalizedMessage";
     const PACKAGE: &'static str = "google.rpc";
@@ -2253,20 +2152,6 @@ impl crate::prost::Name for LocalizedMessage {
         "type.googleapis.com/google.rpc.LocalizedMessage".into()
     }
 }
-/// A status with details: the binary form of a gRPC error.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Status {
-    /// The status code, one of google.rpc.Code (the gRPC codes).
-    pub code: i32,
-    /// A developer-facing message in English.
-    pub message: ::std::string::String,
-    /// Details of the error, such as the messages of error_details.proto.
-    pub details: ::std::vec::Vec<crate::well_known::Any>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Status {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.code != 0 {
@@ -2327,7 +2212,6 @@ impl crate::prost::Message for Status {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for Status {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2358,7 +2242,6 @@ impl crate::json::JsonMessage for Status {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for Status {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2399,14 +2282,10 @@ impl crate::json::JsonFields for Status {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Status {
     const NAME: &'static str = "Status";
     const PACKAGE: &'static str = "google.rpc";
@@ -2419,9 +2298,7 @@ impl crate::prost::Name for Status {
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
-#[allow(deprecated)]
 pub fn register_json_types(registry: &mut crate::json::TypeRegistry) {
-    let _ = &registry;
     registry.register::<ErrorInfo>();
     registry.register::<RetryInfo>();
     registry.register::<DebugInfo>();

@@ -43,7 +43,6 @@
 /// `foo.Bar` message may be written `\[type.googleapis.com/foo.Bar\] { a: 2 }`.
 #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
 #[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
 pub struct Any {
     /// Identifies the type of the serialized Protobuf message with a URI reference
     /// consisting of a prefix ending in a slash and the fully-qualified type name.
@@ -80,7 +79,5719 @@ pub struct Any {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
+/// Api is a light-weight descriptor for an API Interface.
+///
+/// Interfaces are also described as "protocol buffer services" in some contexts,
+/// such as by the "service" keyword in a .proto file, but they are different
+/// from API Services, which represent a concrete implementation of an interface
+/// as opposed to simply a description of methods and bindings. They are also
+/// sometimes simply referred to as "APIs" in other contexts, such as the name of
+/// this message itself. See https://cloud.google.com/apis/design/glossary for
+/// detailed terminology.
+///
+/// New usages of this message as an alternative to ServiceDescriptorProto are
+/// strongly discouraged. This message does not reliability preserve all
+/// information necessary to model the schema and preserve semantics. Instead
+/// make use of FileDescriptorSet which preserves the necessary information.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Api {
+    /// The fully qualified name of this interface, including package name
+    /// followed by the interface's simple name.
+    pub name: ::std::string::String,
+    /// The methods of this interface, in unspecified order.
+    pub methods: ::std::vec::Vec<Method>,
+    /// Any metadata attached to the interface.
+    pub options: ::std::vec::Vec<Option>,
+    /// A version string for this interface. If specified, must have the form
+    /// `major-version.minor-version`, as in `1.10`. If the minor version is
+    /// omitted, it defaults to zero. If the entire version field is empty, the
+    /// major version is derived from the package name, as outlined below. If the
+    /// field is not empty, the version in the package name will be verified to be
+    /// consistent with what is provided here.
+    ///
+    /// The versioning schema uses \[semantic
+    /// versioning\](http://semver.org) where the major version number
+    /// indicates a breaking change and the minor version an additive,
+    /// non-breaking change. Both version numbers are signals to users
+    /// what to expect from different versions, and should be carefully
+    /// chosen based on the product plan.
+    ///
+    /// The major version is also reflected in the package name of the
+    /// interface, which must end in `v<major-version>`, as in
+    /// `google.feature.v1`. For major versions 0 and 1, the suffix can
+    /// be omitted. Zero major versions must only be used for
+    /// experimental, non-GA interfaces.
+    pub version: ::std::string::String,
+    /// Source context for the protocol buffer service represented by this
+    /// message.
+    pub source_context: ::core::option::Option<SourceContext>,
+    /// Included interfaces. See \[Mixin\]\[\].
+    pub mixins: ::std::vec::Vec<Mixin>,
+    /// The source syntax of the service.
+    pub syntax: i32,
+    /// The source edition string, only valid when syntax is SYNTAX_EDITIONS.
+    pub edition: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Method represents a method of an API interface.
+///
+/// New usages of this message as an alternative to MethodDescriptorProto are
+/// strongly discouraged. This message does not reliability preserve all
+/// information necessary to model the schema and preserve semantics. Instead
+/// make use of FileDescriptorSet which preserves the necessary information.
+#[derive(Clone, PartialEq, Default, Debug)]
 #[allow(deprecated)]
+pub struct Method {
+    /// The simple name of this method.
+    pub name: ::std::string::String,
+    /// A URL of the input message type.
+    pub request_type_url: ::std::string::String,
+    /// If true, the request is streamed.
+    pub request_streaming: bool,
+    /// The URL of the output message type.
+    pub response_type_url: ::std::string::String,
+    /// If true, the response is streamed.
+    pub response_streaming: bool,
+    /// Any metadata attached to the method.
+    pub options: ::std::vec::Vec<Option>,
+    /// The source syntax of this method.
+    ///
+    /// This field should be ignored, instead the syntax should be inherited from
+    /// Api. This is similar to Field and EnumValue.
+    #[deprecated]
+    pub syntax: i32,
+    /// The source edition string, only valid when syntax is SYNTAX_EDITIONS.
+    ///
+    /// This field should be ignored, instead the edition should be inherited from
+    /// Api. This is similar to Field and EnumValue.
+    #[deprecated]
+    pub edition: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Declares an API Interface to be included in this interface. The including
+/// interface must redeclare all the methods from the included interface, but
+/// documentation and options are inherited as follows:
+///
+/// - If after comment and whitespace stripping, the documentation
+///   string of the redeclared method is empty, it will be inherited
+///   from the original method.
+///
+/// - Each annotation belonging to the service config (http,
+///   visibility) which is not set in the redeclared method will be
+///   inherited.
+///
+/// - If an http annotation is inherited, the path pattern will be
+///   modified as follows. Any version prefix will be replaced by the
+///   version of the including interface plus the \[root\]\[\] path if
+///   specified.
+///
+/// Example of a simple mixin:
+///
+/// ```text
+///     package google.acl.v1;
+///     service AccessControl {
+///       // Get the underlying ACL object.
+///       rpc GetAcl(GetAclRequest) returns (Acl) {
+///         option (google.api.http).get = "/v1/{resource=**}:getAcl";
+///       }
+///     }
+///
+///     package google.storage.v2;
+///     service Storage {
+///       rpc GetAcl(GetAclRequest) returns (Acl);
+///
+///       // Get a data record.
+///       rpc GetData(GetDataRequest) returns (Data) {
+///         option (google.api.http).get = "/v2/{resource=**}";
+///       }
+///     }
+/// ```
+///
+/// Example of a mixin configuration:
+///
+/// ```text
+///     apis:
+///     - name: google.storage.v2.Storage
+///       mixins:
+///       - name: google.acl.v1.AccessControl
+/// ```
+///
+/// The mixin construct implies that all methods in `AccessControl` are
+/// also declared with same name and request/response types in
+/// `Storage`. A documentation generator or annotation processor will
+/// see the effective `Storage.GetAcl` method after inheriting
+/// documentation and annotations as follows:
+///
+/// ```text
+///     service Storage {
+///       // Get the underlying ACL object.
+///       rpc GetAcl(GetAclRequest) returns (Acl) {
+///         option (google.api.http).get = "/v2/{resource=**}:getAcl";
+///       }
+///       ...
+///     }
+/// ```
+///
+/// Note how the version in the path pattern changed from `v1` to `v2`.
+///
+/// If the `root` field in the mixin is specified, it should be a
+/// relative path under which inherited HTTP paths are placed. Example:
+///
+/// ```text
+///     apis:
+///     - name: google.storage.v2.Storage
+///       mixins:
+///       - name: google.acl.v1.AccessControl
+///         root: acls
+/// ```
+///
+/// This implies the following inherited HTTP annotation:
+///
+/// ```text
+///     service Storage {
+///       // Get the underlying ACL object.
+///       rpc GetAcl(GetAclRequest) returns (Acl) {
+///         option (google.api.http).get = "/v2/acls/{resource=**}:getAcl";
+///       }
+///       ...
+///     }
+/// ```
+#[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Mixin {
+    /// The fully qualified name of the interface which is included.
+    pub name: ::std::string::String,
+    /// If non-empty specifies a path under which inherited HTTP paths
+    /// are rooted.
+    pub root: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// The protocol compiler can output a FileDescriptorSet containing the .proto
+/// files it parses.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct FileDescriptorSet {
+    pub file: ::std::vec::Vec<FileDescriptorProto>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Describes a complete .proto file.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct FileDescriptorProto {
+    /// file name, relative to root of source tree
+    pub name: ::core::option::Option<::std::string::String>,
+    /// e.g. "foo", "foo.bar", etc.
+    pub package: ::core::option::Option<::std::string::String>,
+    /// Names of files imported by this file.
+    pub dependency: ::std::vec::Vec<::std::string::String>,
+    /// Indexes of the public imported files in the dependency list above.
+    pub public_dependency: ::std::vec::Vec<i32>,
+    /// Indexes of the weak imported files in the dependency list.
+    /// For Google-internal migration only. Do not use.
+    pub weak_dependency: ::std::vec::Vec<i32>,
+    /// Names of files imported by this file purely for the purpose of providing
+    /// option extensions. These are excluded from the dependency list above.
+    pub option_dependency: ::std::vec::Vec<::std::string::String>,
+    /// All top-level definitions in this file.
+    pub message_type: ::std::vec::Vec<DescriptorProto>,
+    pub enum_type: ::std::vec::Vec<EnumDescriptorProto>,
+    pub service: ::std::vec::Vec<ServiceDescriptorProto>,
+    pub extension: ::std::vec::Vec<FieldDescriptorProto>,
+    pub options: ::core::option::Option<FileOptions>,
+    /// This field contains optional information about the original source code.
+    /// You may safely remove this entire field without harming runtime
+    /// functionality of the descriptors -- the information is needed only by
+    /// development tools.
+    pub source_code_info: ::core::option::Option<SourceCodeInfo>,
+    /// The syntax of the proto file.
+    /// The supported values are "proto2", "proto3", and "editions".
+    ///
+    /// If `edition` is present, this value must be "editions".
+    /// WARNING: This field should only be used by protobuf plugins or special
+    /// cases like the proto compiler. Other uses are discouraged and
+    /// developers should rely on the protoreflect APIs for their client language.
+    pub syntax: ::core::option::Option<::std::string::String>,
+    /// The edition of the proto file.
+    /// WARNING: This field should only be used by protobuf plugins or special
+    /// cases like the proto compiler. Other uses are discouraged and
+    /// developers should rely on the protoreflect APIs for their client language.
+    pub edition: ::core::option::Option<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Describes a message type.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct DescriptorProto {
+    pub name: ::core::option::Option<::std::string::String>,
+    pub field: ::std::vec::Vec<FieldDescriptorProto>,
+    pub extension: ::std::vec::Vec<FieldDescriptorProto>,
+    pub nested_type: ::std::vec::Vec<DescriptorProto>,
+    pub enum_type: ::std::vec::Vec<EnumDescriptorProto>,
+    pub extension_range: ::std::vec::Vec<descriptor_proto::ExtensionRange>,
+    pub oneof_decl: ::std::vec::Vec<OneofDescriptorProto>,
+    pub options: ::core::option::Option<MessageOptions>,
+    pub reserved_range: ::std::vec::Vec<descriptor_proto::ReservedRange>,
+    /// Reserved field names, which may not be used by fields in the same message.
+    /// A given name may only be reserved once.
+    pub reserved_name: ::std::vec::Vec<::std::string::String>,
+    /// Support for `export` and `local` keywords on enums.
+    pub visibility: ::core::option::Option<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`DescriptorProto`].
+pub mod descriptor_proto {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct ExtensionRange {
+        /// Inclusive.
+        pub start: ::core::option::Option<i32>,
+        /// Exclusive.
+        pub end: ::core::option::Option<i32>,
+        pub options: ::core::option::Option<super::ExtensionRangeOptions>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    /// Range of reserved tag numbers. Reserved tag numbers may not be used by
+    /// fields or extension ranges in the same message. Reserved ranges may
+    /// not overlap.
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct ReservedRange {
+        /// Inclusive.
+        pub start: ::core::option::Option<i32>,
+        /// Exclusive.
+        pub end: ::core::option::Option<i32>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    impl crate::prost::Message for ExtensionRange {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.start {
+                crate::codegen::int32::encode(1, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.end {
+                crate::codegen::int32::encode(2, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.options {
+                crate::codegen::message::encode(3, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            const STRUCT_NAME: &str = "ExtensionRange";
+            match tag {
+                1 if wire_type == crate::codegen::WireType::Varint => {
+                    crate::codegen::int32::merge(
+                            wire_type,
+                            self
+                                .start
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "start"))
+                }
+                2 if wire_type == crate::codegen::WireType::Varint => {
+                    crate::codegen::int32::merge(
+                            wire_type,
+                            self
+                                .end
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "end"))
+                }
+                3 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::message::merge(
+                            wire_type,
+                            self
+                                .options
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "options"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .start
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(1, value))
+                + self
+                    .end
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(2, value))
+                + self
+                    .options
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::message::encoded_len(3, value))
+        }
+        fn clear(&mut self) {
+            self.start = ::core::option::Option::None;
+            self.end = ::core::option::Option::None;
+            self.options = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for ExtensionRange {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.start {
+                writer.key("start", "start");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.end {
+                writer.key("end", "end");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.options {
+                writer.key("options", "options");
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for ExtensionRange {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "start" => ::core::option::Option::Some(1),
+                "end" => ::core::option::Option::Some(2),
+                "options" => ::core::option::Option::Some(3),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.start = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.end = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    self.options = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Msg<super::ExtensionRangeOptions>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+            }
+        }
+    }
+    impl crate::prost::Name for ExtensionRange {
+        const NAME: &'static str = "DescriptorProto.ExtensionRange";
+        const PACKAGE: &'static str = "google.protobuf";
+        fn full_name() -> ::std::string::String {
+            "google.protobuf.DescriptorProto.ExtensionRange".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.protobuf.DescriptorProto.ExtensionRange".into()
+        }
+    }
+    impl ExtensionRange {
+        /// `start`, or its default if unset.
+        pub fn start(&self) -> i32 {
+            match &self.start {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+        /// `end`, or its default if unset.
+        pub fn end(&self) -> i32 {
+            match &self.end {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+    }
+    impl crate::prost::Message for ReservedRange {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.start {
+                crate::codegen::int32::encode(1, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.end {
+                crate::codegen::int32::encode(2, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            const STRUCT_NAME: &str = "ReservedRange";
+            match tag {
+                1 if wire_type == crate::codegen::WireType::Varint => {
+                    crate::codegen::int32::merge(
+                            wire_type,
+                            self
+                                .start
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "start"))
+                }
+                2 if wire_type == crate::codegen::WireType::Varint => {
+                    crate::codegen::int32::merge(
+                            wire_type,
+                            self
+                                .end
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "end"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .start
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(1, value))
+                + self
+                    .end
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(2, value))
+        }
+        fn clear(&mut self) {
+            self.start = ::core::option::Option::None;
+            self.end = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for ReservedRange {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.start {
+                writer.key("start", "start");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.end {
+                writer.key("end", "end");
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for ReservedRange {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "start" => ::core::option::Option::Some(1),
+                "end" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.start = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.end = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+            }
+        }
+    }
+    impl crate::prost::Name for ReservedRange {
+        const NAME: &'static str = "DescriptorProto.ReservedRange";
+        const PACKAGE: &'static str = "google.protobuf";
+        fn full_name() -> ::std::string::String {
+            "google.protobuf.DescriptorProto.ReservedRange".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.protobuf.DescriptorProto.ReservedRange".into()
+        }
+    }
+    impl ReservedRange {
+        /// `start`, or its default if unset.
+        pub fn start(&self) -> i32 {
+            match &self.start {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+        /// `end`, or its default if unset.
+        pub fn end(&self) -> i32 {
+            match &self.end {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+    }
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ExtensionRangeOptions {
+    /// The parser stores options it doesn't recognize here. See above.
+    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
+    /// For external users: DO NOT USE. We are in the process of open sourcing
+    /// extension declaration and executing internal cleanups before it can be
+    /// used externally.
+    pub declaration: ::std::vec::Vec<extension_range_options::Declaration>,
+    /// Any features defined in the specific edition.
+    pub features: ::core::option::Option<FeatureSet>,
+    /// The verification state of the range.
+    /// TODO: flip the default to DECLARATION once all empty ranges
+    /// are marked as UNVERIFIED.
+    pub verification: ::core::option::Option<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`ExtensionRangeOptions`].
+pub mod extension_range_options {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Declaration {
+        /// The extension number declared within the extension range.
+        pub number: ::core::option::Option<i32>,
+        /// The fully-qualified name of the extension field. There must be a leading
+        /// dot in front of the full name.
+        pub full_name: ::core::option::Option<::std::string::String>,
+        /// The fully-qualified type name of the extension field. Unlike
+        /// Metadata.type, Declaration.type must have a leading dot for messages
+        /// and enums.
+        pub r#type: ::core::option::Option<::std::string::String>,
+        /// If true, indicates that the number is reserved in the extension range,
+        /// and any extension field with the number will fail to compile. Set this
+        /// when a declared extension field is deleted.
+        pub reserved: ::core::option::Option<bool>,
+        /// If true, indicates that the extension must be defined as repeated.
+        /// Otherwise the extension must be defined as optional.
+        pub repeated: ::core::option::Option<bool>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    /// The verification state of the extension range.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum VerificationState {
+        /// All the extensions of the range must be declared.
+        #[default]
+        Declaration = 0,
+        Unverified = 1,
+    }
+    impl crate::prost::Message for Declaration {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.number {
+                crate::codegen::int32::encode(1, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.full_name {
+                crate::codegen::string::encode(2, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.r#type {
+                crate::codegen::string::encode(3, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.reserved {
+                crate::codegen::bool::encode(5, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.repeated {
+                crate::codegen::bool::encode(6, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Declaration";
+            match tag {
+                1 if wire_type == crate::codegen::WireType::Varint => {
+                    crate::codegen::int32::merge(
+                            wire_type,
+                            self
+                                .number
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "number"))
+                }
+                2 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::string::merge(
+                            wire_type,
+                            self
+                                .full_name
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "full_name"))
+                }
+                3 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::string::merge(
+                            wire_type,
+                            self
+                                .r#type
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "type"))
+                }
+                5 if wire_type == crate::codegen::WireType::Varint => {
+                    crate::codegen::bool::merge(
+                            wire_type,
+                            self
+                                .reserved
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "reserved"))
+                }
+                6 if wire_type == crate::codegen::WireType::Varint => {
+                    crate::codegen::bool::merge(
+                            wire_type,
+                            self
+                                .repeated
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "repeated"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .number
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(1, value))
+                + self
+                    .full_name
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::string::encoded_len(2, value))
+                + self
+                    .r#type
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::string::encoded_len(3, value))
+                + self
+                    .reserved
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::bool::encoded_len(5, value))
+                + self
+                    .repeated
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::bool::encoded_len(6, value))
+        }
+        fn clear(&mut self) {
+            self.number = ::core::option::Option::None;
+            self.full_name = ::core::option::Option::None;
+            self.r#type = ::core::option::Option::None;
+            self.reserved = ::core::option::Option::None;
+            self.repeated = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for Declaration {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.number {
+                writer.key("number", "number");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.full_name {
+                writer.key("fullName", "full_name");
+                writer.string(v);
+            }
+            if let ::core::option::Option::Some(v) = &self.r#type {
+                writer.key("type", "type");
+                writer.string(v);
+            }
+            if let ::core::option::Option::Some(v) = &self.reserved {
+                writer.key("reserved", "reserved");
+                writer.bool(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.repeated {
+                writer.key("repeated", "repeated");
+                writer.bool(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for Declaration {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "number" => ::core::option::Option::Some(1),
+                "fullName" | "full_name" => ::core::option::Option::Some(2),
+                "type" => ::core::option::Option::Some(3),
+                "reserved" => ::core::option::Option::Some(5),
+                "repeated" => ::core::option::Option::Some(6),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.number = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.full_name = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    self.r#type = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                5 => {
+                    self.reserved = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Bool>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                6 => {
+                    self.repeated = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Bool>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+            }
+        }
+    }
+    impl crate::prost::Name for Declaration {
+        const NAME: &'static str = "ExtensionRangeOptions.Declaration";
+        const PACKAGE: &'static str = "google.protobuf";
+        fn full_name() -> ::std::string::String {
+            "google.protobuf.ExtensionRangeOptions.Declaration".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.protobuf.ExtensionRangeOptions.Declaration"
+                .into()
+        }
+    }
+    impl Declaration {
+        /// `number`, or its default if unset.
+        pub fn number(&self) -> i32 {
+            match &self.number {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+        /// `full_name`, or its default if unset.
+        pub fn full_name(&self) -> &str {
+            match &self.full_name {
+                ::core::option::Option::Some(value) => value.as_str(),
+                ::core::option::Option::None => "",
+            }
+        }
+        /// `type`, or its default if unset.
+        pub fn r#type(&self) -> &str {
+            match &self.r#type {
+                ::core::option::Option::Some(value) => value.as_str(),
+                ::core::option::Option::None => "",
+            }
+        }
+        /// `reserved`, or its default if unset.
+        pub fn reserved(&self) -> bool {
+            match &self.reserved {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+        /// `repeated`, or its default if unset.
+        pub fn repeated(&self) -> bool {
+            match &self.repeated {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+    }
+    impl VerificationState {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                VerificationState::Declaration => "DECLARATION",
+                VerificationState::Unverified => "UNVERIFIED",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "DECLARATION" => {
+                    ::core::option::Option::Some(VerificationState::Declaration)
+                }
+                "UNVERIFIED" => {
+                    ::core::option::Option::Some(VerificationState::Unverified)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 1)
+        }
+    }
+    impl crate::json::JsonEnum for VerificationState {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<VerificationState> for i32 {
+        fn from(value: VerificationState) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for VerificationState {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<VerificationState, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(VerificationState::Declaration),
+                1 => ::core::result::Result::Ok(VerificationState::Unverified),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+}
+/// Describes a field within a message.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct FieldDescriptorProto {
+    pub name: ::core::option::Option<::std::string::String>,
+    pub number: ::core::option::Option<i32>,
+    pub label: ::core::option::Option<i32>,
+    /// If type_name is set, this need not be set.  If both this and type_name
+    /// are set, this must be one of TYPE_ENUM, TYPE_MESSAGE or TYPE_GROUP.
+    pub r#type: ::core::option::Option<i32>,
+    /// For message and enum types, this is the name of the type.  If the name
+    /// starts with a '.', it is fully-qualified.  Otherwise, C++-like scoping
+    /// rules are used to find the type (i.e. first the nested types within this
+    /// message are searched, then within the parent, on up to the root
+    /// namespace).
+    pub type_name: ::core::option::Option<::std::string::String>,
+    /// For extensions, this is the name of the type being extended.  It is
+    /// resolved in the same manner as type_name.
+    pub extendee: ::core::option::Option<::std::string::String>,
+    /// For numeric types, contains the original text representation of the value.
+    /// For booleans, "true" or "false".
+    /// For strings, contains the default text contents (not escaped in any way).
+    /// For bytes, contains the C escaped value.  All bytes >= 128 are escaped.
+    pub default_value: ::core::option::Option<::std::string::String>,
+    /// If set, gives the index of a oneof in the containing type's oneof_decl
+    /// list.  This field is a member of that oneof.
+    pub oneof_index: ::core::option::Option<i32>,
+    /// JSON name of this field. The value is set by protocol compiler. If the
+    /// user has set a "json_name" option on this field, that option's value
+    /// will be used. Otherwise, it's deduced from the field's name by converting
+    /// it to camelCase.
+    pub json_name: ::core::option::Option<::std::string::String>,
+    pub options: ::core::option::Option<FieldOptions>,
+    /// If true, this is a proto3 "optional". When a proto3 field is optional, it
+    /// tracks presence regardless of field type.
+    ///
+    /// When proto3_optional is true, this field must belong to a oneof to signal
+    /// to old proto3 clients that presence is tracked for this field. This oneof
+    /// is known as a "synthetic" oneof, and this field must be its sole member
+    /// (each proto3 optional field gets its own synthetic oneof). Synthetic oneofs
+    /// exist in the descriptor only, and do not generate any API. Synthetic oneofs
+    /// must be ordered after all "real" oneofs.
+    ///
+    /// For message fields, proto3_optional doesn't create any semantic change,
+    /// since non-repeated message fields always track presence. However it still
+    /// indicates the semantic detail of whether the user wrote "optional" or not.
+    /// This can be useful for round-tripping the .proto file. For consistency we
+    /// give message fields a synthetic oneof also, even though it is not required
+    /// to track presence. This is especially important because the parser can't
+    /// tell if a field is a message or an enum, so it must always create a
+    /// synthetic oneof.
+    ///
+    /// Proto2 optional fields do not set this flag, because they already indicate
+    /// optional with `LABEL_OPTIONAL`.
+    pub proto3_optional: ::core::option::Option<bool>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`FieldDescriptorProto`].
+pub mod field_descriptor_proto {
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum Type {
+        /// 0 is reserved for errors.
+        /// Order is weird for historical reasons.
+        #[default]
+        Double = 1,
+        Float = 2,
+        /// Not ZigZag encoded.  Negative numbers take 10 bytes.  Use TYPE_SINT64 if
+        /// negative values are likely.
+        Int64 = 3,
+        Uint64 = 4,
+        /// Not ZigZag encoded.  Negative numbers take 10 bytes.  Use TYPE_SINT32 if
+        /// negative values are likely.
+        Int32 = 5,
+        Fixed64 = 6,
+        Fixed32 = 7,
+        Bool = 8,
+        String = 9,
+        /// Tag-delimited aggregate.
+        /// Group type is deprecated and not supported after google.protobuf. However, Proto3
+        /// implementations should still be able to parse the group wire format and
+        /// treat group fields as unknown fields.  In Editions, the group wire format
+        /// can be enabled via the `message_encoding` feature.
+        Group = 10,
+        /// Length-delimited aggregate.
+        Message = 11,
+        /// New in version 2.
+        Bytes = 12,
+        Uint32 = 13,
+        Enum = 14,
+        Sfixed32 = 15,
+        Sfixed64 = 16,
+        /// Uses ZigZag encoding.
+        Sint32 = 17,
+        /// Uses ZigZag encoding.
+        Sint64 = 18,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum Label {
+        /// 0 is reserved for errors
+        #[default]
+        Optional = 1,
+        Repeated = 3,
+        /// The required label is only allowed in google.protobuf.  In proto3 and Editions
+        /// it's explicitly prohibited.  In Editions, the `field_presence` feature
+        /// can be used to get this behavior.
+        Required = 2,
+    }
+    impl Type {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Type::Double => "TYPE_DOUBLE",
+                Type::Float => "TYPE_FLOAT",
+                Type::Int64 => "TYPE_INT64",
+                Type::Uint64 => "TYPE_UINT64",
+                Type::Int32 => "TYPE_INT32",
+                Type::Fixed64 => "TYPE_FIXED64",
+                Type::Fixed32 => "TYPE_FIXED32",
+                Type::Bool => "TYPE_BOOL",
+                Type::String => "TYPE_STRING",
+                Type::Group => "TYPE_GROUP",
+                Type::Message => "TYPE_MESSAGE",
+                Type::Bytes => "TYPE_BYTES",
+                Type::Uint32 => "TYPE_UINT32",
+                Type::Enum => "TYPE_ENUM",
+                Type::Sfixed32 => "TYPE_SFIXED32",
+                Type::Sfixed64 => "TYPE_SFIXED64",
+                Type::Sint32 => "TYPE_SINT32",
+                Type::Sint64 => "TYPE_SINT64",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "TYPE_DOUBLE" => ::core::option::Option::Some(Type::Double),
+                "TYPE_FLOAT" => ::core::option::Option::Some(Type::Float),
+                "TYPE_INT64" => ::core::option::Option::Some(Type::Int64),
+                "TYPE_UINT64" => ::core::option::Option::Some(Type::Uint64),
+                "TYPE_INT32" => ::core::option::Option::Some(Type::Int32),
+                "TYPE_FIXED64" => ::core::option::Option::Some(Type::Fixed64),
+                "TYPE_FIXED32" => ::core::option::Option::Some(Type::Fixed32),
+                "TYPE_BOOL" => ::core::option::Option::Some(Type::Bool),
+                "TYPE_STRING" => ::core::option::Option::Some(Type::String),
+                "TYPE_GROUP" => ::core::option::Option::Some(Type::Group),
+                "TYPE_MESSAGE" => ::core::option::Option::Some(Type::Message),
+                "TYPE_BYTES" => ::core::option::Option::Some(Type::Bytes),
+                "TYPE_UINT32" => ::core::option::Option::Some(Type::Uint32),
+                "TYPE_ENUM" => ::core::option::Option::Some(Type::Enum),
+                "TYPE_SFIXED32" => ::core::option::Option::Some(Type::Sfixed32),
+                "TYPE_SFIXED64" => ::core::option::Option::Some(Type::Sfixed64),
+                "TYPE_SINT32" => ::core::option::Option::Some(Type::Sint32),
+                "TYPE_SINT64" => ::core::option::Option::Some(Type::Sint64),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 1..= 18)
+        }
+    }
+    impl crate::json::JsonEnum for Type {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<Type> for i32 {
+        fn from(value: Type) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for Type {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<Type, crate::prost::UnknownEnumValue> {
+            match value {
+                1 => ::core::result::Result::Ok(Type::Double),
+                2 => ::core::result::Result::Ok(Type::Float),
+                3 => ::core::result::Result::Ok(Type::Int64),
+                4 => ::core::result::Result::Ok(Type::Uint64),
+                5 => ::core::result::Result::Ok(Type::Int32),
+                6 => ::core::result::Result::Ok(Type::Fixed64),
+                7 => ::core::result::Result::Ok(Type::Fixed32),
+                8 => ::core::result::Result::Ok(Type::Bool),
+                9 => ::core::result::Result::Ok(Type::String),
+                10 => ::core::result::Result::Ok(Type::Group),
+                11 => ::core::result::Result::Ok(Type::Message),
+                12 => ::core::result::Result::Ok(Type::Bytes),
+                13 => ::core::result::Result::Ok(Type::Uint32),
+                14 => ::core::result::Result::Ok(Type::Enum),
+                15 => ::core::result::Result::Ok(Type::Sfixed32),
+                16 => ::core::result::Result::Ok(Type::Sfixed64),
+                17 => ::core::result::Result::Ok(Type::Sint32),
+                18 => ::core::result::Result::Ok(Type::Sint64),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+    impl Label {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Label::Optional => "LABEL_OPTIONAL",
+                Label::Repeated => "LABEL_REPEATED",
+                Label::Required => "LABEL_REQUIRED",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "LABEL_OPTIONAL" => ::core::option::Option::Some(Label::Optional),
+                "LABEL_REPEATED" => ::core::option::Option::Some(Label::Repeated),
+                "LABEL_REQUIRED" => ::core::option::Option::Some(Label::Required),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 1..= 3)
+        }
+    }
+    impl crate::json::JsonEnum for Label {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<Label> for i32 {
+        fn from(value: Label) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for Label {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<Label, crate::prost::UnknownEnumValue> {
+            match value {
+                1 => ::core::result::Result::Ok(Label::Optional),
+                3 => ::core::result::Result::Ok(Label::Repeated),
+                2 => ::core::result::Result::Ok(Label::Required),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+}
+/// Describes a oneof.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct OneofDescriptorProto {
+    pub name: ::core::option::Option<::std::string::String>,
+    pub options: ::core::option::Option<OneofOptions>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Describes an enum type.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct EnumDescriptorProto {
+    pub name: ::core::option::Option<::std::string::String>,
+    pub value: ::std::vec::Vec<EnumValueDescriptorProto>,
+    pub options: ::core::option::Option<EnumOptions>,
+    /// Range of reserved numeric values. Reserved numeric values may not be used
+    /// by enum values in the same enum declaration. Reserved ranges may not
+    /// overlap.
+    pub reserved_range: ::std::vec::Vec<enum_descriptor_proto::EnumReservedRange>,
+    /// Reserved enum value names, which may not be reused. A given name may only
+    /// be reserved once.
+    pub reserved_name: ::std::vec::Vec<::std::string::String>,
+    /// Support for `export` and `local` keywords on enums.
+    pub visibility: ::core::option::Option<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`EnumDescriptorProto`].
+pub mod enum_descriptor_proto {
+    /// Range of reserved numeric values. Reserved values may not be used by
+    /// entries in the same enum. Reserved ranges may not overlap.
+    ///
+    /// Note that this is distinct from DescriptorProto.ReservedRange in that it
+    /// is inclusive such that it can appropriately represent the entire int32
+    /// domain.
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct EnumReservedRange {
+        /// Inclusive.
+        pub start: ::core::option::Option<i32>,
+        /// Inclusive.
+        pub end: ::core::option::Option<i32>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    impl crate::prost::Message for EnumReservedRange {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.start {
+                crate::codegen::int32::encode(1, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.end {
+                crate::codegen::int32::encode(2, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            const STRUCT_NAME: &str = "EnumReservedRange";
+            match tag {
+                1 if wire_type == crate::codegen::WireType::Varint => {
+                    crate::codegen::int32::merge(
+                            wire_type,
+                            self
+                                .start
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "start"))
+                }
+                2 if wire_type == crate::codegen::WireType::Varint => {
+                    crate::codegen::int32::merge(
+                            wire_type,
+                            self
+                                .end
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "end"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .start
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(1, value))
+                + self
+                    .end
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(2, value))
+        }
+        fn clear(&mut self) {
+            self.start = ::core::option::Option::None;
+            self.end = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for EnumReservedRange {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.start {
+                writer.key("start", "start");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.end {
+                writer.key("end", "end");
+                writer.int32(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for EnumReservedRange {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "start" => ::core::option::Option::Some(1),
+                "end" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.start = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.end = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+            }
+        }
+    }
+    impl crate::prost::Name for EnumReservedRange {
+        const NAME: &'static str = "EnumDescriptorProto.EnumReservedRange";
+        const PACKAGE: &'static str = "google.protobuf";
+        fn full_name() -> ::std::string::String {
+            "google.protobuf.EnumDescriptorProto.EnumReservedRange".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.protobuf.EnumDescriptorProto.EnumReservedRange"
+                .into()
+        }
+    }
+    impl EnumReservedRange {
+        /// `start`, or its default if unset.
+        pub fn start(&self) -> i32 {
+            match &self.start {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+        /// `end`, or its default if unset.
+        pub fn end(&self) -> i32 {
+            match &self.end {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+    }
+}
+/// Describes a value within an enum.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct EnumValueDescriptorProto {
+    pub name: ::core::option::Option<::std::string::String>,
+    pub number: ::core::option::Option<i32>,
+    pub options: ::core::option::Option<EnumValueOptions>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Describes a service.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ServiceDescriptorProto {
+    pub name: ::core::option::Option<::std::string::String>,
+    pub method: ::std::vec::Vec<MethodDescriptorProto>,
+    pub options: ::core::option::Option<ServiceOptions>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Describes a method of a service.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct MethodDescriptorProto {
+    pub name: ::core::option::Option<::std::string::String>,
+    /// Input and output type names.  These are resolved in the same way as
+    /// FieldDescriptorProto.type_name, but must refer to a message type.
+    pub input_type: ::core::option::Option<::std::string::String>,
+    pub output_type: ::core::option::Option<::std::string::String>,
+    pub options: ::core::option::Option<MethodOptions>,
+    /// Identifies if client streams multiple client messages
+    pub client_streaming: ::core::option::Option<bool>,
+    /// Identifies if server streams multiple server messages
+    pub server_streaming: ::core::option::Option<bool>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+#[allow(deprecated)]
+pub struct FileOptions {
+    /// Sets the Java package where classes generated from this .proto will be
+    /// placed.  By default, the proto package is used, but this is often
+    /// inappropriate because proto packages do not normally start with backwards
+    /// domain names.
+    pub java_package: ::core::option::Option<::std::string::String>,
+    /// Controls the name of the wrapper Java class generated for the .proto file.
+    /// That class will always contain the .proto file's getDescriptor() method as
+    /// well as any top-level extensions defined in the .proto file.
+    /// If java_multiple_files is disabled, then all the other classes from the
+    /// .proto file will be nested inside the single wrapper outer class.
+    pub java_outer_classname: ::core::option::Option<::std::string::String>,
+    /// If enabled, then the Java code generator will generate a separate .java
+    /// file for each top-level message, enum, and service defined in the .proto
+    /// file.  Thus, these types will *not* be nested inside the wrapper class
+    /// named by java_outer_classname.  However, the wrapper class will still be
+    /// generated to contain the file's getDescriptor() method as well as any
+    /// top-level extensions defined in the file.
+    pub java_multiple_files: ::core::option::Option<bool>,
+    /// This option does nothing.
+    #[deprecated]
+    pub java_generate_equals_and_hash: ::core::option::Option<bool>,
+    /// A proto2 file can set this to true to opt in to UTF-8 checking for Java,
+    /// which will throw an exception if invalid UTF-8 is parsed from the wire or
+    /// assigned to a string field.
+    ///
+    /// TODO: clarify exactly what kinds of field types this option
+    /// applies to, and update these docs accordingly.
+    ///
+    /// Proto3 files already perform these checks. Setting the option explicitly to
+    /// false has no effect: it cannot be used to opt proto3 files out of UTF-8
+    /// checks.
+    pub java_string_check_utf8: ::core::option::Option<bool>,
+    pub optimize_for: ::core::option::Option<i32>,
+    /// Sets the Go package where structs generated from this .proto will be
+    /// placed. If omitted, the Go package will be derived from the following:
+    ///   - The basename of the package import path, if provided.
+    ///   - Otherwise, the package statement in the .proto file, if present.
+    ///   - Otherwise, the basename of the .proto file, without extension.
+    #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+    pub go_package: ::core::option::Option<::std::string::String>,
+    /// Should generic services be generated in each language?  "Generic" services
+    /// are not specific to any particular RPC system.  They are generated by the
+    /// main code generators in each language (without additional plugins).
+    /// Generic services were the only kind of service generation supported by
+    /// early versions of google.protobuf.
+    ///
+    /// Generic services are now considered deprecated in favor of using plugins
+    /// that generate code specific to your particular RPC system.  Therefore,
+    /// these default to false.  Old code which depends on generic services should
+    /// explicitly set them to true.
+    pub cc_generic_services: ::core::option::Option<bool>,
+    pub java_generic_services: ::core::option::Option<bool>,
+    pub py_generic_services: ::core::option::Option<bool>,
+    /// Is this file deprecated?
+    /// Depending on the target platform, this can emit Deprecated annotations
+    /// for everything in the file, or it will be completely ignored; in the very
+    /// least, this is a formalization for deprecating files.
+    pub deprecated: ::core::option::Option<bool>,
+    /// Enables the use of arenas for the proto messages in this file. This applies
+    /// only to generated classes for C++.
+    pub cc_enable_arenas: ::core::option::Option<bool>,
+    /// Sets the objective c class prefix which is prepended to all objective c
+    /// generated classes from this .proto. There is no default.
+    pub objc_class_prefix: ::core::option::Option<::std::string::String>,
+    /// Namespace for generated classes; defaults to the package.
+    pub csharp_namespace: ::core::option::Option<::std::string::String>,
+    /// By default Swift generators will take the proto package and CamelCase it
+    /// replacing '.' with underscore and use that to prefix the types/symbols
+    /// defined. When this options is provided, they will use this value instead
+    /// to prefix the types/symbols defined.
+    pub swift_prefix: ::core::option::Option<::std::string::String>,
+    /// Sets the php class prefix which is prepended to all php generated classes
+    /// from this .proto. Default is empty.
+    pub php_class_prefix: ::core::option::Option<::std::string::String>,
+    /// Use this option to change the namespace of php generated classes. Default
+    /// is empty. When this option is empty, the package name will be used for
+    /// determining the namespace.
+    pub php_namespace: ::core::option::Option<::std::string::String>,
+    /// Use this option to change the namespace of php generated metadata classes.
+    /// Default is empty. When this option is empty, the proto file name will be
+    /// used for determining the namespace.
+    pub php_metadata_namespace: ::core::option::Option<::std::string::String>,
+    /// Use this option to change the package of ruby generated classes. Default
+    /// is empty. When this option is not set, the package name will be used for
+    /// determining the ruby package.
+    pub ruby_package: ::core::option::Option<::std::string::String>,
+    /// Any features defined in the specific edition.
+    /// WARNING: This field should only be used by protobuf plugins or special
+    /// cases like the proto compiler. Other uses are discouraged and
+    /// developers should rely on the protoreflect APIs for their client language.
+    pub features: ::core::option::Option<FeatureSet>,
+    /// The parser stores options it doesn't recognize here.
+    /// See the documentation for the "Options" section above.
+    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`FileOptions`].
+pub mod file_options {
+    /// Generated classes can be optimized for speed or code size.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum OptimizeMode {
+        /// Generate complete code for parsing, serialization,
+        #[default]
+        Speed = 1,
+        /// etc.
+        /// Use ReflectionOps to implement these methods.
+        CodeSize = 2,
+        /// Generate code using MessageLite and the lite runtime.
+        LiteRuntime = 3,
+    }
+    impl OptimizeMode {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                OptimizeMode::Speed => "SPEED",
+                OptimizeMode::CodeSize => "CODE_SIZE",
+                OptimizeMode::LiteRuntime => "LITE_RUNTIME",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "SPEED" => ::core::option::Option::Some(OptimizeMode::Speed),
+                "CODE_SIZE" => ::core::option::Option::Some(OptimizeMode::CodeSize),
+                "LITE_RUNTIME" => ::core::option::Option::Some(OptimizeMode::LiteRuntime),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 1..= 3)
+        }
+    }
+    impl crate::json::JsonEnum for OptimizeMode {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<OptimizeMode> for i32 {
+        fn from(value: OptimizeMode) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for OptimizeMode {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<OptimizeMode, crate::prost::UnknownEnumValue> {
+            match value {
+                1 => ::core::result::Result::Ok(OptimizeMode::Speed),
+                2 => ::core::result::Result::Ok(OptimizeMode::CodeSize),
+                3 => ::core::result::Result::Ok(OptimizeMode::LiteRuntime),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+#[allow(deprecated)]
+pub struct MessageOptions {
+    /// Set true to use the old proto1 MessageSet wire format for extensions.
+    /// This is provided for backwards-compatibility with the MessageSet wire
+    /// format.  You should not use this for any other reason:  It's less
+    /// efficient, has fewer features, and is more complicated.
+    ///
+    /// The message must be defined exactly as follows:
+    ///   message Foo {
+    ///     option message_set_wire_format = true;
+    ///     extensions 4 to max;
+    ///   }
+    /// Note that the message cannot have any defined fields; MessageSets only
+    /// have extensions.
+    ///
+    /// All extensions of your type must be singular messages; e.g. they cannot
+    /// be int32s, enums, or repeated messages.
+    ///
+    /// Because this is an option, the above two restrictions are not enforced by
+    /// the protocol compiler.
+    pub message_set_wire_format: ::core::option::Option<bool>,
+    /// Disables the generation of the standard "descriptor()" accessor, which can
+    /// conflict with a field of the same name.  This is meant to make migration
+    /// from proto1 easier; new code should avoid fields named "descriptor".
+    pub no_standard_descriptor_accessor: ::core::option::Option<bool>,
+    /// Is this message deprecated?
+    /// Depending on the target platform, this can emit Deprecated annotations
+    /// for the message, or it will be completely ignored; in the very least,
+    /// this is a formalization for deprecating messages.
+    pub deprecated: ::core::option::Option<bool>,
+    /// Whether the message is an automatically generated map entry type for the
+    /// maps field.
+    ///
+    /// For maps fields:
+    ///     map<KeyType, ValueType> map_field = 1;
+    /// The parsed descriptor looks like:
+    ///     message MapFieldEntry {
+    ///         option map_entry = true;
+    ///         optional KeyType key = 1;
+    ///         optional ValueType value = 2;
+    ///     }
+    ///     repeated MapFieldEntry map_field = 1;
+    ///
+    /// Implementations may choose not to generate the map_entry=true message, but
+    /// use a native map in the target language to hold the keys and values.
+    /// The reflection APIs in such implementations still need to work as
+    /// if the field is a repeated message field.
+    ///
+    /// NOTE: Do not set the option in .proto files. Always use the maps syntax
+    /// instead. The option should only be implicitly set by the proto compiler
+    /// parser.
+    pub map_entry: ::core::option::Option<bool>,
+    /// Enable the legacy handling of JSON field name conflicts.  This lowercases
+    /// and strips underscored from the fields before comparison in proto3 only.
+    /// The new behavior takes `json_name` into account and applies to proto2 as
+    /// well.
+    ///
+    /// This should only be used as a temporary measure against broken builds due
+    /// to the change in behavior for JSON field name conflicts.
+    ///
+    /// TODO This is legacy behavior we plan to remove once downstream
+    /// teams have had time to migrate.
+    #[deprecated]
+    pub deprecated_legacy_json_field_conflicts: ::core::option::Option<bool>,
+    /// Any features defined in the specific edition.
+    /// WARNING: This field should only be used by protobuf plugins or special
+    /// cases like the proto compiler. Other uses are discouraged and
+    /// developers should rely on the protoreflect APIs for their client language.
+    pub features: ::core::option::Option<FeatureSet>,
+    /// The parser stores options it doesn't recognize here. See above.
+    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+#[allow(deprecated)]
+pub struct FieldOptions {
+    /// NOTE: ctype is deprecated. Use `features.(pb.cpp).string_type` instead.
+    /// The ctype option instructs the C++ code generator to use a different
+    /// representation of the field than it normally would.  See the specific
+    /// options below.  This option is only implemented to support use of
+    /// \[ctype=CORD\] and \[ctype=STRING\] (the default) on non-repeated fields of
+    /// type "bytes" in the open source release.
+    /// TODO: make ctype actually deprecated.
+    pub ctype: ::core::option::Option<i32>,
+    /// The packed option can be enabled for repeated primitive fields to enable
+    /// a more efficient representation on the wire. Rather than repeatedly
+    /// writing the tag and type for each element, the entire array is encoded as
+    /// a single length-delimited blob. In proto3, only explicit setting it to
+    /// false will avoid using packed encoding.  This option is prohibited in
+    /// Editions, but the `repeated_field_encoding` feature can be used to control
+    /// the behavior.
+    pub packed: ::core::option::Option<bool>,
+    /// The jstype option determines the JavaScript type used for values of the
+    /// field.  The option is permitted only for 64 bit integral and fixed types
+    /// (int64, uint64, sint64, fixed64, sfixed64).  A field with jstype JS_STRING
+    /// is represented as JavaScript string, which avoids loss of precision that
+    /// can happen when a large value is converted to a floating point JavaScript.
+    /// Specifying JS_NUMBER for the jstype causes the generated JavaScript code to
+    /// use the JavaScript "number" type.  The behavior of the default option
+    /// JS_NORMAL is implementation dependent.
+    ///
+    /// This option is an enum to permit additional types to be added, e.g.
+    /// goog.math.Integer.
+    pub jstype: ::core::option::Option<i32>,
+    /// Should this field be parsed lazily?  Lazy applies only to message-type
+    /// fields.  It means that when the outer message is initially parsed, the
+    /// inner message's contents will not be parsed but instead stored in encoded
+    /// form.  The inner message will actually be parsed when it is first accessed.
+    ///
+    /// This is only a hint.  Implementations are free to choose whether to use
+    /// eager or lazy parsing regardless of the value of this option.  However,
+    /// setting this option true suggests that the protocol author believes that
+    /// using lazy parsing on this field is worth the additional bookkeeping
+    /// overhead typically needed to implement it.
+    ///
+    /// This option does not affect the public interface of any generated code;
+    /// all method signatures remain the same.  Furthermore, thread-safety of the
+    /// interface is not affected by this option; const methods remain safe to
+    /// call from multiple threads concurrently, while non-const methods continue
+    /// to require exclusive access.
+    ///
+    /// Note that lazy message fields are still eagerly verified to check
+    /// ill-formed wireformat or missing required fields. Calling IsInitialized()
+    /// on the outer message would fail if the inner message has missing required
+    /// fields. Failed verification would result in parsing failure (except when
+    /// uninitialized messages are acceptable).
+    pub lazy: ::core::option::Option<bool>,
+    /// unverified_lazy does no correctness checks on the byte stream. This should
+    /// only be used where lazy with verification is prohibitive for performance
+    /// reasons.
+    pub unverified_lazy: ::core::option::Option<bool>,
+    /// Is this field deprecated?
+    /// Depending on the target platform, this can emit Deprecated annotations
+    /// for accessors, or it will be completely ignored; in the very least, this
+    /// is a formalization for deprecating fields.
+    pub deprecated: ::core::option::Option<bool>,
+    /// DEPRECATED. DO NOT USE!
+    /// For Google-internal migration only. Do not use.
+    #[deprecated]
+    pub weak: ::core::option::Option<bool>,
+    /// Indicate that the field value should not be printed out when using debug
+    /// formats, e.g. when the field contains sensitive credentials.
+    pub debug_redact: ::core::option::Option<bool>,
+    pub retention: ::core::option::Option<i32>,
+    pub targets: ::std::vec::Vec<i32>,
+    pub edition_defaults: ::std::vec::Vec<field_options::EditionDefault>,
+    /// Any features defined in the specific edition.
+    /// WARNING: This field should only be used by protobuf plugins or special
+    /// cases like the proto compiler. Other uses are discouraged and
+    /// developers should rely on the protoreflect APIs for their client language.
+    pub features: ::core::option::Option<FeatureSet>,
+    pub feature_support: ::core::option::Option<field_options::FeatureSupport>,
+    /// The parser stores options it doesn't recognize here. See above.
+    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`FieldOptions`].
+pub mod field_options {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct EditionDefault {
+        pub edition: ::core::option::Option<i32>,
+        /// Textproto value.
+        pub value: ::core::option::Option<::std::string::String>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    /// Information about the support window of a feature.
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct FeatureSupport {
+        /// The edition that this feature was first available in.  In editions
+        /// earlier than this one, the default assigned to EDITION_LEGACY will be
+        /// used, and proto files will not be able to override it.
+        pub edition_introduced: ::core::option::Option<i32>,
+        /// The edition this feature becomes deprecated in.  Using this after this
+        /// edition may trigger warnings.
+        pub edition_deprecated: ::core::option::Option<i32>,
+        /// The deprecation warning text if this feature is used after the edition it
+        /// was marked deprecated in.
+        pub deprecation_warning: ::core::option::Option<::std::string::String>,
+        /// The edition this feature is no longer available in.  In editions after
+        /// this one, the last default assigned will be used, and proto files will
+        /// not be able to override it.
+        pub edition_removed: ::core::option::Option<i32>,
+        /// The removal error text if this feature is used after the edition it was
+        /// removed in.
+        pub removal_error: ::core::option::Option<::std::string::String>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum CType {
+        /// Default mode.
+        #[default]
+        String = 0,
+        /// The option \[ctype=CORD\] may be applied to a non-repeated field of type
+        /// "bytes". It indicates that in C++, the data should be stored in a Cord
+        /// instead of a string.  For very large strings, this may reduce memory
+        /// fragmentation. It may also allow better performance when parsing from a
+        /// Cord, or when parsing with aliasing enabled, as the parsed Cord may then
+        /// alias the original buffer.
+        Cord = 1,
+        StringPiece = 2,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum JsType {
+        /// Use the default type.
+        #[default]
+        JsNormal = 0,
+        /// Use JavaScript strings.
+        JsString = 1,
+        /// Use JavaScript numbers.
+        JsNumber = 2,
+    }
+    /// If set to RETENTION_SOURCE, the option will be omitted from the binary.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum OptionRetention {
+        #[default]
+        RetentionUnknown = 0,
+        RetentionRuntime = 1,
+        RetentionSource = 2,
+    }
+    /// This indicates the types of entities that the field may apply to when used
+    /// as an option. If it is unset, then the field may be freely used as an
+    /// option on any kind of entity.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum OptionTargetType {
+        #[default]
+        TargetTypeUnknown = 0,
+        TargetTypeFile = 1,
+        TargetTypeExtensionRange = 2,
+        TargetTypeMessage = 3,
+        TargetTypeField = 4,
+        TargetTypeOneof = 5,
+        TargetTypeEnum = 6,
+        TargetTypeEnumEntry = 7,
+        TargetTypeService = 8,
+        TargetTypeMethod = 9,
+    }
+    impl crate::prost::Message for EditionDefault {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.value {
+                crate::codegen::string::encode(2, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.edition {
+                crate::codegen::int32::encode(3, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            const STRUCT_NAME: &str = "EditionDefault";
+            match tag {
+                3 if wire_type == crate::codegen::WireType::Varint => {
+                    if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
+                            tag,
+                            buf,
+                            super::Edition::is_valid,
+                            &mut self.unknown_fields,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "edition"))?
+                    {
+                        self.edition = ::core::option::Option::Some(value);
+                    }
+                    ::core::result::Result::Ok(())
+                }
+                2 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::string::merge(
+                            wire_type,
+                            self
+                                .value
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "value"))
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .edition
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(3, value))
+                + self
+                    .value
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::string::encoded_len(2, value))
+        }
+        fn clear(&mut self) {
+            self.edition = ::core::option::Option::None;
+            self.value = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for EditionDefault {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.edition {
+                writer.key("edition", "edition");
+                writer
+                    .enumeration(
+                        *v,
+                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            if let ::core::option::Option::Some(v) = &self.value {
+                writer.key("value", "value");
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for EditionDefault {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "edition" => ::core::option::Option::Some(3),
+                "value" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                3 => {
+                    self.edition = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Enum<super::Edition>,
+                            >::new(ctx),
+                        )?
+                        .flatten();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.value = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+            }
+        }
+    }
+    impl crate::prost::Name for EditionDefault {
+        const NAME: &'static str = "FieldOptions.EditionDefault";
+        const PACKAGE: &'static str = "google.protobuf";
+        fn full_name() -> ::std::string::String {
+            "google.protobuf.FieldOptions.EditionDefault".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.protobuf.FieldOptions.EditionDefault".into()
+        }
+    }
+    impl EditionDefault {
+        /// `edition` as an enum; its default if unset or unknown to this code.
+        pub fn edition(&self) -> super::Edition {
+            self.edition
+                .and_then(|value| super::Edition::try_from(value).ok())
+                .unwrap_or(super::Edition::Unknown)
+        }
+        /// Sets `edition`.
+        pub fn set_edition(&mut self, value: super::Edition) {
+            self.edition = ::core::option::Option::Some(value as i32);
+        }
+        /// `value`, or its default if unset.
+        pub fn value(&self) -> &str {
+            match &self.value {
+                ::core::option::Option::Some(value) => value.as_str(),
+                ::core::option::Option::None => "",
+            }
+        }
+    }
+    impl crate::prost::Message for FeatureSupport {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.edition_introduced {
+                crate::codegen::int32::encode(1, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.edition_deprecated {
+                crate::codegen::int32::encode(2, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.deprecation_warning {
+                crate::codegen::string::encode(3, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.edition_removed {
+                crate::codegen::int32::encode(4, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.removal_error {
+                crate::codegen::string::encode(5, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            const STRUCT_NAME: &str = "FeatureSupport";
+            match tag {
+                1 if wire_type == crate::codegen::WireType::Varint => {
+                    if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
+                            tag,
+                            buf,
+                            super::Edition::is_valid,
+                            &mut self.unknown_fields,
+                        )
+                        .map_err(
+                            crate::codegen::field_error(
+                                STRUCT_NAME,
+                                "edition_introduced",
+                            ),
+                        )?
+                    {
+                        self.edition_introduced = ::core::option::Option::Some(value);
+                    }
+                    ::core::result::Result::Ok(())
+                }
+                2 if wire_type == crate::codegen::WireType::Varint => {
+                    if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
+                            tag,
+                            buf,
+                            super::Edition::is_valid,
+                            &mut self.unknown_fields,
+                        )
+                        .map_err(
+                            crate::codegen::field_error(
+                                STRUCT_NAME,
+                                "edition_deprecated",
+                            ),
+                        )?
+                    {
+                        self.edition_deprecated = ::core::option::Option::Some(value);
+                    }
+                    ::core::result::Result::Ok(())
+                }
+                3 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::string::merge(
+                            wire_type,
+                            self
+                                .deprecation_warning
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            crate::codegen::field_error(
+                                STRUCT_NAME,
+                                "deprecation_warning",
+                            ),
+                        )
+                }
+                4 if wire_type == crate::codegen::WireType::Varint => {
+                    if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
+                            tag,
+                            buf,
+                            super::Edition::is_valid,
+                            &mut self.unknown_fields,
+                        )
+                        .map_err(
+                            crate::codegen::field_error(STRUCT_NAME, "edition_removed"),
+                        )?
+                    {
+                        self.edition_removed = ::core::option::Option::Some(value);
+                    }
+                    ::core::result::Result::Ok(())
+                }
+                5 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::string::merge(
+                            wire_type,
+                            self
+                                .removal_error
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            crate::codegen::field_error(STRUCT_NAME, "removal_error"),
+                        )
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .edition_introduced
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(1, value))
+                + self
+                    .edition_deprecated
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(2, value))
+                + self
+                    .deprecation_warning
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::string::encoded_len(3, value))
+                + self
+                    .edition_removed
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(4, value))
+                + self
+                    .removal_error
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::string::encoded_len(5, value))
+        }
+        fn clear(&mut self) {
+            self.edition_introduced = ::core::option::Option::None;
+            self.edition_deprecated = ::core::option::Option::None;
+            self.deprecation_warning = ::core::option::Option::None;
+            self.edition_removed = ::core::option::Option::None;
+            self.removal_error = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for FeatureSupport {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.edition_introduced {
+                writer.key("editionIntroduced", "edition_introduced");
+                writer
+                    .enumeration(
+                        *v,
+                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            if let ::core::option::Option::Some(v) = &self.edition_deprecated {
+                writer.key("editionDeprecated", "edition_deprecated");
+                writer
+                    .enumeration(
+                        *v,
+                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            if let ::core::option::Option::Some(v) = &self.deprecation_warning {
+                writer.key("deprecationWarning", "deprecation_warning");
+                writer.string(v);
+            }
+            if let ::core::option::Option::Some(v) = &self.edition_removed {
+                writer.key("editionRemoved", "edition_removed");
+                writer
+                    .enumeration(
+                        *v,
+                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            if let ::core::option::Option::Some(v) = &self.removal_error {
+                writer.key("removalError", "removal_error");
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for FeatureSupport {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "editionIntroduced" | "edition_introduced" => {
+                    ::core::option::Option::Some(1)
+                }
+                "editionDeprecated" | "edition_deprecated" => {
+                    ::core::option::Option::Some(2)
+                }
+                "deprecationWarning" | "deprecation_warning" => {
+                    ::core::option::Option::Some(3)
+                }
+                "editionRemoved" | "edition_removed" => ::core::option::Option::Some(4),
+                "removalError" | "removal_error" => ::core::option::Option::Some(5),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.edition_introduced = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Enum<super::Edition>,
+                            >::new(ctx),
+                        )?
+                        .flatten();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.edition_deprecated = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Enum<super::Edition>,
+                            >::new(ctx),
+                        )?
+                        .flatten();
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    self.deprecation_warning = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                4 => {
+                    self.edition_removed = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Enum<super::Edition>,
+                            >::new(ctx),
+                        )?
+                        .flatten();
+                    ::core::result::Result::Ok(())
+                }
+                5 => {
+                    self.removal_error = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+            }
+        }
+    }
+    impl crate::prost::Name for FeatureSupport {
+        const NAME: &'static str = "FieldOptions.FeatureSupport";
+        const PACKAGE: &'static str = "google.protobuf";
+        fn full_name() -> ::std::string::String {
+            "google.protobuf.FieldOptions.FeatureSupport".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.protobuf.FieldOptions.FeatureSupport".into()
+        }
+    }
+    impl FeatureSupport {
+        /// `edition_introduced` as an enum; its default if unset or unknown to this code.
+        pub fn edition_introduced(&self) -> super::Edition {
+            self.edition_introduced
+                .and_then(|value| super::Edition::try_from(value).ok())
+                .unwrap_or(super::Edition::Unknown)
+        }
+        /// Sets `edition_introduced`.
+        pub fn set_edition_introduced(&mut self, value: super::Edition) {
+            self.edition_introduced = ::core::option::Option::Some(value as i32);
+        }
+        /// `edition_deprecated` as an enum; its default if unset or unknown to this code.
+        pub fn edition_deprecated(&self) -> super::Edition {
+            self.edition_deprecated
+                .and_then(|value| super::Edition::try_from(value).ok())
+                .unwrap_or(super::Edition::Unknown)
+        }
+        /// Sets `edition_deprecated`.
+        pub fn set_edition_deprecated(&mut self, value: super::Edition) {
+            self.edition_deprecated = ::core::option::Option::Some(value as i32);
+        }
+        /// `deprecation_warning`, or its default if unset.
+        pub fn deprecation_warning(&self) -> &str {
+            match &self.deprecation_warning {
+                ::core::option::Option::Some(value) => value.as_str(),
+                ::core::option::Option::None => "",
+            }
+        }
+        /// `edition_removed` as an enum; its default if unset or unknown to this code.
+        pub fn edition_removed(&self) -> super::Edition {
+            self.edition_removed
+                .and_then(|value| super::Edition::try_from(value).ok())
+                .unwrap_or(super::Edition::Unknown)
+        }
+        /// Sets `edition_removed`.
+        pub fn set_edition_removed(&mut self, value: super::Edition) {
+            self.edition_removed = ::core::option::Option::Some(value as i32);
+        }
+        /// `removal_error`, or its default if unset.
+        pub fn removal_error(&self) -> &str {
+            match &self.removal_error {
+                ::core::option::Option::Some(value) => value.as_str(),
+                ::core::option::Option::None => "",
+            }
+        }
+    }
+    impl CType {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                CType::String => "STRING",
+                CType::Cord => "CORD",
+                CType::StringPiece => "STRING_PIECE",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "STRING" => ::core::option::Option::Some(CType::String),
+                "CORD" => ::core::option::Option::Some(CType::Cord),
+                "STRING_PIECE" => ::core::option::Option::Some(CType::StringPiece),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 2)
+        }
+    }
+    impl crate::json::JsonEnum for CType {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<CType> for i32 {
+        fn from(value: CType) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for CType {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<CType, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(CType::String),
+                1 => ::core::result::Result::Ok(CType::Cord),
+                2 => ::core::result::Result::Ok(CType::StringPiece),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+    impl JsType {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                JsType::JsNormal => "JS_NORMAL",
+                JsType::JsString => "JS_STRING",
+                JsType::JsNumber => "JS_NUMBER",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "JS_NORMAL" => ::core::option::Option::Some(JsType::JsNormal),
+                "JS_STRING" => ::core::option::Option::Some(JsType::JsString),
+                "JS_NUMBER" => ::core::option::Option::Some(JsType::JsNumber),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 2)
+        }
+    }
+    impl crate::json::JsonEnum for JsType {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<JsType> for i32 {
+        fn from(value: JsType) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for JsType {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<JsType, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(JsType::JsNormal),
+                1 => ::core::result::Result::Ok(JsType::JsString),
+                2 => ::core::result::Result::Ok(JsType::JsNumber),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+    impl OptionRetention {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                OptionRetention::RetentionUnknown => "RETENTION_UNKNOWN",
+                OptionRetention::RetentionRuntime => "RETENTION_RUNTIME",
+                OptionRetention::RetentionSource => "RETENTION_SOURCE",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "RETENTION_UNKNOWN" => {
+                    ::core::option::Option::Some(OptionRetention::RetentionUnknown)
+                }
+                "RETENTION_RUNTIME" => {
+                    ::core::option::Option::Some(OptionRetention::RetentionRuntime)
+                }
+                "RETENTION_SOURCE" => {
+                    ::core::option::Option::Some(OptionRetention::RetentionSource)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 2)
+        }
+    }
+    impl crate::json::JsonEnum for OptionRetention {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<OptionRetention> for i32 {
+        fn from(value: OptionRetention) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for OptionRetention {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<OptionRetention, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(OptionRetention::RetentionUnknown),
+                1 => ::core::result::Result::Ok(OptionRetention::RetentionRuntime),
+                2 => ::core::result::Result::Ok(OptionRetention::RetentionSource),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+    impl OptionTargetType {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                OptionTargetType::TargetTypeUnknown => "TARGET_TYPE_UNKNOWN",
+                OptionTargetType::TargetTypeFile => "TARGET_TYPE_FILE",
+                OptionTargetType::TargetTypeExtensionRange => {
+                    "TARGET_TYPE_EXTENSION_RANGE"
+                }
+                OptionTargetType::TargetTypeMessage => "TARGET_TYPE_MESSAGE",
+                OptionTargetType::TargetTypeField => "TARGET_TYPE_FIELD",
+                OptionTargetType::TargetTypeOneof => "TARGET_TYPE_ONEOF",
+                OptionTargetType::TargetTypeEnum => "TARGET_TYPE_ENUM",
+                OptionTargetType::TargetTypeEnumEntry => "TARGET_TYPE_ENUM_ENTRY",
+                OptionTargetType::TargetTypeService => "TARGET_TYPE_SERVICE",
+                OptionTargetType::TargetTypeMethod => "TARGET_TYPE_METHOD",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "TARGET_TYPE_UNKNOWN" => {
+                    ::core::option::Option::Some(OptionTargetType::TargetTypeUnknown)
+                }
+                "TARGET_TYPE_FILE" => {
+                    ::core::option::Option::Some(OptionTargetType::TargetTypeFile)
+                }
+                "TARGET_TYPE_EXTENSION_RANGE" => {
+                    ::core::option::Option::Some(
+                        OptionTargetType::TargetTypeExtensionRange,
+                    )
+                }
+                "TARGET_TYPE_MESSAGE" => {
+                    ::core::option::Option::Some(OptionTargetType::TargetTypeMessage)
+                }
+                "TARGET_TYPE_FIELD" => {
+                    ::core::option::Option::Some(OptionTargetType::TargetTypeField)
+                }
+                "TARGET_TYPE_ONEOF" => {
+                    ::core::option::Option::Some(OptionTargetType::TargetTypeOneof)
+                }
+                "TARGET_TYPE_ENUM" => {
+                    ::core::option::Option::Some(OptionTargetType::TargetTypeEnum)
+                }
+                "TARGET_TYPE_ENUM_ENTRY" => {
+                    ::core::option::Option::Some(OptionTargetType::TargetTypeEnumEntry)
+                }
+                "TARGET_TYPE_SERVICE" => {
+                    ::core::option::Option::Some(OptionTargetType::TargetTypeService)
+                }
+                "TARGET_TYPE_METHOD" => {
+                    ::core::option::Option::Some(OptionTargetType::TargetTypeMethod)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 9)
+        }
+    }
+    impl crate::json::JsonEnum for OptionTargetType {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<OptionTargetType> for i32 {
+        fn from(value: OptionTargetType) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for OptionTargetType {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<OptionTargetType, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(OptionTargetType::TargetTypeUnknown),
+                1 => ::core::result::Result::Ok(OptionTargetType::TargetTypeFile),
+                2 => {
+                    ::core::result::Result::Ok(
+                        OptionTargetType::TargetTypeExtensionRange,
+                    )
+                }
+                3 => ::core::result::Result::Ok(OptionTargetType::TargetTypeMessage),
+                4 => ::core::result::Result::Ok(OptionTargetType::TargetTypeField),
+                5 => ::core::result::Result::Ok(OptionTargetType::TargetTypeOneof),
+                6 => ::core::result::Result::Ok(OptionTargetType::TargetTypeEnum),
+                7 => ::core::result::Result::Ok(OptionTargetType::TargetTypeEnumEntry),
+                8 => ::core::result::Result::Ok(OptionTargetType::TargetTypeService),
+                9 => ::core::result::Result::Ok(OptionTargetType::TargetTypeMethod),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct OneofOptions {
+    /// Any features defined in the specific edition.
+    /// WARNING: This field should only be used by protobuf plugins or special
+    /// cases like the proto compiler. Other uses are discouraged and
+    /// developers should rely on the protoreflect APIs for their client language.
+    pub features: ::core::option::Option<FeatureSet>,
+    /// The parser stores options it doesn't recognize here. See above.
+    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+#[allow(deprecated)]
+pub struct EnumOptions {
+    /// Set this option to true to allow mapping different tag names to the same
+    /// value.
+    pub allow_alias: ::core::option::Option<bool>,
+    /// Is this enum deprecated?
+    /// Depending on the target platform, this can emit Deprecated annotations
+    /// for the enum, or it will be completely ignored; in the very least, this
+    /// is a formalization for deprecating enums.
+    pub deprecated: ::core::option::Option<bool>,
+    /// Enable the legacy handling of JSON field name conflicts.  This lowercases
+    /// and strips underscored from the fields before comparison in proto3 only.
+    /// The new behavior takes `json_name` into account and applies to proto2 as
+    /// well.
+    /// TODO Remove this legacy behavior once downstream teams have
+    /// had time to migrate.
+    #[deprecated]
+    pub deprecated_legacy_json_field_conflicts: ::core::option::Option<bool>,
+    /// Any features defined in the specific edition.
+    /// WARNING: This field should only be used by protobuf plugins or special
+    /// cases like the proto compiler. Other uses are discouraged and
+    /// developers should rely on the protoreflect APIs for their client language.
+    pub features: ::core::option::Option<FeatureSet>,
+    /// The parser stores options it doesn't recognize here. See above.
+    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct EnumValueOptions {
+    /// Is this enum value deprecated?
+    /// Depending on the target platform, this can emit Deprecated annotations
+    /// for the enum value, or it will be completely ignored; in the very least,
+    /// this is a formalization for deprecating enum values.
+    pub deprecated: ::core::option::Option<bool>,
+    /// Any features defined in the specific edition.
+    /// WARNING: This field should only be used by protobuf plugins or special
+    /// cases like the proto compiler. Other uses are discouraged and
+    /// developers should rely on the protoreflect APIs for their client language.
+    pub features: ::core::option::Option<FeatureSet>,
+    /// Indicate that fields annotated with this enum value should not be printed
+    /// out when using debug formats, e.g. when the field contains sensitive
+    /// credentials.
+    pub debug_redact: ::core::option::Option<bool>,
+    /// Information about the support window of a feature value.
+    pub feature_support: ::core::option::Option<field_options::FeatureSupport>,
+    /// The parser stores options it doesn't recognize here. See above.
+    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ServiceOptions {
+    /// Any features defined in the specific edition.
+    /// WARNING: This field should only be used by protobuf plugins or special
+    /// cases like the proto compiler. Other uses are discouraged and
+    /// developers should rely on the protoreflect APIs for their client language.
+    pub features: ::core::option::Option<FeatureSet>,
+    /// Is this service deprecated?
+    /// Depending on the target platform, this can emit Deprecated annotations
+    /// for the service, or it will be completely ignored; in the very least,
+    /// this is a formalization for deprecating services.
+    pub deprecated: ::core::option::Option<bool>,
+    /// The parser stores options it doesn't recognize here. See above.
+    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct MethodOptions {
+    /// Is this method deprecated?
+    /// Depending on the target platform, this can emit Deprecated annotations
+    /// for the method, or it will be completely ignored; in the very least,
+    /// this is a formalization for deprecating methods.
+    pub deprecated: ::core::option::Option<bool>,
+    pub idempotency_level: ::core::option::Option<i32>,
+    /// Any features defined in the specific edition.
+    /// WARNING: This field should only be used by protobuf plugins or special
+    /// cases like the proto compiler. Other uses are discouraged and
+    /// developers should rely on the protoreflect APIs for their client language.
+    pub features: ::core::option::Option<FeatureSet>,
+    /// The parser stores options it doesn't recognize here. See above.
+    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`MethodOptions`].
+pub mod method_options {
+    /// Is this method side-effect-free (or safe in HTTP parlance), or idempotent,
+    /// or neither? HTTP based RPC implementation may choose GET verb for safe
+    /// methods, and PUT verb for idempotent methods instead of the default POST.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum IdempotencyLevel {
+        #[default]
+        IdempotencyUnknown = 0,
+        /// implies idempotent
+        NoSideEffects = 1,
+        /// idempotent, but may have side effects
+        Idempotent = 2,
+    }
+    impl IdempotencyLevel {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                IdempotencyLevel::IdempotencyUnknown => "IDEMPOTENCY_UNKNOWN",
+                IdempotencyLevel::NoSideEffects => "NO_SIDE_EFFECTS",
+                IdempotencyLevel::Idempotent => "IDEMPOTENT",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "IDEMPOTENCY_UNKNOWN" => {
+                    ::core::option::Option::Some(IdempotencyLevel::IdempotencyUnknown)
+                }
+                "NO_SIDE_EFFECTS" => {
+                    ::core::option::Option::Some(IdempotencyLevel::NoSideEffects)
+                }
+                "IDEMPOTENT" => {
+                    ::core::option::Option::Some(IdempotencyLevel::Idempotent)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 2)
+        }
+    }
+    impl crate::json::JsonEnum for IdempotencyLevel {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<IdempotencyLevel> for i32 {
+        fn from(value: IdempotencyLevel) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for IdempotencyLevel {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<IdempotencyLevel, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(IdempotencyLevel::IdempotencyUnknown),
+                1 => ::core::result::Result::Ok(IdempotencyLevel::NoSideEffects),
+                2 => ::core::result::Result::Ok(IdempotencyLevel::Idempotent),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+}
+/// A message representing a option the parser does not recognize. This only
+/// appears in options protos created by the compiler::Parser class.
+/// DescriptorPool resolves these when building Descriptor objects. Therefore,
+/// options protos in descriptor objects (e.g. returned by Descriptor::options(),
+/// or produced by Descriptor::CopyTo()) will never have UninterpretedOptions
+/// in them.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct UninterpretedOption {
+    pub name: ::std::vec::Vec<uninterpreted_option::NamePart>,
+    /// The value of the uninterpreted option, in whatever type the tokenizer
+    /// identified it as during parsing. Exactly one of these should be set.
+    pub identifier_value: ::core::option::Option<::std::string::String>,
+    pub positive_int_value: ::core::option::Option<u64>,
+    pub negative_int_value: ::core::option::Option<i64>,
+    pub double_value: ::core::option::Option<f64>,
+    pub string_value: ::core::option::Option<::std::vec::Vec<u8>>,
+    pub aggregate_value: ::core::option::Option<::std::string::String>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`UninterpretedOption`].
+pub mod uninterpreted_option {
+    /// The name of the uninterpreted option.  Each string represents a segment in
+    /// a dot-separated name.  is_extension is true iff a segment represents an
+    /// extension (denoted with parentheses in options specs in .proto files).
+    /// E.g.,{ \["foo", false\], \["bar.baz", true\], \["moo", false\] } represents
+    /// "foo.(bar.baz).moo".
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct NamePart {
+        pub name_part: ::std::string::String,
+        pub is_extension: bool,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    impl crate::prost::Message for NamePart {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            crate::codegen::string::encode(1, &self.name_part, buf);
+            crate::codegen::bool::encode(2, &self.is_extension, buf);
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            const STRUCT_NAME: &str = "NamePart";
+            match tag {
+                1 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::string::merge(
+                            wire_type,
+                            &mut self.name_part,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "name_part"))
+                }
+                2 if wire_type == crate::codegen::WireType::Varint => {
+                    crate::codegen::bool::merge(
+                            wire_type,
+                            &mut self.is_extension,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            crate::codegen::field_error(STRUCT_NAME, "is_extension"),
+                        )
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + crate::codegen::string::encoded_len(1, &self.name_part)
+                + crate::codegen::bool::encoded_len(2, &self.is_extension)
+        }
+        fn clear(&mut self) {
+            self.name_part = Self::default().name_part;
+            self.is_extension = Self::default().is_extension;
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for NamePart {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            {
+                writer.key("namePart", "name_part");
+                let v = &self.name_part;
+                writer.string(v);
+            }
+            {
+                writer.key("isExtension", "is_extension");
+                let v = &self.is_extension;
+                writer.bool(*v);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for NamePart {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "namePart" | "name_part" => ::core::option::Option::Some(1),
+                "isExtension" | "is_extension" => ::core::option::Option::Some(2),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    self.name_part = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    let read = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Bool>::new(ctx),
+                        )?;
+                    self.is_extension = read.unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+            }
+        }
+    }
+    impl crate::prost::Name for NamePart {
+        const NAME: &'static str = "UninterpretedOption.NamePart";
+        const PACKAGE: &'static str = "google.protobuf";
+        fn full_name() -> ::std::string::String {
+            "google.protobuf.UninterpretedOption.NamePart".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.protobuf.UninterpretedOption.NamePart".into()
+        }
+    }
+}
+/// TODO Enums in C++ gencode (and potentially other languages) are
+/// not well scoped.  This means that each of the feature enums below can clash
+/// with each other.  The short names we've chosen maximize call-site
+/// readability, but leave us very open to this scenario.  A future feature will
+/// be designed and implemented to handle this, hopefully before we ever hit a
+/// conflict here.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct FeatureSet {
+    pub field_presence: ::core::option::Option<i32>,
+    pub enum_type: ::core::option::Option<i32>,
+    pub repeated_field_encoding: ::core::option::Option<i32>,
+    pub utf8_validation: ::core::option::Option<i32>,
+    pub message_encoding: ::core::option::Option<i32>,
+    pub json_format: ::core::option::Option<i32>,
+    pub enforce_naming_style: ::core::option::Option<i32>,
+    pub default_symbol_visibility: ::core::option::Option<i32>,
+    pub enforce_proto_limits: ::core::option::Option<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`FeatureSet`].
+pub mod feature_set {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct VisibilityFeature {
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    /// Nested types and oneofs of [`VisibilityFeature`].
+    pub mod visibility_feature {
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(i32)]
+        pub enum DefaultSymbolVisibility {
+            #[default]
+            Unknown = 0,
+            /// Default pre-EDITION_2024, all UNSET visibility are export.
+            ExportAll = 1,
+            /// All top-level symbols default to export, nested default to local.
+            ExportTopLevel = 2,
+            /// All symbols default to local.
+            LocalAll = 3,
+            /// All symbols local by default. Nested types cannot be exported.
+            /// With special case caveat for message { enum {} reserved 1 to max; }
+            /// This is the recommended setting for new protos.
+            Strict = 4,
+        }
+        impl DefaultSymbolVisibility {
+            /// The value's name as written in the .proto file.
+            pub fn as_str_name(&self) -> &'static str {
+                match self {
+                    DefaultSymbolVisibility::Unknown => {
+                        "DEFAULT_SYMBOL_VISIBILITY_UNKNOWN"
+                    }
+                    DefaultSymbolVisibility::ExportAll => "EXPORT_ALL",
+                    DefaultSymbolVisibility::ExportTopLevel => "EXPORT_TOP_LEVEL",
+                    DefaultSymbolVisibility::LocalAll => "LOCAL_ALL",
+                    DefaultSymbolVisibility::Strict => "STRICT",
+                }
+            }
+            /// The value with this name in the .proto file (aliases included).
+            pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+                match value {
+                    "DEFAULT_SYMBOL_VISIBILITY_UNKNOWN" => {
+                        ::core::option::Option::Some(DefaultSymbolVisibility::Unknown)
+                    }
+                    "EXPORT_ALL" => {
+                        ::core::option::Option::Some(DefaultSymbolVisibility::ExportAll)
+                    }
+                    "EXPORT_TOP_LEVEL" => {
+                        ::core::option::Option::Some(
+                            DefaultSymbolVisibility::ExportTopLevel,
+                        )
+                    }
+                    "LOCAL_ALL" => {
+                        ::core::option::Option::Some(DefaultSymbolVisibility::LocalAll)
+                    }
+                    "STRICT" => {
+                        ::core::option::Option::Some(DefaultSymbolVisibility::Strict)
+                    }
+                    _ => ::core::option::Option::None,
+                }
+            }
+            /// Whether `value` is a number this enum declares.
+            pub fn is_valid(value: i32) -> bool {
+                matches!(value, 0..= 4)
+            }
+        }
+        impl crate::json::JsonEnum for DefaultSymbolVisibility {
+            fn number_of(name: &str) -> ::core::option::Option<i32> {
+                Self::from_str_name(name).map(|value| value as i32)
+            }
+            fn is_known(number: i32) -> bool {
+                Self::is_valid(number)
+            }
+            const CLOSED: bool = true;
+        }
+        impl ::core::convert::From<DefaultSymbolVisibility> for i32 {
+            fn from(value: DefaultSymbolVisibility) -> i32 {
+                value as i32
+            }
+        }
+        impl ::core::convert::TryFrom<i32> for DefaultSymbolVisibility {
+            type Error = crate::prost::UnknownEnumValue;
+            fn try_from(
+                value: i32,
+            ) -> ::core::result::Result<
+                DefaultSymbolVisibility,
+                crate::prost::UnknownEnumValue,
+            > {
+                match value {
+                    0 => ::core::result::Result::Ok(DefaultSymbolVisibility::Unknown),
+                    1 => ::core::result::Result::Ok(DefaultSymbolVisibility::ExportAll),
+                    2 => {
+                        ::core::result::Result::Ok(
+                            DefaultSymbolVisibility::ExportTopLevel,
+                        )
+                    }
+                    3 => ::core::result::Result::Ok(DefaultSymbolVisibility::LocalAll),
+                    4 => ::core::result::Result::Ok(DefaultSymbolVisibility::Strict),
+                    _ => {
+                        ::core::result::Result::Err(
+                            crate::prost::UnknownEnumValue(value),
+                        )
+                    }
+                }
+            }
+        }
+    }
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct ProtoLimitsFeature {
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    /// Nested types and oneofs of [`ProtoLimitsFeature`].
+    pub mod proto_limits_feature {
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(i32)]
+        pub enum EnforceProtoLimits {
+            #[default]
+            ProtoLimitsUnknown = 0,
+            /// Default pre-EDITION_2026: there are no limit enforcement at the protoc
+            /// level. Practical limits still exist, but they will tend to fail while
+            /// compiling protoc-generated code, and these limits tend to be language
+            /// or toolchain specific.
+            LegacyNoExplicitLimits = 1,
+            /// A set of limits enforced by Edition 2026 by default. For a detailed
+            /// list of all the limits please consult the Edition 2026 documentation.
+            ProtoLimits2026 = 2,
+        }
+        impl EnforceProtoLimits {
+            /// The value's name as written in the .proto file.
+            pub fn as_str_name(&self) -> &'static str {
+                match self {
+                    EnforceProtoLimits::ProtoLimitsUnknown => "PROTO_LIMITS_UNKNOWN",
+                    EnforceProtoLimits::LegacyNoExplicitLimits => {
+                        "LEGACY_NO_EXPLICIT_LIMITS"
+                    }
+                    EnforceProtoLimits::ProtoLimits2026 => "PROTO_LIMITS2026",
+                }
+            }
+            /// The value with this name in the .proto file (aliases included).
+            pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+                match value {
+                    "PROTO_LIMITS_UNKNOWN" => {
+                        ::core::option::Option::Some(
+                            EnforceProtoLimits::ProtoLimitsUnknown,
+                        )
+                    }
+                    "LEGACY_NO_EXPLICIT_LIMITS" => {
+                        ::core::option::Option::Some(
+                            EnforceProtoLimits::LegacyNoExplicitLimits,
+                        )
+                    }
+                    "PROTO_LIMITS2026" => {
+                        ::core::option::Option::Some(EnforceProtoLimits::ProtoLimits2026)
+                    }
+                    _ => ::core::option::Option::None,
+                }
+            }
+            /// Whether `value` is a number this enum declares.
+            pub fn is_valid(value: i32) -> bool {
+                matches!(value, 0..= 2)
+            }
+        }
+        impl crate::json::JsonEnum for EnforceProtoLimits {
+            fn number_of(name: &str) -> ::core::option::Option<i32> {
+                Self::from_str_name(name).map(|value| value as i32)
+            }
+            fn is_known(number: i32) -> bool {
+                Self::is_valid(number)
+            }
+            const CLOSED: bool = true;
+        }
+        impl ::core::convert::From<EnforceProtoLimits> for i32 {
+            fn from(value: EnforceProtoLimits) -> i32 {
+                value as i32
+            }
+        }
+        impl ::core::convert::TryFrom<i32> for EnforceProtoLimits {
+            type Error = crate::prost::UnknownEnumValue;
+            fn try_from(
+                value: i32,
+            ) -> ::core::result::Result<
+                EnforceProtoLimits,
+                crate::prost::UnknownEnumValue,
+            > {
+                match value {
+                    0 => {
+                        ::core::result::Result::Ok(
+                            EnforceProtoLimits::ProtoLimitsUnknown,
+                        )
+                    }
+                    1 => {
+                        ::core::result::Result::Ok(
+                            EnforceProtoLimits::LegacyNoExplicitLimits,
+                        )
+                    }
+                    2 => ::core::result::Result::Ok(EnforceProtoLimits::ProtoLimits2026),
+                    _ => {
+                        ::core::result::Result::Err(
+                            crate::prost::UnknownEnumValue(value),
+                        )
+                    }
+                }
+            }
+        }
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum FieldPresence {
+        #[default]
+        Unknown = 0,
+        Explicit = 1,
+        Implicit = 2,
+        LegacyRequired = 3,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum EnumType {
+        #[default]
+        Unknown = 0,
+        Open = 1,
+        Closed = 2,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum RepeatedFieldEncoding {
+        #[default]
+        Unknown = 0,
+        Packed = 1,
+        Expanded = 2,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum Utf8Validation {
+        #[default]
+        Unknown = 0,
+        Verify = 2,
+        None = 3,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum MessageEncoding {
+        #[default]
+        Unknown = 0,
+        LengthPrefixed = 1,
+        Delimited = 2,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum JsonFormat {
+        #[default]
+        Unknown = 0,
+        Allow = 1,
+        LegacyBestEffort = 2,
+    }
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum EnforceNamingStyle {
+        #[default]
+        Unknown = 0,
+        Style2024 = 1,
+        StyleLegacy = 2,
+        Style2026 = 3,
+    }
+    impl crate::prost::Message for VisibilityFeature {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            self.unknown_fields.merge_field(tag, wire_type, buf, ctx)
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+        }
+        fn clear(&mut self) {
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for VisibilityFeature {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for VisibilityFeature {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            let _ = key;
+            ::core::option::Option::None
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            let _ = (number, ctx);
+            map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+        }
+    }
+    impl crate::prost::Name for VisibilityFeature {
+        const NAME: &'static str = "FeatureSet.VisibilityFeature";
+        const PACKAGE: &'static str = "google.protobuf";
+        fn full_name() -> ::std::string::String {
+            "google.protobuf.FeatureSet.VisibilityFeature".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.protobuf.FeatureSet.VisibilityFeature".into()
+        }
+    }
+    impl crate::prost::Message for ProtoLimitsFeature {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            self.unknown_fields.merge_field(tag, wire_type, buf, ctx)
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+        }
+        fn clear(&mut self) {
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for ProtoLimitsFeature {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for ProtoLimitsFeature {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            let _ = key;
+            ::core::option::Option::None
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            let _ = (number, ctx);
+            map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
+        }
+    }
+    impl crate::prost::Name for ProtoLimitsFeature {
+        const NAME: &'static str = "FeatureSet.ProtoLimitsFeature";
+        const PACKAGE: &'static str = "google.protobuf";
+        fn full_name() -> ::std::string::String {
+            "google.protobuf.FeatureSet.ProtoLimitsFeature".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.protobuf.FeatureSet.ProtoLimitsFeature".into()
+        }
+    }
+    impl FieldPresence {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                FieldPresence::Unknown => "FIELD_PRESENCE_UNKNOWN",
+                FieldPresence::Explicit => "EXPLICIT",
+                FieldPresence::Implicit => "IMPLICIT",
+                FieldPresence::LegacyRequired => "LEGACY_REQUIRED",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "FIELD_PRESENCE_UNKNOWN" => {
+                    ::core::option::Option::Some(FieldPresence::Unknown)
+                }
+                "EXPLICIT" => ::core::option::Option::Some(FieldPresence::Explicit),
+                "IMPLICIT" => ::core::option::Option::Some(FieldPresence::Implicit),
+                "LEGACY_REQUIRED" => {
+                    ::core::option::Option::Some(FieldPresence::LegacyRequired)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 3)
+        }
+    }
+    impl crate::json::JsonEnum for FieldPresence {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<FieldPresence> for i32 {
+        fn from(value: FieldPresence) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for FieldPresence {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<FieldPresence, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(FieldPresence::Unknown),
+                1 => ::core::result::Result::Ok(FieldPresence::Explicit),
+                2 => ::core::result::Result::Ok(FieldPresence::Implicit),
+                3 => ::core::result::Result::Ok(FieldPresence::LegacyRequired),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+    impl EnumType {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                EnumType::Unknown => "ENUM_TYPE_UNKNOWN",
+                EnumType::Open => "OPEN",
+                EnumType::Closed => "CLOSED",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "ENUM_TYPE_UNKNOWN" => ::core::option::Option::Some(EnumType::Unknown),
+                "OPEN" => ::core::option::Option::Some(EnumType::Open),
+                "CLOSED" => ::core::option::Option::Some(EnumType::Closed),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 2)
+        }
+    }
+    impl crate::json::JsonEnum for EnumType {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<EnumType> for i32 {
+        fn from(value: EnumType) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for EnumType {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<EnumType, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(EnumType::Unknown),
+                1 => ::core::result::Result::Ok(EnumType::Open),
+                2 => ::core::result::Result::Ok(EnumType::Closed),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+    impl RepeatedFieldEncoding {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                RepeatedFieldEncoding::Unknown => "REPEATED_FIELD_ENCODING_UNKNOWN",
+                RepeatedFieldEncoding::Packed => "PACKED",
+                RepeatedFieldEncoding::Expanded => "EXPANDED",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "REPEATED_FIELD_ENCODING_UNKNOWN" => {
+                    ::core::option::Option::Some(RepeatedFieldEncoding::Unknown)
+                }
+                "PACKED" => ::core::option::Option::Some(RepeatedFieldEncoding::Packed),
+                "EXPANDED" => {
+                    ::core::option::Option::Some(RepeatedFieldEncoding::Expanded)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 2)
+        }
+    }
+    impl crate::json::JsonEnum for RepeatedFieldEncoding {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<RepeatedFieldEncoding> for i32 {
+        fn from(value: RepeatedFieldEncoding) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for RepeatedFieldEncoding {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<
+            RepeatedFieldEncoding,
+            crate::prost::UnknownEnumValue,
+        > {
+            match value {
+                0 => ::core::result::Result::Ok(RepeatedFieldEncoding::Unknown),
+                1 => ::core::result::Result::Ok(RepeatedFieldEncoding::Packed),
+                2 => ::core::result::Result::Ok(RepeatedFieldEncoding::Expanded),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+    impl Utf8Validation {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Utf8Validation::Unknown => "UTF8_VALIDATION_UNKNOWN",
+                Utf8Validation::Verify => "VERIFY",
+                Utf8Validation::None => "NONE",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "UTF8_VALIDATION_UNKNOWN" => {
+                    ::core::option::Option::Some(Utf8Validation::Unknown)
+                }
+                "VERIFY" => ::core::option::Option::Some(Utf8Validation::Verify),
+                "NONE" => ::core::option::Option::Some(Utf8Validation::None),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0 | 2..= 3)
+        }
+    }
+    impl crate::json::JsonEnum for Utf8Validation {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<Utf8Validation> for i32 {
+        fn from(value: Utf8Validation) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for Utf8Validation {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<Utf8Validation, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(Utf8Validation::Unknown),
+                2 => ::core::result::Result::Ok(Utf8Validation::Verify),
+                3 => ::core::result::Result::Ok(Utf8Validation::None),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+    impl MessageEncoding {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                MessageEncoding::Unknown => "MESSAGE_ENCODING_UNKNOWN",
+                MessageEncoding::LengthPrefixed => "LENGTH_PREFIXED",
+                MessageEncoding::Delimited => "DELIMITED",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "MESSAGE_ENCODING_UNKNOWN" => {
+                    ::core::option::Option::Some(MessageEncoding::Unknown)
+                }
+                "LENGTH_PREFIXED" => {
+                    ::core::option::Option::Some(MessageEncoding::LengthPrefixed)
+                }
+                "DELIMITED" => ::core::option::Option::Some(MessageEncoding::Delimited),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 2)
+        }
+    }
+    impl crate::json::JsonEnum for MessageEncoding {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<MessageEncoding> for i32 {
+        fn from(value: MessageEncoding) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for MessageEncoding {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<MessageEncoding, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(MessageEncoding::Unknown),
+                1 => ::core::result::Result::Ok(MessageEncoding::LengthPrefixed),
+                2 => ::core::result::Result::Ok(MessageEncoding::Delimited),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+    impl JsonFormat {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                JsonFormat::Unknown => "JSON_FORMAT_UNKNOWN",
+                JsonFormat::Allow => "ALLOW",
+                JsonFormat::LegacyBestEffort => "LEGACY_BEST_EFFORT",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "JSON_FORMAT_UNKNOWN" => {
+                    ::core::option::Option::Some(JsonFormat::Unknown)
+                }
+                "ALLOW" => ::core::option::Option::Some(JsonFormat::Allow),
+                "LEGACY_BEST_EFFORT" => {
+                    ::core::option::Option::Some(JsonFormat::LegacyBestEffort)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 2)
+        }
+    }
+    impl crate::json::JsonEnum for JsonFormat {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<JsonFormat> for i32 {
+        fn from(value: JsonFormat) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for JsonFormat {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<JsonFormat, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(JsonFormat::Unknown),
+                1 => ::core::result::Result::Ok(JsonFormat::Allow),
+                2 => ::core::result::Result::Ok(JsonFormat::LegacyBestEffort),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+    impl EnforceNamingStyle {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                EnforceNamingStyle::Unknown => "ENFORCE_NAMING_STYLE_UNKNOWN",
+                EnforceNamingStyle::Style2024 => "STYLE2024",
+                EnforceNamingStyle::StyleLegacy => "STYLE_LEGACY",
+                EnforceNamingStyle::Style2026 => "STYLE2026",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "ENFORCE_NAMING_STYLE_UNKNOWN" => {
+                    ::core::option::Option::Some(EnforceNamingStyle::Unknown)
+                }
+                "STYLE2024" => {
+                    ::core::option::Option::Some(EnforceNamingStyle::Style2024)
+                }
+                "STYLE_LEGACY" => {
+                    ::core::option::Option::Some(EnforceNamingStyle::StyleLegacy)
+                }
+                "STYLE2026" => {
+                    ::core::option::Option::Some(EnforceNamingStyle::Style2026)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 3)
+        }
+    }
+    impl crate::json::JsonEnum for EnforceNamingStyle {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = true;
+    }
+    impl ::core::convert::From<EnforceNamingStyle> for i32 {
+        fn from(value: EnforceNamingStyle) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for EnforceNamingStyle {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<EnforceNamingStyle, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(EnforceNamingStyle::Unknown),
+                1 => ::core::result::Result::Ok(EnforceNamingStyle::Style2024),
+                2 => ::core::result::Result::Ok(EnforceNamingStyle::StyleLegacy),
+                3 => ::core::result::Result::Ok(EnforceNamingStyle::Style2026),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+}
+/// A compiled specification for the defaults of a set of features.  These
+/// messages are generated from FeatureSet extensions and can be used to seed
+/// feature resolution. The resolution with this object becomes a simple search
+/// for the closest matching edition, followed by proto merges.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct FeatureSetDefaults {
+    pub defaults: ::std::vec::Vec<feature_set_defaults::FeatureSetEditionDefault>,
+    /// The minimum supported edition (inclusive) when this was constructed.
+    /// Editions before this will not have defaults.
+    pub minimum_edition: ::core::option::Option<i32>,
+    /// The maximum known edition (inclusive) when this was constructed. Editions
+    /// after this will not have reliable defaults.
+    pub maximum_edition: ::core::option::Option<i32>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`FeatureSetDefaults`].
+pub mod feature_set_defaults {
+    /// A map from every known edition with a unique set of defaults to its
+    /// defaults. Not all editions may be contained here.  For a given edition,
+    /// the defaults at the closest matching edition ordered at or before it should
+    /// be used.  This field must be in strict ascending order by edition.
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct FeatureSetEditionDefault {
+        pub edition: ::core::option::Option<i32>,
+        /// Defaults of features that can be overridden in this edition.
+        pub overridable_features: ::core::option::Option<super::FeatureSet>,
+        /// Defaults of features that can't be overridden in this edition.
+        pub fixed_features: ::core::option::Option<super::FeatureSet>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    impl crate::prost::Message for FeatureSetEditionDefault {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            if let ::core::option::Option::Some(value) = &self.edition {
+                crate::codegen::int32::encode(3, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.overridable_features {
+                crate::codegen::message::encode(4, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.fixed_features {
+                crate::codegen::message::encode(5, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            const STRUCT_NAME: &str = "FeatureSetEditionDefault";
+            match tag {
+                3 if wire_type == crate::codegen::WireType::Varint => {
+                    if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
+                            tag,
+                            buf,
+                            super::Edition::is_valid,
+                            &mut self.unknown_fields,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "edition"))?
+                    {
+                        self.edition = ::core::option::Option::Some(value);
+                    }
+                    ::core::result::Result::Ok(())
+                }
+                4 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::message::merge(
+                            wire_type,
+                            self
+                                .overridable_features
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            crate::codegen::field_error(
+                                STRUCT_NAME,
+                                "overridable_features",
+                            ),
+                        )
+                }
+                5 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::message::merge(
+                            wire_type,
+                            self
+                                .fixed_features
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            crate::codegen::field_error(STRUCT_NAME, "fixed_features"),
+                        )
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + self
+                    .edition
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(3, value))
+                + self
+                    .overridable_features
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::message::encoded_len(4, value))
+                + self
+                    .fixed_features
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::message::encoded_len(5, value))
+        }
+        fn clear(&mut self) {
+            self.edition = ::core::option::Option::None;
+            self.overridable_features = ::core::option::Option::None;
+            self.fixed_features = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for FeatureSetEditionDefault {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if let ::core::option::Option::Some(v) = &self.edition {
+                writer.key("edition", "edition");
+                writer
+                    .enumeration(
+                        *v,
+                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            if let ::core::option::Option::Some(v) = &self.overridable_features {
+                writer.key("overridableFeatures", "overridable_features");
+                v.write_json(writer);
+            }
+            if let ::core::option::Option::Some(v) = &self.fixed_features {
+                writer.key("fixedFeatures", "fixed_features");
+                v.write_json(writer);
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for FeatureSetEditionDefault {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "edition" => ::core::option::Option::Some(3),
+                "overridableFeatures" | "overridable_features" => {
+                    ::core::option::Option::Some(4)
+                }
+                "fixedFeatures" | "fixed_features" => ::core::option::Option::Some(5),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                3 => {
+                    self.edition = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Enum<super::Edition>,
+                            >::new(ctx),
+                        )?
+                        .flatten();
+                    ::core::result::Result::Ok(())
+                }
+                4 => {
+                    self.overridable_features = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Msg<super::FeatureSet>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                5 => {
+                    self.fixed_features = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Msg<super::FeatureSet>,
+                            >::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+            }
+        }
+    }
+    impl crate::prost::Name for FeatureSetEditionDefault {
+        const NAME: &'static str = "FeatureSetDefaults.FeatureSetEditionDefault";
+        const PACKAGE: &'static str = "google.protobuf";
+        fn full_name() -> ::std::string::String {
+            "google.protobuf.FeatureSetDefaults.FeatureSetEditionDefault".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.protobuf.FeatureSetDefaults.FeatureSetEditionDefault"
+                .into()
+        }
+    }
+    impl FeatureSetEditionDefault {
+        /// `edition` as an enum; its default if unset or unknown to this code.
+        pub fn edition(&self) -> super::Edition {
+            self.edition
+                .and_then(|value| super::Edition::try_from(value).ok())
+                .unwrap_or(super::Edition::Unknown)
+        }
+        /// Sets `edition`.
+        pub fn set_edition(&mut self, value: super::Edition) {
+            self.edition = ::core::option::Option::Some(value as i32);
+        }
+    }
+}
+/// Encapsulates information about the original source file from which a
+/// FileDescriptorProto was generated.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct SourceCodeInfo {
+    /// A Location identifies a piece of source code in a .proto file which
+    /// corresponds to a particular definition.  This information is intended
+    /// to be useful to IDEs, code indexers, documentation generators, and similar
+    /// tools.
+    ///
+    /// For example, say we have a file like:
+    ///   message Foo {
+    ///     optional string foo = 1;
+    ///   }
+    /// Let's look at just the field definition:
+    ///   optional string foo = 1;
+    ///   ^       ^^     ^^  ^  ^^^
+    ///   a       bc     de  f  ghi
+    /// We have the following locations:
+    ///   span   path               represents
+    ///   \[a,i)  \[ 4, 0, 2, 0 \]     The whole field definition.
+    ///   \[a,b)  \[ 4, 0, 2, 0, 4 \]  The label (optional).
+    ///   \[c,d)  \[ 4, 0, 2, 0, 5 \]  The type (string).
+    ///   \[e,f)  \[ 4, 0, 2, 0, 1 \]  The name (foo).
+    ///   \[g,h)  \[ 4, 0, 2, 0, 3 \]  The number (1).
+    ///
+    /// Notes:
+    /// - A location may refer to a repeated field itself (i.e. not to any
+    ///   particular index within it).  This is used whenever a set of elements are
+    ///   logically enclosed in a single code segment.  For example, an entire
+    ///   extend block (possibly containing multiple extension definitions) will
+    ///   have an outer location whose path refers to the "extensions" repeated
+    ///   field without an index.
+    /// - Multiple locations may have the same path.  This happens when a single
+    ///   logical declaration is spread out across multiple places.  The most
+    ///   obvious example is the "extend" block again -- there may be multiple
+    ///   extend blocks in the same scope, each of which will have the same path.
+    /// - A location's span is not always a subset of its parent's span.  For
+    ///   example, the "extendee" of an extension declaration appears at the
+    ///   beginning of the "extend" block and is shared by all extensions within
+    ///   the block.
+    /// - Just because a location's span is a subset of some other location's span
+    ///   does not mean that it is a descendant.  For example, a "group" defines
+    ///   both a type and a field in a single declaration.  Thus, the locations
+    ///   corresponding to the type and field and their components will overlap.
+    /// - Code which tries to interpret locations should probably be designed to
+    ///   ignore those that it doesn't understand, as more types of locations could
+    ///   be recorded in the future.
+    #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+    pub location: ::std::vec::Vec<source_code_info::Location>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`SourceCodeInfo`].
+pub mod source_code_info {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Location {
+        /// Identifies which part of the FileDescriptorProto was defined at this
+        /// location.
+        ///
+        /// Each element is a field number or an index.  They form a path from
+        /// the root FileDescriptorProto to the place where the definition appears.
+        /// For example, this path:
+        ///   \[ 4, 3, 2, 7, 1 \]
+        /// refers to:
+        ///   file.message_type(3)  // 4, 3
+        ///       .field(7)         // 2, 7
+        ///       .name()           // 1
+        /// This is because FileDescriptorProto.message_type has field number 4:
+        ///   repeated DescriptorProto message_type = 4;
+        /// and DescriptorProto.field has field number 2:
+        ///   repeated FieldDescriptorProto field = 2;
+        /// and FieldDescriptorProto.name has field number 1:
+        ///   optional string name = 1;
+        ///
+        /// Thus, the above path gives the location of a field name.  If we removed
+        /// the last element:
+        ///   \[ 4, 3, 2, 7 \]
+        /// this path refers to the whole field declaration (from the beginning
+        /// of the label to the terminating semicolon).
+        ///
+        /// For options, the path refers to the interpreted option in the descriptor.
+        /// E.g., for a custom option `(my_opt) = "foo"` on a message using extension
+        /// number 10101, the path is:
+        ///   \[ 4, 3, 7, 10101 \]
+        /// refers to:
+        ///   file.message_type(3)     // 4, 3
+        ///       .options()           // 7
+        ///       .my_opt()            // 10101
+        ///
+        /// Sub-locations corresponding to the interpreted option's corresponding
+        /// `UninterpretedOption` are also appended to the interpreted option, which
+        /// deviates from the actual FileDescriptorProto path. E.g.:
+        ///   \[ 4, 3, 7, 10101, 2 \]
+        /// refers to the option name `(my_opt)`, and:
+        ///   \[ 4, 3, 7, 10101, 7 \]
+        /// refers to the "foo" string value of the option.
+        pub path: ::std::vec::Vec<i32>,
+        /// Always has exactly three or four elements: start line, start column,
+        /// end line (optional, otherwise assumed same as start line), end column.
+        /// These are packed into a single field for efficiency.  Note that line
+        /// and column numbers are zero-based -- typically you will want to add
+        /// 1 to each before displaying to a user.
+        pub span: ::std::vec::Vec<i32>,
+        /// If this SourceCodeInfo represents a complete declaration, these are any
+        /// comments appearing before and after the declaration which appear to be
+        /// attached to the declaration.
+        ///
+        /// A series of line comments appearing on consecutive lines, with no other
+        /// tokens appearing on those lines, will be treated as a single comment.
+        ///
+        /// leading_detached_comments will keep paragraphs of comments that appear
+        /// before (but not connected to) the current element. Each paragraph,
+        /// separated by empty lines, will be one comment element in the repeated
+        /// field.
+        ///
+        /// Only the comment content is provided; comment markers (e.g. //) are
+        /// stripped out.  For block comments, leading whitespace and an asterisk
+        /// will be stripped from the beginning of each line other than the first.
+        /// Newlines are included in the output.
+        ///
+        /// Examples:
+        ///
+        ///   optional int32 foo = 1;  // Comment attached to foo.
+        ///   // Comment attached to bar.
+        ///   optional int32 bar = 2;
+        ///
+        ///   optional string baz = 3;
+        ///   // Comment attached to baz.
+        ///   // Another line attached to baz.
+        ///
+        ///   // Comment attached to moo.
+        ///   //
+        ///   // Another line attached to moo.
+        ///   optional double moo = 4;
+        ///
+        ///   // Detached comment for corge. This is not leading or trailing comments
+        ///   // to moo or corge because there are blank lines separating it from
+        ///   // both.
+        ///
+        ///   // Detached comment for corge paragraph 2.
+        ///
+        ///   optional string corge = 5;
+        ///   /* Block comment attached
+        ///    * to corge.  Leading asterisks
+        ///    * will be removed. */
+        ///   /* Block comment attached to
+        ///    * grault. */
+        ///   optional int32 grault = 6;
+        ///
+        ///   // ignored detached comments.
+        #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+        pub leading_comments: ::core::option::Option<::std::string::String>,
+        pub trailing_comments: ::core::option::Option<::std::string::String>,
+        pub leading_detached_comments: ::std::vec::Vec<::std::string::String>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    impl crate::prost::Message for Location {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            crate::codegen::int32::encode_packed(1, &self.path, buf);
+            crate::codegen::int32::encode_packed(2, &self.span, buf);
+            if let ::core::option::Option::Some(value) = &self.leading_comments {
+                crate::codegen::string::encode(3, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.trailing_comments {
+                crate::codegen::string::encode(4, value, buf);
+            }
+            crate::codegen::string::encode_repeated(
+                6,
+                &self.leading_detached_comments,
+                buf,
+            );
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Location";
+            match tag {
+                1 if wire_type == crate::codegen::WireType::Varint
+                    || wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::int32::merge_repeated(
+                            wire_type,
+                            &mut self.path,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "path"))
+                }
+                2 if wire_type == crate::codegen::WireType::Varint
+                    || wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::int32::merge_repeated(
+                            wire_type,
+                            &mut self.span,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "span"))
+                }
+                3 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::string::merge(
+                            wire_type,
+                            self
+                                .leading_comments
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            crate::codegen::field_error(STRUCT_NAME, "leading_comments"),
+                        )
+                }
+                4 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::string::merge(
+                            wire_type,
+                            self
+                                .trailing_comments
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            crate::codegen::field_error(STRUCT_NAME, "trailing_comments"),
+                        )
+                }
+                6 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::string::merge_repeated(
+                            wire_type,
+                            &mut self.leading_detached_comments,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(
+                            crate::codegen::field_error(
+                                STRUCT_NAME,
+                                "leading_detached_comments",
+                            ),
+                        )
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + crate::codegen::int32::encoded_len_packed(1, &self.path)
+                + crate::codegen::int32::encoded_len_packed(2, &self.span)
+                + self
+                    .leading_comments
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::string::encoded_len(3, value))
+                + self
+                    .trailing_comments
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::string::encoded_len(4, value))
+                + crate::codegen::string::encoded_len_repeated(
+                    6,
+                    &self.leading_detached_comments,
+                )
+        }
+        fn clear(&mut self) {
+            self.path.clear();
+            self.span.clear();
+            self.leading_comments = ::core::option::Option::None;
+            self.trailing_comments = ::core::option::Option::None;
+            self.leading_detached_comments.clear();
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for Location {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.path.is_empty() || writer.emit_defaults() {
+                writer.key("path", "path");
+                writer.begin_array();
+                for v in &self.path {
+                    writer.int32(*v);
+                }
+                writer.end_array();
+            }
+            if !self.span.is_empty() || writer.emit_defaults() {
+                writer.key("span", "span");
+                writer.begin_array();
+                for v in &self.span {
+                    writer.int32(*v);
+                }
+                writer.end_array();
+            }
+            if let ::core::option::Option::Some(v) = &self.leading_comments {
+                writer.key("leadingComments", "leading_comments");
+                writer.string(v);
+            }
+            if let ::core::option::Option::Some(v) = &self.trailing_comments {
+                writer.key("trailingComments", "trailing_comments");
+                writer.string(v);
+            }
+            if !self.leading_detached_comments.is_empty() || writer.emit_defaults() {
+                writer.key("leadingDetachedComments", "leading_detached_comments");
+                writer.begin_array();
+                for v in &self.leading_detached_comments {
+                    writer.string(v);
+                }
+                writer.end_array();
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for Location {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "path" => ::core::option::Option::Some(1),
+                "span" => ::core::option::Option::Some(2),
+                "leadingComments" | "leading_comments" => ::core::option::Option::Some(3),
+                "trailingComments" | "trailing_comments" => {
+                    ::core::option::Option::Some(4)
+                }
+                "leadingDetachedComments" | "leading_detached_comments" => {
+                    ::core::option::Option::Some(6)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.path = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Repeated<crate::json::Int32>,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.span = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Repeated<crate::json::Int32>,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    self.leading_comments = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                4 => {
+                    self.trailing_comments = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                6 => {
+                    self.leading_detached_comments = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Repeated<crate::json::Str>,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+            }
+        }
+    }
+    impl crate::prost::Name for Location {
+        const NAME: &'static str = "SourceCodeInfo.Location";
+        const PACKAGE: &'static str = "google.protobuf";
+        fn full_name() -> ::std::string::String {
+            "google.protobuf.SourceCodeInfo.Location".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.protobuf.SourceCodeInfo.Location".into()
+        }
+    }
+    impl Location {
+        /// `leading_comments`, or its default if unset.
+        pub fn leading_comments(&self) -> &str {
+            match &self.leading_comments {
+                ::core::option::Option::Some(value) => value.as_str(),
+                ::core::option::Option::None => "",
+            }
+        }
+        /// `trailing_comments`, or its default if unset.
+        pub fn trailing_comments(&self) -> &str {
+            match &self.trailing_comments {
+                ::core::option::Option::Some(value) => value.as_str(),
+                ::core::option::Option::None => "",
+            }
+        }
+    }
+}
+/// Describes the relationship between generated code and its original source
+/// file. A GeneratedCodeInfo message is associated with only one generated
+/// source file, but may contain references to different source .proto files.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct GeneratedCodeInfo {
+    /// An Annotation connects some span of text in generated code to an element
+    /// of its generating .proto file.
+    pub annotation: ::std::vec::Vec<generated_code_info::Annotation>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`GeneratedCodeInfo`].
+pub mod generated_code_info {
+    #[derive(Clone, PartialEq, Default, Debug)]
+    pub struct Annotation {
+        /// Identifies the element in the original source .proto file. This field
+        /// is formatted the same as SourceCodeInfo.Location.path.
+        pub path: ::std::vec::Vec<i32>,
+        /// Identifies the filesystem path to the original source .proto.
+        pub source_file: ::core::option::Option<::std::string::String>,
+        /// Identifies the starting offset in bytes in the generated code
+        /// that relates to the identified object.
+        pub begin: ::core::option::Option<i32>,
+        /// Identifies the ending offset in bytes in the generated code that
+        /// relates to the identified object. The end offset should be one past
+        /// the last relevant byte (so the length of the text = end - begin).
+        pub end: ::core::option::Option<i32>,
+        pub semantic: ::core::option::Option<i32>,
+        /// Fields this code does not know, kept so they are written back unchanged.
+        pub unknown_fields: crate::UnknownFields,
+    }
+    /// Nested types and oneofs of [`Annotation`].
+    pub mod annotation {
+        /// Represents the identified object's effect on the element in the original
+        /// .proto file.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(i32)]
+        pub enum Semantic {
+            /// There is no effect or the effect is indescribable.
+            #[default]
+            None = 0,
+            /// The element is set or otherwise mutated.
+            Set = 1,
+            /// An alias to the element is returned.
+            Alias = 2,
+        }
+        impl Semantic {
+            /// The value's name as written in the .proto file.
+            pub fn as_str_name(&self) -> &'static str {
+                match self {
+                    Semantic::None => "NONE",
+                    Semantic::Set => "SET",
+                    Semantic::Alias => "ALIAS",
+                }
+            }
+            /// The value with this name in the .proto file (aliases included).
+            pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+                match value {
+                    "NONE" => ::core::option::Option::Some(Semantic::None),
+                    "SET" => ::core::option::Option::Some(Semantic::Set),
+                    "ALIAS" => ::core::option::Option::Some(Semantic::Alias),
+                    _ => ::core::option::Option::None,
+                }
+            }
+            /// Whether `value` is a number this enum declares.
+            pub fn is_valid(value: i32) -> bool {
+                matches!(value, 0..= 2)
+            }
+        }
+        impl crate::json::JsonEnum for Semantic {
+            fn number_of(name: &str) -> ::core::option::Option<i32> {
+                Self::from_str_name(name).map(|value| value as i32)
+            }
+            fn is_known(number: i32) -> bool {
+                Self::is_valid(number)
+            }
+            const CLOSED: bool = true;
+        }
+        impl ::core::convert::From<Semantic> for i32 {
+            fn from(value: Semantic) -> i32 {
+                value as i32
+            }
+        }
+        impl ::core::convert::TryFrom<i32> for Semantic {
+            type Error = crate::prost::UnknownEnumValue;
+            fn try_from(
+                value: i32,
+            ) -> ::core::result::Result<Semantic, crate::prost::UnknownEnumValue> {
+                match value {
+                    0 => ::core::result::Result::Ok(Semantic::None),
+                    1 => ::core::result::Result::Ok(Semantic::Set),
+                    2 => ::core::result::Result::Ok(Semantic::Alias),
+                    _ => {
+                        ::core::result::Result::Err(
+                            crate::prost::UnknownEnumValue(value),
+                        )
+                    }
+                }
+            }
+        }
+    }
+    impl crate::prost::Message for Annotation {
+        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
+            crate::codegen::int32::encode_packed(1, &self.path, buf);
+            if let ::core::option::Option::Some(value) = &self.source_file {
+                crate::codegen::string::encode(2, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.begin {
+                crate::codegen::int32::encode(3, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.end {
+                crate::codegen::int32::encode(4, value, buf);
+            }
+            if let ::core::option::Option::Some(value) = &self.semantic {
+                crate::codegen::int32::encode(5, value, buf);
+            }
+            self.unknown_fields.encode_raw(buf);
+        }
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: crate::codegen::WireType,
+            buf: &mut impl crate::bytes::Buf,
+            ctx: crate::codegen::DecodeContext,
+        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
+            const STRUCT_NAME: &str = "Annotation";
+            match tag {
+                1 if wire_type == crate::codegen::WireType::Varint
+                    || wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::int32::merge_repeated(
+                            wire_type,
+                            &mut self.path,
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "path"))
+                }
+                2 if wire_type == crate::codegen::WireType::LengthDelimited => {
+                    crate::codegen::string::merge(
+                            wire_type,
+                            self
+                                .source_file
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "source_file"))
+                }
+                3 if wire_type == crate::codegen::WireType::Varint => {
+                    crate::codegen::int32::merge(
+                            wire_type,
+                            self
+                                .begin
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "begin"))
+                }
+                4 if wire_type == crate::codegen::WireType::Varint => {
+                    crate::codegen::int32::merge(
+                            wire_type,
+                            self
+                                .end
+                                .get_or_insert_with(::core::default::Default::default),
+                            buf,
+                            ctx,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "end"))
+                }
+                5 if wire_type == crate::codegen::WireType::Varint => {
+                    if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
+                            tag,
+                            buf,
+                            annotation::Semantic::is_valid,
+                            &mut self.unknown_fields,
+                        )
+                        .map_err(crate::codegen::field_error(STRUCT_NAME, "semantic"))?
+                    {
+                        self.semantic = ::core::option::Option::Some(value);
+                    }
+                    ::core::result::Result::Ok(())
+                }
+                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            self.unknown_fields.encoded_len()
+                + crate::codegen::int32::encoded_len_packed(1, &self.path)
+                + self
+                    .source_file
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::string::encoded_len(2, value))
+                + self
+                    .begin
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(3, value))
+                + self
+                    .end
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(4, value))
+                + self
+                    .semantic
+                    .as_ref()
+                    .map_or(0, |value| crate::codegen::int32::encoded_len(5, value))
+        }
+        fn clear(&mut self) {
+            self.path.clear();
+            self.source_file = ::core::option::Option::None;
+            self.begin = ::core::option::Option::None;
+            self.end = ::core::option::Option::None;
+            self.semantic = ::core::option::Option::None;
+            self.unknown_fields.clear();
+        }
+    }
+    impl crate::json::JsonMessage for Annotation {
+        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
+            writer.begin_object();
+            if !self.path.is_empty() || writer.emit_defaults() {
+                writer.key("path", "path");
+                writer.begin_array();
+                for v in &self.path {
+                    writer.int32(*v);
+                }
+                writer.end_array();
+            }
+            if let ::core::option::Option::Some(v) = &self.source_file {
+                writer.key("sourceFile", "source_file");
+                writer.string(v);
+            }
+            if let ::core::option::Option::Some(v) = &self.begin {
+                writer.key("begin", "begin");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.end {
+                writer.key("end", "end");
+                writer.int32(*v);
+            }
+            if let ::core::option::Option::Some(v) = &self.semantic {
+                writer.key("semantic", "semantic");
+                writer
+                    .enumeration(
+                        *v,
+                        annotation::Semantic::try_from(*v).ok().map(|e| e.as_str_name()),
+                    );
+            }
+            writer.end_object();
+        }
+        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
+            deserializer: D,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<Self, D::Error> {
+            crate::json::read_object(deserializer, ctx)
+        }
+    }
+    impl crate::json::JsonFields for Annotation {
+        fn field_number(key: &str) -> ::core::option::Option<u32> {
+            match key {
+                "path" => ::core::option::Option::Some(1),
+                "sourceFile" | "source_file" => ::core::option::Option::Some(2),
+                "begin" => ::core::option::Option::Some(3),
+                "end" => ::core::option::Option::Some(4),
+                "semantic" => ::core::option::Option::Some(5),
+                _ => ::core::option::Option::None,
+            }
+        }
+        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
+            &mut self,
+            number: u32,
+            map: &mut A,
+            ctx: &crate::json::ReadContext<'_>,
+        ) -> ::core::result::Result<(), A::Error> {
+            match number {
+                1 => {
+                    self.path = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Repeated<crate::json::Int32>,
+                            >::new(ctx),
+                        )?
+                        .unwrap_or_default();
+                    ::core::result::Result::Ok(())
+                }
+                2 => {
+                    self.source_file = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Str>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                3 => {
+                    self.begin = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                4 => {
+                    self.end = map
+                        .next_value_seed(
+                            crate::json::Seed::<crate::json::Int32>::new(ctx),
+                        )?;
+                    ::core::result::Result::Ok(())
+                }
+                5 => {
+                    self.semantic = map
+                        .next_value_seed(
+                            crate::json::Seed::<
+                                crate::json::Enum<annotation::Semantic>,
+                            >::new(ctx),
+                        )?
+                        .flatten();
+                    ::core::result::Result::Ok(())
+                }
+                _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
+            }
+        }
+    }
+    impl crate::prost::Name for Annotation {
+        const NAME: &'static str = "GeneratedCodeInfo.Annotation";
+        const PACKAGE: &'static str = "google.protobuf";
+        fn full_name() -> ::std::string::String {
+            "google.protobuf.GeneratedCodeInfo.Annotation".into()
+        }
+        fn type_url() -> ::std::string::String {
+            "type.googleapis.com/google.protobuf.GeneratedCodeInfo.Annotation".into()
+        }
+    }
+    impl Annotation {
+        /// `source_file`, or its default if unset.
+        pub fn source_file(&self) -> &str {
+            match &self.source_file {
+                ::core::option::Option::Some(value) => value.as_str(),
+                ::core::option::Option::None => "",
+            }
+        }
+        /// `begin`, or its default if unset.
+        pub fn begin(&self) -> i32 {
+            match &self.begin {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+        /// `end`, or its default if unset.
+        pub fn end(&self) -> i32 {
+            match &self.end {
+                ::core::option::Option::Some(value) => *value,
+                ::core::option::Option::None => ::core::default::Default::default(),
+            }
+        }
+        /// `semantic` as an enum; its default if unset or unknown to this code.
+        pub fn semantic(&self) -> annotation::Semantic {
+            self.semantic
+                .and_then(|value| annotation::Semantic::try_from(value).ok())
+                .unwrap_or(annotation::Semantic::None)
+        }
+        /// Sets `semantic`.
+        pub fn set_semantic(&mut self, value: annotation::Semantic) {
+            self.semantic = ::core::option::Option::Some(value as i32);
+        }
+    }
+}
+/// The full set of known editions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum Edition {
+    /// A placeholder for an unknown edition value.
+    #[default]
+    Unknown = 0,
+    /// A placeholder edition for specifying default behaviors *before* a feature
+    /// was first introduced.  This is effectively an "infinite past".
+    Legacy = 900,
+    /// Legacy syntax "editions".  These pre-date editions, but behave much like
+    /// distinct editions.  These can't be used to specify the edition of proto
+    /// files, but feature definitions must supply proto2/proto3 defaults for
+    /// backwards compatibility.
+    Proto2 = 998,
+    Proto3 = 999,
+    /// Editions that have been released.  The specific values are arbitrary and
+    /// should not be depended on, but they will always be time-ordered for easy
+    /// comparison.
+    Edition2023 = 1000,
+    Edition2024 = 1001,
+    Edition2026 = 1002,
+    /// A placeholder edition for developing and testing unscheduled features.
+    Unstable = 9999,
+    /// Placeholder editions for testing feature resolution.  These should not be
+    /// used or relied on outside of tests.
+    Edition1TestOnly = 1,
+    Edition2TestOnly = 2,
+    Edition99997TestOnly = 99997,
+    Edition99998TestOnly = 99998,
+    Edition99999TestOnly = 99999,
+    /// Placeholder for specifying unbounded edition support.  This should only
+    /// ever be used by plugins that can expect to never require any changes to
+    /// support a new edition.
+    Max = 2147483647,
+}
+/// Describes the 'visibility' of a symbol with respect to the proto import
+/// system. Symbols can only be imported when the visibility rules do not prevent
+/// it (ex: local symbols cannot be imported).  Visibility modifiers can only set
+/// on `message` and `enum` as they are the only types available to be referenced
+/// from other files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum SymbolVisibility {
+    #[default]
+    VisibilityUnset = 0,
+    VisibilityLocal = 1,
+    VisibilityExport = 2,
+}
+/// A Duration represents a signed, fixed-length span of time represented
+/// as a count of seconds and fractions of seconds at nanosecond
+/// resolution. It is independent of any calendar and concepts like "day"
+/// or "month". It is related to Timestamp in that the difference between
+/// two Timestamp values is a Duration and it can be added or subtracted
+/// from a Timestamp. Range is approximately +-10,000 years.
+///
+/// # Examples
+///
+/// Example 1: Compute Duration from two Timestamps in pseudo code.
+///
+/// ```text
+///     Timestamp start = ...;
+///     Timestamp end = ...;
+///     Duration duration = ...;
+///
+///     duration.seconds = end.seconds - start.seconds;
+///     duration.nanos = end.nanos - start.nanos;
+///
+///     if (duration.seconds < 0 && duration.nanos > 0) {
+///       duration.seconds += 1;
+///       duration.nanos -= 1000000000;
+///     } else if (duration.seconds > 0 && duration.nanos < 0) {
+///       duration.seconds -= 1;
+///       duration.nanos += 1000000000;
+///     }
+/// ```
+///
+/// Example 2: Compute Timestamp from Timestamp + Duration in pseudo code.
+///
+/// ```text
+///     Timestamp start = ...;
+///     Duration duration = ...;
+///     Timestamp end = ...;
+///
+///     end.seconds = start.seconds + duration.seconds;
+///     end.nanos = start.nanos + duration.nanos;
+///
+///     if (end.nanos < 0) {
+///       end.seconds -= 1;
+///       end.nanos += 1000000000;
+///     } else if (end.nanos >= 1000000000) {
+///       end.seconds += 1;
+///       end.nanos -= 1000000000;
+///     }
+/// ```
+///
+/// Example 3: Compute Duration from datetime.timedelta in Python.
+///
+/// ```text
+///     td = datetime.timedelta(days=3, minutes=10)
+///     duration = Duration()
+///     duration.FromTimedelta(td)
+/// ```
+///
+/// # JSON Mapping
+///
+/// In JSON format, the Duration type is encoded as a string rather than an
+/// object, where the string ends in the suffix "s" (indicating seconds) and
+/// is preceded by the number of seconds, with nanoseconds expressed as
+/// fractional seconds. For example, 3 seconds with 0 nanoseconds should be
+/// encoded in JSON format as "3s", while 3 seconds and 1 nanosecond should
+/// be expressed in JSON format as "3.000000001s", and 3 seconds and 1
+/// microsecond should be expressed in JSON format as "3.000001s".
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Duration {
+    /// Signed seconds of the span of time. Must be from -315,576,000,000
+    /// to +315,576,000,000 inclusive. Note: these bounds are computed from:
+    /// 60 sec/min * 60 min/hr * 24 hr/day * 365.25 days/year * 10000 years
+    pub seconds: i64,
+    /// Signed fractions of a second at nanosecond resolution of the span
+    /// of time. Durations less than one second are represented with a 0
+    /// `seconds` field and a positive or negative `nanos` field. For durations
+    /// of one second or more, a non-zero value for the `nanos` field must be
+    /// of the same sign as the `seconds` field. Must be from -999,999,999
+    /// to +999,999,999 inclusive.
+    pub nanos: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// A generic empty message that you can re-use to avoid defining duplicated
+/// empty messages in your APIs. A typical example is to use it as the request
+/// or the response type of an API method. For instance:
+///
+/// ```text
+///     service Foo {
+///       rpc Bar(google.protobuf.Empty) returns (google.protobuf.Empty);
+///     }
+/// ```
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Empty {
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// `FieldMask` represents a set of symbolic field paths, for example:
+///
+/// ```text
+///     paths: "f.a"
+///     paths: "f.b.d"
+/// ```
+///
+/// Here `f` represents a field in some root message, `a` and `b`
+/// fields in the message found in `f`, and `d` a field found in the
+/// message in `f.b`.
+///
+/// Field masks are used to specify a subset of fields that should be
+/// returned by a get operation or modified by an update operation.
+/// Field masks also have a custom JSON encoding (see below).
+///
+/// # Field Masks in Projections
+///
+/// When used in the context of a projection, a response message or
+/// sub-message is filtered by the API to only contain those fields as
+/// specified in the mask. For example, if the mask in the previous
+/// example is applied to a response message as follows:
+///
+/// ```text
+///     f {
+///       a : 22
+///       b {
+///         d : 1
+///         x : 2
+///       }
+///       y : 13
+///     }
+///     z: 8
+/// ```
+///
+/// The result will not contain specific values for fields x,y and z
+/// (their value will be set to the default, and omitted in proto text
+/// output):
+///
+///
+/// ```text
+///     f {
+///       a : 22
+///       b {
+///         d : 1
+///       }
+///     }
+/// ```
+///
+/// A repeated field is not allowed except at the last position of a
+/// paths string.
+///
+/// If a FieldMask object is not present in a get operation, the
+/// operation applies to all fields (as if a FieldMask of all fields
+/// had been specified).
+///
+/// Note that a field mask does not necessarily apply to the
+/// top-level response message. In case of a REST get operation, the
+/// field mask applies directly to the response, but in case of a REST
+/// list operation, the mask instead applies to each individual message
+/// in the returned resource list. In case of a REST custom method,
+/// other definitions may be used. Where the mask applies will be
+/// clearly documented together with its declaration in the API.  In
+/// any case, the effect on the returned resource/resources is required
+/// behavior for APIs.
+///
+/// # Field Masks in Update Operations
+///
+/// A field mask in update operations specifies which fields of the
+/// targeted resource are going to be updated. The API is required
+/// to only change the values of the fields as specified in the mask
+/// and leave the others untouched. If a resource is passed in to
+/// describe the updated values, the API ignores the values of all
+/// fields not covered by the mask.
+///
+/// If a repeated field is specified for an update operation, new values will
+/// be appended to the existing repeated field in the target resource. Note that
+/// a repeated field is only allowed in the last position of a `paths` string.
+///
+/// If a sub-message is specified in the last position of the field mask for an
+/// update operation, then new value will be merged into the existing sub-message
+/// in the target resource.
+///
+/// For example, given the target message:
+///
+/// ```text
+///     f {
+///       b {
+///         d: 1
+///         x: 2
+///       }
+///       c: [1]
+///     }
+/// ```
+///
+/// And an update message:
+///
+/// ```text
+///     f {
+///       b {
+///         d: 10
+///       }
+///       c: [2]
+///     }
+/// ```
+///
+/// then if the field mask is:
+///
+///  paths: \["f.b", "f.c"\]
+///
+/// then the result will be:
+///
+/// ```text
+///     f {
+///       b {
+///         d: 10
+///         x: 2
+///       }
+///       c: [1, 2]
+///     }
+/// ```
+///
+/// An implementation may provide options to override this default behavior for
+/// repeated and message fields.
+///
+/// Note that libraries which implement FieldMask resolution have various
+/// different behaviors in the face of empty masks or the special "*" mask.
+/// When implementing a service you should confirm these cases have the
+/// appropriate behavior in the underlying FieldMask library that you desire,
+/// and you may need to special case those cases in your application code if
+/// the underlying field mask library behavior differs from your intended
+/// service semantics.
+///
+/// Update methods implementing https://google.aip.dev/134
+/// - MUST support the special value * meaning "full replace"
+/// - MUST treat an omitted field mask as "replace fields which are present".
+///
+/// Other methods implementing https://google.aip.dev/157
+/// - SHOULD support the special value "*" to mean "get all".
+/// - MUST treat an omitted field mask to mean "get all", unless otherwise
+/// documented.
+///
+/// ## Considerations for HTTP REST
+///
+/// The HTTP kind of an update operation which uses a field mask must
+/// be set to PATCH instead of PUT in order to satisfy HTTP semantics
+/// (PUT must only be used for full updates).
+///
+/// # JSON Encoding of Field Masks
+///
+/// In JSON, a field mask is encoded as a single string where paths are
+/// separated by a comma. Fields name in each path are converted
+/// to/from lower-camel naming conventions.
+///
+/// As an example, consider the following message declarations:
+///
+/// ```text
+///     message Profile {
+///       User user = 1;
+///       Photo photo = 2;
+///     }
+///     message User {
+///       string display_name = 1;
+///       string address = 2;
+///     }
+/// ```
+///
+/// In proto a field mask for `Profile` may look as such:
+///
+/// ```text
+///     mask {
+///       paths: "user.display_name"
+///       paths: "photo"
+///     }
+/// ```
+///
+/// In JSON, the same mask is represented as below:
+///
+/// ```text
+///     {
+///       mask: "user.displayName,photo"
+///     }
+/// ```
+///
+/// # Field Masks and Oneof Fields
+///
+/// Field masks treat fields in oneofs just as regular fields. Consider the
+/// following message:
+///
+/// ```text
+///     message SampleMessage {
+///       oneof test_oneof {
+///         string name = 4;
+///         SubMessage sub_message = 9;
+///       }
+///     }
+/// ```
+///
+/// The field mask can be:
+///
+/// ```text
+///     mask {
+///       paths: "name"
+///     }
+/// ```
+///
+/// Or:
+///
+/// ```text
+///     mask {
+///       paths: "sub_message"
+///     }
+/// ```
+///
+/// Note that oneof type names ("test_oneof" in this case) cannot be used in
+/// paths.
+///
+/// ## Field Mask Verification
+///
+/// The implementation of any API method which has a FieldMask type field in the
+/// request should verify the included field paths, and return an
+/// `INVALID_ARGUMENT` error if any path is unmappable.
+#[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct FieldMask {
+    /// The set of field mask paths.
+    pub paths: ::std::vec::Vec<::std::string::String>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// `SourceContext` represents information about the source of a
+/// protobuf element, like the file in which it is defined.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct SourceContext {
+    /// The path-qualified name of the .proto file that contained the associated
+    /// protobuf element.  For example: `"google/protobuf/source_context.proto"`.
+    pub file_name: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Represents a JSON object.
+///
+/// An unordered key-value map, intending to perfectly capture the semantics of a
+/// JSON object. This enables parsing any arbitrary JSON payload as a message
+/// field in ProtoJSON format.
+///
+/// This follows RFC 8259 guidelines for interoperable JSON: notably this type
+/// cannot represent large Int64 values or `NaN`/`Infinity` numbers,
+/// since the JSON format generally does not support those values in its number
+/// type.
+///
+/// If you do not intend to parse arbitrary JSON into your message, a custom
+/// typed message should be preferred instead of using this type.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Struct {
+    /// Unordered map of dynamically typed values.
+    pub fields: ::std::collections::BTreeMap<::std::string::String, Value>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Represents a JSON value.
+///
+/// `Value` represents a dynamically typed value which can be either
+/// null, a number, a string, a boolean, a recursive struct value, or a
+/// list of values. A producer of value is expected to set one of these
+/// variants. Absence of any variant is an invalid state.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Value {
+    /// The kind of value.
+    pub kind: ::core::option::Option<value::Kind>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`Value`].
+pub mod value {
+    /// The kind of value.
+    #[derive(Clone, PartialEq, Debug)]
+    pub enum Kind {
+        /// Represents a JSON `null`.
+        NullValue(i32),
+        /// Represents a JSON number. Must not be `NaN`, `Infinity` or
+        /// `-Infinity`, since those are not supported in JSON. This also cannot
+        /// represent large Int64 values, since JSON format generally does not
+        /// support them in its number type.
+        NumberValue(f64),
+        /// Represents a JSON string.
+        StringValue(::std::string::String),
+        /// Represents a JSON boolean (`true` or `false` literal in JSON).
+        BoolValue(bool),
+        /// Represents a JSON object.
+        StructValue(super::Struct),
+        /// Represents a JSON array.
+        ListValue(super::ListValue),
+    }
+}
+/// Represents a JSON array.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct ListValue {
+    /// Repeated field of dynamically typed values.
+    pub values: ::std::vec::Vec<Value>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Represents a JSON `null`.
+///
+/// `NullValue` is a sentinel, using an enum with only one value to represent
+/// the null value for the `Value` type union.
+///
+/// A field of type `NullValue` with any value other than `0` is considered
+/// invalid. Most ProtoJSON serializers will emit a `Value` with a `null_value`
+/// set as a JSON `null` regardless of the integer value, and so will round trip
+/// to a `0` value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum NullValue {
+    /// Null value.
+    #[default]
+    NullValue = 0,
+}
+/// A Timestamp represents a point in time independent of any time zone or local
+/// calendar, encoded as a count of seconds and fractions of seconds at
+/// nanosecond resolution. The count is relative to an epoch at UTC midnight on
+/// January 1, 1970, in the proleptic Gregorian calendar which extends the
+/// Gregorian calendar backwards to year one.
+///
+/// All minutes are 60 seconds long. Leap seconds are "smeared" so that no leap
+/// second table is needed for interpretation, using a \[24-hour linear
+/// smear\](https://developers.google.com/time/smear).
+///
+/// The range is from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. By
+/// restricting to that range, we ensure that we can convert to and from \[RFC
+/// 3339\](https://www.ietf.org/rfc/rfc3339.txt) date strings.
+///
+/// # Examples
+///
+/// Example 1: Compute Timestamp from POSIX `time()`.
+///
+/// ```text
+///     Timestamp timestamp;
+///     timestamp.set_seconds(time(NULL));
+///     timestamp.set_nanos(0);
+/// ```
+///
+/// Example 2: Compute Timestamp from POSIX `gettimeofday()`.
+///
+/// ```text
+///     struct timeval tv;
+///     gettimeofday(&tv, NULL);
+///
+///     Timestamp timestamp;
+///     timestamp.set_seconds(tv.tv_sec);
+///     timestamp.set_nanos(tv.tv_usec * 1000);
+/// ```
+///
+/// Example 3: Compute Timestamp from Win32 `GetSystemTimeAsFileTime()`.
+///
+/// ```text
+///     FILETIME ft;
+///     GetSystemTimeAsFileTime(&ft);
+///     UINT64 ticks = (((UINT64)ft.dwHighDateTime) << 32) | ft.dwLowDateTime;
+///
+///     // A Windows tick is 100 nanoseconds. Windows epoch 1601-01-01T00:00:00Z
+///     // is 11644473600 seconds before Unix epoch 1970-01-01T00:00:00Z.
+///     Timestamp timestamp;
+///     timestamp.set_seconds((INT64) ((ticks / 10000000) - 11644473600LL));
+///     timestamp.set_nanos((INT32) ((ticks % 10000000) * 100));
+/// ```
+///
+/// Example 4: Compute Timestamp from Java `System.currentTimeMillis()`.
+///
+/// ```text
+///     long millis = System.currentTimeMillis();
+///
+///     Timestamp timestamp = Timestamp.newBuilder().setSeconds(millis / 1000)
+///         .setNanos((int) ((millis % 1000) * 1000000)).build();
+/// ```
+///
+/// Example 5: Compute Timestamp from Java `Instant.now()`.
+///
+/// ```text
+///     Instant now = Instant.now();
+///
+///     Timestamp timestamp =
+///         Timestamp.newBuilder().setSeconds(now.getEpochSecond())
+///             .setNanos(now.getNano()).build();
+/// ```
+///
+/// Example 6: Compute Timestamp from current time in Python.
+///
+/// ```text
+///     timestamp = Timestamp()
+///     timestamp.GetCurrentTime()
+/// ```
+///
+/// # JSON Mapping
+///
+/// In JSON format, the Timestamp type is encoded as a string in the
+/// \[RFC 3339\](https://www.ietf.org/rfc/rfc3339.txt) format. That is, the
+/// format is "{year}-{month}-{day}T{hour}:{min}:{sec}\[.{frac_sec}\]Z"
+/// where {year} is always expressed using four digits while {month}, {day},
+/// {hour}, {min}, and {sec} are zero-padded to two digits each. The fractional
+/// seconds, which can go up to 9 digits (i.e. up to 1 nanosecond resolution),
+/// are optional. The "Z" suffix indicates the timezone ("UTC"); the timezone
+/// is required. A ProtoJSON serializer should always use UTC (as indicated by
+/// "Z") when printing the Timestamp type and a ProtoJSON parser should be
+/// able to accept both UTC and other timezones (as indicated by an offset).
+///
+/// For example, "2017-01-15T01:30:15.01Z" encodes 15.01 seconds past
+/// 01:30 UTC on January 15, 2017.
+///
+/// In JavaScript, one can convert a Date object to this format using the
+/// standard
+/// \[toISOString()\](https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Global_Objects/Date/toISOString)
+/// method. In Python, a standard `datetime.datetime` object can be converted
+/// to this format using
+/// \[`strftime`\](https://docs.python.org/2/library/time.html#time.strftime) with
+/// the time format spec '%Y-%m-%dT%H:%M:%S.%fZ'. Likewise, in Java, one can use
+/// the Joda Time's \[`ISODateTimeFormat.dateTime()`\](
+/// http://joda-time.sourceforge.net/apidocs/org/joda/time/format/ISODateTimeFormat.html#dateTime()
+/// ) to obtain a formatter capable of generating timestamps in this format.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Timestamp {
+    /// Represents seconds of UTC time since Unix epoch 1970-01-01T00:00:00Z. Must
+    /// be between -62135596800 and 253402300799 inclusive (which corresponds to
+    /// 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z).
+    pub seconds: i64,
+    /// Non-negative fractions of a second at nanosecond resolution. This field is
+    /// the nanosecond portion of the duration, not an alternative to seconds.
+    /// Negative second values with fractions must still have non-negative nanos
+    /// values that count forward in time. Must be between 0 and 999,999,999
+    /// inclusive.
+    pub nanos: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// A protocol buffer message type.
+///
+/// New usages of this message as an alternative to DescriptorProto are strongly
+/// discouraged. This message does not reliability preserve all information
+/// necessary to model the schema and preserve semantics. Instead make use of
+/// FileDescriptorSet which preserves the necessary information.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Type {
+    /// The fully qualified message name.
+    pub name: ::std::string::String,
+    /// The list of fields.
+    pub fields: ::std::vec::Vec<Field>,
+    /// The list of types appearing in `oneof` definitions in this type.
+    pub oneofs: ::std::vec::Vec<::std::string::String>,
+    /// The protocol buffer options.
+    pub options: ::std::vec::Vec<Option>,
+    /// The source context.
+    pub source_context: ::core::option::Option<SourceContext>,
+    /// The source syntax.
+    pub syntax: i32,
+    /// The source edition string, only valid when syntax is SYNTAX_EDITIONS.
+    pub edition: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// A single field of a message type.
+///
+/// New usages of this message as an alternative to FieldDescriptorProto are
+/// strongly discouraged. This message does not reliability preserve all
+/// information necessary to model the schema and preserve semantics. Instead
+/// make use of FileDescriptorSet which preserves the necessary information.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Field {
+    /// The field type.
+    pub kind: i32,
+    /// The field cardinality.
+    pub cardinality: i32,
+    /// The field number.
+    pub number: i32,
+    /// The field name.
+    pub name: ::std::string::String,
+    /// The field type URL, without the scheme, for message or enumeration
+    /// types. Example: `"type.googleapis.com/google.protobuf.Timestamp"`.
+    pub type_url: ::std::string::String,
+    /// The index of the field type in `Type.oneofs`, for message or enumeration
+    /// types. The first type has index 1; zero means the type is not in the list.
+    pub oneof_index: i32,
+    /// Whether to use alternative packed wire representation.
+    pub packed: bool,
+    /// The protocol buffer options.
+    pub options: ::std::vec::Vec<Option>,
+    /// The field JSON name.
+    pub json_name: ::std::string::String,
+    /// The string value of the default value of this field. Proto2 syntax only.
+    pub default_value: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Nested types and oneofs of [`Field`].
+pub mod field {
+    /// Basic field types.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum Kind {
+        /// Field type unknown.
+        #[default]
+        TypeUnknown = 0,
+        /// Field type double.
+        TypeDouble = 1,
+        /// Field type float.
+        TypeFloat = 2,
+        /// Field type int64.
+        TypeInt64 = 3,
+        /// Field type uint64.
+        TypeUint64 = 4,
+        /// Field type int32.
+        TypeInt32 = 5,
+        /// Field type fixed64.
+        TypeFixed64 = 6,
+        /// Field type fixed32.
+        TypeFixed32 = 7,
+        /// Field type bool.
+        TypeBool = 8,
+        /// Field type string.
+        TypeString = 9,
+        /// Field type group. Proto2 syntax only, and deprecated.
+        TypeGroup = 10,
+        /// Field type message.
+        TypeMessage = 11,
+        /// Field type bytes.
+        TypeBytes = 12,
+        /// Field type uint32.
+        TypeUint32 = 13,
+        /// Field type enum.
+        TypeEnum = 14,
+        /// Field type sfixed32.
+        TypeSfixed32 = 15,
+        /// Field type sfixed64.
+        TypeSfixed64 = 16,
+        /// Field type sint32.
+        TypeSint32 = 17,
+        /// Field type sint64.
+        TypeSint64 = 18,
+    }
+    /// Whether a field is optional, required, or repeated.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[repr(i32)]
+    pub enum Cardinality {
+        /// For fields with unknown cardinality.
+        #[default]
+        Unknown = 0,
+        /// For optional fields.
+        Optional = 1,
+        /// For required fields. Proto2 syntax only.
+        Required = 2,
+        /// For repeated fields.
+        Repeated = 3,
+    }
+    impl Kind {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Kind::TypeUnknown => "TYPE_UNKNOWN",
+                Kind::TypeDouble => "TYPE_DOUBLE",
+                Kind::TypeFloat => "TYPE_FLOAT",
+                Kind::TypeInt64 => "TYPE_INT64",
+                Kind::TypeUint64 => "TYPE_UINT64",
+                Kind::TypeInt32 => "TYPE_INT32",
+                Kind::TypeFixed64 => "TYPE_FIXED64",
+                Kind::TypeFixed32 => "TYPE_FIXED32",
+                Kind::TypeBool => "TYPE_BOOL",
+                Kind::TypeString => "TYPE_STRING",
+                Kind::TypeGroup => "TYPE_GROUP",
+                Kind::TypeMessage => "TYPE_MESSAGE",
+                Kind::TypeBytes => "TYPE_BYTES",
+                Kind::TypeUint32 => "TYPE_UINT32",
+                Kind::TypeEnum => "TYPE_ENUM",
+                Kind::TypeSfixed32 => "TYPE_SFIXED32",
+                Kind::TypeSfixed64 => "TYPE_SFIXED64",
+                Kind::TypeSint32 => "TYPE_SINT32",
+                Kind::TypeSint64 => "TYPE_SINT64",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "TYPE_UNKNOWN" => ::core::option::Option::Some(Kind::TypeUnknown),
+                "TYPE_DOUBLE" => ::core::option::Option::Some(Kind::TypeDouble),
+                "TYPE_FLOAT" => ::core::option::Option::Some(Kind::TypeFloat),
+                "TYPE_INT64" => ::core::option::Option::Some(Kind::TypeInt64),
+                "TYPE_UINT64" => ::core::option::Option::Some(Kind::TypeUint64),
+                "TYPE_INT32" => ::core::option::Option::Some(Kind::TypeInt32),
+                "TYPE_FIXED64" => ::core::option::Option::Some(Kind::TypeFixed64),
+                "TYPE_FIXED32" => ::core::option::Option::Some(Kind::TypeFixed32),
+                "TYPE_BOOL" => ::core::option::Option::Some(Kind::TypeBool),
+                "TYPE_STRING" => ::core::option::Option::Some(Kind::TypeString),
+                "TYPE_GROUP" => ::core::option::Option::Some(Kind::TypeGroup),
+                "TYPE_MESSAGE" => ::core::option::Option::Some(Kind::TypeMessage),
+                "TYPE_BYTES" => ::core::option::Option::Some(Kind::TypeBytes),
+                "TYPE_UINT32" => ::core::option::Option::Some(Kind::TypeUint32),
+                "TYPE_ENUM" => ::core::option::Option::Some(Kind::TypeEnum),
+                "TYPE_SFIXED32" => ::core::option::Option::Some(Kind::TypeSfixed32),
+                "TYPE_SFIXED64" => ::core::option::Option::Some(Kind::TypeSfixed64),
+                "TYPE_SINT32" => ::core::option::Option::Some(Kind::TypeSint32),
+                "TYPE_SINT64" => ::core::option::Option::Some(Kind::TypeSint64),
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 18)
+        }
+    }
+    impl crate::json::JsonEnum for Kind {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
+    }
+    impl ::core::convert::From<Kind> for i32 {
+        fn from(value: Kind) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for Kind {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<Kind, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(Kind::TypeUnknown),
+                1 => ::core::result::Result::Ok(Kind::TypeDouble),
+                2 => ::core::result::Result::Ok(Kind::TypeFloat),
+                3 => ::core::result::Result::Ok(Kind::TypeInt64),
+                4 => ::core::result::Result::Ok(Kind::TypeUint64),
+                5 => ::core::result::Result::Ok(Kind::TypeInt32),
+                6 => ::core::result::Result::Ok(Kind::TypeFixed64),
+                7 => ::core::result::Result::Ok(Kind::TypeFixed32),
+                8 => ::core::result::Result::Ok(Kind::TypeBool),
+                9 => ::core::result::Result::Ok(Kind::TypeString),
+                10 => ::core::result::Result::Ok(Kind::TypeGroup),
+                11 => ::core::result::Result::Ok(Kind::TypeMessage),
+                12 => ::core::result::Result::Ok(Kind::TypeBytes),
+                13 => ::core::result::Result::Ok(Kind::TypeUint32),
+                14 => ::core::result::Result::Ok(Kind::TypeEnum),
+                15 => ::core::result::Result::Ok(Kind::TypeSfixed32),
+                16 => ::core::result::Result::Ok(Kind::TypeSfixed64),
+                17 => ::core::result::Result::Ok(Kind::TypeSint32),
+                18 => ::core::result::Result::Ok(Kind::TypeSint64),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+    impl Cardinality {
+        /// The value's name as written in the .proto file.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Cardinality::Unknown => "CARDINALITY_UNKNOWN",
+                Cardinality::Optional => "CARDINALITY_OPTIONAL",
+                Cardinality::Required => "CARDINALITY_REQUIRED",
+                Cardinality::Repeated => "CARDINALITY_REPEATED",
+            }
+        }
+        /// The value with this name in the .proto file (aliases included).
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "CARDINALITY_UNKNOWN" => {
+                    ::core::option::Option::Some(Cardinality::Unknown)
+                }
+                "CARDINALITY_OPTIONAL" => {
+                    ::core::option::Option::Some(Cardinality::Optional)
+                }
+                "CARDINALITY_REQUIRED" => {
+                    ::core::option::Option::Some(Cardinality::Required)
+                }
+                "CARDINALITY_REPEATED" => {
+                    ::core::option::Option::Some(Cardinality::Repeated)
+                }
+                _ => ::core::option::Option::None,
+            }
+        }
+        /// Whether `value` is a number this enum declares.
+        pub fn is_valid(value: i32) -> bool {
+            matches!(value, 0..= 3)
+        }
+    }
+    impl crate::json::JsonEnum for Cardinality {
+        fn number_of(name: &str) -> ::core::option::Option<i32> {
+            Self::from_str_name(name).map(|value| value as i32)
+        }
+        fn is_known(number: i32) -> bool {
+            Self::is_valid(number)
+        }
+        const CLOSED: bool = false;
+    }
+    impl ::core::convert::From<Cardinality> for i32 {
+        fn from(value: Cardinality) -> i32 {
+            value as i32
+        }
+    }
+    impl ::core::convert::TryFrom<i32> for Cardinality {
+        type Error = crate::prost::UnknownEnumValue;
+        fn try_from(
+            value: i32,
+        ) -> ::core::result::Result<Cardinality, crate::prost::UnknownEnumValue> {
+            match value {
+                0 => ::core::result::Result::Ok(Cardinality::Unknown),
+                1 => ::core::result::Result::Ok(Cardinality::Optional),
+                2 => ::core::result::Result::Ok(Cardinality::Required),
+                3 => ::core::result::Result::Ok(Cardinality::Repeated),
+                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
+            }
+        }
+    }
+}
+/// Enum type definition.
+///
+/// New usages of this message as an alternative to EnumDescriptorProto are
+/// strongly discouraged. This message does not reliability preserve all
+/// information necessary to model the schema and preserve semantics. Instead
+/// make use of FileDescriptorSet which preserves the necessary information.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Enum {
+    /// Enum type name.
+    pub name: ::std::string::String,
+    /// Enum value definitions.
+    pub enumvalue: ::std::vec::Vec<EnumValue>,
+    /// Protocol buffer options.
+    pub options: ::std::vec::Vec<Option>,
+    /// The source context.
+    pub source_context: ::core::option::Option<SourceContext>,
+    /// The source syntax.
+    pub syntax: i32,
+    /// The source edition string, only valid when syntax is SYNTAX_EDITIONS.
+    pub edition: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Enum value definition.
+///
+/// New usages of this message as an alternative to EnumValueDescriptorProto are
+/// strongly discouraged. This message does not reliability preserve all
+/// information necessary to model the schema and preserve semantics. Instead
+/// make use of FileDescriptorSet which preserves the necessary information.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct EnumValue {
+    /// Enum value name.
+    pub name: ::std::string::String,
+    /// Enum value number.
+    pub number: i32,
+    /// Protocol buffer options.
+    pub options: ::std::vec::Vec<Option>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// A protocol buffer option, which can be attached to a message, field,
+/// enumeration, etc.
+///
+/// New usages of this message as an alternative to FileOptions, MessageOptions,
+/// FieldOptions, EnumOptions, EnumValueOptions, ServiceOptions, or MethodOptions
+/// are strongly discouraged.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Option {
+    /// The option's name. For protobuf built-in options (options defined in
+    /// descriptor.proto), this is the short name. For example, `"map_entry"`.
+    /// For custom options, it should be the fully-qualified name. For example,
+    /// `"google.api.http"`.
+    pub name: ::std::string::String,
+    /// The option's value packed in an Any message. If the value is a primitive,
+    /// the corresponding wrapper type defined in google/protobuf/wrappers.proto
+    /// should be used. If the value is an enum, it should be stored as an int32
+    /// value using the google.protobuf.Int32Value type.
+    pub value: ::core::option::Option<Any>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// The syntax in which a protocol buffer element is defined.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i32)]
+pub enum Syntax {
+    /// Syntax `proto2`.
+    #[default]
+    Proto2 = 0,
+    /// Syntax `proto3`.
+    Proto3 = 1,
+    /// Syntax `editions`.
+    Editions = 2,
+}
+/// Wrapper message for `double`.
+///
+/// The JSON representation for `DoubleValue` is JSON number.
+///
+/// Not recommended for use in new APIs, but still useful for legacy APIs and
+/// has no plan to be removed.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct DoubleValue {
+    /// The double value.
+    pub value: f64,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Wrapper message for `float`.
+///
+/// The JSON representation for `FloatValue` is JSON number.
+///
+/// Not recommended for use in new APIs, but still useful for legacy APIs and
+/// has no plan to be removed.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct FloatValue {
+    /// The float value.
+    pub value: f32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Wrapper message for `int64`.
+///
+/// The JSON representation for `Int64Value` is JSON string.
+///
+/// Not recommended for use in new APIs, but still useful for legacy APIs and
+/// has no plan to be removed.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Int64Value {
+    /// The int64 value.
+    pub value: i64,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Wrapper message for `uint64`.
+///
+/// The JSON representation for `UInt64Value` is JSON string.
+///
+/// Not recommended for use in new APIs, but still useful for legacy APIs and
+/// has no plan to be removed.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct UInt64Value {
+    /// The uint64 value.
+    pub value: u64,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Wrapper message for `int32`.
+///
+/// The JSON representation for `Int32Value` is JSON number.
+///
+/// Not recommended for use in new APIs, but still useful for legacy APIs and
+/// has no plan to be removed.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Int32Value {
+    /// The int32 value.
+    pub value: i32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Wrapper message for `uint32`.
+///
+/// The JSON representation for `UInt32Value` is JSON number.
+///
+/// Not recommended for use in new APIs, but still useful for legacy APIs and
+/// has no plan to be removed.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct UInt32Value {
+    /// The uint32 value.
+    pub value: u32,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Wrapper message for `bool`.
+///
+/// The JSON representation for `BoolValue` is JSON `true` and `false`.
+///
+/// Not recommended for use in new APIs, but still useful for legacy APIs and
+/// has no plan to be removed.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct BoolValue {
+    /// The bool value.
+    pub value: bool,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Wrapper message for `string`.
+///
+/// The JSON representation for `StringValue` is JSON string.
+///
+/// Not recommended for use in new APIs, but still useful for legacy APIs and
+/// has no plan to be removed.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct StringValue {
+    /// The string value.
+    pub value: ::std::string::String,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
+/// Wrapper message for `bytes`.
+///
+/// The JSON representation for `BytesValue` is JSON string.
+///
+/// Not recommended for use in new APIs, but still useful for legacy APIs and
+/// has no plan to be removed.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct BytesValue {
+    /// The bytes value.
+    pub value: ::std::vec::Vec<u8>,
+    /// Fields this code does not know, kept so they are written back unchanged.
+    pub unknown_fields: crate::UnknownFields,
+}
 impl crate::prost::Message for Any {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.type_url.is_empty() {
@@ -130,7 +5841,6 @@ impl crate::prost::Message for Any {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Any {
     const NAME: &'static str = "Any";
     const PACKAGE: &'static str = "google.protobuf";
@@ -141,63 +5851,6 @@ impl crate::prost::Name for Any {
         "type.googleapis.com/google.protobuf.Any".into()
     }
 }
-/// Api is a light-weight descriptor for an API Interface.
-///
-/// Interfaces are also described as "protocol buffer services" in some contexts,
-/// such as by the "service" keyword in a .proto file, but they are different
-/// from API Services, which represent a concrete implementation of an interface
-/// as opposed to simply a description of methods and bindings. They are also
-/// sometimes simply referred to as "APIs" in other contexts, such as the name of
-/// this message itself. See https://cloud.google.com/apis/design/glossary for
-/// detailed terminology.
-///
-/// New usages of this message as an alternative to ServiceDescriptorProto are
-/// strongly discouraged. This message does not reliability preserve all
-/// information necessary to model the schema and preserve semantics. Instead
-/// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Api {
-    /// The fully qualified name of this interface, including package name
-    /// followed by the interface's simple name.
-    pub name: ::std::string::String,
-    /// The methods of this interface, in unspecified order.
-    pub methods: ::std::vec::Vec<Method>,
-    /// Any metadata attached to the interface.
-    pub options: ::std::vec::Vec<Option>,
-    /// A version string for this interface. If specified, must have the form
-    /// `major-version.minor-version`, as in `1.10`. If the minor version is
-    /// omitted, it defaults to zero. If the entire version field is empty, the
-    /// major version is derived from the package name, as outlined below. If the
-    /// field is not empty, the version in the package name will be verified to be
-    /// consistent with what is provided here.
-    ///
-    /// The versioning schema uses \[semantic
-    /// versioning\](http://semver.org) where the major version number
-    /// indicates a breaking change and the minor version an additive,
-    /// non-breaking change. Both version numbers are signals to users
-    /// what to expect from different versions, and should be carefully
-    /// chosen based on the product plan.
-    ///
-    /// The major version is also reflected in the package name of the
-    /// interface, which must end in `v<major-version>`, as in
-    /// `google.feature.v1`. For major versions 0 and 1, the suffix can
-    /// be omitted. Zero major versions must only be used for
-    /// experimental, non-GA interfaces.
-    pub version: ::std::string::String,
-    /// Source context for the protocol buffer service represented by this
-    /// message.
-    pub source_context: ::core::option::Option<SourceContext>,
-    /// Included interfaces. See \[Mixin\]\[\].
-    pub mixins: ::std::vec::Vec<Mixin>,
-    /// The source syntax of the service.
-    pub syntax: i32,
-    /// The source edition string, only valid when syntax is SYNTAX_EDITIONS.
-    pub edition: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Api {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -327,7 +5980,6 @@ impl crate::prost::Message for Api {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for Api {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -388,7 +6040,6 @@ impl crate::json::JsonMessage for Api {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for Api {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -481,14 +6132,10 @@ impl crate::json::JsonFields for Api {
                 self.edition = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Api {
     const NAME: &'static str = "Api";
     const PACKAGE: &'static str = "google.protobuf";
@@ -499,7 +6146,6 @@ impl crate::prost::Name for Api {
         "type.googleapis.com/google.protobuf.Api".into()
     }
 }
-#[allow(deprecated)]
 impl Api {
     /// `syntax` as an enum; its default if unset or unknown to this code.
     pub fn syntax(&self) -> Syntax {
@@ -509,42 +6155,6 @@ impl Api {
     pub fn set_syntax(&mut self, value: Syntax) {
         self.syntax = value as i32;
     }
-}
-/// Method represents a method of an API interface.
-///
-/// New usages of this message as an alternative to MethodDescriptorProto are
-/// strongly discouraged. This message does not reliability preserve all
-/// information necessary to model the schema and preserve semantics. Instead
-/// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Method {
-    /// The simple name of this method.
-    pub name: ::std::string::String,
-    /// A URL of the input message type.
-    pub request_type_url: ::std::string::String,
-    /// If true, the request is streamed.
-    pub request_streaming: bool,
-    /// The URL of the output message type.
-    pub response_type_url: ::std::string::String,
-    /// If true, the response is streamed.
-    pub response_streaming: bool,
-    /// Any metadata attached to the method.
-    pub options: ::std::vec::Vec<Option>,
-    /// The source syntax of this method.
-    ///
-    /// This field should be ignored, instead the syntax should be inherited from
-    /// Api. This is similar to Field and EnumValue.
-    #[deprecated]
-    pub syntax: i32,
-    /// The source edition string, only valid when syntax is SYNTAX_EDITIONS.
-    ///
-    /// This field should be ignored, instead the edition should be inherited from
-    /// Api. This is similar to Field and EnumValue.
-    #[deprecated]
-    pub edition: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
 }
 #[allow(deprecated)]
 impl crate::prost::Message for Method {
@@ -840,14 +6450,10 @@ impl crate::json::JsonFields for Method {
                 self.edition = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Method {
     const NAME: &'static str = "Method";
     const PACKAGE: &'static str = "google.protobuf";
@@ -869,107 +6475,6 @@ impl Method {
         self.syntax = value as i32;
     }
 }
-/// Declares an API Interface to be included in this interface. The including
-/// interface must redeclare all the methods from the included interface, but
-/// documentation and options are inherited as follows:
-///
-/// - If after comment and whitespace stripping, the documentation
-///   string of the redeclared method is empty, it will be inherited
-///   from the original method.
-///
-/// - Each annotation belonging to the service config (http,
-///   visibility) which is not set in the redeclared method will be
-///   inherited.
-///
-/// - If an http annotation is inherited, the path pattern will be
-///   modified as follows. Any version prefix will be replaced by the
-///   version of the including interface plus the \[root\]\[\] path if
-///   specified.
-///
-/// Example of a simple mixin:
-///
-/// ```text
-///     package google.acl.v1;
-///     service AccessControl {
-///       // Get the underlying ACL object.
-///       rpc GetAcl(GetAclRequest) returns (Acl) {
-///         option (google.api.http).get = "/v1/{resource=**}:getAcl";
-///       }
-///     }
-///
-///     package google.storage.v2;
-///     service Storage {
-///       rpc GetAcl(GetAclRequest) returns (Acl);
-///
-///       // Get a data record.
-///       rpc GetData(GetDataRequest) returns (Data) {
-///         option (google.api.http).get = "/v2/{resource=**}";
-///       }
-///     }
-/// ```
-///
-/// Example of a mixin configuration:
-///
-/// ```text
-///     apis:
-///     - name: google.storage.v2.Storage
-///       mixins:
-///       - name: google.acl.v1.AccessControl
-/// ```
-///
-/// The mixin construct implies that all methods in `AccessControl` are
-/// also declared with same name and request/response types in
-/// `Storage`. A documentation generator or annotation processor will
-/// see the effective `Storage.GetAcl` method after inheriting
-/// documentation and annotations as follows:
-///
-/// ```text
-///     service Storage {
-///       // Get the underlying ACL object.
-///       rpc GetAcl(GetAclRequest) returns (Acl) {
-///         option (google.api.http).get = "/v2/{resource=**}:getAcl";
-///       }
-///       ...
-///     }
-/// ```
-///
-/// Note how the version in the path pattern changed from `v1` to `v2`.
-///
-/// If the `root` field in the mixin is specified, it should be a
-/// relative path under which inherited HTTP paths are placed. Example:
-///
-/// ```text
-///     apis:
-///     - name: google.storage.v2.Storage
-///       mixins:
-///       - name: google.acl.v1.AccessControl
-///         root: acls
-/// ```
-///
-/// This implies the following inherited HTTP annotation:
-///
-/// ```text
-///     service Storage {
-///       // Get the underlying ACL object.
-///       rpc GetAcl(GetAclRequest) returns (Acl) {
-///         option (google.api.http).get = "/v2/acls/{resource=**}:getAcl";
-///       }
-///       ...
-///     }
-/// ```
-#[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Mixin {
-    /// The fully qualified name of the interface which is included.
-    pub name: ::std::string::String,
-    /// If non-empty specifies a path under which inherited HTTP paths
-    /// are rooted.
-    pub root: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Mixin {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -1019,7 +6524,6 @@ impl crate::prost::Message for Mixin {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for Mixin {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1042,7 +6546,6 @@ impl crate::json::JsonMessage for Mixin {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for Mixin {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1070,14 +6573,10 @@ impl crate::json::JsonFields for Mixin {
                 self.root = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Mixin {
     const NAME: &'static str = "Mixin";
     const PACKAGE: &'static str = "google.protobuf";
@@ -1088,16 +6587,6 @@ impl crate::prost::Name for Mixin {
         "type.googleapis.com/google.protobuf.Mixin".into()
     }
 }
-/// The protocol compiler can output a FileDescriptorSet containing the .proto
-/// files it parses.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct FileDescriptorSet {
-    pub file: ::std::vec::Vec<FileDescriptorProto>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for FileDescriptorSet {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::message::encode_repeated(1, &self.file, buf);
@@ -1133,7 +6622,6 @@ impl crate::prost::Message for FileDescriptorSet {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for FileDescriptorSet {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1154,7 +6642,6 @@ impl crate::json::JsonMessage for FileDescriptorSet {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for FileDescriptorSet {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1181,14 +6668,10 @@ impl crate::json::JsonFields for FileDescriptorSet {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for FileDescriptorSet {
     const NAME: &'static str = "FileDescriptorSet";
     const PACKAGE: &'static str = "google.protobuf";
@@ -1199,52 +6682,6 @@ impl crate::prost::Name for FileDescriptorSet {
         "type.googleapis.com/google.protobuf.FileDescriptorSet".into()
     }
 }
-/// Describes a complete .proto file.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct FileDescriptorProto {
-    /// file name, relative to root of source tree
-    pub name: ::core::option::Option<::std::string::String>,
-    /// e.g. "foo", "foo.bar", etc.
-    pub package: ::core::option::Option<::std::string::String>,
-    /// Names of files imported by this file.
-    pub dependency: ::std::vec::Vec<::std::string::String>,
-    /// Indexes of the public imported files in the dependency list above.
-    pub public_dependency: ::std::vec::Vec<i32>,
-    /// Indexes of the weak imported files in the dependency list.
-    /// For Google-internal migration only. Do not use.
-    pub weak_dependency: ::std::vec::Vec<i32>,
-    /// Names of files imported by this file purely for the purpose of providing
-    /// option extensions. These are excluded from the dependency list above.
-    pub option_dependency: ::std::vec::Vec<::std::string::String>,
-    /// All top-level definitions in this file.
-    pub message_type: ::std::vec::Vec<DescriptorProto>,
-    pub enum_type: ::std::vec::Vec<EnumDescriptorProto>,
-    pub service: ::std::vec::Vec<ServiceDescriptorProto>,
-    pub extension: ::std::vec::Vec<FieldDescriptorProto>,
-    pub options: ::core::option::Option<FileOptions>,
-    /// This field contains optional information about the original source code.
-    /// You may safely remove this entire field without harming runtime
-    /// functionality of the descriptors -- the information is needed only by
-    /// development tools.
-    pub source_code_info: ::core::option::Option<SourceCodeInfo>,
-    /// The syntax of the proto file.
-    /// The supported values are "proto2", "proto3", and "editions".
-    ///
-    /// If `edition` is present, this value must be "editions".
-    /// WARNING: This field should only be used by protobuf plugins or special
-    /// cases like the proto compiler. Other uses are discouraged and
-    /// developers should rely on the protoreflect APIs for their client language.
-    pub syntax: ::core::option::Option<::std::string::String>,
-    /// The edition of the proto file.
-    /// WARNING: This field should only be used by protobuf plugins or special
-    /// cases like the proto compiler. Other uses are discouraged and
-    /// developers should rely on the protoreflect APIs for their client language.
-    pub edition: ::core::option::Option<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for FileDescriptorProto {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.name {
@@ -1418,7 +6855,6 @@ impl crate::prost::Message for FileDescriptorProto {
                     .map_err(crate::codegen::field_error(STRUCT_NAME, "syntax"))
             }
             14 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -1487,7 +6923,6 @@ impl crate::prost::Message for FileDescriptorProto {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for FileDescriptorProto {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -1588,7 +7023,6 @@ impl crate::json::JsonMessage for FileDescriptorProto {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for FileDescriptorProto {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -1741,14 +7175,10 @@ impl crate::json::JsonFields for FileDescriptorProto {
                     .flatten();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for FileDescriptorProto {
     const NAME: &'static str = "FileDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -1759,7 +7189,6 @@ impl crate::prost::Name for FileDescriptorProto {
         "type.googleapis.com/google.protobuf.FileDescriptorProto".into()
     }
 }
-#[allow(deprecated)]
 impl FileDescriptorProto {
     /// `name`, or its default if unset.
     pub fn name(&self) -> &str {
@@ -1793,28 +7222,6 @@ impl FileDescriptorProto {
         self.edition = ::core::option::Option::Some(value as i32);
     }
 }
-/// Describes a message type.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct DescriptorProto {
-    pub name: ::core::option::Option<::std::string::String>,
-    pub field: ::std::vec::Vec<FieldDescriptorProto>,
-    pub extension: ::std::vec::Vec<FieldDescriptorProto>,
-    pub nested_type: ::std::vec::Vec<DescriptorProto>,
-    pub enum_type: ::std::vec::Vec<EnumDescriptorProto>,
-    pub extension_range: ::std::vec::Vec<descriptor_proto::ExtensionRange>,
-    pub oneof_decl: ::std::vec::Vec<OneofDescriptorProto>,
-    pub options: ::core::option::Option<MessageOptions>,
-    pub reserved_range: ::std::vec::Vec<descriptor_proto::ReservedRange>,
-    /// Reserved field names, which may not be used by fields in the same message.
-    /// A given name may only be reserved once.
-    pub reserved_name: ::std::vec::Vec<::std::string::String>,
-    /// Support for `export` and `local` keywords on enums.
-    pub visibility: ::core::option::Option<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for DescriptorProto {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.name {
@@ -1938,7 +7345,6 @@ impl crate::prost::Message for DescriptorProto {
                     .map_err(crate::codegen::field_error(STRUCT_NAME, "reserved_name"))
             }
             11 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -1992,7 +7398,6 @@ impl crate::prost::Message for DescriptorProto {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for DescriptorProto {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2085,7 +7490,6 @@ impl crate::json::JsonMessage for DescriptorProto {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for DescriptorProto {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2226,14 +7630,10 @@ impl crate::json::JsonFields for DescriptorProto {
                     .flatten();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for DescriptorProto {
     const NAME: &'static str = "DescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -2244,7 +7644,6 @@ impl crate::prost::Name for DescriptorProto {
         "type.googleapis.com/google.protobuf.DescriptorProto".into()
     }
 }
-#[allow(deprecated)]
 impl DescriptorProto {
     /// `name`, or its default if unset.
     pub fn name(&self) -> &str {
@@ -2264,381 +7663,6 @@ impl DescriptorProto {
         self.visibility = ::core::option::Option::Some(value as i32);
     }
 }
-/// Nested types and oneofs of [`DescriptorProto`].
-pub mod descriptor_proto {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct ExtensionRange {
-        /// Inclusive.
-        pub start: ::core::option::Option<i32>,
-        /// Exclusive.
-        pub end: ::core::option::Option<i32>,
-        pub options: ::core::option::Option<super::ExtensionRangeOptions>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for ExtensionRange {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.start {
-                crate::codegen::int32::encode(1, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.end {
-                crate::codegen::int32::encode(2, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.options {
-                crate::codegen::message::encode(3, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            const STRUCT_NAME: &str = "ExtensionRange";
-            match tag {
-                1 if wire_type == crate::codegen::WireType::Varint => {
-                    crate::codegen::int32::merge(
-                            wire_type,
-                            self
-                                .start
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "start"))
-                }
-                2 if wire_type == crate::codegen::WireType::Varint => {
-                    crate::codegen::int32::merge(
-                            wire_type,
-                            self
-                                .end
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "end"))
-                }
-                3 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::message::merge(
-                            wire_type,
-                            self
-                                .options
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "options"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .start
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(1, value))
-                + self
-                    .end
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(2, value))
-                + self
-                    .options
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::message::encoded_len(3, value))
-        }
-        fn clear(&mut self) {
-            self.start = ::core::option::Option::None;
-            self.end = ::core::option::Option::None;
-            self.options = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for ExtensionRange {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.start {
-                writer.key("start", "start");
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.end {
-                writer.key("end", "end");
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.options {
-                writer.key("options", "options");
-                v.write_json(writer);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for ExtensionRange {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "start" => ::core::option::Option::Some(1),
-                "end" => ::core::option::Option::Some(2),
-                "options" => ::core::option::Option::Some(3),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    self.start = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    self.end = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                3 => {
-                    self.options = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Msg<super::ExtensionRangeOptions>,
-                            >::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for ExtensionRange {
-        const NAME: &'static str = "DescriptorProto.ExtensionRange";
-        const PACKAGE: &'static str = "google.protobuf";
-        fn full_name() -> ::std::string::String {
-            "google.protobuf.DescriptorProto.ExtensionRange".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.protobuf.DescriptorProto.ExtensionRange".into()
-        }
-    }
-    #[allow(deprecated)]
-    impl ExtensionRange {
-        /// `start`, or its default if unset.
-        pub fn start(&self) -> i32 {
-            match &self.start {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-        /// `end`, or its default if unset.
-        pub fn end(&self) -> i32 {
-            match &self.end {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-    }
-    /// Range of reserved tag numbers. Reserved tag numbers may not be used by
-    /// fields or extension ranges in the same message. Reserved ranges may
-    /// not overlap.
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct ReservedRange {
-        /// Inclusive.
-        pub start: ::core::option::Option<i32>,
-        /// Exclusive.
-        pub end: ::core::option::Option<i32>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for ReservedRange {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.start {
-                crate::codegen::int32::encode(1, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.end {
-                crate::codegen::int32::encode(2, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            const STRUCT_NAME: &str = "ReservedRange";
-            match tag {
-                1 if wire_type == crate::codegen::WireType::Varint => {
-                    crate::codegen::int32::merge(
-                            wire_type,
-                            self
-                                .start
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "start"))
-                }
-                2 if wire_type == crate::codegen::WireType::Varint => {
-                    crate::codegen::int32::merge(
-                            wire_type,
-                            self
-                                .end
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "end"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .start
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(1, value))
-                + self
-                    .end
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(2, value))
-        }
-        fn clear(&mut self) {
-            self.start = ::core::option::Option::None;
-            self.end = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for ReservedRange {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.start {
-                writer.key("start", "start");
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.end {
-                writer.key("end", "end");
-                writer.int32(*v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for ReservedRange {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "start" => ::core::option::Option::Some(1),
-                "end" => ::core::option::Option::Some(2),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    self.start = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    self.end = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for ReservedRange {
-        const NAME: &'static str = "DescriptorProto.ReservedRange";
-        const PACKAGE: &'static str = "google.protobuf";
-        fn full_name() -> ::std::string::String {
-            "google.protobuf.DescriptorProto.ReservedRange".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.protobuf.DescriptorProto.ReservedRange".into()
-        }
-    }
-    #[allow(deprecated)]
-    impl ReservedRange {
-        /// `start`, or its default if unset.
-        pub fn start(&self) -> i32 {
-            match &self.start {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-        /// `end`, or its default if unset.
-        pub fn end(&self) -> i32 {
-            match &self.end {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-    }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct ExtensionRangeOptions {
-    /// The parser stores options it doesn't recognize here. See above.
-    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
-    /// For external users: DO NOT USE. We are in the process of open sourcing
-    /// extension declaration and executing internal cleanups before it can be
-    /// used externally.
-    pub declaration: ::std::vec::Vec<extension_range_options::Declaration>,
-    /// Any features defined in the specific edition.
-    pub features: ::core::option::Option<FeatureSet>,
-    /// The verification state of the range.
-    /// TODO: flip the default to DECLARATION once all empty ranges
-    /// are marked as UNVERIFIED.
-    pub verification: ::core::option::Option<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for ExtensionRangeOptions {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::message::encode_repeated(2, &self.declaration, buf);
@@ -2692,7 +7716,6 @@ impl crate::prost::Message for ExtensionRangeOptions {
                     .map_err(crate::codegen::field_error(STRUCT_NAME, "features"))
             }
             3 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -2731,7 +7754,6 @@ impl crate::prost::Message for ExtensionRangeOptions {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for ExtensionRangeOptions {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -2774,7 +7796,6 @@ impl crate::json::JsonMessage for ExtensionRangeOptions {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for ExtensionRangeOptions {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -2837,14 +7858,10 @@ impl crate::json::JsonFields for ExtensionRangeOptions {
                     .flatten();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for ExtensionRangeOptions {
     const NAME: &'static str = "ExtensionRangeOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -2855,7 +7872,6 @@ impl crate::prost::Name for ExtensionRangeOptions {
         "type.googleapis.com/google.protobuf.ExtensionRangeOptions".into()
     }
 }
-#[allow(deprecated)]
 impl ExtensionRangeOptions {
     /// `verification` as an enum; its default if unset or unknown to this code.
     pub fn verification(&self) -> extension_range_options::VerificationState {
@@ -2873,418 +7889,6 @@ impl ExtensionRangeOptions {
         self.verification = ::core::option::Option::Some(value as i32);
     }
 }
-/// Nested types and oneofs of [`ExtensionRangeOptions`].
-pub mod extension_range_options {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct Declaration {
-        /// The extension number declared within the extension range.
-        pub number: ::core::option::Option<i32>,
-        /// The fully-qualified name of the extension field. There must be a leading
-        /// dot in front of the full name.
-        pub full_name: ::core::option::Option<::std::string::String>,
-        /// The fully-qualified type name of the extension field. Unlike
-        /// Metadata.type, Declaration.type must have a leading dot for messages
-        /// and enums.
-        pub r#type: ::core::option::Option<::std::string::String>,
-        /// If true, indicates that the number is reserved in the extension range,
-        /// and any extension field with the number will fail to compile. Set this
-        /// when a declared extension field is deleted.
-        pub reserved: ::core::option::Option<bool>,
-        /// If true, indicates that the extension must be defined as repeated.
-        /// Otherwise the extension must be defined as optional.
-        pub repeated: ::core::option::Option<bool>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for Declaration {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.number {
-                crate::codegen::int32::encode(1, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.full_name {
-                crate::codegen::string::encode(2, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.r#type {
-                crate::codegen::string::encode(3, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.reserved {
-                crate::codegen::bool::encode(5, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.repeated {
-                crate::codegen::bool::encode(6, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Declaration";
-            match tag {
-                1 if wire_type == crate::codegen::WireType::Varint => {
-                    crate::codegen::int32::merge(
-                            wire_type,
-                            self
-                                .number
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "number"))
-                }
-                2 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::string::merge(
-                            wire_type,
-                            self
-                                .full_name
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "full_name"))
-                }
-                3 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::string::merge(
-                            wire_type,
-                            self
-                                .r#type
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "type"))
-                }
-                5 if wire_type == crate::codegen::WireType::Varint => {
-                    crate::codegen::bool::merge(
-                            wire_type,
-                            self
-                                .reserved
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "reserved"))
-                }
-                6 if wire_type == crate::codegen::WireType::Varint => {
-                    crate::codegen::bool::merge(
-                            wire_type,
-                            self
-                                .repeated
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "repeated"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .number
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(1, value))
-                + self
-                    .full_name
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::string::encoded_len(2, value))
-                + self
-                    .r#type
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::string::encoded_len(3, value))
-                + self
-                    .reserved
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::bool::encoded_len(5, value))
-                + self
-                    .repeated
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::bool::encoded_len(6, value))
-        }
-        fn clear(&mut self) {
-            self.number = ::core::option::Option::None;
-            self.full_name = ::core::option::Option::None;
-            self.r#type = ::core::option::Option::None;
-            self.reserved = ::core::option::Option::None;
-            self.repeated = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for Declaration {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.number {
-                writer.key("number", "number");
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.full_name {
-                writer.key("fullName", "full_name");
-                writer.string(v);
-            }
-            if let ::core::option::Option::Some(v) = &self.r#type {
-                writer.key("type", "type");
-                writer.string(v);
-            }
-            if let ::core::option::Option::Some(v) = &self.reserved {
-                writer.key("reserved", "reserved");
-                writer.bool(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.repeated {
-                writer.key("repeated", "repeated");
-                writer.bool(*v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for Declaration {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "number" => ::core::option::Option::Some(1),
-                "fullName" | "full_name" => ::core::option::Option::Some(2),
-                "type" => ::core::option::Option::Some(3),
-                "reserved" => ::core::option::Option::Some(5),
-                "repeated" => ::core::option::Option::Some(6),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    self.number = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    self.full_name = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Str>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                3 => {
-                    self.r#type = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Str>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                5 => {
-                    self.reserved = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Bool>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                6 => {
-                    self.repeated = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Bool>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for Declaration {
-        const NAME: &'static str = "ExtensionRangeOptions.Declaration";
-        const PACKAGE: &'static str = "google.protobuf";
-        fn full_name() -> ::std::string::String {
-            "google.protobuf.ExtensionRangeOptions.Declaration".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.protobuf.ExtensionRangeOptions.Declaration"
-                .into()
-        }
-    }
-    #[allow(deprecated)]
-    impl Declaration {
-        /// `number`, or its default if unset.
-        pub fn number(&self) -> i32 {
-            match &self.number {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-        /// `full_name`, or its default if unset.
-        pub fn full_name(&self) -> &str {
-            match &self.full_name {
-                ::core::option::Option::Some(value) => value.as_str(),
-                ::core::option::Option::None => "",
-            }
-        }
-        /// `type`, or its default if unset.
-        pub fn r#type(&self) -> &str {
-            match &self.r#type {
-                ::core::option::Option::Some(value) => value.as_str(),
-                ::core::option::Option::None => "",
-            }
-        }
-        /// `reserved`, or its default if unset.
-        pub fn reserved(&self) -> bool {
-            match &self.reserved {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-        /// `repeated`, or its default if unset.
-        pub fn repeated(&self) -> bool {
-            match &self.repeated {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-    }
-    /// The verification state of the extension range.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum VerificationState {
-        /// All the extensions of the range must be declared.
-        #[default]
-        Declaration = 0,
-        Unverified = 1,
-    }
-    #[allow(deprecated)]
-    impl VerificationState {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                VerificationState::Declaration => "DECLARATION",
-                VerificationState::Unverified => "UNVERIFIED",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "DECLARATION" => {
-                    ::core::option::Option::Some(VerificationState::Declaration)
-                }
-                "UNVERIFIED" => {
-                    ::core::option::Option::Some(VerificationState::Unverified)
-                }
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 1)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for VerificationState {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<VerificationState> for i32 {
-        fn from(value: VerificationState) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for VerificationState {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<VerificationState, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(VerificationState::Declaration),
-                1 => ::core::result::Result::Ok(VerificationState::Unverified),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-}
-/// Describes a field within a message.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct FieldDescriptorProto {
-    pub name: ::core::option::Option<::std::string::String>,
-    pub number: ::core::option::Option<i32>,
-    pub label: ::core::option::Option<i32>,
-    /// If type_name is set, this need not be set.  If both this and type_name
-    /// are set, this must be one of TYPE_ENUM, TYPE_MESSAGE or TYPE_GROUP.
-    pub r#type: ::core::option::Option<i32>,
-    /// For message and enum types, this is the name of the type.  If the name
-    /// starts with a '.', it is fully-qualified.  Otherwise, C++-like scoping
-    /// rules are used to find the type (i.e. first the nested types within this
-    /// message are searched, then within the parent, on up to the root
-    /// namespace).
-    pub type_name: ::core::option::Option<::std::string::String>,
-    /// For extensions, this is the name of the type being extended.  It is
-    /// resolved in the same manner as type_name.
-    pub extendee: ::core::option::Option<::std::string::String>,
-    /// For numeric types, contains the original text representation of the value.
-    /// For booleans, "true" or "false".
-    /// For strings, contains the default text contents (not escaped in any way).
-    /// For bytes, contains the C escaped value.  All bytes >= 128 are escaped.
-    pub default_value: ::core::option::Option<::std::string::String>,
-    /// If set, gives the index of a oneof in the containing type's oneof_decl
-    /// list.  This field is a member of that oneof.
-    pub oneof_index: ::core::option::Option<i32>,
-    /// JSON name of this field. The value is set by protocol compiler. If the
-    /// user has set a "json_name" option on this field, that option's value
-    /// will be used. Otherwise, it's deduced from the field's name by converting
-    /// it to camelCase.
-    pub json_name: ::core::option::Option<::std::string::String>,
-    pub options: ::core::option::Option<FieldOptions>,
-    /// If true, this is a proto3 "optional". When a proto3 field is optional, it
-    /// tracks presence regardless of field type.
-    ///
-    /// When proto3_optional is true, this field must belong to a oneof to signal
-    /// to old proto3 clients that presence is tracked for this field. This oneof
-    /// is known as a "synthetic" oneof, and this field must be its sole member
-    /// (each proto3 optional field gets its own synthetic oneof). Synthetic oneofs
-    /// exist in the descriptor only, and do not generate any API. Synthetic oneofs
-    /// must be ordered after all "real" oneofs.
-    ///
-    /// For message fields, proto3_optional doesn't create any semantic change,
-    /// since non-repeated message fields always track presence. However it still
-    /// indicates the semantic detail of whether the user wrote "optional" or not.
-    /// This can be useful for round-tripping the .proto file. For consistency we
-    /// give message fields a synthetic oneof also, even though it is not required
-    /// to track presence. This is especially important because the parser can't
-    /// tell if a field is a message or an enum, so it must always create a
-    /// synthetic oneof.
-    ///
-    /// Proto2 optional fields do not set this flag, because they already indicate
-    /// optional with `LABEL_OPTIONAL`.
-    pub proto3_optional: ::core::option::Option<bool>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for FieldDescriptorProto {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.name {
@@ -3352,7 +7956,6 @@ impl crate::prost::Message for FieldDescriptorProto {
                     .map_err(crate::codegen::field_error(STRUCT_NAME, "number"))
             }
             4 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -3366,7 +7969,6 @@ impl crate::prost::Message for FieldDescriptorProto {
                 ::core::result::Result::Ok(())
             }
             5 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -3521,7 +8123,6 @@ impl crate::prost::Message for FieldDescriptorProto {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for FieldDescriptorProto {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -3590,7 +8191,6 @@ impl crate::json::JsonMessage for FieldDescriptorProto {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for FieldDescriptorProto {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -3682,14 +8282,10 @@ impl crate::json::JsonFields for FieldDescriptorProto {
                     .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for FieldDescriptorProto {
     const NAME: &'static str = "FieldDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -3700,7 +8296,6 @@ impl crate::prost::Name for FieldDescriptorProto {
         "type.googleapis.com/google.protobuf.FieldDescriptorProto".into()
     }
 }
-#[allow(deprecated)]
 impl FieldDescriptorProto {
     /// `name`, or its default if unset.
     pub fn name(&self) -> &str {
@@ -3779,224 +8374,6 @@ impl FieldDescriptorProto {
         }
     }
 }
-/// Nested types and oneofs of [`FieldDescriptorProto`].
-pub mod field_descriptor_proto {
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum Type {
-        /// 0 is reserved for errors.
-        /// Order is weird for historical reasons.
-        #[default]
-        Double = 1,
-        Float = 2,
-        /// Not ZigZag encoded.  Negative numbers take 10 bytes.  Use TYPE_SINT64 if
-        /// negative values are likely.
-        Int64 = 3,
-        Uint64 = 4,
-        /// Not ZigZag encoded.  Negative numbers take 10 bytes.  Use TYPE_SINT32 if
-        /// negative values are likely.
-        Int32 = 5,
-        Fixed64 = 6,
-        Fixed32 = 7,
-        Bool = 8,
-        String = 9,
-        /// Tag-delimited aggregate.
-        /// Group type is deprecated and not supported after google.protobuf. However, Proto3
-        /// implementations should still be able to parse the group wire format and
-        /// treat group fields as unknown fields.  In Editions, the group wire format
-        /// can be enabled via the `message_encoding` feature.
-        Group = 10,
-        /// Length-delimited aggregate.
-        Message = 11,
-        /// New in version 2.
-        Bytes = 12,
-        Uint32 = 13,
-        Enum = 14,
-        Sfixed32 = 15,
-        Sfixed64 = 16,
-        /// Uses ZigZag encoding.
-        Sint32 = 17,
-        /// Uses ZigZag encoding.
-        Sint64 = 18,
-    }
-    #[allow(deprecated)]
-    impl Type {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                Type::Double => "TYPE_DOUBLE",
-                Type::Float => "TYPE_FLOAT",
-                Type::Int64 => "TYPE_INT64",
-                Type::Uint64 => "TYPE_UINT64",
-                Type::Int32 => "TYPE_INT32",
-                Type::Fixed64 => "TYPE_FIXED64",
-                Type::Fixed32 => "TYPE_FIXED32",
-                Type::Bool => "TYPE_BOOL",
-                Type::String => "TYPE_STRING",
-                Type::Group => "TYPE_GROUP",
-                Type::Message => "TYPE_MESSAGE",
-                Type::Bytes => "TYPE_BYTES",
-                Type::Uint32 => "TYPE_UINT32",
-                Type::Enum => "TYPE_ENUM",
-                Type::Sfixed32 => "TYPE_SFIXED32",
-                Type::Sfixed64 => "TYPE_SFIXED64",
-                Type::Sint32 => "TYPE_SINT32",
-                Type::Sint64 => "TYPE_SINT64",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "TYPE_DOUBLE" => ::core::option::Option::Some(Type::Double),
-                "TYPE_FLOAT" => ::core::option::Option::Some(Type::Float),
-                "TYPE_INT64" => ::core::option::Option::Some(Type::Int64),
-                "TYPE_UINT64" => ::core::option::Option::Some(Type::Uint64),
-                "TYPE_INT32" => ::core::option::Option::Some(Type::Int32),
-                "TYPE_FIXED64" => ::core::option::Option::Some(Type::Fixed64),
-                "TYPE_FIXED32" => ::core::option::Option::Some(Type::Fixed32),
-                "TYPE_BOOL" => ::core::option::Option::Some(Type::Bool),
-                "TYPE_STRING" => ::core::option::Option::Some(Type::String),
-                "TYPE_GROUP" => ::core::option::Option::Some(Type::Group),
-                "TYPE_MESSAGE" => ::core::option::Option::Some(Type::Message),
-                "TYPE_BYTES" => ::core::option::Option::Some(Type::Bytes),
-                "TYPE_UINT32" => ::core::option::Option::Some(Type::Uint32),
-                "TYPE_ENUM" => ::core::option::Option::Some(Type::Enum),
-                "TYPE_SFIXED32" => ::core::option::Option::Some(Type::Sfixed32),
-                "TYPE_SFIXED64" => ::core::option::Option::Some(Type::Sfixed64),
-                "TYPE_SINT32" => ::core::option::Option::Some(Type::Sint32),
-                "TYPE_SINT64" => ::core::option::Option::Some(Type::Sint64),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 1..= 18)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for Type {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<Type> for i32 {
-        fn from(value: Type) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for Type {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<Type, crate::prost::UnknownEnumValue> {
-            match value {
-                1 => ::core::result::Result::Ok(Type::Double),
-                2 => ::core::result::Result::Ok(Type::Float),
-                3 => ::core::result::Result::Ok(Type::Int64),
-                4 => ::core::result::Result::Ok(Type::Uint64),
-                5 => ::core::result::Result::Ok(Type::Int32),
-                6 => ::core::result::Result::Ok(Type::Fixed64),
-                7 => ::core::result::Result::Ok(Type::Fixed32),
-                8 => ::core::result::Result::Ok(Type::Bool),
-                9 => ::core::result::Result::Ok(Type::String),
-                10 => ::core::result::Result::Ok(Type::Group),
-                11 => ::core::result::Result::Ok(Type::Message),
-                12 => ::core::result::Result::Ok(Type::Bytes),
-                13 => ::core::result::Result::Ok(Type::Uint32),
-                14 => ::core::result::Result::Ok(Type::Enum),
-                15 => ::core::result::Result::Ok(Type::Sfixed32),
-                16 => ::core::result::Result::Ok(Type::Sfixed64),
-                17 => ::core::result::Result::Ok(Type::Sint32),
-                18 => ::core::result::Result::Ok(Type::Sint64),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum Label {
-        /// 0 is reserved for errors
-        #[default]
-        Optional = 1,
-        Repeated = 3,
-        /// The required label is only allowed in google.protobuf.  In proto3 and Editions
-        /// it's explicitly prohibited.  In Editions, the `field_presence` feature
-        /// can be used to get this behavior.
-        Required = 2,
-    }
-    #[allow(deprecated)]
-    impl Label {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                Label::Optional => "LABEL_OPTIONAL",
-                Label::Repeated => "LABEL_REPEATED",
-                Label::Required => "LABEL_REQUIRED",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "LABEL_OPTIONAL" => ::core::option::Option::Some(Label::Optional),
-                "LABEL_REPEATED" => ::core::option::Option::Some(Label::Repeated),
-                "LABEL_REQUIRED" => ::core::option::Option::Some(Label::Required),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 1..= 3)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for Label {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<Label> for i32 {
-        fn from(value: Label) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for Label {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<Label, crate::prost::UnknownEnumValue> {
-            match value {
-                1 => ::core::result::Result::Ok(Label::Optional),
-                3 => ::core::result::Result::Ok(Label::Repeated),
-                2 => ::core::result::Result::Ok(Label::Required),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-}
-/// Describes a oneof.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct OneofDescriptorProto {
-    pub name: ::core::option::Option<::std::string::String>,
-    pub options: ::core::option::Option<OneofOptions>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for OneofDescriptorProto {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.name {
@@ -4056,7 +8433,6 @@ impl crate::prost::Message for OneofDescriptorProto {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for OneofDescriptorProto {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -4077,7 +8453,6 @@ impl crate::json::JsonMessage for OneofDescriptorProto {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for OneofDescriptorProto {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -4105,14 +8480,10 @@ impl crate::json::JsonFields for OneofDescriptorProto {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for OneofDescriptorProto {
     const NAME: &'static str = "OneofDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -4123,7 +8494,6 @@ impl crate::prost::Name for OneofDescriptorProto {
         "type.googleapis.com/google.protobuf.OneofDescriptorProto".into()
     }
 }
-#[allow(deprecated)]
 impl OneofDescriptorProto {
     /// `name`, or its default if unset.
     pub fn name(&self) -> &str {
@@ -4133,26 +8503,6 @@ impl OneofDescriptorProto {
         }
     }
 }
-/// Describes an enum type.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct EnumDescriptorProto {
-    pub name: ::core::option::Option<::std::string::String>,
-    pub value: ::std::vec::Vec<EnumValueDescriptorProto>,
-    pub options: ::core::option::Option<EnumOptions>,
-    /// Range of reserved numeric values. Reserved numeric values may not be used
-    /// by enum values in the same enum declaration. Reserved ranges may not
-    /// overlap.
-    pub reserved_range: ::std::vec::Vec<enum_descriptor_proto::EnumReservedRange>,
-    /// Reserved enum value names, which may not be reused. A given name may only
-    /// be reserved once.
-    pub reserved_name: ::std::vec::Vec<::std::string::String>,
-    /// Support for `export` and `local` keywords on enums.
-    pub visibility: ::core::option::Option<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for EnumDescriptorProto {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.name {
@@ -4226,7 +8576,6 @@ impl crate::prost::Message for EnumDescriptorProto {
                     .map_err(crate::codegen::field_error(STRUCT_NAME, "reserved_name"))
             }
             6 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -4270,7 +8619,6 @@ impl crate::prost::Message for EnumDescriptorProto {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for EnumDescriptorProto {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -4323,7 +8671,6 @@ impl crate::json::JsonMessage for EnumDescriptorProto {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for EnumDescriptorProto {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -4401,14 +8748,10 @@ impl crate::json::JsonFields for EnumDescriptorProto {
                     .flatten();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for EnumDescriptorProto {
     const NAME: &'static str = "EnumDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -4419,7 +8762,6 @@ impl crate::prost::Name for EnumDescriptorProto {
         "type.googleapis.com/google.protobuf.EnumDescriptorProto".into()
     }
 }
-#[allow(deprecated)]
 impl EnumDescriptorProto {
     /// `name`, or its default if unset.
     pub fn name(&self) -> &str {
@@ -4439,185 +8781,6 @@ impl EnumDescriptorProto {
         self.visibility = ::core::option::Option::Some(value as i32);
     }
 }
-/// Nested types and oneofs of [`EnumDescriptorProto`].
-pub mod enum_descriptor_proto {
-    /// Range of reserved numeric values. Reserved values may not be used by
-    /// entries in the same enum. Reserved ranges may not overlap.
-    ///
-    /// Note that this is distinct from DescriptorProto.ReservedRange in that it
-    /// is inclusive such that it can appropriately represent the entire int32
-    /// domain.
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct EnumReservedRange {
-        /// Inclusive.
-        pub start: ::core::option::Option<i32>,
-        /// Inclusive.
-        pub end: ::core::option::Option<i32>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for EnumReservedRange {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.start {
-                crate::codegen::int32::encode(1, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.end {
-                crate::codegen::int32::encode(2, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            const STRUCT_NAME: &str = "EnumReservedRange";
-            match tag {
-                1 if wire_type == crate::codegen::WireType::Varint => {
-                    crate::codegen::int32::merge(
-                            wire_type,
-                            self
-                                .start
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "start"))
-                }
-                2 if wire_type == crate::codegen::WireType::Varint => {
-                    crate::codegen::int32::merge(
-                            wire_type,
-                            self
-                                .end
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "end"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .start
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(1, value))
-                + self
-                    .end
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(2, value))
-        }
-        fn clear(&mut self) {
-            self.start = ::core::option::Option::None;
-            self.end = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for EnumReservedRange {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.start {
-                writer.key("start", "start");
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.end {
-                writer.key("end", "end");
-                writer.int32(*v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for EnumReservedRange {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "start" => ::core::option::Option::Some(1),
-                "end" => ::core::option::Option::Some(2),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    self.start = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    self.end = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for EnumReservedRange {
-        const NAME: &'static str = "EnumDescriptorProto.EnumReservedRange";
-        const PACKAGE: &'static str = "google.protobuf";
-        fn full_name() -> ::std::string::String {
-            "google.protobuf.EnumDescriptorProto.EnumReservedRange".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.protobuf.EnumDescriptorProto.EnumReservedRange"
-                .into()
-        }
-    }
-    #[allow(deprecated)]
-    impl EnumReservedRange {
-        /// `start`, or its default if unset.
-        pub fn start(&self) -> i32 {
-            match &self.start {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-        /// `end`, or its default if unset.
-        pub fn end(&self) -> i32 {
-            match &self.end {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-    }
-}
-/// Describes a value within an enum.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct EnumValueDescriptorProto {
-    pub name: ::core::option::Option<::std::string::String>,
-    pub number: ::core::option::Option<i32>,
-    pub options: ::core::option::Option<EnumValueOptions>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for EnumValueDescriptorProto {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.name {
@@ -4696,7 +8859,6 @@ impl crate::prost::Message for EnumValueDescriptorProto {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for EnumValueDescriptorProto {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -4721,7 +8883,6 @@ impl crate::json::JsonMessage for EnumValueDescriptorProto {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for EnumValueDescriptorProto {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -4755,14 +8916,10 @@ impl crate::json::JsonFields for EnumValueDescriptorProto {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for EnumValueDescriptorProto {
     const NAME: &'static str = "EnumValueDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -4773,7 +8930,6 @@ impl crate::prost::Name for EnumValueDescriptorProto {
         "type.googleapis.com/google.protobuf.EnumValueDescriptorProto".into()
     }
 }
-#[allow(deprecated)]
 impl EnumValueDescriptorProto {
     /// `name`, or its default if unset.
     pub fn name(&self) -> &str {
@@ -4790,17 +8946,6 @@ impl EnumValueDescriptorProto {
         }
     }
 }
-/// Describes a service.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct ServiceDescriptorProto {
-    pub name: ::core::option::Option<::std::string::String>,
-    pub method: ::std::vec::Vec<MethodDescriptorProto>,
-    pub options: ::core::option::Option<ServiceOptions>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for ServiceDescriptorProto {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.name {
@@ -4872,7 +9017,6 @@ impl crate::prost::Message for ServiceDescriptorProto {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for ServiceDescriptorProto {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -4901,7 +9045,6 @@ impl crate::json::JsonMessage for ServiceDescriptorProto {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for ServiceDescriptorProto {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -4942,14 +9085,10 @@ impl crate::json::JsonFields for ServiceDescriptorProto {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for ServiceDescriptorProto {
     const NAME: &'static str = "ServiceDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -4960,7 +9099,6 @@ impl crate::prost::Name for ServiceDescriptorProto {
         "type.googleapis.com/google.protobuf.ServiceDescriptorProto".into()
     }
 }
-#[allow(deprecated)]
 impl ServiceDescriptorProto {
     /// `name`, or its default if unset.
     pub fn name(&self) -> &str {
@@ -4970,24 +9108,6 @@ impl ServiceDescriptorProto {
         }
     }
 }
-/// Describes a method of a service.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct MethodDescriptorProto {
-    pub name: ::core::option::Option<::std::string::String>,
-    /// Input and output type names.  These are resolved in the same way as
-    /// FieldDescriptorProto.type_name, but must refer to a message type.
-    pub input_type: ::core::option::Option<::std::string::String>,
-    pub output_type: ::core::option::Option<::std::string::String>,
-    pub options: ::core::option::Option<MethodOptions>,
-    /// Identifies if client streams multiple client messages
-    pub client_streaming: ::core::option::Option<bool>,
-    /// Identifies if server streams multiple server messages
-    pub server_streaming: ::core::option::Option<bool>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for MethodDescriptorProto {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.name {
@@ -5127,7 +9247,6 @@ impl crate::prost::Message for MethodDescriptorProto {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for MethodDescriptorProto {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -5164,7 +9283,6 @@ impl crate::json::JsonMessage for MethodDescriptorProto {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for MethodDescriptorProto {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -5216,14 +9334,10 @@ impl crate::json::JsonFields for MethodDescriptorProto {
                     .next_value_seed(crate::json::Seed::<crate::json::Bool>::new(ctx))?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for MethodDescriptorProto {
     const NAME: &'static str = "MethodDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -5234,7 +9348,6 @@ impl crate::prost::Name for MethodDescriptorProto {
         "type.googleapis.com/google.protobuf.MethodDescriptorProto".into()
     }
 }
-#[allow(deprecated)]
 impl MethodDescriptorProto {
     /// `name`, or its default if unset.
     pub fn name(&self) -> &str {
@@ -5271,106 +9384,6 @@ impl MethodDescriptorProto {
             ::core::option::Option::None => false,
         }
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct FileOptions {
-    /// Sets the Java package where classes generated from this .proto will be
-    /// placed.  By default, the proto package is used, but this is often
-    /// inappropriate because proto packages do not normally start with backwards
-    /// domain names.
-    pub java_package: ::core::option::Option<::std::string::String>,
-    /// Controls the name of the wrapper Java class generated for the .proto file.
-    /// That class will always contain the .proto file's getDescriptor() method as
-    /// well as any top-level extensions defined in the .proto file.
-    /// If java_multiple_files is disabled, then all the other classes from the
-    /// .proto file will be nested inside the single wrapper outer class.
-    pub java_outer_classname: ::core::option::Option<::std::string::String>,
-    /// If enabled, then the Java code generator will generate a separate .java
-    /// file for each top-level message, enum, and service defined in the .proto
-    /// file.  Thus, these types will *not* be nested inside the wrapper class
-    /// named by java_outer_classname.  However, the wrapper class will still be
-    /// generated to contain the file's getDescriptor() method as well as any
-    /// top-level extensions defined in the file.
-    pub java_multiple_files: ::core::option::Option<bool>,
-    /// This option does nothing.
-    #[deprecated]
-    pub java_generate_equals_and_hash: ::core::option::Option<bool>,
-    /// A proto2 file can set this to true to opt in to UTF-8 checking for Java,
-    /// which will throw an exception if invalid UTF-8 is parsed from the wire or
-    /// assigned to a string field.
-    ///
-    /// TODO: clarify exactly what kinds of field types this option
-    /// applies to, and update these docs accordingly.
-    ///
-    /// Proto3 files already perform these checks. Setting the option explicitly to
-    /// false has no effect: it cannot be used to opt proto3 files out of UTF-8
-    /// checks.
-    pub java_string_check_utf8: ::core::option::Option<bool>,
-    pub optimize_for: ::core::option::Option<i32>,
-    /// Sets the Go package where structs generated from this .proto will be
-    /// placed. If omitted, the Go package will be derived from the following:
-    ///   - The basename of the package import path, if provided.
-    ///   - Otherwise, the package statement in the .proto file, if present.
-    ///   - Otherwise, the basename of the .proto file, without extension.
-    #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-    pub go_package: ::core::option::Option<::std::string::String>,
-    /// Should generic services be generated in each language?  "Generic" services
-    /// are not specific to any particular RPC system.  They are generated by the
-    /// main code generators in each language (without additional plugins).
-    /// Generic services were the only kind of service generation supported by
-    /// early versions of google.protobuf.
-    ///
-    /// Generic services are now considered deprecated in favor of using plugins
-    /// that generate code specific to your particular RPC system.  Therefore,
-    /// these default to false.  Old code which depends on generic services should
-    /// explicitly set them to true.
-    pub cc_generic_services: ::core::option::Option<bool>,
-    pub java_generic_services: ::core::option::Option<bool>,
-    pub py_generic_services: ::core::option::Option<bool>,
-    /// Is this file deprecated?
-    /// Depending on the target platform, this can emit Deprecated annotations
-    /// for everything in the file, or it will be completely ignored; in the very
-    /// least, this is a formalization for deprecating files.
-    pub deprecated: ::core::option::Option<bool>,
-    /// Enables the use of arenas for the proto messages in this file. This applies
-    /// only to generated classes for C++.
-    pub cc_enable_arenas: ::core::option::Option<bool>,
-    /// Sets the objective c class prefix which is prepended to all objective c
-    /// generated classes from this .proto. There is no default.
-    pub objc_class_prefix: ::core::option::Option<::std::string::String>,
-    /// Namespace for generated classes; defaults to the package.
-    pub csharp_namespace: ::core::option::Option<::std::string::String>,
-    /// By default Swift generators will take the proto package and CamelCase it
-    /// replacing '.' with underscore and use that to prefix the types/symbols
-    /// defined. When this options is provided, they will use this value instead
-    /// to prefix the types/symbols defined.
-    pub swift_prefix: ::core::option::Option<::std::string::String>,
-    /// Sets the php class prefix which is prepended to all php generated classes
-    /// from this .proto. Default is empty.
-    pub php_class_prefix: ::core::option::Option<::std::string::String>,
-    /// Use this option to change the namespace of php generated classes. Default
-    /// is empty. When this option is empty, the package name will be used for
-    /// determining the namespace.
-    pub php_namespace: ::core::option::Option<::std::string::String>,
-    /// Use this option to change the namespace of php generated metadata classes.
-    /// Default is empty. When this option is empty, the proto file name will be
-    /// used for determining the namespace.
-    pub php_metadata_namespace: ::core::option::Option<::std::string::String>,
-    /// Use this option to change the package of ruby generated classes. Default
-    /// is empty. When this option is not set, the package name will be used for
-    /// determining the ruby package.
-    pub ruby_package: ::core::option::Option<::std::string::String>,
-    /// Any features defined in the specific edition.
-    /// WARNING: This field should only be used by protobuf plugins or special
-    /// cases like the proto compiler. Other uses are discouraged and
-    /// developers should rely on the protoreflect APIs for their client language.
-    pub features: ::core::option::Option<FeatureSet>,
-    /// The parser stores options it doesn't recognize here.
-    /// See the documentation for the "Options" section above.
-    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
 }
 #[allow(deprecated)]
 impl crate::prost::Message for FileOptions {
@@ -5518,7 +9531,6 @@ impl crate::prost::Message for FileOptions {
                     )
             }
             9 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -6109,14 +10121,10 @@ impl crate::json::JsonFields for FileOptions {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for FileOptions {
     const NAME: &'static str = "FileOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -6265,152 +10273,6 @@ impl FileOptions {
             ::core::option::Option::None => "",
         }
     }
-}
-/// Nested types and oneofs of [`FileOptions`].
-pub mod file_options {
-    /// Generated classes can be optimized for speed or code size.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum OptimizeMode {
-        /// Generate complete code for parsing, serialization,
-        #[default]
-        Speed = 1,
-        /// etc.
-        /// Use ReflectionOps to implement these methods.
-        CodeSize = 2,
-        /// Generate code using MessageLite and the lite runtime.
-        LiteRuntime = 3,
-    }
-    #[allow(deprecated)]
-    impl OptimizeMode {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                OptimizeMode::Speed => "SPEED",
-                OptimizeMode::CodeSize => "CODE_SIZE",
-                OptimizeMode::LiteRuntime => "LITE_RUNTIME",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "SPEED" => ::core::option::Option::Some(OptimizeMode::Speed),
-                "CODE_SIZE" => ::core::option::Option::Some(OptimizeMode::CodeSize),
-                "LITE_RUNTIME" => ::core::option::Option::Some(OptimizeMode::LiteRuntime),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 1..= 3)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for OptimizeMode {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<OptimizeMode> for i32 {
-        fn from(value: OptimizeMode) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for OptimizeMode {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<OptimizeMode, crate::prost::UnknownEnumValue> {
-            match value {
-                1 => ::core::result::Result::Ok(OptimizeMode::Speed),
-                2 => ::core::result::Result::Ok(OptimizeMode::CodeSize),
-                3 => ::core::result::Result::Ok(OptimizeMode::LiteRuntime),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct MessageOptions {
-    /// Set true to use the old proto1 MessageSet wire format for extensions.
-    /// This is provided for backwards-compatibility with the MessageSet wire
-    /// format.  You should not use this for any other reason:  It's less
-    /// efficient, has fewer features, and is more complicated.
-    ///
-    /// The message must be defined exactly as follows:
-    ///   message Foo {
-    ///     option message_set_wire_format = true;
-    ///     extensions 4 to max;
-    ///   }
-    /// Note that the message cannot have any defined fields; MessageSets only
-    /// have extensions.
-    ///
-    /// All extensions of your type must be singular messages; e.g. they cannot
-    /// be int32s, enums, or repeated messages.
-    ///
-    /// Because this is an option, the above two restrictions are not enforced by
-    /// the protocol compiler.
-    pub message_set_wire_format: ::core::option::Option<bool>,
-    /// Disables the generation of the standard "descriptor()" accessor, which can
-    /// conflict with a field of the same name.  This is meant to make migration
-    /// from proto1 easier; new code should avoid fields named "descriptor".
-    pub no_standard_descriptor_accessor: ::core::option::Option<bool>,
-    /// Is this message deprecated?
-    /// Depending on the target platform, this can emit Deprecated annotations
-    /// for the message, or it will be completely ignored; in the very least,
-    /// this is a formalization for deprecating messages.
-    pub deprecated: ::core::option::Option<bool>,
-    /// Whether the message is an automatically generated map entry type for the
-    /// maps field.
-    ///
-    /// For maps fields:
-    ///     map<KeyType, ValueType> map_field = 1;
-    /// The parsed descriptor looks like:
-    ///     message MapFieldEntry {
-    ///         option map_entry = true;
-    ///         optional KeyType key = 1;
-    ///         optional ValueType value = 2;
-    ///     }
-    ///     repeated MapFieldEntry map_field = 1;
-    ///
-    /// Implementations may choose not to generate the map_entry=true message, but
-    /// use a native map in the target language to hold the keys and values.
-    /// The reflection APIs in such implementations still need to work as
-    /// if the field is a repeated message field.
-    ///
-    /// NOTE: Do not set the option in .proto files. Always use the maps syntax
-    /// instead. The option should only be implicitly set by the proto compiler
-    /// parser.
-    pub map_entry: ::core::option::Option<bool>,
-    /// Enable the legacy handling of JSON field name conflicts.  This lowercases
-    /// and strips underscored from the fields before comparison in proto3 only.
-    /// The new behavior takes `json_name` into account and applies to proto2 as
-    /// well.
-    ///
-    /// This should only be used as a temporary measure against broken builds due
-    /// to the change in behavior for JSON field name conflicts.
-    ///
-    /// TODO This is legacy behavior we plan to remove once downstream
-    /// teams have had time to migrate.
-    #[deprecated]
-    pub deprecated_legacy_json_field_conflicts: ::core::option::Option<bool>,
-    /// Any features defined in the specific edition.
-    /// WARNING: This field should only be used by protobuf plugins or special
-    /// cases like the proto compiler. Other uses are discouraged and
-    /// developers should rely on the protoreflect APIs for their client language.
-    pub features: ::core::option::Option<FeatureSet>,
-    /// The parser stores options it doesn't recognize here. See above.
-    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
 }
 #[allow(deprecated)]
 impl crate::prost::Message for MessageOptions {
@@ -6712,14 +10574,10 @@ impl crate::json::JsonFields for MessageOptions {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for MessageOptions {
     const NAME: &'static str = "MessageOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -6767,90 +10625,6 @@ impl MessageOptions {
             ::core::option::Option::None => ::core::default::Default::default(),
         }
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct FieldOptions {
-    /// NOTE: ctype is deprecated. Use `features.(pb.cpp).string_type` instead.
-    /// The ctype option instructs the C++ code generator to use a different
-    /// representation of the field than it normally would.  See the specific
-    /// options below.  This option is only implemented to support use of
-    /// \[ctype=CORD\] and \[ctype=STRING\] (the default) on non-repeated fields of
-    /// type "bytes" in the open source release.
-    /// TODO: make ctype actually deprecated.
-    pub ctype: ::core::option::Option<i32>,
-    /// The packed option can be enabled for repeated primitive fields to enable
-    /// a more efficient representation on the wire. Rather than repeatedly
-    /// writing the tag and type for each element, the entire array is encoded as
-    /// a single length-delimited blob. In proto3, only explicit setting it to
-    /// false will avoid using packed encoding.  This option is prohibited in
-    /// Editions, but the `repeated_field_encoding` feature can be used to control
-    /// the behavior.
-    pub packed: ::core::option::Option<bool>,
-    /// The jstype option determines the JavaScript type used for values of the
-    /// field.  The option is permitted only for 64 bit integral and fixed types
-    /// (int64, uint64, sint64, fixed64, sfixed64).  A field with jstype JS_STRING
-    /// is represented as JavaScript string, which avoids loss of precision that
-    /// can happen when a large value is converted to a floating point JavaScript.
-    /// Specifying JS_NUMBER for the jstype causes the generated JavaScript code to
-    /// use the JavaScript "number" type.  The behavior of the default option
-    /// JS_NORMAL is implementation dependent.
-    ///
-    /// This option is an enum to permit additional types to be added, e.g.
-    /// goog.math.Integer.
-    pub jstype: ::core::option::Option<i32>,
-    /// Should this field be parsed lazily?  Lazy applies only to message-type
-    /// fields.  It means that when the outer message is initially parsed, the
-    /// inner message's contents will not be parsed but instead stored in encoded
-    /// form.  The inner message will actually be parsed when it is first accessed.
-    ///
-    /// This is only a hint.  Implementations are free to choose whether to use
-    /// eager or lazy parsing regardless of the value of this option.  However,
-    /// setting this option true suggests that the protocol author believes that
-    /// using lazy parsing on this field is worth the additional bookkeeping
-    /// overhead typically needed to implement it.
-    ///
-    /// This option does not affect the public interface of any generated code;
-    /// all method signatures remain the same.  Furthermore, thread-safety of the
-    /// interface is not affected by this option; const methods remain safe to
-    /// call from multiple threads concurrently, while non-const methods continue
-    /// to require exclusive access.
-    ///
-    /// Note that lazy message fields are still eagerly verified to check
-    /// ill-formed wireformat or missing required fields. Calling IsInitialized()
-    /// on the outer message would fail if the inner message has missing required
-    /// fields. Failed verification would result in parsing failure (except when
-    /// uninitialized messages are acceptable).
-    pub lazy: ::core::option::Option<bool>,
-    /// unverified_lazy does no correctness checks on the byte stream. This should
-    /// only be used where lazy with verification is prohibitive for performance
-    /// reasons.
-    pub unverified_lazy: ::core::option::Option<bool>,
-    /// Is this field deprecated?
-    /// Depending on the target platform, this can emit Deprecated annotations
-    /// for accessors, or it will be completely ignored; in the very least, this
-    /// is a formalization for deprecating fields.
-    pub deprecated: ::core::option::Option<bool>,
-    /// DEPRECATED. DO NOT USE!
-    /// For Google-internal migration only. Do not use.
-    #[deprecated]
-    pub weak: ::core::option::Option<bool>,
-    /// Indicate that the field value should not be printed out when using debug
-    /// formats, e.g. when the field contains sensitive credentials.
-    pub debug_redact: ::core::option::Option<bool>,
-    pub retention: ::core::option::Option<i32>,
-    pub targets: ::std::vec::Vec<i32>,
-    pub edition_defaults: ::std::vec::Vec<field_options::EditionDefault>,
-    /// Any features defined in the specific edition.
-    /// WARNING: This field should only be used by protobuf plugins or special
-    /// cases like the proto compiler. Other uses are discouraged and
-    /// developers should rely on the protoreflect APIs for their client language.
-    pub features: ::core::option::Option<FeatureSet>,
-    pub feature_support: ::core::option::Option<field_options::FeatureSupport>,
-    /// The parser stores options it doesn't recognize here. See above.
-    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
 }
 #[allow(deprecated)]
 impl crate::prost::Message for FieldOptions {
@@ -6903,7 +10677,6 @@ impl crate::prost::Message for FieldOptions {
         const STRUCT_NAME: &str = "FieldOptions";
         match tag {
             1 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -6928,7 +10701,6 @@ impl crate::prost::Message for FieldOptions {
                     .map_err(crate::codegen::field_error(STRUCT_NAME, "packed"))
             }
             6 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -6993,7 +10765,6 @@ impl crate::prost::Message for FieldOptions {
                     .map_err(crate::codegen::field_error(STRUCT_NAME, "debug_redact"))
             }
             17 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -7380,14 +11151,10 @@ impl crate::json::JsonFields for FieldOptions {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for FieldOptions {
     const NAME: &'static str = "FieldOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -7485,871 +11252,6 @@ impl FieldOptions {
         self.targets.push(value as i32);
     }
 }
-/// Nested types and oneofs of [`FieldOptions`].
-pub mod field_options {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct EditionDefault {
-        pub edition: ::core::option::Option<i32>,
-        /// Textproto value.
-        pub value: ::core::option::Option<::std::string::String>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for EditionDefault {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.value {
-                crate::codegen::string::encode(2, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.edition {
-                crate::codegen::int32::encode(3, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            const STRUCT_NAME: &str = "EditionDefault";
-            match tag {
-                3 if wire_type == crate::codegen::WireType::Varint => {
-                    let _ = ctx;
-                    if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
-                            tag,
-                            buf,
-                            super::Edition::is_valid,
-                            &mut self.unknown_fields,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "edition"))?
-                    {
-                        self.edition = ::core::option::Option::Some(value);
-                    }
-                    ::core::result::Result::Ok(())
-                }
-                2 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::string::merge(
-                            wire_type,
-                            self
-                                .value
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "value"))
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .edition
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(3, value))
-                + self
-                    .value
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::string::encoded_len(2, value))
-        }
-        fn clear(&mut self) {
-            self.edition = ::core::option::Option::None;
-            self.value = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for EditionDefault {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.edition {
-                writer.key("edition", "edition");
-                writer
-                    .enumeration(
-                        *v,
-                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
-                    );
-            }
-            if let ::core::option::Option::Some(v) = &self.value {
-                writer.key("value", "value");
-                writer.string(v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for EditionDefault {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "edition" => ::core::option::Option::Some(3),
-                "value" => ::core::option::Option::Some(2),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                3 => {
-                    self.edition = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Enum<super::Edition>,
-                            >::new(ctx),
-                        )?
-                        .flatten();
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    self.value = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Str>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for EditionDefault {
-        const NAME: &'static str = "FieldOptions.EditionDefault";
-        const PACKAGE: &'static str = "google.protobuf";
-        fn full_name() -> ::std::string::String {
-            "google.protobuf.FieldOptions.EditionDefault".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.protobuf.FieldOptions.EditionDefault".into()
-        }
-    }
-    #[allow(deprecated)]
-    impl EditionDefault {
-        /// `edition` as an enum; its default if unset or unknown to this code.
-        pub fn edition(&self) -> super::Edition {
-            self.edition
-                .and_then(|value| super::Edition::try_from(value).ok())
-                .unwrap_or(super::Edition::Unknown)
-        }
-        /// Sets `edition`.
-        pub fn set_edition(&mut self, value: super::Edition) {
-            self.edition = ::core::option::Option::Some(value as i32);
-        }
-        /// `value`, or its default if unset.
-        pub fn value(&self) -> &str {
-            match &self.value {
-                ::core::option::Option::Some(value) => value.as_str(),
-                ::core::option::Option::None => "",
-            }
-        }
-    }
-    /// Information about the support window of a feature.
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct FeatureSupport {
-        /// The edition that this feature was first available in.  In editions
-        /// earlier than this one, the default assigned to EDITION_LEGACY will be
-        /// used, and proto files will not be able to override it.
-        pub edition_introduced: ::core::option::Option<i32>,
-        /// The edition this feature becomes deprecated in.  Using this after this
-        /// edition may trigger warnings.
-        pub edition_deprecated: ::core::option::Option<i32>,
-        /// The deprecation warning text if this feature is used after the edition it
-        /// was marked deprecated in.
-        pub deprecation_warning: ::core::option::Option<::std::string::String>,
-        /// The edition this feature is no longer available in.  In editions after
-        /// this one, the last default assigned will be used, and proto files will
-        /// not be able to override it.
-        pub edition_removed: ::core::option::Option<i32>,
-        /// The removal error text if this feature is used after the edition it was
-        /// removed in.
-        pub removal_error: ::core::option::Option<::std::string::String>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for FeatureSupport {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.edition_introduced {
-                crate::codegen::int32::encode(1, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.edition_deprecated {
-                crate::codegen::int32::encode(2, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.deprecation_warning {
-                crate::codegen::string::encode(3, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.edition_removed {
-                crate::codegen::int32::encode(4, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.removal_error {
-                crate::codegen::string::encode(5, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            const STRUCT_NAME: &str = "FeatureSupport";
-            match tag {
-                1 if wire_type == crate::codegen::WireType::Varint => {
-                    let _ = ctx;
-                    if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
-                            tag,
-                            buf,
-                            super::Edition::is_valid,
-                            &mut self.unknown_fields,
-                        )
-                        .map_err(
-                            crate::codegen::field_error(
-                                STRUCT_NAME,
-                                "edition_introduced",
-                            ),
-                        )?
-                    {
-                        self.edition_introduced = ::core::option::Option::Some(value);
-                    }
-                    ::core::result::Result::Ok(())
-                }
-                2 if wire_type == crate::codegen::WireType::Varint => {
-                    let _ = ctx;
-                    if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
-                            tag,
-                            buf,
-                            super::Edition::is_valid,
-                            &mut self.unknown_fields,
-                        )
-                        .map_err(
-                            crate::codegen::field_error(
-                                STRUCT_NAME,
-                                "edition_deprecated",
-                            ),
-                        )?
-                    {
-                        self.edition_deprecated = ::core::option::Option::Some(value);
-                    }
-                    ::core::result::Result::Ok(())
-                }
-                3 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::string::merge(
-                            wire_type,
-                            self
-                                .deprecation_warning
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            crate::codegen::field_error(
-                                STRUCT_NAME,
-                                "deprecation_warning",
-                            ),
-                        )
-                }
-                4 if wire_type == crate::codegen::WireType::Varint => {
-                    let _ = ctx;
-                    if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
-                            tag,
-                            buf,
-                            super::Edition::is_valid,
-                            &mut self.unknown_fields,
-                        )
-                        .map_err(
-                            crate::codegen::field_error(STRUCT_NAME, "edition_removed"),
-                        )?
-                    {
-                        self.edition_removed = ::core::option::Option::Some(value);
-                    }
-                    ::core::result::Result::Ok(())
-                }
-                5 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::string::merge(
-                            wire_type,
-                            self
-                                .removal_error
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            crate::codegen::field_error(STRUCT_NAME, "removal_error"),
-                        )
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .edition_introduced
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(1, value))
-                + self
-                    .edition_deprecated
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(2, value))
-                + self
-                    .deprecation_warning
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::string::encoded_len(3, value))
-                + self
-                    .edition_removed
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(4, value))
-                + self
-                    .removal_error
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::string::encoded_len(5, value))
-        }
-        fn clear(&mut self) {
-            self.edition_introduced = ::core::option::Option::None;
-            self.edition_deprecated = ::core::option::Option::None;
-            self.deprecation_warning = ::core::option::Option::None;
-            self.edition_removed = ::core::option::Option::None;
-            self.removal_error = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for FeatureSupport {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.edition_introduced {
-                writer.key("editionIntroduced", "edition_introduced");
-                writer
-                    .enumeration(
-                        *v,
-                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
-                    );
-            }
-            if let ::core::option::Option::Some(v) = &self.edition_deprecated {
-                writer.key("editionDeprecated", "edition_deprecated");
-                writer
-                    .enumeration(
-                        *v,
-                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
-                    );
-            }
-            if let ::core::option::Option::Some(v) = &self.deprecation_warning {
-                writer.key("deprecationWarning", "deprecation_warning");
-                writer.string(v);
-            }
-            if let ::core::option::Option::Some(v) = &self.edition_removed {
-                writer.key("editionRemoved", "edition_removed");
-                writer
-                    .enumeration(
-                        *v,
-                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
-                    );
-            }
-            if let ::core::option::Option::Some(v) = &self.removal_error {
-                writer.key("removalError", "removal_error");
-                writer.string(v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for FeatureSupport {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "editionIntroduced" | "edition_introduced" => {
-                    ::core::option::Option::Some(1)
-                }
-                "editionDeprecated" | "edition_deprecated" => {
-                    ::core::option::Option::Some(2)
-                }
-                "deprecationWarning" | "deprecation_warning" => {
-                    ::core::option::Option::Some(3)
-                }
-                "editionRemoved" | "edition_removed" => ::core::option::Option::Some(4),
-                "removalError" | "removal_error" => ::core::option::Option::Some(5),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    self.edition_introduced = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Enum<super::Edition>,
-                            >::new(ctx),
-                        )?
-                        .flatten();
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    self.edition_deprecated = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Enum<super::Edition>,
-                            >::new(ctx),
-                        )?
-                        .flatten();
-                    ::core::result::Result::Ok(())
-                }
-                3 => {
-                    self.deprecation_warning = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Str>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                4 => {
-                    self.edition_removed = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Enum<super::Edition>,
-                            >::new(ctx),
-                        )?
-                        .flatten();
-                    ::core::result::Result::Ok(())
-                }
-                5 => {
-                    self.removal_error = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Str>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for FeatureSupport {
-        const NAME: &'static str = "FieldOptions.FeatureSupport";
-        const PACKAGE: &'static str = "google.protobuf";
-        fn full_name() -> ::std::string::String {
-            "google.protobuf.FieldOptions.FeatureSupport".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.protobuf.FieldOptions.FeatureSupport".into()
-        }
-    }
-    #[allow(deprecated)]
-    impl FeatureSupport {
-        /// `edition_introduced` as an enum; its default if unset or unknown to this code.
-        pub fn edition_introduced(&self) -> super::Edition {
-            self.edition_introduced
-                .and_then(|value| super::Edition::try_from(value).ok())
-                .unwrap_or(super::Edition::Unknown)
-        }
-        /// Sets `edition_introduced`.
-        pub fn set_edition_introduced(&mut self, value: super::Edition) {
-            self.edition_introduced = ::core::option::Option::Some(value as i32);
-        }
-        /// `edition_deprecated` as an enum; its default if unset or unknown to this code.
-        pub fn edition_deprecated(&self) -> super::Edition {
-            self.edition_deprecated
-                .and_then(|value| super::Edition::try_from(value).ok())
-                .unwrap_or(super::Edition::Unknown)
-        }
-        /// Sets `edition_deprecated`.
-        pub fn set_edition_deprecated(&mut self, value: super::Edition) {
-            self.edition_deprecated = ::core::option::Option::Some(value as i32);
-        }
-        /// `deprecation_warning`, or its default if unset.
-        pub fn deprecation_warning(&self) -> &str {
-            match &self.deprecation_warning {
-                ::core::option::Option::Some(value) => value.as_str(),
-                ::core::option::Option::None => "",
-            }
-        }
-        /// `edition_removed` as an enum; its default if unset or unknown to this code.
-        pub fn edition_removed(&self) -> super::Edition {
-            self.edition_removed
-                .and_then(|value| super::Edition::try_from(value).ok())
-                .unwrap_or(super::Edition::Unknown)
-        }
-        /// Sets `edition_removed`.
-        pub fn set_edition_removed(&mut self, value: super::Edition) {
-            self.edition_removed = ::core::option::Option::Some(value as i32);
-        }
-        /// `removal_error`, or its default if unset.
-        pub fn removal_error(&self) -> &str {
-            match &self.removal_error {
-                ::core::option::Option::Some(value) => value.as_str(),
-                ::core::option::Option::None => "",
-            }
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum CType {
-        /// Default mode.
-        #[default]
-        String = 0,
-        /// The option \[ctype=CORD\] may be applied to a non-repeated field of type
-        /// "bytes". It indicates that in C++, the data should be stored in a Cord
-        /// instead of a string.  For very large strings, this may reduce memory
-        /// fragmentation. It may also allow better performance when parsing from a
-        /// Cord, or when parsing with aliasing enabled, as the parsed Cord may then
-        /// alias the original buffer.
-        Cord = 1,
-        StringPiece = 2,
-    }
-    #[allow(deprecated)]
-    impl CType {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                CType::String => "STRING",
-                CType::Cord => "CORD",
-                CType::StringPiece => "STRING_PIECE",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "STRING" => ::core::option::Option::Some(CType::String),
-                "CORD" => ::core::option::Option::Some(CType::Cord),
-                "STRING_PIECE" => ::core::option::Option::Some(CType::StringPiece),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 2)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for CType {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<CType> for i32 {
-        fn from(value: CType) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for CType {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<CType, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(CType::String),
-                1 => ::core::result::Result::Ok(CType::Cord),
-                2 => ::core::result::Result::Ok(CType::StringPiece),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum JsType {
-        /// Use the default type.
-        #[default]
-        JsNormal = 0,
-        /// Use JavaScript strings.
-        JsString = 1,
-        /// Use JavaScript numbers.
-        JsNumber = 2,
-    }
-    #[allow(deprecated)]
-    impl JsType {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                JsType::JsNormal => "JS_NORMAL",
-                JsType::JsString => "JS_STRING",
-                JsType::JsNumber => "JS_NUMBER",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "JS_NORMAL" => ::core::option::Option::Some(JsType::JsNormal),
-                "JS_STRING" => ::core::option::Option::Some(JsType::JsString),
-                "JS_NUMBER" => ::core::option::Option::Some(JsType::JsNumber),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 2)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for JsType {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<JsType> for i32 {
-        fn from(value: JsType) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for JsType {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<JsType, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(JsType::JsNormal),
-                1 => ::core::result::Result::Ok(JsType::JsString),
-                2 => ::core::result::Result::Ok(JsType::JsNumber),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-    /// If set to RETENTION_SOURCE, the option will be omitted from the binary.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum OptionRetention {
-        #[default]
-        RetentionUnknown = 0,
-        RetentionRuntime = 1,
-        RetentionSource = 2,
-    }
-    #[allow(deprecated)]
-    impl OptionRetention {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                OptionRetention::RetentionUnknown => "RETENTION_UNKNOWN",
-                OptionRetention::RetentionRuntime => "RETENTION_RUNTIME",
-                OptionRetention::RetentionSource => "RETENTION_SOURCE",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "RETENTION_UNKNOWN" => {
-                    ::core::option::Option::Some(OptionRetention::RetentionUnknown)
-                }
-                "RETENTION_RUNTIME" => {
-                    ::core::option::Option::Some(OptionRetention::RetentionRuntime)
-                }
-                "RETENTION_SOURCE" => {
-                    ::core::option::Option::Some(OptionRetention::RetentionSource)
-                }
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 2)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for OptionRetention {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<OptionRetention> for i32 {
-        fn from(value: OptionRetention) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for OptionRetention {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<OptionRetention, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(OptionRetention::RetentionUnknown),
-                1 => ::core::result::Result::Ok(OptionRetention::RetentionRuntime),
-                2 => ::core::result::Result::Ok(OptionRetention::RetentionSource),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-    /// This indicates the types of entities that the field may apply to when used
-    /// as an option. If it is unset, then the field may be freely used as an
-    /// option on any kind of entity.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum OptionTargetType {
-        #[default]
-        TargetTypeUnknown = 0,
-        TargetTypeFile = 1,
-        TargetTypeExtensionRange = 2,
-        TargetTypeMessage = 3,
-        TargetTypeField = 4,
-        TargetTypeOneof = 5,
-        TargetTypeEnum = 6,
-        TargetTypeEnumEntry = 7,
-        TargetTypeService = 8,
-        TargetTypeMethod = 9,
-    }
-    #[allow(deprecated)]
-    impl OptionTargetType {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                OptionTargetType::TargetTypeUnknown => "TARGET_TYPE_UNKNOWN",
-                OptionTargetType::TargetTypeFile => "TARGET_TYPE_FILE",
-                OptionTargetType::TargetTypeExtensionRange => {
-                    "TARGET_TYPE_EXTENSION_RANGE"
-                }
-                OptionTargetType::TargetTypeMessage => "TARGET_TYPE_MESSAGE",
-                OptionTargetType::TargetTypeField => "TARGET_TYPE_FIELD",
-                OptionTargetType::TargetTypeOneof => "TARGET_TYPE_ONEOF",
-                OptionTargetType::TargetTypeEnum => "TARGET_TYPE_ENUM",
-                OptionTargetType::TargetTypeEnumEntry => "TARGET_TYPE_ENUM_ENTRY",
-                OptionTargetType::TargetTypeService => "TARGET_TYPE_SERVICE",
-                OptionTargetType::TargetTypeMethod => "TARGET_TYPE_METHOD",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "TARGET_TYPE_UNKNOWN" => {
-                    ::core::option::Option::Some(OptionTargetType::TargetTypeUnknown)
-                }
-                "TARGET_TYPE_FILE" => {
-                    ::core::option::Option::Some(OptionTargetType::TargetTypeFile)
-                }
-                "TARGET_TYPE_EXTENSION_RANGE" => {
-                    ::core::option::Option::Some(
-                        OptionTargetType::TargetTypeExtensionRange,
-                    )
-                }
-                "TARGET_TYPE_MESSAGE" => {
-                    ::core::option::Option::Some(OptionTargetType::TargetTypeMessage)
-                }
-                "TARGET_TYPE_FIELD" => {
-                    ::core::option::Option::Some(OptionTargetType::TargetTypeField)
-                }
-                "TARGET_TYPE_ONEOF" => {
-                    ::core::option::Option::Some(OptionTargetType::TargetTypeOneof)
-                }
-                "TARGET_TYPE_ENUM" => {
-                    ::core::option::Option::Some(OptionTargetType::TargetTypeEnum)
-                }
-                "TARGET_TYPE_ENUM_ENTRY" => {
-                    ::core::option::Option::Some(OptionTargetType::TargetTypeEnumEntry)
-                }
-                "TARGET_TYPE_SERVICE" => {
-                    ::core::option::Option::Some(OptionTargetType::TargetTypeService)
-                }
-                "TARGET_TYPE_METHOD" => {
-                    ::core::option::Option::Some(OptionTargetType::TargetTypeMethod)
-                }
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 9)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for OptionTargetType {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<OptionTargetType> for i32 {
-        fn from(value: OptionTargetType) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for OptionTargetType {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<OptionTargetType, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(OptionTargetType::TargetTypeUnknown),
-                1 => ::core::result::Result::Ok(OptionTargetType::TargetTypeFile),
-                2 => {
-                    ::core::result::Result::Ok(
-                        OptionTargetType::TargetTypeExtensionRange,
-                    )
-                }
-                3 => ::core::result::Result::Ok(OptionTargetType::TargetTypeMessage),
-                4 => ::core::result::Result::Ok(OptionTargetType::TargetTypeField),
-                5 => ::core::result::Result::Ok(OptionTargetType::TargetTypeOneof),
-                6 => ::core::result::Result::Ok(OptionTargetType::TargetTypeEnum),
-                7 => ::core::result::Result::Ok(OptionTargetType::TargetTypeEnumEntry),
-                8 => ::core::result::Result::Ok(OptionTargetType::TargetTypeService),
-                9 => ::core::result::Result::Ok(OptionTargetType::TargetTypeMethod),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct OneofOptions {
-    /// Any features defined in the specific edition.
-    /// WARNING: This field should only be used by protobuf plugins or special
-    /// cases like the proto compiler. Other uses are discouraged and
-    /// developers should rely on the protoreflect APIs for their client language.
-    pub features: ::core::option::Option<FeatureSet>,
-    /// The parser stores options it doesn't recognize here. See above.
-    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for OneofOptions {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.features {
@@ -8409,7 +11311,6 @@ impl crate::prost::Message for OneofOptions {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for OneofOptions {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -8434,7 +11335,6 @@ impl crate::json::JsonMessage for OneofOptions {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for OneofOptions {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -8471,14 +11371,10 @@ impl crate::json::JsonFields for OneofOptions {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for OneofOptions {
     const NAME: &'static str = "OneofOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -8488,35 +11384,6 @@ impl crate::prost::Name for OneofOptions {
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/google.protobuf.OneofOptions".into()
     }
-}
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct EnumOptions {
-    /// Set this option to true to allow mapping different tag names to the same
-    /// value.
-    pub allow_alias: ::core::option::Option<bool>,
-    /// Is this enum deprecated?
-    /// Depending on the target platform, this can emit Deprecated annotations
-    /// for the enum, or it will be completely ignored; in the very least, this
-    /// is a formalization for deprecating enums.
-    pub deprecated: ::core::option::Option<bool>,
-    /// Enable the legacy handling of JSON field name conflicts.  This lowercases
-    /// and strips underscored from the fields before comparison in proto3 only.
-    /// The new behavior takes `json_name` into account and applies to proto2 as
-    /// well.
-    /// TODO Remove this legacy behavior once downstream teams have
-    /// had time to migrate.
-    #[deprecated]
-    pub deprecated_legacy_json_field_conflicts: ::core::option::Option<bool>,
-    /// Any features defined in the specific edition.
-    /// WARNING: This field should only be used by protobuf plugins or special
-    /// cases like the proto compiler. Other uses are discouraged and
-    /// developers should rely on the protoreflect APIs for their client language.
-    pub features: ::core::option::Option<FeatureSet>,
-    /// The parser stores options it doesn't recognize here. See above.
-    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
 }
 #[allow(deprecated)]
 impl crate::prost::Message for EnumOptions {
@@ -8741,14 +11608,10 @@ impl crate::json::JsonFields for EnumOptions {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for EnumOptions {
     const NAME: &'static str = "EnumOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -8783,31 +11646,6 @@ impl EnumOptions {
         }
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct EnumValueOptions {
-    /// Is this enum value deprecated?
-    /// Depending on the target platform, this can emit Deprecated annotations
-    /// for the enum value, or it will be completely ignored; in the very least,
-    /// this is a formalization for deprecating enum values.
-    pub deprecated: ::core::option::Option<bool>,
-    /// Any features defined in the specific edition.
-    /// WARNING: This field should only be used by protobuf plugins or special
-    /// cases like the proto compiler. Other uses are discouraged and
-    /// developers should rely on the protoreflect APIs for their client language.
-    pub features: ::core::option::Option<FeatureSet>,
-    /// Indicate that fields annotated with this enum value should not be printed
-    /// out when using debug formats, e.g. when the field contains sensitive
-    /// credentials.
-    pub debug_redact: ::core::option::Option<bool>,
-    /// Information about the support window of a feature value.
-    pub feature_support: ::core::option::Option<field_options::FeatureSupport>,
-    /// The parser stores options it doesn't recognize here. See above.
-    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for EnumValueOptions {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.deprecated {
@@ -8924,7 +11762,6 @@ impl crate::prost::Message for EnumValueOptions {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for EnumValueOptions {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -8961,7 +11798,6 @@ impl crate::json::JsonMessage for EnumValueOptions {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for EnumValueOptions {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -9020,14 +11856,10 @@ impl crate::json::JsonFields for EnumValueOptions {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for EnumValueOptions {
     const NAME: &'static str = "EnumValueOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -9038,7 +11870,6 @@ impl crate::prost::Name for EnumValueOptions {
         "type.googleapis.com/google.protobuf.EnumValueOptions".into()
     }
 }
-#[allow(deprecated)]
 impl EnumValueOptions {
     /// `deprecated`, or its default if unset.
     pub fn deprecated(&self) -> bool {
@@ -9055,25 +11886,6 @@ impl EnumValueOptions {
         }
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct ServiceOptions {
-    /// Any features defined in the specific edition.
-    /// WARNING: This field should only be used by protobuf plugins or special
-    /// cases like the proto compiler. Other uses are discouraged and
-    /// developers should rely on the protoreflect APIs for their client language.
-    pub features: ::core::option::Option<FeatureSet>,
-    /// Is this service deprecated?
-    /// Depending on the target platform, this can emit Deprecated annotations
-    /// for the service, or it will be completely ignored; in the very least,
-    /// this is a formalization for deprecating services.
-    pub deprecated: ::core::option::Option<bool>,
-    /// The parser stores options it doesn't recognize here. See above.
-    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for ServiceOptions {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.deprecated {
@@ -9152,7 +11964,6 @@ impl crate::prost::Message for ServiceOptions {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for ServiceOptions {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -9181,7 +11992,6 @@ impl crate::json::JsonMessage for ServiceOptions {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for ServiceOptions {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -9224,14 +12034,10 @@ impl crate::json::JsonFields for ServiceOptions {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for ServiceOptions {
     const NAME: &'static str = "ServiceOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -9242,7 +12048,6 @@ impl crate::prost::Name for ServiceOptions {
         "type.googleapis.com/google.protobuf.ServiceOptions".into()
     }
 }
-#[allow(deprecated)]
 impl ServiceOptions {
     /// `deprecated`, or its default if unset.
     pub fn deprecated(&self) -> bool {
@@ -9252,26 +12057,6 @@ impl ServiceOptions {
         }
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct MethodOptions {
-    /// Is this method deprecated?
-    /// Depending on the target platform, this can emit Deprecated annotations
-    /// for the method, or it will be completely ignored; in the very least,
-    /// this is a formalization for deprecating methods.
-    pub deprecated: ::core::option::Option<bool>,
-    pub idempotency_level: ::core::option::Option<i32>,
-    /// Any features defined in the specific edition.
-    /// WARNING: This field should only be used by protobuf plugins or special
-    /// cases like the proto compiler. Other uses are discouraged and
-    /// developers should rely on the protoreflect APIs for their client language.
-    pub features: ::core::option::Option<FeatureSet>,
-    /// The parser stores options it doesn't recognize here. See above.
-    pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for MethodOptions {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.deprecated {
@@ -9307,7 +12092,6 @@ impl crate::prost::Message for MethodOptions {
                     .map_err(crate::codegen::field_error(STRUCT_NAME, "deprecated"))
             }
             34 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -9374,7 +12158,6 @@ impl crate::prost::Message for MethodOptions {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for MethodOptions {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -9413,7 +12196,6 @@ impl crate::json::JsonMessage for MethodOptions {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for MethodOptions {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -9467,14 +12249,10 @@ impl crate::json::JsonFields for MethodOptions {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for MethodOptions {
     const NAME: &'static str = "MethodOptions";
     const PACKAGE: &'static str = "google.protobuf";
@@ -9485,7 +12263,6 @@ impl crate::prost::Name for MethodOptions {
         "type.googleapis.com/google.protobuf.MethodOptions".into()
     }
 }
-#[allow(deprecated)]
 impl MethodOptions {
     /// `deprecated`, or its default if unset.
     pub fn deprecated(&self) -> bool {
@@ -9505,105 +12282,6 @@ impl MethodOptions {
         self.idempotency_level = ::core::option::Option::Some(value as i32);
     }
 }
-/// Nested types and oneofs of [`MethodOptions`].
-pub mod method_options {
-    /// Is this method side-effect-free (or safe in HTTP parlance), or idempotent,
-    /// or neither? HTTP based RPC implementation may choose GET verb for safe
-    /// methods, and PUT verb for idempotent methods instead of the default POST.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum IdempotencyLevel {
-        #[default]
-        IdempotencyUnknown = 0,
-        /// implies idempotent
-        NoSideEffects = 1,
-        /// idempotent, but may have side effects
-        Idempotent = 2,
-    }
-    #[allow(deprecated)]
-    impl IdempotencyLevel {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                IdempotencyLevel::IdempotencyUnknown => "IDEMPOTENCY_UNKNOWN",
-                IdempotencyLevel::NoSideEffects => "NO_SIDE_EFFECTS",
-                IdempotencyLevel::Idempotent => "IDEMPOTENT",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "IDEMPOTENCY_UNKNOWN" => {
-                    ::core::option::Option::Some(IdempotencyLevel::IdempotencyUnknown)
-                }
-                "NO_SIDE_EFFECTS" => {
-                    ::core::option::Option::Some(IdempotencyLevel::NoSideEffects)
-                }
-                "IDEMPOTENT" => {
-                    ::core::option::Option::Some(IdempotencyLevel::Idempotent)
-                }
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 2)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for IdempotencyLevel {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<IdempotencyLevel> for i32 {
-        fn from(value: IdempotencyLevel) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for IdempotencyLevel {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<IdempotencyLevel, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(IdempotencyLevel::IdempotencyUnknown),
-                1 => ::core::result::Result::Ok(IdempotencyLevel::NoSideEffects),
-                2 => ::core::result::Result::Ok(IdempotencyLevel::Idempotent),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-}
-/// A message representing a option the parser does not recognize. This only
-/// appears in options protos created by the compiler::Parser class.
-/// DescriptorPool resolves these when building Descriptor objects. Therefore,
-/// options protos in descriptor objects (e.g. returned by Descriptor::options(),
-/// or produced by Descriptor::CopyTo()) will never have UninterpretedOptions
-/// in them.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct UninterpretedOption {
-    pub name: ::std::vec::Vec<uninterpreted_option::NamePart>,
-    /// The value of the uninterpreted option, in whatever type the tokenizer
-    /// identified it as during parsing. Exactly one of these should be set.
-    pub identifier_value: ::core::option::Option<::std::string::String>,
-    pub positive_int_value: ::core::option::Option<u64>,
-    pub negative_int_value: ::core::option::Option<i64>,
-    pub double_value: ::core::option::Option<f64>,
-    pub string_value: ::core::option::Option<::std::vec::Vec<u8>>,
-    pub aggregate_value: ::core::option::Option<::std::string::String>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for UninterpretedOption {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::message::encode_repeated(2, &self.name, buf);
@@ -9759,7 +12437,6 @@ impl crate::prost::Message for UninterpretedOption {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for UninterpretedOption {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -9804,7 +12481,6 @@ impl crate::json::JsonMessage for UninterpretedOption {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for UninterpretedOption {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -9871,14 +12547,10 @@ impl crate::json::JsonFields for UninterpretedOption {
                     .next_value_seed(crate::json::Seed::<crate::json::Str>::new(ctx))?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for UninterpretedOption {
     const NAME: &'static str = "UninterpretedOption";
     const PACKAGE: &'static str = "google.protobuf";
@@ -9889,7 +12561,6 @@ impl crate::prost::Name for UninterpretedOption {
         "type.googleapis.com/google.protobuf.UninterpretedOption".into()
     }
 }
-#[allow(deprecated)]
 impl UninterpretedOption {
     /// `identifier_value`, or its default if unset.
     pub fn identifier_value(&self) -> &str {
@@ -9934,167 +12605,6 @@ impl UninterpretedOption {
         }
     }
 }
-/// Nested types and oneofs of [`UninterpretedOption`].
-pub mod uninterpreted_option {
-    /// The name of the uninterpreted option.  Each string represents a segment in
-    /// a dot-separated name.  is_extension is true iff a segment represents an
-    /// extension (denoted with parentheses in options specs in .proto files).
-    /// E.g.,{ \["foo", false\], \["bar.baz", true\], \["moo", false\] } represents
-    /// "foo.(bar.baz).moo".
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct NamePart {
-        pub name_part: ::std::string::String,
-        pub is_extension: bool,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for NamePart {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            crate::codegen::string::encode(1, &self.name_part, buf);
-            crate::codegen::bool::encode(2, &self.is_extension, buf);
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            const STRUCT_NAME: &str = "NamePart";
-            match tag {
-                1 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::string::merge(
-                            wire_type,
-                            &mut self.name_part,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "name_part"))
-                }
-                2 if wire_type == crate::codegen::WireType::Varint => {
-                    crate::codegen::bool::merge(
-                            wire_type,
-                            &mut self.is_extension,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            crate::codegen::field_error(STRUCT_NAME, "is_extension"),
-                        )
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + crate::codegen::string::encoded_len(1, &self.name_part)
-                + crate::codegen::bool::encoded_len(2, &self.is_extension)
-        }
-        fn clear(&mut self) {
-            self.name_part = Self::default().name_part;
-            self.is_extension = Self::default().is_extension;
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for NamePart {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            {
-                writer.key("namePart", "name_part");
-                let v = &self.name_part;
-                writer.string(v);
-            }
-            {
-                writer.key("isExtension", "is_extension");
-                let v = &self.is_extension;
-                writer.bool(*v);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for NamePart {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "namePart" | "name_part" => ::core::option::Option::Some(1),
-                "isExtension" | "is_extension" => ::core::option::Option::Some(2),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    let read = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Str>::new(ctx),
-                        )?;
-                    self.name_part = read.unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    let read = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Bool>::new(ctx),
-                        )?;
-                    self.is_extension = read.unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for NamePart {
-        const NAME: &'static str = "UninterpretedOption.NamePart";
-        const PACKAGE: &'static str = "google.protobuf";
-        fn full_name() -> ::std::string::String {
-            "google.protobuf.UninterpretedOption.NamePart".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.protobuf.UninterpretedOption.NamePart".into()
-        }
-    }
-}
-/// TODO Enums in C++ gencode (and potentially other languages) are
-/// not well scoped.  This means that each of the feature enums below can clash
-/// with each other.  The short names we've chosen maximize call-site
-/// readability, but leave us very open to this scenario.  A future feature will
-/// be designed and implemented to handle this, hopefully before we ever hit a
-/// conflict here.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct FeatureSet {
-    pub field_presence: ::core::option::Option<i32>,
-    pub enum_type: ::core::option::Option<i32>,
-    pub repeated_field_encoding: ::core::option::Option<i32>,
-    pub utf8_validation: ::core::option::Option<i32>,
-    pub message_encoding: ::core::option::Option<i32>,
-    pub json_format: ::core::option::Option<i32>,
-    pub enforce_naming_style: ::core::option::Option<i32>,
-    pub default_symbol_visibility: ::core::option::Option<i32>,
-    pub enforce_proto_limits: ::core::option::Option<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for FeatureSet {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.field_presence {
@@ -10136,7 +12646,6 @@ impl crate::prost::Message for FeatureSet {
         const STRUCT_NAME: &str = "FeatureSet";
         match tag {
             1 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -10150,7 +12659,6 @@ impl crate::prost::Message for FeatureSet {
                 ::core::result::Result::Ok(())
             }
             2 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -10164,7 +12672,6 @@ impl crate::prost::Message for FeatureSet {
                 ::core::result::Result::Ok(())
             }
             3 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -10183,7 +12690,6 @@ impl crate::prost::Message for FeatureSet {
                 ::core::result::Result::Ok(())
             }
             4 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -10199,7 +12705,6 @@ impl crate::prost::Message for FeatureSet {
                 ::core::result::Result::Ok(())
             }
             5 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -10215,7 +12720,6 @@ impl crate::prost::Message for FeatureSet {
                 ::core::result::Result::Ok(())
             }
             6 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -10229,7 +12733,6 @@ impl crate::prost::Message for FeatureSet {
                 ::core::result::Result::Ok(())
             }
             7 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -10245,7 +12748,6 @@ impl crate::prost::Message for FeatureSet {
                 ::core::result::Result::Ok(())
             }
             8 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -10264,7 +12766,6 @@ impl crate::prost::Message for FeatureSet {
                 ::core::result::Result::Ok(())
             }
             9 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -10334,7 +12835,6 @@ impl crate::prost::Message for FeatureSet {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for FeatureSet {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -10435,7 +12935,6 @@ impl crate::json::JsonMessage for FeatureSet {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for FeatureSet {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -10560,14 +13059,10 @@ impl crate::json::JsonFields for FeatureSet {
                     .flatten();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for FeatureSet {
     const NAME: &'static str = "FeatureSet";
     const PACKAGE: &'static str = "google.protobuf";
@@ -10578,7 +13073,6 @@ impl crate::prost::Name for FeatureSet {
         "type.googleapis.com/google.protobuf.FeatureSet".into()
     }
 }
-#[allow(deprecated)]
 impl FeatureSet {
     /// `field_presence` as an enum; its default if unset or unknown to this code.
     pub fn field_presence(&self) -> feature_set::FieldPresence {
@@ -10692,843 +13186,6 @@ impl FeatureSet {
         self.enforce_proto_limits = ::core::option::Option::Some(value as i32);
     }
 }
-/// Nested types and oneofs of [`FeatureSet`].
-pub mod feature_set {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct VisibilityFeature {
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for VisibilityFeature {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            self.unknown_fields.merge_field(tag, wire_type, buf, ctx)
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-        }
-        fn clear(&mut self) {
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for VisibilityFeature {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for VisibilityFeature {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            let _ = key;
-            ::core::option::Option::None
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            let _ = (number, ctx);
-            map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for VisibilityFeature {
-        const NAME: &'static str = "FeatureSet.VisibilityFeature";
-        const PACKAGE: &'static str = "google.protobuf";
-        fn full_name() -> ::std::string::String {
-            "google.protobuf.FeatureSet.VisibilityFeature".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.protobuf.FeatureSet.VisibilityFeature".into()
-        }
-    }
-    /// Nested types and oneofs of [`VisibilityFeature`].
-    pub mod visibility_feature {
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[repr(i32)]
-        #[allow(deprecated)]
-        pub enum DefaultSymbolVisibility {
-            #[default]
-            Unknown = 0,
-            /// Default pre-EDITION_2024, all UNSET visibility are export.
-            ExportAll = 1,
-            /// All top-level symbols default to export, nested default to local.
-            ExportTopLevel = 2,
-            /// All symbols default to local.
-            LocalAll = 3,
-            /// All symbols local by default. Nested types cannot be exported.
-            /// With special case caveat for message { enum {} reserved 1 to max; }
-            /// This is the recommended setting for new protos.
-            Strict = 4,
-        }
-        #[allow(deprecated)]
-        impl DefaultSymbolVisibility {
-            /// The value's name as written in the .proto file.
-            pub fn as_str_name(&self) -> &'static str {
-                match self {
-                    DefaultSymbolVisibility::Unknown => {
-                        "DEFAULT_SYMBOL_VISIBILITY_UNKNOWN"
-                    }
-                    DefaultSymbolVisibility::ExportAll => "EXPORT_ALL",
-                    DefaultSymbolVisibility::ExportTopLevel => "EXPORT_TOP_LEVEL",
-                    DefaultSymbolVisibility::LocalAll => "LOCAL_ALL",
-                    DefaultSymbolVisibility::Strict => "STRICT",
-                }
-            }
-            /// The value with this name in the .proto file (aliases included).
-            pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-                match value {
-                    "DEFAULT_SYMBOL_VISIBILITY_UNKNOWN" => {
-                        ::core::option::Option::Some(DefaultSymbolVisibility::Unknown)
-                    }
-                    "EXPORT_ALL" => {
-                        ::core::option::Option::Some(DefaultSymbolVisibility::ExportAll)
-                    }
-                    "EXPORT_TOP_LEVEL" => {
-                        ::core::option::Option::Some(
-                            DefaultSymbolVisibility::ExportTopLevel,
-                        )
-                    }
-                    "LOCAL_ALL" => {
-                        ::core::option::Option::Some(DefaultSymbolVisibility::LocalAll)
-                    }
-                    "STRICT" => {
-                        ::core::option::Option::Some(DefaultSymbolVisibility::Strict)
-                    }
-                    _ => ::core::option::Option::None,
-                }
-            }
-            /// Whether `value` is a number this enum declares.
-            pub fn is_valid(value: i32) -> bool {
-                matches!(value, 0..= 4)
-            }
-        }
-        #[allow(deprecated)]
-        impl crate::json::JsonEnum for DefaultSymbolVisibility {
-            fn number_of(name: &str) -> ::core::option::Option<i32> {
-                Self::from_str_name(name).map(|value| value as i32)
-            }
-            fn is_known(number: i32) -> bool {
-                Self::is_valid(number)
-            }
-            const CLOSED: bool = true;
-        }
-        #[allow(deprecated)]
-        impl ::core::convert::From<DefaultSymbolVisibility> for i32 {
-            fn from(value: DefaultSymbolVisibility) -> i32 {
-                value as i32
-            }
-        }
-        #[allow(deprecated)]
-        impl ::core::convert::TryFrom<i32> for DefaultSymbolVisibility {
-            type Error = crate::prost::UnknownEnumValue;
-            fn try_from(
-                value: i32,
-            ) -> ::core::result::Result<
-                DefaultSymbolVisibility,
-                crate::prost::UnknownEnumValue,
-            > {
-                match value {
-                    0 => ::core::result::Result::Ok(DefaultSymbolVisibility::Unknown),
-                    1 => ::core::result::Result::Ok(DefaultSymbolVisibility::ExportAll),
-                    2 => {
-                        ::core::result::Result::Ok(
-                            DefaultSymbolVisibility::ExportTopLevel,
-                        )
-                    }
-                    3 => ::core::result::Result::Ok(DefaultSymbolVisibility::LocalAll),
-                    4 => ::core::result::Result::Ok(DefaultSymbolVisibility::Strict),
-                    _ => {
-                        ::core::result::Result::Err(
-                            crate::prost::UnknownEnumValue(value),
-                        )
-                    }
-                }
-            }
-        }
-    }
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct ProtoLimitsFeature {
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for ProtoLimitsFeature {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            self.unknown_fields.merge_field(tag, wire_type, buf, ctx)
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-        }
-        fn clear(&mut self) {
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for ProtoLimitsFeature {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for ProtoLimitsFeature {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            let _ = key;
-            ::core::option::Option::None
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            let _ = (number, ctx);
-            map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for ProtoLimitsFeature {
-        const NAME: &'static str = "FeatureSet.ProtoLimitsFeature";
-        const PACKAGE: &'static str = "google.protobuf";
-        fn full_name() -> ::std::string::String {
-            "google.protobuf.FeatureSet.ProtoLimitsFeature".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.protobuf.FeatureSet.ProtoLimitsFeature".into()
-        }
-    }
-    /// Nested types and oneofs of [`ProtoLimitsFeature`].
-    pub mod proto_limits_feature {
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[repr(i32)]
-        #[allow(deprecated)]
-        pub enum EnforceProtoLimits {
-            #[default]
-            ProtoLimitsUnknown = 0,
-            /// Default pre-EDITION_2026: there are no limit enforcement at the protoc
-            /// level. Practical limits still exist, but they will tend to fail while
-            /// compiling protoc-generated code, and these limits tend to be language
-            /// or toolchain specific.
-            LegacyNoExplicitLimits = 1,
-            /// A set of limits enforced by Edition 2026 by default. For a detailed
-            /// list of all the limits please consult the Edition 2026 documentation.
-            ProtoLimits2026 = 2,
-        }
-        #[allow(deprecated)]
-        impl EnforceProtoLimits {
-            /// The value's name as written in the .proto file.
-            pub fn as_str_name(&self) -> &'static str {
-                match self {
-                    EnforceProtoLimits::ProtoLimitsUnknown => "PROTO_LIMITS_UNKNOWN",
-                    EnforceProtoLimits::LegacyNoExplicitLimits => {
-                        "LEGACY_NO_EXPLICIT_LIMITS"
-                    }
-                    EnforceProtoLimits::ProtoLimits2026 => "PROTO_LIMITS2026",
-                }
-            }
-            /// The value with this name in the .proto file (aliases included).
-            pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-                match value {
-                    "PROTO_LIMITS_UNKNOWN" => {
-                        ::core::option::Option::Some(
-                            EnforceProtoLimits::ProtoLimitsUnknown,
-                        )
-                    }
-                    "LEGACY_NO_EXPLICIT_LIMITS" => {
-                        ::core::option::Option::Some(
-                            EnforceProtoLimits::LegacyNoExplicitLimits,
-                        )
-                    }
-                    "PROTO_LIMITS2026" => {
-                        ::core::option::Option::Some(EnforceProtoLimits::ProtoLimits2026)
-                    }
-                    _ => ::core::option::Option::None,
-                }
-            }
-            /// Whether `value` is a number this enum declares.
-            pub fn is_valid(value: i32) -> bool {
-                matches!(value, 0..= 2)
-            }
-        }
-        #[allow(deprecated)]
-        impl crate::json::JsonEnum for EnforceProtoLimits {
-            fn number_of(name: &str) -> ::core::option::Option<i32> {
-                Self::from_str_name(name).map(|value| value as i32)
-            }
-            fn is_known(number: i32) -> bool {
-                Self::is_valid(number)
-            }
-            const CLOSED: bool = true;
-        }
-        #[allow(deprecated)]
-        impl ::core::convert::From<EnforceProtoLimits> for i32 {
-            fn from(value: EnforceProtoLimits) -> i32 {
-                value as i32
-            }
-        }
-        #[allow(deprecated)]
-        impl ::core::convert::TryFrom<i32> for EnforceProtoLimits {
-            type Error = crate::prost::UnknownEnumValue;
-            fn try_from(
-                value: i32,
-            ) -> ::core::result::Result<
-                EnforceProtoLimits,
-                crate::prost::UnknownEnumValue,
-            > {
-                match value {
-                    0 => {
-                        ::core::result::Result::Ok(
-                            EnforceProtoLimits::ProtoLimitsUnknown,
-                        )
-                    }
-                    1 => {
-                        ::core::result::Result::Ok(
-                            EnforceProtoLimits::LegacyNoExplicitLimits,
-                        )
-                    }
-                    2 => ::core::result::Result::Ok(EnforceProtoLimits::ProtoLimits2026),
-                    _ => {
-                        ::core::result::Result::Err(
-                            crate::prost::UnknownEnumValue(value),
-                        )
-                    }
-                }
-            }
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum FieldPresence {
-        #[default]
-        Unknown = 0,
-        Explicit = 1,
-        Implicit = 2,
-        LegacyRequired = 3,
-    }
-    #[allow(deprecated)]
-    impl FieldPresence {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                FieldPresence::Unknown => "FIELD_PRESENCE_UNKNOWN",
-                FieldPresence::Explicit => "EXPLICIT",
-                FieldPresence::Implicit => "IMPLICIT",
-                FieldPresence::LegacyRequired => "LEGACY_REQUIRED",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "FIELD_PRESENCE_UNKNOWN" => {
-                    ::core::option::Option::Some(FieldPresence::Unknown)
-                }
-                "EXPLICIT" => ::core::option::Option::Some(FieldPresence::Explicit),
-                "IMPLICIT" => ::core::option::Option::Some(FieldPresence::Implicit),
-                "LEGACY_REQUIRED" => {
-                    ::core::option::Option::Some(FieldPresence::LegacyRequired)
-                }
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 3)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for FieldPresence {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<FieldPresence> for i32 {
-        fn from(value: FieldPresence) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for FieldPresence {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<FieldPresence, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(FieldPresence::Unknown),
-                1 => ::core::result::Result::Ok(FieldPresence::Explicit),
-                2 => ::core::result::Result::Ok(FieldPresence::Implicit),
-                3 => ::core::result::Result::Ok(FieldPresence::LegacyRequired),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum EnumType {
-        #[default]
-        Unknown = 0,
-        Open = 1,
-        Closed = 2,
-    }
-    #[allow(deprecated)]
-    impl EnumType {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                EnumType::Unknown => "ENUM_TYPE_UNKNOWN",
-                EnumType::Open => "OPEN",
-                EnumType::Closed => "CLOSED",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "ENUM_TYPE_UNKNOWN" => ::core::option::Option::Some(EnumType::Unknown),
-                "OPEN" => ::core::option::Option::Some(EnumType::Open),
-                "CLOSED" => ::core::option::Option::Some(EnumType::Closed),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 2)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for EnumType {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<EnumType> for i32 {
-        fn from(value: EnumType) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for EnumType {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<EnumType, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(EnumType::Unknown),
-                1 => ::core::result::Result::Ok(EnumType::Open),
-                2 => ::core::result::Result::Ok(EnumType::Closed),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum RepeatedFieldEncoding {
-        #[default]
-        Unknown = 0,
-        Packed = 1,
-        Expanded = 2,
-    }
-    #[allow(deprecated)]
-    impl RepeatedFieldEncoding {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                RepeatedFieldEncoding::Unknown => "REPEATED_FIELD_ENCODING_UNKNOWN",
-                RepeatedFieldEncoding::Packed => "PACKED",
-                RepeatedFieldEncoding::Expanded => "EXPANDED",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "REPEATED_FIELD_ENCODING_UNKNOWN" => {
-                    ::core::option::Option::Some(RepeatedFieldEncoding::Unknown)
-                }
-                "PACKED" => ::core::option::Option::Some(RepeatedFieldEncoding::Packed),
-                "EXPANDED" => {
-                    ::core::option::Option::Some(RepeatedFieldEncoding::Expanded)
-                }
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 2)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for RepeatedFieldEncoding {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<RepeatedFieldEncoding> for i32 {
-        fn from(value: RepeatedFieldEncoding) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for RepeatedFieldEncoding {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<
-            RepeatedFieldEncoding,
-            crate::prost::UnknownEnumValue,
-        > {
-            match value {
-                0 => ::core::result::Result::Ok(RepeatedFieldEncoding::Unknown),
-                1 => ::core::result::Result::Ok(RepeatedFieldEncoding::Packed),
-                2 => ::core::result::Result::Ok(RepeatedFieldEncoding::Expanded),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum Utf8Validation {
-        #[default]
-        Unknown = 0,
-        Verify = 2,
-        None = 3,
-    }
-    #[allow(deprecated)]
-    impl Utf8Validation {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                Utf8Validation::Unknown => "UTF8_VALIDATION_UNKNOWN",
-                Utf8Validation::Verify => "VERIFY",
-                Utf8Validation::None => "NONE",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "UTF8_VALIDATION_UNKNOWN" => {
-                    ::core::option::Option::Some(Utf8Validation::Unknown)
-                }
-                "VERIFY" => ::core::option::Option::Some(Utf8Validation::Verify),
-                "NONE" => ::core::option::Option::Some(Utf8Validation::None),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0 | 2..= 3)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for Utf8Validation {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<Utf8Validation> for i32 {
-        fn from(value: Utf8Validation) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for Utf8Validation {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<Utf8Validation, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(Utf8Validation::Unknown),
-                2 => ::core::result::Result::Ok(Utf8Validation::Verify),
-                3 => ::core::result::Result::Ok(Utf8Validation::None),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum MessageEncoding {
-        #[default]
-        Unknown = 0,
-        LengthPrefixed = 1,
-        Delimited = 2,
-    }
-    #[allow(deprecated)]
-    impl MessageEncoding {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                MessageEncoding::Unknown => "MESSAGE_ENCODING_UNKNOWN",
-                MessageEncoding::LengthPrefixed => "LENGTH_PREFIXED",
-                MessageEncoding::Delimited => "DELIMITED",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "MESSAGE_ENCODING_UNKNOWN" => {
-                    ::core::option::Option::Some(MessageEncoding::Unknown)
-                }
-                "LENGTH_PREFIXED" => {
-                    ::core::option::Option::Some(MessageEncoding::LengthPrefixed)
-                }
-                "DELIMITED" => ::core::option::Option::Some(MessageEncoding::Delimited),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 2)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for MessageEncoding {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<MessageEncoding> for i32 {
-        fn from(value: MessageEncoding) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for MessageEncoding {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<MessageEncoding, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(MessageEncoding::Unknown),
-                1 => ::core::result::Result::Ok(MessageEncoding::LengthPrefixed),
-                2 => ::core::result::Result::Ok(MessageEncoding::Delimited),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum JsonFormat {
-        #[default]
-        Unknown = 0,
-        Allow = 1,
-        LegacyBestEffort = 2,
-    }
-    #[allow(deprecated)]
-    impl JsonFormat {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                JsonFormat::Unknown => "JSON_FORMAT_UNKNOWN",
-                JsonFormat::Allow => "ALLOW",
-                JsonFormat::LegacyBestEffort => "LEGACY_BEST_EFFORT",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "JSON_FORMAT_UNKNOWN" => {
-                    ::core::option::Option::Some(JsonFormat::Unknown)
-                }
-                "ALLOW" => ::core::option::Option::Some(JsonFormat::Allow),
-                "LEGACY_BEST_EFFORT" => {
-                    ::core::option::Option::Some(JsonFormat::LegacyBestEffort)
-                }
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 2)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for JsonFormat {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<JsonFormat> for i32 {
-        fn from(value: JsonFormat) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for JsonFormat {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<JsonFormat, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(JsonFormat::Unknown),
-                1 => ::core::result::Result::Ok(JsonFormat::Allow),
-                2 => ::core::result::Result::Ok(JsonFormat::LegacyBestEffort),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum EnforceNamingStyle {
-        #[default]
-        Unknown = 0,
-        Style2024 = 1,
-        StyleLegacy = 2,
-        Style2026 = 3,
-    }
-    #[allow(deprecated)]
-    impl EnforceNamingStyle {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                EnforceNamingStyle::Unknown => "ENFORCE_NAMING_STYLE_UNKNOWN",
-                EnforceNamingStyle::Style2024 => "STYLE2024",
-                EnforceNamingStyle::StyleLegacy => "STYLE_LEGACY",
-                EnforceNamingStyle::Style2026 => "STYLE2026",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "ENFORCE_NAMING_STYLE_UNKNOWN" => {
-                    ::core::option::Option::Some(EnforceNamingStyle::Unknown)
-                }
-                "STYLE2024" => {
-                    ::core::option::Option::Some(EnforceNamingStyle::Style2024)
-                }
-                "STYLE_LEGACY" => {
-                    ::core::option::Option::Some(EnforceNamingStyle::StyleLegacy)
-                }
-                "STYLE2026" => {
-                    ::core::option::Option::Some(EnforceNamingStyle::Style2026)
-                }
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 3)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for EnforceNamingStyle {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = true;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<EnforceNamingStyle> for i32 {
-        fn from(value: EnforceNamingStyle) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for EnforceNamingStyle {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<EnforceNamingStyle, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(EnforceNamingStyle::Unknown),
-                1 => ::core::result::Result::Ok(EnforceNamingStyle::Style2024),
-                2 => ::core::result::Result::Ok(EnforceNamingStyle::StyleLegacy),
-                3 => ::core::result::Result::Ok(EnforceNamingStyle::Style2026),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-}
-/// A compiled specification for the defaults of a set of features.  These
-/// messages are generated from FeatureSet extensions and can be used to seed
-/// feature resolution. The resolution with this object becomes a simple search
-/// for the closest matching edition, followed by proto merges.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct FeatureSetDefaults {
-    pub defaults: ::std::vec::Vec<feature_set_defaults::FeatureSetEditionDefault>,
-    /// The minimum supported edition (inclusive) when this was constructed.
-    /// Editions before this will not have defaults.
-    pub minimum_edition: ::core::option::Option<i32>,
-    /// The maximum known edition (inclusive) when this was constructed. Editions
-    /// after this will not have reliable defaults.
-    pub maximum_edition: ::core::option::Option<i32>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for FeatureSetDefaults {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::message::encode_repeated(1, &self.defaults, buf);
@@ -11559,7 +13216,6 @@ impl crate::prost::Message for FeatureSetDefaults {
                     .map_err(crate::codegen::field_error(STRUCT_NAME, "defaults"))
             }
             4 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -11575,7 +13231,6 @@ impl crate::prost::Message for FeatureSetDefaults {
                 ::core::result::Result::Ok(())
             }
             5 if wire_type == crate::codegen::WireType::Varint => {
-                let _ = ctx;
                 if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
                         tag,
                         buf,
@@ -11612,7 +13267,6 @@ impl crate::prost::Message for FeatureSetDefaults {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for FeatureSetDefaults {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -11641,7 +13295,6 @@ impl crate::json::JsonMessage for FeatureSetDefaults {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for FeatureSetDefaults {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -11688,14 +13341,10 @@ impl crate::json::JsonFields for FeatureSetDefaults {
                     .flatten();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for FeatureSetDefaults {
     const NAME: &'static str = "FeatureSetDefaults";
     const PACKAGE: &'static str = "google.protobuf";
@@ -11706,7 +13355,6 @@ impl crate::prost::Name for FeatureSetDefaults {
         "type.googleapis.com/google.protobuf.FeatureSetDefaults".into()
     }
 }
-#[allow(deprecated)]
 impl FeatureSetDefaults {
     /// `minimum_edition` as an enum; its default if unset or unknown to this code.
     pub fn minimum_edition(&self) -> Edition {
@@ -11729,277 +13377,6 @@ impl FeatureSetDefaults {
         self.maximum_edition = ::core::option::Option::Some(value as i32);
     }
 }
-/// Nested types and oneofs of [`FeatureSetDefaults`].
-pub mod feature_set_defaults {
-    /// A map from every known edition with a unique set of defaults to its
-    /// defaults. Not all editions may be contained here.  For a given edition,
-    /// the defaults at the closest matching edition ordered at or before it should
-    /// be used.  This field must be in strict ascending order by edition.
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct FeatureSetEditionDefault {
-        pub edition: ::core::option::Option<i32>,
-        /// Defaults of features that can be overridden in this edition.
-        pub overridable_features: ::core::option::Option<super::FeatureSet>,
-        /// Defaults of features that can't be overridden in this edition.
-        pub fixed_features: ::core::option::Option<super::FeatureSet>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for FeatureSetEditionDefault {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            if let ::core::option::Option::Some(value) = &self.edition {
-                crate::codegen::int32::encode(3, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.overridable_features {
-                crate::codegen::message::encode(4, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.fixed_features {
-                crate::codegen::message::encode(5, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            const STRUCT_NAME: &str = "FeatureSetEditionDefault";
-            match tag {
-                3 if wire_type == crate::codegen::WireType::Varint => {
-                    let _ = ctx;
-                    if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
-                            tag,
-                            buf,
-                            super::Edition::is_valid,
-                            &mut self.unknown_fields,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "edition"))?
-                    {
-                        self.edition = ::core::option::Option::Some(value);
-                    }
-                    ::core::result::Result::Ok(())
-                }
-                4 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::message::merge(
-                            wire_type,
-                            self
-                                .overridable_features
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            crate::codegen::field_error(
-                                STRUCT_NAME,
-                                "overridable_features",
-                            ),
-                        )
-                }
-                5 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::message::merge(
-                            wire_type,
-                            self
-                                .fixed_features
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            crate::codegen::field_error(STRUCT_NAME, "fixed_features"),
-                        )
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + self
-                    .edition
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(3, value))
-                + self
-                    .overridable_features
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::message::encoded_len(4, value))
-                + self
-                    .fixed_features
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::message::encoded_len(5, value))
-        }
-        fn clear(&mut self) {
-            self.edition = ::core::option::Option::None;
-            self.overridable_features = ::core::option::Option::None;
-            self.fixed_features = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for FeatureSetEditionDefault {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if let ::core::option::Option::Some(v) = &self.edition {
-                writer.key("edition", "edition");
-                writer
-                    .enumeration(
-                        *v,
-                        super::Edition::try_from(*v).ok().map(|e| e.as_str_name()),
-                    );
-            }
-            if let ::core::option::Option::Some(v) = &self.overridable_features {
-                writer.key("overridableFeatures", "overridable_features");
-                v.write_json(writer);
-            }
-            if let ::core::option::Option::Some(v) = &self.fixed_features {
-                writer.key("fixedFeatures", "fixed_features");
-                v.write_json(writer);
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for FeatureSetEditionDefault {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "edition" => ::core::option::Option::Some(3),
-                "overridableFeatures" | "overridable_features" => {
-                    ::core::option::Option::Some(4)
-                }
-                "fixedFeatures" | "fixed_features" => ::core::option::Option::Some(5),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                3 => {
-                    self.edition = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Enum<super::Edition>,
-                            >::new(ctx),
-                        )?
-                        .flatten();
-                    ::core::result::Result::Ok(())
-                }
-                4 => {
-                    self.overridable_features = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Msg<super::FeatureSet>,
-                            >::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                5 => {
-                    self.fixed_features = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Msg<super::FeatureSet>,
-                            >::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for FeatureSetEditionDefault {
-        const NAME: &'static str = "FeatureSetDefaults.FeatureSetEditionDefault";
-        const PACKAGE: &'static str = "google.protobuf";
-        fn full_name() -> ::std::string::String {
-            "google.protobuf.FeatureSetDefaults.FeatureSetEditionDefault".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.protobuf.FeatureSetDefaults.FeatureSetEditionDefault"
-                .into()
-        }
-    }
-    #[allow(deprecated)]
-    impl FeatureSetEditionDefault {
-        /// `edition` as an enum; its default if unset or unknown to this code.
-        pub fn edition(&self) -> super::Edition {
-            self.edition
-                .and_then(|value| super::Edition::try_from(value).ok())
-                .unwrap_or(super::Edition::Unknown)
-        }
-        /// Sets `edition`.
-        pub fn set_edition(&mut self, value: super::Edition) {
-            self.edition = ::core::option::Option::Some(value as i32);
-        }
-    }
-}
-/// Encapsulates information about the original source file from which a
-/// FileDescriptorProto was generated.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct SourceCodeInfo {
-    /// A Location identifies a piece of source code in a .proto file which
-    /// corresponds to a particular definition.  This information is intended
-    /// to be useful to IDEs, code indexers, documentation generators, and similar
-    /// tools.
-    ///
-    /// For example, say we have a file like:
-    ///   message Foo {
-    ///     optional string foo = 1;
-    ///   }
-    /// Let's look at just the field definition:
-    ///   optional string foo = 1;
-    ///   ^       ^^     ^^  ^  ^^^
-    ///   a       bc     de  f  ghi
-    /// We have the following locations:
-    ///   span   path               represents
-    ///   \[a,i)  \[ 4, 0, 2, 0 \]     The whole field definition.
-    ///   \[a,b)  \[ 4, 0, 2, 0, 4 \]  The label (optional).
-    ///   \[c,d)  \[ 4, 0, 2, 0, 5 \]  The type (string).
-    ///   \[e,f)  \[ 4, 0, 2, 0, 1 \]  The name (foo).
-    ///   \[g,h)  \[ 4, 0, 2, 0, 3 \]  The number (1).
-    ///
-    /// Notes:
-    /// - A location may refer to a repeated field itself (i.e. not to any
-    ///   particular index within it).  This is used whenever a set of elements are
-    ///   logically enclosed in a single code segment.  For example, an entire
-    ///   extend block (possibly containing multiple extension definitions) will
-    ///   have an outer location whose path refers to the "extensions" repeated
-    ///   field without an index.
-    /// - Multiple locations may have the same path.  This happens when a single
-    ///   logical declaration is spread out across multiple places.  The most
-    ///   obvious example is the "extend" block again -- there may be multiple
-    ///   extend blocks in the same scope, each of which will have the same path.
-    /// - A location's span is not always a subset of its parent's span.  For
-    ///   example, the "extendee" of an extension declaration appears at the
-    ///   beginning of the "extend" block and is shared by all extensions within
-    ///   the block.
-    /// - Just because a location's span is a subset of some other location's span
-    ///   does not mean that it is a descendant.  For example, a "group" defines
-    ///   both a type and a field in a single declaration.  Thus, the locations
-    ///   corresponding to the type and field and their components will overlap.
-    /// - Code which tries to interpret locations should probably be designed to
-    ///   ignore those that it doesn't understand, as more types of locations could
-    ///   be recorded in the future.
-    #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-    pub location: ::std::vec::Vec<source_code_info::Location>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for SourceCodeInfo {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::message::encode_repeated(1, &self.location, buf);
@@ -12035,7 +13412,6 @@ impl crate::prost::Message for SourceCodeInfo {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for SourceCodeInfo {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -12056,7 +13432,6 @@ impl crate::json::JsonMessage for SourceCodeInfo {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for SourceCodeInfo {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -12083,14 +13458,10 @@ impl crate::json::JsonFields for SourceCodeInfo {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for SourceCodeInfo {
     const NAME: &'static str = "SourceCodeInfo";
     const PACKAGE: &'static str = "google.protobuf";
@@ -12101,389 +13472,6 @@ impl crate::prost::Name for SourceCodeInfo {
         "type.googleapis.com/google.protobuf.SourceCodeInfo".into()
     }
 }
-/// Nested types and oneofs of [`SourceCodeInfo`].
-pub mod source_code_info {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct Location {
-        /// Identifies which part of the FileDescriptorProto was defined at this
-        /// location.
-        ///
-        /// Each element is a field number or an index.  They form a path from
-        /// the root FileDescriptorProto to the place where the definition appears.
-        /// For example, this path:
-        ///   \[ 4, 3, 2, 7, 1 \]
-        /// refers to:
-        ///   file.message_type(3)  // 4, 3
-        ///       .field(7)         // 2, 7
-        ///       .name()           // 1
-        /// This is because FileDescriptorProto.message_type has field number 4:
-        ///   repeated DescriptorProto message_type = 4;
-        /// and DescriptorProto.field has field number 2:
-        ///   repeated FieldDescriptorProto field = 2;
-        /// and FieldDescriptorProto.name has field number 1:
-        ///   optional string name = 1;
-        ///
-        /// Thus, the above path gives the location of a field name.  If we removed
-        /// the last element:
-        ///   \[ 4, 3, 2, 7 \]
-        /// this path refers to the whole field declaration (from the beginning
-        /// of the label to the terminating semicolon).
-        ///
-        /// For options, the path refers to the interpreted option in the descriptor.
-        /// E.g., for a custom option `(my_opt) = "foo"` on a message using extension
-        /// number 10101, the path is:
-        ///   \[ 4, 3, 7, 10101 \]
-        /// refers to:
-        ///   file.message_type(3)     // 4, 3
-        ///       .options()           // 7
-        ///       .my_opt()            // 10101
-        ///
-        /// Sub-locations corresponding to the interpreted option's corresponding
-        /// `UninterpretedOption` are also appended to the interpreted option, which
-        /// deviates from the actual FileDescriptorProto path. E.g.:
-        ///   \[ 4, 3, 7, 10101, 2 \]
-        /// refers to the option name `(my_opt)`, and:
-        ///   \[ 4, 3, 7, 10101, 7 \]
-        /// refers to the "foo" string value of the option.
-        pub path: ::std::vec::Vec<i32>,
-        /// Always has exactly three or four elements: start line, start column,
-        /// end line (optional, otherwise assumed same as start line), end column.
-        /// These are packed into a single field for efficiency.  Note that line
-        /// and column numbers are zero-based -- typically you will want to add
-        /// 1 to each before displaying to a user.
-        pub span: ::std::vec::Vec<i32>,
-        /// If this SourceCodeInfo represents a complete declaration, these are any
-        /// comments appearing before and after the declaration which appear to be
-        /// attached to the declaration.
-        ///
-        /// A series of line comments appearing on consecutive lines, with no other
-        /// tokens appearing on those lines, will be treated as a single comment.
-        ///
-        /// leading_detached_comments will keep paragraphs of comments that appear
-        /// before (but not connected to) the current element. Each paragraph,
-        /// separated by empty lines, will be one comment element in the repeated
-        /// field.
-        ///
-        /// Only the comment content is provided; comment markers (e.g. //) are
-        /// stripped out.  For block comments, leading whitespace and an asterisk
-        /// will be stripped from the beginning of each line other than the first.
-        /// Newlines are included in the output.
-        ///
-        /// Examples:
-        ///
-        ///   optional int32 foo = 1;  // Comment attached to foo.
-        ///   // Comment attached to bar.
-        ///   optional int32 bar = 2;
-        ///
-        ///   optional string baz = 3;
-        ///   // Comment attached to baz.
-        ///   // Another line attached to baz.
-        ///
-        ///   // Comment attached to moo.
-        ///   //
-        ///   // Another line attached to moo.
-        ///   optional double moo = 4;
-        ///
-        ///   // Detached comment for corge. This is not leading or trailing comments
-        ///   // to moo or corge because there are blank lines separating it from
-        ///   // both.
-        ///
-        ///   // Detached comment for corge paragraph 2.
-        ///
-        ///   optional string corge = 5;
-        ///   /* Block comment attached
-        ///    * to corge.  Leading asterisks
-        ///    * will be removed. */
-        ///   /* Block comment attached to
-        ///    * grault. */
-        ///   optional int32 grault = 6;
-        ///
-        ///   // ignored detached comments.
-        #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-        pub leading_comments: ::core::option::Option<::std::string::String>,
-        pub trailing_comments: ::core::option::Option<::std::string::String>,
-        pub leading_detached_comments: ::std::vec::Vec<::std::string::String>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for Location {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            crate::codegen::int32::encode_packed(1, &self.path, buf);
-            crate::codegen::int32::encode_packed(2, &self.span, buf);
-            if let ::core::option::Option::Some(value) = &self.leading_comments {
-                crate::codegen::string::encode(3, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.trailing_comments {
-                crate::codegen::string::encode(4, value, buf);
-            }
-            crate::codegen::string::encode_repeated(
-                6,
-                &self.leading_detached_comments,
-                buf,
-            );
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Location";
-            match tag {
-                1 if wire_type == crate::codegen::WireType::Varint
-                    || wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::int32::merge_repeated(
-                            wire_type,
-                            &mut self.path,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "path"))
-                }
-                2 if wire_type == crate::codegen::WireType::Varint
-                    || wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::int32::merge_repeated(
-                            wire_type,
-                            &mut self.span,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "span"))
-                }
-                3 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::string::merge(
-                            wire_type,
-                            self
-                                .leading_comments
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            crate::codegen::field_error(STRUCT_NAME, "leading_comments"),
-                        )
-                }
-                4 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::string::merge(
-                            wire_type,
-                            self
-                                .trailing_comments
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            crate::codegen::field_error(STRUCT_NAME, "trailing_comments"),
-                        )
-                }
-                6 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::string::merge_repeated(
-                            wire_type,
-                            &mut self.leading_detached_comments,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(
-                            crate::codegen::field_error(
-                                STRUCT_NAME,
-                                "leading_detached_comments",
-                            ),
-                        )
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + crate::codegen::int32::encoded_len_packed(1, &self.path)
-                + crate::codegen::int32::encoded_len_packed(2, &self.span)
-                + self
-                    .leading_comments
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::string::encoded_len(3, value))
-                + self
-                    .trailing_comments
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::string::encoded_len(4, value))
-                + crate::codegen::string::encoded_len_repeated(
-                    6,
-                    &self.leading_detached_comments,
-                )
-        }
-        fn clear(&mut self) {
-            self.path.clear();
-            self.span.clear();
-            self.leading_comments = ::core::option::Option::None;
-            self.trailing_comments = ::core::option::Option::None;
-            self.leading_detached_comments.clear();
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for Location {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if !self.path.is_empty() || writer.emit_defaults() {
-                writer.key("path", "path");
-                writer.begin_array();
-                for v in &self.path {
-                    writer.int32(*v);
-                }
-                writer.end_array();
-            }
-            if !self.span.is_empty() || writer.emit_defaults() {
-                writer.key("span", "span");
-                writer.begin_array();
-                for v in &self.span {
-                    writer.int32(*v);
-                }
-                writer.end_array();
-            }
-            if let ::core::option::Option::Some(v) = &self.leading_comments {
-                writer.key("leadingComments", "leading_comments");
-                writer.string(v);
-            }
-            if let ::core::option::Option::Some(v) = &self.trailing_comments {
-                writer.key("trailingComments", "trailing_comments");
-                writer.string(v);
-            }
-            if !self.leading_detached_comments.is_empty() || writer.emit_defaults() {
-                writer.key("leadingDetachedComments", "leading_detached_comments");
-                writer.begin_array();
-                for v in &self.leading_detached_comments {
-                    writer.string(v);
-                }
-                writer.end_array();
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for Location {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "path" => ::core::option::Option::Some(1),
-                "span" => ::core::option::Option::Some(2),
-                "leadingComments" | "leading_comments" => ::core::option::Option::Some(3),
-                "trailingComments" | "trailing_comments" => {
-                    ::core::option::Option::Some(4)
-                }
-                "leadingDetachedComments" | "leading_detached_comments" => {
-                    ::core::option::Option::Some(6)
-                }
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    self.path = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Repeated<crate::json::Int32>,
-                            >::new(ctx),
-                        )?
-                        .unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    self.span = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Repeated<crate::json::Int32>,
-                            >::new(ctx),
-                        )?
-                        .unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                3 => {
-                    self.leading_comments = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Str>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                4 => {
-                    self.trailing_comments = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Str>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                6 => {
-                    self.leading_detached_comments = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Repeated<crate::json::Str>,
-                            >::new(ctx),
-                        )?
-                        .unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for Location {
-        const NAME: &'static str = "SourceCodeInfo.Location";
-        const PACKAGE: &'static str = "google.protobuf";
-        fn full_name() -> ::std::string::String {
-            "google.protobuf.SourceCodeInfo.Location".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.protobuf.SourceCodeInfo.Location".into()
-        }
-    }
-    #[allow(deprecated)]
-    impl Location {
-        /// `leading_comments`, or its default if unset.
-        pub fn leading_comments(&self) -> &str {
-            match &self.leading_comments {
-                ::core::option::Option::Some(value) => value.as_str(),
-                ::core::option::Option::None => "",
-            }
-        }
-        /// `trailing_comments`, or its default if unset.
-        pub fn trailing_comments(&self) -> &str {
-            match &self.trailing_comments {
-                ::core::option::Option::Some(value) => value.as_str(),
-                ::core::option::Option::None => "",
-            }
-        }
-    }
-}
-/// Describes the relationship between generated code and its original source
-/// file. A GeneratedCodeInfo message is associated with only one generated
-/// source file, but may contain references to different source .proto files.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct GeneratedCodeInfo {
-    /// An Annotation connects some span of text in generated code to an element
-    /// of its generating .proto file.
-    pub annotation: ::std::vec::Vec<generated_code_info::Annotation>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for GeneratedCodeInfo {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::message::encode_repeated(1, &self.annotation, buf);
@@ -12519,7 +13507,6 @@ impl crate::prost::Message for GeneratedCodeInfo {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for GeneratedCodeInfo {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -12540,7 +13527,6 @@ impl crate::json::JsonMessage for GeneratedCodeInfo {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for GeneratedCodeInfo {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -12567,14 +13553,10 @@ impl crate::json::JsonFields for GeneratedCodeInfo {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for GeneratedCodeInfo {
     const NAME: &'static str = "GeneratedCodeInfo";
     const PACKAGE: &'static str = "google.protobuf";
@@ -12585,410 +13567,6 @@ impl crate::prost::Name for GeneratedCodeInfo {
         "type.googleapis.com/google.protobuf.GeneratedCodeInfo".into()
     }
 }
-/// Nested types and oneofs of [`GeneratedCodeInfo`].
-pub mod generated_code_info {
-    #[derive(Clone, PartialEq, Default, Debug)]
-    #[allow(deprecated)]
-    pub struct Annotation {
-        /// Identifies the element in the original source .proto file. This field
-        /// is formatted the same as SourceCodeInfo.Location.path.
-        pub path: ::std::vec::Vec<i32>,
-        /// Identifies the filesystem path to the original source .proto.
-        pub source_file: ::core::option::Option<::std::string::String>,
-        /// Identifies the starting offset in bytes in the generated code
-        /// that relates to the identified object.
-        pub begin: ::core::option::Option<i32>,
-        /// Identifies the ending offset in bytes in the generated code that
-        /// relates to the identified object. The end offset should be one past
-        /// the last relevant byte (so the length of the text = end - begin).
-        pub end: ::core::option::Option<i32>,
-        pub semantic: ::core::option::Option<i32>,
-        /// Fields this code does not know, kept so they are written back unchanged.
-        pub unknown_fields: crate::UnknownFields,
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Message for Annotation {
-        fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
-            crate::codegen::int32::encode_packed(1, &self.path, buf);
-            if let ::core::option::Option::Some(value) = &self.source_file {
-                crate::codegen::string::encode(2, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.begin {
-                crate::codegen::int32::encode(3, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.end {
-                crate::codegen::int32::encode(4, value, buf);
-            }
-            if let ::core::option::Option::Some(value) = &self.semantic {
-                crate::codegen::int32::encode(5, value, buf);
-            }
-            self.unknown_fields.encode_raw(buf);
-        }
-        fn merge_field(
-            &mut self,
-            tag: u32,
-            wire_type: crate::codegen::WireType,
-            buf: &mut impl crate::bytes::Buf,
-            ctx: crate::codegen::DecodeContext,
-        ) -> ::core::result::Result<(), crate::prost::DecodeError> {
-            const STRUCT_NAME: &str = "Annotation";
-            match tag {
-                1 if wire_type == crate::codegen::WireType::Varint
-                    || wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::int32::merge_repeated(
-                            wire_type,
-                            &mut self.path,
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "path"))
-                }
-                2 if wire_type == crate::codegen::WireType::LengthDelimited => {
-                    crate::codegen::string::merge(
-                            wire_type,
-                            self
-                                .source_file
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "source_file"))
-                }
-                3 if wire_type == crate::codegen::WireType::Varint => {
-                    crate::codegen::int32::merge(
-                            wire_type,
-                            self
-                                .begin
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "begin"))
-                }
-                4 if wire_type == crate::codegen::WireType::Varint => {
-                    crate::codegen::int32::merge(
-                            wire_type,
-                            self
-                                .end
-                                .get_or_insert_with(::core::default::Default::default),
-                            buf,
-                            ctx,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "end"))
-                }
-                5 if wire_type == crate::codegen::WireType::Varint => {
-                    let _ = ctx;
-                    if let ::core::option::Option::Some(value) = crate::codegen::merge_closed_enum(
-                            tag,
-                            buf,
-                            annotation::Semantic::is_valid,
-                            &mut self.unknown_fields,
-                        )
-                        .map_err(crate::codegen::field_error(STRUCT_NAME, "semantic"))?
-                    {
-                        self.semantic = ::core::option::Option::Some(value);
-                    }
-                    ::core::result::Result::Ok(())
-                }
-                _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            self.unknown_fields.encoded_len()
-                + crate::codegen::int32::encoded_len_packed(1, &self.path)
-                + self
-                    .source_file
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::string::encoded_len(2, value))
-                + self
-                    .begin
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(3, value))
-                + self
-                    .end
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(4, value))
-                + self
-                    .semantic
-                    .as_ref()
-                    .map_or(0, |value| crate::codegen::int32::encoded_len(5, value))
-        }
-        fn clear(&mut self) {
-            self.path.clear();
-            self.source_file = ::core::option::Option::None;
-            self.begin = ::core::option::Option::None;
-            self.end = ::core::option::Option::None;
-            self.semantic = ::core::option::Option::None;
-            self.unknown_fields.clear();
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonMessage for Annotation {
-        fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
-            writer.begin_object();
-            if !self.path.is_empty() || writer.emit_defaults() {
-                writer.key("path", "path");
-                writer.begin_array();
-                for v in &self.path {
-                    writer.int32(*v);
-                }
-                writer.end_array();
-            }
-            if let ::core::option::Option::Some(v) = &self.source_file {
-                writer.key("sourceFile", "source_file");
-                writer.string(v);
-            }
-            if let ::core::option::Option::Some(v) = &self.begin {
-                writer.key("begin", "begin");
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.end {
-                writer.key("end", "end");
-                writer.int32(*v);
-            }
-            if let ::core::option::Option::Some(v) = &self.semantic {
-                writer.key("semantic", "semantic");
-                writer
-                    .enumeration(
-                        *v,
-                        annotation::Semantic::try_from(*v).ok().map(|e| e.as_str_name()),
-                    );
-            }
-            writer.end_object();
-        }
-        fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
-            deserializer: D,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<Self, D::Error> {
-            crate::json::read_object(deserializer, ctx)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonFields for Annotation {
-        fn field_number(key: &str) -> ::core::option::Option<u32> {
-            match key {
-                "path" => ::core::option::Option::Some(1),
-                "sourceFile" | "source_file" => ::core::option::Option::Some(2),
-                "begin" => ::core::option::Option::Some(3),
-                "end" => ::core::option::Option::Some(4),
-                "semantic" => ::core::option::Option::Some(5),
-                _ => ::core::option::Option::None,
-            }
-        }
-        fn read_field<'de, A: crate::json::serde::de::MapAccess<'de>>(
-            &mut self,
-            number: u32,
-            map: &mut A,
-            ctx: &crate::json::ReadContext<'_>,
-        ) -> ::core::result::Result<(), A::Error> {
-            match number {
-                1 => {
-                    self.path = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Repeated<crate::json::Int32>,
-                            >::new(ctx),
-                        )?
-                        .unwrap_or_default();
-                    ::core::result::Result::Ok(())
-                }
-                2 => {
-                    self.source_file = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Str>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                3 => {
-                    self.begin = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                4 => {
-                    self.end = map
-                        .next_value_seed(
-                            crate::json::Seed::<crate::json::Int32>::new(ctx),
-                        )?;
-                    ::core::result::Result::Ok(())
-                }
-                5 => {
-                    self.semantic = map
-                        .next_value_seed(
-                            crate::json::Seed::<
-                                crate::json::Enum<annotation::Semantic>,
-                            >::new(ctx),
-                        )?
-                        .flatten();
-                    ::core::result::Result::Ok(())
-                }
-                _ => {
-                    let _ = ctx;
-                    map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-                }
-            }
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::prost::Name for Annotation {
-        const NAME: &'static str = "GeneratedCodeInfo.Annotation";
-        const PACKAGE: &'static str = "google.protobuf";
-        fn full_name() -> ::std::string::String {
-            "google.protobuf.GeneratedCodeInfo.Annotation".into()
-        }
-        fn type_url() -> ::std::string::String {
-            "type.googleapis.com/google.protobuf.GeneratedCodeInfo.Annotation".into()
-        }
-    }
-    #[allow(deprecated)]
-    impl Annotation {
-        /// `source_file`, or its default if unset.
-        pub fn source_file(&self) -> &str {
-            match &self.source_file {
-                ::core::option::Option::Some(value) => value.as_str(),
-                ::core::option::Option::None => "",
-            }
-        }
-        /// `begin`, or its default if unset.
-        pub fn begin(&self) -> i32 {
-            match &self.begin {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-        /// `end`, or its default if unset.
-        pub fn end(&self) -> i32 {
-            match &self.end {
-                ::core::option::Option::Some(value) => *value,
-                ::core::option::Option::None => ::core::default::Default::default(),
-            }
-        }
-        /// `semantic` as an enum; its default if unset or unknown to this code.
-        pub fn semantic(&self) -> annotation::Semantic {
-            self.semantic
-                .and_then(|value| annotation::Semantic::try_from(value).ok())
-                .unwrap_or(annotation::Semantic::None)
-        }
-        /// Sets `semantic`.
-        pub fn set_semantic(&mut self, value: annotation::Semantic) {
-            self.semantic = ::core::option::Option::Some(value as i32);
-        }
-    }
-    /// Nested types and oneofs of [`Annotation`].
-    pub mod annotation {
-        /// Represents the identified object's effect on the element in the original
-        /// .proto file.
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[repr(i32)]
-        #[allow(deprecated)]
-        pub enum Semantic {
-            /// There is no effect or the effect is indescribable.
-            #[default]
-            None = 0,
-            /// The element is set or otherwise mutated.
-            Set = 1,
-            /// An alias to the element is returned.
-            Alias = 2,
-        }
-        #[allow(deprecated)]
-        impl Semantic {
-            /// The value's name as written in the .proto file.
-            pub fn as_str_name(&self) -> &'static str {
-                match self {
-                    Semantic::None => "NONE",
-                    Semantic::Set => "SET",
-                    Semantic::Alias => "ALIAS",
-                }
-            }
-            /// The value with this name in the .proto file (aliases included).
-            pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-                match value {
-                    "NONE" => ::core::option::Option::Some(Semantic::None),
-                    "SET" => ::core::option::Option::Some(Semantic::Set),
-                    "ALIAS" => ::core::option::Option::Some(Semantic::Alias),
-                    _ => ::core::option::Option::None,
-                }
-            }
-            /// Whether `value` is a number this enum declares.
-            pub fn is_valid(value: i32) -> bool {
-                matches!(value, 0..= 2)
-            }
-        }
-        #[allow(deprecated)]
-        impl crate::json::JsonEnum for Semantic {
-            fn number_of(name: &str) -> ::core::option::Option<i32> {
-                Self::from_str_name(name).map(|value| value as i32)
-            }
-            fn is_known(number: i32) -> bool {
-                Self::is_valid(number)
-            }
-            const CLOSED: bool = true;
-        }
-        #[allow(deprecated)]
-        impl ::core::convert::From<Semantic> for i32 {
-            fn from(value: Semantic) -> i32 {
-                value as i32
-            }
-        }
-        #[allow(deprecated)]
-        impl ::core::convert::TryFrom<i32> for Semantic {
-            type Error = crate::prost::UnknownEnumValue;
-            fn try_from(
-                value: i32,
-            ) -> ::core::result::Result<Semantic, crate::prost::UnknownEnumValue> {
-                match value {
-                    0 => ::core::result::Result::Ok(Semantic::None),
-                    1 => ::core::result::Result::Ok(Semantic::Set),
-                    2 => ::core::result::Result::Ok(Semantic::Alias),
-                    _ => {
-                        ::core::result::Result::Err(
-                            crate::prost::UnknownEnumValue(value),
-                        )
-                    }
-                }
-            }
-        }
-    }
-}
-/// The full set of known editions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-#[allow(deprecated)]
-pub enum Edition {
-    /// A placeholder for an unknown edition value.
-    #[default]
-    Unknown = 0,
-    /// A placeholder edition for specifying default behaviors *before* a feature
-    /// was first introduced.  This is effectively an "infinite past".
-    Legacy = 900,
-    /// Legacy syntax "editions".  These pre-date editions, but behave much like
-    /// distinct editions.  These can't be used to specify the edition of proto
-    /// files, but feature definitions must supply proto2/proto3 defaults for
-    /// backwards compatibility.
-    Proto2 = 998,
-    Proto3 = 999,
-    /// Editions that have been released.  The specific values are arbitrary and
-    /// should not be depended on, but they will always be time-ordered for easy
-    /// comparison.
-    Edition2023 = 1000,
-    Edition2024 = 1001,
-    Edition2026 = 1002,
-    /// A placeholder edition for developing and testing unscheduled features.
-    Unstable = 9999,
-    /// Placeholder editions for testing feature resolution.  These should not be
-    /// used or relied on outside of tests.
-    Edition1TestOnly = 1,
-    Edition2TestOnly = 2,
-    Edition99997TestOnly = 99997,
-    Edition99998TestOnly = 99998,
-    Edition99999TestOnly = 99999,
-    /// Placeholder for specifying unbounded edition support.  This should only
-    /// ever be used by plugins that can expect to never require any changes to
-    /// support a new edition.
-    Max = 2147483647,
-}
-#[allow(deprecated)]
 impl Edition {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -13044,7 +13622,6 @@ impl Edition {
         matches!(value, 0..= 2 | 900 | 998..= 1002 | 9999 | 99997..= 99999 | 2147483647)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonEnum for Edition {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -13054,13 +13631,11 @@ impl crate::json::JsonEnum for Edition {
     }
     const CLOSED: bool = true;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<Edition> for i32 {
     fn from(value: Edition) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for Edition {
     type Error = crate::prost::UnknownEnumValue;
     fn try_from(
@@ -13085,21 +13660,6 @@ impl ::core::convert::TryFrom<i32> for Edition {
         }
     }
 }
-/// Describes the 'visibility' of a symbol with respect to the proto import
-/// system. Symbols can only be imported when the visibility rules do not prevent
-/// it (ex: local symbols cannot be imported).  Visibility modifiers can only set
-/// on `message` and `enum` as they are the only types available to be referenced
-/// from other files.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-#[allow(deprecated)]
-pub enum SymbolVisibility {
-    #[default]
-    VisibilityUnset = 0,
-    VisibilityLocal = 1,
-    VisibilityExport = 2,
-}
-#[allow(deprecated)]
 impl SymbolVisibility {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -13129,7 +13689,6 @@ impl SymbolVisibility {
         matches!(value, 0..= 2)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonEnum for SymbolVisibility {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -13139,13 +13698,11 @@ impl crate::json::JsonEnum for SymbolVisibility {
     }
     const CLOSED: bool = true;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<SymbolVisibility> for i32 {
     fn from(value: SymbolVisibility) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for SymbolVisibility {
     type Error = crate::prost::UnknownEnumValue;
     fn try_from(
@@ -13159,88 +13716,6 @@ impl ::core::convert::TryFrom<i32> for SymbolVisibility {
         }
     }
 }
-/// A Duration represents a signed, fixed-length span of time represented
-/// as a count of seconds and fractions of seconds at nanosecond
-/// resolution. It is independent of any calendar and concepts like "day"
-/// or "month". It is related to Timestamp in that the difference between
-/// two Timestamp values is a Duration and it can be added or subtracted
-/// from a Timestamp. Range is approximately +-10,000 years.
-///
-/// # Examples
-///
-/// Example 1: Compute Duration from two Timestamps in pseudo code.
-///
-/// ```text
-///     Timestamp start = ...;
-///     Timestamp end = ...;
-///     Duration duration = ...;
-///
-///     duration.seconds = end.seconds - start.seconds;
-///     duration.nanos = end.nanos - start.nanos;
-///
-///     if (duration.seconds < 0 && duration.nanos > 0) {
-///       duration.seconds += 1;
-///       duration.nanos -= 1000000000;
-///     } else if (duration.seconds > 0 && duration.nanos < 0) {
-///       duration.seconds -= 1;
-///       duration.nanos += 1000000000;
-///     }
-/// ```
-///
-/// Example 2: Compute Timestamp from Timestamp + Duration in pseudo code.
-///
-/// ```text
-///     Timestamp start = ...;
-///     Duration duration = ...;
-///     Timestamp end = ...;
-///
-///     end.seconds = start.seconds + duration.seconds;
-///     end.nanos = start.nanos + duration.nanos;
-///
-///     if (end.nanos < 0) {
-///       end.seconds -= 1;
-///       end.nanos += 1000000000;
-///     } else if (end.nanos >= 1000000000) {
-///       end.seconds += 1;
-///       end.nanos -= 1000000000;
-///     }
-/// ```
-///
-/// Example 3: Compute Duration from datetime.timedelta in Python.
-///
-/// ```text
-///     td = datetime.timedelta(days=3, minutes=10)
-///     duration = Duration()
-///     duration.FromTimedelta(td)
-/// ```
-///
-/// # JSON Mapping
-///
-/// In JSON format, the Duration type is encoded as a string rather than an
-/// object, where the string ends in the suffix "s" (indicating seconds) and
-/// is preceded by the number of seconds, with nanoseconds expressed as
-/// fractional seconds. For example, 3 seconds with 0 nanoseconds should be
-/// encoded in JSON format as "3s", while 3 seconds and 1 nanosecond should
-/// be expressed in JSON format as "3.000000001s", and 3 seconds and 1
-/// microsecond should be expressed in JSON format as "3.000001s".
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Duration {
-    /// Signed seconds of the span of time. Must be from -315,576,000,000
-    /// to +315,576,000,000 inclusive. Note: these bounds are computed from:
-    /// 60 sec/min * 60 min/hr * 24 hr/day * 365.25 days/year * 10000 years
-    pub seconds: i64,
-    /// Signed fractions of a second at nanosecond resolution of the span
-    /// of time. Durations less than one second are represented with a 0
-    /// `seconds` field and a positive or negative `nanos` field. For durations
-    /// of one second or more, a non-zero value for the `nanos` field must be
-    /// of the same sign as the `seconds` field. Must be from -999,999,999
-    /// to +999,999,999 inclusive.
-    pub nanos: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Duration {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.seconds != 0 {
@@ -13290,7 +13765,6 @@ impl crate::prost::Message for Duration {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Duration {
     const NAME: &'static str = "Duration";
     const PACKAGE: &'static str = "google.protobuf";
@@ -13301,22 +13775,6 @@ impl crate::prost::Name for Duration {
         "type.googleapis.com/google.protobuf.Duration".into()
     }
 }
-/// A generic empty message that you can re-use to avoid defining duplicated
-/// empty messages in your APIs. A typical example is to use it as the request
-/// or the response type of an API method. For instance:
-///
-/// ```text
-///     service Foo {
-///       rpc Bar(google.protobuf.Empty) returns (google.protobuf.Empty);
-///     }
-/// ```
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Empty {
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Empty {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         self.unknown_fields.encode_raw(buf);
@@ -13337,7 +13795,6 @@ impl crate::prost::Message for Empty {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for Empty {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -13350,7 +13807,6 @@ impl crate::json::JsonMessage for Empty {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for Empty {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         let _ = key;
@@ -13366,7 +13822,6 @@ impl crate::json::JsonFields for Empty {
         map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Empty {
     const NAME: &'static str = "Empty";
     const PACKAGE: &'static str = "google.protobuf";
@@ -13377,237 +13832,6 @@ impl crate::prost::Name for Empty {
         "type.googleapis.com/google.protobuf.Empty".into()
     }
 }
-/// `FieldMask` represents a set of symbolic field paths, for example:
-///
-/// ```text
-///     paths: "f.a"
-///     paths: "f.b.d"
-/// ```
-///
-/// Here `f` represents a field in some root message, `a` and `b`
-/// fields in the message found in `f`, and `d` a field found in the
-/// message in `f.b`.
-///
-/// Field masks are used to specify a subset of fields that should be
-/// returned by a get operation or modified by an update operation.
-/// Field masks also have a custom JSON encoding (see below).
-///
-/// # Field Masks in Projections
-///
-/// When used in the context of a projection, a response message or
-/// sub-message is filtered by the API to only contain those fields as
-/// specified in the mask. For example, if the mask in the previous
-/// example is applied to a response message as follows:
-///
-/// ```text
-///     f {
-///       a : 22
-///       b {
-///         d : 1
-///         x : 2
-///       }
-///       y : 13
-///     }
-///     z: 8
-/// ```
-///
-/// The result will not contain specific values for fields x,y and z
-/// (their value will be set to the default, and omitted in proto text
-/// output):
-///
-///
-/// ```text
-///     f {
-///       a : 22
-///       b {
-///         d : 1
-///       }
-///     }
-/// ```
-///
-/// A repeated field is not allowed except at the last position of a
-/// paths string.
-///
-/// If a FieldMask object is not present in a get operation, the
-/// operation applies to all fields (as if a FieldMask of all fields
-/// had been specified).
-///
-/// Note that a field mask does not necessarily apply to the
-/// top-level response message. In case of a REST get operation, the
-/// field mask applies directly to the response, but in case of a REST
-/// list operation, the mask instead applies to each individual message
-/// in the returned resource list. In case of a REST custom method,
-/// other definitions may be used. Where the mask applies will be
-/// clearly documented together with its declaration in the API.  In
-/// any case, the effect on the returned resource/resources is required
-/// behavior for APIs.
-///
-/// # Field Masks in Update Operations
-///
-/// A field mask in update operations specifies which fields of the
-/// targeted resource are going to be updated. The API is required
-/// to only change the values of the fields as specified in the mask
-/// and leave the others untouched. If a resource is passed in to
-/// describe the updated values, the API ignores the values of all
-/// fields not covered by the mask.
-///
-/// If a repeated field is specified for an update operation, new values will
-/// be appended to the existing repeated field in the target resource. Note that
-/// a repeated field is only allowed in the last position of a `paths` string.
-///
-/// If a sub-message is specified in the last position of the field mask for an
-/// update operation, then new value will be merged into the existing sub-message
-/// in the target resource.
-///
-/// For example, given the target message:
-///
-/// ```text
-///     f {
-///       b {
-///         d: 1
-///         x: 2
-///       }
-///       c: [1]
-///     }
-/// ```
-///
-/// And an update message:
-///
-/// ```text
-///     f {
-///       b {
-///         d: 10
-///       }
-///       c: [2]
-///     }
-/// ```
-///
-/// then if the field mask is:
-///
-///  paths: \["f.b", "f.c"\]
-///
-/// then the result will be:
-///
-/// ```text
-///     f {
-///       b {
-///         d: 10
-///         x: 2
-///       }
-///       c: [1, 2]
-///     }
-/// ```
-///
-/// An implementation may provide options to override this default behavior for
-/// repeated and message fields.
-///
-/// Note that libraries which implement FieldMask resolution have various
-/// different behaviors in the face of empty masks or the special "*" mask.
-/// When implementing a service you should confirm these cases have the
-/// appropriate behavior in the underlying FieldMask library that you desire,
-/// and you may need to special case those cases in your application code if
-/// the underlying field mask library behavior differs from your intended
-/// service semantics.
-///
-/// Update methods implementing https://google.aip.dev/134
-/// - MUST support the special value * meaning "full replace"
-/// - MUST treat an omitted field mask as "replace fields which are present".
-///
-/// Other methods implementing https://google.aip.dev/157
-/// - SHOULD support the special value "*" to mean "get all".
-/// - MUST treat an omitted field mask to mean "get all", unless otherwise
-/// documented.
-///
-/// ## Considerations for HTTP REST
-///
-/// The HTTP kind of an update operation which uses a field mask must
-/// be set to PATCH instead of PUT in order to satisfy HTTP semantics
-/// (PUT must only be used for full updates).
-///
-/// # JSON Encoding of Field Masks
-///
-/// In JSON, a field mask is encoded as a single string where paths are
-/// separated by a comma. Fields name in each path are converted
-/// to/from lower-camel naming conventions.
-///
-/// As an example, consider the following message declarations:
-///
-/// ```text
-///     message Profile {
-///       User user = 1;
-///       Photo photo = 2;
-///     }
-///     message User {
-///       string display_name = 1;
-///       string address = 2;
-///     }
-/// ```
-///
-/// In proto a field mask for `Profile` may look as such:
-///
-/// ```text
-///     mask {
-///       paths: "user.display_name"
-///       paths: "photo"
-///     }
-/// ```
-///
-/// In JSON, the same mask is represented as below:
-///
-/// ```text
-///     {
-///       mask: "user.displayName,photo"
-///     }
-/// ```
-///
-/// # Field Masks and Oneof Fields
-///
-/// Field masks treat fields in oneofs just as regular fields. Consider the
-/// following message:
-///
-/// ```text
-///     message SampleMessage {
-///       oneof test_oneof {
-///         string name = 4;
-///         SubMessage sub_message = 9;
-///       }
-///     }
-/// ```
-///
-/// The field mask can be:
-///
-/// ```text
-///     mask {
-///       paths: "name"
-///     }
-/// ```
-///
-/// Or:
-///
-/// ```text
-///     mask {
-///       paths: "sub_message"
-///     }
-/// ```
-///
-/// Note that oneof type names ("test_oneof" in this case) cannot be used in
-/// paths.
-///
-/// ## Field Mask Verification
-///
-/// The implementation of any API method which has a FieldMask type field in the
-/// request should verify the included field paths, and return an
-/// `INVALID_ARGUMENT` error if any path is unmappable.
-#[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct FieldMask {
-    /// The set of field mask paths.
-    pub paths: ::std::vec::Vec<::std::string::String>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for FieldMask {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::string::encode_repeated(1, &self.paths, buf);
@@ -13643,7 +13867,6 @@ impl crate::prost::Message for FieldMask {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for FieldMask {
     const NAME: &'static str = "FieldMask";
     const PACKAGE: &'static str = "google.protobuf";
@@ -13654,18 +13877,6 @@ impl crate::prost::Name for FieldMask {
         "type.googleapis.com/google.protobuf.FieldMask".into()
     }
 }
-/// `SourceContext` represents information about the source of a
-/// protobuf element, like the file in which it is defined.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct SourceContext {
-    /// The path-qualified name of the .proto file that contained the associated
-    /// protobuf element.  For example: `"google/protobuf/source_context.proto"`.
-    pub file_name: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for SourceContext {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.file_name.is_empty() {
@@ -13702,7 +13913,6 @@ impl crate::prost::Message for SourceContext {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for SourceContext {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -13720,7 +13930,6 @@ impl crate::json::JsonMessage for SourceContext {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for SourceContext {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -13741,14 +13950,10 @@ impl crate::json::JsonFields for SourceContext {
                 self.file_name = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for SourceContext {
     const NAME: &'static str = "SourceContext";
     const PACKAGE: &'static str = "google.protobuf";
@@ -13759,28 +13964,6 @@ impl crate::prost::Name for SourceContext {
         "type.googleapis.com/google.protobuf.SourceContext".into()
     }
 }
-/// Represents a JSON object.
-///
-/// An unordered key-value map, intending to perfectly capture the semantics of a
-/// JSON object. This enables parsing any arbitrary JSON payload as a message
-/// field in ProtoJSON format.
-///
-/// This follows RFC 8259 guidelines for interoperable JSON: notably this type
-/// cannot represent large Int64 values or `NaN`/`Infinity` numbers,
-/// since the JSON format generally does not support those values in its number
-/// type.
-///
-/// If you do not intend to parse arbitrary JSON into your message, a custom
-/// typed message should be preferred instead of using this type.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Struct {
-    /// Unordered map of dynamically typed values.
-    pub fields: ::std::collections::BTreeMap<::std::string::String, Value>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Struct {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::encode_map(
@@ -13830,7 +14013,6 @@ impl crate::prost::Message for Struct {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Struct {
     const NAME: &'static str = "Struct";
     const PACKAGE: &'static str = "google.protobuf";
@@ -13841,21 +14023,6 @@ impl crate::prost::Name for Struct {
         "type.googleapis.com/google.protobuf.Struct".into()
     }
 }
-/// Represents a JSON value.
-///
-/// `Value` represents a dynamically typed value which can be either
-/// null, a number, a string, a boolean, a recursive struct value, or a
-/// list of values. A producer of value is expected to set one of these
-/// variants. Absence of any variant is an invalid state.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Value {
-    /// The kind of value.
-    pub kind: ::core::option::Option<value::Kind>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Value {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         match &self.kind {
@@ -14053,7 +14220,6 @@ impl crate::prost::Message for Value {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Value {
     const NAME: &'static str = "Value";
     const PACKAGE: &'static str = "google.protobuf";
@@ -14064,39 +14230,6 @@ impl crate::prost::Name for Value {
         "type.googleapis.com/google.protobuf.Value".into()
     }
 }
-/// Nested types and oneofs of [`Value`].
-pub mod value {
-    /// The kind of value.
-    #[derive(Clone, PartialEq, Debug)]
-    #[allow(deprecated)]
-    pub enum Kind {
-        /// Represents a JSON `null`.
-        NullValue(i32),
-        /// Represents a JSON number. Must not be `NaN`, `Infinity` or
-        /// `-Infinity`, since those are not supported in JSON. This also cannot
-        /// represent large Int64 values, since JSON format generally does not
-        /// support them in its number type.
-        NumberValue(f64),
-        /// Represents a JSON string.
-        StringValue(::std::string::String),
-        /// Represents a JSON boolean (`true` or `false` literal in JSON).
-        BoolValue(bool),
-        /// Represents a JSON object.
-        StructValue(super::Struct),
-        /// Represents a JSON array.
-        ListValue(super::ListValue),
-    }
-}
-/// Represents a JSON array.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct ListValue {
-    /// Repeated field of dynamically typed values.
-    pub values: ::std::vec::Vec<Value>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for ListValue {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::message::encode_repeated(1, &self.values, buf);
@@ -14132,7 +14265,6 @@ impl crate::prost::Message for ListValue {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for ListValue {
     const NAME: &'static str = "ListValue";
     const PACKAGE: &'static str = "google.protobuf";
@@ -14143,24 +14275,6 @@ impl crate::prost::Name for ListValue {
         "type.googleapis.com/google.protobuf.ListValue".into()
     }
 }
-/// Represents a JSON `null`.
-///
-/// `NullValue` is a sentinel, using an enum with only one value to represent
-/// the null value for the `Value` type union.
-///
-/// A field of type `NullValue` with any value other than `0` is considered
-/// invalid. Most ProtoJSON serializers will emit a `Value` with a `null_value`
-/// set as a JSON `null` regardless of the integer value, and so will round trip
-/// to a `0` value.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-#[allow(deprecated)]
-pub enum NullValue {
-    /// Null value.
-    #[default]
-    NullValue = 0,
-}
-#[allow(deprecated)]
 impl NullValue {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -14180,7 +14294,6 @@ impl NullValue {
         matches!(value, 0)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonEnum for NullValue {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -14190,13 +14303,11 @@ impl crate::json::JsonEnum for NullValue {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<NullValue> for i32 {
     fn from(value: NullValue) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for NullValue {
     type Error = crate::prost::UnknownEnumValue;
     fn try_from(
@@ -14208,124 +14319,6 @@ impl ::core::convert::TryFrom<i32> for NullValue {
         }
     }
 }
-/// A Timestamp represents a point in time independent of any time zone or local
-/// calendar, encoded as a count of seconds and fractions of seconds at
-/// nanosecond resolution. The count is relative to an epoch at UTC midnight on
-/// January 1, 1970, in the proleptic Gregorian calendar which extends the
-/// Gregorian calendar backwards to year one.
-///
-/// All minutes are 60 seconds long. Leap seconds are "smeared" so that no leap
-/// second table is needed for interpretation, using a \[24-hour linear
-/// smear\](https://developers.google.com/time/smear).
-///
-/// The range is from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. By
-/// restricting to that range, we ensure that we can convert to and from \[RFC
-/// 3339\](https://www.ietf.org/rfc/rfc3339.txt) date strings.
-///
-/// # Examples
-///
-/// Example 1: Compute Timestamp from POSIX `time()`.
-///
-/// ```text
-///     Timestamp timestamp;
-///     timestamp.set_seconds(time(NULL));
-///     timestamp.set_nanos(0);
-/// ```
-///
-/// Example 2: Compute Timestamp from POSIX `gettimeofday()`.
-///
-/// ```text
-///     struct timeval tv;
-///     gettimeofday(&tv, NULL);
-///
-///     Timestamp timestamp;
-///     timestamp.set_seconds(tv.tv_sec);
-///     timestamp.set_nanos(tv.tv_usec * 1000);
-/// ```
-///
-/// Example 3: Compute Timestamp from Win32 `GetSystemTimeAsFileTime()`.
-///
-/// ```text
-///     FILETIME ft;
-///     GetSystemTimeAsFileTime(&ft);
-///     UINT64 ticks = (((UINT64)ft.dwHighDateTime) << 32) | ft.dwLowDateTime;
-///
-///     // A Windows tick is 100 nanoseconds. Windows epoch 1601-01-01T00:00:00Z
-///     // is 11644473600 seconds before Unix epoch 1970-01-01T00:00:00Z.
-///     Timestamp timestamp;
-///     timestamp.set_seconds((INT64) ((ticks / 10000000) - 11644473600LL));
-///     timestamp.set_nanos((INT32) ((ticks % 10000000) * 100));
-/// ```
-///
-/// Example 4: Compute Timestamp from Java `System.currentTimeMillis()`.
-///
-/// ```text
-///     long millis = System.currentTimeMillis();
-///
-///     Timestamp timestamp = Timestamp.newBuilder().setSeconds(millis / 1000)
-///         .setNanos((int) ((millis % 1000) * 1000000)).build();
-/// ```
-///
-/// Example 5: Compute Timestamp from Java `Instant.now()`.
-///
-/// ```text
-///     Instant now = Instant.now();
-///
-///     Timestamp timestamp =
-///         Timestamp.newBuilder().setSeconds(now.getEpochSecond())
-///             .setNanos(now.getNano()).build();
-/// ```
-///
-/// Example 6: Compute Timestamp from current time in Python.
-///
-/// ```text
-///     timestamp = Timestamp()
-///     timestamp.GetCurrentTime()
-/// ```
-///
-/// # JSON Mapping
-///
-/// In JSON format, the Timestamp type is encoded as a string in the
-/// \[RFC 3339\](https://www.ietf.org/rfc/rfc3339.txt) format. That is, the
-/// format is "{year}-{month}-{day}T{hour}:{min}:{sec}\[.{frac_sec}\]Z"
-/// where {year} is always expressed using four digits while {month}, {day},
-/// {hour}, {min}, and {sec} are zero-padded to two digits each. The fractional
-/// seconds, which can go up to 9 digits (i.e. up to 1 nanosecond resolution),
-/// are optional. The "Z" suffix indicates the timezone ("UTC"); the timezone
-/// is required. A ProtoJSON serializer should always use UTC (as indicated by
-/// "Z") when printing the Timestamp type and a ProtoJSON parser should be
-/// able to accept both UTC and other timezones (as indicated by an offset).
-///
-/// For example, "2017-01-15T01:30:15.01Z" encodes 15.01 seconds past
-/// 01:30 UTC on January 15, 2017.
-///
-/// In JavaScript, one can convert a Date object to this format using the
-/// standard
-/// \[toISOString()\](https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Global_Objects/Date/toISOString)
-/// method. In Python, a standard `datetime.datetime` object can be converted
-/// to this format using
-/// \[`strftime`\](https://docs.python.org/2/library/time.html#time.strftime) with
-/// the time format spec '%Y-%m-%dT%H:%M:%S.%fZ'. Likewise, in Java, one can use
-/// the Joda Time's \[`ISODateTimeFormat.dateTime()`\](
-/// http://joda-time.sourceforge.net/apidocs/org/joda/time/format/ISODateTimeFormat.html#dateTime()
-/// ) to obtain a formatter capable of generating timestamps in this format.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Timestamp {
-    /// Represents seconds of UTC time since Unix epoch 1970-01-01T00:00:00Z. Must
-    /// be between -62135596800 and 253402300799 inclusive (which corresponds to
-    /// 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z).
-    pub seconds: i64,
-    /// Non-negative fractions of a second at nanosecond resolution. This field is
-    /// the nanosecond portion of the duration, not an alternative to seconds.
-    /// Negative second values with fractions must still have non-negative nanos
-    /// values that count forward in time. Must be between 0 and 999,999,999
-    /// inclusive.
-    pub nanos: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Timestamp {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.seconds != 0 {
@@ -14375,7 +14368,6 @@ impl crate::prost::Message for Timestamp {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Timestamp {
     const NAME: &'static str = "Timestamp";
     const PACKAGE: &'static str = "google.protobuf";
@@ -14386,33 +14378,6 @@ impl crate::prost::Name for Timestamp {
         "type.googleapis.com/google.protobuf.Timestamp".into()
     }
 }
-/// A protocol buffer message type.
-///
-/// New usages of this message as an alternative to DescriptorProto are strongly
-/// discouraged. This message does not reliability preserve all information
-/// necessary to model the schema and preserve semantics. Instead make use of
-/// FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Type {
-    /// The fully qualified message name.
-    pub name: ::std::string::String,
-    /// The list of fields.
-    pub fields: ::std::vec::Vec<Field>,
-    /// The list of types appearing in `oneof` definitions in this type.
-    pub oneofs: ::std::vec::Vec<::std::string::String>,
-    /// The protocol buffer options.
-    pub options: ::std::vec::Vec<Option>,
-    /// The source context.
-    pub source_context: ::core::option::Option<SourceContext>,
-    /// The source syntax.
-    pub syntax: i32,
-    /// The source edition string, only valid when syntax is SYNTAX_EDITIONS.
-    pub edition: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Type {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -14529,7 +14494,6 @@ impl crate::prost::Message for Type {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for Type {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -14585,7 +14549,6 @@ impl crate::json::JsonMessage for Type {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for Type {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -14671,14 +14634,10 @@ impl crate::json::JsonFields for Type {
                 self.edition = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Type {
     const NAME: &'static str = "Type";
     const PACKAGE: &'static str = "google.protobuf";
@@ -14689,7 +14648,6 @@ impl crate::prost::Name for Type {
         "type.googleapis.com/google.protobuf.Type".into()
     }
 }
-#[allow(deprecated)]
 impl Type {
     /// `syntax` as an enum; its default if unset or unknown to this code.
     pub fn syntax(&self) -> Syntax {
@@ -14700,41 +14658,6 @@ impl Type {
         self.syntax = value as i32;
     }
 }
-/// A single field of a message type.
-///
-/// New usages of this message as an alternative to FieldDescriptorProto are
-/// strongly discouraged. This message does not reliability preserve all
-/// information necessary to model the schema and preserve semantics. Instead
-/// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Field {
-    /// The field type.
-    pub kind: i32,
-    /// The field cardinality.
-    pub cardinality: i32,
-    /// The field number.
-    pub number: i32,
-    /// The field name.
-    pub name: ::std::string::String,
-    /// The field type URL, without the scheme, for message or enumeration
-    /// types. Example: `"type.googleapis.com/google.protobuf.Timestamp"`.
-    pub type_url: ::std::string::String,
-    /// The index of the field type in `Type.oneofs`, for message or enumeration
-    /// types. The first type has index 1; zero means the type is not in the list.
-    pub oneof_index: i32,
-    /// Whether to use alternative packed wire representation.
-    pub packed: bool,
-    /// The protocol buffer options.
-    pub options: ::std::vec::Vec<Option>,
-    /// The field JSON name.
-    pub json_name: ::std::string::String,
-    /// The string value of the default value of this field. Proto2 syntax only.
-    pub default_value: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Field {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.kind != 0 {
@@ -14891,7 +14814,6 @@ impl crate::prost::Message for Field {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for Field {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -14965,7 +14887,6 @@ impl crate::json::JsonMessage for Field {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for Field {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -15075,14 +14996,10 @@ impl crate::json::JsonFields for Field {
                 self.default_value = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Field {
     const NAME: &'static str = "Field";
     const PACKAGE: &'static str = "google.protobuf";
@@ -15093,7 +15010,6 @@ impl crate::prost::Name for Field {
         "type.googleapis.com/google.protobuf.Field".into()
     }
 }
-#[allow(deprecated)]
 impl Field {
     /// `kind` as an enum; its default if unset or unknown to this code.
     pub fn kind(&self) -> field::Kind {
@@ -15114,261 +15030,6 @@ impl Field {
         self.cardinality = value as i32;
     }
 }
-/// Nested types and oneofs of [`Field`].
-pub mod field {
-    /// Basic field types.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum Kind {
-        /// Field type unknown.
-        #[default]
-        TypeUnknown = 0,
-        /// Field type double.
-        TypeDouble = 1,
-        /// Field type float.
-        TypeFloat = 2,
-        /// Field type int64.
-        TypeInt64 = 3,
-        /// Field type uint64.
-        TypeUint64 = 4,
-        /// Field type int32.
-        TypeInt32 = 5,
-        /// Field type fixed64.
-        TypeFixed64 = 6,
-        /// Field type fixed32.
-        TypeFixed32 = 7,
-        /// Field type bool.
-        TypeBool = 8,
-        /// Field type string.
-        TypeString = 9,
-        /// Field type group. Proto2 syntax only, and deprecated.
-        TypeGroup = 10,
-        /// Field type message.
-        TypeMessage = 11,
-        /// Field type bytes.
-        TypeBytes = 12,
-        /// Field type uint32.
-        TypeUint32 = 13,
-        /// Field type enum.
-        TypeEnum = 14,
-        /// Field type sfixed32.
-        TypeSfixed32 = 15,
-        /// Field type sfixed64.
-        TypeSfixed64 = 16,
-        /// Field type sint32.
-        TypeSint32 = 17,
-        /// Field type sint64.
-        TypeSint64 = 18,
-    }
-    #[allow(deprecated)]
-    impl Kind {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                Kind::TypeUnknown => "TYPE_UNKNOWN",
-                Kind::TypeDouble => "TYPE_DOUBLE",
-                Kind::TypeFloat => "TYPE_FLOAT",
-                Kind::TypeInt64 => "TYPE_INT64",
-                Kind::TypeUint64 => "TYPE_UINT64",
-                Kind::TypeInt32 => "TYPE_INT32",
-                Kind::TypeFixed64 => "TYPE_FIXED64",
-                Kind::TypeFixed32 => "TYPE_FIXED32",
-                Kind::TypeBool => "TYPE_BOOL",
-                Kind::TypeString => "TYPE_STRING",
-                Kind::TypeGroup => "TYPE_GROUP",
-                Kind::TypeMessage => "TYPE_MESSAGE",
-                Kind::TypeBytes => "TYPE_BYTES",
-                Kind::TypeUint32 => "TYPE_UINT32",
-                Kind::TypeEnum => "TYPE_ENUM",
-                Kind::TypeSfixed32 => "TYPE_SFIXED32",
-                Kind::TypeSfixed64 => "TYPE_SFIXED64",
-                Kind::TypeSint32 => "TYPE_SINT32",
-                Kind::TypeSint64 => "TYPE_SINT64",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "TYPE_UNKNOWN" => ::core::option::Option::Some(Kind::TypeUnknown),
-                "TYPE_DOUBLE" => ::core::option::Option::Some(Kind::TypeDouble),
-                "TYPE_FLOAT" => ::core::option::Option::Some(Kind::TypeFloat),
-                "TYPE_INT64" => ::core::option::Option::Some(Kind::TypeInt64),
-                "TYPE_UINT64" => ::core::option::Option::Some(Kind::TypeUint64),
-                "TYPE_INT32" => ::core::option::Option::Some(Kind::TypeInt32),
-                "TYPE_FIXED64" => ::core::option::Option::Some(Kind::TypeFixed64),
-                "TYPE_FIXED32" => ::core::option::Option::Some(Kind::TypeFixed32),
-                "TYPE_BOOL" => ::core::option::Option::Some(Kind::TypeBool),
-                "TYPE_STRING" => ::core::option::Option::Some(Kind::TypeString),
-                "TYPE_GROUP" => ::core::option::Option::Some(Kind::TypeGroup),
-                "TYPE_MESSAGE" => ::core::option::Option::Some(Kind::TypeMessage),
-                "TYPE_BYTES" => ::core::option::Option::Some(Kind::TypeBytes),
-                "TYPE_UINT32" => ::core::option::Option::Some(Kind::TypeUint32),
-                "TYPE_ENUM" => ::core::option::Option::Some(Kind::TypeEnum),
-                "TYPE_SFIXED32" => ::core::option::Option::Some(Kind::TypeSfixed32),
-                "TYPE_SFIXED64" => ::core::option::Option::Some(Kind::TypeSfixed64),
-                "TYPE_SINT32" => ::core::option::Option::Some(Kind::TypeSint32),
-                "TYPE_SINT64" => ::core::option::Option::Some(Kind::TypeSint64),
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 18)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for Kind {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = false;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<Kind> for i32 {
-        fn from(value: Kind) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for Kind {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<Kind, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(Kind::TypeUnknown),
-                1 => ::core::result::Result::Ok(Kind::TypeDouble),
-                2 => ::core::result::Result::Ok(Kind::TypeFloat),
-                3 => ::core::result::Result::Ok(Kind::TypeInt64),
-                4 => ::core::result::Result::Ok(Kind::TypeUint64),
-                5 => ::core::result::Result::Ok(Kind::TypeInt32),
-                6 => ::core::result::Result::Ok(Kind::TypeFixed64),
-                7 => ::core::result::Result::Ok(Kind::TypeFixed32),
-                8 => ::core::result::Result::Ok(Kind::TypeBool),
-                9 => ::core::result::Result::Ok(Kind::TypeString),
-                10 => ::core::result::Result::Ok(Kind::TypeGroup),
-                11 => ::core::result::Result::Ok(Kind::TypeMessage),
-                12 => ::core::result::Result::Ok(Kind::TypeBytes),
-                13 => ::core::result::Result::Ok(Kind::TypeUint32),
-                14 => ::core::result::Result::Ok(Kind::TypeEnum),
-                15 => ::core::result::Result::Ok(Kind::TypeSfixed32),
-                16 => ::core::result::Result::Ok(Kind::TypeSfixed64),
-                17 => ::core::result::Result::Ok(Kind::TypeSint32),
-                18 => ::core::result::Result::Ok(Kind::TypeSint64),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-    /// Whether a field is optional, required, or repeated.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(i32)]
-    #[allow(deprecated)]
-    pub enum Cardinality {
-        /// For fields with unknown cardinality.
-        #[default]
-        Unknown = 0,
-        /// For optional fields.
-        Optional = 1,
-        /// For required fields. Proto2 syntax only.
-        Required = 2,
-        /// For repeated fields.
-        Repeated = 3,
-    }
-    #[allow(deprecated)]
-    impl Cardinality {
-        /// The value's name as written in the .proto file.
-        pub fn as_str_name(&self) -> &'static str {
-            match self {
-                Cardinality::Unknown => "CARDINALITY_UNKNOWN",
-                Cardinality::Optional => "CARDINALITY_OPTIONAL",
-                Cardinality::Required => "CARDINALITY_REQUIRED",
-                Cardinality::Repeated => "CARDINALITY_REPEATED",
-            }
-        }
-        /// The value with this name in the .proto file (aliases included).
-        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
-            match value {
-                "CARDINALITY_UNKNOWN" => {
-                    ::core::option::Option::Some(Cardinality::Unknown)
-                }
-                "CARDINALITY_OPTIONAL" => {
-                    ::core::option::Option::Some(Cardinality::Optional)
-                }
-                "CARDINALITY_REQUIRED" => {
-                    ::core::option::Option::Some(Cardinality::Required)
-                }
-                "CARDINALITY_REPEATED" => {
-                    ::core::option::Option::Some(Cardinality::Repeated)
-                }
-                _ => ::core::option::Option::None,
-            }
-        }
-        /// Whether `value` is a number this enum declares.
-        pub fn is_valid(value: i32) -> bool {
-            matches!(value, 0..= 3)
-        }
-    }
-    #[allow(deprecated)]
-    impl crate::json::JsonEnum for Cardinality {
-        fn number_of(name: &str) -> ::core::option::Option<i32> {
-            Self::from_str_name(name).map(|value| value as i32)
-        }
-        fn is_known(number: i32) -> bool {
-            Self::is_valid(number)
-        }
-        const CLOSED: bool = false;
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::From<Cardinality> for i32 {
-        fn from(value: Cardinality) -> i32 {
-            value as i32
-        }
-    }
-    #[allow(deprecated)]
-    impl ::core::convert::TryFrom<i32> for Cardinality {
-        type Error = crate::prost::UnknownEnumValue;
-        fn try_from(
-            value: i32,
-        ) -> ::core::result::Result<Cardinality, crate::prost::UnknownEnumValue> {
-            match value {
-                0 => ::core::result::Result::Ok(Cardinality::Unknown),
-                1 => ::core::result::Result::Ok(Cardinality::Optional),
-                2 => ::core::result::Result::Ok(Cardinality::Required),
-                3 => ::core::result::Result::Ok(Cardinality::Repeated),
-                _ => ::core::result::Result::Err(crate::prost::UnknownEnumValue(value)),
-            }
-        }
-    }
-}
-/// Enum type definition.
-///
-/// New usages of this message as an alternative to EnumDescriptorProto are
-/// strongly discouraged. This message does not reliability preserve all
-/// information necessary to model the schema and preserve semantics. Instead
-/// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Enum {
-    /// Enum type name.
-    pub name: ::std::string::String,
-    /// Enum value definitions.
-    pub enumvalue: ::std::vec::Vec<EnumValue>,
-    /// Protocol buffer options.
-    pub options: ::std::vec::Vec<Option>,
-    /// The source context.
-    pub source_context: ::core::option::Option<SourceContext>,
-    /// The source syntax.
-    pub syntax: i32,
-    /// The source edition string, only valid when syntax is SYNTAX_EDITIONS.
-    pub edition: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Enum {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -15473,7 +15134,6 @@ impl crate::prost::Message for Enum {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for Enum {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -15521,7 +15181,6 @@ impl crate::json::JsonMessage for Enum {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for Enum {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -15596,14 +15255,10 @@ impl crate::json::JsonFields for Enum {
                 self.edition = read.unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Enum {
     const NAME: &'static str = "Enum";
     const PACKAGE: &'static str = "google.protobuf";
@@ -15614,7 +15269,6 @@ impl crate::prost::Name for Enum {
         "type.googleapis.com/google.protobuf.Enum".into()
     }
 }
-#[allow(deprecated)]
 impl Enum {
     /// `syntax` as an enum; its default if unset or unknown to this code.
     pub fn syntax(&self) -> Syntax {
@@ -15625,25 +15279,6 @@ impl Enum {
         self.syntax = value as i32;
     }
 }
-/// Enum value definition.
-///
-/// New usages of this message as an alternative to EnumValueDescriptorProto are
-/// strongly discouraged. This message does not reliability preserve all
-/// information necessary to model the schema and preserve semantics. Instead
-/// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct EnumValue {
-    /// Enum value name.
-    pub name: ::std::string::String,
-    /// Enum value number.
-    pub number: i32,
-    /// Protocol buffer options.
-    pub options: ::std::vec::Vec<Option>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for EnumValue {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -15704,7 +15339,6 @@ impl crate::prost::Message for EnumValue {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for EnumValue {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -15735,7 +15369,6 @@ impl crate::json::JsonMessage for EnumValue {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for EnumValue {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -15774,14 +15407,10 @@ impl crate::json::JsonFields for EnumValue {
                     .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for EnumValue {
     const NAME: &'static str = "EnumValue";
     const PACKAGE: &'static str = "google.protobuf";
@@ -15792,29 +15421,6 @@ impl crate::prost::Name for EnumValue {
         "type.googleapis.com/google.protobuf.EnumValue".into()
     }
 }
-/// A protocol buffer option, which can be attached to a message, field,
-/// enumeration, etc.
-///
-/// New usages of this message as an alternative to FileOptions, MessageOptions,
-/// FieldOptions, EnumOptions, EnumValueOptions, ServiceOptions, or MethodOptions
-/// are strongly discouraged.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Option {
-    /// The option's name. For protobuf built-in options (options defined in
-    /// descriptor.proto), this is the short name. For example, `"map_entry"`.
-    /// For custom options, it should be the fully-qualified name. For example,
-    /// `"google.api.http"`.
-    pub name: ::std::string::String,
-    /// The option's value packed in an Any message. If the value is a primitive,
-    /// the corresponding wrapper type defined in google/protobuf/wrappers.proto
-    /// should be used. If the value is an enum, it should be stored as an int32
-    /// value using the google.protobuf.Int32Value type.
-    pub value: ::core::option::Option<Any>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Option {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -15868,7 +15474,6 @@ impl crate::prost::Message for Option {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonMessage for Option {
     fn write_json(&self, writer: &mut crate::json::JsonWriter<'_>) {
         writer.begin_object();
@@ -15890,7 +15495,6 @@ impl crate::json::JsonMessage for Option {
         crate::json::read_object(deserializer, ctx)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonFields for Option {
     fn field_number(key: &str) -> ::core::option::Option<u32> {
         match key {
@@ -15919,14 +15523,10 @@ impl crate::json::JsonFields for Option {
                     )?;
                 ::core::result::Result::Ok(())
             }
-            _ => {
-                let _ = ctx;
-                map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
-            }
+            _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Option {
     const NAME: &'static str = "Option";
     const PACKAGE: &'static str = "google.protobuf";
@@ -15937,20 +15537,6 @@ impl crate::prost::Name for Option {
         "type.googleapis.com/google.protobuf.Option".into()
     }
 }
-/// The syntax in which a protocol buffer element is defined.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(i32)]
-#[allow(deprecated)]
-pub enum Syntax {
-    /// Syntax `proto2`.
-    #[default]
-    Proto2 = 0,
-    /// Syntax `proto3`.
-    Proto3 = 1,
-    /// Syntax `editions`.
-    Editions = 2,
-}
-#[allow(deprecated)]
 impl Syntax {
     /// The value's name as written in the .proto file.
     pub fn as_str_name(&self) -> &'static str {
@@ -15974,7 +15560,6 @@ impl Syntax {
         matches!(value, 0..= 2)
     }
 }
-#[allow(deprecated)]
 impl crate::json::JsonEnum for Syntax {
     fn number_of(name: &str) -> ::core::option::Option<i32> {
         Self::from_str_name(name).map(|value| value as i32)
@@ -15984,13 +15569,11 @@ impl crate::json::JsonEnum for Syntax {
     }
     const CLOSED: bool = false;
 }
-#[allow(deprecated)]
 impl ::core::convert::From<Syntax> for i32 {
     fn from(value: Syntax) -> i32 {
         value as i32
     }
 }
-#[allow(deprecated)]
 impl ::core::convert::TryFrom<i32> for Syntax {
     type Error = crate::prost::UnknownEnumValue;
     fn try_from(
@@ -16004,21 +15587,6 @@ impl ::core::convert::TryFrom<i32> for Syntax {
         }
     }
 }
-/// Wrapper message for `double`.
-///
-/// The JSON representation for `DoubleValue` is JSON number.
-///
-/// Not recommended for use in new APIs, but still useful for legacy APIs and
-/// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct DoubleValue {
-    /// The double value.
-    pub value: f64,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for DoubleValue {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.value.to_bits() != 0 {
@@ -16055,7 +15623,6 @@ impl crate::prost::Message for DoubleValue {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for DoubleValue {
     const NAME: &'static str = "DoubleValue";
     const PACKAGE: &'static str = "google.protobuf";
@@ -16066,21 +15633,6 @@ impl crate::prost::Name for DoubleValue {
         "type.googleapis.com/google.protobuf.DoubleValue".into()
     }
 }
-/// Wrapper message for `float`.
-///
-/// The JSON representation for `FloatValue` is JSON number.
-///
-/// Not recommended for use in new APIs, but still useful for legacy APIs and
-/// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct FloatValue {
-    /// The float value.
-    pub value: f32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for FloatValue {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.value.to_bits() != 0 {
@@ -16117,7 +15669,6 @@ impl crate::prost::Message for FloatValue {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for FloatValue {
     const NAME: &'static str = "FloatValue";
     const PACKAGE: &'static str = "google.protobuf";
@@ -16128,21 +15679,6 @@ impl crate::prost::Name for FloatValue {
         "type.googleapis.com/google.protobuf.FloatValue".into()
     }
 }
-/// Wrapper message for `int64`.
-///
-/// The JSON representation for `Int64Value` is JSON string.
-///
-/// Not recommended for use in new APIs, but still useful for legacy APIs and
-/// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Int64Value {
-    /// The int64 value.
-    pub value: i64,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Int64Value {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.value != 0 {
@@ -16179,7 +15715,6 @@ impl crate::prost::Message for Int64Value {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Int64Value {
     const NAME: &'static str = "Int64Value";
     const PACKAGE: &'static str = "google.protobuf";
@@ -16190,21 +15725,6 @@ impl crate::prost::Name for Int64Value {
         "type.googleapis.com/google.protobuf.Int64Value".into()
     }
 }
-/// Wrapper message for `uint64`.
-///
-/// The JSON representation for `UInt64Value` is JSON string.
-///
-/// Not recommended for use in new APIs, but still useful for legacy APIs and
-/// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct UInt64Value {
-    /// The uint64 value.
-    pub value: u64,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for UInt64Value {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.value != 0 {
@@ -16241,7 +15761,6 @@ impl crate::prost::Message for UInt64Value {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for UInt64Value {
     const NAME: &'static str = "UInt64Value";
     const PACKAGE: &'static str = "google.protobuf";
@@ -16252,21 +15771,6 @@ impl crate::prost::Name for UInt64Value {
         "type.googleapis.com/google.protobuf.UInt64Value".into()
     }
 }
-/// Wrapper message for `int32`.
-///
-/// The JSON representation for `Int32Value` is JSON number.
-///
-/// Not recommended for use in new APIs, but still useful for legacy APIs and
-/// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct Int32Value {
-    /// The int32 value.
-    pub value: i32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for Int32Value {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.value != 0 {
@@ -16303,7 +15807,6 @@ impl crate::prost::Message for Int32Value {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for Int32Value {
     const NAME: &'static str = "Int32Value";
     const PACKAGE: &'static str = "google.protobuf";
@@ -16314,21 +15817,6 @@ impl crate::prost::Name for Int32Value {
         "type.googleapis.com/google.protobuf.Int32Value".into()
     }
 }
-/// Wrapper message for `uint32`.
-///
-/// The JSON representation for `UInt32Value` is JSON number.
-///
-/// Not recommended for use in new APIs, but still useful for legacy APIs and
-/// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct UInt32Value {
-    /// The uint32 value.
-    pub value: u32,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for UInt32Value {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.value != 0 {
@@ -16365,7 +15853,6 @@ impl crate::prost::Message for UInt32Value {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for UInt32Value {
     const NAME: &'static str = "UInt32Value";
     const PACKAGE: &'static str = "google.protobuf";
@@ -16376,21 +15863,6 @@ impl crate::prost::Name for UInt32Value {
         "type.googleapis.com/google.protobuf.UInt32Value".into()
     }
 }
-/// Wrapper message for `bool`.
-///
-/// The JSON representation for `BoolValue` is JSON `true` and `false`.
-///
-/// Not recommended for use in new APIs, but still useful for legacy APIs and
-/// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct BoolValue {
-    /// The bool value.
-    pub value: bool,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for BoolValue {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if self.value {
@@ -16427,7 +15899,6 @@ impl crate::prost::Message for BoolValue {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for BoolValue {
     const NAME: &'static str = "BoolValue";
     const PACKAGE: &'static str = "google.protobuf";
@@ -16438,21 +15909,6 @@ impl crate::prost::Name for BoolValue {
         "type.googleapis.com/google.protobuf.BoolValue".into()
     }
 }
-/// Wrapper message for `string`.
-///
-/// The JSON representation for `StringValue` is JSON string.
-///
-/// Not recommended for use in new APIs, but still useful for legacy APIs and
-/// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct StringValue {
-    /// The string value.
-    pub value: ::std::string::String,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for StringValue {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.value.is_empty() {
@@ -16489,7 +15945,6 @@ impl crate::prost::Message for StringValue {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for StringValue {
     const NAME: &'static str = "StringValue";
     const PACKAGE: &'static str = "google.protobuf";
@@ -16500,21 +15955,6 @@ impl crate::prost::Name for StringValue {
         "type.googleapis.com/google.protobuf.StringValue".into()
     }
 }
-/// Wrapper message for `bytes`.
-///
-/// The JSON representation for `BytesValue` is JSON string.
-///
-/// Not recommended for use in new APIs, but still useful for legacy APIs and
-/// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
-#[allow(deprecated)]
-pub struct BytesValue {
-    /// The bytes value.
-    pub value: ::std::vec::Vec<u8>,
-    /// Fields this code does not know, kept so they are written back unchanged.
-    pub unknown_fields: crate::UnknownFields,
-}
-#[allow(deprecated)]
 impl crate::prost::Message for BytesValue {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.value.is_empty() {
@@ -16551,7 +15991,6 @@ impl crate::prost::Message for BytesValue {
         self.unknown_fields.clear();
     }
 }
-#[allow(deprecated)]
 impl crate::prost::Name for BytesValue {
     const NAME: &'static str = "BytesValue";
     const PACKAGE: &'static str = "google.protobuf";
