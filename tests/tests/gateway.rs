@@ -368,6 +368,10 @@ async fn metadata_both_ways_and_the_deadline() {
                 ("grpc-metadata-trace-bin", "AQID"),
                 ("user-agent", "gateway-test/1"),
                 ("x-custom", "matched"),
+                // Neither a client's own X-Forwarded-For (not trusted by default) nor a metadata header
+                // forges what the gateway sets.
+                ("x-forwarded-for", "203.0.113.1"),
+                ("grpc-metadata-x-forwarded-for", "198.51.100.1"),
             ];
             let reply = send(addr, protocol, "GET", "/v1/shelves/s1", &headers, "").await;
             assert_eq!(reply.status, 200);
@@ -1107,4 +1111,18 @@ async fn in_proxy_mode_the_channels_interceptors_apply() {
         let reply = send(addr, protocol, "POST", "/v1/chat", &json_body, "{\"text\": \"a\"}").await;
         assert_eq!(reply.lines()[0]["result"]["text"], "A", "{protocol:?}: {}", reply.body);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_headers_are_believed_only_when_trusted() {
+    each_setup(
+        |b| b.trust_forwarded_headers(true),
+        |addr, protocol, mode| async move {
+            let headers = [("x-forwarded-for", "203.0.113.1"), ("grpc-metadata-x-forwarded-for", "198.51.100.1")];
+            let reply = send(addr, protocol, "GET", "/v1/shelves/s1", &headers, "").await;
+            let seen = reply.header("grpc-metadata-x-seen-x-forwarded-for");
+            assert_eq!(seen, Some("203.0.113.1, 127.0.0.1"), "{mode:?} {protocol:?}");
+        },
+    )
+    .await;
 }

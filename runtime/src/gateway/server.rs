@@ -395,7 +395,9 @@ impl Gateway {
         }
     }
 
-    /// Answers one request (to mount the gateway in another hyper server).
+    /// Answers one request (to mount the gateway in another hyper server). Interceptors, deadlines, body
+    /// limits and timeouts and the panic guard apply; the connection limits (first-read, idle and keepalive
+    /// timeouts, `max_connections`) are then the host server's to set.
     pub async fn handle<B>(&self, request: http::Request<B>, peer: Option<SocketAddr>) -> http::Response<GatewayBody>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
