@@ -130,6 +130,14 @@ impl<'a> DescriptorIndex<'a> {
         }
     }
 
+    /// Every message, with its fully qualified name (in no particular order).
+    pub fn messages(&self) -> impl Iterator<Item = (&str, &'a DescriptorProto)> + '_ {
+        self.types.iter().filter_map(|(name, entry)| match entry.definition {
+            Definition::Message(message) => Some((name.as_str(), message)),
+            Definition::Enum(_) => None,
+        })
+    }
+
     /// The file with this name.
     pub fn file(&self, name: &str) -> Option<&'a FileDescriptorProto> {
         self.files.get(name).copied()

@@ -1,7 +1,7 @@
 //! Descriptors lowered into the [model](crate::model): names resolved, types mapped, presence, packing,
 //! boxing and defaults decided, problems reported with the element they concern.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use prost::Message as _;
 use prost_types::field_descriptor_proto::{Label, Type};
@@ -161,6 +161,8 @@ struct Lowering<'a> {
     options: &'a Options,
     /// `(proto prefix, Rust path)`, longest prefix first.
     extern_paths: Vec<(String, String)>,
+    /// The messages that cannot derive `Eq` and `Hash`, found once for the whole request.
+    no_eq_hash: std::cell::OnceCell<HashSet<String>>,
 }
 
 /// Where an element is: its file, its comments and its `SourceCodeInfo` path.
@@ -186,7 +188,7 @@ impl<'a> Lowering<'a> {
             extern_paths.push((".google.protobuf".to_owned(), format!("{}::well_known", options.runtime_crate)));
         }
         extern_paths.sort_by_key(|(proto, _)| std::cmp::Reverse(proto.len()));
-        Lowering { index, options, extern_paths }
+        Lowering { index, options, extern_paths, no_eq_hash: std::cell::OnceCell::new() }
     }
 
     fn package(&self, name: &str, files: &[&FileDescriptorProto]) -> Result<Package, CodegenError> {
@@ -410,10 +412,12 @@ impl<'a> Lowering<'a> {
                 f.options.as_ref().is_some_and(|o| o.deprecated())
                     || (!f.type_name().is_empty() && self.type_uses_deprecated(f.type_name()))
             });
+        let eq_hash = !self.no_eq_hash().contains(&full_name);
         Ok(Message {
             docs: self.docs(site.comments.get(&site.path), &full_name),
             deprecated,
             uses_deprecated,
+            eq_hash,
             full_name,
             name_in_package,
             package,
@@ -599,6 +603,43 @@ impl<'a> Lowering<'a> {
             }
         }
         false
+    }
+
+    /// Every message that cannot derive `Eq` and `Hash`: those with a float, a `HashMap` or a type of another
+    /// crate (whose derives are unknown; the runtime's well-known types follow these rules) in a field, and
+    /// then every message with a field of one of those, to a fixed point over the reverse field graph.
+    fn no_eq_hash(&self) -> &HashSet<String> {
+        self.no_eq_hash.get_or_init(|| {
+            let mut bad: HashSet<String> = HashSet::new();
+            let mut holders: HashMap<&str, Vec<&str>> = HashMap::new();
+            for (name, message) in self.index.messages() {
+                for field in &message.field {
+                    let type_name = field.type_name();
+                    let foreign = !type_name.is_empty()
+                        && self.is_extern(type_name)
+                        && !type_name.starts_with(".google.protobuf.");
+                    let float = matches!(field.r#type(), Type::Float | Type::Double);
+                    let entry =
+                        self.index.message(type_name).filter(|m| m.options.as_ref().is_some_and(|o| o.map_entry()));
+                    let hash_map = entry.is_some() && !self.options.btree_map.any(&format!("{name}.{}", field.name()));
+                    if float || foreign || hash_map {
+                        bad.insert(name.to_owned());
+                    }
+                    if !type_name.is_empty() {
+                        holders.entry(type_name).or_default().push(name);
+                    }
+                }
+            }
+            let mut queue: Vec<String> = bad.iter().cloned().collect();
+            while let Some(name) = queue.pop() {
+                for holder in holders.get(name.as_str()).into_iter().flatten() {
+                    if bad.insert((*holder).to_owned()) {
+                        queue.push((*holder).to_owned());
+                    }
+                }
+            }
+            bad
+        })
     }
 
     fn is_extern(&self, full_name: &str) -> bool {

@@ -281,6 +281,9 @@ pub struct Message {
     /// Whether its code names something deprecated (itself, a field, a field's type or enum values): its
     /// items then carry `#[allow(deprecated)]`, and only then.
     pub uses_deprecated: bool,
+    /// Whether the struct derives `Eq` and `Hash` (as prost does where every field allows it: no floats, no
+    /// `HashMap`, no type of another crate, here or in any message it holds).
+    pub eq_hash: bool,
     /// Attributes from `type_attribute` and `message_attribute`.
     pub attributes: Vec<String>,
     /// Ordinary fields, in declaration order.

@@ -42,6 +42,7 @@ pub fn message(message: &Message, context: &Context<'_>) -> Parts {
     let needs_default_impl = message.fields.iter().any(|f| default_expr(f, from, rt).is_some());
     let derive_default = if needs_default_impl { quote!() } else { quote!(Default,) };
     let allow = allow_deprecated(message.uses_deprecated);
+    let eq_hash = super::eq_hash(message.eq_hash, &message.attributes);
     let default_impl = needs_default_impl.then(|| default_impl(message, rt));
     let name_impl = name_impl(message, rt);
     let accessors = accessors(message);
@@ -53,7 +54,7 @@ pub fn message(message: &Message, context: &Context<'_>) -> Parts {
         #docs
         #deprecated
         #attributes
-        #[derive(Clone, PartialEq, #derive_default Debug)]
+        #[derive(Clone, PartialEq, #eq_hash #derive_default Debug)]
         #allow
         pub struct #name {
             #(#fields)*
@@ -328,7 +329,7 @@ fn nested_module(message: &Message, context: &Context<'_>) -> TokenStream {
         .collect();
     let types = items.iter().map(|parts| &parts.types);
     let impls = items.iter().map(|parts| &parts.impls);
-    let oneofs = message.oneofs.iter().map(|o| oneof::oneof(o, &module, &context.rt, message.uses_deprecated));
+    let oneofs = message.oneofs.iter().map(|o| oneof::oneof(o, &module, &context.rt, message));
     let doc = format!(" Nested types and oneofs of [`{}`].", message.rust_name);
     quote! {
         #[doc = #doc]

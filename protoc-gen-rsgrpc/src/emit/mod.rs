@@ -89,6 +89,22 @@ fn attributes(texts: &[String]) -> TokenStream {
     quote!(#(#parsed)*)
 }
 
+/// `Eq, Hash,` for a derive list, unless the item's own attributes (`type_attribute`...) derive either,
+/// which would then conflict.
+fn eq_hash(derive: bool, texts: &[String]) -> TokenStream {
+    let user_derives = texts.iter().flat_map(|text| parse_attributes(text).expect("validated when parsed")).any(|a| {
+        a.path().is_ident("derive")
+            && a.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated).is_ok_and(
+                |paths| paths.iter().any(|p| p.segments.last().is_some_and(|s| s.ident == "Eq" || s.ident == "Hash")),
+            )
+    });
+    if derive && !user_derives {
+        quote!(Eq, Hash,)
+    } else {
+        TokenStream::new()
+    }
+}
+
 /// `#[allow(deprecated)]` for the code of an item that names something deprecated, and nothing otherwise.
 fn allow_deprecated(uses_deprecated: bool) -> TokenStream {
     if uses_deprecated {

@@ -6,7 +6,7 @@ use quote::quote;
 use super::types::boxed_value_type;
 use crate::comments::doc_attributes;
 use crate::ident::{camel, ident};
-use crate::model::{Field, Oneof};
+use crate::model::{Field, Message, Oneof};
 
 /// The variant name of a oneof member.
 pub fn variant_name(field: &Field) -> String {
@@ -14,7 +14,7 @@ pub fn variant_name(field: &Field) -> String {
 }
 
 /// The oneof's enum, declared in module `module` (the message's module).
-pub fn oneof(oneof: &Oneof, module: &[String], rt: &TokenStream, uses_deprecated: bool) -> TokenStream {
+pub fn oneof(oneof: &Oneof, module: &[String], rt: &TokenStream, message: &Message) -> TokenStream {
     let name = ident(&oneof.enum_name);
     let docs = doc_attributes(oneof.docs.as_deref());
     let attributes = super::attributes(&oneof.attributes);
@@ -26,11 +26,13 @@ pub fn oneof(oneof: &Oneof, module: &[String], rt: &TokenStream, uses_deprecated
         let ty = boxed_value_type(field, module, rt);
         quote!(#docs #deprecated #attributes #variant(#ty),)
     });
-    let allow = super::allow_deprecated(uses_deprecated);
+    let allow = super::allow_deprecated(message.uses_deprecated);
+    // Its members are fields of the message: what the message derives, it can.
+    let eq_hash = super::eq_hash(message.eq_hash, &oneof.attributes);
     quote! {
         #docs
         #attributes
-        #[derive(Clone, PartialEq, Debug)]
+        #[derive(Clone, PartialEq, #eq_hash Debug)]
         #allow
         pub enum #name {
             #(#variants)*

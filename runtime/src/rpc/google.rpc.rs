@@ -18,7 +18,7 @@ pub struct ErrorInfo {
     pub unknown_fields: crate::UnknownFields,
 }
 /// When the client should retry.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct RetryInfo {
     /// How long to wait before retrying.
     pub retry_delay: ::core::option::Option<crate::well_known::Duration>,
@@ -26,7 +26,7 @@ pub struct RetryInfo {
     pub unknown_fields: crate::UnknownFields,
 }
 /// Debugging information for developers.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct DebugInfo {
     /// The stack trace entries.
     pub stack_entries: ::std::vec::Vec<::std::string::String>,
@@ -425,7 +425,7 @@ pub mod quota_failure {
     }
 }
 /// Which preconditions failed.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct PreconditionFailure {
     /// The violations.
     pub violations: ::std::vec::Vec<precondition_failure::Violation>,
@@ -435,7 +435,7 @@ pub struct PreconditionFailure {
 /// Nested types and oneofs of [`PreconditionFailure`].
 pub mod precondition_failure {
     /// One failed precondition.
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct Violation {
         /// The type of the precondition, such as "TOS".
         pub r#type: ::std::string::String,
@@ -596,7 +596,7 @@ pub mod precondition_failure {
     }
 }
 /// Which fields of the request were bad.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct BadRequest {
     /// The violations.
     pub field_violations: ::std::vec::Vec<bad_request::FieldViolation>,
@@ -606,7 +606,7 @@ pub struct BadRequest {
 /// Nested types and oneofs of [`BadRequest`].
 pub mod bad_request {
     /// One bad field.
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct FieldViolation {
         /// The path of the field, such as "user.email".
         pub field: ::std::string::String,
@@ -806,7 +806,7 @@ pub mod bad_request {
     }
 }
 /// Information about the request, for bug reports.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct RequestInfo {
     /// The id of the request.
     pub request_id: ::std::string::String,
@@ -816,7 +816,7 @@ pub struct RequestInfo {
     pub unknown_fields: crate::UnknownFields,
 }
 /// The resource that is being accessed.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct ResourceInfo {
     /// The type of the resource.
     pub resource_type: ::std::string::String,
@@ -830,7 +830,7 @@ pub struct ResourceInfo {
     pub unknown_fields: crate::UnknownFields,
 }
 /// Links to documentation.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Help {
     /// The links.
     pub links: ::std::vec::Vec<help::Link>,
@@ -840,7 +840,7 @@ pub struct Help {
 /// Nested types and oneofs of [`Help`].
 pub mod help {
     /// One link.
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct Link {
         /// What the link is about.
         pub description: ::std::string::String,
@@ -972,7 +972,7 @@ pub mod help {
     }
 }
 /// An error message in the user's language.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct LocalizedMessage {
     /// The locale, such as "en-US".
     pub locale: ::std::string::String,
@@ -982,7 +982,7 @@ pub struct LocalizedMessage {
     pub unknown_fields: crate::UnknownFields,
 }
 /// A status with details: the binary form of a gRPC error.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Status {
     /// The status code, one of google.rpc.Code (the gRPC codes).
     pub code: i32,

@@ -42,7 +42,7 @@
 /// whose name is the type URL in brackets. For example, an `Any` containing a
 /// `foo.Bar` message may be written `\[type.googleapis.com/foo.Bar\] { a: 2 }`.
 #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Any {
     /// Identifies the type of the serialized Protobuf message with a URI reference
     /// consisting of a prefix ending in a slash and the fully-qualified type name.
@@ -93,7 +93,7 @@ pub struct Any {
 /// strongly discouraged. This message does not reliability preserve all
 /// information necessary to model the schema and preserve semantics. Instead
 /// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Api {
     /// The fully qualified name of this interface, including package name
     /// followed by the interface's simple name.
@@ -140,7 +140,7 @@ pub struct Api {
 /// strongly discouraged. This message does not reliability preserve all
 /// information necessary to model the schema and preserve semantics. Instead
 /// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 #[allow(deprecated)]
 pub struct Method {
     /// The simple name of this method.
@@ -259,7 +259,7 @@ pub struct Method {
 ///     }
 /// ```
 #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Mixin {
     /// The fully qualified name of the interface which is included.
     pub name: ::std::string::String,
@@ -356,7 +356,7 @@ pub mod descriptor_proto {
     /// Range of reserved tag numbers. Reserved tag numbers may not be used by
     /// fields or extension ranges in the same message. Reserved ranges may
     /// not overlap.
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct ReservedRange {
         /// Inclusive.
         pub start: ::core::option::Option<i32>,
@@ -698,7 +698,7 @@ pub struct ExtensionRangeOptions {
 }
 /// Nested types and oneofs of [`ExtensionRangeOptions`].
 pub mod extension_range_options {
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct Declaration {
         /// The extension number declared within the extension range.
         pub number: ::core::option::Option<i32>,
@@ -1324,7 +1324,7 @@ pub mod enum_descriptor_proto {
     /// Note that this is distinct from DescriptorProto.ReservedRange in that it
     /// is inclusive such that it can appropriately represent the entire int32
     /// domain.
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct EnumReservedRange {
         /// Inclusive.
         pub start: ::core::option::Option<i32>,
@@ -1836,7 +1836,7 @@ pub struct FieldOptions {
 }
 /// Nested types and oneofs of [`FieldOptions`].
 pub mod field_options {
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct EditionDefault {
         pub edition: ::core::option::Option<i32>,
         /// Textproto value.
@@ -1845,7 +1845,7 @@ pub mod field_options {
         pub unknown_fields: crate::UnknownFields,
     }
     /// Information about the support window of a feature.
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct FeatureSupport {
         /// The edition that this feature was first available in.  In editions
         /// earlier than this one, the default assigned to EDITION_LEGACY will be
@@ -2841,7 +2841,7 @@ pub mod uninterpreted_option {
     /// extension (denoted with parentheses in options specs in .proto files).
     /// E.g.,{ \["foo", false\], \["bar.baz", true\], \["moo", false\] } represents
     /// "foo.(bar.baz).moo".
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct NamePart {
         pub name_part: ::std::string::String,
         pub is_extension: bool,
@@ -2971,7 +2971,7 @@ pub mod uninterpreted_option {
 /// readability, but leave us very open to this scenario.  A future feature will
 /// be designed and implemented to handle this, hopefully before we ever hit a
 /// conflict here.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct FeatureSet {
     pub field_presence: ::core::option::Option<i32>,
     pub enum_type: ::core::option::Option<i32>,
@@ -2987,7 +2987,7 @@ pub struct FeatureSet {
 }
 /// Nested types and oneofs of [`FeatureSet`].
 pub mod feature_set {
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct VisibilityFeature {
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: crate::UnknownFields,
@@ -3092,7 +3092,7 @@ pub mod feature_set {
             }
         }
     }
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct ProtoLimitsFeature {
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: crate::UnknownFields,
@@ -3753,7 +3753,7 @@ pub mod feature_set {
 /// messages are generated from FeatureSet extensions and can be used to seed
 /// feature resolution. The resolution with this object becomes a simple search
 /// for the closest matching edition, followed by proto merges.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct FeatureSetDefaults {
     pub defaults: ::std::vec::Vec<feature_set_defaults::FeatureSetEditionDefault>,
     /// The minimum supported edition (inclusive) when this was constructed.
@@ -3771,7 +3771,7 @@ pub mod feature_set_defaults {
     /// defaults. Not all editions may be contained here.  For a given edition,
     /// the defaults at the closest matching edition ordered at or before it should
     /// be used.  This field must be in strict ascending order by edition.
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct FeatureSetEditionDefault {
         pub edition: ::core::option::Option<i32>,
         /// Defaults of features that can be overridden in this edition.
@@ -3974,7 +3974,7 @@ pub mod feature_set_defaults {
 }
 /// Encapsulates information about the original source file from which a
 /// FileDescriptorProto was generated.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct SourceCodeInfo {
     /// A Location identifies a piece of source code in a .proto file which
     /// corresponds to a particular definition.  This information is intended
@@ -4026,7 +4026,7 @@ pub struct SourceCodeInfo {
 }
 /// Nested types and oneofs of [`SourceCodeInfo`].
 pub mod source_code_info {
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct Location {
         /// Identifies which part of the FileDescriptorProto was defined at this
         /// location.
@@ -4388,7 +4388,7 @@ pub mod source_code_info {
 /// Describes the relationship between generated code and its original source
 /// file. A GeneratedCodeInfo message is associated with only one generated
 /// source file, but may contain references to different source .proto files.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct GeneratedCodeInfo {
     /// An Annotation connects some span of text in generated code to an element
     /// of its generating .proto file.
@@ -4398,7 +4398,7 @@ pub struct GeneratedCodeInfo {
 }
 /// Nested types and oneofs of [`GeneratedCodeInfo`].
 pub mod generated_code_info {
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct Annotation {
         /// Identifies the element in the original source .proto file. This field
         /// is formatted the same as SourceCodeInfo.Location.path.
@@ -4860,7 +4860,7 @@ pub enum SymbolVisibility {
 /// encoded in JSON format as "3s", while 3 seconds and 1 nanosecond should
 /// be expressed in JSON format as "3.000000001s", and 3 seconds and 1
 /// microsecond should be expressed in JSON format as "3.000001s".
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Duration {
     /// Signed seconds of the span of time. Must be from -315,576,000,000
     /// to +315,576,000,000 inclusive. Note: these bounds are computed from:
@@ -4885,7 +4885,7 @@ pub struct Duration {
 ///       rpc Bar(google.protobuf.Empty) returns (google.protobuf.Empty);
 ///     }
 /// ```
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Empty {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
@@ -5112,7 +5112,7 @@ pub struct Empty {
 /// request should verify the included field paths, and return an
 /// `INVALID_ARGUMENT` error if any path is unmappable.
 #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct FieldMask {
     /// The set of field mask paths.
     pub paths: ::std::vec::Vec<::std::string::String>,
@@ -5121,7 +5121,7 @@ pub struct FieldMask {
 }
 /// `SourceContext` represents information about the source of a
 /// protobuf element, like the file in which it is defined.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct SourceContext {
     /// The path-qualified name of the .proto file that contained the associated
     /// protobuf element.  For example: `"google/protobuf/source_context.proto"`.
@@ -5309,7 +5309,7 @@ pub enum NullValue {
 /// the Joda Time's \[`ISODateTimeFormat.dateTime()`\](
 /// http://joda-time.sourceforge.net/apidocs/org/joda/time/format/ISODateTimeFormat.html#dateTime()
 /// ) to obtain a formatter capable of generating timestamps in this format.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Timestamp {
     /// Represents seconds of UTC time since Unix epoch 1970-01-01T00:00:00Z. Must
     /// be between -62135596800 and 253402300799 inclusive (which corresponds to
@@ -5330,7 +5330,7 @@ pub struct Timestamp {
 /// discouraged. This message does not reliability preserve all information
 /// necessary to model the schema and preserve semantics. Instead make use of
 /// FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Type {
     /// The fully qualified message name.
     pub name: ::std::string::String,
@@ -5355,7 +5355,7 @@ pub struct Type {
 /// strongly discouraged. This message does not reliability preserve all
 /// information necessary to model the schema and preserve semantics. Instead
 /// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Field {
     /// The field type.
     pub kind: i32,
@@ -5608,7 +5608,7 @@ pub mod field {
 /// strongly discouraged. This message does not reliability preserve all
 /// information necessary to model the schema and preserve semantics. Instead
 /// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Enum {
     /// Enum type name.
     pub name: ::std::string::String,
@@ -5631,7 +5631,7 @@ pub struct Enum {
 /// strongly discouraged. This message does not reliability preserve all
 /// information necessary to model the schema and preserve semantics. Instead
 /// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct EnumValue {
     /// Enum value name.
     pub name: ::std::string::String,
@@ -5648,7 +5648,7 @@ pub struct EnumValue {
 /// New usages of this message as an alternative to FileOptions, MessageOptions,
 /// FieldOptions, EnumOptions, EnumValueOptions, ServiceOptions, or MethodOptions
 /// are strongly discouraged.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Option {
     /// The option's name. For protobuf built-in options (options defined in
     /// descriptor.proto), this is the short name. For example, `"map_entry"`.
@@ -5707,7 +5707,7 @@ pub struct FloatValue {
 ///
 /// Not recommended for use in new APIs, but still useful for legacy APIs and
 /// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Int64Value {
     /// The int64 value.
     pub value: i64,
@@ -5720,7 +5720,7 @@ pub struct Int64Value {
 ///
 /// Not recommended for use in new APIs, but still useful for legacy APIs and
 /// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct UInt64Value {
     /// The uint64 value.
     pub value: u64,
@@ -5733,7 +5733,7 @@ pub struct UInt64Value {
 ///
 /// Not recommended for use in new APIs, but still useful for legacy APIs and
 /// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Int32Value {
     /// The int32 value.
     pub value: i32,
@@ -5746,7 +5746,7 @@ pub struct Int32Value {
 ///
 /// Not recommended for use in new APIs, but still useful for legacy APIs and
 /// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct UInt32Value {
     /// The uint32 value.
     pub value: u32,
@@ -5759,7 +5759,7 @@ pub struct UInt32Value {
 ///
 /// Not recommended for use in new APIs, but still useful for legacy APIs and
 /// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct BoolValue {
     /// The bool value.
     pub value: bool,
@@ -5772,7 +5772,7 @@ pub struct BoolValue {
 ///
 /// Not recommended for use in new APIs, but still useful for legacy APIs and
 /// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct StringValue {
     /// The string value.
     pub value: ::std::string::String,
@@ -5785,7 +5785,7 @@ pub struct StringValue {
 ///
 /// Not recommended for use in new APIs, but still useful for legacy APIs and
 /// has no plan to be removed.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct BytesValue {
     /// The bytes value.
     pub value: ::std::vec::Vec<u8>,

@@ -4,7 +4,7 @@
 /// The conformance runner will request a list of failures as the first request.
 /// This will be known by message_type == "conformance.FailureSet", a conformance
 /// test should return a serialized FailureSet in protobuf_payload.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct FailureSet {
     pub failure: ::std::vec::Vec<::std::string::String>,
     /// Fields this code does not know, kept so they are written back unchanged.
@@ -16,7 +16,7 @@ pub struct FailureSet {
 ///   2. parse the protobuf or JSON payload in "payload" (which may fail)
 ///   3. if the parse succeeded, serialize the message in the requested format.
 #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct ConformanceRequest {
     /// Which format should the testee serialize its message to?
     pub requested_output_format: i32,
@@ -53,7 +53,7 @@ pub mod conformance_request {
     /// TODO(haberman): if/when we expand the conformance tests to support proto2,
     /// we will want to include a field that lets the payload/response be a
     /// protobuf_test_messages.google.protobuf.TestAllTypes message instead.
-    #[derive(Clone, PartialEq, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Debug)]
     pub enum Payload {
         ProtobufPayload(::std::vec::Vec<u8>),
         JsonPayload(::std::string::String),
@@ -63,7 +63,7 @@ pub mod conformance_request {
     }
 }
 /// Represents a single test case's output.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct ConformanceResponse {
     pub result: ::core::option::Option<conformance_response::Result>,
     /// Fields this code does not know, kept so they are written back unchanged.
@@ -71,7 +71,7 @@ pub struct ConformanceResponse {
 }
 /// Nested types and oneofs of [`ConformanceResponse`].
 pub mod conformance_response {
-    #[derive(Clone, PartialEq, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Debug)]
     pub enum Result {
         /// This string should be set to indicate parsing failed.  The string can
         /// provide more information about the parse error if it is available.
@@ -106,7 +106,7 @@ pub mod conformance_response {
     }
 }
 /// Encoding options for jspb format.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct JspbEncodingConfig {
     /// Encode the value field of Any as jspb array if true, otherwise binary.
     pub use_jspb_array_any_format: bool,

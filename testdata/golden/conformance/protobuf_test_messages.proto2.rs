@@ -172,7 +172,7 @@ pub mod test_all_types_proto2 {
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
     /// groups
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct Data {
         pub group_int32: ::core::option::Option<i32>,
         pub group_uint32: ::core::option::Option<u32>,
@@ -180,18 +180,18 @@ pub mod test_all_types_proto2 {
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
     /// message_set test case.
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct MessageSetCorrect {
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct MessageSetCorrectExtension1 {
         pub str: ::core::option::Option<::std::string::String>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct MessageSetCorrectExtension2 {
         pub i: ::core::option::Option<i32>,
         /// Fields this code does not know, kept so they are written back unchanged.
@@ -831,13 +831,13 @@ pub mod test_all_types_proto2 {
         }
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct ForeignMessageProto2 {
     pub c: ::core::option::Option<i32>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct UnknownToTestAllTypes {
     pub optional_int32: ::core::option::Option<i32>,
     pub optional_string: ::core::option::Option<::std::string::String>,
@@ -850,7 +850,7 @@ pub struct UnknownToTestAllTypes {
 }
 /// Nested types and oneofs of [`UnknownToTestAllTypes`].
 pub mod unknown_to_test_all_types {
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct OptionalGroup {
         pub a: ::core::option::Option<i32>,
         /// Fields this code does not know, kept so they are written back unchanged.
@@ -960,12 +960,12 @@ pub mod unknown_to_test_all_types {
         }
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct NullHypothesisProto2 {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct EnumOnlyProto2 {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
@@ -1029,7 +1029,7 @@ pub mod enum_only_proto2 {
         }
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct OneStringProto2 {
     pub data: ::core::option::Option<::std::string::String>,
     /// Fields this code does not know, kept so they are written back unchanged.

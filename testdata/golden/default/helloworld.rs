@@ -2,14 +2,14 @@
 // source: examples/helloworld.proto
 
 /// Who to greet.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct HelloRequest {
     pub name: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// The greeting.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct HelloReply {
     pub message: ::std::string::String,
     /// Fields this code does not know, kept so they are written back unchanged.

@@ -2,7 +2,7 @@
 // source: examples/route_guide.proto
 
 /// A point, in degrees times 10^7.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Point {
     pub latitude: i32,
     pub longitude: i32,
@@ -10,7 +10,7 @@ pub struct Point {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// A rectangle between two opposite corners.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Rectangle {
     pub lo: ::core::option::Option<Point>,
     pub hi: ::core::option::Option<Point>,
@@ -18,7 +18,7 @@ pub struct Rectangle {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// A named place.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Feature {
     pub name: ::std::string::String,
     pub location: ::core::option::Option<Point>,
@@ -26,7 +26,7 @@ pub struct Feature {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// A note left at a point.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct RouteNote {
     pub location: ::core::option::Option<Point>,
     pub message: ::std::string::String,
@@ -34,7 +34,7 @@ pub struct RouteNote {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// What RecordRoute learned about a route.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct RouteSummary {
     pub point_count: i32,
     pub feature_count: i32,

@@ -2,7 +2,7 @@
 // source: rsgrpc/test/imports/item.proto
 // source: rsgrpc/test/imports/order.proto
 
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Item {
     pub sku: ::std::string::String,
     pub price: ::core::option::Option<super::common::Money>,

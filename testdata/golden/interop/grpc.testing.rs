@@ -10,7 +10,7 @@
 ///   service Foo {
 ///     rpc Bar (grpc.testing.Empty) returns (grpc.testing.Empty) { };
 ///   };
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Empty {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
@@ -18,7 +18,7 @@ pub struct Empty {
 /// TODO(dgq): Go back to using well-known types once
 /// https://github.com/grpc/grpc/issues/6980 has been fixed.
 /// import "google/protobuf/wrappers.proto";
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct BoolValue {
     /// The bool value.
     pub value: bool,
@@ -26,7 +26,7 @@ pub struct BoolValue {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// A block of data, to simply increase gRPC message size.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Payload {
     /// The type of data in body.
     pub r#type: i32,
@@ -37,7 +37,7 @@ pub struct Payload {
 }
 /// A protobuf representation for grpc status. This is used by test
 /// clients to specify a status that the server should attempt to return.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct EchoStatus {
     pub code: i32,
     pub message: ::std::string::String,
@@ -79,7 +79,7 @@ pub struct SimpleRequest {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Unary response, as configured by the request.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct SimpleResponse {
     /// Payload to increase message size.
     pub payload: ::core::option::Option<Payload>,
@@ -99,7 +99,7 @@ pub struct SimpleResponse {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Client-streaming request.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct StreamingInputCallRequest {
     /// Optional input payload sent along with the request.
     pub payload: ::core::option::Option<Payload>,
@@ -112,7 +112,7 @@ pub struct StreamingInputCallRequest {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Client-streaming response.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct StreamingInputCallResponse {
     /// Aggregated size of payloads received from the client.
     pub aggregated_payload_size: i32,
@@ -120,7 +120,7 @@ pub struct StreamingInputCallResponse {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Configuration for a particular response.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct ResponseParameters {
     /// Desired payload sizes in responses from the server.
     pub size: i32,
@@ -155,7 +155,7 @@ pub struct StreamingOutputCallRequest {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Server-streaming response, as configured by the request and parameters.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct StreamingOutputCallResponse {
     /// Payload to increase response size.
     pub payload: ::core::option::Option<Payload>,
@@ -164,7 +164,7 @@ pub struct StreamingOutputCallResponse {
 }
 /// For reconnect interop test only.
 /// Client tells server what reconnection parameters it used.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct ReconnectParams {
     pub max_reconnect_backoff_ms: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
@@ -173,14 +173,14 @@ pub struct ReconnectParams {
 /// For reconnect interop test only.
 /// Server tells client whether its reconnects are following the spec and the
 /// reconnect backoffs it saw.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct ReconnectInfo {
     pub passed: bool,
     pub backoff_ms: ::std::vec::Vec<i32>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct LoadBalancerStatsRequest {
     /// Request stats for the next num_rpcs sent by client.
     pub num_rpcs: i32,
@@ -330,7 +330,7 @@ pub mod load_balancer_stats_response {
     }
 }
 /// Request for retrieving a test client's accumulated stats.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct LoadBalancerAccumulatedStatsRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
@@ -532,7 +532,7 @@ pub mod load_balancer_accumulated_stats_response {
     }
 }
 /// Configurations for a test client.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct ClientConfigureRequest {
     /// The types of RPCs the client sends.
     pub types: ::std::vec::Vec<i32>,
@@ -547,7 +547,7 @@ pub struct ClientConfigureRequest {
 /// Nested types and oneofs of [`ClientConfigureRequest`].
 pub mod client_configure_request {
     /// Metadata to be attached for the given type of RPCs.
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct Metadata {
         pub r#type: i32,
         pub key: ::std::string::String,
@@ -793,7 +793,7 @@ pub mod client_configure_request {
     }
 }
 /// Response for updating a test client's configuration.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct ClientConfigureResponse {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,

@@ -17,7 +17,7 @@
 /// fenced code without a language is not rust either {
 /// ```
 #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 #[allow(deprecated)]
 pub struct Documented {
     /// Leading comment of a field.
@@ -48,7 +48,7 @@ pub mod documented {
     }
 }
 #[deprecated]
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 #[allow(deprecated)]
 pub struct Old {
     pub value: i32,
@@ -65,7 +65,7 @@ pub struct UsesOld {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::rt::UnknownFields,
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 #[allow(deprecated)]
 pub struct UsesLegacy {
     pub legacy: i32,

@@ -2,7 +2,7 @@
 // source: rsgrpc/test/common/common.proto
 
 /// Shared between packages.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Money {
     pub currency: ::std::string::String,
     pub units: i64,

@@ -19,7 +19,7 @@ pub struct Record {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Sub {
     pub name: ::std::string::String,
     pub added_in_sub: i64,

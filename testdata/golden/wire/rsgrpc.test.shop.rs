@@ -2,7 +2,7 @@
 // source: rsgrpc/test/imports/item.proto
 // source: rsgrpc/test/imports/order.proto
 
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Item {
     pub sku: ::std::string::String,
     pub price: ::core::option::Option<super::common::Money>,
@@ -10,7 +10,7 @@ pub struct Item {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Uses types from its own package (another file), another package and a sibling package.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Order {
     pub id: ::std::string::String,
     pub items: ::std::vec::Vec<Item>,

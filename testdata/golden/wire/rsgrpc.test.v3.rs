@@ -34,7 +34,7 @@ pub struct Maps {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// A tree: directly recursive through every kind of field.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Node {
     pub name: ::std::string::String,
     pub left: ::core::option::Option<::std::boxed::Box<Node>>,
@@ -48,21 +48,21 @@ pub struct Node {
 }
 /// Nested types and oneofs of [`Node`].
 pub mod node {
-    #[derive(Clone, PartialEq, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Debug)]
     pub enum Extra {
         Alternative(::std::boxed::Box<super::Node>),
         Note(::std::string::String),
     }
 }
 /// Mutual recursion through two messages.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Ping {
     pub depth: i32,
     pub pong: ::core::option::Option<::std::boxed::Box<Pong>>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Pong {
     pub depth: i32,
     pub ping: ::core::option::Option<::std::boxed::Box<Ping>>,
@@ -146,7 +146,7 @@ pub struct RepeatedScalars {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Nested messages and enums, several levels deep.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Outer {
     pub middle: ::core::option::Option<outer::Middle>,
     pub inner: ::core::option::Option<outer::middle::Inner>,
@@ -159,7 +159,7 @@ pub struct Outer {
 /// Nested types and oneofs of [`Outer`].
 pub mod outer {
     /// Nested message.
-    #[derive(Clone, PartialEq, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct Middle {
         pub inner: ::core::option::Option<middle::Inner>,
         pub inners: ::std::vec::Vec<middle::Inner>,
@@ -168,7 +168,7 @@ pub mod outer {
     }
     /// Nested types and oneofs of [`Middle`].
     pub mod middle {
-        #[derive(Clone, PartialEq, Default, Debug)]
+        #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
         pub struct Inner {
             pub value: i64,
             pub kind: i32,
