@@ -6,7 +6,7 @@
 #
 # A target reads its seeds (seeds/<target>, committed) and its corpus (corpus/<target>, grown by earlier
 # runs, not committed). A crash, a failed property or a hang is written to artifacts/<target>/ and fails
-# the run; `cargo +nightly fuzz run <target> <that file>` replays it. Prints the executions per target.
+# the run; the target binary run on that file replays it. Prints the executions per target.
 #
 # Needs the nightly toolchain and cargo-fuzz from tests/env/setup.sh ($RSGRPC_TEST_ENV_DIR/cargo/bin).
 set -euo pipefail
@@ -34,13 +34,23 @@ fi
 [ "${#targets[@]}" -gt 0 ] || fail "no fuzz targets found in $FUZZ_DIR"
 
 # No sanitizer: the code under test is safe Rust, and ASan would double the build and slow every run;
-# overflow checks and debug assertions stay on (Cargo.toml's release profile).
+# overflow checks and debug assertions stay on in both builds.
+# The dev build (Cargo.toml's profiles) for the short runs; RSGRPC_FUZZ_RELEASE=1 for the optimised one the
+# longer runs want (16 codegen units: cargo-fuzz's default of one compiles every crate on one core).
+# RSGRPC_FUZZ_TARGET_DIR: where to build (default fuzz/target), e.g. to time a build from scratch.
+target_dir="${RSGRPC_FUZZ_TARGET_DIR:-$FUZZ_DIR/target}"
+if [ "${RSGRPC_FUZZ_RELEASE:-0}" = 1 ]; then
+    build_flags=(--release --codegen-units 16) profile_dir=release
+else
+    build_flags=(--dev) profile_dir=debug
+fi
 start=$SECONDS
-cargo +nightly fuzz build -s none || fail "cargo +nightly fuzz build failed"
-printf '[fuzz] built %d targets in %ds\n' "${#targets[@]}" "$((SECONDS - start))"
+cargo +nightly fuzz build -s none "${build_flags[@]}" --target-dir "$target_dir" \
+    || fail "cargo +nightly fuzz build failed"
+printf '[fuzz] built %d targets (%s) in %ds\n' "${#targets[@]}" "$profile_dir" "$((SECONDS - start))"
 
 host="$(rustc +nightly -vV | sed -n 's/^host: //p')"
-bin_dir="$FUZZ_DIR/target/$host/release"
+bin_dir="$target_dir/$host/$profile_dir"
 for target in "${targets[@]}"; do
     [ -x "$bin_dir/$target" ] || fail "no fuzz target binary $bin_dir/$target"
     mkdir -p "corpus/$target" "artifacts/$target" "seeds/$target"
@@ -49,7 +59,7 @@ for target in "${targets[@]}"; do
     if ! "$bin_dir/$target" "corpus/$target" "seeds/$target" -max_total_time="$seconds" -timeout=20 \
         -artifact_prefix="artifacts/$target/" -print_final_stats=1 >"$log" 2>&1; then
         tail -n 40 "$log" >&2
-        fail "target $target failed (log: fuzz/$log; replay: cargo +nightly fuzz run -s none $target <artifact>)"
+        fail "target $target failed (log: fuzz/$log; replay: $bin_dir/$target <the crash file it names>)"
     fi
     runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")"
     printf '[fuzz] %-16s %9s executions in %ss, no crash\n' "$target" "${runs:-?}" "$seconds"
