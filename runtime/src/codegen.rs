@@ -96,3 +96,73 @@ pub fn merge_closed_enum_repeated(
         Ok(())
     }
 }
+
+/// Debug-prints an enum field (`i32`, `Option<i32>`, `Vec<i32>` or a map to `i32`) by its values' names, as
+/// prost's messages do: `Red` rather than `1`, and the number itself when this code does not know it.
+pub fn debug_enum<E, V: EnumValues + ?Sized>(values: &V) -> EnumDebug<'_, E, V> {
+    EnumDebug { values, _enum: std::marker::PhantomData }
+}
+
+/// See [`debug_enum`].
+pub struct EnumDebug<'a, E, V: ?Sized> {
+    values: &'a V,
+    _enum: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<E: TryFrom<i32> + std::fmt::Debug, V: EnumValues + ?Sized> std::fmt::Debug for EnumDebug<'_, E, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.values.fmt_as::<E>(f)
+    }
+}
+
+/// One enum value by name, or its number.
+struct Named<E>(i32, std::marker::PhantomData<fn() -> E>);
+
+impl<E: TryFrom<i32> + std::fmt::Debug> std::fmt::Debug for Named<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match E::try_from(self.0) {
+            Ok(value) => std::fmt::Debug::fmt(&value, f),
+            Err(_) => std::fmt::Debug::fmt(&self.0, f),
+        }
+    }
+}
+
+fn named<E>(value: i32) -> Named<E> {
+    Named(value, std::marker::PhantomData)
+}
+
+/// The shapes an enum field's storage takes.
+pub trait EnumValues {
+    /// Prints the values as `E`'s names.
+    fn fmt_as<E: TryFrom<i32> + std::fmt::Debug>(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result;
+}
+
+impl EnumValues for i32 {
+    fn fmt_as<E: TryFrom<i32> + std::fmt::Debug>(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&named::<E>(*self), f)
+    }
+}
+
+impl EnumValues for Option<i32> {
+    fn fmt_as<E: TryFrom<i32> + std::fmt::Debug>(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.map(named::<E>), f)
+    }
+}
+
+impl EnumValues for Vec<i32> {
+    fn fmt_as<E: TryFrom<i32> + std::fmt::Debug>(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter().map(|&v| named::<E>(v))).finish()
+    }
+}
+
+impl<K: std::fmt::Debug, S> EnumValues for std::collections::HashMap<K, i32, S> {
+    fn fmt_as<E: TryFrom<i32> + std::fmt::Debug>(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter().map(|(k, &v)| (k, named::<E>(v)))).finish()
+    }
+}
+
+impl<K: std::fmt::Debug> EnumValues for std::collections::BTreeMap<K, i32> {
+    fn fmt_as<E: TryFrom<i32> + std::fmt::Debug>(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter().map(|(k, &v)| (k, named::<E>(v)))).finish()
+    }
+}

@@ -43,6 +43,8 @@ pub fn message(message: &Message, context: &Context<'_>) -> Parts {
     let derive_default = if needs_default_impl { quote!() } else { quote!(Default,) };
     let allow = allow_deprecated(message.uses_deprecated);
     let eq_hash = super::eq_hash(message.eq_hash, &message.attributes);
+    let debug_impl = debug_impl(message, rt);
+    let derive_debug = if debug_impl.is_some() { quote!() } else { quote!(Debug) };
     let default_impl = needs_default_impl.then(|| default_impl(message, rt));
     let name_impl = name_impl(message, rt);
     let accessors = accessors(message);
@@ -54,7 +56,7 @@ pub fn message(message: &Message, context: &Context<'_>) -> Parts {
         #docs
         #deprecated
         #attributes
-        #[derive(Clone, PartialEq, #eq_hash #derive_default Debug)]
+        #[derive(Clone, PartialEq, #eq_hash #derive_default #derive_debug)]
         #allow
         pub struct #name {
             #(#fields)*
@@ -66,6 +68,7 @@ pub fn message(message: &Message, context: &Context<'_>) -> Parts {
     };
     let impls = quote! {
         #default_impl
+        #debug_impl
         #wire_impl
         #json_impls
         #name_impl
@@ -142,6 +145,59 @@ fn default_impl(message: &Message, rt: &TokenStream) -> TokenStream {
             }
         }
     }
+}
+
+/// The enum a field's `i32`s hold, if it holds enums (singular, optional, repeated, or as map values).
+fn enum_of(field: &Field) -> Option<&EnumRef> {
+    match (&field.value, &field.cardinality) {
+        (_, Cardinality::Map { value, .. }) => match value.as_ref() {
+            ValueType::Enum(enumeration) => Some(enumeration),
+            _ => None,
+        },
+        (ValueType::Enum(enumeration), _) => Some(enumeration),
+        _ => None,
+    }
+}
+
+/// `Debug` written out for a message with enum fields, so they print by name (`Red`, not `1`) as prost's
+/// do; `None` (and the derive) for the others.
+fn debug_impl(message: &Message, rt: &TokenStream) -> Option<TokenStream> {
+    if !message.fields.iter().any(|field| enum_of(field).is_some()) {
+        return None;
+    }
+    let name = ident(&message.rust_name);
+    let label = message.rust_name.trim_start_matches("r#");
+    let fields = message.fields.iter().map(|field| {
+        let member = ident(&field.rust_name);
+        let label = field.rust_name.trim_start_matches("r#");
+        match enum_of(field) {
+            Some(enumeration) => {
+                let ty = enumeration.path.tokens(&message.module);
+                quote!(.field(#label, &#rt::codegen::debug_enum::<#ty, _>(&self.#member)))
+            }
+            None => quote!(.field(#label, &self.#member)),
+        }
+    });
+    let oneofs = message.oneofs.iter().map(|oneof| {
+        let member = ident(&oneof.rust_field);
+        let label = oneof.rust_field.trim_start_matches("r#");
+        quote!(.field(#label, &self.#member))
+    });
+    let unknown = ident(&message.unknown_fields);
+    let unknown_label = &message.unknown_fields;
+    let allow = allow_deprecated(message.uses_deprecated);
+    Some(quote! {
+        #allow
+        impl ::core::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#label)
+                    #(#fields)*
+                    #(#oneofs)*
+                    .field(#unknown_label, &self.#unknown)
+                    .finish()
+            }
+        }
+    })
 }
 
 fn name_impl(message: &Message, rt: &TokenStream) -> TokenStream {

@@ -8,7 +8,7 @@ pub struct HealthCheckRequest {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct HealthCheckResponse {
     pub status: i32,
     /// Fields this code does not know, kept so they are written back unchanged.
@@ -167,6 +167,20 @@ impl crate::prost::Name for HealthCheckRequest {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.health.v1.HealthCheckRequest".into()
+    }
+}
+impl ::core::fmt::Debug for HealthCheckResponse {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("HealthCheckResponse")
+            .field(
+                "status",
+                &crate::codegen::debug_enum::<
+                    health_check_response::ServingStatus,
+                    _,
+                >(&self.status),
+            )
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl crate::prost::Message for HealthCheckResponse {

@@ -93,7 +93,7 @@ pub struct Any {
 /// strongly discouraged. This message does not reliability preserve all
 /// information necessary to model the schema and preserve semantics. Instead
 /// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Api {
     /// The fully qualified name of this interface, including package name
     /// followed by the interface's simple name.
@@ -140,7 +140,7 @@ pub struct Api {
 /// strongly discouraged. This message does not reliability preserve all
 /// information necessary to model the schema and preserve semantics. Instead
 /// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 #[allow(deprecated)]
 pub struct Method {
     /// The simple name of this method.
@@ -278,7 +278,7 @@ pub struct FileDescriptorSet {
     pub unknown_fields: crate::UnknownFields,
 }
 /// Describes a complete .proto file.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct FileDescriptorProto {
     /// file name, relative to root of source tree
     pub name: ::core::option::Option<::std::string::String>,
@@ -322,7 +322,7 @@ pub struct FileDescriptorProto {
     pub unknown_fields: crate::UnknownFields,
 }
 /// Describes a message type.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DescriptorProto {
     pub name: ::core::option::Option<::std::string::String>,
     pub field: ::std::vec::Vec<FieldDescriptorProto>,
@@ -679,7 +679,7 @@ pub mod descriptor_proto {
         }
     }
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ExtensionRangeOptions {
     /// The parser stores options it doesn't recognize here. See above.
     pub uninterpreted_option: ::std::vec::Vec<UninterpretedOption>,
@@ -1036,7 +1036,7 @@ pub mod extension_range_options {
     }
 }
 /// Describes a field within a message.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct FieldDescriptorProto {
     pub name: ::core::option::Option<::std::string::String>,
     pub number: ::core::option::Option<i32>,
@@ -1299,7 +1299,7 @@ pub struct OneofDescriptorProto {
     pub unknown_fields: crate::UnknownFields,
 }
 /// Describes an enum type.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct EnumDescriptorProto {
     pub name: ::core::option::Option<::std::string::String>,
     pub value: ::std::vec::Vec<EnumValueDescriptorProto>,
@@ -1509,7 +1509,7 @@ pub struct MethodDescriptorProto {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 #[allow(deprecated)]
 pub struct FileOptions {
     /// Sets the Java package where classes generated from this .proto will be
@@ -1750,7 +1750,7 @@ pub struct MessageOptions {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 #[allow(deprecated)]
 pub struct FieldOptions {
     /// NOTE: ctype is deprecated. Use `features.(pb.cpp).string_type` instead.
@@ -1836,7 +1836,7 @@ pub struct FieldOptions {
 }
 /// Nested types and oneofs of [`FieldOptions`].
 pub mod field_options {
-    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default)]
     pub struct EditionDefault {
         pub edition: ::core::option::Option<i32>,
         /// Textproto value.
@@ -1845,7 +1845,7 @@ pub mod field_options {
         pub unknown_fields: crate::UnknownFields,
     }
     /// Information about the support window of a feature.
-    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default)]
     pub struct FeatureSupport {
         /// The edition that this feature was first available in.  In editions
         /// earlier than this one, the default assigned to EDITION_LEGACY will be
@@ -1919,6 +1919,18 @@ pub mod field_options {
         TargetTypeEnumEntry = 7,
         TargetTypeService = 8,
         TargetTypeMethod = 9,
+    }
+    impl ::core::fmt::Debug for EditionDefault {
+        fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            f.debug_struct("EditionDefault")
+                .field(
+                    "edition",
+                    &crate::codegen::debug_enum::<super::Edition, _>(&self.edition),
+                )
+                .field("value", &self.value)
+                .field("unknown_fields", &self.unknown_fields)
+                .finish()
+        }
     }
     impl crate::prost::Message for EditionDefault {
         fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
@@ -2070,6 +2082,36 @@ pub mod field_options {
                 ::core::option::Option::Some(value) => value.as_str(),
                 ::core::option::Option::None => "",
             }
+        }
+    }
+    impl ::core::fmt::Debug for FeatureSupport {
+        fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            f.debug_struct("FeatureSupport")
+                .field(
+                    "edition_introduced",
+                    &crate::codegen::debug_enum::<
+                        super::Edition,
+                        _,
+                    >(&self.edition_introduced),
+                )
+                .field(
+                    "edition_deprecated",
+                    &crate::codegen::debug_enum::<
+                        super::Edition,
+                        _,
+                    >(&self.edition_deprecated),
+                )
+                .field("deprecation_warning", &self.deprecation_warning)
+                .field(
+                    "edition_removed",
+                    &crate::codegen::debug_enum::<
+                        super::Edition,
+                        _,
+                    >(&self.edition_removed),
+                )
+                .field("removal_error", &self.removal_error)
+                .field("unknown_fields", &self.unknown_fields)
+                .finish()
         }
     }
     impl crate::prost::Message for FeatureSupport {
@@ -2724,7 +2766,7 @@ pub struct ServiceOptions {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::UnknownFields,
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct MethodOptions {
     /// Is this method deprecated?
     /// Depending on the target platform, this can emit Deprecated annotations
@@ -2971,7 +3013,7 @@ pub mod uninterpreted_option {
 /// readability, but leave us very open to this scenario.  A future feature will
 /// be designed and implemented to handle this, hopefully before we ever hit a
 /// conflict here.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct FeatureSet {
     pub field_presence: ::core::option::Option<i32>,
     pub enum_type: ::core::option::Option<i32>,
@@ -3753,7 +3795,7 @@ pub mod feature_set {
 /// messages are generated from FeatureSet extensions and can be used to seed
 /// feature resolution. The resolution with this object becomes a simple search
 /// for the closest matching edition, followed by proto merges.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct FeatureSetDefaults {
     pub defaults: ::std::vec::Vec<feature_set_defaults::FeatureSetEditionDefault>,
     /// The minimum supported edition (inclusive) when this was constructed.
@@ -3771,7 +3813,7 @@ pub mod feature_set_defaults {
     /// defaults. Not all editions may be contained here.  For a given edition,
     /// the defaults at the closest matching edition ordered at or before it should
     /// be used.  This field must be in strict ascending order by edition.
-    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default)]
     pub struct FeatureSetEditionDefault {
         pub edition: ::core::option::Option<i32>,
         /// Defaults of features that can be overridden in this edition.
@@ -3780,6 +3822,19 @@ pub mod feature_set_defaults {
         pub fixed_features: ::core::option::Option<super::FeatureSet>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: crate::UnknownFields,
+    }
+    impl ::core::fmt::Debug for FeatureSetEditionDefault {
+        fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            f.debug_struct("FeatureSetEditionDefault")
+                .field(
+                    "edition",
+                    &crate::codegen::debug_enum::<super::Edition, _>(&self.edition),
+                )
+                .field("overridable_features", &self.overridable_features)
+                .field("fixed_features", &self.fixed_features)
+                .field("unknown_fields", &self.unknown_fields)
+                .finish()
+        }
     }
     impl crate::prost::Message for FeatureSetEditionDefault {
         fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
@@ -4398,7 +4453,7 @@ pub struct GeneratedCodeInfo {
 }
 /// Nested types and oneofs of [`GeneratedCodeInfo`].
 pub mod generated_code_info {
-    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default)]
     pub struct Annotation {
         /// Identifies the element in the original source .proto file. This field
         /// is formatted the same as SourceCodeInfo.Location.path.
@@ -4484,6 +4539,24 @@ pub mod generated_code_info {
                     }
                 }
             }
+        }
+    }
+    impl ::core::fmt::Debug for Annotation {
+        fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            f.debug_struct("Annotation")
+                .field("path", &self.path)
+                .field("source_file", &self.source_file)
+                .field("begin", &self.begin)
+                .field("end", &self.end)
+                .field(
+                    "semantic",
+                    &crate::codegen::debug_enum::<
+                        annotation::Semantic,
+                        _,
+                    >(&self.semantic),
+                )
+                .field("unknown_fields", &self.unknown_fields)
+                .finish()
         }
     }
     impl crate::prost::Message for Annotation {
@@ -5330,7 +5403,7 @@ pub struct Timestamp {
 /// discouraged. This message does not reliability preserve all information
 /// necessary to model the schema and preserve semantics. Instead make use of
 /// FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Type {
     /// The fully qualified message name.
     pub name: ::std::string::String,
@@ -5355,7 +5428,7 @@ pub struct Type {
 /// strongly discouraged. This message does not reliability preserve all
 /// information necessary to model the schema and preserve semantics. Instead
 /// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Field {
     /// The field type.
     pub kind: i32,
@@ -5608,7 +5681,7 @@ pub mod field {
 /// strongly discouraged. This message does not reliability preserve all
 /// information necessary to model the schema and preserve semantics. Instead
 /// make use of FileDescriptorSet which preserves the necessary information.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Enum {
     /// Enum type name.
     pub name: ::std::string::String,
@@ -5849,6 +5922,21 @@ impl crate::prost::Name for Any {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/google.protobuf.Any".into()
+    }
+}
+impl ::core::fmt::Debug for Api {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Api")
+            .field("name", &self.name)
+            .field("methods", &self.methods)
+            .field("options", &self.options)
+            .field("version", &self.version)
+            .field("source_context", &self.source_context)
+            .field("mixins", &self.mixins)
+            .field("syntax", &crate::codegen::debug_enum::<Syntax, _>(&self.syntax))
+            .field("edition", &self.edition)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl crate::prost::Message for Api {
@@ -6154,6 +6242,22 @@ impl Api {
     /// Sets `syntax`.
     pub fn set_syntax(&mut self, value: Syntax) {
         self.syntax = value as i32;
+    }
+}
+#[allow(deprecated)]
+impl ::core::fmt::Debug for Method {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Method")
+            .field("name", &self.name)
+            .field("request_type_url", &self.request_type_url)
+            .field("request_streaming", &self.request_streaming)
+            .field("response_type_url", &self.response_type_url)
+            .field("response_streaming", &self.response_streaming)
+            .field("options", &self.options)
+            .field("syntax", &crate::codegen::debug_enum::<Syntax, _>(&self.syntax))
+            .field("edition", &self.edition)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 #[allow(deprecated)]
@@ -6680,6 +6784,27 @@ impl crate::prost::Name for FileDescriptorSet {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/google.protobuf.FileDescriptorSet".into()
+    }
+}
+impl ::core::fmt::Debug for FileDescriptorProto {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("FileDescriptorProto")
+            .field("name", &self.name)
+            .field("package", &self.package)
+            .field("dependency", &self.dependency)
+            .field("public_dependency", &self.public_dependency)
+            .field("weak_dependency", &self.weak_dependency)
+            .field("option_dependency", &self.option_dependency)
+            .field("message_type", &self.message_type)
+            .field("enum_type", &self.enum_type)
+            .field("service", &self.service)
+            .field("extension", &self.extension)
+            .field("options", &self.options)
+            .field("source_code_info", &self.source_code_info)
+            .field("syntax", &self.syntax)
+            .field("edition", &crate::codegen::debug_enum::<Edition, _>(&self.edition))
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl crate::prost::Message for FileDescriptorProto {
@@ -7222,6 +7347,27 @@ impl FileDescriptorProto {
         self.edition = ::core::option::Option::Some(value as i32);
     }
 }
+impl ::core::fmt::Debug for DescriptorProto {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("DescriptorProto")
+            .field("name", &self.name)
+            .field("field", &self.field)
+            .field("extension", &self.extension)
+            .field("nested_type", &self.nested_type)
+            .field("enum_type", &self.enum_type)
+            .field("extension_range", &self.extension_range)
+            .field("oneof_decl", &self.oneof_decl)
+            .field("options", &self.options)
+            .field("reserved_range", &self.reserved_range)
+            .field("reserved_name", &self.reserved_name)
+            .field(
+                "visibility",
+                &crate::codegen::debug_enum::<SymbolVisibility, _>(&self.visibility),
+            )
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
+    }
+}
 impl crate::prost::Message for DescriptorProto {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.name {
@@ -7663,6 +7809,23 @@ impl DescriptorProto {
         self.visibility = ::core::option::Option::Some(value as i32);
     }
 }
+impl ::core::fmt::Debug for ExtensionRangeOptions {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("ExtensionRangeOptions")
+            .field("uninterpreted_option", &self.uninterpreted_option)
+            .field("declaration", &self.declaration)
+            .field("features", &self.features)
+            .field(
+                "verification",
+                &crate::codegen::debug_enum::<
+                    extension_range_options::VerificationState,
+                    _,
+                >(&self.verification),
+            )
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
+    }
+}
 impl crate::prost::Message for ExtensionRangeOptions {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         crate::codegen::message::encode_repeated(2, &self.declaration, buf);
@@ -7887,6 +8050,36 @@ impl ExtensionRangeOptions {
         value: extension_range_options::VerificationState,
     ) {
         self.verification = ::core::option::Option::Some(value as i32);
+    }
+}
+impl ::core::fmt::Debug for FieldDescriptorProto {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("FieldDescriptorProto")
+            .field("name", &self.name)
+            .field("number", &self.number)
+            .field(
+                "label",
+                &crate::codegen::debug_enum::<
+                    field_descriptor_proto::Label,
+                    _,
+                >(&self.label),
+            )
+            .field(
+                "type",
+                &crate::codegen::debug_enum::<
+                    field_descriptor_proto::Type,
+                    _,
+                >(&self.r#type),
+            )
+            .field("type_name", &self.type_name)
+            .field("extendee", &self.extendee)
+            .field("default_value", &self.default_value)
+            .field("oneof_index", &self.oneof_index)
+            .field("json_name", &self.json_name)
+            .field("options", &self.options)
+            .field("proto3_optional", &self.proto3_optional)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl crate::prost::Message for FieldDescriptorProto {
@@ -8501,6 +8694,22 @@ impl OneofDescriptorProto {
             ::core::option::Option::Some(value) => value.as_str(),
             ::core::option::Option::None => "",
         }
+    }
+}
+impl ::core::fmt::Debug for EnumDescriptorProto {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("EnumDescriptorProto")
+            .field("name", &self.name)
+            .field("value", &self.value)
+            .field("options", &self.options)
+            .field("reserved_range", &self.reserved_range)
+            .field("reserved_name", &self.reserved_name)
+            .field(
+                "visibility",
+                &crate::codegen::debug_enum::<SymbolVisibility, _>(&self.visibility),
+            )
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl crate::prost::Message for EnumDescriptorProto {
@@ -9383,6 +9592,41 @@ impl MethodDescriptorProto {
             ::core::option::Option::Some(value) => *value,
             ::core::option::Option::None => false,
         }
+    }
+}
+#[allow(deprecated)]
+impl ::core::fmt::Debug for FileOptions {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("FileOptions")
+            .field("java_package", &self.java_package)
+            .field("java_outer_classname", &self.java_outer_classname)
+            .field("java_multiple_files", &self.java_multiple_files)
+            .field("java_generate_equals_and_hash", &self.java_generate_equals_and_hash)
+            .field("java_string_check_utf8", &self.java_string_check_utf8)
+            .field(
+                "optimize_for",
+                &crate::codegen::debug_enum::<
+                    file_options::OptimizeMode,
+                    _,
+                >(&self.optimize_for),
+            )
+            .field("go_package", &self.go_package)
+            .field("cc_generic_services", &self.cc_generic_services)
+            .field("java_generic_services", &self.java_generic_services)
+            .field("py_generic_services", &self.py_generic_services)
+            .field("deprecated", &self.deprecated)
+            .field("cc_enable_arenas", &self.cc_enable_arenas)
+            .field("objc_class_prefix", &self.objc_class_prefix)
+            .field("csharp_namespace", &self.csharp_namespace)
+            .field("swift_prefix", &self.swift_prefix)
+            .field("php_class_prefix", &self.php_class_prefix)
+            .field("php_namespace", &self.php_namespace)
+            .field("php_metadata_namespace", &self.php_metadata_namespace)
+            .field("ruby_package", &self.ruby_package)
+            .field("features", &self.features)
+            .field("uninterpreted_option", &self.uninterpreted_option)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 #[allow(deprecated)]
@@ -10624,6 +10868,46 @@ impl MessageOptions {
             ::core::option::Option::Some(value) => *value,
             ::core::option::Option::None => ::core::default::Default::default(),
         }
+    }
+}
+#[allow(deprecated)]
+impl ::core::fmt::Debug for FieldOptions {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("FieldOptions")
+            .field(
+                "ctype",
+                &crate::codegen::debug_enum::<field_options::CType, _>(&self.ctype),
+            )
+            .field("packed", &self.packed)
+            .field(
+                "jstype",
+                &crate::codegen::debug_enum::<field_options::JsType, _>(&self.jstype),
+            )
+            .field("lazy", &self.lazy)
+            .field("unverified_lazy", &self.unverified_lazy)
+            .field("deprecated", &self.deprecated)
+            .field("weak", &self.weak)
+            .field("debug_redact", &self.debug_redact)
+            .field(
+                "retention",
+                &crate::codegen::debug_enum::<
+                    field_options::OptionRetention,
+                    _,
+                >(&self.retention),
+            )
+            .field(
+                "targets",
+                &crate::codegen::debug_enum::<
+                    field_options::OptionTargetType,
+                    _,
+                >(&self.targets),
+            )
+            .field("edition_defaults", &self.edition_defaults)
+            .field("features", &self.features)
+            .field("feature_support", &self.feature_support)
+            .field("uninterpreted_option", &self.uninterpreted_option)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 #[allow(deprecated)]
@@ -12057,6 +12341,23 @@ impl ServiceOptions {
         }
     }
 }
+impl ::core::fmt::Debug for MethodOptions {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("MethodOptions")
+            .field("deprecated", &self.deprecated)
+            .field(
+                "idempotency_level",
+                &crate::codegen::debug_enum::<
+                    method_options::IdempotencyLevel,
+                    _,
+                >(&self.idempotency_level),
+            )
+            .field("features", &self.features)
+            .field("uninterpreted_option", &self.uninterpreted_option)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
+    }
+}
 impl crate::prost::Message for MethodOptions {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if let ::core::option::Option::Some(value) = &self.deprecated {
@@ -12603,6 +12904,73 @@ impl UninterpretedOption {
             ::core::option::Option::Some(value) => value.as_str(),
             ::core::option::Option::None => "",
         }
+    }
+}
+impl ::core::fmt::Debug for FeatureSet {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("FeatureSet")
+            .field(
+                "field_presence",
+                &crate::codegen::debug_enum::<
+                    feature_set::FieldPresence,
+                    _,
+                >(&self.field_presence),
+            )
+            .field(
+                "enum_type",
+                &crate::codegen::debug_enum::<feature_set::EnumType, _>(&self.enum_type),
+            )
+            .field(
+                "repeated_field_encoding",
+                &crate::codegen::debug_enum::<
+                    feature_set::RepeatedFieldEncoding,
+                    _,
+                >(&self.repeated_field_encoding),
+            )
+            .field(
+                "utf8_validation",
+                &crate::codegen::debug_enum::<
+                    feature_set::Utf8Validation,
+                    _,
+                >(&self.utf8_validation),
+            )
+            .field(
+                "message_encoding",
+                &crate::codegen::debug_enum::<
+                    feature_set::MessageEncoding,
+                    _,
+                >(&self.message_encoding),
+            )
+            .field(
+                "json_format",
+                &crate::codegen::debug_enum::<
+                    feature_set::JsonFormat,
+                    _,
+                >(&self.json_format),
+            )
+            .field(
+                "enforce_naming_style",
+                &crate::codegen::debug_enum::<
+                    feature_set::EnforceNamingStyle,
+                    _,
+                >(&self.enforce_naming_style),
+            )
+            .field(
+                "default_symbol_visibility",
+                &crate::codegen::debug_enum::<
+                    feature_set::visibility_feature::DefaultSymbolVisibility,
+                    _,
+                >(&self.default_symbol_visibility),
+            )
+            .field(
+                "enforce_proto_limits",
+                &crate::codegen::debug_enum::<
+                    feature_set::proto_limits_feature::EnforceProtoLimits,
+                    _,
+                >(&self.enforce_proto_limits),
+            )
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl crate::prost::Message for FeatureSet {
@@ -13184,6 +13552,22 @@ impl FeatureSet {
         value: feature_set::proto_limits_feature::EnforceProtoLimits,
     ) {
         self.enforce_proto_limits = ::core::option::Option::Some(value as i32);
+    }
+}
+impl ::core::fmt::Debug for FeatureSetDefaults {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("FeatureSetDefaults")
+            .field("defaults", &self.defaults)
+            .field(
+                "minimum_edition",
+                &crate::codegen::debug_enum::<Edition, _>(&self.minimum_edition),
+            )
+            .field(
+                "maximum_edition",
+                &crate::codegen::debug_enum::<Edition, _>(&self.maximum_edition),
+            )
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl crate::prost::Message for FeatureSetDefaults {
@@ -14378,6 +14762,20 @@ impl crate::prost::Name for Timestamp {
         "type.googleapis.com/google.protobuf.Timestamp".into()
     }
 }
+impl ::core::fmt::Debug for Type {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Type")
+            .field("name", &self.name)
+            .field("fields", &self.fields)
+            .field("oneofs", &self.oneofs)
+            .field("options", &self.options)
+            .field("source_context", &self.source_context)
+            .field("syntax", &crate::codegen::debug_enum::<Syntax, _>(&self.syntax))
+            .field("edition", &self.edition)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
+    }
+}
 impl crate::prost::Message for Type {
     fn encode_raw(&self, buf: &mut impl crate::bytes::BufMut) {
         if !self.name.is_empty() {
@@ -14656,6 +15054,26 @@ impl Type {
     /// Sets `syntax`.
     pub fn set_syntax(&mut self, value: Syntax) {
         self.syntax = value as i32;
+    }
+}
+impl ::core::fmt::Debug for Field {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Field")
+            .field("kind", &crate::codegen::debug_enum::<field::Kind, _>(&self.kind))
+            .field(
+                "cardinality",
+                &crate::codegen::debug_enum::<field::Cardinality, _>(&self.cardinality),
+            )
+            .field("number", &self.number)
+            .field("name", &self.name)
+            .field("type_url", &self.type_url)
+            .field("oneof_index", &self.oneof_index)
+            .field("packed", &self.packed)
+            .field("options", &self.options)
+            .field("json_name", &self.json_name)
+            .field("default_value", &self.default_value)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl crate::prost::Message for Field {
@@ -15028,6 +15446,19 @@ impl Field {
     /// Sets `cardinality`.
     pub fn set_cardinality(&mut self, value: field::Cardinality) {
         self.cardinality = value as i32;
+    }
+}
+impl ::core::fmt::Debug for Enum {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Enum")
+            .field("name", &self.name)
+            .field("enumvalue", &self.enumvalue)
+            .field("options", &self.options)
+            .field("source_context", &self.source_context)
+            .field("syntax", &crate::codegen::debug_enum::<Syntax, _>(&self.syntax))
+            .field("edition", &self.edition)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl crate::prost::Message for Enum {

@@ -16,7 +16,7 @@ pub struct FailureSet {
 ///   2. parse the protobuf or JSON payload in "payload" (which may fail)
 ///   3. if the parse succeeded, serialize the message in the requested format.
 #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct ConformanceRequest {
     /// Which format should the testee serialize its message to?
     pub requested_output_format: i32,
@@ -236,6 +236,28 @@ impl ::rsgrpc::prost::Name for FailureSet {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/conformance.FailureSet".into()
+    }
+}
+impl ::core::fmt::Debug for ConformanceRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("ConformanceRequest")
+            .field(
+                "requested_output_format",
+                &::rsgrpc::codegen::debug_enum::<
+                    WireFormat,
+                    _,
+                >(&self.requested_output_format),
+            )
+            .field("message_type", &self.message_type)
+            .field(
+                "test_category",
+                &::rsgrpc::codegen::debug_enum::<TestCategory, _>(&self.test_category),
+            )
+            .field("jspb_encoding_options", &self.jspb_encoding_options)
+            .field("print_unknown_fields", &self.print_unknown_fields)
+            .field("payload", &self.payload)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for ConformanceRequest {

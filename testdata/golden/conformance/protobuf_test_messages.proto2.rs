@@ -8,7 +8,7 @@
 /// submessages of this message.  So for example, a fuzz test of TestAllTypes
 /// could trigger bugs that occur in any message type in this file.  We verify
 /// this stays true in a unit test.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct TestAllTypesProto2 {
     /// Singular
     pub optional_int32: ::core::option::Option<i32>,
@@ -1042,6 +1042,186 @@ pub enum ForeignEnumProto2 {
     ForeignFoo = 0,
     ForeignBar = 1,
     ForeignBaz = 2,
+}
+impl ::core::fmt::Debug for TestAllTypesProto2 {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("TestAllTypesProto2")
+            .field("optional_int32", &self.optional_int32)
+            .field("optional_int64", &self.optional_int64)
+            .field("optional_uint32", &self.optional_uint32)
+            .field("optional_uint64", &self.optional_uint64)
+            .field("optional_sint32", &self.optional_sint32)
+            .field("optional_sint64", &self.optional_sint64)
+            .field("optional_fixed32", &self.optional_fixed32)
+            .field("optional_fixed64", &self.optional_fixed64)
+            .field("optional_sfixed32", &self.optional_sfixed32)
+            .field("optional_sfixed64", &self.optional_sfixed64)
+            .field("optional_float", &self.optional_float)
+            .field("optional_double", &self.optional_double)
+            .field("optional_bool", &self.optional_bool)
+            .field("optional_string", &self.optional_string)
+            .field("optional_bytes", &self.optional_bytes)
+            .field("optional_nested_message", &self.optional_nested_message)
+            .field("optional_foreign_message", &self.optional_foreign_message)
+            .field(
+                "optional_nested_enum",
+                &::rsgrpc::codegen::debug_enum::<
+                    test_all_types_proto2::NestedEnum,
+                    _,
+                >(&self.optional_nested_enum),
+            )
+            .field(
+                "optional_foreign_enum",
+                &::rsgrpc::codegen::debug_enum::<
+                    ForeignEnumProto2,
+                    _,
+                >(&self.optional_foreign_enum),
+            )
+            .field("optional_string_piece", &self.optional_string_piece)
+            .field("optional_cord", &self.optional_cord)
+            .field("recursive_message", &self.recursive_message)
+            .field("repeated_int32", &self.repeated_int32)
+            .field("repeated_int64", &self.repeated_int64)
+            .field("repeated_uint32", &self.repeated_uint32)
+            .field("repeated_uint64", &self.repeated_uint64)
+            .field("repeated_sint32", &self.repeated_sint32)
+            .field("repeated_sint64", &self.repeated_sint64)
+            .field("repeated_fixed32", &self.repeated_fixed32)
+            .field("repeated_fixed64", &self.repeated_fixed64)
+            .field("repeated_sfixed32", &self.repeated_sfixed32)
+            .field("repeated_sfixed64", &self.repeated_sfixed64)
+            .field("repeated_float", &self.repeated_float)
+            .field("repeated_double", &self.repeated_double)
+            .field("repeated_bool", &self.repeated_bool)
+            .field("repeated_string", &self.repeated_string)
+            .field("repeated_bytes", &self.repeated_bytes)
+            .field("repeated_nested_message", &self.repeated_nested_message)
+            .field("repeated_foreign_message", &self.repeated_foreign_message)
+            .field(
+                "repeated_nested_enum",
+                &::rsgrpc::codegen::debug_enum::<
+                    test_all_types_proto2::NestedEnum,
+                    _,
+                >(&self.repeated_nested_enum),
+            )
+            .field(
+                "repeated_foreign_enum",
+                &::rsgrpc::codegen::debug_enum::<
+                    ForeignEnumProto2,
+                    _,
+                >(&self.repeated_foreign_enum),
+            )
+            .field("repeated_string_piece", &self.repeated_string_piece)
+            .field("repeated_cord", &self.repeated_cord)
+            .field("packed_int32", &self.packed_int32)
+            .field("packed_int64", &self.packed_int64)
+            .field("packed_uint32", &self.packed_uint32)
+            .field("packed_uint64", &self.packed_uint64)
+            .field("packed_sint32", &self.packed_sint32)
+            .field("packed_sint64", &self.packed_sint64)
+            .field("packed_fixed32", &self.packed_fixed32)
+            .field("packed_fixed64", &self.packed_fixed64)
+            .field("packed_sfixed32", &self.packed_sfixed32)
+            .field("packed_sfixed64", &self.packed_sfixed64)
+            .field("packed_float", &self.packed_float)
+            .field("packed_double", &self.packed_double)
+            .field("packed_bool", &self.packed_bool)
+            .field(
+                "packed_nested_enum",
+                &::rsgrpc::codegen::debug_enum::<
+                    test_all_types_proto2::NestedEnum,
+                    _,
+                >(&self.packed_nested_enum),
+            )
+            .field("unpacked_int32", &self.unpacked_int32)
+            .field("unpacked_int64", &self.unpacked_int64)
+            .field("unpacked_uint32", &self.unpacked_uint32)
+            .field("unpacked_uint64", &self.unpacked_uint64)
+            .field("unpacked_sint32", &self.unpacked_sint32)
+            .field("unpacked_sint64", &self.unpacked_sint64)
+            .field("unpacked_fixed32", &self.unpacked_fixed32)
+            .field("unpacked_fixed64", &self.unpacked_fixed64)
+            .field("unpacked_sfixed32", &self.unpacked_sfixed32)
+            .field("unpacked_sfixed64", &self.unpacked_sfixed64)
+            .field("unpacked_float", &self.unpacked_float)
+            .field("unpacked_double", &self.unpacked_double)
+            .field("unpacked_bool", &self.unpacked_bool)
+            .field(
+                "unpacked_nested_enum",
+                &::rsgrpc::codegen::debug_enum::<
+                    test_all_types_proto2::NestedEnum,
+                    _,
+                >(&self.unpacked_nested_enum),
+            )
+            .field("map_int32_int32", &self.map_int32_int32)
+            .field("map_int64_int64", &self.map_int64_int64)
+            .field("map_uint32_uint32", &self.map_uint32_uint32)
+            .field("map_uint64_uint64", &self.map_uint64_uint64)
+            .field("map_sint32_sint32", &self.map_sint32_sint32)
+            .field("map_sint64_sint64", &self.map_sint64_sint64)
+            .field("map_fixed32_fixed32", &self.map_fixed32_fixed32)
+            .field("map_fixed64_fixed64", &self.map_fixed64_fixed64)
+            .field("map_sfixed32_sfixed32", &self.map_sfixed32_sfixed32)
+            .field("map_sfixed64_sfixed64", &self.map_sfixed64_sfixed64)
+            .field("map_int32_float", &self.map_int32_float)
+            .field("map_int32_double", &self.map_int32_double)
+            .field("map_bool_bool", &self.map_bool_bool)
+            .field("map_string_string", &self.map_string_string)
+            .field("map_string_bytes", &self.map_string_bytes)
+            .field("map_string_nested_message", &self.map_string_nested_message)
+            .field("map_string_foreign_message", &self.map_string_foreign_message)
+            .field(
+                "map_string_nested_enum",
+                &::rsgrpc::codegen::debug_enum::<
+                    test_all_types_proto2::NestedEnum,
+                    _,
+                >(&self.map_string_nested_enum),
+            )
+            .field(
+                "map_string_foreign_enum",
+                &::rsgrpc::codegen::debug_enum::<
+                    ForeignEnumProto2,
+                    _,
+                >(&self.map_string_foreign_enum),
+            )
+            .field("data", &self.data)
+            .field("default_int32", &self.default_int32)
+            .field("default_int64", &self.default_int64)
+            .field("default_uint32", &self.default_uint32)
+            .field("default_uint64", &self.default_uint64)
+            .field("default_sint32", &self.default_sint32)
+            .field("default_sint64", &self.default_sint64)
+            .field("default_fixed32", &self.default_fixed32)
+            .field("default_fixed64", &self.default_fixed64)
+            .field("default_sfixed32", &self.default_sfixed32)
+            .field("default_sfixed64", &self.default_sfixed64)
+            .field("default_float", &self.default_float)
+            .field("default_double", &self.default_double)
+            .field("default_bool", &self.default_bool)
+            .field("default_string", &self.default_string)
+            .field("default_bytes", &self.default_bytes)
+            .field("fieldname1", &self.fieldname1)
+            .field("field_name2", &self.field_name2)
+            .field("field_name3", &self.field_name3)
+            .field("field_name4", &self.field_name4)
+            .field("field0name5", &self.field0name5)
+            .field("field_0_name6", &self.field_0_name6)
+            .field("field_name7", &self.field_name7)
+            .field("field_name8", &self.field_name8)
+            .field("field_name9", &self.field_name9)
+            .field("field_name10", &self.field_name10)
+            .field("field_name11", &self.field_name11)
+            .field("field_name12", &self.field_name12)
+            .field("field_name13", &self.field_name13)
+            .field("field_name14", &self.field_name14)
+            .field("field_name15", &self.field_name15)
+            .field("field_name16", &self.field_name16)
+            .field("field_name17", &self.field_name17)
+            .field("field_name18", &self.field_name18)
+            .field("oneof_field", &self.oneof_field)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
+    }
 }
 impl ::rsgrpc::prost::Message for TestAllTypesProto2 {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {

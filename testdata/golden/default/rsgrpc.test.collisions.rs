@@ -26,7 +26,7 @@ pub struct Iterator {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Future {
     pub output: i32,
     pub poll: i32,
@@ -65,7 +65,7 @@ pub struct Into {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Default {
     pub debug: i32,
     pub send: ::core::option::Option<Send>,
@@ -640,6 +640,15 @@ impl ::rsgrpc::prost::Name for Iterator {
         "type.googleapis.com/rsgrpc.test.collisions.Iterator".into()
     }
 }
+impl ::core::fmt::Debug for Future {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Future")
+            .field("output", &self.output)
+            .field("poll", &::rsgrpc::codegen::debug_enum::<Poll, _>(&self.poll))
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
+    }
+}
 impl ::rsgrpc::prost::Message for Future {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.output != 0 {
@@ -1208,6 +1217,17 @@ impl ::rsgrpc::prost::Name for Into {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.collisions.Into".into()
+    }
+}
+impl ::core::fmt::Debug for Default {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Default")
+            .field("debug", &::rsgrpc::codegen::debug_enum::<Debug, _>(&self.debug))
+            .field("send", &self.send)
+            .field("sync", &self.sync)
+            .field("sized", &self.sized)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for Default {

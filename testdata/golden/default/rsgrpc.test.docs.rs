@@ -65,7 +65,7 @@ pub struct UsesOld {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 #[allow(deprecated)]
 pub struct UsesLegacy {
     pub legacy: i32,
@@ -619,6 +619,16 @@ impl ::rsgrpc::prost::Name for UsesOld {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.docs.UsesOld".into()
+    }
+}
+#[allow(deprecated)]
+impl ::core::fmt::Debug for UsesLegacy {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("UsesLegacy")
+            .field("legacy", &::rsgrpc::codegen::debug_enum::<Legacy, _>(&self.legacy))
+            .field("phase", &::rsgrpc::codegen::debug_enum::<Phase, _>(&self.phase))
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 #[allow(deprecated)]

@@ -4,7 +4,7 @@
 // source: rsgrpc/test/scalars.proto
 
 /// Maps with every legal key type, and values of every kind.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct Maps {
     pub int32_to_int32: ::std::collections::HashMap<i32, i32>,
     pub int64_to_int64: ::std::collections::HashMap<i64, i64>,
@@ -70,7 +70,7 @@ pub struct Pong {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Every scalar type, singular, with implicit presence.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct Scalars {
     pub f_double: f64,
     pub f_float: f32,
@@ -94,7 +94,7 @@ pub struct Scalars {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Every scalar type with explicit presence (proto3 `optional`).
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct OptionalScalars {
     pub f_double: ::core::option::Option<f64>,
     pub f_float: ::core::option::Option<f32>,
@@ -117,7 +117,7 @@ pub struct OptionalScalars {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Repeated fields: packed by default in proto3, unpacked on request.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct RepeatedScalars {
     pub r_double: ::std::vec::Vec<f64>,
     pub r_float: ::std::vec::Vec<f32>,
@@ -146,7 +146,7 @@ pub struct RepeatedScalars {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Nested messages and enums, several levels deep.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Outer {
     pub middle: ::core::option::Option<outer::Middle>,
     pub inner: ::core::option::Option<outer::middle::Inner>,
@@ -168,12 +168,24 @@ pub mod outer {
     }
     /// Nested types and oneofs of [`Middle`].
     pub mod middle {
-        #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+        #[derive(Clone, PartialEq, Eq, Hash, Default)]
         pub struct Inner {
             pub value: i64,
             pub kind: i32,
             /// Fields this code does not know, kept so they are written back unchanged.
             pub unknown_fields: ::rsgrpc::UnknownFields,
+        }
+        impl ::core::fmt::Debug for Inner {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct("Inner")
+                    .field("value", &self.value)
+                    .field(
+                        "kind",
+                        &::rsgrpc::codegen::debug_enum::<super::Kind, _>(&self.kind),
+                    )
+                    .field("unknown_fields", &self.unknown_fields)
+                    .finish()
+            }
         }
         impl ::rsgrpc::prost::Message for Inner {
             fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -584,6 +596,34 @@ pub enum Plain {
     Zero = 0,
     One = 1,
     TwoWords = 2,
+}
+impl ::core::fmt::Debug for Maps {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Maps")
+            .field("int32_to_int32", &self.int32_to_int32)
+            .field("int64_to_int64", &self.int64_to_int64)
+            .field("uint32_to_uint32", &self.uint32_to_uint32)
+            .field("uint64_to_uint64", &self.uint64_to_uint64)
+            .field("sint32_to_sint32", &self.sint32_to_sint32)
+            .field("sint64_to_sint64", &self.sint64_to_sint64)
+            .field("fixed32_to_fixed32", &self.fixed32_to_fixed32)
+            .field("fixed64_to_fixed64", &self.fixed64_to_fixed64)
+            .field("sfixed32_to_sfixed32", &self.sfixed32_to_sfixed32)
+            .field("sfixed64_to_sfixed64", &self.sfixed64_to_sfixed64)
+            .field("bool_to_bool", &self.bool_to_bool)
+            .field("string_to_string", &self.string_to_string)
+            .field("string_to_bytes", &self.string_to_bytes)
+            .field("string_to_double", &self.string_to_double)
+            .field("int32_to_float", &self.int32_to_float)
+            .field(
+                "string_to_enum",
+                &::rsgrpc::codegen::debug_enum::<Color, _>(&self.string_to_enum),
+            )
+            .field("string_to_message", &self.string_to_message)
+            .field("uint64_to_nested", &self.uint64_to_nested)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
+    }
 }
 impl ::rsgrpc::prost::Message for Maps {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -2205,6 +2245,30 @@ impl ::rsgrpc::prost::Name for Pong {
         "type.googleapis.com/rsgrpc.test.v3.Pong".into()
     }
 }
+impl ::core::fmt::Debug for Scalars {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Scalars")
+            .field("f_double", &self.f_double)
+            .field("f_float", &self.f_float)
+            .field("f_int32", &self.f_int32)
+            .field("f_int64", &self.f_int64)
+            .field("f_uint32", &self.f_uint32)
+            .field("f_uint64", &self.f_uint64)
+            .field("f_sint32", &self.f_sint32)
+            .field("f_sint64", &self.f_sint64)
+            .field("f_fixed32", &self.f_fixed32)
+            .field("f_fixed64", &self.f_fixed64)
+            .field("f_sfixed32", &self.f_sfixed32)
+            .field("f_sfixed64", &self.f_sfixed64)
+            .field("f_bool", &self.f_bool)
+            .field("f_string", &self.f_string)
+            .field("f_bytes", &self.f_bytes)
+            .field("f_enum", &::rsgrpc::codegen::debug_enum::<Color, _>(&self.f_enum))
+            .field("f_high_number", &self.f_high_number)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
+    }
+}
 impl ::rsgrpc::prost::Message for Scalars {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.f_double.to_bits() != 0 {
@@ -2769,6 +2833,30 @@ impl Scalars {
     /// Sets `f_enum`.
     pub fn set_f_enum(&mut self, value: Color) {
         self.f_enum = value as i32;
+    }
+}
+impl ::core::fmt::Debug for OptionalScalars {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("OptionalScalars")
+            .field("f_double", &self.f_double)
+            .field("f_float", &self.f_float)
+            .field("f_int32", &self.f_int32)
+            .field("f_int64", &self.f_int64)
+            .field("f_uint32", &self.f_uint32)
+            .field("f_uint64", &self.f_uint64)
+            .field("f_sint32", &self.f_sint32)
+            .field("f_sint64", &self.f_sint64)
+            .field("f_fixed32", &self.f_fixed32)
+            .field("f_fixed64", &self.f_fixed64)
+            .field("f_sfixed32", &self.f_sfixed32)
+            .field("f_sfixed64", &self.f_sfixed64)
+            .field("f_bool", &self.f_bool)
+            .field("f_string", &self.f_string)
+            .field("f_bytes", &self.f_bytes)
+            .field("f_enum", &::rsgrpc::codegen::debug_enum::<Color, _>(&self.f_enum))
+            .field("f_message", &self.f_message)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for OptionalScalars {
@@ -3476,6 +3564,36 @@ impl OptionalScalars {
     /// Sets `f_enum`.
     pub fn set_f_enum(&mut self, value: Color) {
         self.f_enum = ::core::option::Option::Some(value as i32);
+    }
+}
+impl ::core::fmt::Debug for RepeatedScalars {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("RepeatedScalars")
+            .field("r_double", &self.r_double)
+            .field("r_float", &self.r_float)
+            .field("r_int32", &self.r_int32)
+            .field("r_int64", &self.r_int64)
+            .field("r_uint32", &self.r_uint32)
+            .field("r_uint64", &self.r_uint64)
+            .field("r_sint32", &self.r_sint32)
+            .field("r_sint64", &self.r_sint64)
+            .field("r_fixed32", &self.r_fixed32)
+            .field("r_fixed64", &self.r_fixed64)
+            .field("r_sfixed32", &self.r_sfixed32)
+            .field("r_sfixed64", &self.r_sfixed64)
+            .field("r_bool", &self.r_bool)
+            .field("r_string", &self.r_string)
+            .field("r_bytes", &self.r_bytes)
+            .field("r_enum", &::rsgrpc::codegen::debug_enum::<Color, _>(&self.r_enum))
+            .field("r_message", &self.r_message)
+            .field("u_int32", &self.u_int32)
+            .field("u_sint64", &self.u_sint64)
+            .field("u_fixed32", &self.u_fixed32)
+            .field("u_double", &self.u_double)
+            .field("u_bool", &self.u_bool)
+            .field("u_enum", &::rsgrpc::codegen::debug_enum::<Color, _>(&self.u_enum))
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for RepeatedScalars {
@@ -4291,6 +4409,18 @@ impl RepeatedScalars {
     /// Appends a value to `u_enum`.
     pub fn push_u_enum(&mut self, value: Color) {
         self.u_enum.push(value as i32);
+    }
+}
+impl ::core::fmt::Debug for Outer {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Outer")
+            .field("middle", &self.middle)
+            .field("inner", &self.inner)
+            .field("kind", &::rsgrpc::codegen::debug_enum::<outer::Kind, _>(&self.kind))
+            .field("status", &::rsgrpc::codegen::debug_enum::<Status, _>(&self.status))
+            .field("plain", &::rsgrpc::codegen::debug_enum::<Plain, _>(&self.plain))
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for Outer {

@@ -8,7 +8,7 @@ pub struct Shelf {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Book {
     pub name: ::std::string::String,
     pub title: ::std::string::String,
@@ -54,7 +54,7 @@ pub struct Filter {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListBooksRequest {
     pub shelf_id: ::std::string::String,
     pub page_size: i32,
@@ -276,6 +276,21 @@ impl ::rsgrpc::prost::Name for Shelf {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.gateway.Shelf".into()
+    }
+}
+impl ::core::fmt::Debug for Book {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Book")
+            .field("name", &self.name)
+            .field("title", &self.title)
+            .field("author", &self.author)
+            .field("genre", &::rsgrpc::codegen::debug_enum::<Genre, _>(&self.genre))
+            .field("published", &self.published)
+            .field("tags", &self.tags)
+            .field("pages", &self.pages)
+            .field("available", &self.available)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for Book {
@@ -1110,6 +1125,28 @@ impl ::rsgrpc::prost::Name for Filter {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.gateway.Filter".into()
+    }
+}
+impl ::core::fmt::Debug for ListBooksRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("ListBooksRequest")
+            .field("shelf_id", &self.shelf_id)
+            .field("page_size", &self.page_size)
+            .field("tags", &self.tags)
+            .field("genre", &::rsgrpc::codegen::debug_enum::<Genre, _>(&self.genre))
+            .field("filter", &self.filter)
+            .field("published_after", &self.published_after)
+            .field("max_age", &self.max_age)
+            .field("fields", &self.fields)
+            .field("min_pages", &self.min_pages)
+            .field("available", &self.available)
+            .field("include_archived", &self.include_archived)
+            .field("genres", &::rsgrpc::codegen::debug_enum::<Genre, _>(&self.genres))
+            .field("cursor", &self.cursor)
+            .field("min_rating", &self.min_rating)
+            .field("offset", &self.offset)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for ListBooksRequest {

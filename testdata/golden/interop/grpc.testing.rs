@@ -26,7 +26,7 @@ pub struct BoolValue {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// A block of data, to simply increase gRPC message size.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Payload {
     /// The type of data in body.
     pub r#type: i32,
@@ -45,7 +45,7 @@ pub struct EchoStatus {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Unary request.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct SimpleRequest {
     /// Desired payload type in the response from the server.
     /// If response_type is RANDOM, server randomly chooses one from other formats.
@@ -79,7 +79,7 @@ pub struct SimpleRequest {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Unary response, as configured by the request.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct SimpleResponse {
     /// Payload to increase message size.
     pub payload: ::core::option::Option<Payload>,
@@ -136,7 +136,7 @@ pub struct ResponseParameters {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Server-streaming request.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct StreamingOutputCallRequest {
     /// Desired payload type in the response from the server.
     /// If response_type is RANDOM, the payload from each response in the stream
@@ -532,7 +532,7 @@ pub mod load_balancer_accumulated_stats_response {
     }
 }
 /// Configurations for a test client.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct ClientConfigureRequest {
     /// The types of RPCs the client sends.
     pub types: ::std::vec::Vec<i32>,
@@ -547,7 +547,7 @@ pub struct ClientConfigureRequest {
 /// Nested types and oneofs of [`ClientConfigureRequest`].
 pub mod client_configure_request {
     /// Metadata to be attached for the given type of RPCs.
-    #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash, Default)]
     pub struct Metadata {
         pub r#type: i32,
         pub key: ::std::string::String,
@@ -562,6 +562,19 @@ pub mod client_configure_request {
         #[default]
         EmptyCall = 0,
         UnaryCall = 1,
+    }
+    impl ::core::fmt::Debug for Metadata {
+        fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            f.debug_struct("Metadata")
+                .field(
+                    "type",
+                    &::rsgrpc::codegen::debug_enum::<RpcType, _>(&self.r#type),
+                )
+                .field("key", &self.key)
+                .field("value", &self.value)
+                .field("unknown_fields", &self.unknown_fields)
+                .finish()
+        }
     }
     impl ::rsgrpc::prost::Message for Metadata {
         fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
@@ -981,6 +994,18 @@ impl ::rsgrpc::prost::Name for BoolValue {
         "type.googleapis.com/grpc.testing.BoolValue".into()
     }
 }
+impl ::core::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Payload")
+            .field(
+                "type",
+                &::rsgrpc::codegen::debug_enum::<PayloadType, _>(&self.r#type),
+            )
+            .field("body", &self.body)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
+    }
+}
 impl ::rsgrpc::prost::Message for Payload {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
         if self.r#type != 0 {
@@ -1235,6 +1260,28 @@ impl ::rsgrpc::prost::Name for EchoStatus {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.EchoStatus".into()
+    }
+}
+impl ::core::fmt::Debug for SimpleRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("SimpleRequest")
+            .field(
+                "response_type",
+                &::rsgrpc::codegen::debug_enum::<PayloadType, _>(&self.response_type),
+            )
+            .field("response_size", &self.response_size)
+            .field("payload", &self.payload)
+            .field("fill_username", &self.fill_username)
+            .field("fill_oauth_scope", &self.fill_oauth_scope)
+            .field("response_compressed", &self.response_compressed)
+            .field("response_status", &self.response_status)
+            .field("expect_compressed", &self.expect_compressed)
+            .field("fill_server_id", &self.fill_server_id)
+            .field("fill_grpclb_route_type", &self.fill_grpclb_route_type)
+            .field("orca_per_query_report", &self.orca_per_query_report)
+            .field("orca_oob_report", &self.orca_oob_report)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for SimpleRequest {
@@ -1742,6 +1789,25 @@ impl SimpleRequest {
     /// Sets `response_type`.
     pub fn set_response_type(&mut self, value: PayloadType) {
         self.response_type = value as i32;
+    }
+}
+impl ::core::fmt::Debug for SimpleResponse {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("SimpleResponse")
+            .field("payload", &self.payload)
+            .field("username", &self.username)
+            .field("oauth_scope", &self.oauth_scope)
+            .field("server_id", &self.server_id)
+            .field(
+                "grpclb_route_type",
+                &::rsgrpc::codegen::debug_enum::<
+                    GrpclbRouteType,
+                    _,
+                >(&self.grpclb_route_type),
+            )
+            .field("hostname", &self.hostname)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for SimpleResponse {
@@ -2392,6 +2458,21 @@ impl ::rsgrpc::prost::Name for ResponseParameters {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.ResponseParameters".into()
+    }
+}
+impl ::core::fmt::Debug for StreamingOutputCallRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("StreamingOutputCallRequest")
+            .field(
+                "response_type",
+                &::rsgrpc::codegen::debug_enum::<PayloadType, _>(&self.response_type),
+            )
+            .field("response_parameters", &self.response_parameters)
+            .field("payload", &self.payload)
+            .field("response_status", &self.response_status)
+            .field("orca_oob_report", &self.orca_oob_report)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for StreamingOutputCallRequest {
@@ -3642,6 +3723,22 @@ impl ::rsgrpc::prost::Name for LoadBalancerAccumulatedStatsResponse {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/grpc.testing.LoadBalancerAccumulatedStatsResponse".into()
+    }
+}
+impl ::core::fmt::Debug for ClientConfigureRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("ClientConfigureRequest")
+            .field(
+                "types",
+                &::rsgrpc::codegen::debug_enum::<
+                    client_configure_request::RpcType,
+                    _,
+                >(&self.types),
+            )
+            .field("metadata", &self.metadata)
+            .field("timeout_sec", &self.timeout_sec)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for ClientConfigureRequest {

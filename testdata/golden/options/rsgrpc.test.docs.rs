@@ -65,7 +65,7 @@ pub struct UsesOld {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: crate::rt::UnknownFields,
 }
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 #[allow(deprecated)]
 pub struct UsesLegacy {
     pub legacy: i32,
@@ -627,6 +627,16 @@ impl crate::rt::prost::Name for UsesOld {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.docs.UsesOld".into()
+    }
+}
+#[allow(deprecated)]
+impl ::core::fmt::Debug for UsesLegacy {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("UsesLegacy")
+            .field("legacy", &crate::rt::codegen::debug_enum::<Legacy, _>(&self.legacy))
+            .field("phase", &crate::rt::codegen::debug_enum::<Phase, _>(&self.phase))
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 #[allow(deprecated)]

@@ -11,7 +11,7 @@ pub struct Item {
     pub unknown_fields: crate::rt::UnknownFields,
 }
 /// Uses types from its own package (another file), another package and a sibling package.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct Order {
     #[doc(alias = "identifier")]
     pub id: ::std::string::String,
@@ -146,6 +146,25 @@ impl crate::rt::prost::Name for Item {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.shop.Item".into()
+    }
+}
+impl ::core::fmt::Debug for Order {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Order")
+            .field("id", &self.id)
+            .field("items", &self.items)
+            .field("total", &self.total)
+            .field(
+                "region",
+                &crate::rt::codegen::debug_enum::<
+                    crate::gen::rsgrpc::test::common::Region,
+                    _,
+                >(&self.region),
+            )
+            .field("detail", &self.detail)
+            .field("prices", &self.prices)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl crate::rt::prost::Message for Order {

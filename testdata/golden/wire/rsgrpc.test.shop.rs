@@ -10,7 +10,7 @@ pub struct Item {
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
 /// Uses types from its own package (another file), another package and a sibling package.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Order {
     pub id: ::std::string::String,
     pub items: ::std::vec::Vec<Item>,
@@ -142,6 +142,22 @@ impl ::rsgrpc::prost::Name for Item {
     }
     fn type_url() -> ::std::string::String {
         "type.googleapis.com/rsgrpc.test.shop.Item".into()
+    }
+}
+impl ::core::fmt::Debug for Order {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Order")
+            .field("id", &self.id)
+            .field("items", &self.items)
+            .field("total", &self.total)
+            .field(
+                "region",
+                &::rsgrpc::codegen::debug_enum::<super::common::Region, _>(&self.region),
+            )
+            .field("detail", &self.detail)
+            .field("prices", &self.prices)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for Order {

@@ -122,7 +122,7 @@ pub mod keywords {
     }
 }
 /// Nested types whose names collide with the outer names.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Outer {
     pub outer: ::core::option::Option<outer::Outer>,
     pub option: i32,
@@ -2768,6 +2768,18 @@ impl Keywords {
             ::core::option::Option::Some(value) => *value,
             ::core::option::Option::None => ::core::default::Default::default(),
         }
+    }
+}
+impl ::core::fmt::Debug for Outer {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Outer")
+            .field("outer", &self.outer)
+            .field(
+                "option",
+                &::rsgrpc::codegen::debug_enum::<outer::Option, _>(&self.option),
+            )
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
     }
 }
 impl ::rsgrpc::prost::Message for Outer {

@@ -2,7 +2,7 @@
 // source: rsgrpc/test/wkt.proto
 
 /// Every well-known type as a field.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, PartialEq, Default)]
 pub struct WellKnown {
     pub any: ::core::option::Option<::rsgrpc::well_known::Any>,
     pub duration: ::core::option::Option<::rsgrpc::well_known::Duration>,
@@ -31,6 +31,41 @@ pub struct WellKnown {
     >,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
+}
+impl ::core::fmt::Debug for WellKnown {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("WellKnown")
+            .field("any", &self.any)
+            .field("duration", &self.duration)
+            .field("empty", &self.empty)
+            .field("field_mask", &self.field_mask)
+            .field("struct", &self.r#struct)
+            .field("value", &self.value)
+            .field("list_value", &self.list_value)
+            .field(
+                "null_value",
+                &::rsgrpc::codegen::debug_enum::<
+                    ::rsgrpc::well_known::NullValue,
+                    _,
+                >(&self.null_value),
+            )
+            .field("timestamp", &self.timestamp)
+            .field("double_value", &self.double_value)
+            .field("float_value", &self.float_value)
+            .field("int64_value", &self.int64_value)
+            .field("uint64_value", &self.uint64_value)
+            .field("int32_value", &self.int32_value)
+            .field("uint32_value", &self.uint32_value)
+            .field("bool_value", &self.bool_value)
+            .field("string_value", &self.string_value)
+            .field("bytes_value", &self.bytes_value)
+            .field("api", &self.api)
+            .field("type", &self.r#type)
+            .field("anys", &self.anys)
+            .field("values", &self.values)
+            .field("unknown_fields", &self.unknown_fields)
+            .finish()
+    }
 }
 impl ::rsgrpc::prost::Message for WellKnown {
     fn encode_raw(&self, buf: &mut impl ::rsgrpc::bytes::BufMut) {
