@@ -53,16 +53,12 @@ fn node_tokens(node: &Node, top: bool) -> proc_macro2::TokenStream {
         // On the top modules only (an included file can hold no inner attributes): the parts of a package a
         // crate does not use are not dead code to warn of, and lints a user turns on for their own code
         // (missing_docs, clippy's pedantic and nursery groups) are not for code they do not write.
+        // Two short attributes rather than one long one: each prints on one line under prettyplease and
+        // rustfmt alike, so a user's `cargo fmt` leaves the file as generated.
         let allow = top.then(|| {
             quote! {
-                #[allow(
-                    dead_code,
-                    missing_docs,
-                    unreachable_pub,
-                    unused_qualifications,
-                    clippy::pedantic,
-                    clippy::nursery
-                )]
+                #[allow(dead_code, missing_docs, unreachable_pub, unused_qualifications)]
+                #[allow(clippy::pedantic, clippy::nursery)]
             }
         });
         quote!(#allow pub mod #name { #body })

@@ -2,19 +2,23 @@
 // The module tree of the generated files.
 
 include!("_.rs");
-#[allow(dead_code, missing_docs, unreachable_pub, unused_qualifications, clippy::pedantic, clippy::nursery)]
+#[allow(dead_code, missing_docs, unreachable_pub, unused_qualifications)]
+#[allow(clippy::pedantic, clippy::nursery)]
 pub mod bench {
     include!("bench.rs");
 }
-#[allow(dead_code, missing_docs, unreachable_pub, unused_qualifications, clippy::pedantic, clippy::nursery)]
+#[allow(dead_code, missing_docs, unreachable_pub, unused_qualifications)]
+#[allow(clippy::pedantic, clippy::nursery)]
 pub mod helloworld {
     include!("helloworld.rs");
 }
-#[allow(dead_code, missing_docs, unreachable_pub, unused_qualifications, clippy::pedantic, clippy::nursery)]
+#[allow(dead_code, missing_docs, unreachable_pub, unused_qualifications)]
+#[allow(clippy::pedantic, clippy::nursery)]
 pub mod routeguide {
     include!("routeguide.rs");
 }
-#[allow(dead_code, missing_docs, unreachable_pub, unused_qualifications, clippy::pedantic, clippy::nursery)]
+#[allow(dead_code, missing_docs, unreachable_pub, unused_qualifications)]
+#[allow(clippy::pedantic, clippy::nursery)]
 pub mod rsgrpc {
     pub mod test {
         pub mod collisions {
