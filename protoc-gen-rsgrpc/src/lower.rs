@@ -413,6 +413,17 @@ impl<'a> Lowering<'a> {
                     || (!f.type_name().is_empty() && self.type_uses_deprecated(f.type_name()))
             });
         let eq_hash = !self.no_eq_hash().contains(&full_name);
+        let keep_unknown = !self.options.drop_unknown_fields.any(&full_name);
+        let copy = !keep_unknown
+            && oneofs.is_empty()
+            && fields.iter().all(|f| {
+                matches!(f.cardinality, Cardinality::Implicit | Cardinality::Optional | Cardinality::Required)
+                    && match &f.value {
+                        ValueType::Scalar(scalar) => !matches!(scalar, Scalar::String | Scalar::Bytes { .. }),
+                        ValueType::Enum(_) => true,
+                        _ => false,
+                    }
+            });
         Ok(Message {
             docs: self.docs(site.comments.get(&site.path), &full_name),
             deprecated,
@@ -429,6 +440,8 @@ impl<'a> Lowering<'a> {
             oneofs,
             nested,
             unknown_fields,
+            keep_unknown,
+            copy,
         })
     }
 
@@ -615,9 +628,10 @@ impl<'a> Lowering<'a> {
             for (name, message) in self.index.messages() {
                 for field in &message.field {
                     let type_name = field.type_name();
+                    // A type missing from the request is reported where it is used; here it only counts as foreign.
                     let foreign = !type_name.is_empty()
-                        && self.is_extern(type_name)
-                        && !type_name.starts_with(".google.protobuf.");
+                        && (self.index.get(type_name).is_none()
+                            || (self.is_extern(type_name) && !type_name.starts_with(".google.protobuf.")));
                     let float = matches!(field.r#type(), Type::Float | Type::Double);
                     let entry =
                         self.index.message(type_name).filter(|m| m.options.as_ref().is_some_and(|o| o.map_entry()));

@@ -294,6 +294,10 @@ pub struct Message {
     pub nested: Vec<Item>,
     /// The name of the unknown-fields field (usually `unknown_fields`).
     pub unknown_fields: String,
+    /// Whether the struct has that field (`drop_unknown_fields` leaves it out).
+    pub keep_unknown: bool,
+    /// Whether the struct derives `Copy`: no unknown fields, and every field a number, bool or enum.
+    pub copy: bool,
 }
 
 /// One value of an enum.

@@ -15,6 +15,7 @@ pub const KNOWN_PARAMETERS: &[(&str, &str)] = &[
     ("include_file=NAME", "name of the module tree file (default mod.rs)"),
     ("runtime_crate=PATH", "path of the rsgrpc runtime in generated code (default ::rsgrpc)"),
     ("disable_comments=PATH", "no doc comments on matching items"),
+    ("drop_unknown_fields=PATH", "messages under PATH drop unknown fields, as prost does (no unknown_fields field)"),
     ("json=false", "no proto3 JSON code"),
     ("no_client", "no gRPC client code"),
     ("no_server", "no gRPC server code"),
@@ -39,6 +40,8 @@ pub struct Options {
     pub btree_map: PathMap<()>,
     /// Items that get no doc comments.
     pub disable_comments: PathMap<()>,
+    /// Messages without an `unknown_fields` field: what they do not know is dropped when read, as prost does.
+    pub drop_unknown_fields: PathMap<()>,
     /// File name of the module tree that includes every generated file.
     pub include_file: String,
     /// The runtime crate's path as written in generated code.
@@ -62,6 +65,7 @@ impl Default for Options {
             bytes: PathMap::default(),
             btree_map: PathMap::default(),
             disable_comments: PathMap::default(),
+            drop_unknown_fields: PathMap::default(),
             include_file: "mod.rs".to_owned(),
             runtime_crate: "::rsgrpc".to_owned(),
             json: true,
@@ -133,13 +137,14 @@ impl Options {
                 };
                 map.insert(path.to_owned(), attribute.to_owned());
             }
-            "bytes" | "btree_map" | "disable_comments" => {
+            "bytes" | "btree_map" | "disable_comments" | "drop_unknown_fields" => {
                 if value.is_empty() {
                     return Err(err(format!("expected {key}=PATH (`.` for everything)")));
                 }
                 let map = match key {
                     "bytes" => &mut self.bytes,
                     "btree_map" => &mut self.btree_map,
+                    "drop_unknown_fields" => &mut self.drop_unknown_fields,
                     _ => &mut self.disable_comments,
                 };
                 map.insert(value.to_owned(), ());

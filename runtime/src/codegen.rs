@@ -5,7 +5,7 @@ pub use prost::encoding::{
     bool, bytes, double, fixed32, fixed64, float, group, int32, int64, message, sfixed32, sfixed64, sint32, sint64,
     string, uint32, uint64, DecodeContext, WireType,
 };
-pub use prost::encoding::{btree_map, hash_map};
+pub use prost::encoding::{btree_map, hash_map, skip_field};
 
 use ::bytes::{Buf, BufMut};
 use prost::encoding::{decode_varint, encode_key, encode_varint, encoded_len_varint, merge_loop};

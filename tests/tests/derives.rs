@@ -37,3 +37,24 @@ fn debug_prints_enum_fields_by_name_and_unknown_numbers_as_numbers() {
     let maps = Maps { string_to_enum: [("k".to_owned(), Color::Infrared as i32)].into(), ..Default::default() };
     assert!(format!("{maps:?}").contains(r#"string_to_enum: {"k": Infrared}"#), "{maps:?}");
 }
+
+#[test]
+fn drop_unknown_fields_gives_prosts_struct_shape_copy_and_drops_what_it_does_not_know() {
+    use rsgrpc::Message;
+    use rsgrpc_tests::prost_compat::routeguide::{Point, Rectangle};
+    use rsgrpc_tests::prost_compat::rsgrpc::test::v2::{ClosedEnums, Size};
+    // A prost-style literal, every field named and no `..Default::default()`; and `Copy`.
+    let point = Point { latitude: 1, longitude: 2 };
+    let copied = point;
+    assert_eq!(point, copied);
+    let rectangle = Rectangle { lo: Some(point), hi: None };
+    // A field this code does not know (number 9) is read past and not written back, as prost does.
+    let mut bytes = rectangle.encode_to_vec();
+    bytes.extend_from_slice(&[0x48, 0x07]);
+    let read = Rectangle::decode(bytes.as_slice()).unwrap();
+    assert_eq!(read, rectangle);
+    assert_eq!(read.encode_to_vec(), rectangle.encode_to_vec());
+    // An undeclared value of a closed enum is dropped too, the declared ones kept.
+    let enums = ClosedEnums::decode(&[0x08, 0x63, 0x10, 0x02][..]).unwrap();
+    assert_eq!((enums.single, enums.many.as_slice()), (None, &[Size::Medium as i32][..]));
+}

@@ -43,6 +43,13 @@ pub fn message(message: &Message, context: &Context<'_>) -> Parts {
     let derive_default = if needs_default_impl { quote!() } else { quote!(Default,) };
     let allow = allow_deprecated(message.uses_deprecated);
     let eq_hash = super::eq_hash(message.eq_hash, &message.attributes);
+    let copy = message.copy.then(|| quote!(Copy,));
+    let unknown_field = message.keep_unknown.then(|| {
+        quote! {
+            /// Fields this code does not know, kept so they are written back unchanged.
+            pub #unknown: #rt::UnknownFields,
+        }
+    });
     let debug_impl = debug_impl(message, rt);
     let derive_debug = if debug_impl.is_some() { quote!() } else { quote!(Debug) };
     let default_impl = needs_default_impl.then(|| default_impl(message, rt));
@@ -56,13 +63,12 @@ pub fn message(message: &Message, context: &Context<'_>) -> Parts {
         #docs
         #deprecated
         #attributes
-        #[derive(Clone, PartialEq, #eq_hash #derive_default #derive_debug)]
+        #[derive(Clone, #copy PartialEq, #eq_hash #derive_default #derive_debug)]
         #allow
         pub struct #name {
             #(#fields)*
             #(#oneofs)*
-            /// Fields this code does not know, kept so they are written back unchanged.
-            pub #unknown: #rt::UnknownFields,
+            #unknown_field
         }
         #nested
     };
@@ -132,6 +138,7 @@ fn default_impl(message: &Message, rt: &TokenStream) -> TokenStream {
         quote!(#field_name: ::core::option::Option::None,)
     });
     let unknown = ident(&message.unknown_fields);
+    let unknown = message.keep_unknown.then(|| quote!(#unknown: ::core::default::Default::default(),));
     let allow = allow_deprecated(message.uses_deprecated);
     quote! {
         #allow
@@ -140,7 +147,7 @@ fn default_impl(message: &Message, rt: &TokenStream) -> TokenStream {
                 #name {
                     #(#fields)*
                     #(#oneofs)*
-                    #unknown: ::core::default::Default::default(),
+                    #unknown
                 }
             }
         }
@@ -185,6 +192,7 @@ fn debug_impl(message: &Message, rt: &TokenStream) -> Option<TokenStream> {
     });
     let unknown = ident(&message.unknown_fields);
     let unknown_label = &message.unknown_fields;
+    let unknown = message.keep_unknown.then(|| quote!(.field(#unknown_label, &self.#unknown)));
     let allow = allow_deprecated(message.uses_deprecated);
     Some(quote! {
         #allow
@@ -193,7 +201,7 @@ fn debug_impl(message: &Message, rt: &TokenStream) -> Option<TokenStream> {
                 f.debug_struct(#label)
                     #(#fields)*
                     #(#oneofs)*
-                    .field(#unknown_label, &self.#unknown)
+                    #unknown
                     .finish()
             }
         }

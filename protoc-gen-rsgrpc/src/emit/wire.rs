@@ -25,12 +25,28 @@ pub fn message_impl(message: &Message, context: &Context<'_>) -> TokenStream {
         quote!(self.#field = ::core::option::Option::None;)
     });
     let allow = super::allow_deprecated(message.uses_deprecated);
+    let (encode_unknown, clear_unknown) = if message.keep_unknown {
+        (quote!(self.#unknown.encode_raw(buf);), quote!(self.#unknown.clear();))
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
+    let lengths: Vec<TokenStream> = lengths.chain(oneof_lengths).collect();
+    // A sum starting with an `if` would parse as a statement: the first term goes in a binding.
+    let length = match lengths.split_first() {
+        _ if message.keep_unknown => quote!(self.#unknown.encoded_len() #(+ #lengths)*),
+        None => quote!(0),
+        Some((only, [])) => only.clone(),
+        Some((first, rest)) => quote! {
+            let len = #first;
+            len #(+ #rest)*
+        },
+    };
     quote! {
         #allow
         impl #rt::prost::Message for #name {
             fn encode_raw(&self, buf: &mut impl #rt::bytes::BufMut) {
                 #encode
-                self.#unknown.encode_raw(buf);
+                #encode_unknown
             }
 
             fn merge_field(
@@ -44,13 +60,13 @@ pub fn message_impl(message: &Message, context: &Context<'_>) -> TokenStream {
             }
 
             fn encoded_len(&self) -> usize {
-                self.#unknown.encoded_len() #(+ #lengths)* #(+ #oneof_lengths)*
+                #length
             }
 
             fn clear(&mut self) {
                 #(#clears)*
                 #(#oneof_clears)*
-                self.#unknown.clear();
+                #clear_unknown
             }
         }
     }
@@ -220,14 +236,19 @@ fn merge_body(message: &Message, rt: &TokenStream) -> TokenStream {
     for oneof in &message.oneofs {
         arms.extend(oneof.fields.iter().map(|f| merge_oneof_member(message, oneof, f, rt)));
     }
+    let other = if message.keep_unknown {
+        quote!(self.#unknown.merge_field(tag, wire_type, buf, ctx))
+    } else {
+        quote!(#rt::codegen::skip_field(wire_type, tag, buf, ctx))
+    };
     if arms.is_empty() {
-        return quote!(self.#unknown.merge_field(tag, wire_type, buf, ctx));
+        return other;
     }
     quote! {
         const STRUCT_NAME: &str = #struct_name;
         match tag {
             #(#arms)*
-            _ => self.#unknown.merge_field(tag, wire_type, buf, ctx),
+            _ => #other,
         }
     }
 }
@@ -240,6 +261,9 @@ fn field_error(field: &Field, rt: &TokenStream) -> TokenStream {
 fn merge_field(message: &Message, field: &Field, rt: &TokenStream) -> TokenStream {
     let name = ident(&field.rust_name);
     let unknown = ident(&message.unknown_fields);
+    // Without a field of unknown fields, an undeclared closed-enum value is dropped, as prost drops it.
+    let sink =
+        if message.keep_unknown { quote!(&mut self.#unknown) } else { quote!(&mut #rt::UnknownFields::default()) };
     let number = proc_macro2::Literal::u32_unsuffixed(field.number);
     let guard = guard(field, rt);
     let codec = codec(&field.value, rt);
@@ -251,7 +275,7 @@ fn merge_field(message: &Message, field: &Field, rt: &TokenStream) -> TokenStrea
             let is_valid = is_valid_path(field, message);
             quote! {
                 #rt::codegen::merge_closed_enum_repeated(
-                    tag, wire_type, &mut self.#name, buf, ctx, #is_valid, &mut self.#unknown,
+                    tag, wire_type, &mut self.#name, buf, ctx, #is_valid, #sink,
                 )
                 .map_err(#error)
             }
@@ -265,7 +289,7 @@ fn merge_field(message: &Message, field: &Field, rt: &TokenStream) -> TokenStrea
             };
             quote! {{
                 if let ::core::option::Option::Some(value) =
-                    #rt::codegen::merge_closed_enum(tag, buf, #is_valid, &mut self.#unknown).map_err(#error)?
+                    #rt::codegen::merge_closed_enum(tag, buf, #is_valid, #sink).map_err(#error)?
                 {
                     self.#name = #store;
                 }
@@ -308,6 +332,9 @@ fn is_valid_path(field: &Field, message: &Message) -> TokenStream {
 fn merge_oneof_member(message: &Message, oneof: &Oneof, field: &Field, rt: &TokenStream) -> TokenStream {
     let name = ident(&oneof.rust_field);
     let unknown = ident(&message.unknown_fields);
+    // Without a field of unknown fields, an undeclared closed-enum value is dropped, as prost drops it.
+    let sink =
+        if message.keep_unknown { quote!(&mut self.#unknown) } else { quote!(&mut #rt::UnknownFields::default()) };
     let number = proc_macro2::Literal::u32_unsuffixed(field.number);
     let guard = guard(field, rt);
     let codec = codec(&field.value, rt);
@@ -320,7 +347,7 @@ fn merge_oneof_member(message: &Message, oneof: &Oneof, field: &Field, rt: &Toke
             let is_valid = is_valid_path(field, message);
             quote! {{
                 if let ::core::option::Option::Some(value) =
-                    #rt::codegen::merge_closed_enum(tag, buf, #is_valid, &mut self.#unknown).map_err(#error)?
+                    #rt::codegen::merge_closed_enum(tag, buf, #is_valid, #sink).map_err(#error)?
                 {
                     self.#name = ::core::option::Option::Some(#variant(value));
                 }
