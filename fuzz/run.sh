@@ -36,11 +36,11 @@ fi
 # No sanitizer: the code under test is safe Rust, and ASan would double the build and slow every run;
 # overflow checks and debug assertions stay on in both builds.
 # The dev build (Cargo.toml's profiles) for the short runs; RSGRPC_FUZZ_RELEASE=1 for the optimised one the
-# longer runs want (16 codegen units: cargo-fuzz's default of one compiles every crate on one core).
+# longer runs want (cargo-fuzz's release build: opt-level 3, one codegen unit).
 # RSGRPC_FUZZ_TARGET_DIR: where to build (default fuzz/target), e.g. to time a build from scratch.
 target_dir="${RSGRPC_FUZZ_TARGET_DIR:-$FUZZ_DIR/target}"
 if [ "${RSGRPC_FUZZ_RELEASE:-0}" = 1 ]; then
-    build_flags=(--release --codegen-units 16) profile_dir=release
+    build_flags=(--release) profile_dir=release
 else
     build_flags=(--dev) profile_dir=debug
 fi

@@ -311,6 +311,27 @@ mod hand_built {
     }
 
     #[test]
+    fn a_dangling_reference_outside_the_generated_files_is_no_panic() {
+        // Found by the plugin fuzz target: the pass deciding which messages can derive Eq and Hash looks at
+        // every message of the request, and asked for the Rust path of a type the request does not define.
+        let mut imported = file("dep.proto", "dep", "proto3");
+        let mut dangling = field("x", 1, Type::Message);
+        dangling.type_name = Some(".dep.Nope".into());
+        imported.message_type.push(message("D", vec![dangling]));
+        let request = CodeGeneratorRequest {
+            file_to_generate: vec!["p.proto".into()],
+            proto_file: vec![imported, base()],
+            ..Default::default()
+        };
+        let response = std::panic::catch_unwind(|| plugin::run(&request)).expect("no panic");
+        assert_eq!(response.error, None);
+        let mut here = base();
+        here.message_type[0].field[0].r#type = Some(Type::Message as i32);
+        here.message_type[0].field[0].type_name = Some(".p.Nope".into());
+        assert_error(vec![here], &["p.proto: field p.M.x", "type `.p.Nope` is not defined"]);
+    }
+
+    #[test]
     fn a_deep_import_chain_does_not_overflow_the_stack() {
         // The descriptor set for reflection embeds every import; walking them recursively overflowed the test
         // thread's stack on a long chain.
