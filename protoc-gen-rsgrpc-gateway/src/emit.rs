@@ -79,12 +79,11 @@ fn service_gateway(
         let kind = constructor(method);
         for (index, binding) in list.iter().enumerate() {
             // `constant`, not bare case conversion: a method named `_` or `_1` must still give an identifier.
+            // An additional binding is named after its rule (`GET_BOOK_GET_V1_BOOKS_NAME`), not a number.
             let base = rsgrpc_codegen::ident::constant(&method.proto_name);
-            let mut spec_text = if index == 0 { base.clone() } else { format!("{base}_{index}") };
-            let mut suffix = 1;
+            let mut spec_text = if index == 0 { base.clone() } else { format!("{base}_{}", rule_slug(binding)) };
             while !taken.insert(spec_text.clone()) {
-                spec_text = format!("{base}_{index}_{suffix}");
-                suffix += 1;
+                spec_text.push('_');
             }
             let spec_name = format_ident!("{}", spec_text);
             specs.push(spec(&spec_name, binding, method, rt));
@@ -147,6 +146,24 @@ fn service_gateway(
             #proxy_routes
         }
     }
+}
+
+/// The HTTP method and the template's literal and variable names, upper-cased and joined by `_`:
+/// `get` `/v1/{name=shelves/*/books/*}:watch` is `GET_V1_NAME_SHELVES_BOOKS_WATCH`.
+fn rule_slug(binding: &Binding) -> String {
+    let text = format!("{} {}", binding.http_method, binding.template);
+    let mut slug = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_uppercase());
+        } else if !slug.is_empty() && !slug.ends_with('_') {
+            slug.push('_');
+        }
+    }
+    while slug.ends_with('_') {
+        slug.pop();
+    }
+    slug
 }
 
 fn spec(name: &proc_macro2::Ident, binding: &Binding, method: &Method, rt: &TokenStream) -> TokenStream {

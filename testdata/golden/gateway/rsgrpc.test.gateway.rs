@@ -3858,7 +3858,7 @@ pub mod library_gateway {
         rpc: "/rsgrpc.test.gateway.Library/GetBook",
     };
     /// `GET /v1/by-path/{name=**}` for `GetBook`.
-    pub static GET_BOOK_1: ::rsgrpc::gateway::RouteSpec = ::rsgrpc::gateway::RouteSpec {
+    pub static GET_BOOK_GET_V1_BY_PATH_NAME: ::rsgrpc::gateway::RouteSpec = ::rsgrpc::gateway::RouteSpec {
         method: "GET",
         template: "/v1/by-path/{name=**}",
         body: ::rsgrpc::gateway::BodyRule::None,
@@ -4259,7 +4259,7 @@ pub mod library_gateway {
                 },
             ),
             ::rsgrpc::gateway::Route::unary(
-                &GET_BOOK_1,
+                &GET_BOOK_GET_V1_BY_PATH_NAME,
                 {
                     let service = service.clone();
                     move |request: ::rsgrpc::Request<super::GetBookRequest>| {
@@ -4500,7 +4500,7 @@ pub mod library_gateway {
                 },
             ),
             ::rsgrpc::gateway::Route::unary(
-                &GET_BOOK_1,
+                &GET_BOOK_GET_V1_BY_PATH_NAME,
                 {
                     let client = client.clone();
                     move |request: ::rsgrpc::Request<super::GetBookRequest>| {
