@@ -14,11 +14,13 @@ fn main() {
             format!("{protos}/rsgrpc/test/imports/item.proto"),
         ])
         .unwrap_or_else(|error| panic!("generating testdata protos: {error}"));
-    // prost's struct shape: no field of unknown fields, so prost-style struct literals compile.
+    // prost's struct shape: no field of unknown fields, so prost-style struct literals compile; and no
+    // embedded descriptor set, as with tonic-build's default.
     let out_dir = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     rsgrpc_codegen::Builder::new()
         .include(protos)
         .parameter("drop_unknown_fields=.")
+        .parameter("file_descriptor_set=false")
         .out_dir(out_dir.join("prost_compat"))
         .compile(&[format!("{protos}/examples/route_guide.proto"), format!("{protos}/rsgrpc/test/proto2.proto")])
         .unwrap_or_else(|error| panic!("generating testdata protos with drop_unknown_fields: {error}"));

@@ -218,7 +218,8 @@ impl<'a> Lowering<'a> {
         let first_file = files.first().map_or("", |f| f.name());
         check_unique_names(first_file, &format!("package `{name}`"), &items, &[])?;
         check_unique_modules(first_file, &format!("package `{name}`"), &items, &services)?;
-        let descriptor_set = (!services.is_empty()).then(|| self.descriptor_set(files));
+        let descriptor_set =
+            (!services.is_empty() && self.options.file_descriptor_set).then(|| self.descriptor_set(files));
         Ok(Package {
             name: name.to_owned(),
             files: files.iter().map(|f| f.name().to_owned()).collect(),

@@ -17,6 +17,7 @@ pub const KNOWN_PARAMETERS: &[(&str, &str)] = &[
     ("disable_comments=PATH", "no doc comments on matching items"),
     ("drop_unknown_fields=PATH", "messages under PATH drop unknown fields, as prost does (no unknown_fields field)"),
     ("json=false", "no proto3 JSON code"),
+    ("file_descriptor_set=false", "no embedded descriptor set (services are then not listed by reflection)"),
     ("no_client", "no gRPC client code"),
     ("no_server", "no gRPC server code"),
 ];
@@ -48,6 +49,8 @@ pub struct Options {
     pub runtime_crate: String,
     /// Whether to generate the proto3 JSON mapping.
     pub json: bool,
+    /// Whether packages with services embed their descriptor set (for reflection).
+    pub file_descriptor_set: bool,
     /// Whether to generate gRPC clients.
     pub client: bool,
     /// Whether to generate gRPC server traits.
@@ -69,6 +72,7 @@ impl Default for Options {
             include_file: "mod.rs".to_owned(),
             runtime_crate: "::rsgrpc".to_owned(),
             json: true,
+            file_descriptor_set: true,
             client: true,
             server: true,
         }
@@ -158,6 +162,13 @@ impl Options {
                     "true" | "" => true,
                     "false" => false,
                     _ => return Err(err("expected json=true or json=false".into())),
+                };
+            }
+            "file_descriptor_set" => {
+                self.file_descriptor_set = match value {
+                    "true" | "" => true,
+                    "false" => false,
+                    _ => return Err(err("expected file_descriptor_set=true or file_descriptor_set=false".into())),
                 };
             }
             "no_client" | "no_server" if value.is_empty() || value == "true" => {

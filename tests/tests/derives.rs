@@ -58,3 +58,14 @@ fn drop_unknown_fields_gives_prosts_struct_shape_copy_and_drops_what_it_does_not
     let enums = ClosedEnums::decode(&[0x08, 0x63, 0x10, 0x02][..]).unwrap();
     assert_eq!((enums.single, enums.many.as_slice()), (None, &[Size::Medium as i32][..]));
 }
+
+#[test]
+fn without_a_descriptor_set_a_service_has_none_for_reflection() {
+    use rsgrpc::server::Service;
+    use rsgrpc_tests::prost_compat::routeguide::route_guide_server::{RouteGuide, RouteGuideServer};
+    struct Guide;
+    impl RouteGuide for Guide {}
+    assert!(RouteGuideServer::new(Guide).file_descriptor_set().is_empty());
+    let source = std::fs::read_to_string(concat!(env!("OUT_DIR"), "/prost_compat/routeguide.rs")).unwrap();
+    assert!(!source.contains("FILE_DESCRIPTOR_SET"));
+}

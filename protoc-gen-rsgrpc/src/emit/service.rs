@@ -158,6 +158,14 @@ fn server(service: &Service, package_module: &[String], context: &Context<'_>) -
     let trait_methods = service.methods.iter().map(|method| trait_method(method, &module, full_name, rt));
     let arms = service.methods.iter().map(|method| dispatch_arm(method, &trait_name, rt));
     let methods_module = methods_module(service);
+    // Without the package's descriptor set the trait's default (no descriptors) stands.
+    let descriptor_set = context.options.file_descriptor_set.then(|| {
+        quote! {
+            fn file_descriptor_set(&self) -> &'static [u8] {
+                super::FILE_DESCRIPTOR_SET
+            }
+        }
+    });
     let server_doc =
         format!(" Serves a [`{trait_name}`] implementation: register it with `Server::builder().add_service(...)`.");
     quote! {
@@ -214,9 +222,7 @@ fn server(service: &Service, package_module: &[String], context: &Context<'_>) -
                     }
                 }
 
-                fn file_descriptor_set(&self) -> &'static [u8] {
-                    super::FILE_DESCRIPTOR_SET
-                }
+                #descriptor_set
             }
         }
     }
