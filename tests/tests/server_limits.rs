@@ -140,3 +140,12 @@ async fn a_unary_response_the_client_never_has_window_for_ends_at_the_deadline()
         Err(reset) => assert!(reset.contains("CANCEL") || reset.contains("cancel"), "{reset}"),
     }
 }
+
+#[tokio::test]
+async fn an_unlimited_connection_count_is_clamped_not_a_panic() {
+    let server = Server::builder().add_service(EchoServer::new(EchoService::default())).max_connections(usize::MAX);
+    let server = serve(server.build()).await;
+    let echo = EchoClient::new(Channel::connect(&server.target()).await.unwrap());
+    let request = EchoRequest { message: "hi".into(), ..Default::default() };
+    assert_eq!(echo.unary(request).await.expect("served").into_inner().message, "hi");
+}

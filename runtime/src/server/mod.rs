@@ -222,7 +222,8 @@ impl ServerBuilder {
     /// The most connections served at once (default 10,000); past it, new connections wait to be accepted
     /// until one closes.
     pub fn max_connections(mut self, connections: usize) -> Self {
-        self.config.max_connections = connections.max(1);
+        // A semaphore holds at most MAX_PERMITS; more would panic, and is no limit anyway.
+        self.config.max_connections = connections.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         self
     }
 
