@@ -97,6 +97,27 @@ impl Reply {
     }
 }
 
+/// Sends one request on a new client connection over `io`, in the given protocol.
+async fn request_over(
+    protocol: Protocol,
+    io: hyper_util::rt::TokioIo<TcpStream>,
+    request: http::Request<Full<Bytes>>,
+) -> http::Response<hyper::body::Incoming> {
+    match protocol {
+        Protocol::Http1 => {
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+            tokio::spawn(connection);
+            sender.send_request(request).await.unwrap()
+        }
+        Protocol::Http2 => {
+            let (mut sender, connection) =
+                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
+            tokio::spawn(connection);
+            sender.send_request(request).await.unwrap()
+        }
+    }
+}
+
 async fn send(
     addr: SocketAddr,
     protocol: Protocol,
@@ -114,19 +135,7 @@ async fn send(
     }
     let request = request.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
     let io = hyper_util::rt::TokioIo::new(TcpStream::connect(addr).await.unwrap());
-    let response = match protocol {
-        Protocol::Http1 => {
-            let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
-            tokio::spawn(connection);
-            sender.send_request(request).await.unwrap()
-        }
-        Protocol::Http2 => {
-            let (mut sender, connection) =
-                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
-            tokio::spawn(connection);
-            sender.send_request(request).await.unwrap()
-        }
-    };
+    let response = request_over(protocol, io, request).await;
     let (parts, body) = response.into_parts();
     let collected = body.collect().await.unwrap();
     let trailers = collected.trailers().cloned();
@@ -919,19 +928,7 @@ async fn after_the_grace_period_shutdown_closes_the_connections_left() {
                 .header("host", running.addr.to_string())
                 .body(Full::new(Bytes::new()))
                 .unwrap();
-            let response = match protocol {
-                Protocol::Http1 => {
-                    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
-                    tokio::spawn(connection);
-                    sender.send_request(request).await.unwrap()
-                }
-                Protocol::Http2 => {
-                    let (mut sender, connection) =
-                        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
-                    tokio::spawn(connection);
-                    sender.send_request(request).await.unwrap()
-                }
-            };
+            let response = request_over(protocol, io, request).await;
             let mut body = response.into_body();
             assert!(body.frame().await.is_some(), "the stream started");
             running.stop.take().unwrap().send(()).unwrap();
