@@ -6,6 +6,7 @@
 
 pub mod comments;
 pub mod defaults;
+pub mod descriptors;
 pub mod embedded;
 pub mod emit;
 pub mod error;

@@ -3,11 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use prost::Message as _;
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
-    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto, FileDescriptorSet,
-    ServiceDescriptorProto,
+    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto, ServiceDescriptorProto,
 };
 
 use crate::comments::{path, FileComments};
@@ -43,11 +41,11 @@ pub fn lower(
     let lowering = Lowering::new(&index, options, by_package.keys().copied());
     let mut packages = Vec::new();
     let mut modules: BTreeMap<Vec<String>, String> = BTreeMap::new();
-    for (package, mut files) in by_package {
-        files.sort_by_key(|file| file.name());
-        let lowered = lowering.package(package, &files)?;
+    by_package.values_mut().for_each(|files| files.sort_by_key(|file| file.name()));
+    for (package, files) in &by_package {
+        let lowered = lowering.package(package, files)?;
         // `Foo` and `foo` are two proto packages but one Rust module, and the include file holds one of them.
-        if let Some(first) = modules.insert(lowered.module.clone(), package.to_owned()) {
+        if let Some(first) = modules.insert(lowered.module.clone(), (*package).to_owned()) {
             return Err(CodegenError::at(
                 format!("package `{package}`"),
                 format!("package `{first}` maps to the same Rust module `{}`", lowered.module.join("::")),
@@ -56,40 +54,8 @@ pub fn lower(
         }
         packages.push(lowered);
     }
+    crate::descriptors::embed(&mut packages, &by_package, &index, options);
     Ok(packages)
-}
-
-/// A file descriptor as embedded for reflection: without source info (reflection clients do not need it),
-/// and without empty options messages, which protoc keeps (`rpc X(...) returns (...) {}`) and protox drops,
-/// so that both routes embed the same bytes.
-fn normalized(file: &FileDescriptorProto) -> FileDescriptorProto {
-    fn clear<T: Default + PartialEq>(options: &mut Option<T>) {
-        if options.as_ref().is_some_and(|o| *o == T::default()) {
-            *options = None;
-        }
-    }
-    fn normalize_message(message: &mut DescriptorProto) {
-        clear(&mut message.options);
-        message.field.iter_mut().chain(message.extension.iter_mut()).for_each(|f| clear(&mut f.options));
-        message.oneof_decl.iter_mut().for_each(|o| clear(&mut o.options));
-        message.enum_type.iter_mut().for_each(enumeration);
-        message.nested_type.iter_mut().for_each(normalize_message);
-    }
-    fn enumeration(enumeration: &mut EnumDescriptorProto) {
-        clear(&mut enumeration.options);
-        enumeration.value.iter_mut().for_each(|v| clear(&mut v.options));
-    }
-    let mut file = file.clone();
-    file.source_code_info = None;
-    clear(&mut file.options);
-    file.message_type.iter_mut().for_each(normalize_message);
-    file.enum_type.iter_mut().for_each(enumeration);
-    file.extension.iter_mut().for_each(|f| clear(&mut f.options));
-    for service in &mut file.service {
-        clear(&mut service.options);
-        service.method.iter_mut().for_each(|m| clear(&mut m.options));
-    }
-    file
 }
 
 /// Every name that can end up in generated code must be a proto identifier: protoc guarantees it, but a
@@ -218,15 +184,13 @@ impl<'a> Lowering<'a> {
         let first_file = files.first().map_or("", |f| f.name());
         check_unique_names(first_file, &format!("package `{name}`"), &items, &[])?;
         check_unique_modules(first_file, &format!("package `{name}`"), &items, &services)?;
-        let descriptor_set =
-            (!services.is_empty() && self.options.file_descriptor_set).then(|| self.descriptor_set(files));
         Ok(Package {
             name: name.to_owned(),
             files: files.iter().map(|f| f.name().to_owned()).collect(),
             module,
             items,
             services,
-            descriptor_set,
+            descriptors: None,
         })
     }
 
@@ -280,46 +244,6 @@ impl<'a> Lowering<'a> {
             full_name,
             methods,
         })
-    }
-
-    /// The package's files and everything they import, in dependency order, without source info (which
-    /// reflection clients do not need), encoded.
-    fn descriptor_set(&self, files: &[&'a FileDescriptorProto]) -> Vec<u8> {
-        let mut ordered: Vec<FileDescriptorProto> = Vec::new();
-        let mut seen = HashSet::new();
-        for file in files {
-            self.collect_with_imports(file, &mut seen, &mut ordered);
-        }
-        FileDescriptorSet { file: ordered }.encode_to_vec()
-    }
-
-    /// Appends `file` after its imports (depth first). Iterative, with an explicit stack, because a request
-    /// can chain imports deeper than the thread's stack; a cycle is cut where it closes, a missing import
-    /// skipped.
-    fn collect_with_imports(
-        &self,
-        file: &'a FileDescriptorProto,
-        seen: &mut HashSet<String>,
-        out: &mut Vec<FileDescriptorProto>,
-    ) {
-        if !seen.insert(file.name().to_owned()) {
-            return;
-        }
-        // Each entry: a file and how many of its imports have been visited.
-        let mut stack: Vec<(&'a FileDescriptorProto, usize)> = vec![(file, 0)];
-        while let Some((current, next)) = stack.last_mut() {
-            let Some(dependency) = current.dependency.get(*next) else {
-                out.push(normalized(current));
-                stack.pop();
-                continue;
-            };
-            *next += 1;
-            if let Some(imported) = self.index.file(dependency) {
-                if seen.insert(imported.name().to_owned()) {
-                    stack.push((imported, 0));
-                }
-            }
-        }
     }
 
     fn message(

@@ -402,6 +402,16 @@ pub struct Package {
     pub items: Vec<Item>,
     /// Services, files in sorted order, declaration order within a file.
     pub services: Vec<Service>,
-    /// The encoded `FileDescriptorSet` of the package's files and their imports, when it has services.
-    pub descriptor_set: Option<Vec<u8>>,
+    /// What the package embeds for reflection, when it embeds anything (see [`crate::descriptors`]).
+    pub descriptors: Option<Descriptors>,
+}
+
+/// A package's embedded descriptors.
+#[derive(Debug, Clone)]
+pub struct Descriptors {
+    /// The encoded `FileDescriptorSet` of the package's files (and of imported files no other constant
+    /// provides), in dependency order.
+    pub set: Vec<u8>,
+    /// The constants of the other packages that hold the files its files import, transitively, sorted.
+    pub imports: Vec<TypePath>,
 }

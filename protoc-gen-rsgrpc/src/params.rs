@@ -18,6 +18,10 @@ pub const KNOWN_PARAMETERS: &[(&str, &str)] = &[
     ("drop_unknown_fields=PATH", "messages under PATH drop unknown fields, as prost does (no unknown_fields field)"),
     ("json=false", "no proto3 JSON code"),
     ("file_descriptor_set=false", "no embedded descriptor set (services are then not listed by reflection)"),
+    (
+        "descriptor_source_info=true",
+        "the embedded descriptor set keeps comments and spans (reflection clients show them)",
+    ),
     ("no_client", "no gRPC client code"),
     ("no_server", "no gRPC server code"),
 ];
@@ -49,8 +53,12 @@ pub struct Options {
     pub runtime_crate: String,
     /// Whether to generate the proto3 JSON mapping.
     pub json: bool,
-    /// Whether packages with services embed their descriptor set (for reflection).
+    /// Whether packages with services (and the packages they import from) embed their descriptor set, for
+    /// reflection.
     pub file_descriptor_set: bool,
+    /// Whether the embedded descriptor set keeps `source_code_info` (comments and spans, which reflection
+    /// clients such as grpcurl show); off by default, as it is most of a descriptor's bytes.
+    pub descriptor_source_info: bool,
     /// Whether to generate gRPC clients.
     pub client: bool,
     /// Whether to generate gRPC server traits.
@@ -73,6 +81,7 @@ impl Default for Options {
             runtime_crate: "::rsgrpc".to_owned(),
             json: true,
             file_descriptor_set: true,
+            descriptor_source_info: false,
             client: true,
             server: true,
         }
@@ -164,12 +173,17 @@ impl Options {
                     _ => return Err(err("expected json=true or json=false".into())),
                 };
             }
-            "file_descriptor_set" => {
-                self.file_descriptor_set = match value {
+            "file_descriptor_set" | "descriptor_source_info" => {
+                let flag = match value {
                     "true" | "" => true,
                     "false" => false,
-                    _ => return Err(err("expected file_descriptor_set=true or file_descriptor_set=false".into())),
+                    _ => return Err(err(format!("expected {key}=true or {key}=false"))),
                 };
+                if key == "file_descriptor_set" {
+                    self.file_descriptor_set = flag;
+                } else {
+                    self.descriptor_source_info = flag;
+                }
             }
             "no_client" | "no_server" if value.is_empty() || value == "true" => {
                 if key == "no_client" {
@@ -252,7 +266,8 @@ mod tests {
     fn parses_every_parameter() {
         let options = Options::parse(
             "extern_path=.google.protobuf=::pbt,type_attribute=.a.B=#[derive(Eq\\, Hash)],bytes=.,\
-             btree_map=.a,include_file=lib.rs,runtime_crate=crate::rt,field_attribute=x=#[allow(dead_code)]",
+             btree_map=.a,include_file=lib.rs,runtime_crate=crate::rt,field_attribute=x=#[allow(dead_code)],\
+             descriptor_source_info=true",
         )
         .unwrap();
         assert_eq!(options.extern_paths, vec![(".google.protobuf".to_owned(), "::pbt".to_owned())]);
@@ -262,6 +277,8 @@ mod tests {
         assert_eq!(options.include_file, "lib.rs");
         assert_eq!(options.runtime_crate, "crate::rt");
         assert!(options.field_attributes.any(".p.M.x"));
+        assert!(options.descriptor_source_info && options.file_descriptor_set);
+        assert!(!Options::default().descriptor_source_info);
     }
 
     #[test]
@@ -283,6 +300,7 @@ mod tests {
             ("type_attribute=.a=derive(Eq)", "is not an attribute"),
             ("bytes", "expected bytes=PATH"),
             ("include_file=../x.rs", "without directories"),
+            ("descriptor_source_info=yes", "expected descriptor_source_info=true or descriptor_source_info=false"),
         ];
         for (input, expected) in cases {
             let message = Options::parse(input).unwrap_err().to_string();

@@ -99,3 +99,47 @@ async fn reflection_lists_services_and_serves_descriptors() {
     };
     assert_eq!(error.error_code, Code::NotFound as i32);
 }
+
+/// A package embeds its own files once; the files they import come from the constants of the packages that
+/// hold them, joined when reflection asks: here `rsgrpc.test.common`'s (generated in the same run) and the
+/// runtime's well-known types (`google/protobuf/empty.proto`).
+#[tokio::test]
+async fn reflection_serves_files_imported_from_other_packages() {
+    use rsgrpc::server::Server;
+    use rsgrpc::well_known::FileDescriptorSet;
+    use rsgrpc_tests::echo::EchoService;
+    use rsgrpc_tests::gen::rsgrpc::test::echo::echo_server::EchoServer;
+    use rsgrpc_tests::gen::rsgrpc::test::echo::{FILE_DESCRIPTOR_SET, FILE_DESCRIPTOR_SETS};
+
+    let names = |set: &[u8]| -> Vec<String> {
+        FileDescriptorSet::decode(set).unwrap().file.iter().map(|file| file.name().to_owned()).collect()
+    };
+    use rsgrpc_tests::gen::rsgrpc::test::common;
+    assert_eq!(names(FILE_DESCRIPTOR_SET), ["rsgrpc/test/services/echo.proto"]);
+    assert_eq!(names(common::FILE_DESCRIPTOR_SET), ["rsgrpc/test/common/common.proto"]);
+    let sets = [FILE_DESCRIPTOR_SET, common::FILE_DESCRIPTOR_SET, rsgrpc::well_known::FILE_DESCRIPTOR_SET];
+    assert_eq!(FILE_DESCRIPTOR_SETS, sets);
+    assert!(names(rsgrpc::well_known::FILE_DESCRIPTOR_SET).iter().any(|name| name == "google/protobuf/empty.proto"));
+    // Source info is left out unless asked for.
+    assert!(FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).unwrap().file.iter().all(|f| f.source_code_info.is_none()));
+
+    let server = Server::builder().add_service(EchoServer::new(EchoService::default())).with_reflection().build();
+    let server = serve(server).await;
+    let client = ServerReflectionClient::new(Channel::connect(&server.target()).await.unwrap());
+    for question in [
+        MessageRequest::FileContainingSymbol("rsgrpc.test.echo.Echo.Price".into()),
+        MessageRequest::FileByFilename("rsgrpc/test/services/echo.proto".into()),
+    ] {
+        let MessageResponse::FileDescriptorResponse(files) = ask(&client, question).await else {
+            panic!("not files");
+        };
+        let mut names: Vec<String> = files
+            .file_descriptor_proto
+            .iter()
+            .map(|bytes| FileDescriptorProto::decode(bytes.as_slice()).unwrap().name().to_owned())
+            .collect();
+        assert_eq!(names.remove(0), "rsgrpc/test/services/echo.proto");
+        names.sort();
+        assert_eq!(names, ["google/protobuf/empty.proto", "rsgrpc/test/common/common.proto"]);
+    }
+}

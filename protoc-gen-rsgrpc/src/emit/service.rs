@@ -11,21 +11,35 @@ use crate::comments::doc_attributes;
 use crate::ident::{constant, escape, ident};
 use crate::model::{Method, Package, Service};
 
-/// The client and server modules of every service of a package, and the package's descriptor set.
+/// The client and server modules of every service of a package.
 pub fn services(package: &Package, context: &Context<'_>) -> TokenStream {
     let services = package.services.iter().map(|service| {
         let client = context.options.client.then(|| client(service, &package.module, context));
-        let server = context.options.server.then(|| server(service, &package.module, context));
+        let server = context.options.server.then(|| server(service, package, context));
         quote!(#client #server)
     });
-    let descriptors = package.descriptor_set.as_ref().map(|bytes| {
-        let literal = Literal::byte_string(bytes);
+    quote!(#(#services)*)
+}
+
+/// The package's descriptor constants, when it embeds them: its own files, and the list of its own and its
+/// imports' constants when its files import files of other packages (see [`crate::descriptors`]).
+pub fn descriptors(package: &Package) -> TokenStream {
+    let Some(descriptors) = &package.descriptors else { return TokenStream::new() };
+    let literal = Literal::byte_string(&descriptors.set);
+    let sets = (!descriptors.imports.is_empty()).then(|| {
+        let imports = descriptors.imports.iter().map(|path| path.tokens(&package.module));
         quote! {
-            /// The encoded `FileDescriptorSet` of this package's files and their imports, for reflection.
-            pub const FILE_DESCRIPTOR_SET: &[u8] = #literal;
+            /// This package's `FILE_DESCRIPTOR_SET` and those of the packages its files import, transitively:
+            /// together (concatenated, or added one by one) every file reflection needs to describe them.
+            pub const FILE_DESCRIPTOR_SETS: &[&[u8]] = &[FILE_DESCRIPTOR_SET, #(#imports),*];
         }
     });
-    quote!(#(#services)* #descriptors)
+    quote! {
+        /// The encoded `FileDescriptorSet` of this package's files, for reflection (imported files are in
+        /// their own packages' constants).
+        pub const FILE_DESCRIPTOR_SET: &[u8] = #literal;
+        #sets
+    }
 }
 
 /// Paths are written from the client or server module, one level below the package.
@@ -142,7 +156,8 @@ fn client_method(method: &Method, module: &[String], rt: &TokenStream) -> TokenS
     }
 }
 
-fn server(service: &Service, package_module: &[String], context: &Context<'_>) -> TokenStream {
+fn server(service: &Service, package: &Package, context: &Context<'_>) -> TokenStream {
+    let package_module = &package.module[..];
     let rt = &context.rt;
     let module_name = escape(&format!("{}_server", service.module_base));
     let module = module_of(package_module, &module_name);
@@ -158,11 +173,20 @@ fn server(service: &Service, package_module: &[String], context: &Context<'_>) -
     let trait_methods = service.methods.iter().map(|method| trait_method(method, &module, full_name, rt));
     let arms = service.methods.iter().map(|method| dispatch_arm(method, &trait_name, rt));
     let methods_module = methods_module(service);
-    // Without the package's descriptor set the trait's default (no descriptors) stands.
-    let descriptor_set = context.options.file_descriptor_set.then(|| {
+    // Without the package's descriptor set the trait's default (no descriptors) stands. With imports from
+    // other packages, the sets are joined once: encoded sets concatenated are one set.
+    let descriptor_set = package.descriptors.as_ref().map(|descriptors| {
+        let body = if descriptors.imports.is_empty() {
+            quote!(super::FILE_DESCRIPTOR_SET)
+        } else {
+            quote! {
+                static SET: ::std::sync::OnceLock<::std::vec::Vec<u8>> = ::std::sync::OnceLock::new();
+                SET.get_or_init(|| super::FILE_DESCRIPTOR_SETS.concat())
+            }
+        };
         quote! {
             fn file_descriptor_set(&self) -> &'static [u8] {
-                super::FILE_DESCRIPTOR_SET
+                #body
             }
         }
     });

@@ -35,7 +35,9 @@ pub struct DescriptorIndex {
 }
 
 impl DescriptorIndex {
-    /// Adds the files of an encoded `FileDescriptorSet` (a generated package's `FILE_DESCRIPTOR_SET`).
+    /// Adds the files of an encoded `FileDescriptorSet`: a generated package's `FILE_DESCRIPTOR_SET` (its own
+    /// files) or each of its `FILE_DESCRIPTOR_SETS` (with those of the packages it imports from), or those
+    /// concatenated, which is one set. A file already known is kept as first added.
     pub fn add_file_descriptor_set(&mut self, encoded: &[u8]) -> Result<(), prost::DecodeError> {
         for file in FileDescriptorSet::decode(encoded)?.file {
             self.add_file(file);

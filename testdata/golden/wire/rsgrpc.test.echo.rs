@@ -712,7 +712,8 @@ pub mod echo_server {
             }
         }
         fn file_descriptor_set(&self) -> &'static [u8] {
-            super::FILE_DESCRIPTOR_SET
+            static SET: ::std::sync::OnceLock<::std::vec::Vec<u8>> = ::std::sync::OnceLock::new();
+            SET.get_or_init(|| super::FILE_DESCRIPTOR_SETS.concat())
         }
     }
 }
@@ -837,12 +838,21 @@ pub mod counter_server {
             }
         }
         fn file_descriptor_set(&self) -> &'static [u8] {
-            super::FILE_DESCRIPTOR_SET
+            static SET: ::std::sync::OnceLock<::std::vec::Vec<u8>> = ::std::sync::OnceLock::new();
+            SET.get_or_init(|| super::FILE_DESCRIPTOR_SETS.concat())
         }
     }
 }
-/// The encoded `FileDescriptorSet` of this package's files and their imports, for reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xBE\x01\n\x1Bgoogle/protobuf/empty.proto\x12\x0Fgoogle.protobuf\"\x07\n\x05EmptyB}\n\x13com.google.protobufB\nEmptyProtoP\x01Z.google.golang.org/protobuf/types/known/emptypb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xCE\x01\n\x1Frsgrpc/test/common/common.proto\x12\x12rsgrpc.test.common\"O\n\x05Money\x12\x1A\n\x08currency\x18\x01 \x01(\tR\x08currency\x12\x14\n\x05units\x18\x02 \x01(\x03R\x05units\x12\x14\n\x05nanos\x18\x03 \x01(\x05R\x05nanos*>\n\x06Region\x12\x16\n\x12REGION_UNSPECIFIED\x10\0\x12\r\n\tREGION_EU\x10\x01\x12\r\n\tREGION_US\x10\x02b\x06proto3\n\xF7\x06\n\x1Frsgrpc/test/services/echo.proto\x12\x10rsgrpc.test.echo\x1A\x1Bgoogle/protobuf/empty.proto\x1A\x1Frsgrpc/test/common/common.proto\"\x91\x01\n\x0BEchoRequest\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12\x16\n\x06repeat\x18\x02 \x01(\x05R\x06repeat\x12\x1B\n\tfail_code\x18\x03 \x01(\x05R\x08failCode\x12\x19\n\x08delay_ms\x18\x04 \x01(\x05R\x07delayMs\x12\x18\n\x07payload\x18\x05 \x01(\x0CR\x07payload\"X\n\x0CEchoResponse\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12\x14\n\x05index\x18\x02 \x01(\x05R\x05index\x12\x18\n\x07payload\x18\x03 \x01(\x0CR\x07payload2\xC2\x03\n\x04Echo\x12F\n\x05Unary\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse\x12O\n\x0CServerStream\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse0\x01\x12O\n\x0CClientStream\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse(\x01\x12I\n\x04Bidi\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse(\x010\x01\x12:\n\x05Price\x12\x16.google.protobuf.Empty\x1A\x19.rsgrpc.test.common.Money\x12I\n\x03Old\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse\"\x03\x88\x02\x012I\n\x07Counter\x12>\n\x04Next\x12\x16.google.protobuf.Empty\x1A\x1E.rsgrpc.test.echo.EchoResponseb\x06proto3";
+/// The encoded `FileDescriptorSet` of this package's files, for reflection (imported files are in
+/// their own packages' constants).
+pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xF7\x06\n\x1Frsgrpc/test/services/echo.proto\x12\x10rsgrpc.test.echo\x1A\x1Bgoogle/protobuf/empty.proto\x1A\x1Frsgrpc/test/common/common.proto\"\x91\x01\n\x0BEchoRequest\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12\x16\n\x06repeat\x18\x02 \x01(\x05R\x06repeat\x12\x1B\n\tfail_code\x18\x03 \x01(\x05R\x08failCode\x12\x19\n\x08delay_ms\x18\x04 \x01(\x05R\x07delayMs\x12\x18\n\x07payload\x18\x05 \x01(\x0CR\x07payload\"X\n\x0CEchoResponse\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12\x14\n\x05index\x18\x02 \x01(\x05R\x05index\x12\x18\n\x07payload\x18\x03 \x01(\x0CR\x07payload2\xC2\x03\n\x04Echo\x12F\n\x05Unary\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse\x12O\n\x0CServerStream\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse0\x01\x12O\n\x0CClientStream\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse(\x01\x12I\n\x04Bidi\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse(\x010\x01\x12:\n\x05Price\x12\x16.google.protobuf.Empty\x1A\x19.rsgrpc.test.common.Money\x12I\n\x03Old\x12\x1D.rsgrpc.test.echo.EchoRequest\x1A\x1E.rsgrpc.test.echo.EchoResponse\"\x03\x88\x02\x012I\n\x07Counter\x12>\n\x04Next\x12\x16.google.protobuf.Empty\x1A\x1E.rsgrpc.test.echo.EchoResponseb\x06proto3";
+/// This package's `FILE_DESCRIPTOR_SET` and those of the packages its files import, transitively:
+/// together (concatenated, or added one by one) every file reflection needs to describe them.
+pub const FILE_DESCRIPTOR_SETS: &[&[u8]] = &[
+    FILE_DESCRIPTOR_SET,
+    super::common::FILE_DESCRIPTOR_SET,
+    ::rsgrpc::well_known::FILE_DESCRIPTOR_SET,
+];
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
