@@ -13,10 +13,9 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
 use super::service_config::{HedgingPolicy, RetryPolicy, RetryThrottling};
-use super::CallParts;
 use crate::status::Status;
 
-use crate::wire::{GRPC_PREVIOUS_RPC_ATTEMPTS as PREVIOUS_ATTEMPTS, GRPC_RETRY_PUSHBACK_MS as PUSHBACK};
+use crate::wire::GRPC_RETRY_PUSHBACK_MS as PUSHBACK;
 
 /// How an attempt failed.
 pub(crate) struct Failed {
@@ -75,6 +74,13 @@ impl Commit {
             if race.winner.compare_exchange(NO_WINNER, self.index, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                 race.decided.notify_waiters();
             }
+        }
+    }
+
+    /// Ready once another attempt committed; at once for an attempt that is not racing others.
+    pub(crate) async fn lost(&self) {
+        if let Some(race) = &self.race {
+            race.lost(self.index).await;
         }
     }
 }
@@ -152,15 +158,6 @@ fn pushback(status: &Status) -> Pushback {
     }
 }
 
-/// The attempt's copy of the call, telling the server how many came before.
-fn attempt_parts(call: &CallParts, previous: u32) -> CallParts {
-    let mut call = call.clone();
-    if previous > 0 {
-        call.metadata.insert(PREVIOUS_ATTEMPTS, &previous.to_string()).expect("a valid metadata entry");
-    }
-    call
-}
-
 /// The randomized, growing waits between retries.
 struct Backoff<'a> {
     policy: &'a RetryPolicy,
@@ -189,17 +186,16 @@ impl<'a> Backoff<'a> {
 pub(crate) async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
     throttle: Option<&Throttle>,
-    call: &CallParts,
     mut attempt: F,
 ) -> Result<T, Status>
 where
-    F: FnMut(CallParts, Commit) -> Fut,
+    F: FnMut(u32, Commit) -> Fut,
     Fut: Future<Output = Result<T, Failed>>,
 {
     let mut backoff = Backoff::new(policy);
     let mut attempts = 0;
     loop {
-        let failed = match attempt(attempt_parts(call, attempts), Commit::default()).await {
+        let failed = match attempt(attempts, Commit::default()).await {
             Ok(value) => {
                 if let Some(throttle) = throttle {
                     throttle.success();
@@ -238,11 +234,10 @@ where
 pub(crate) async fn with_hedging<T, F, Fut>(
     policy: &HedgingPolicy,
     throttle: Option<&Throttle>,
-    call: &CallParts,
     attempt: F,
 ) -> Result<T, Status>
 where
-    F: Fn(CallParts, Commit) -> Fut,
+    F: Fn(u32, Commit) -> Fut,
     Fut: Future<Output = Result<T, Failed>>,
 {
     let race = Arc::new(Race { winner: AtomicUsize::new(NO_WINNER), decided: tokio::sync::Notify::new() });
@@ -261,7 +256,7 @@ where
         let may_hedge = started == 0 || throttle.is_none_or(Throttle::allows_retry);
         if due && started < policy.max_attempts && may_hedge {
             let index = started as usize;
-            let work = attempt(attempt_parts(call, started), Commit { race: Some(race.clone()), index });
+            let work = attempt(started, Commit { race: Some(race.clone()), index });
             let race = race.clone();
             running.push(async move {
                 tokio::select! {
