@@ -44,6 +44,28 @@ pub fn generate(
 ) -> Result<Vec<OutputFile>, CodegenError> {
     let (params, options) = crate::params::parse(parameter)?;
     options.validate()?;
+    let rules = configured_rules(files, rules, &params)?;
+    let bindings = crate::bindings::bindings(files, to_generate, &rules, &params)?;
+    let packages = rsgrpc_codegen::lower::lower(files, to_generate, &options)?;
+    let context = Context::new(&options);
+    let mut output = Vec::new();
+    for package in &packages {
+        if let Some(content) = crate::emit::package_gateway(package, &bindings, &context)? {
+            output.push(OutputFile { name: package_file_name(&package.name), content });
+        }
+    }
+    output.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(output)
+}
+
+/// The annotations' rules plus those of the `grpc_api_configuration` YAML, if the parameters name one (as
+/// in grpc-gateway, a YAML rule adds to a method's annotation: both bind it). Shared with the OpenAPI
+/// plugin, so the document describes exactly the routes this plugin generates.
+pub fn configured_rules(
+    files: &[FileDescriptorProto],
+    rules: &Rules,
+    params: &crate::params::GatewayParams,
+) -> Result<Rules, CodegenError> {
     let mut rules = rules.clone();
     if let Some(path) = &params.grpc_api_configuration {
         let text = std::fs::read_to_string(path)
@@ -66,17 +88,7 @@ pub fn generate(
             rules.insert(selector, rule);
         }
     }
-    let bindings = crate::bindings::bindings(files, to_generate, &rules, &params)?;
-    let packages = rsgrpc_codegen::lower::lower(files, to_generate, &options)?;
-    let context = Context::new(&options);
-    let mut output = Vec::new();
-    for package in &packages {
-        if let Some(content) = crate::emit::package_gateway(package, &bindings, &context)? {
-            output.push(OutputFile { name: package_file_name(&package.name), content });
-        }
-    }
-    output.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(output)
+    Ok(rules)
 }
 
 /// Inserts `content` before the insertion point of `file`, as protoc does.
