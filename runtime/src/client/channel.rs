@@ -1,6 +1,7 @@
 //! A channel: the calls of every client made through it go to the backends its resolver finds (one HTTP/2
 //! connection each, see [`subchannel`](super::subchannel)), spread by its load-balancing policy
-//! (`pick_first` or `round_robin`), with the service config from the builder or the resolver.
+//! ([`balancer`](super::balancer)), with the service config from the builder or the resolver. The channel
+//! follows the resolver and hands each answer to the balancer as a new picker.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,10 +11,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+use super::balancer::{self, Picker};
 use super::resolver::{self, Address, Refresh, Resolution, Resolver};
 use super::retry::Throttle;
 use super::service_config::{LoadBalancing, ServiceConfig};
-use super::subchannel::{ConnectBackoff, Connection, Shared, Subchannel};
+use super::subchannel::{ConnectBackoff, Shared};
 use super::target::TargetUri;
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
 use crate::keepalive::CallCount;
@@ -319,13 +321,9 @@ impl ChannelBuilder {
             eager: AtomicBool::new(false),
         });
         let mut balancer = Balancer {
-            resolved: false,
-            error: None,
-            subchannels: Arc::from([]),
+            picker: Arc::new(Picker::unresolved(LoadBalancing::PickFirst)),
             service_config: None,
             throttle: None,
-            policy: LoadBalancing::PickFirst,
-            next: 0,
         };
         balancer.set_service_config(config.service_config.clone(), &config);
         Ok(Channel {
@@ -379,40 +377,26 @@ impl Drop for Inner {
     }
 }
 
-/// What the balancer knows: the resolver's latest answer and where the next round-robin pick starts.
+/// What the channel follows of the resolver: the picker calls read, and the service config in force.
 struct Balancer {
-    /// Whether the resolver answered at all.
-    resolved: bool,
-    /// Its latest failure, if its latest answer was one.
-    error: Option<Status>,
-    subchannels: Arc<[Arc<Subchannel>]>,
+    picker: Arc<Picker>,
     service_config: Option<Arc<ServiceConfig>>,
     /// The retry throttle the service config asks for.
     throttle: Option<Arc<Throttle>>,
-    policy: LoadBalancing,
-    next: usize,
 }
 
 impl Balancer {
     /// Takes in the service config in force: its policy, and a throttle (kept, tokens and all, while the
     /// config's throttling settings stay the same).
     fn set_service_config(&mut self, config: Option<Arc<ServiceConfig>>, builder: &ChannelConfig) {
-        self.policy = effective_policy(builder, config.as_deref());
+        let kind = effective_policy(builder, config.as_deref());
+        self.picker = Arc::new(Picker::clone(&self.picker).with_policy(kind));
         let settings = config.as_ref().and_then(|c| c.retry_throttling);
         if self.throttle.as_ref().map(|t| t.settings()) != settings {
             self.throttle = settings.map(|s| Arc::new(Throttle::new(s)));
         }
         self.service_config = config;
     }
-}
-
-/// The outcome of one look at the subchannels.
-enum Pick {
-    Ready(Arc<Subchannel>, Connection),
-    /// Nothing usable yet; something may change.
-    Wait,
-    /// Nothing usable; the error says why.
-    Fail(Status),
 }
 
 impl Channel {
@@ -428,6 +412,7 @@ impl Channel {
 
     /// A channel whose every call fails with `error`.
     fn broken(error: Status, config: ChannelConfig) -> Channel {
+        let error_copy = error.clone();
         let (changed, _) = tokio::sync::watch::channel(0);
         let config = Arc::new(config);
         Channel {
@@ -444,13 +429,9 @@ impl Channel {
                 config,
                 resolver: Arc::new(resolver::StaticResolver),
                 balancer: Mutex::new(Balancer {
-                    resolved: true,
-                    error: None,
-                    subchannels: Arc::from([]),
+                    picker: Arc::new(Picker::unresolved(LoadBalancing::PickFirst).with_error(error_copy)),
                     service_config: None,
                     throttle: None,
-                    policy: LoadBalancing::PickFirst,
-                    next: 0,
                 }),
                 resolving: OnceLock::new(),
                 resolved_once: AtomicBool::new(false),
@@ -498,7 +479,7 @@ impl Channel {
         let wait = async {
             loop {
                 changes.borrow_and_update();
-                if self.balancer().resolved {
+                if self.balancer().picker.resolved {
                     self.inner.resolved_once.store(true, Ordering::Release);
                     return;
                 }
@@ -517,7 +498,7 @@ impl Channel {
 
     /// The addresses of the connections that are up now (for tests and diagnostics).
     pub fn connected_addresses(&self) -> Vec<Address> {
-        let subchannels = self.balancer().subchannels.clone();
+        let subchannels = self.balancer().picker.subchannels.clone();
         subchannels.iter().filter(|s| s.current().is_some()).map(|s| s.address().clone()).collect()
     }
 
@@ -535,84 +516,8 @@ impl Channel {
             return Err(error.clone());
         }
         self.start_resolving();
-        let mut changes = self.inner.shared.changed.subscribe();
-        loop {
-            changes.borrow_and_update();
-            let (subchannels, policy, resolved, error) = {
-                let balancer = self.balancer();
-                (balancer.subchannels.clone(), balancer.policy, balancer.resolved, balancer.error.clone())
-            };
-            let pick = if subchannels.is_empty() {
-                match (resolved, error) {
-                    (false, _) => Pick::Wait,
-                    (true, Some(error)) => Pick::Fail(error),
-                    (true, None) => Pick::Fail(Status::unavailable(format!(
-                        "the resolver found no addresses for {}",
-                        self.inner.target
-                    ))),
-                }
-            } else {
-                match policy {
-                    LoadBalancing::PickFirst => pick_first(&subchannels).await,
-                    LoadBalancing::RoundRobin => self.round_robin(&subchannels),
-                }
-            };
-            match pick {
-                Pick::Ready(subchannel, connection) => {
-                    let Connection { send, calls, .. } = connection;
-                    match send.ready().await {
-                        Ok(send) => return Ok((send, calls)),
-                        Err(error) => {
-                            // Gone since it was last seen up (GOAWAY, reset): look again.
-                            tracing::debug!(address = %subchannel.address(), %error, "the connection is gone");
-                            subchannel.forget();
-                            continue;
-                        }
-                    }
-                }
-                Pick::Fail(error) if !wait_for_ready => return Err(error),
-                Pick::Wait | Pick::Fail(_) => {}
-            }
-            // Wait for a change, or for the first backoff to run out so that address can be tried again.
-            let retry_at = subchannels.iter().filter_map(|s| s.backoff().map(|(until, _)| until)).min();
-            let retry = async move {
-                match retry_at {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = changes.changed() => {}
-                () = retry => {}
-            }
-        }
-    }
-
-    /// Round robin over the subchannels that are up; the others are connected in the background.
-    fn round_robin(&self, subchannels: &[Arc<Subchannel>]) -> Pick {
-        let mut ready = Vec::with_capacity(subchannels.len());
-        for subchannel in subchannels {
-            match subchannel.current() {
-                Some(connection) => ready.push((subchannel, connection)),
-                None => subchannel.start_connecting(),
-            }
-        }
-        if !ready.is_empty() {
-            let index = {
-                let mut balancer = self.balancer();
-                balancer.next = balancer.next.wrapping_add(1);
-                balancer.next % ready.len()
-            };
-            let (subchannel, connection) = ready.swap_remove(index);
-            return Pick::Ready(subchannel.clone(), connection);
-        }
-        if subchannels.iter().any(|s| s.is_connecting()) {
-            return Pick::Wait;
-        }
-        match subchannels.iter().find_map(|s| s.backoff()) {
-            Some((_, error)) => Pick::Fail(error),
-            None => Pick::Wait,
-        }
+        let current = || self.balancer().picker.clone();
+        balancer::pick(current, &self.inner.shared, &self.inner.target, wait_for_ready).await
     }
 
     /// Starts the resolver's task, once.
@@ -644,7 +549,7 @@ async fn follow(channel: std::sync::Weak<Inner>, mut resolutions: resolver::Reso
                 return;
             }
             None => {
-                let answered = inner.balancer.lock().unwrap_or_else(|e| e.into_inner()).resolved;
+                let answered = inner.balancer.lock().unwrap_or_else(|e| e.into_inner()).picker.resolved;
                 if !answered {
                     apply(
                         &inner,
@@ -660,16 +565,14 @@ async fn follow(channel: std::sync::Weak<Inner>, mut resolutions: resolver::Reso
 /// Takes in a resolution: new subchannels for new addresses, the old ones (and their connections) for
 /// addresses still there, and the service config it brings.
 fn apply(inner: &Inner, resolution: Result<Resolution, Status>) {
-    let round_robin = {
+    let eager = {
         let mut balancer = inner.balancer.lock().unwrap_or_else(|e| e.into_inner());
-        balancer.resolved = true;
         match resolution {
             Err(error) => {
                 tracing::warn!(target = %inner.target, %error, "name resolution failed");
-                balancer.error = Some(error);
+                balancer.picker = Arc::new(Picker::clone(&balancer.picker).with_error(error));
             }
             Ok(resolution) => {
-                balancer.error = None;
                 match resolution.service_config.as_deref().map(ServiceConfig::from_json) {
                     None => balancer.set_service_config(inner.config.service_config.clone(), &inner.config),
                     Some(Ok(config)) => balancer.set_service_config(Some(Arc::new(config)), &inner.config),
@@ -678,43 +581,25 @@ fn apply(inner: &Inner, resolution: Result<Resolution, Status>) {
                         tracing::warn!(target = %inner.target, %error, "ignoring the resolver's service config")
                     }
                 }
-                let mut addresses = resolution.addresses;
-                let mut seen = std::collections::HashSet::new();
-                addresses.retain(|address| seen.insert(address.clone()));
-                let old = balancer.subchannels.clone();
-                balancer.subchannels = addresses
-                    .into_iter()
-                    .map(|address| match old.iter().find(|s| *s.address() == address) {
-                        Some(existing) => existing.clone(),
-                        None => Arc::new(Subchannel::new(address, inner.shared.clone())),
-                    })
-                    .collect();
+                let picker = Picker::clone(&balancer.picker).with_addresses(resolution.addresses, &inner.shared);
+                tracing::debug!(
+                    target = %inner.target,
+                    policy = picker.policy.name(),
+                    addresses = picker.subchannels.len(),
+                    "a resolution applied"
+                );
+                balancer.picker = Arc::new(picker);
             }
         }
-        let eager = balancer.policy == LoadBalancing::RoundRobin;
+        let eager = balancer.picker.policy.eager();
         inner.shared.eager.store(eager, Ordering::Relaxed);
-        eager.then(|| balancer.subchannels.clone())
+        eager.then(|| balancer.picker.subchannels.clone())
     };
-    // Round robin keeps a connection to every backend, not only the ones calls happened to need.
-    for subchannel in round_robin.iter().flat_map(|s| s.iter()) {
+    // An eager policy keeps a connection to every backend, not only the ones calls happened to need.
+    for subchannel in eager.iter().flat_map(|s| s.iter()) {
         subchannel.start_connecting();
     }
     inner.shared.notify();
-}
-
-/// The first address with a connection up, else the first that connects, in the resolver's order.
-async fn pick_first(subchannels: &[Arc<Subchannel>]) -> Pick {
-    if let Some((subchannel, connection)) = subchannels.iter().find_map(|s| s.current().map(|c| (s, c))) {
-        return Pick::Ready(subchannel.clone(), connection);
-    }
-    let mut last_error = None;
-    for subchannel in subchannels {
-        match subchannel.connect().await {
-            Ok(connection) => return Pick::Ready(subchannel.clone(), connection),
-            Err(error) => last_error = Some(error),
-        }
-    }
-    Pick::Fail(last_error.unwrap_or_else(|| Status::unavailable("no address to connect to")))
 }
 
 impl std::fmt::Debug for Channel {

@@ -3,6 +3,7 @@
 //! cancelled).
 
 mod attempt;
+mod balancer;
 mod call;
 mod cancel;
 mod channel;
