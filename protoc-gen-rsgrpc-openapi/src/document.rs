@@ -372,44 +372,42 @@ impl<'c> OperationBuilder<'_, 'c> {
         input: &DescriptorProto,
         binding: &Binding,
     ) -> Result<Value, CodegenError> {
-        let (name, mut schema, bound_under): (String, Value, Vec<String>) = match &binding.body {
+        let top_level =
+            |paths: Vec<String>| -> Vec<String> { paths.into_iter().filter(|p| !p.contains('.')).collect() };
+        let (name, schema) = match &binding.body {
             Body::All => {
-                let bound = binding.path_fields.iter().map(|f| f.path.clone()).collect();
-                ("body".to_owned(), self.schemas.message_schema(method.input_type()), bound)
+                let bound = top_level(binding.path_fields.iter().map(|f| f.path.clone()).collect());
+                let schema = match self.context.index.message(method.input_type()) {
+                    Some(message) if !bound.is_empty() => self.without(method.input_type(), message, &bound)?,
+                    _ => self.schemas.message_schema(method.input_type()),
+                };
+                ("body".to_owned(), schema)
             }
             Body::Field(field_name) => {
                 let field = input.field.iter().find(|f| f.name() == field_name).ok_or_else(|| {
                     CodegenError::at(self.element, format!("internal error: no body field {field_name}"))
                 })?;
                 let prefix = format!("{field_name}.");
-                let bound = binding
-                    .path_fields
-                    .iter()
-                    .filter_map(|f| f.path.strip_prefix(&prefix).map(str::to_owned))
-                    .collect();
-                let schema = self.schemas.property(method.input_type(), input, field)?;
-                (field.json_name().to_owned(), schema, bound)
+                let bound = top_level(
+                    binding
+                        .path_fields
+                        .iter()
+                        .filter_map(|f| f.path.strip_prefix(&prefix).map(str::to_owned))
+                        .collect(),
+                );
+                let mut schema = self.schemas.property(method.input_type(), input, field)?;
+                let message = self.context.index.message(field.type_name()).filter(|_| field.r#type() == Type::Message);
+                if let (Some(message), false, true) = (message, bound.is_empty(), schema.get("$ref").is_some()) {
+                    let description = schema.get("description").cloned();
+                    schema = self.without(field.type_name(), message, &bound)?;
+                    if let Some(description) = description {
+                        schema["description"] = description;
+                    }
+                }
+                (field.json_name().to_owned(), schema)
             }
             Body::None => unreachable!("only called with a body"),
         };
-        // Leave out the top-level fields the path binds, so the body's schema is what a client sends.
-        let top: Vec<&String> = bound_under.iter().filter(|p| !p.contains('.')).collect();
-        if let (false, Some(reference)) = (top.is_empty(), schema.get("$ref").and_then(Value::as_str)) {
-            let type_name = format!(".{}", reference.rsplit('/').next().unwrap_or_default());
-            if let Some(message) = self.context.index.message(&type_name) {
-                let mut inline = Map::new();
-                inline.insert("type".into(), json!("object"));
-                let mut properties = Map::new();
-                for field in message.field.iter().filter(|f| !top.iter().any(|p| *p == f.name())) {
-                    properties.insert(field.json_name().to_owned(), self.schemas.property(&type_name, message, field)?);
-                }
-                inline.insert("properties".into(), Value::Object(properties));
-                if let Some(description) = schema.get("description") {
-                    inline.insert("description".into(), description.clone());
-                }
-                schema = Value::Object(inline);
-            }
-        }
         let description = method.client_streaming().then_some(
             "A stream: the JSON objects of the messages one after another (newline-delimited JSON reads as one).",
         );
@@ -429,6 +427,28 @@ impl<'c> OperationBuilder<'_, 'c> {
                 body
             }
         })
+    }
+
+    /// `message`'s schema without the top-level fields `bound` (proto names), inline: the body a client
+    /// sends when the path gives those fields.
+    fn without(&mut self, full: &str, message: &DescriptorProto, bound: &[String]) -> Result<Value, CodegenError> {
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        for field in message.field.iter().filter(|f| !bound.iter().any(|b| b == f.name())) {
+            properties.insert(field.json_name().to_owned(), self.schemas.property(full, message, field)?);
+            let options = self.context.annotations.fields.get(&(full.to_owned(), field.name().to_owned()));
+            if options.is_some_and(|o| o.behavior.contains(&behavior::REQUIRED)) {
+                required.push(json!(field.json_name()));
+            }
+        }
+        let mut schema = json!({ "type": "object", "properties": properties });
+        if !required.is_empty() {
+            schema["required"] = Value::Array(required);
+        }
+        if let Some(description) = self.context.docs.get(full) {
+            schema["description"] = json!(description);
+        }
+        Ok(schema)
     }
 
     /// The schema of a successful response's body: the message, or its `response_body` field.
