@@ -13,10 +13,10 @@ use bytes::Bytes;
 use futures_core::Stream;
 use prost::Message;
 
-use super::{BoxFuture, Peer};
+use super::{runner, BoxFuture, Peer};
 use crate::codec;
 use crate::compression::Encoding;
-use crate::interceptor::{run, Interceptors, MessageStream, MethodInfo, MethodKind};
+use crate::interceptor::{Interceptors, MethodInfo, MethodKind};
 use crate::metadata::MetadataMap;
 use crate::request::Request;
 use crate::response::Response;
@@ -29,7 +29,7 @@ pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 's
 
 /// Message size limits and encodings of a call.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Limits {
+pub(crate) struct CallLimits {
     pub(crate) max_receive: usize,
     pub(crate) max_send: usize,
     /// The request's `grpc-encoding`, for messages flagged compressed.
@@ -40,7 +40,7 @@ pub(crate) struct Limits {
     pub(crate) accepted: crate::compression::Accepted,
 }
 
-impl Limits {
+impl CallLimits {
     /// The encoding of a response: the handler's choice if it made one the client accepts, else the default.
     fn encoding_for(&self, choice: Option<Option<Encoding>>) -> Option<Encoding> {
         match choice {
@@ -57,7 +57,7 @@ pub struct ServerCall {
     pub(crate) respond: h2::server::SendResponse<Bytes>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) peer: Peer,
-    pub(crate) limits: Limits,
+    pub(crate) limits: CallLimits,
     /// The full name of the service the call was routed to.
     pub(crate) service: &'static str,
     /// The server's interceptors, if it has any.
@@ -79,15 +79,15 @@ impl ServerCall {
     }
 
     /// The chain and method when the server has interceptors of the kind `has` checks for.
-    fn chain(&self, method: &'static str, kind: MethodKind) -> Option<(Arc<Interceptors>, MethodInfo)> {
+    pub(super) fn chain(&self, method: &'static str, kind: MethodKind) -> Option<(Arc<Interceptors>, MethodInfo)> {
         let chain = self.interceptors.as_ref()?;
         let has = if kind == MethodKind::Unary { chain.has_unary() } else { chain.has_stream() };
         has.then(|| (chain.clone(), MethodInfo::new(self.service, method, kind)))
     }
 
-    fn into_request_stream<Req: Message + Default>(
+    pub(super) fn into_request_stream<Req: Message + Default>(
         self,
-    ) -> (Request<Streaming<Req>>, h2::server::SendResponse<Bytes>, Limits, Option<Instant>) {
+    ) -> (Request<Streaming<Req>>, h2::server::SendResponse<Bytes>, CallLimits, Option<Instant>) {
         let stream = Streaming::server(self.body, self.limits.max_receive, self.limits.request_encoding, self.budget);
         let mut request = Request::from_server(stream, self.metadata, self.deadline, self.peer);
         request.set_received_compression(self.limits.request_encoding);
@@ -105,22 +105,7 @@ where
     H: FnOnce(Arc<S>, Request<Req>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
 {
-    Box::pin(async move {
-        let chain = call.chain(method, MethodKind::Unary);
-        let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
-        let work = async move {
-            let request = read_single(request).await?;
-            match chain {
-                None => handler(service, request).await,
-                Some((chain, info)) => run::unary(chain, info, request, move |r| handler(service, r)).await,
-            }
-        };
-        match supervise(work, &mut respond, deadline).await {
-            Outcome::Done(Ok(response)) => send_unary(respond, response, limits, deadline).await,
-            Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
-            outcome => end_before_headers(&mut respond, outcome),
-        }
-    })
+    runner::run::<runner::Unary, Req, Res, S, H, Fut>(call, method, service, handler)
 }
 
 /// Runs a server-streaming handler: one request message in, a stream of response messages out.
@@ -138,30 +123,7 @@ where
     H: FnOnce(Arc<S>, Request<Req>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<St>, Status>> + Send + 'static,
 {
-    if let Some((chain, info)) = call.chain(method, MethodKind::ServerStreaming) {
-        return Box::pin(async move {
-            let (request, respond, limits, deadline) = call.into_request_stream::<Req>();
-            let work = async move {
-                let request = read_single(request).await?.map(|message| MessageStream::once(run::boxed(message)));
-                let last = move |mut request: Request<MessageStream>| async move {
-                    let stream = std::mem::replace(request.get_mut(), MessageStream::empty());
-                    let message = run::single::<Req>(stream, info, "request").await?;
-                    Ok(handler(service, request.map(|_| message)).await?.map(MessageStream::from_typed))
-                };
-                run::stream(chain, info, request, last).await
-            };
-            serve_intercepted::<Res>(respond, limits, deadline, info, work).await
-        });
-    }
-    Box::pin(async move {
-        let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
-        let work = async move { handler(service, read_single(request).await?).await };
-        match supervise(work, &mut respond, deadline).await {
-            Outcome::Done(Ok(response)) => stream_responses(respond, response, limits, deadline).await,
-            Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
-            outcome => end_before_headers(&mut respond, outcome),
-        }
-    })
+    runner::run::<runner::ServerStreaming<St>, Req, Res, S, H, Fut>(call, method, service, handler)
 }
 
 /// Runs a client-streaming handler: a stream of request messages in, one response message out.
@@ -178,28 +140,7 @@ where
     H: FnOnce(Arc<S>, Request<Streaming<Req>>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
 {
-    if let Some((chain, info)) = call.chain(method, MethodKind::ClientStreaming) {
-        return Box::pin(async move {
-            let (request, respond, limits, deadline) = call.into_request_stream::<Req>();
-            let work = async move {
-                let last = move |request: Request<MessageStream>| async move {
-                    let request = request.map(|stream| Streaming::from_stream(stream.into_typed::<Req>(info), None));
-                    let response = handler(service, request).await?;
-                    Ok(response.map(|message| MessageStream::once(run::boxed(message))))
-                };
-                run::stream(chain, info, request.map(MessageStream::from_typed), last).await
-            };
-            serve_intercepted::<Res>(respond, limits, deadline, info, work).await
-        });
-    }
-    Box::pin(async move {
-        let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
-        match supervise(handler(service, request), &mut respond, deadline).await {
-            Outcome::Done(Ok(response)) => send_unary(respond, response, limits, deadline).await,
-            Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
-            outcome => end_before_headers(&mut respond, outcome),
-        }
-    })
+    runner::run::<runner::ClientStreaming, Req, Res, S, H, Fut>(call, method, service, handler)
 }
 
 /// Runs a bidirectional-streaming handler: streams both ways.
@@ -217,49 +158,13 @@ where
     H: FnOnce(Arc<S>, Request<Streaming<Req>>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<St>, Status>> + Send + 'static,
 {
-    if let Some((chain, info)) = call.chain(method, MethodKind::BidiStreaming) {
-        return Box::pin(async move {
-            let (request, respond, limits, deadline) = call.into_request_stream::<Req>();
-            let work = async move {
-                let last = move |request: Request<MessageStream>| async move {
-                    let request = request.map(|stream| Streaming::from_stream(stream.into_typed::<Req>(info), None));
-                    Ok(handler(service, request).await?.map(MessageStream::from_typed))
-                };
-                run::stream(chain, info, request.map(MessageStream::from_typed), last).await
-            };
-            serve_intercepted::<Res>(respond, limits, deadline, info, work).await
-        });
-    }
-    Box::pin(async move {
-        let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
-        match supervise(handler(service, request), &mut respond, deadline).await {
-            Outcome::Done(Ok(response)) => stream_responses(respond, response, limits, deadline).await,
-            Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
-            outcome => end_before_headers(&mut respond, outcome),
-        }
-    })
-}
-
-/// Runs the interceptors and handler of a streaming call (`work`) and sends what they answer.
-async fn serve_intercepted<Res: Message + 'static>(
-    mut respond: h2::server::SendResponse<Bytes>,
-    limits: Limits,
-    deadline: Option<Instant>,
-    method: MethodInfo,
-    work: impl Future<Output = Result<Response<MessageStream>, Status>>,
-) {
-    match supervise(work, &mut respond, deadline).await {
-        Outcome::Done(Ok(response)) => {
-            let response = response.map(|stream| stream.into_typed::<Res>(method));
-            stream_responses(respond, response, limits, deadline).await
-        }
-        Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
-        outcome => end_before_headers(&mut respond, outcome),
-    }
+    runner::run::<runner::Bidi<St>, Req, Res, S, H, Fut>(call, method, service, handler)
 }
 
 /// Reads the one request message of a unary or server-streaming call.
-async fn read_single<Req: Message + Default>(mut request: Request<Streaming<Req>>) -> Result<Request<Req>, Status> {
+pub(super) async fn read_single<Req: Message + Default>(
+    mut request: Request<Streaming<Req>>,
+) -> Result<Request<Req>, Status> {
     let stream = request.get_mut();
     let message = stream.message().await?.ok_or_else(|| Status::internal("the request has no message"))?;
     if stream.message().await?.is_some() {
@@ -269,7 +174,7 @@ async fn read_single<Req: Message + Default>(mut request: Request<Streaming<Req>
 }
 
 /// How a supervised piece of a call ended.
-enum Outcome<T> {
+pub(super) enum Outcome<T> {
     Done(T),
     /// The client reset the stream.
     Cancelled,
@@ -279,7 +184,7 @@ enum Outcome<T> {
 }
 
 /// Something that reports the client's RST_STREAM: the response handle before and after the headers.
-trait ResetWatch {
+pub(super) trait ResetWatch {
     fn poll_reset(&mut self, cx: &mut Context<'_>) -> Poll<()>;
 }
 
@@ -297,7 +202,11 @@ impl ResetWatch for h2::SendStream<Bytes> {
 
 /// Polls `work` until it ends, the client cancels, the deadline passes, or it panics. Dropping `work` on
 /// cancellation or expiry is how a handler learns of them, as with any Rust future.
-async fn supervise<F: Future>(work: F, watch: &mut impl ResetWatch, deadline: Option<Instant>) -> Outcome<F::Output> {
+pub(super) async fn supervise<F: Future>(
+    work: F,
+    watch: &mut impl ResetWatch,
+    deadline: Option<Instant>,
+) -> Outcome<F::Output> {
     let mut work = pin!(work);
     let mut sleep = pin!(deadline.map(|d| tokio::time::sleep_until(d.into())));
     poll_fn(move |cx| {
@@ -333,7 +242,7 @@ fn abnormal_status<T>(outcome: Outcome<T>) -> Option<Status> {
     }
 }
 
-fn end_before_headers<T>(respond: &mut h2::server::SendResponse<Bytes>, outcome: Outcome<T>) {
+pub(super) fn end_before_headers<T>(respond: &mut h2::server::SendResponse<Bytes>, outcome: Outcome<T>) {
     if let Some(status) = abnormal_status(outcome) {
         send_trailers_only(respond, &status);
     }
@@ -369,10 +278,10 @@ fn send_trailers(send: &mut h2::SendStream<Bytes>, status: &Status, metadata: Me
 /// window is open, as it nearly always is, all three are queued in one pass and written together): a
 /// client that never opens its window must not make h2 hold every response it asked for, past the call's
 /// deadline and its end.
-async fn send_unary<Res: Message>(
+pub(super) async fn send_unary<Res: Message>(
     mut respond: h2::server::SendResponse<Bytes>,
     response: Response<Res>,
-    limits: Limits,
+    limits: CallLimits,
     deadline: Option<Instant>,
 ) {
     let encoding = limits.encoding_for(response.compression());
@@ -396,10 +305,10 @@ async fn send_unary<Res: Message>(
 
 /// Sends the response headers, then each message as the stream yields it (waiting for flow control), then
 /// the status: OK at the end, or the error the stream yielded.
-async fn stream_responses<Res, St>(
+pub(super) async fn stream_responses<Res, St>(
     mut respond: h2::server::SendResponse<Bytes>,
     response: Response<St>,
-    limits: Limits,
+    limits: CallLimits,
     deadline: Option<Instant>,
 ) where
     Res: Message,

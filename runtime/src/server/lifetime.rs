@@ -16,7 +16,7 @@ const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(3);
 
 /// The limits; all off by default.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Limits {
+pub(crate) struct ConnectionLimits {
     pub(crate) max_idle: Option<Duration>,
     pub(crate) max_age: Option<Duration>,
     pub(crate) age_grace: Option<Duration>,
@@ -33,7 +33,7 @@ pub(crate) enum Action {
 
 /// One connection's timers.
 pub(crate) struct Lifetime {
-    limits: Limits,
+    limits: ConnectionLimits,
     idle: Option<Pin<Box<Sleep>>>,
     last_busy: Instant,
     age: Option<Pin<Box<Sleep>>>,
@@ -44,7 +44,7 @@ pub(crate) struct Lifetime {
 }
 
 impl Lifetime {
-    pub(crate) fn new(limits: Limits) -> Self {
+    pub(crate) fn new(limits: ConnectionLimits) -> Self {
         let now = Instant::now();
         Lifetime {
             limits,

@@ -7,6 +7,7 @@ mod frame_watch;
 mod lifetime;
 mod ping_policy;
 mod router;
+mod runner;
 
 use std::future::Future;
 use std::io;
@@ -20,7 +21,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use call::Limits;
+use call::CallLimits;
 pub use call::{client_streaming, server_streaming, streaming, unary, BoxStream, ServerCall};
 use router::Router;
 
@@ -68,7 +69,7 @@ pub struct ServerConfig {
     shutdown_grace_period: Option<Duration>,
     keepalive: Option<crate::keepalive::Keepalive>,
     keepalive_enforcement: Option<crate::keepalive::KeepaliveEnforcement>,
-    lifetime: lifetime::Limits,
+    lifetime: lifetime::ConnectionLimits,
     send_compressed: Option<crate::compression::Encoding>,
     spawn_calls: bool,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -90,7 +91,7 @@ impl Default for ServerConfig {
             shutdown_grace_period: Some(DEFAULT_SHUTDOWN_GRACE_PERIOD),
             keepalive: None,
             keepalive_enforcement: Some(crate::keepalive::KeepaliveEnforcement::default()),
-            lifetime: lifetime::Limits::default(),
+            lifetime: lifetime::ConnectionLimits::default(),
             send_compressed: None,
             spawn_calls: false,
             tls: None,
@@ -106,8 +107,8 @@ impl ServerConfig {
         crate::budget::ReceiveBudget::new(self.receive_budget.max(floor))
     }
 
-    fn limits(&self) -> Limits {
-        Limits {
+    fn limits(&self) -> CallLimits {
+        CallLimits {
             max_receive: self.max_receive_message_size,
             max_send: self.max_send_message_size,
             request_encoding: None,

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::call::{send_trailers_only, Limits, ServerCall};
+use super::call::{send_trailers_only, CallLimits, ServerCall};
 use super::{BoxFuture, Peer, Service};
 use crate::compression::Encoding;
 use crate::interceptor::Interceptors;
@@ -41,7 +41,7 @@ impl Router {
         request: http::Request<h2::RecvStream>,
         mut respond: h2::server::SendResponse<Bytes>,
         peer: &Peer,
-        limits: Limits,
+        limits: CallLimits,
         interceptors: Option<&Arc<Interceptors>>,
         budget: &Arc<crate::budget::ReceiveBudget>,
     ) -> Option<BoxFuture> {
