@@ -27,6 +27,7 @@ pub fn document(context: &Context<'_>, files: &[&FileDescriptorProto], title: &s
     let swagger = files.iter().find_map(|f| context.annotations.files.get(f.name()).map(|s| (f.name(), s)));
     let mut paths = Map::new();
     let mut tags: Vec<Value> = Vec::new();
+    let mut operation_ids = std::collections::BTreeSet::new();
     for file in files {
         let package = if file.package().is_empty() { String::new() } else { format!("{}.", file.package()) };
         for service in &file.service {
@@ -73,6 +74,11 @@ pub fn document(context: &Context<'_>, files: &[&FileDescriptorProto], title: &s
                             format!("{} {path} is already described by another binding", binding.http_method),
                         )
                         .with_hint("OpenAPI tells paths apart by their literal parts only: two templates that differ only in a variable's pattern share one path"));
+                    }
+                    let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+                    if !operation_ids.insert(id.clone()) {
+                        return Err(CodegenError::at(&element, format!("operation id {id:?} is already used"))
+                            .with_hint("two services of the same name (merged documents) need openapiv2_operation operation_id on one"));
                     }
                     item[http_method.as_str()] = operation;
                 }

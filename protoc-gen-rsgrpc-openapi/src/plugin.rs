@@ -97,3 +97,75 @@ pub fn generate_embedded(args: &rsgrpc_codegen::embedded::GenerateArgs) -> Resul
     let files = generate(&descriptors, &to_generate, &rules, &annotations, &args.parameter)?;
     rsgrpc_codegen::embedded::write(&args.out, &files)
 }
+
+/// Generation from `build.rs` (or any Rust program) without protoc, as `rsgrpc_codegen::Builder` does for
+/// the code:
+///
+/// ```no_run
+/// rsgrpc_openapi_codegen::plugin::Builder::new()
+///     .include("protos")
+///     .include("googleapis")
+///     .parameter("openapi_version=3.1")
+///     .out_dir("docs")
+///     .compile(&["protos/library.proto"])
+///     .unwrap();
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    includes: Vec<std::path::PathBuf>,
+    parameters: Vec<String>,
+    out_dir: Option<std::path::PathBuf>,
+}
+
+impl Builder {
+    /// A builder with no include directories (`.` is used if none is added), default parameters.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Adds an include directory.
+    pub fn include(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.includes.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Adds parameters (`openapi_version=3.1`, comma-separated as for protoc).
+    pub fn parameter(mut self, parameter: impl Into<String>) -> Self {
+        self.parameters.push(parameter.into());
+        self
+    }
+
+    /// Where [`Builder::compile`] writes (default `$OUT_DIR`).
+    pub fn out_dir(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.out_dir = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// The documents for `files`, without writing them.
+    pub fn generate(&self, files: &[impl AsRef<std::path::Path>]) -> Result<Vec<OutputFile>, CodegenError> {
+        let includes =
+            if self.includes.is_empty() { vec![std::path::PathBuf::from(".")] } else { self.includes.clone() };
+        let files: Vec<std::path::PathBuf> = files.iter().map(|f| f.as_ref().to_owned()).collect();
+        let (descriptors, to_generate, encoded) = rsgrpc_codegen::embedded::parse_with_encoding(&includes, &files)?;
+        let rules = rsgrpc_gateway_codegen::rules::from_descriptor_set(&encoded).map_err(CodegenError::new)?;
+        let annotations = crate::options::from_descriptor_set(&encoded).map_err(CodegenError::new)?;
+        generate(&descriptors, &to_generate, &rules, &annotations, &self.parameters.join(","))
+    }
+
+    /// Writes the documents for `files` under the output directory; in a build script, cargo reruns it
+    /// when the protos change.
+    pub fn compile(&self, files: &[impl AsRef<std::path::Path>]) -> Result<(), CodegenError> {
+        let out = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR")
+                .map(std::path::PathBuf::from)
+                .ok_or_else(|| CodegenError::new("OUT_DIR is not set: call out_dir() outside build scripts"))?,
+        };
+        if std::env::var_os("OUT_DIR").is_some() {
+            for file in files {
+                println!("cargo:rerun-if-changed={}", file.as_ref().display());
+            }
+        }
+        rsgrpc_codegen::embedded::write(&out, &self.generate(files)?)
+    }
+}

@@ -106,3 +106,23 @@ option (grpc.gateway.protoc_gen_openapiv2.options.openapiv2_operation) = { exten
 "#;
     assert_says(body, "", &["method bad.S.Get: option openapiv2_operation", "\"audience\" does not start with x-"]);
 }
+
+#[test]
+fn a_merged_document_with_one_operation_id_twice_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for package in ["one", "two"] {
+        let proto = format!(
+            "syntax = \"proto3\";\npackage {package};\nimport \"google/api/annotations.proto\";\nmessage M {{ string name = 1; }}\n\
+             service S {{ rpc Get(M) returns (M) {{ option (google.api.http) = {{ get: \"/{package}/{{name}}\" }}; }} }}\n"
+        );
+        std::fs::write(dir.path().join(format!("{package}.proto")), proto).unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let output = run_protoc(&[dir.path().to_owned()], &["one.proto", "two.proto"], "merge=api", out.path());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "protoc accepted it");
+    assert!(text.contains("two.proto: method two.S.Get: operation id \"S_Get\" is already used"), "{text}");
+    // One document per file is fine.
+    let output = run_protoc(&[dir.path().to_owned()], &["one.proto", "two.proto"], "", out.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}

@@ -64,3 +64,18 @@ fn buf_generate_matches_protoc() {
     let case = cases().into_iter().find(|c| c.name == "kitchen_v31").unwrap();
     assert_same_tree("buf generate vs protoc", &through_protoc(&case), &read_tree(&out.path().join("gen")));
 }
+
+#[test]
+fn the_builder_matches_protoc() {
+    let case = cases().into_iter().find(|c| c.name == "kitchen_v31_yaml").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    rsgrpc_openapi_codegen::plugin::Builder::new()
+        .include(openapi_protos())
+        .include(googleapis())
+        .parameter("openapi_version=3.1")
+        .parameter("output_format=yaml")
+        .out_dir(out.path())
+        .compile(&[openapi_protos().join("rsgrpc/test/openapi/kitchen.proto")])
+        .unwrap();
+    assert_same_tree("Builder vs protoc", &through_protoc(&case), &read_tree(out.path()));
+}
