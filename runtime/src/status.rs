@@ -1,7 +1,9 @@
 //! The outcome of a call: a [`Code`], a message and optional binary details, and every conversion to and
 //! from what crosses the wire (trailers, HTTP statuses, HTTP/2 resets, I/O errors) in one place.
 
+use std::error::Error;
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -121,6 +123,75 @@ impl fmt::Display for Code {
     }
 }
 
+impl Code {
+    /// What the code means, in a sentence (the gRPC spec's summary), for logs and error pages.
+    pub fn description(self) -> &'static str {
+        match self {
+            Code::Ok => "the operation completed successfully",
+            Code::Cancelled => "the operation was cancelled",
+            Code::Unknown => "an unknown error",
+            Code::InvalidArgument => "the client specified an invalid argument",
+            Code::DeadlineExceeded => "the deadline expired before the operation could complete",
+            Code::NotFound => "some requested entity was not found",
+            Code::AlreadyExists => "some entity the client tried to create already exists",
+            Code::PermissionDenied => "the caller does not have permission to run the operation",
+            Code::ResourceExhausted => "some resource has been exhausted",
+            Code::FailedPrecondition => "the system is not in a state required for the operation",
+            Code::Aborted => "the operation was aborted",
+            Code::OutOfRange => "the operation was attempted past the valid range",
+            Code::Unimplemented => "the operation is not implemented or not supported",
+            Code::Internal => "an internal error",
+            Code::Unavailable => "the service is currently unavailable",
+            Code::DataLoss => "unrecoverable data loss or corruption",
+            Code::Unauthenticated => "the request does not have valid authentication credentials",
+        }
+    }
+}
+
+/// Numbers outside 0..=16 are `Unknown`, as the gRPC spec says.
+impl From<i32> for Code {
+    fn from(value: i32) -> Code {
+        Code::from_i32(value)
+    }
+}
+
+impl From<Code> for i32 {
+    fn from(code: Code) -> i32 {
+        code as i32
+    }
+}
+
+/// Parses a code's name as the spec writes it (`DEADLINE_EXCEEDED`, as service configs do) or its number.
+impl std::str::FromStr for Code {
+    type Err = ParseCodeError;
+
+    fn from_str(text: &str) -> Result<Code, ParseCodeError> {
+        if let Ok(number) = text.parse::<i32>() {
+            return (0..=16).contains(&number).then(|| Code::from_i32(number)).ok_or(ParseCodeError { number: true });
+        }
+        (0..=16).map(Code::from_i32).find(|code| code.as_str() == text).ok_or(ParseCodeError { number: false })
+    }
+}
+
+/// A string that names no gRPC status code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseCodeError {
+    /// It was a number, outside 0..=16.
+    number: bool,
+}
+
+impl fmt::Display for ParseCodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.number {
+            f.write_str("a status code number must be 0 to 16")
+        } else {
+            f.write_str("not the name of a gRPC status code (names are upper case, like DEADLINE_EXCEEDED)")
+        }
+    }
+}
+
+impl Error for ParseCodeError {}
+
 /// A gRPC status: what a failed call returns, and what servers send in trailers.
 ///
 /// Boxed, so that `Result<T, Status>` stays small on the success path.
@@ -133,6 +204,8 @@ struct Inner {
     message: String,
     details: Bytes,
     metadata: MetadataMap,
+    /// The error this status was made from, for logs and `Error::source`; never sent.
+    source: Option<Arc<dyn Error + Send + Sync + 'static>>,
 }
 
 /// Bytes that grpc-message must percent-encode: everything outside printable ASCII, and `%` itself.
@@ -141,7 +214,53 @@ const MESSAGE_ENCODE_SET: &AsciiSet = &CONTROLS.add(b'%');
 impl Status {
     /// A status with a code and message.
     pub fn new(code: Code, message: impl Into<String>) -> Status {
-        Status(Box::new(Inner { code, message: message.into(), details: Bytes::new(), metadata: MetadataMap::new() }))
+        Status(Box::new(Inner {
+            code,
+            message: message.into(),
+            details: Bytes::new(),
+            metadata: MetadataMap::new(),
+            source: None,
+        }))
+    }
+
+    /// A status with a code, a message and metadata (sent with the trailers).
+    pub fn with_metadata(code: Code, message: impl Into<String>, metadata: MetadataMap) -> Status {
+        let mut status = Status::new(code, message);
+        status.0.metadata = metadata;
+        status
+    }
+
+    /// The status for any error: a [`Status`] found in its source chain as it is, an HTTP/2 or I/O error
+    /// by the spec's mappings, anything else `UNKNOWN` with the error's message. The error is kept as the
+    /// status's [`source`](Error::source).
+    pub fn from_error(error: Box<dyn Error + Send + Sync + 'static>) -> Status {
+        let mut current: Option<&(dyn Error + 'static)> = Some(&*error);
+        let mut depth = 0;
+        while let Some(link) = current {
+            if let Some(status) = link.downcast_ref::<Status>() {
+                let mut status = status.clone();
+                // A status wrapped in other errors keeps them; one passed as it is stays as it was.
+                if depth > 0 {
+                    status.0.source = Some(Arc::from(error));
+                }
+                return status;
+            }
+            if let Some(h2) = link.downcast_ref::<h2::Error>() {
+                return Status::from_h2(h2).with_source(Arc::from(error));
+            }
+            if let Some(io) = link.downcast_ref::<std::io::Error>() {
+                return Status::new(io_code(io), io.to_string()).with_source(Arc::from(error));
+            }
+            current = link.source();
+            depth += 1;
+        }
+        Status::new(Code::Unknown, error.to_string()).with_source(Arc::from(error))
+    }
+
+    /// This status with `source` as the error it came from.
+    pub fn with_source(mut self, source: Arc<dyn Error + Send + Sync + 'static>) -> Status {
+        self.0.source = Some(source);
+        self
     }
 
     /// A status with binary details: the encoding of a `google.rpc.Status`, sent as `grpc-status-details-bin`.
@@ -231,7 +350,7 @@ impl Status {
             .map(Bytes::from)
             .unwrap_or_default();
         let metadata = MetadataMap::from_headers(headers.clone());
-        Some(Status(Box::new(Inner { code, message, details, metadata })))
+        Some(Status(Box::new(Inner { code, message, details, metadata, source: None })))
     }
 
     /// Writes the status into trailers: `grpc-status`, `grpc-message` (percent-encoded), details, metadata.
@@ -371,19 +490,35 @@ impl fmt::Display for Status {
     }
 }
 
-impl std::error::Error for Status {}
+impl Error for Status {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.0.source.as_deref().map(|source| source as &(dyn Error + 'static))
+    }
+}
 
+/// The code for an I/O error.
+fn io_code(error: &std::io::Error) -> Code {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::TimedOut => Code::DeadlineExceeded,
+        ErrorKind::PermissionDenied => Code::PermissionDenied,
+        ErrorKind::NotFound => Code::NotFound,
+        ErrorKind::InvalidData | ErrorKind::InvalidInput => Code::Internal,
+        _ => Code::Unavailable,
+    }
+}
+
+/// Keeps the I/O error as the status's source.
 impl From<std::io::Error> for Status {
     fn from(error: std::io::Error) -> Status {
-        use std::io::ErrorKind;
-        let code = match error.kind() {
-            ErrorKind::TimedOut => Code::DeadlineExceeded,
-            ErrorKind::PermissionDenied => Code::PermissionDenied,
-            ErrorKind::NotFound => Code::NotFound,
-            ErrorKind::InvalidData | ErrorKind::InvalidInput => Code::Internal,
-            _ => Code::Unavailable,
-        };
-        Status::new(code, error.to_string())
+        Status::new(io_code(&error), error.to_string()).with_source(Arc::new(error))
+    }
+}
+
+/// [`Status::from_h2`], keeping the HTTP/2 error as the status's source.
+impl From<h2::Error> for Status {
+    fn from(error: h2::Error) -> Status {
+        Status::from_h2(&error).with_source(Arc::new(error))
     }
 }
 
@@ -410,6 +545,58 @@ mod tests {
         }
         assert_eq!(Code::from_i32(17), Code::Unknown);
         assert_eq!(Code::from_i32(-1), Code::Unknown);
+    }
+
+    #[test]
+    fn codes_convert_from_and_to_numbers_and_names() {
+        assert_eq!(Code::from(14), Code::Unavailable);
+        assert_eq!(i32::from(Code::DeadlineExceeded), 4);
+        assert_eq!("DEADLINE_EXCEEDED".parse::<Code>(), Ok(Code::DeadlineExceeded));
+        assert_eq!("16".parse::<Code>(), Ok(Code::Unauthenticated));
+        assert!("17".parse::<Code>().unwrap_err().to_string().contains("0 to 16"));
+        assert!("deadline_exceeded".parse::<Code>().unwrap_err().to_string().contains("upper case"));
+        for value in 0..=16 {
+            let code = Code::from(value);
+            assert_eq!(code.as_str().parse::<Code>(), Ok(code));
+            assert!(!code.description().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_status_keeps_the_error_it_came_from() {
+        let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "read timed out");
+        let status = Status::from(io);
+        assert_eq!(status.code(), Code::DeadlineExceeded);
+        let source = status.source().expect("the I/O error is kept");
+        assert_eq!(source.downcast_ref::<std::io::Error>().unwrap().kind(), std::io::ErrorKind::TimedOut);
+
+        let h2 = Status::from(h2::Error::from(h2::Reason::CANCEL));
+        assert_eq!(h2.code(), Code::Cancelled);
+        assert!(h2.source().and_then(|s| s.downcast_ref::<h2::Error>()).is_some());
+
+        // A status in the chain is found as it is; anything else is UNKNOWN with its message.
+        #[derive(Debug)]
+        struct Wrapper(Status);
+        impl fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("wrapped")
+            }
+        }
+        impl Error for Wrapper {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let found = Status::from_error(Box::new(Wrapper(Status::not_found("no such book"))));
+        assert_eq!((found.code(), found.message()), (Code::NotFound, "no such book"));
+        assert!(found.source().unwrap().downcast_ref::<Wrapper>().is_some());
+        let other = Status::from_error("a plain error".into());
+        assert_eq!((other.code(), other.message()), (Code::Unknown, "a plain error"));
+
+        let mut metadata = MetadataMap::new();
+        metadata.insert("retry-after", "3").unwrap();
+        let with = Status::with_metadata(Code::Unavailable, "later", metadata);
+        assert_eq!(with.metadata().get("retry-after"), Some("3"));
     }
 
     #[test]

@@ -150,7 +150,7 @@ impl<T: Message + Default> Streaming<T> {
         let State::Headers(response) = &mut self.state else { return Poll::Ready(Ok(())) };
         let response = match Pin::new(response).poll(cx) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(Err(error)) => return Poll::Ready(Err(self.fail(Status::from_h2(&error)))),
+            Poll::Ready(Err(error)) => return Poll::Ready(Err(self.fail(Status::from(error)))),
             Poll::Ready(Ok(response)) => response,
         };
         let (parts, body) = response.into_parts();
@@ -233,7 +233,7 @@ impl<T: Message + Default> Stream for Streaming<T> {
                         let _ = body.flow_control().release_capacity(chunk.len());
                         this.decoder.push(&chunk);
                     }
-                    Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(this.fail(Status::from_h2(&error))))),
+                    Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(this.fail(Status::from(error))))),
                     Poll::Ready(None) => {
                         if let Err(status) = this.decoder.finish() {
                             return Poll::Ready(Some(Err(this.fail(status))));
@@ -251,7 +251,7 @@ impl<T: Message + Default> Stream for Streaming<T> {
                 State::Trailers(body) => {
                     let trailers = match body.poll_trailers(cx) {
                         Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Err(error)) => return Poll::Ready(Some(Err(this.fail(Status::from_h2(&error))))),
+                        Poll::Ready(Err(error)) => return Poll::Ready(Some(Err(this.fail(Status::from(error))))),
                         Poll::Ready(Ok(None)) => {
                             return Poll::Ready(Some(Err(
                                 this.fail(Status::internal("the response ended without trailers"))
@@ -353,13 +353,13 @@ async fn send_counted(
     handed: &mut usize,
 ) -> Result<(), Status> {
     if data.is_empty() && end_of_stream {
-        return send.send_data(data, true).map_err(|e| Status::from_h2(&e));
+        return send.send_data(data, true).map_err(Status::from);
     }
     while !data.is_empty() {
         send.reserve_capacity(data.len());
         let capacity = match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
             Some(Ok(capacity)) => capacity,
-            Some(Err(error)) => return Err(Status::from_h2(&error)),
+            Some(Err(error)) => return Err(Status::from(error)),
             None => return Err(Status::unavailable("the stream closed while sending")),
         };
         if capacity == 0 {
@@ -367,7 +367,7 @@ async fn send_counted(
         }
         let chunk = data.split_to(capacity.min(data.len()));
         *handed += chunk.len();
-        send.send_data(chunk, end_of_stream && data.is_empty()).map_err(|e| Status::from_h2(&e))?;
+        send.send_data(chunk, end_of_stream && data.is_empty()).map_err(Status::from)?;
     }
     Ok(())
 }

@@ -72,7 +72,7 @@ pub(crate) async fn open(
                 tracing::debug!(%error, "the connection refused a new stream; picking again");
                 attempts_left -= 1;
             }
-            Err(error) => return Err(Status::from_h2(&error)),
+            Err(error) => return Err(Status::from(error)),
         }
     }
 }
@@ -97,7 +97,7 @@ pub(crate) async fn run<Res: Message + Default>(
         Body::Single(data) => {
             // The whole message at once: it fits the send limit, and h2 sends it as the window allows.
             if let Err(error) = send.send_data(data.clone(), true) {
-                send_error = Some(Status::from_h2(&error));
+                send_error = Some(Status::from(error));
             }
             sending = false;
             std::future::poll_fn(|cx| responses.poll_headers(cx)).await
@@ -121,7 +121,7 @@ pub(crate) async fn run<Res: Message + Default>(
                     Step::End => {
                         sending = false;
                         if let Err(error) = send.send_data(Bytes::new(), true) {
-                            send_error = Some(Status::from_h2(&error));
+                            send_error = Some(Status::from(error));
                         }
                     }
                     // Never ended as complete: the caller (or an interceptor, or the encoder) gave up.
