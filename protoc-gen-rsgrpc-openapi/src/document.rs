@@ -57,7 +57,8 @@ pub fn document(context: &Context<'_>, files: &[&FileDescriptorProto], title: &s
                     if !OPENAPI_METHODS.contains(&http_method.as_str()) {
                         continue;
                     }
-                    let (path, path_params) = openapi_path(&binding.template);
+                    let (mut path, mut path_params) = openapi_path(&binding.template);
+                    rename_path_params(context, method.input_type(), &mut path, &mut path_params);
                     let operation = OperationBuilder { context, schemas: &mut schemas, element: &element }.build(
                         service.name(),
                         &full,
@@ -196,6 +197,35 @@ pub fn openapi_path(template: &str) -> (String, Vec<PathParam>) {
     }
     path.push_str(rest);
     (path, params)
+}
+
+/// Applies `openapiv2_field`'s `field_configuration.path_param_name` to the parameters that bind a whole
+/// field (grpc-gateway's way to tell apart paths that would otherwise share a parameter name).
+fn rename_path_params(context: &Context<'_>, input_type: &str, path: &mut String, params: &mut [PathParam]) {
+    for param in params.iter_mut().filter(|p| p.part_of.is_none()) {
+        let mut parent = input_type.to_owned();
+        let names: Vec<&str> = param.field.split('.').collect();
+        for (i, name) in names.iter().enumerate() {
+            let Some(message) = context.index.message(&parent) else { break };
+            let Some(field) = message.field.iter().find(|f| f.name() == *name) else { break };
+            if i + 1 < names.len() {
+                parent = field.type_name().to_owned();
+                continue;
+            }
+            let renamed = context
+                .annotations
+                .fields
+                .get(&(parent.clone(), field.name().to_owned()))
+                .and_then(|o| o.schema.as_ref())
+                .and_then(|s| s.field_configuration.as_ref())
+                .map(|c| c.path_param_name.clone())
+                .filter(|n| !n.is_empty());
+            if let Some(renamed) = renamed {
+                *path = path.replace(&format!("{{{}}}", param.name), &format!("{{{renamed}}}"));
+                param.name = renamed;
+            }
+        }
+    }
 }
 
 struct OperationBuilder<'s, 'c> {
