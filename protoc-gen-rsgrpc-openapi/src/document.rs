@@ -68,13 +68,14 @@ pub fn document(context: &Context<'_>, files: &[&FileDescriptorProto], title: &s
                         &tag,
                         &path_params,
                     )?;
+                    let (path, operation) = same_shape_path(&paths, path, operation);
                     let item = paths.entry(path.clone()).or_insert_with(|| json!({}));
                     if item.get(&http_method).is_some() {
                         return Err(CodegenError::at(
                             &element,
                             format!("{} {path} is already described by another binding", binding.http_method),
                         )
-                        .with_hint("OpenAPI tells paths apart by their literal parts only: two templates that differ only in a variable's pattern share one path"));
+                        .with_hint("OpenAPI tells paths apart by their literal parts only: templates that differ only in their variables' names or patterns share one path"));
                     }
                     let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
                     if !operation_ids.insert(id.clone()) {
@@ -197,6 +198,55 @@ pub fn openapi_path(template: &str) -> (String, Vec<PathParam>) {
     }
     path.push_str(rest);
     (path, params)
+}
+
+/// The names of a path's parameters, in order.
+fn parameter_names(path: &str) -> Vec<&str> {
+    path.split('{').skip(1).filter_map(|part| part.split_once('}').map(|(name, _)| name)).collect()
+}
+
+/// The path an operation goes under: an existing one of the same shape if there is one (`/v1/shelves/{id}`
+/// and `/v1/shelves/{shelf_id}` are the same path to OpenAPI, which forbids writing both), with the
+/// operation's path parameters renamed to that path's names and each saying which field it sets.
+fn same_shape_path(paths: &Map<String, Value>, path: String, mut operation: Value) -> (String, Value) {
+    let shape = |p: &str| {
+        let mut out = String::new();
+        for (i, part) in p.split('{').enumerate() {
+            match (i, part.split_once('}')) {
+                (0, _) | (_, None) => out.push_str(part),
+                (_, Some((_, rest))) => {
+                    out.push_str("{}");
+                    out.push_str(rest);
+                }
+            }
+        }
+        out
+    };
+    let wanted = shape(&path);
+    let Some(existing) = paths.keys().find(|p| **p != path && shape(p) == wanted).cloned() else {
+        return (path, operation);
+    };
+    let renames: Vec<(String, String)> = parameter_names(&path)
+        .into_iter()
+        .zip(parameter_names(&existing))
+        .filter(|(ours, theirs)| ours != theirs)
+        .map(|(ours, theirs)| (ours.to_owned(), theirs.to_owned()))
+        .collect();
+    if let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) {
+        for parameter in parameters.iter_mut().filter(|p| p["in"] == "path") {
+            let Some((from, to)) = renames.iter().find(|(from, _)| parameter["name"] == from.as_str()) else {
+                continue;
+            };
+            let note = format!("Sets `{from}`.");
+            let description = match parameter.get("description").and_then(Value::as_str) {
+                Some(text) => format!("{note} {text}"),
+                None => note,
+            };
+            parameter["description"] = json!(description);
+            parameter["name"] = json!(to);
+        }
+    }
+    (existing, operation)
 }
 
 /// Applies `openapiv2_field`'s `field_configuration.path_param_name` to the parameters that bind a whole
@@ -449,14 +499,14 @@ impl<'c> OperationBuilder<'_, 'c> {
         );
         Ok(match self.version() {
             Version::V2 => {
-                let mut parameter = json!({ "name": name, "in": "body", "required": true, "schema": schema });
+                let mut parameter = json!({ "name": name, "in": "body", "required": false, "schema": schema });
                 if let Some(description) = description {
                     parameter["description"] = json!(description);
                 }
                 parameter
             }
             Version::V31 => {
-                let mut body = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+                let mut body = json!({ "required": false, "content": { "application/json": { "schema": schema } } });
                 if let Some(description) = description {
                     body["description"] = json!(description);
                 }

@@ -544,8 +544,11 @@ pub fn scalar_schema(kind: Type) -> Value {
         Type::Double => json!({ "type": "number", "format": "double" }),
         Type::Float => json!({ "type": "number", "format": "float" }),
         // 64-bit integers are JSON strings (a double cannot hold them all).
-        Type::Int64 | Type::Sint64 | Type::Sfixed64 => json!({ "type": "string", "format": "int64" }),
-        Type::Uint64 | Type::Fixed64 => json!({ "type": "string", "format": "uint64" }),
+        // The pattern is the form the gateway writes (it also reads JSON numbers and exponents).
+        Type::Int64 | Type::Sint64 | Type::Sfixed64 => {
+            json!({ "type": "string", "format": "int64", "pattern": "^-?[0-9]+$" })
+        }
+        Type::Uint64 | Type::Fixed64 => json!({ "type": "string", "format": "uint64", "pattern": "^[0-9]+$" }),
         Type::Int32 | Type::Sint32 | Type::Sfixed32 => {
             json!({ "type": "integer", "format": "int32", "minimum": i32::MIN, "maximum": i32::MAX })
         }
