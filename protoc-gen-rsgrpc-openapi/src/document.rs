@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::context::Context;
 use crate::options::{behavior, Operation, Response, SecurityRequirement, Swagger};
-use crate::params::Version;
+use crate::params::{PatternVariables, Version};
 use crate::schema::{self, Schemas, STATUS};
 
 /// grpc-gateway's info version when the file sets none.
@@ -57,7 +57,8 @@ pub fn document(context: &Context<'_>, files: &[&FileDescriptorProto], title: &s
                     if !OPENAPI_METHODS.contains(&http_method.as_str()) {
                         continue;
                     }
-                    let (mut path, mut path_params) = openapi_path(&binding.template);
+                    let split = context.params.pattern_variables == PatternVariables::Split;
+                    let (mut path, mut path_params) = openapi_path(&binding.template, split);
                     rename_path_params(context, method.input_type(), &mut path, &mut path_params);
                     let operation = OperationBuilder { context, schemas: &mut schemas, element: &element }.build(
                         service.name(),
@@ -144,13 +145,16 @@ pub struct PathParam {
     /// For a segment of a pattern: the field's whole pattern with every segment's parameter in it
     /// (`shelves/{shelves}/books/{books}`).
     pub part_of: Option<String>,
+    /// With `pattern_variables=pattern`: the regular expression a whole field's value matches
+    /// (`shelves/[^/]+`), as grpc-gateway documents a variable with a pattern.
+    pub pattern: Option<String>,
 }
 
 /// The OpenAPI form of a template and its parameters. A variable with a pattern is spread over the path
 /// (`{name=shelves/*}` becomes `shelves/{shelves}`, the segment named after the literal before it), so that
 /// OpenAPI clients, which percent-encode a parameter's slashes, send paths the gateway matches: it keeps
 /// `%2F` encoded and so would not match `/v1/shelves%2Fs1`. A `**` stays one parameter.
-pub fn openapi_path(template: &str) -> (String, Vec<PathParam>) {
+pub fn openapi_path(template: &str, split: bool) -> (String, Vec<PathParam>) {
     let mut path = String::new();
     let mut params: Vec<PathParam> = Vec::new();
     let mut used = std::collections::BTreeSet::new();
@@ -169,10 +173,11 @@ pub fn openapi_path(template: &str) -> (String, Vec<PathParam>) {
         let close = rest[open..].find('}').map_or(rest.len(), |c| open + c);
         let inner = &rest[open + 1..close];
         let (field, pattern) = inner.split_once('=').unwrap_or((inner, "*"));
-        if pattern == "*" || pattern == "**" {
+        if pattern == "*" || pattern == "**" || !split {
             let name = unique(field);
             path.push_str(&format!("{{{name}}}"));
-            params.push(PathParam { name, field: field.to_owned(), part_of: None });
+            let regex = (pattern != "*" && pattern != "**").then(|| pattern_regex(pattern));
+            params.push(PathParam { name, field: field.to_owned(), part_of: None, pattern: regex });
         } else {
             let mut parts = Vec::new();
             let mut previous: Option<&str> = None;
@@ -182,7 +187,7 @@ pub fn openapi_path(template: &str) -> (String, Vec<PathParam>) {
                     "*" | "**" => {
                         let name = unique(previous.unwrap_or(field));
                         parts.push(format!("{{{name}}}"));
-                        params.push(PathParam { name, field: field.to_owned(), part_of: None });
+                        params.push(PathParam { name, field: field.to_owned(), part_of: None, pattern: None });
                     }
                     literal => parts.push(literal.to_owned()),
                 }
@@ -247,6 +252,28 @@ fn same_shape_path(paths: &Map<String, Value>, path: String, mut operation: Valu
         }
     }
     (existing, operation)
+}
+
+/// A path pattern (`shelves/*/books/**`) as a regular expression (`shelves/[^/]+/books/.+`).
+fn pattern_regex(pattern: &str) -> String {
+    let segments: Vec<String> = pattern
+        .split('/')
+        .map(|segment| match segment {
+            "*" => "[^/]+".to_owned(),
+            "**" => ".+".to_owned(),
+            literal => literal
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '~') {
+                        c.to_string()
+                    } else {
+                        format!("\\{c}")
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    segments.join("/")
 }
 
 /// Applies `openapiv2_field`'s `field_configuration.path_param_name` to the parameters that bind a whole
@@ -419,7 +446,13 @@ impl<'c> OperationBuilder<'_, 'c> {
         let (parent, field) = self.field_at(input_name, input, &param.field)?;
         let comment = self.context.docs.field(&parent, field.name());
         let (schema, description) = match &param.part_of {
-            None => (self.schemas.parameter_schema(&field), comment.map(str::to_owned)),
+            None => {
+                let mut schema = self.schemas.parameter_schema(&field);
+                if let Some(pattern) = &param.pattern {
+                    schema["pattern"] = json!(format!("^{pattern}$"));
+                }
+                (schema, comment.map(str::to_owned))
+            }
             Some(whole) => {
                 let note = format!("A segment of `{}`, which the gateway sets to `{whole}`.", param.field);
                 let description = comment.map_or(note.clone(), |c| format!("{c}\n\n{note}"));
@@ -893,25 +926,32 @@ mod tests {
             name: name.to_owned(),
             field: field.to_owned(),
             part_of: part_of.map(str::to_owned),
+            pattern: None,
         };
         assert_eq!(
-            openapi_path("/v1/shelves/{shelf_id}"),
+            openapi_path("/v1/shelves/{shelf_id}", true),
             ("/v1/shelves/{shelf_id}".to_owned(), vec![param("shelf_id", "shelf_id", None)])
         );
         let whole = "shelves/{shelves}/books/{books}";
         assert_eq!(
-            openapi_path("/v1/{name=shelves/*/books/*}:archive"),
+            openapi_path("/v1/{name=shelves/*/books/*}:archive", true),
             (
                 format!("/v1/{whole}:archive"),
                 vec![param("shelves", "name", Some(whole)), param("books", "name", Some(whole))]
             )
         );
         // A segment without a literal before it is named after the field; names stay unique.
-        assert_eq!(openapi_path("/v1/{book.name=*/x/*}/{id}").0, "/v1/{book.name}/x/{x}/{id}".to_owned());
-        assert_eq!(openapi_path("/v1/{a=x/*}/{b=x/*}").0, "/v1/x/{x}/x/{x_2}".to_owned());
+        assert_eq!(openapi_path("/v1/{book.name=*/x/*}/{id}", true).0, "/v1/{book.name}/x/{x}/{id}".to_owned());
+        assert_eq!(openapi_path("/v1/{a=x/*}/{b=x/*}", true).0, "/v1/x/{x}/x/{x_2}".to_owned());
         assert_eq!(
-            openapi_path("/v1/by-path/{name=**}"),
+            openapi_path("/v1/by-path/{name=**}", true),
             ("/v1/by-path/{name}".to_owned(), vec![param("name", "name", None)])
         );
+
+        // grpc-gateway's form: the variable stays whole, its pattern a regular expression.
+        let (path, params) = openapi_path("/v1/{name=shelves/*/books/**}:x.y", false);
+        assert_eq!(path, "/v1/{name}:x.y");
+        assert_eq!(params[0].pattern.as_deref(), Some("shelves/[^/]+/books/.+"));
+        assert_eq!(pattern_regex("a.b/*"), "a\\.b/[^/]+");
     }
 }

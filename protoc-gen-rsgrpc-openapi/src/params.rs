@@ -23,6 +23,17 @@ pub enum Format {
     Yaml,
 }
 
+/// How a path variable with a pattern (`{name=shelves/*}`) is documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatternVariables {
+    /// Spread over the path, a parameter per `*` (`shelves/{shelves}`): callable by OpenAPI clients,
+    /// which percent-encode a parameter's slashes (the default).
+    Split,
+    /// One parameter with the pattern as a regular expression (`{name}`, `^shelves/[^/]+$`), as
+    /// grpc-gateway's protoc-gen-openapiv2 writes it.
+    Pattern,
+}
+
 /// The parsed parameters.
 #[derive(Debug, Clone)]
 pub struct Params {
@@ -32,6 +43,8 @@ pub struct Params {
     pub format: Format,
     /// One document named this for all files, instead of one per file.
     pub merge: Option<String>,
+    /// How variables with a pattern are documented.
+    pub pattern_variables: PatternVariables,
     /// The parameters shared with the gateway plugin.
     pub gateway: GatewayParams,
 }
@@ -41,6 +54,10 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("openapi_version=2|3.1", "Swagger 2.0 (default, as protoc-gen-openapiv2) or OpenAPI 3.1"),
     ("output_format=json|yaml", "the documents' format (default json)"),
     ("merge=NAME", "one document NAME.swagger.json (NAME.openapi.json for 3.1) for all files"),
+    (
+        "pattern_variables=split|pattern",
+        "{name=shelves/*} as shelves/{shelves} (default) or as {name} with a regex (grpc-gateway's form)",
+    ),
     ("generate_unbound_methods", "as for the gateway: methods without a rule get POST /package.Service/Method"),
     ("allow_delete_body", "as for the gateway: DELETE rules may have a body"),
     ("grpc_api_configuration=FILE.yaml", "as for the gateway: HTTP rules from a service-config YAML"),
@@ -48,8 +65,13 @@ pub const PARAMETERS: &[(&str, &str)] = &[
 
 /// Parses a comma-separated parameter string; an unknown parameter or a bad value is an error naming it.
 pub fn parse(parameter: &str) -> Result<Params, CodegenError> {
-    let mut params =
-        Params { version: Version::V2, format: Format::Json, merge: None, gateway: GatewayParams::default() };
+    let mut params = Params {
+        version: Version::V2,
+        format: Format::Json,
+        merge: None,
+        pattern_variables: PatternVariables::Split,
+        gateway: GatewayParams::default(),
+    };
     for item in parameter.split(',').map(str::trim).filter(|item| !item.is_empty()) {
         let (key, value) = item.split_once('=').map_or((item, None), |(k, v)| (k, Some(v)));
         let bad = |expected: &str| {
@@ -79,6 +101,13 @@ pub fn parse(parameter: &str) -> Result<Params, CodegenError> {
                 Some(name) if !name.is_empty() && !name.contains("..") => params.merge = Some(name.to_owned()),
                 _ => return Err(bad("a file name (merge=apidocs)")),
             },
+            "pattern_variables" => {
+                params.pattern_variables = match value {
+                    Some("split") => PatternVariables::Split,
+                    Some("pattern") => PatternVariables::Pattern,
+                    _ => return Err(bad("split or pattern")),
+                }
+            }
             "generate_unbound_methods" => params.gateway.generate_unbound_methods = flag(value)?,
             "allow_delete_body" => params.gateway.allow_delete_body = flag(value)?,
             "grpc_api_configuration" => match value {

@@ -87,6 +87,12 @@ pub fn cases() -> Vec<Case> {
             params: "openapi_version=3.1,merge=apidocs",
         },
         Case {
+            name: "gateway_v2_pattern",
+            includes: gateway(),
+            files: vec![LIBRARY],
+            params: "pattern_variables=pattern",
+        },
+        Case {
             name: "unbound_v2_yaml",
             includes: gateway(),
             files: vec![LIBRARY],
