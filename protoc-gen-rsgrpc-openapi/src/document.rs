@@ -673,18 +673,33 @@ impl<'c> OperationBuilder<'_, 'c> {
                     format!("response {code:?} is not an HTTP status code or default"),
                 ));
             }
-            let value = self.option_response(response, &format!("{element}: response {code}"))?;
+            let existing = operation["responses"].get(code.as_str()).cloned();
+            let value = self.option_response(response, existing, &format!("{element}: response {code}"))?;
             operation["responses"][code.as_str()] = value;
         }
         schema::extensions(operation, &option.extensions, &element)
     }
 
-    fn option_response(&mut self, response: &Response, element: &str) -> Result<Value, CodegenError> {
-        let description = if response.description.is_empty() { "A response." } else { &response.description };
-        let Some(option) = &response.schema else { return Ok(json!({ "description": description })) };
-        let mut schema = Map::new();
-        self.schemas.apply_schema_option(&mut schema, option, element)?;
-        let mut value = self.body_response(description, Value::Object(schema));
+    /// A response from `openapiv2_operation`: over the generated one of the same code, if any, its
+    /// description and (when given) its schema replace theirs, so a "200" with a description alone keeps
+    /// the message schema.
+    fn option_response(
+        &mut self,
+        response: &Response,
+        existing: Option<Value>,
+        element: &str,
+    ) -> Result<Value, CodegenError> {
+        let mut value = existing.unwrap_or_else(|| json!({ "description": "A response." }));
+        if let Some(option) = &response.schema {
+            let mut schema = Map::new();
+            self.schemas.apply_schema_option(&mut schema, option, element)?;
+            let description = value["description"].clone();
+            value = self.body_response("", Value::Object(schema));
+            value["description"] = description;
+        }
+        if !response.description.is_empty() {
+            value["description"] = json!(response.description);
+        }
         if let Value::Object(map) = &mut value {
             schema::extensions(map, &response.extensions, element)?;
         }
