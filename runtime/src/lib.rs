@@ -19,6 +19,7 @@ pub mod client;
 pub mod codec;
 pub mod codegen;
 pub mod compression;
+mod credentials;
 pub mod gateway;
 pub mod health;
 pub mod interceptor;

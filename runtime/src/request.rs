@@ -15,7 +15,7 @@ pub struct Request<T> {
     deadline: Option<Instant>,
     peer: Option<SocketAddr>,
     certificates: Option<Arc<[Vec<u8>]>>,
-    credentials: Option<crate::client::Credentials>,
+    credentials: Option<crate::credentials::Credentials>,
     compression: Option<crate::compression::Encoding>,
     extensions: http::Extensions,
     wait_for_ready: Option<bool>,
@@ -50,7 +50,7 @@ impl<T> Request<T> {
     }
 
     /// Values attached to the request in this process (never sent): on the server, what interceptors found
-    /// out for the handler, such as the caller's identity from [`auth_fn`](crate::interceptor::auth_fn).
+    /// out for the handler, such as the caller's identity from `rsgrpc::interceptor::auth_fn`.
     pub fn extensions(&self) -> &http::Extensions {
         &self.extensions
     }
@@ -171,12 +171,14 @@ impl<T> Request<T> {
     }
 
     /// The request with credentials for this call only (replacing the channel's).
-    pub fn with_credentials(mut self, credentials: crate::client::Credentials) -> Self {
+    pub fn with_credentials(mut self, credentials: crate::credentials::Credentials) -> Self {
         self.credentials = Some(credentials);
         self
     }
 
-    pub(crate) fn into_client_parts(self) -> (MetadataMap, T, Option<Instant>, Option<crate::client::Credentials>) {
+    pub(crate) fn into_client_parts(
+        self,
+    ) -> (MetadataMap, T, Option<Instant>, Option<crate::credentials::Credentials>) {
         (self.metadata, self.message, self.deadline, self.credentials)
     }
 
@@ -185,18 +187,20 @@ impl<T> Request<T> {
         (self.metadata, self.message, self.deadline)
     }
 
+    /// A request as a server received it, from `peer` with TLS `certificates`, if any.
     pub(crate) fn from_server(
         message: T,
         metadata: MetadataMap,
         deadline: Option<Instant>,
-        peer: crate::server::Peer,
+        peer: Option<SocketAddr>,
+        certificates: Option<Arc<[Vec<u8>]>>,
     ) -> Self {
         Request {
             message,
             metadata,
             deadline,
-            peer: peer.addr,
-            certificates: peer.certificates,
+            peer,
+            certificates,
             credentials: None,
             compression: None,
             extensions: http::Extensions::new(),

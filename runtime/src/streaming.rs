@@ -72,9 +72,15 @@ impl<T: Message + Default> Streaming<T> {
     }
 
     /// The response stream of a client call, from the moment the request headers were sent.
-    pub(crate) fn client(opened: crate::client::Opened, max_receive: usize, deadline: Option<Instant>) -> Self {
-        let mut stream = Streaming::with_state(State::Headers(opened.response), max_receive, deadline);
-        stream._active = Some(opened.active);
+    /// `active` counts the call as open on its connection while the stream lives.
+    pub(crate) fn client(
+        response: h2::client::ResponseFuture,
+        active: crate::keepalive::ActiveCall,
+        max_receive: usize,
+        deadline: Option<Instant>,
+    ) -> Self {
+        let mut stream = Streaming::with_state(State::Headers(response), max_receive, deadline);
+        stream._active = Some(active);
         stream
     }
 

@@ -89,7 +89,7 @@ pub(crate) async fn run<Res: Message + Default>(
     stream_deadline: Option<Instant>,
 ) -> Result<Ongoing<Res>, Failed> {
     let (opened, mut send) = open(channel, setup, previous).await.map_err(Failed::uncommitted)?;
-    let mut responses = Streaming::<Res>::client(opened, setup.max_receive, stream_deadline);
+    let mut responses = Streaming::<Res>::client(opened.response, opened.active, setup.max_receive, stream_deadline);
     let mut send_error = None;
     let mut cursor = 0;
     let mut sending = true;

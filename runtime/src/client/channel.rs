@@ -12,89 +12,16 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::balancer::{self, Picker};
+use super::config::{ChannelConfig, ConnectBackoff, TlsSetup};
 use super::resolver::{self, Address, Refresh, Resolution, Resolver};
 use super::retry::Throttle;
 use super::service_config::{LoadBalancing, ServiceConfig};
-use super::subchannel::{ConnectBackoff, Shared};
+use super::subchannel::Shared;
 use super::target::TargetUri;
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
 use crate::keepalive::CallCount;
 use crate::status::Status;
 use crate::wire;
-
-/// Settings of a channel.
-#[derive(Debug, Clone)]
-pub(crate) struct ChannelConfig {
-    pub(crate) connect_timeout: Duration,
-    pub(crate) max_receive_message_size: usize,
-    pub(crate) max_send_message_size: usize,
-    pub(crate) user_agent: http::HeaderValue,
-    pub(crate) initial_stream_window_size: Option<u32>,
-    pub(crate) initial_connection_window_size: Option<u32>,
-    /// The largest response header list (or trailers) accepted from a server.
-    pub(crate) max_header_list_size: u32,
-    pub(crate) tls: Option<TlsSetup>,
-    pub(crate) credentials: Option<super::Credentials>,
-    pub(crate) keepalive: Option<crate::keepalive::Keepalive>,
-    pub(crate) keepalive_permit_without_calls: bool,
-    pub(crate) send_compressed: Option<crate::compression::Encoding>,
-    /// `None` when there are none, so calls skip them without a look.
-    pub(crate) interceptors: Option<Arc<Interceptors>>,
-    pub(crate) backoff: ConnectBackoff,
-    /// The policy when the service config names none.
-    pub(crate) load_balancing: LoadBalancing,
-    /// The service config when the resolver gives none.
-    pub(crate) service_config: Option<Arc<ServiceConfig>>,
-    /// Whether the service config's retry and hedging policies apply.
-    pub(crate) retries: bool,
-    /// How many bytes of a streaming call's messages are kept for replay by a retry.
-    pub(crate) retry_buffer: usize,
-}
-
-/// A client TLS configuration, ready for connections to one target.
-#[derive(Debug, Clone)]
-pub(crate) struct TlsSetup {
-    config: Arc<rustls::ClientConfig>,
-    server_name: rustls::pki_types::ServerName<'static>,
-}
-
-impl Default for ChannelConfig {
-    fn default() -> Self {
-        ChannelConfig {
-            connect_timeout: Duration::from_secs(20),
-            max_receive_message_size: wire::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
-            max_send_message_size: wire::DEFAULT_MAX_SEND_MESSAGE_SIZE,
-            user_agent: http::HeaderValue::from_static(wire::USER_AGENT),
-            initial_stream_window_size: Some(wire::DEFAULT_STREAM_WINDOW_SIZE),
-            initial_connection_window_size: Some(wire::DEFAULT_CONNECTION_WINDOW_SIZE),
-            max_header_list_size: wire::DEFAULT_MAX_HEADER_LIST_SIZE,
-            tls: None,
-            credentials: None,
-            keepalive: None,
-            keepalive_permit_without_calls: false,
-            send_compressed: None,
-            interceptors: None,
-            backoff: ConnectBackoff::default(),
-            load_balancing: LoadBalancing::PickFirst,
-            service_config: None,
-            retries: true,
-            retry_buffer: DEFAULT_RETRY_BUFFER,
-        }
-    }
-}
-
-/// gRPC's default per-call retry buffer.
-const DEFAULT_RETRY_BUFFER: usize = 256 << 10;
-
-impl TlsSetup {
-    /// The TLS handshake over `io`.
-    pub(crate) async fn connect<IO>(&self, io: IO) -> std::io::Result<tokio_rustls::client::TlsStream<IO>>
-    where
-        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    {
-        tokio_rustls::TlsConnector::from(self.config.clone()).connect(self.server_name.clone(), io).await
-    }
-}
 
 /// Builds a [`Channel`].
 #[derive(Debug, Clone)]

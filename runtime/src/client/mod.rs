@@ -7,7 +7,7 @@ mod balancer;
 mod call;
 mod cancel;
 mod channel;
-mod credentials;
+mod config;
 mod replay;
 mod request_queue;
 pub mod resolver;
@@ -23,16 +23,14 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use prost::Message;
 
+pub use crate::credentials::{CallCredentials, CallInfo, Credentials, MetadataFuture};
 pub use cancel::{cancellable, Canceller};
 pub use channel::{Channel, ChannelBuilder};
-pub use credentials::{CallCredentials, CallInfo, Credentials, MetadataFuture};
+pub use config::ConnectBackoff;
 pub use resolver::{register_resolver, Address, Refresh, Resolution, Resolutions, Resolver};
 pub use sender::Sender;
 pub use service_config::{LoadBalancing, ServiceConfig, ServiceConfigError};
-pub use subchannel::ConnectBackoff;
 pub use target::TargetUri;
-
-pub(crate) use attempt::Opened;
 
 use crate::codec;
 use crate::interceptor::{run, Interceptors, MessageStream, MethodInfo, MethodKind};
@@ -294,7 +292,7 @@ impl Client {
         }
         let (opened, send) = within(setup.deadline, attempt::open(&self.channel, &setup, 0)).await?;
         let sender = Sender::direct(send, setup.max_send, setup.encoding, setup.deadline);
-        Ok((sender, Streaming::client(opened, setup.max_receive, setup.deadline)))
+        Ok((sender, Streaming::client(opened.response, opened.active, setup.max_receive, setup.deadline)))
     }
 
     /// A bidirectional call under a retry or hedging policy: the caller's messages go through a queue to a

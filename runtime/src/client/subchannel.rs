@@ -3,53 +3,15 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::channel::ChannelConfig;
+use super::config::{ChannelConfig, MAX_WAIT};
 use super::resolver::{Address, Refresh};
 use crate::keepalive::CallCount;
 use crate::status::Status;
-
-/// gRPC's connection backoff parameters (grpc-go's `backoff.Config`): after the n-th failed attempt in a
-/// row, the next waits `base_delay * multiplier^(n-1)`, capped at `max_delay`, randomized by ± `jitter`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ConnectBackoff {
-    /// The wait after the first failure (default 1 s).
-    pub base_delay: Duration,
-    /// Growth per failure (default 1.6).
-    pub multiplier: f64,
-    /// Randomization as a fraction of the wait (default 0.2).
-    pub jitter: f64,
-    /// The longest wait (default 120 s).
-    pub max_delay: Duration,
-}
-
-impl Default for ConnectBackoff {
-    fn default() -> Self {
-        ConnectBackoff {
-            base_delay: Duration::from_secs(1),
-            multiplier: 1.6,
-            jitter: 0.2,
-            max_delay: Duration::from_secs(120),
-        }
-    }
-}
-
-/// The longest any wait here may be (larger settings are clamped, never a panic).
-const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
-
-impl ConnectBackoff {
-    /// The wait after `failures` failed attempts in a row.
-    pub(crate) fn delay(&self, failures: u32) -> Duration {
-        let growth = self.multiplier.powi(failures.saturating_sub(1).min(64) as i32);
-        let seconds = (self.base_delay.as_secs_f64() * growth).min(self.max_delay.as_secs_f64());
-        let jitter = 1.0 + self.jitter * (2.0 * crate::client::random_unit() - 1.0);
-        Duration::try_from_secs_f64((seconds * jitter).max(0.0)).unwrap_or(MAX_WAIT).min(MAX_WAIT)
-    }
-}
 
 /// What subchannels share with their channel.
 #[derive(Debug)]
@@ -321,20 +283,5 @@ impl Subchannel {
 impl std::fmt::Debug for Subchannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subchannel").field("address", &self.address).finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_with_jitter_and_caps() {
-        let backoff = ConnectBackoff::default();
-        let first = backoff.delay(1).as_secs_f64();
-        assert!((0.8..=1.2).contains(&first), "{first}");
-        let third = backoff.delay(3).as_secs_f64();
-        assert!((2.56 * 0.8..=2.56 * 1.2).contains(&third), "{third}");
-        assert!(backoff.delay(100).as_secs_f64() <= 144.0);
     }
 }

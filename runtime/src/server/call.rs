@@ -89,7 +89,8 @@ impl ServerCall {
         self,
     ) -> (Request<Streaming<Req>>, h2::server::SendResponse<Bytes>, CallLimits, Option<Instant>) {
         let stream = Streaming::server(self.body, self.limits.max_receive, self.limits.request_encoding, self.budget);
-        let mut request = Request::from_server(stream, self.metadata, self.deadline, self.peer);
+        let mut request =
+            Request::from_server(stream, self.metadata, self.deadline, self.peer.addr, self.peer.certificates);
         request.set_received_compression(self.limits.request_encoding);
         (request, self.respond, self.limits, self.deadline)
     }

@@ -183,7 +183,7 @@ async fn connect_in_order(subchannels: &[Arc<Subchannel>]) -> Pick {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::channel::ChannelConfig;
+    use crate::client::config::ChannelConfig;
 
     fn shared() -> Arc<Shared> {
         let (changed, _) = tokio::sync::watch::channel(0);
