@@ -252,33 +252,13 @@ fn fill_update_mask(json: &mut Value, params: &Value, mask: UpdateMask, body_fie
     if params.get(mask.field).is_some() {
         return;
     }
-    // Keys may be JSON (`pageCount`) or proto names (`page_count`); a mask's JSON form is camelCase.
+    // Keys may be JSON (`pageCount`) or proto names (`page_count`); a mask's JSON form is camelCase. A key
+    // that is neither stays as it is (the backend says what is wrong with it).
     fn camel(key: &str) -> String {
-        let mut out = String::with_capacity(key.len());
-        let mut upper = false;
-        for c in key.chars() {
-            match c {
-                '_' => upper = true,
-                c if upper => {
-                    out.push(c.to_ascii_uppercase());
-                    upper = false;
-                }
-                c => out.push(c),
-            }
-        }
-        out
+        crate::json::camel_path(key).unwrap_or_else(|| key.to_owned())
     }
     fn snake(path: &str) -> String {
-        let mut out = String::with_capacity(path.len() + 4);
-        for c in path.chars() {
-            if c.is_ascii_uppercase() {
-                out.push('_');
-                out.push(c.to_ascii_lowercase());
-            } else {
-                out.push(c);
-            }
-        }
-        out
+        crate::json::snake_path(path).unwrap_or_else(|| path.to_owned())
     }
     fn paths(object: &serde_json::Map<String, Value>, prefix: &str, messages: &[&str], out: &mut Vec<String>) {
         for (key, value) in object {

@@ -9,6 +9,8 @@ mod read;
 mod registry;
 mod time;
 mod well_known;
+#[cfg_attr(not(feature = "gateway"), allow(unused_imports))]
+pub(crate) use well_known::{camel_path, snake_path};
 mod writer;
 
 use std::fmt;

@@ -86,8 +86,9 @@ impl JsonMessage for Duration {
     }
 }
 
-/// `foo_bar.baz` -> `fooBar.baz`; `None` if the path would not read back the same.
-fn camel_path(path: &str) -> Option<String> {
+/// A field mask path's JSON form: `foo_bar.baz` -> `fooBar.baz`; `None` if the path would not read back
+/// the same. The one place the field-mask casing lives (the gateway's update masks use it too).
+pub(crate) fn camel_path(path: &str) -> Option<String> {
     let mut out = String::with_capacity(path.len());
     let mut upper = false;
     for c in path.chars() {
@@ -114,8 +115,9 @@ fn camel_path(path: &str) -> Option<String> {
     (!upper).then_some(out)
 }
 
-/// `fooBar.baz` -> `foo_bar.baz`; `None` for characters a JSON field mask may not hold.
-fn snake_path(path: &str) -> Option<String> {
+/// A JSON field mask path's proto form: `fooBar.baz` -> `foo_bar.baz`; `None` for characters a JSON field
+/// mask may not hold.
+pub(crate) fn snake_path(path: &str) -> Option<String> {
     let mut out = String::with_capacity(path.len() + 4);
     for c in path.chars() {
         if c == '_' {
