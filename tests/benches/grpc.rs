@@ -7,6 +7,11 @@
 //! runtime; the load generator runs pinned to CPU 1. For each payload size and connections x streams, the two
 //! servers alternate for N runs; the table gives medians of requests/s, server CPU time per request (from
 //! /proc/<pid>/stat), p50/p99 latency and peak RSS, and the rsgrpc/tonic ratios.
+//!
+//! `-- --instructions [--calls M]` instead counts the instructions a server spends per small unary call,
+//! under `valgrind --tool=callgrind` (repeatable, unlike time on a shared machine): each server serves N and
+//! then N + M calls in two runs (one connection, one call at a time), and the difference over M is per call,
+//! with start-up and shutdown cancelled out.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -27,7 +32,16 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     match args.first().map(String::as_str) {
         Some("server") => serve(&args[1]),
+        Some("server-until-eof") => {
+            // Exits when its standard input closes, so that callgrind writes its counts.
+            std::thread::spawn(|| {
+                let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+                std::process::exit(0);
+            });
+            serve(&args[1])
+        }
         Some("load") => load(&args[1..]),
+        Some("load-count") => load(&args[1..]),
         _ => drive(&args),
     }
 }
@@ -110,10 +124,13 @@ fn tokio_stream_from(
 
 // --------------------------------------------------------------------------------------- load generator
 
-/// `load PORT CONNECTIONS STREAMS SIZE SECONDS`: prints `requests errors p50_us p99_us seconds`.
+/// `load PORT CONNECTIONS STREAMS SIZE SECONDS [CALLS]`: prints `requests errors p50_us p99_us seconds`.
+/// With CALLS, stops after that many calls (or the seconds, whichever comes first).
 fn load(args: &[String]) {
     let number = |i: usize| args[i].parse::<u64>().expect("numeric argument");
     let (port, connections, streams, size, seconds) = (number(0), number(1), number(2), number(3), number(4));
+    let calls = args.get(5).map_or(u64::MAX, |_| number(5));
+    let budget = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(calls));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     let (requests, errors, mut latencies, elapsed) = runtime.block_on(async move {
         let body = request_body(size as usize);
@@ -130,7 +147,8 @@ fn load(args: &[String]) {
                 let _ = connection.await;
             });
             for _ in 0..streams {
-                tasks.push(tokio::spawn(call_loop(send.clone(), body.clone(), port as u16, deadline)));
+                let budget = budget.clone();
+                tasks.push(tokio::spawn(call_loop(send.clone(), body.clone(), port as u16, deadline, budget)));
             }
         }
         let (mut requests, mut errors, mut latencies) = (0u64, 0u64, Vec::new());
@@ -158,10 +176,13 @@ async fn call_loop(
     body: Bytes,
     port: u16,
     deadline: Instant,
+    budget: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) -> (u64, u64, Vec<u64>) {
+    use std::sync::atomic::Ordering;
     let (mut ok, mut failed, mut times) = (0, 0, Vec::new());
     let uri: http::Uri = format!("http://127.0.0.1:{port}{PATH}").parse().expect("uri");
-    while Instant::now() < deadline {
+    let take = || budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(1)).is_ok();
+    while Instant::now() < deadline && take() {
         let started = Instant::now();
         let request = http::Request::post(uri.clone())
             .header("content-type", "application/grpc")
@@ -308,6 +329,9 @@ fn drive(args: &[String]) {
             .map_or(default, |v| v.parse().expect("number"))
     };
     let (runs, seconds) = (option("--runs", 3), option("--seconds", 3));
+    if args.iter().any(|a| a == "--instructions") {
+        return instructions(option("--calls", 2000));
+    }
     let sizes = [("small (16 B)", 16usize), ("64 KiB", 64 << 10), ("256 KiB", 256 << 10)];
     let shapes = [(1u32, 1u32), (10, 10), (50, 20)];
     println!("{runs} alternating runs of {seconds} s per server and case; medians. Server on CPU 0, load on CPU 1.\n");
@@ -351,4 +375,65 @@ fn drive(args: &[String]) {
             ours.peak_rss_mib / theirs.peak_rss_mib
         );
     }
+}
+
+// ------------------------------------------------------------------------------------ instruction counts
+
+/// The instructions `implementation`'s server executes while serving `calls` small unary calls (and
+/// starting and stopping), counted by callgrind.
+fn server_instructions(implementation: &str, calls: u64) -> u64 {
+    let exe = std::env::current_exe().expect("own executable");
+    let out =
+        std::env::temp_dir().join(format!("rsgrpc-bench-callgrind-{}-{implementation}-{calls}", std::process::id()));
+    let mut child = Command::new("valgrind")
+        .args(["--tool=callgrind", "--quiet"])
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(exe)
+        .args(["server-until-eof", implementation])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("valgrind runs the server (is valgrind installed?)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("port line");
+    let port: u16 = line.trim().parse().expect("port");
+    let exe = std::env::current_exe().expect("own executable");
+    let output = Command::new(exe)
+        .arg("load-count")
+        .args([port.to_string(), "1".into(), "1".into(), "16".into(), "600".into(), calls.to_string()])
+        .output()
+        .expect("load generator runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let served: u64 = text.split_whitespace().next().and_then(|v| v.parse().ok()).expect("load output");
+    assert_eq!(served, calls, "every call succeeded: {text}");
+    drop(child.stdin.take());
+    let status = child.wait().expect("server exits");
+    assert!(status.success(), "the server under valgrind exited with {status}");
+    let counts = std::fs::read_to_string(&out).expect("callgrind output");
+    let _ = std::fs::remove_file(&out);
+    counts
+        .lines()
+        .find_map(|line| line.strip_prefix("summary:").or_else(|| line.strip_prefix("totals:")))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("callgrind's total")
+}
+
+fn instructions(extra: u64) {
+    let base = 500;
+    println!(
+        "Server instructions per small unary call (callgrind; {base} and {} calls, the difference / {extra}):\n",
+        base + extra
+    );
+    println!("| server | instructions per call |");
+    println!("|---|---:|");
+    let mut per_call = Vec::new();
+    for implementation in ["rsgrpc", "tonic"] {
+        let few = server_instructions(implementation, base);
+        let many = server_instructions(implementation, base + extra);
+        let value = many.saturating_sub(few) / extra;
+        println!("| {implementation} | {value} |");
+        per_call.push(value);
+    }
+    println!("\nrsgrpc / tonic: {:.2}", per_call[0] as f64 / per_call[1] as f64);
 }
