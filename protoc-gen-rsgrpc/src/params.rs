@@ -57,7 +57,8 @@ pub struct Options {
     /// reflection.
     pub file_descriptor_set: bool,
     /// Whether the embedded descriptor set keeps `source_code_info` (comments and spans, which reflection
-    /// clients such as grpcurl show); off by default, as it is most of a descriptor's bytes.
+    /// clients such as grpcurl show); off by default, as it is most of a descriptor's bytes. The protoc and
+    /// embedded-parser routes then embed different bytes: each parser records its spans in its own order.
     pub descriptor_source_info: bool,
     /// Whether to generate gRPC clients.
     pub client: bool,
