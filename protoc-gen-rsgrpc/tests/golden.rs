@@ -43,11 +43,8 @@ runtime_crate=crate::rt";
 fn cases() -> Vec<Case> {
     let golden = workspace().join("testdata/golden");
     let (_, wkt_include) = protoc();
-    let wkt_files = ["any", "api", "descriptor", "duration", "empty", "field_mask", "source_context", "struct"]
-        .iter()
-        .chain(&["timestamp", "type", "wrappers"])
-        .map(|name| format!("google/protobuf/{name}.proto"))
-        .collect();
+    // The files whose descriptors other packages reference in the runtime's constant, rather than embed.
+    let wkt_files = rsgrpc_codegen::descriptors::RUNTIME_WELL_KNOWN_FILES.map(String::from).to_vec();
     vec![
         Case {
             name: "default",
