@@ -255,10 +255,10 @@ fn fill_update_mask(json: &mut Value, params: &Value, mask: UpdateMask, body_fie
     // Keys may be JSON (`pageCount`) or proto names (`page_count`); a mask's JSON form is camelCase. A key
     // that is neither stays as it is (the backend says what is wrong with it).
     fn camel(key: &str) -> String {
-        crate::json::camel_path(key).unwrap_or_else(|| key.to_owned())
+        crate::well_known::camel_path(key).unwrap_or_else(|| key.to_owned())
     }
     fn snake(path: &str) -> String {
-        crate::json::snake_path(path).unwrap_or_else(|| path.to_owned())
+        crate::well_known::snake_path(path).unwrap_or_else(|| path.to_owned())
     }
     fn paths(object: &serde_json::Map<String, Value>, prefix: &str, messages: &[&str], out: &mut Vec<String>) {
         for (key, value) in object {

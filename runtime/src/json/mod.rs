@@ -5,13 +5,10 @@
 //! text into the message (serde_json with generated visitors), without an intermediate JSON tree, except
 //! inside `Any`, whose `@type` may come after the fields it describes.
 
-mod read;
+pub(crate) mod read;
 mod registry;
-mod time;
-mod well_known;
-#[cfg_attr(not(feature = "gateway"), allow(unused_imports))]
-pub(crate) use well_known::{camel_path, snake_path};
-mod writer;
+pub(crate) mod time;
+pub(crate) mod writer;
 
 use std::fmt;
 use std::sync::Arc;

@@ -53,18 +53,12 @@ impl TypeRegistry {
         TypeRegistry::default()
     }
 
-    /// A registry with the well-known types.
-    pub fn with_well_known() -> Self {
-        let mut registry = TypeRegistry::new();
-        super::well_known::register_all(&mut registry);
-        registry
-    }
-
     /// Adds a message type.
     pub fn register<M: JsonMessage + Message + Name + Default>(&mut self) {
         self.insert::<M>(false);
     }
 
+    /// Adds a message type; `special` for the well-known types whose JSON form is not an object.
     pub(crate) fn insert<M: JsonMessage + Message + Name + Default>(&mut self, special: bool) {
         self.types.insert(M::full_name(), AnyType { write: write_as::<M>, read: read_as::<M>, special });
     }
@@ -78,7 +72,8 @@ impl TypeRegistry {
 
 fn global() -> &'static RwLock<Arc<TypeRegistry>> {
     static GLOBAL: OnceLock<RwLock<Arc<TypeRegistry>>> = OnceLock::new();
-    GLOBAL.get_or_init(|| RwLock::new(Arc::new(TypeRegistry::with_well_known())))
+    // The well-known types need no entry: an `Any` finds them whatever the registry.
+    GLOBAL.get_or_init(|| RwLock::new(Arc::new(TypeRegistry::new())))
 }
 
 /// The process-wide registry (the well-known types and whatever was [`register`]ed), used when the options

@@ -256,3 +256,30 @@ impl v1alpha::server_reflection_server::ServerReflection for ReflectionService {
         Ok(Response::new(self.answers(request.into_inner())))
     }
 }
+
+impl crate::server::ServerBuilder {
+    /// Also serves gRPC reflection (`grpc.reflection.v1` and `v1alpha`) describing every registered service,
+    /// from the descriptors generated code embeds, so grpcurl and friends can list and call them.
+    pub fn with_reflection(self) -> Self {
+        self.at_build(install)
+    }
+}
+
+/// Adds the reflection services to `router`, describing every service in it, themselves included.
+fn install(router: &mut crate::server::Router) {
+    let mut index = DescriptorIndex::default();
+    let own = [
+        (v1::server_reflection_server::SERVICE_NAME, v1::FILE_DESCRIPTOR_SET),
+        (v1alpha::server_reflection_server::SERVICE_NAME, v1alpha::FILE_DESCRIPTOR_SET),
+    ];
+    let registered = router.services().map(|service| (service.name(), service.file_descriptor_set()));
+    for (name, descriptors) in registered.chain(own) {
+        index.add_service_name(name);
+        if let Err(error) = index.add_file_descriptor_set(descriptors) {
+            tracing::warn!(service = name, %error, "the service's embedded descriptors do not decode; reflection omits them");
+        }
+    }
+    let reflection = ReflectionService::new(index);
+    router.add(Arc::new(reflection.v1()));
+    router.add(Arc::new(reflection.v1alpha()));
+}

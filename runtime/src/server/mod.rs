@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 
 use call::CallLimits;
 pub use call::{client_streaming, server_streaming, streaming, unary, BoxStream, ServerCall};
-use router::Router;
+pub(crate) use router::Router;
 
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
 use crate::wire;
@@ -163,7 +163,8 @@ impl Shared {
 pub struct ServerBuilder {
     router: Router,
     config: ServerConfig,
-    reflection: bool,
+    /// What runs on the services at build time.
+    at_build: Vec<fn(&mut Router)>,
     interceptors: Interceptors,
 }
 
@@ -324,39 +325,20 @@ impl ServerBuilder {
         self
     }
 
-    /// Also serves gRPC reflection (`grpc.reflection.v1` and `v1alpha`) describing every registered service,
-    /// from the descriptors generated code embeds, so grpcurl and friends can list and call them.
-    pub fn with_reflection(mut self) -> Self {
-        self.reflection = true;
+    /// Runs `hook` on the services when the server is built, after every service was added (the reflection
+    /// service, which describes them all, is added this way).
+    pub(crate) fn at_build(mut self, hook: fn(&mut Router)) -> Self {
+        self.at_build.push(hook);
         self
     }
 
     /// The server.
     pub fn build(mut self) -> Server {
-        if self.reflection {
-            self.add_reflection();
+        for hook in std::mem::take(&mut self.at_build) {
+            hook(&mut self.router);
         }
         let interceptors = (!self.interceptors.is_empty()).then(|| Arc::new(self.interceptors));
         Server { shared: Arc::new(Shared { router: self.router, config: self.config, interceptors }) }
-    }
-
-    fn add_reflection(&mut self) {
-        use crate::reflection::{v1, v1alpha, DescriptorIndex, ReflectionService};
-        let mut index = DescriptorIndex::default();
-        let own = [
-            (v1::server_reflection_server::SERVICE_NAME, v1::FILE_DESCRIPTOR_SET),
-            (v1alpha::server_reflection_server::SERVICE_NAME, v1alpha::FILE_DESCRIPTOR_SET),
-        ];
-        let registered = self.router.services().map(|service| (service.name(), service.file_descriptor_set()));
-        for (name, descriptors) in registered.chain(own) {
-            index.add_service_name(name);
-            if let Err(error) = index.add_file_descriptor_set(descriptors) {
-                tracing::warn!(service = name, %error, "the service's embedded descriptors do not decode; reflection omits them");
-            }
-        }
-        let reflection = ReflectionService::new(index);
-        self.router.add(Arc::new(reflection.v1()));
-        self.router.add(Arc::new(reflection.v1alpha()));
     }
 }
 

@@ -8,6 +8,10 @@
 include!("google.protobuf.rs");
 
 mod any;
+mod json;
 mod time;
+
+#[cfg_attr(not(feature = "gateway"), allow(unused_imports))]
+pub(crate) use json::{camel_path, snake_path};
 
 pub use time::TimeError;

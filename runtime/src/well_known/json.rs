@@ -1,21 +1,38 @@
-//! The well-known types whose JSON form is not an object of their fields: Timestamp, Duration, FieldMask,
-//! Struct, Value, ListValue, the wrappers and Any. (The other well-known types are generated like any
-//! message; the generator leaves these to this module.)
+//! The proto3 JSON forms of the well-known types whose JSON form is not an object of their fields:
+//! Timestamp, Duration, FieldMask, Struct, Value, ListValue, the wrappers and Any. (The other well-known
+//! types are generated like any message; the generator leaves these to this module.) They live with the
+//! types, on the JSON machinery of [`crate::json`], which knows nothing of them; an `Any` finds them here
+//! whatever registry it is given.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::read::{Bool, Bytes, Double, Float, Int32, Int64, ReadKind, Str, Uint32, Uint64};
-use super::time::{format_duration, format_timestamp, parse_duration, parse_timestamp};
-use super::{JsonMessage, JsonWriter, ReadContext, TypeRegistry};
+use crate::json::read::{Bool, Bytes, Double, Float, Int32, Int64, ReadKind, Str, Uint32, Uint64};
+use crate::json::time::{format_duration, format_timestamp, parse_duration, parse_timestamp};
+use crate::json::{JsonMessage, JsonWriter, ReadContext, TypeRegistry};
 use crate::well_known::{
     value, Any, BoolValue, BytesValue, DoubleValue, Duration, FieldMask, FloatValue, Int32Value, Int64Value, ListValue,
     StringValue, Struct, Timestamp, UInt32Value, UInt64Value, Value,
 };
 
-pub(crate) fn register_all(registry: &mut TypeRegistry) {
+impl TypeRegistry {
+    /// A registry with the well-known types (an `Any` finds them in any registry; this one lists them too).
+    pub fn with_well_known() -> Self {
+        let mut registry = TypeRegistry::new();
+        register_all(&mut registry);
+        registry
+    }
+}
+
+/// The well-known types, for an `Any` whose registry does not have the one it holds.
+fn well_known_types() -> &'static TypeRegistry {
+    static TYPES: std::sync::OnceLock<TypeRegistry> = std::sync::OnceLock::new();
+    TYPES.get_or_init(TypeRegistry::with_well_known)
+}
+
+fn register_all(registry: &mut TypeRegistry) {
     registry.insert::<Timestamp>(true);
     registry.insert::<Duration>(true);
     registry.insert::<FieldMask>(true);
@@ -359,16 +376,16 @@ impl JsonMessage for Any {
         let registry = match &writer.options().registry {
             Some(registry) => registry.clone(),
             None => {
-                registry = super::global_registry();
+                registry = crate::json::global_registry();
                 registry
             }
         };
-        let Some(entry) = registry.get(&self.type_url) else {
+        let Some(entry) = registry.get(&self.type_url).or_else(|| well_known_types().get(&self.type_url)) else {
             writer.fail(format!("Any holds {:?}, which is not in the type registry", self.type_url));
             return writer.null();
         };
-        if writer.depth() >= super::writer::MAX_DEPTH {
-            writer.fail(format!("Any values nested more than {} levels deep", super::writer::MAX_DEPTH));
+        if writer.depth() >= crate::json::writer::MAX_DEPTH {
+            writer.fail(format!("Any values nested more than {} levels deep", crate::json::writer::MAX_DEPTH));
             return writer.null();
         }
         // The inner message's JSON, written with the same options, then merged with "@type".
@@ -411,6 +428,7 @@ impl JsonMessage for Any {
         let entry = ctx
             .registry
             .get(&type_url)
+            .or_else(|| well_known_types().get(&type_url))
             .ok_or_else(|| custom(format!("Any holds {type_url:?}, which is not in the type registry")))?;
         let inner = if entry.special {
             if object.len() != 1 {
@@ -445,7 +463,7 @@ mod tests {
             assert_eq!((any.type_url.as_str(), any.value.len()), (url, 0), "{text}");
         }
         let any = Any { type_url: url.into(), ..Default::default() };
-        assert_eq!(super::super::to_json(&any).unwrap(), format!(r#"{{"@type":"{url}"}}"#));
+        assert_eq!(crate::json::to_json(&any).unwrap(), format!(r#"{{"@type":"{url}"}}"#));
     }
 
     #[test]
