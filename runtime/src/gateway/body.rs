@@ -12,8 +12,7 @@ use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
-use super::route::ResponseField;
-use super::server::Options;
+use super::options::{Options, ResponseField};
 use super::{errors, headers};
 use crate::json::{to_json_with, JsonMessage, JsonOptions};
 use crate::metadata::MetadataMap;

@@ -17,6 +17,8 @@ mod headers;
 #[cfg(feature = "gateway")]
 mod input;
 #[cfg(feature = "gateway")]
+mod options;
+#[cfg(feature = "gateway")]
 mod route;
 #[cfg(feature = "gateway")]
 mod server;
@@ -33,9 +35,9 @@ pub(crate) use fields::request_json;
 #[cfg(feature = "gateway")]
 pub use headers::HeaderMatcher;
 #[cfg(feature = "gateway")]
-pub use route::{
-    bidi_proxy, client_streaming_proxy, BodyMessages, ProxyResponses, ResponseField, Route, RouteSpec, UpdateMask,
-};
+pub use options::ResponseField;
+#[cfg(feature = "gateway")]
+pub use route::{bidi_proxy, client_streaming_proxy, BodyMessages, ProxyResponses, Route, RouteSpec, UpdateMask};
 #[cfg(feature = "gateway")]
 pub use server::{
     Gateway, GatewayBuilder, GatewayError, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT,

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::body::{self, GatewayBody};
 use super::fields::{request_json, BodyRule, FieldSpec};
-use super::server::Options;
+use super::options::{Options, ResponseField};
 use super::{errors, headers};
 use crate::interceptor::{run, Interceptors, MessageStream, MethodInfo, MethodKind};
 use crate::json::{from_json_with, JsonMessage};
@@ -23,15 +23,6 @@ use crate::request::Request;
 use crate::response::Response;
 use crate::status::Status;
 use crate::streaming::Streaming;
-
-/// The response field a rule's `response_body` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResponseField {
-    /// Its proto name.
-    pub name: &'static str,
-    /// Its JSON name.
-    pub json_name: &'static str,
-}
 
 /// A PATCH's field mask, filled from the body when the query does not give it (grpc-gateway's PATCH
 /// feature): the request field, and the body's message fields whose keys it descends into.

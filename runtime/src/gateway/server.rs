@@ -12,8 +12,8 @@ use futures_util::StreamExt;
 use http_body_util::BodyExt;
 
 use super::body::{self, GatewayBody};
-use super::headers::HeaderMatcher;
 use super::input::ByteStream;
+use super::options::Options;
 use super::route::{error_response, Call, Handle, Input, Route};
 use super::template::PathTemplate;
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
@@ -26,31 +26,6 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 4 << 20;
 /// How long a client may take to send its request headers, and then its body, by default: a client that
 /// trickles bytes must not hold a connection and a task forever.
 pub const DEFAULT_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Settings routes share.
-pub(crate) struct Options {
-    pub(crate) max_body_size: usize,
-    /// How long a client may take to send its request headers, and its body.
-    pub(crate) read_timeout: std::time::Duration,
-    /// How long a graceful shutdown waits for requests in flight.
-    pub(crate) shutdown_grace_period: std::time::Duration,
-    pub(crate) read: JsonOptions,
-    pub(crate) write: JsonOptions,
-    pub(crate) header_matcher: Option<HeaderMatcher>,
-    pub(crate) health_path: Option<String>,
-    /// The gateway's interceptors; `None` when there are none, so calls skip them without a look.
-    pub(crate) interceptors: Option<Arc<Interceptors>>,
-    /// Whether the client's own `X-Forwarded-For` and `X-Forwarded-Host` are believed.
-    pub(crate) trust_forwarded: bool,
-    /// How long a connection may go without a request in flight before it is closed.
-    pub(crate) idle_timeout: std::time::Duration,
-    /// HTTP/2 keepalive: a PING after this long without frames from the client...
-    pub(crate) keepalive_interval: Option<std::time::Duration>,
-    /// ...which it must answer within this, or its connection is closed.
-    pub(crate) keepalive_timeout: std::time::Duration,
-    /// The most connections served at once; more are closed as they come.
-    pub(crate) max_connections: usize,
-}
 
 /// A route with its parsed template.
 struct Compiled {
