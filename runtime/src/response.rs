@@ -10,10 +10,22 @@ pub struct Response<T> {
     message: T,
     metadata: MetadataMap,
     trailers: MetadataMap,
-    /// The handler's choice of compression, overriding the server's (`Some(None)`: uncompressed).
-    compression: Option<Option<Encoding>>,
+    /// The handler's choice of compression, overriding the server's.
+    compression: Compression,
     /// Which messages of a compressed stream are compressed; all when `None`.
     per_message: Option<PerMessage>,
+}
+
+/// How a handler wants its response compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Compression {
+    /// As the server does by default (an encoding the client accepts, or none).
+    #[default]
+    ServerDefault,
+    /// Uncompressed, whatever the server's default.
+    Off,
+    /// With this encoding, if the client accepts it.
+    With(Encoding),
 }
 
 /// Decides by its index in the stream whether a message of a compressed response stream is compressed.
@@ -91,14 +103,14 @@ impl<T> Response<T> {
 
     /// A response from its parts.
     pub fn from_parts(metadata: MetadataMap, message: T, trailers: MetadataMap) -> Self {
-        Response { message, metadata, trailers, compression: None, per_message: None }
+        Response { message, metadata, trailers, compression: Compression::ServerDefault, per_message: None }
     }
 
     /// Server side: compresses this response's messages with `encoding` if the client accepts it, or sends
     /// them uncompressed with `None`, whatever the server's default (a response echoing already compressed
     /// data gains nothing from gzip).
     pub fn with_compression(mut self, encoding: Option<Encoding>) -> Self {
-        self.compression = Some(encoding);
+        self.compression = encoding.map_or(Compression::Off, Compression::With);
         self
     }
 
@@ -110,7 +122,7 @@ impl<T> Response<T> {
         self
     }
 
-    pub(crate) fn compression(&self) -> Option<Option<Encoding>> {
+    pub(crate) fn compression(&self) -> Compression {
         self.compression
     }
 

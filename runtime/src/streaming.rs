@@ -119,6 +119,16 @@ impl<T: Message + Default> Streaming<T> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await.transpose()
     }
 
+    /// The one message of a stream that must hold exactly one (a unary request, a unary or client-streaming
+    /// response); `none` and `many` are the errors when it holds none or more.
+    pub(crate) async fn single(&mut self, none: &'static str, many: &'static str) -> Result<T, Status> {
+        let message = self.message().await?.ok_or_else(|| Status::internal(none))?;
+        if self.message().await?.is_some() {
+            return Err(Status::internal(many));
+        }
+        Ok(message)
+    }
+
     /// Waits for the response headers (client side) and returns their metadata.
     pub async fn headers(&mut self) -> Result<&MetadataMap, Status> {
         std::future::poll_fn(|cx| self.poll_headers(cx)).await?;

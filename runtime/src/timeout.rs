@@ -1,6 +1,27 @@
-//! The `grpc-timeout` header: at most eight digits and a unit (`H`, `M`, `S`, `m`, `u`, `n`).
+//! Deadlines: the `grpc-timeout` header (at most eight digits and a unit: `H`, `M`, `S`, `m`, `u`, `n`) and
+//! running work within one.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::status::Status;
+
+/// Runs `work` until `deadline`, the one deadline wrapper of the client and the gateway. When the deadline
+/// passes first, `work` is dropped (which resets its stream) and the result is `expired()`; an answer that
+/// is ready only once the deadline passed is too late all the same (the timer alone would let it through:
+/// it polls the work first).
+pub(crate) async fn within<T>(
+    deadline: Option<Instant>,
+    work: impl Future<Output = Result<T, Status>>,
+    expired: fn() -> Status,
+) -> Result<T, Status> {
+    let Some(deadline) = deadline else { return work.await };
+    let result = tokio::time::timeout_at(deadline.into(), work).await;
+    if Instant::now() >= deadline {
+        return Err(expired());
+    }
+    result.unwrap_or_else(|_| Err(expired()))
+}
 
 /// The largest value the header can carry in one unit.
 const MAX_VALUE: u64 = 99_999_999;

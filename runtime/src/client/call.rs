@@ -132,16 +132,11 @@ impl CallSetup {
     }
 }
 
-/// Runs `work` within the deadline; when it passes, `work` is dropped (resetting its stream) and the call
-/// fails with `DEADLINE_EXCEEDED`.
+/// Runs `work` within the call's deadline; when it passes, `work` is dropped (resetting its stream) and the
+/// call fails with `DEADLINE_EXCEEDED`.
 pub(crate) async fn within<T>(
     deadline: Option<Instant>,
     work: impl Future<Output = Result<T, Status>>,
 ) -> Result<T, Status> {
-    match deadline {
-        None => work.await,
-        Some(deadline) => tokio::time::timeout_at(deadline.into(), work)
-            .await
-            .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
-    }
+    crate::timeout::within(deadline, work, || Status::deadline_exceeded("deadline exceeded")).await
 }

@@ -375,13 +375,12 @@ fn queued_source<Req: Message + 'static>(queued: Inbox, setup: &CallSetup) -> So
 
 /// Reads the one response message and the status of a unary or client-streaming call.
 async fn read_single<Res: Message + Default>(stream: &mut Streaming<Res>) -> Result<Response<Res>, Status> {
-    let message = stream.message().await?;
-    let Some(message) = message else {
-        return Err(Status::internal("the server ended the call with OK but sent no response message"));
-    };
-    if stream.message().await?.is_some() {
-        return Err(Status::internal("the server sent more than one response message to a unary call"));
-    }
+    let message = stream
+        .single(
+            "the server ended the call with OK but sent no response message",
+            "the server sent more than one response message to a unary call",
+        )
+        .await?;
     Ok(Response::from_parts(stream.take_headers(), message, stream.take_trailers()))
 }
 

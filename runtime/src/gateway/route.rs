@@ -289,17 +289,10 @@ fn parse_body(body: &[u8]) -> Result<Value, Status> {
         .map_err(|e| Status::invalid_argument(format!("the request body is not valid JSON: {e}")))
 }
 
-/// Runs the service's future within the request's deadline (`Grpc-Timeout`). An answer that comes as the
-/// deadline passes is too late all the same (the timer alone would let it through: it polls the work
-/// first), and every call past its deadline gets the same status, in process or through a proxied call
-/// whose own deadline error reads differently.
+/// Runs the service's future within the request's deadline (`Grpc-Timeout`): every call past its deadline
+/// gets the same status, in process or through a proxied call whose own deadline error reads differently.
 async fn within<T>(deadline: Option<Instant>, work: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
-    let Some(deadline) = deadline else { return work.await };
-    let result = tokio::time::timeout_at(deadline.into(), work).await;
-    if Instant::now() >= deadline {
-        return Err(errors::deadline_passed());
-    }
-    result.unwrap_or_else(|_| Err(errors::deadline_passed()))
+    crate::timeout::within(deadline, work, errors::deadline_passed).await
 }
 
 /// A successful unary answer: the message (or its `response_body` field) as JSON, metadata as headers.

@@ -19,7 +19,7 @@ use crate::compression::Encoding;
 use crate::interceptor::{Interceptors, MethodInfo, MethodKind};
 use crate::metadata::MetadataMap;
 use crate::request::Request;
-use crate::response::Response;
+use crate::response::{Compression, Response};
 use crate::status::Status;
 use crate::streaming::{send_message_within, Streaming};
 use crate::wire;
@@ -42,10 +42,11 @@ pub(crate) struct CallLimits {
 
 impl CallLimits {
     /// The encoding of a response: the handler's choice if it made one the client accepts, else the default.
-    fn encoding_for(&self, choice: Option<Option<Encoding>>) -> Option<Encoding> {
+    fn encoding_for(&self, choice: Compression) -> Option<Encoding> {
         match choice {
-            Some(choice) => self.accepted.filter(choice),
-            None => self.response_encoding,
+            Compression::ServerDefault => self.response_encoding,
+            Compression::Off => None,
+            Compression::With(encoding) => self.accepted.filter(Some(encoding)),
         }
     }
 }
@@ -166,11 +167,8 @@ where
 pub(super) async fn read_single<Req: Message + Default>(
     mut request: Request<Streaming<Req>>,
 ) -> Result<Request<Req>, Status> {
-    let stream = request.get_mut();
-    let message = stream.message().await?.ok_or_else(|| Status::internal("the request has no message"))?;
-    if stream.message().await?.is_some() {
-        return Err(Status::internal("a unary request has more than one message"));
-    }
+    let message =
+        request.get_mut().single("the request has no message", "a unary request has more than one message").await?;
     Ok(request.map(move |_| message))
 }
 
