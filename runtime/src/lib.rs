@@ -19,6 +19,7 @@ pub mod client;
 pub mod codec;
 pub mod codegen;
 pub mod compression;
+mod config_error;
 mod credentials;
 pub mod gateway;
 pub mod health;
@@ -38,6 +39,7 @@ pub mod tls;
 pub mod well_known;
 pub mod wire;
 
+pub use config_error::{ConfigError, ConfigErrorKind};
 pub use futures_core::Stream;
 pub use interceptor::BoxMessage;
 pub use metadata::MetadataMap;

@@ -2,7 +2,6 @@
 //! input is wrong, a server configuration (optionally verifying client certificates against a CA) and a
 //! client configuration (custom root CAs, a client identity, a server name override). ALPN is `h2`.
 
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,20 +9,18 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::RootCertStore;
 
+use crate::config_error::{ConfigError, ConfigErrorKind};
+
 /// ALPN: gRPC is HTTP/2.
 const ALPN_H2: &[u8] = b"h2";
 
-/// A TLS setup problem: which input, and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsError(String);
+/// A TLS setup problem: which input, and what is wrong with it (a [`ConfigError`] of kind `Tls`).
+pub type TlsError = ConfigError;
 
-impl fmt::Display for TlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+#[allow(non_snake_case)]
+fn TlsError(message: String) -> ConfigError {
+    ConfigError::new(ConfigErrorKind::Tls, message)
 }
-
-impl std::error::Error for TlsError {}
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

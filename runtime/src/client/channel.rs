@@ -18,6 +18,7 @@ use super::retry::Throttle;
 use super::service_config::{LoadBalancing, ServiceConfig};
 use super::subchannel::Shared;
 use super::target::TargetUri;
+use crate::config_error::{ConfigError, ConfigErrorKind};
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
 use crate::keepalive::CallCount;
 use crate::status::Status;
@@ -115,10 +116,11 @@ impl ChannelBuilder {
     }
 
     /// A `user-agent` prefix of the application, before rsgrpc's own.
-    pub fn user_agent(mut self, user_agent: &str) -> Result<Self, Status> {
+    pub fn user_agent(mut self, user_agent: &str) -> Result<Self, ConfigError> {
         let value = format!("{user_agent} {}", wire::USER_AGENT);
-        self.config.user_agent = http::HeaderValue::from_str(&value)
-            .map_err(|_| Status::invalid_argument(format!("invalid user agent {user_agent:?}")))?;
+        self.config.user_agent = http::HeaderValue::from_str(&value).map_err(|e| {
+            ConfigError::new(ConfigErrorKind::Value, format!("invalid user agent {user_agent:?}")).with_source(e)
+        })?;
         Ok(self)
     }
 
@@ -143,8 +145,8 @@ impl ChannelBuilder {
     }
 
     /// Connects over TLS, verifying the server with `config` (and presenting its identity for mutual TLS).
-    pub fn tls(mut self, config: crate::tls::ClientTlsConfig) -> Result<Self, Status> {
-        let invalid = |e: crate::tls::TlsError| Status::invalid_argument(format!("TLS: {e}"));
+    pub fn tls(mut self, config: crate::tls::ClientTlsConfig) -> Result<Self, ConfigError> {
+        let invalid = |e: ConfigError| ConfigError::new(ConfigErrorKind::Tls, format!("TLS: {e}"));
         let host = self.parse_target()?.1.host().trim_start_matches('[').trim_end_matches(']').to_owned();
         let server_name = config.server_name(&host).map_err(invalid)?;
         self.config.tls = Some(TlsSetup { config: config.build().map_err(invalid)?, server_name });
@@ -170,8 +172,9 @@ impl ChannelBuilder {
     }
 
     /// The service config (JSON) used unless the resolver supplies one; an error says what is invalid.
-    pub fn default_service_config(mut self, json: &str) -> Result<Self, Status> {
-        let config = ServiceConfig::from_json(json).map_err(|e| Status::invalid_argument(e.to_string()))?;
+    pub fn default_service_config(mut self, json: &str) -> Result<Self, ConfigError> {
+        let config = ServiceConfig::from_json(json)
+            .map_err(|e| ConfigError::new(ConfigErrorKind::ServiceConfig, e.to_string()).with_source(e))?;
         self.config.service_config = Some(Arc::new(config));
         Ok(self)
     }
@@ -200,7 +203,7 @@ impl ChannelBuilder {
         self.resolvers.get(scheme).map(|handle| handle.0.clone()).or_else(|| resolver::registered(scheme))
     }
 
-    fn parse_target(&self) -> Result<(TargetUri, http::uri::Authority), Status> {
+    fn parse_target(&self) -> Result<(TargetUri, http::uri::Authority), ConfigError> {
         // `scheme://...` is a URI whatever the scheme (its resolver may be added to the builder later); in
         // `name:rest` the name is a scheme only if a resolver knows it, else it is a host.
         let explicit = |scheme: &str| self.target.strip_prefix(scheme).is_some_and(|rest| rest.starts_with("://"));
@@ -210,7 +213,8 @@ impl ChannelBuilder {
             // Checked again when the channel is built, after the builder had its chance to add the resolver.
             return Ok((target, http::uri::Authority::from_static("localhost")));
         }
-        let bad = |why: &str| Status::invalid_argument(format!("invalid target {:?}: {why}", self.target));
+        let bad =
+            |why: &str| ConfigError::new(ConfigErrorKind::Target, format!("invalid target {:?}: {why}", self.target));
         let authority: http::uri::Authority = text.parse().map_err(|_| bad(&format!("{text:?} is not host:port")))?;
         if target.scheme() == "dns" && authority.port_u16().is_none() {
             return Err(bad("the port is missing (host:port)"));
@@ -229,14 +233,15 @@ impl ChannelBuilder {
     pub fn connect_lazy(self) -> Channel {
         match self.build() {
             Ok(channel) => channel,
-            Err(error) => Channel::broken(error, self.config),
+            Err(error) => Channel::broken(error.into(), self.config),
         }
     }
 
-    fn build(&self) -> Result<Channel, Status> {
+    fn build(&self) -> Result<Channel, ConfigError> {
         let (target, authority) = self.parse_target()?;
         let resolver = self.resolver_for(target.scheme()).ok_or_else(|| {
-            Status::invalid_argument(format!("no resolver for the scheme {:?} of target {target}", target.scheme()))
+            let message = format!("no resolver for the scheme {:?} of target {target}", target.scheme());
+            ConfigError::new(ConfigErrorKind::Target, message)
         })?;
         let https_without_tls = target.https() && self.config.tls.is_none();
         let config = Arc::new(self.config.clone());
@@ -330,7 +335,7 @@ impl Channel {
     /// A builder for `target`: `http://host:port`, `host:port` and `dns:///host:port` (every address DNS
     /// gives), `unix:/path`, `ipv4:a:p,b:p`, `ipv6:[a]:p,[b]:p`, or `scheme://authority/endpoint` for a
     /// registered resolver. Checked when the channel is built.
-    pub fn builder(target: &str) -> Result<ChannelBuilder, Status> {
+    pub fn builder(target: &str) -> Result<ChannelBuilder, ConfigError> {
         let builder =
             ChannelBuilder { target: target.to_owned(), config: ChannelConfig::default(), resolvers: HashMap::new() };
         builder.parse_target()?;
@@ -377,7 +382,7 @@ impl Channel {
     }
 
     /// A channel to `target` that connects on its first call.
-    pub fn lazy(target: &str) -> Result<Channel, Status> {
+    pub fn lazy(target: &str) -> Result<Channel, ConfigError> {
         Ok(Channel::builder(target)?.connect_lazy())
     }
 

@@ -1,7 +1,7 @@
 //! Target URIs, as gRPC names them (`dns:///host:port`, `unix:/path`, `ipv4:a:p,b:p`, `scheme://authority/endpoint`
 //! for a user's resolver), plus the `http://host:port` and bare `host:port` forms, which resolve by DNS.
 
-use crate::status::Status;
+use crate::config_error::{ConfigError, ConfigErrorKind};
 
 /// A parsed target: which resolver, and what it resolves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +15,8 @@ pub struct TargetUri {
 impl TargetUri {
     /// Parses `target`; `is_scheme` says whether a name before `:` is a resolver's scheme (otherwise
     /// `name:port` is a host and port).
-    pub(crate) fn parse(target: &str, is_scheme: impl Fn(&str) -> bool) -> Result<TargetUri, Status> {
-        let bad = |why: &str| Status::invalid_argument(format!("invalid target {target:?}: {why}"));
+    pub(crate) fn parse(target: &str, is_scheme: impl Fn(&str) -> bool) -> Result<TargetUri, ConfigError> {
+        let bad = |why: &str| ConfigError::new(ConfigErrorKind::Target, format!("invalid target {target:?}: {why}"));
         if target.is_empty() {
             return Err(bad("it is empty"));
         }
@@ -106,7 +106,7 @@ impl std::fmt::Display for TargetUri {
 mod tests {
     use super::*;
 
-    fn parse(target: &str) -> Result<(String, String, String), Status> {
+    fn parse(target: &str) -> Result<(String, String, String), ConfigError> {
         let known = |scheme: &str| ["dns", "unix", "ipv4", "ipv6", "consul"].contains(&scheme);
         TargetUri::parse(target, known).map(|t| (t.scheme, t.authority, t.endpoint))
     }

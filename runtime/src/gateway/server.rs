@@ -62,17 +62,14 @@ impl std::fmt::Debug for GatewayBuilder {
     }
 }
 
-/// A route set that cannot be served: a bad template or method, or two routes for the same requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayError(pub String);
+/// A route set that cannot be served: a bad template or method, or two routes for the same requests (a
+/// [`ConfigError`](crate::ConfigError) of kind `Route`).
+pub type GatewayError = crate::ConfigError;
 
-impl std::fmt::Display for GatewayError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+#[allow(non_snake_case)]
+fn GatewayError(message: String) -> crate::ConfigError {
+    crate::ConfigError::new(crate::ConfigErrorKind::Route, message)
 }
-
-impl std::error::Error for GatewayError {}
 
 impl GatewayBuilder {
     /// Adds routes (a generated `routes(...)` or `proxy_routes(...)`); earlier ones win when two match.
