@@ -4,6 +4,7 @@
 //! [emitted](emit) per kind of item. The same [`generate`] serves the protoc plugin ([`plugin`]) and the
 //! embedded parser ([`embedded`]), so both routes give the same bytes.
 
+pub mod cli;
 pub mod comments;
 pub mod defaults;
 pub mod descriptors;

@@ -1,10 +1,6 @@
 //! `protoc-gen-rsgrpc`: as a protoc plugin (no arguments) or, with `generate`, without protoc.
 
-use std::io::{Read, Write};
 use std::process::ExitCode;
-
-use prost::Message;
-use rsgrpc_codegen::{embedded, plugin, CodegenError, Options};
 
 const USAGE: &str = "\
 protoc-gen-rsgrpc: Rust protobuf code for the rsgrpc runtime.
@@ -24,56 +20,20 @@ Parameters:
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None => run_plugin(),
-        Some("-h" | "--help") => {
-            print!("{USAGE}");
-            for (name, what) in rsgrpc_codegen::params::KNOWN_PARAMETERS {
-                println!("    {name:<36} {what}");
-            }
-            ExitCode::SUCCESS
-        }
-        Some("-V" | "--version") => {
-            println!("{}", rsgrpc_codegen::emit::GENERATOR);
-            ExitCode::SUCCESS
-        }
-        Some("generate") => match run_generate(&args[1..]) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => fail(&error.to_string()),
-        },
-        Some(other) => fail(&format!("unknown argument `{other}` (see --help)")),
-    }
+    rsgrpc_codegen::cli::main(&rsgrpc_codegen::cli::Cli {
+        name: "protoc-gen-rsgrpc",
+        usage: USAGE,
+        parameters: rsgrpc_codegen::params::KNOWN_PARAMETERS,
+        version: rsgrpc_codegen::emit::GENERATOR,
+        run: |request, _raw| rsgrpc_codegen::plugin::run(request),
+        generate,
+    })
 }
 
-fn fail(message: &str) -> ExitCode {
-    eprintln!("protoc-gen-rsgrpc: {message}");
-    ExitCode::FAILURE
-}
-
-fn run_plugin() -> ExitCode {
-    let mut input = Vec::new();
-    if let Err(error) = std::io::stdin().read_to_end(&mut input) {
-        return fail(&format!("cannot read stdin: {error}"));
-    }
-    let request = match plugin::decode_request(&input) {
-        Ok(request) => request,
-        Err(message) => {
-            return fail(&format!("{message}; this is a protoc plugin: run it through protoc, or see --help"))
-        }
-    };
-    let response = plugin::run(&request);
-    if let Err(error) = std::io::stdout().write_all(&response.encode_to_vec()) {
-        return fail(&format!("cannot write the response to stdout: {error}"));
-    }
-    ExitCode::SUCCESS
-}
-
-fn run_generate(args: &[String]) -> Result<(), CodegenError> {
-    let args = embedded::GenerateArgs::parse(args)?;
-    let options = Options::parse(&args.parameter)?;
-    let (descriptors, to_generate) = embedded::parse(&args.includes, &args.files)?;
+fn generate(args: &rsgrpc_codegen::embedded::GenerateArgs) -> Result<(), rsgrpc_codegen::CodegenError> {
+    let options = rsgrpc_codegen::Options::parse(&args.parameter)?;
+    let (descriptors, to_generate) = rsgrpc_codegen::embedded::parse(&args.includes, &args.files)?;
     let generated = rsgrpc_codegen::generate(&descriptors, &to_generate, &options)?;
-    embedded::write(&args.out, &generated)?;
+    rsgrpc_codegen::embedded::write(&args.out, &generated)?;
     Ok(())
 }

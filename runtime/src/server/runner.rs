@@ -207,13 +207,8 @@ where
         H: FnOnce(Request<Streaming<Req>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<Res>, Status>> + Send + 'static,
     {
-        let last = move |request: Request<MessageStream>| async move {
-            let request = request.map(|stream| Streaming::from_stream(stream.into_typed::<Req>(info), None));
-            let response = handler(request).await?;
-            Ok(response.map(|message| MessageStream::once(chain::boxed(message))))
-        };
-        let response = chain::stream(chain, info, request.map(MessageStream::from_typed), last).await?;
-        Ok(Reply::Intercepted(response, info))
+        let output = |response: Response<Res>| response.map(|message| MessageStream::once(chain::boxed(message)));
+        intercept_stream_input(chain, info, request, handler, output).await
     }
 
     fn send(
@@ -250,12 +245,10 @@ where
         H: FnOnce(Request<Streaming<Req>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<St>, Status>> + Send + 'static,
     {
-        let last = move |request: Request<MessageStream>| async move {
-            let request = request.map(|stream| Streaming::from_stream(stream.into_typed::<Req>(info), None));
-            Ok(handler(request).await?.map(MessageStream::from_typed))
-        };
-        let response = chain::stream(chain, info, request.map(MessageStream::from_typed), last).await?;
-        Ok(Reply::Intercepted(response, info))
+        intercept_stream_input(chain, info, request, handler, |response: Response<St>| {
+            response.map(MessageStream::from_typed)
+        })
+        .await
     }
 
     fn send(
@@ -266,6 +259,29 @@ where
     ) -> impl Future<Output = ()> + Send {
         send_stream::<Res, St>(respond, reply, limits, deadline)
     }
+}
+
+/// Runs a handler that takes the request stream (client-streaming, bidirectional) behind the stream
+/// interceptors; `output` boxes its response's messages for them.
+async fn intercept_stream_input<Req, O, H, Fut>(
+    chain: Arc<Interceptors>,
+    info: MethodInfo,
+    request: Request<Streaming<Req>>,
+    handler: H,
+    output: fn(Response<O>) -> Response<MessageStream>,
+) -> Result<Reply<O>, Status>
+where
+    Req: Message + Default + Send + 'static,
+    O: Send + 'static,
+    H: FnOnce(Request<Streaming<Req>>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<O>, Status>> + Send + 'static,
+{
+    let last = move |request: Request<MessageStream>| async move {
+        let request = request.map(|stream| Streaming::from_stream(stream.into_typed::<Req>(info), None));
+        Ok(output(handler(request).await?))
+    };
+    let response = chain::stream(chain, info, request.map(MessageStream::from_typed), last).await?;
+    Ok(Reply::Intercepted(response, info))
 }
 
 /// A single response message; through stream interceptors it comes as a stream (of one), sent as such.
