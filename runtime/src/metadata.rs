@@ -17,13 +17,46 @@ pub struct MetadataMap {
     headers: HeaderMap,
 }
 
-/// Why a key or value was refused.
+/// Why a key or value was refused: what kind of problem, and a message naming the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetadataError(String);
+pub struct MetadataError {
+    kind: MetadataErrorKind,
+    message: String,
+}
+
+/// What was wrong with a metadata entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MetadataErrorKind {
+    /// The key is empty or has characters keys may not have.
+    Key,
+    /// The key is one the protocol uses itself (`content-type`, `te`, ...).
+    ReservedKey,
+    /// A text value for a `-bin` key, or bytes for a text key.
+    Binary,
+    /// The value has characters values may not have, or is not valid base64 (`-bin`).
+    Value,
+}
+
+impl MetadataError {
+    fn new(kind: MetadataErrorKind, message: String) -> Self {
+        MetadataError { kind, message }
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> MetadataErrorKind {
+        self.kind
+    }
+
+    /// The message, naming the key.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
 
 impl fmt::Display for MetadataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -149,7 +182,8 @@ impl MetadataMap {
     pub fn validate(&self) -> Result<(), MetadataError> {
         for (name, value) in &self.headers {
             if name.as_str().ends_with(wire::BINARY_SUFFIX) {
-                decode_binary(value.as_bytes()).map_err(|e| MetadataError(format!("metadata `{name}`: {e}")))?;
+                decode_binary(value.as_bytes())
+                    .map_err(|e| MetadataError::new(MetadataErrorKind::Value, format!("metadata `{name}`: {e}")))?;
             }
         }
         Ok(())
@@ -186,42 +220,60 @@ fn is_reserved(name: &str) -> bool {
 
 fn checked_key(key: &str) -> Result<HeaderName, MetadataError> {
     if key.is_empty() {
-        return Err(MetadataError("metadata key is empty".to_owned()));
+        return Err(MetadataError::new(MetadataErrorKind::Key, "metadata key is empty".to_owned()));
     }
     if let Some(bad) =
         key.chars().find(|&c| !(c.is_ascii_digit() || c.is_ascii_lowercase() || matches!(c, '-' | '_' | '.')))
     {
-        return Err(MetadataError(format!(
-            "metadata key `{key}` has the character {bad:?}; keys are lowercase letters, digits, `-`, `_` and `.`"
-        )));
+        return Err(MetadataError::new(
+            MetadataErrorKind::Key,
+            format!(
+                "metadata key `{key}` has the character {bad:?}; keys are lowercase letters, digits, `-`, `_` and `.`"
+            ),
+        ));
     }
     if is_reserved(key) {
-        return Err(MetadataError(format!("metadata key `{key}` is reserved by the gRPC protocol")));
+        return Err(MetadataError::new(
+            MetadataErrorKind::ReservedKey,
+            format!("metadata key `{key}` is reserved by the gRPC protocol"),
+        ));
     }
-    HeaderName::from_bytes(key.as_bytes()).map_err(|e| MetadataError(format!("metadata key `{key}`: {e}")))
+    HeaderName::from_bytes(key.as_bytes())
+        .map_err(|e| MetadataError::new(MetadataErrorKind::Key, format!("metadata key `{key}`: {e}")))
 }
 
 fn ascii_entry(key: &str, value: &str) -> Result<(HeaderName, HeaderValue), MetadataError> {
     if key.ends_with(wire::BINARY_SUFFIX) {
-        return Err(MetadataError(format!("metadata key `{key}` is binary: use insert_bin/append_bin")));
+        return Err(MetadataError::new(
+            MetadataErrorKind::Binary,
+            format!("metadata key `{key}` is binary: use insert_bin/append_bin"),
+        ));
     }
     let name = checked_key(key)?;
     if let Some(bad) = value.chars().find(|c| !(' '..='~').contains(c)) {
-        return Err(MetadataError(format!(
+        return Err(MetadataError::new(
+            MetadataErrorKind::Value,
+            format!(
             "metadata `{key}`: the value has {bad:?}; ASCII values are printable ASCII (use a `-bin` key for bytes)"
-        )));
+        ),
+        ));
     }
-    let value = HeaderValue::from_str(value).map_err(|e| MetadataError(format!("metadata `{key}`: {e}")))?;
+    let value = HeaderValue::from_str(value)
+        .map_err(|e| MetadataError::new(MetadataErrorKind::Value, format!("metadata `{key}`: {e}")))?;
     Ok((name, value))
 }
 
 fn binary_entry(key: &str, value: &[u8]) -> Result<(HeaderName, HeaderValue), MetadataError> {
     if !key.ends_with(wire::BINARY_SUFFIX) {
-        return Err(MetadataError(format!("metadata key `{key}` holds bytes, so it must end in `-bin`")));
+        return Err(MetadataError::new(
+            MetadataErrorKind::Binary,
+            format!("metadata key `{key}` holds bytes, so it must end in `-bin`"),
+        ));
     }
     let name = checked_key(key)?;
     let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(value);
-    let value = HeaderValue::from_str(&encoded).map_err(|e| MetadataError(format!("metadata `{key}`: {e}")))?;
+    let value = HeaderValue::from_str(&encoded)
+        .map_err(|e| MetadataError::new(MetadataErrorKind::Value, format!("metadata `{key}`: {e}")))?;
     Ok((name, value))
 }
 
@@ -233,12 +285,24 @@ pub(crate) fn decode_binary(value: &[u8]) -> Result<Vec<u8>, MetadataError> {
     };
     base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(trimmed)
-        .map_err(|e| MetadataError(format!("invalid base64 in a binary value: {e}")))
+        .map_err(|e| MetadataError::new(MetadataErrorKind::Value, format!("invalid base64 in a binary value: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_entry_says_what_kind_of_problem_it_has() {
+        let mut map = MetadataMap::new();
+        let kind = |result: Result<(), MetadataError>| result.unwrap_err().kind();
+        assert_eq!(kind(map.insert("Bad Key", "v")), MetadataErrorKind::Key);
+        assert_eq!(kind(map.insert("te", "trailers")), MetadataErrorKind::ReservedKey);
+        assert_eq!(kind(map.insert("trace-bin", "v")), MetadataErrorKind::Binary);
+        assert_eq!(kind(map.insert("note", "tab\there")), MetadataErrorKind::Value);
+        let error = map.insert("note", "tab\there").unwrap_err();
+        assert!(error.message().contains("`note`"), "{error}");
+    }
 
     #[test]
     fn ascii_and_binary_values_with_several_values_per_key() {

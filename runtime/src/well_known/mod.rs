@@ -14,4 +14,4 @@ mod time;
 #[cfg_attr(not(feature = "gateway"), allow(unused_imports))]
 pub(crate) use json::{camel_path, snake_path};
 
-pub use time::TimeError;
+pub use time::{TimeError, TimeErrorKind};

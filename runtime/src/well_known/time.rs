@@ -13,13 +13,38 @@ const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
 const MAX_DURATION_SECONDS: i64 = 315_576_000_000;
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
-/// A time value outside the range of the type it was converted to.
+/// A time value that cannot be converted: outside the range of the type it was converted to, or not a
+/// valid value of its own type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimeError(String);
+pub struct TimeError {
+    kind: TimeErrorKind,
+    message: String,
+}
+
+/// Why a time value did not convert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeErrorKind {
+    /// The value is valid but does not fit the target type's range.
+    OutOfRange,
+    /// The value breaks its own type's rules (nanos out of range, or of another sign than seconds).
+    Invalid,
+}
+
+impl TimeError {
+    fn new(kind: TimeErrorKind, message: String) -> Self {
+        TimeError { kind, message }
+    }
+
+    /// Why it did not convert.
+    pub fn kind(&self) -> TimeErrorKind {
+        self.kind
+    }
+}
 
 impl fmt::Display for TimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -57,7 +82,10 @@ impl TryFrom<SystemTime> for Timestamp {
         if timestamp.is_valid() {
             Ok(timestamp)
         } else {
-            Err(TimeError(format!("{time:?} is outside the Timestamp range (years 0001 to 9999)")))
+            Err(TimeError::new(
+                TimeErrorKind::OutOfRange,
+                format!("{time:?} is outside the Timestamp range (years 0001 to 9999)"),
+            ))
         }
     }
 }
@@ -67,10 +95,10 @@ impl TryFrom<Timestamp> for SystemTime {
 
     fn try_from(timestamp: Timestamp) -> Result<Self, TimeError> {
         if !timestamp.is_valid() {
-            return Err(TimeError(format!(
-                "Timestamp {{ seconds: {}, nanos: {} }} is invalid",
-                timestamp.seconds, timestamp.nanos
-            )));
+            return Err(TimeError::new(
+                TimeErrorKind::Invalid,
+                format!("Timestamp {{ seconds: {}, nanos: {} }} is invalid", timestamp.seconds, timestamp.nanos),
+            ));
         }
         let nanos = std::time::Duration::from_nanos(timestamp.nanos as u64);
         let result = if timestamp.seconds >= 0 {
@@ -80,7 +108,9 @@ impl TryFrom<Timestamp> for SystemTime {
                 .checked_sub(std::time::Duration::from_secs(timestamp.seconds.unsigned_abs()))
                 .and_then(|t| t.checked_add(nanos))
         };
-        result.ok_or_else(|| TimeError(format!("{timestamp:?} does not fit this platform's SystemTime")))
+        result.ok_or_else(|| {
+            TimeError::new(TimeErrorKind::OutOfRange, format!("{timestamp:?} does not fit this platform's SystemTime"))
+        })
     }
 }
 
@@ -99,7 +129,10 @@ impl TryFrom<std::time::Duration> for Duration {
     fn try_from(duration: std::time::Duration) -> Result<Self, TimeError> {
         let seconds = i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
         if seconds > MAX_DURATION_SECONDS {
-            return Err(TimeError(format!("{duration:?} is longer than a Duration can be (10,000 years)")));
+            return Err(TimeError::new(
+                TimeErrorKind::OutOfRange,
+                format!("{duration:?} is longer than a Duration can be (10,000 years)"),
+            ));
         }
         Ok(Duration { seconds, nanos: duration.subsec_nanos() as i32, ..Default::default() })
     }
@@ -110,10 +143,13 @@ impl TryFrom<Duration> for std::time::Duration {
 
     fn try_from(duration: Duration) -> Result<Self, TimeError> {
         if !duration.is_valid() || duration.seconds < 0 || duration.nanos < 0 {
-            return Err(TimeError(format!(
-                "Duration {{ seconds: {}, nanos: {} }} is invalid or negative",
-                duration.seconds, duration.nanos
-            )));
+            return Err(TimeError::new(
+                TimeErrorKind::Invalid,
+                format!(
+                    "Duration {{ seconds: {}, nanos: {} }} is invalid or negative",
+                    duration.seconds, duration.nanos
+                ),
+            ));
         }
         Ok(std::time::Duration::new(duration.seconds as u64, duration.nanos as u32))
     }
