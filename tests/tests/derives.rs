@@ -69,3 +69,20 @@ fn without_a_descriptor_set_a_service_has_none_for_reflection() {
     let source = std::fs::read_to_string(concat!(env!("OUT_DIR"), "/prost_compat/routeguide.rs")).unwrap();
     assert!(!source.contains("FILE_DESCRIPTOR_SET"));
 }
+
+#[test]
+fn debug_prints_enum_fields_and_enum_oneof_members_by_name() {
+    use rsgrpc_tests::gen::rsgrpc::test::v2::closed_enums::Pick;
+    use rsgrpc_tests::gen::rsgrpc::test::v2::{ClosedEnums, Size};
+    let enums = ClosedEnums {
+        single: Some(Size::Small as i32),
+        pick: Some(Pick::Picked(Size::Large as i32)),
+        ..Default::default()
+    };
+    let text = format!("{enums:?}");
+    assert!(text.contains("single: Some(Small)"), "{text}");
+    assert!(text.contains("Picked(Large)"), "{text}");
+    // A value the enum does not declare prints as its number; other members as they are.
+    assert_eq!(format!("{:?}", Pick::Picked(42)), "Picked(42)");
+    assert_eq!(format!("{:?}", Pick::Other("x".into())), "Other(\"x\")");
+}

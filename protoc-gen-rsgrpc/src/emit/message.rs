@@ -393,7 +393,8 @@ fn nested_module(message: &Message, context: &Context<'_>) -> TokenStream {
         .collect();
     let types = items.iter().map(|parts| &parts.types);
     let impls = items.iter().map(|parts| &parts.impls);
-    let oneofs = message.oneofs.iter().map(|o| oneof::oneof(o, &module, &context.rt, message));
+    let (oneofs, oneof_impls): (Vec<_>, Vec<_>) =
+        message.oneofs.iter().map(|o| oneof::oneof(o, &module, &context.rt, message)).unzip();
     let doc = format!(" Nested types and oneofs of [`{}`].", message.rust_name);
     quote! {
         #[doc = #doc]
@@ -401,6 +402,7 @@ fn nested_module(message: &Message, context: &Context<'_>) -> TokenStream {
             #(#types)*
             #(#oneofs)*
             #(#impls)*
+            #(#oneof_impls)*
         }
     }
 }

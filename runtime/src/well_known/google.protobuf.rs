@@ -5238,7 +5238,7 @@ pub struct Value {
 /// Nested types and oneofs of [`Value`].
 pub mod value {
     /// The kind of value.
-    #[derive(Clone, PartialEq, Debug)]
+    #[derive(Clone, PartialEq)]
     pub enum Kind {
         /// Represents a JSON `null`.
         NullValue(i32),
@@ -5255,6 +5255,32 @@ pub mod value {
         StructValue(super::Struct),
         /// Represents a JSON array.
         ListValue(super::ListValue),
+    }
+    impl ::core::fmt::Debug for Kind {
+        fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            match self {
+                Self::NullValue(value) => {
+                    f.debug_tuple("NullValue")
+                        .field(&crate::codegen::debug_enum::<super::NullValue, _>(value))
+                        .finish()
+                }
+                Self::NumberValue(value) => {
+                    f.debug_tuple("NumberValue").field(value).finish()
+                }
+                Self::StringValue(value) => {
+                    f.debug_tuple("StringValue").field(value).finish()
+                }
+                Self::BoolValue(value) => {
+                    f.debug_tuple("BoolValue").field(value).finish()
+                }
+                Self::StructValue(value) => {
+                    f.debug_tuple("StructValue").field(value).finish()
+                }
+                Self::ListValue(value) => {
+                    f.debug_tuple("ListValue").field(value).finish()
+                }
+            }
+        }
     }
 }
 /// Represents a JSON array.

@@ -207,7 +207,7 @@ pub mod test_all_types_proto2 {
         /// Intentionally negative.
         Neg = -1,
     }
-    #[derive(Clone, PartialEq, Debug)]
+    #[derive(Clone, PartialEq)]
     pub enum OneofField {
         OneofUint32(u32),
         OneofNestedMessage(::std::boxed::Box<NestedMessage>),
@@ -826,6 +826,41 @@ pub mod test_all_types_proto2 {
                 -1 => ::core::result::Result::Ok(NestedEnum::Neg),
                 _ => {
                     ::core::result::Result::Err(::rsgrpc::prost::UnknownEnumValue(value))
+                }
+            }
+        }
+    }
+    impl ::core::fmt::Debug for OneofField {
+        fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            match self {
+                Self::OneofUint32(value) => {
+                    f.debug_tuple("OneofUint32").field(value).finish()
+                }
+                Self::OneofNestedMessage(value) => {
+                    f.debug_tuple("OneofNestedMessage").field(value).finish()
+                }
+                Self::OneofString(value) => {
+                    f.debug_tuple("OneofString").field(value).finish()
+                }
+                Self::OneofBytes(value) => {
+                    f.debug_tuple("OneofBytes").field(value).finish()
+                }
+                Self::OneofBool(value) => {
+                    f.debug_tuple("OneofBool").field(value).finish()
+                }
+                Self::OneofUint64(value) => {
+                    f.debug_tuple("OneofUint64").field(value).finish()
+                }
+                Self::OneofFloat(value) => {
+                    f.debug_tuple("OneofFloat").field(value).finish()
+                }
+                Self::OneofDouble(value) => {
+                    f.debug_tuple("OneofDouble").field(value).finish()
+                }
+                Self::OneofEnum(value) => {
+                    f.debug_tuple("OneofEnum")
+                        .field(&::rsgrpc::codegen::debug_enum::<NestedEnum, _>(value))
+                        .finish()
                 }
             }
         }

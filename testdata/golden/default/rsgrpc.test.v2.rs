@@ -474,10 +474,22 @@ pub struct ClosedEnums {
 }
 /// Nested types and oneofs of [`ClosedEnums`].
 pub mod closed_enums {
-    #[derive(Clone, PartialEq, Eq, Hash, Debug)]
+    #[derive(Clone, PartialEq, Eq, Hash)]
     pub enum Pick {
         Picked(i32),
         Other(::std::string::String),
+    }
+    impl ::core::fmt::Debug for Pick {
+        fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            match self {
+                Self::Picked(value) => {
+                    f.debug_tuple("Picked")
+                        .field(&::rsgrpc::codegen::debug_enum::<super::Size, _>(value))
+                        .finish()
+                }
+                Self::Other(value) => f.debug_tuple("Other").field(value).finish(),
+            }
+        }
     }
 }
 /// A closed enum whose first value is not zero.

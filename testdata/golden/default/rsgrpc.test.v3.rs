@@ -550,7 +550,7 @@ pub struct Choice {
 }
 /// Nested types and oneofs of [`Choice`].
 pub mod choice {
-    #[derive(Clone, PartialEq, Debug)]
+    #[derive(Clone, PartialEq)]
     pub enum Value {
         AsInt(i32),
         AsString(::std::string::String),
@@ -564,6 +564,24 @@ pub mod choice {
         Flag(bool),
         Nested(super::outer::Middle),
         Big(u64),
+    }
+    impl ::core::fmt::Debug for Value {
+        fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+            match self {
+                Self::AsInt(value) => f.debug_tuple("AsInt").field(value).finish(),
+                Self::AsString(value) => f.debug_tuple("AsString").field(value).finish(),
+                Self::AsBytes(value) => f.debug_tuple("AsBytes").field(value).finish(),
+                Self::AsMessage(value) => {
+                    f.debug_tuple("AsMessage").field(value).finish()
+                }
+                Self::AsEnum(value) => {
+                    f.debug_tuple("AsEnum")
+                        .field(&::rsgrpc::codegen::debug_enum::<super::Color, _>(value))
+                        .finish()
+                }
+                Self::AsDouble(value) => f.debug_tuple("AsDouble").field(value).finish(),
+            }
+        }
     }
 }
 /// A top-level enum.
