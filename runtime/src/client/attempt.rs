@@ -41,6 +41,31 @@ pub(crate) async fn open(
     setup: &CallSetup,
     previous: u32,
 ) -> Result<(Opened, h2::SendStream<Bytes>), Status> {
+    let mut attempts_left = 3;
+    loop {
+        // Built for each pick (normally one): a stream the connection refused took its headers with it.
+        let headers = attempt_headers(channel, setup, previous).await?;
+        let (mut send_request, calls) = channel.pick(setup.wait_for_ready).await?;
+        let mut head = http::Request::new(());
+        *head.method_mut() = http::Method::POST;
+        *head.uri_mut() = setup.uri.clone();
+        *head.headers_mut() = headers;
+        match send_request.send_request(head, false) {
+            Ok((response, send)) => return Ok((Opened { response, active: calls.enter() }, send)),
+            // Refused before anything was sent (the connection received GOAWAY meanwhile): nothing reached
+            // the server, so another connection may take the call (gRPC's transparent retry).
+            Err(error) if attempts_left > 1 => {
+                tracing::debug!(%error, "the connection refused a new stream; picking again");
+                attempts_left -= 1;
+            }
+            Err(error) => return Err(Status::from(error)),
+        }
+    }
+}
+
+/// The request headers of one attempt: the call's, its number after the first, its remaining time and its
+/// credentials.
+async fn attempt_headers(channel: &Channel, setup: &CallSetup, previous: u32) -> Result<http::HeaderMap, Status> {
     let mut headers = setup.headers.clone();
     if previous > 0 {
         headers.insert(wire::GRPC_PREVIOUS_RPC_ATTEMPTS, http::HeaderValue::from(previous));
@@ -57,24 +82,7 @@ pub(crate) async fn open(
         let call = CallInfo { authority: channel.authority().to_string(), method: setup.path };
         credentials.apply(&call, channel.is_tls(), &mut headers).await?;
     }
-    let mut attempts_left = 3;
-    loop {
-        let (mut send_request, calls) = channel.pick(setup.wait_for_ready).await?;
-        let mut head = http::Request::new(());
-        *head.method_mut() = http::Method::POST;
-        *head.uri_mut() = setup.uri.clone();
-        *head.headers_mut() = if attempts_left > 1 { headers.clone() } else { std::mem::take(&mut headers) };
-        match send_request.send_request(head, false) {
-            Ok((response, send)) => return Ok((Opened { response, active: calls.enter() }, send)),
-            // Refused before anything was sent (the connection received GOAWAY meanwhile): nothing reached
-            // the server, so another connection may take the call (gRPC's transparent retry).
-            Err(error) if attempts_left > 1 => {
-                tracing::debug!(%error, "the connection refused a new stream; picking again");
-                attempts_left -= 1;
-            }
-            Err(error) => return Err(Status::from(error)),
-        }
-    }
+    Ok(headers)
 }
 
 /// Runs one attempt until its response head: sends the body (all of a single message; a streaming body's
