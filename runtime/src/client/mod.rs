@@ -178,9 +178,7 @@ impl Client {
 
     /// The interceptor chain for a call of `kind`, if the channel has interceptors of that kind.
     fn chain(&self, path: &'static str, kind: MethodKind) -> Option<(Arc<Interceptors>, MethodInfo)> {
-        let chain = self.channel.config().interceptors.as_ref()?;
-        let has = if kind == MethodKind::Unary { chain.has_unary() } else { chain.has_stream() };
-        has.then(|| (chain.clone(), MethodInfo::from_path(path, kind)))
+        Interceptors::for_call(self.channel.config().interceptors.as_ref(), MethodInfo::from_path(path, kind))
     }
 
     async fn unary_call<Req, Res>(&self, path: &'static str, request: Request<Req>) -> Result<Response<Res>, Status>

@@ -317,3 +317,154 @@ where
         last_failure = Some(failed.status);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::Code;
+
+    fn policy(max_attempts: u32, codes: &[Code]) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(4),
+            backoff_multiplier: 2.0,
+            retryable_status_codes: codes.to_vec(),
+        }
+    }
+
+    fn with_pushback(code: Code, value: &str) -> Status {
+        let mut metadata = crate::metadata::MetadataMap::new();
+        metadata.insert(PUSHBACK, value).unwrap();
+        Status::with_metadata(code, "pushed back", metadata)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()
+    }
+
+    /// Runs `with_retries` over attempts that fail with `outcomes` in turn (then succeed), returning the
+    /// result and how many attempts ran.
+    fn retried(policy: &RetryPolicy, throttle: Option<&Throttle>, outcomes: Vec<Failed>) -> (Result<u32, Status>, u32) {
+        let outcomes = Mutex::new(outcomes.into_iter());
+        let ran = AtomicUsize::new(0);
+        let result = runtime().block_on(with_retries(policy, throttle, |attempt, _| {
+            ran.fetch_add(1, Ordering::Relaxed);
+            let next = outcomes.lock().unwrap().next();
+            async move { next.map_or(Ok(attempt), Err) }
+        }));
+        (result, ran.load(Ordering::Relaxed) as u32)
+    }
+
+    #[test]
+    fn backoff_waits_stay_under_a_bound_that_grows_to_the_maximum_and_restarts_after_a_reset() {
+        let policy = RetryPolicy { max_backoff: Duration::from_millis(40), ..policy(5, &[]) };
+        let policy = RetryPolicy { initial_backoff: Duration::from_millis(10), ..policy };
+        let mut backoff = Backoff::new(&policy);
+        for bound in [10, 20, 40, 40, 40] {
+            assert_eq!(backoff.bound, Duration::from_millis(bound));
+            assert!(backoff.next() < Duration::from_millis(bound));
+        }
+        backoff.reset();
+        assert_eq!(backoff.bound, Duration::from_millis(10));
+    }
+
+    #[test]
+    fn huge_multipliers_and_delays_are_clamped_rather_than_overflowing() {
+        assert_eq!(scaled(Duration::from_secs(u64::MAX / 2), 1e300), MAX_WAIT);
+        assert_eq!(scaled(Duration::from_secs(1), f64::INFINITY), MAX_WAIT);
+        assert_eq!(scaled(Duration::from_secs(2), 0.5), Duration::from_secs(1));
+        let far = after(Duration::MAX);
+        assert!(far <= Instant::now() + MAX_WAIT);
+    }
+
+    #[test]
+    fn pushback_is_an_exact_wait_or_a_stop_for_anything_not_a_non_negative_integer() {
+        assert!(matches!(pushback(&Status::unavailable("no header")), Pushback::None));
+        assert!(matches!(pushback(&with_pushback(Code::Unavailable, "250")),
+            Pushback::After(wait) if wait == Duration::from_millis(250)));
+        for bad in ["-1", "soon", "1.5", ""] {
+            assert!(matches!(pushback(&with_pushback(Code::Unavailable, bad)), Pushback::Stop), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_throttle_stops_retries_at_half_its_tokens_and_successes_refill_it_up_to_the_maximum() {
+        let throttle = Throttle::new(RetryThrottling { max_tokens: 4.0, token_ratio: 0.5 });
+        assert!(throttle.allows_retry());
+        throttle.failure();
+        assert!(throttle.allows_retry(), "3 of 4 tokens");
+        throttle.failure();
+        assert!(!throttle.allows_retry(), "2 of 4 tokens is not above half");
+        for _ in 0..10 {
+            throttle.failure();
+        }
+        assert_eq!(*throttle.tokens(), 0.0, "never below zero");
+        throttle.success();
+        throttle.success();
+        throttle.success();
+        throttle.success();
+        throttle.success();
+        assert!(throttle.allows_retry(), "2.5 of 4");
+        for _ in 0..20 {
+            throttle.success();
+        }
+        assert_eq!(*throttle.tokens(), 4.0, "never above the maximum");
+    }
+
+    #[test]
+    fn retryable_failures_are_retried_up_to_max_attempts_and_others_end_the_call_at_once() {
+        let unavailable = || Failed::uncommitted(Status::unavailable("down"));
+        let policy = policy(3, &[Code::Unavailable]);
+        assert_eq!(retried(&policy, None, vec![unavailable(), unavailable()]).0.unwrap(), 2);
+        let (result, ran) = retried(&policy, None, vec![unavailable(), unavailable(), unavailable()]);
+        assert_eq!((result.unwrap_err().code(), ran), (Code::Unavailable, 3));
+        let (result, ran) = retried(&policy, None, vec![Failed::uncommitted(Status::internal("bug"))]);
+        assert_eq!((result.unwrap_err().code(), ran), (Code::Internal, 1));
+        let (result, ran) = retried(&policy, None, vec![Failed::committed(Status::unavailable("headers came"))]);
+        assert_eq!((result.unwrap_err().code(), ran), (Code::Unavailable, 1));
+    }
+
+    #[test]
+    fn a_stop_pushback_or_a_drained_throttle_ends_retries() {
+        let policy = policy(5, &[Code::Unavailable]);
+        let stop = Failed::uncommitted(with_pushback(Code::Unavailable, "-1"));
+        let (result, ran) = retried(&policy, None, vec![stop]);
+        assert_eq!((result.unwrap_err().message(), ran), ("pushed back", 1));
+        let wait = Failed::uncommitted(with_pushback(Code::Unavailable, "1"));
+        assert_eq!(retried(&policy, None, vec![wait]).0.unwrap(), 1);
+        let throttle = Throttle::new(RetryThrottling { max_tokens: 2.0, token_ratio: 0.1 });
+        let (result, ran) = retried(&policy, Some(&throttle), vec![Failed::uncommitted(Status::unavailable("down"))]);
+        assert_eq!((result.unwrap_err().code(), ran), (Code::Unavailable, 1), "1 of 2 tokens left");
+    }
+
+    #[test]
+    fn hedging_takes_the_first_success_and_a_fatal_failure_ends_the_call() {
+        let policy = HedgingPolicy {
+            max_attempts: 3,
+            hedging_delay: Duration::from_millis(5),
+            non_fatal_status_codes: vec![Code::Unavailable],
+        };
+        // The first attempt never answers; the second, started a hedging delay later, succeeds.
+        let result = runtime().block_on(with_hedging(&policy, None, |attempt, _| async move {
+            if attempt == 0 {
+                std::future::pending::<()>().await;
+            }
+            Ok::<_, Failed>(attempt)
+        }));
+        assert_eq!(result.unwrap(), 1);
+        // Non-fatal failures start the next attempt at once, until none are left.
+        let ran = AtomicUsize::new(0);
+        let result = runtime().block_on(with_hedging(&policy, None, |_, _| {
+            ran.fetch_add(1, Ordering::Relaxed);
+            async { Err::<u32, _>(Failed::uncommitted(Status::unavailable("down"))) }
+        }));
+        assert_eq!((result.unwrap_err().code(), ran.load(Ordering::Relaxed)), (Code::Unavailable, 3));
+        let ran = AtomicUsize::new(0);
+        let result = runtime().block_on(with_hedging(&policy, None, |_, _| {
+            ran.fetch_add(1, Ordering::Relaxed);
+            async { Err::<u32, _>(Failed::uncommitted(Status::internal("fatal"))) }
+        }));
+        assert_eq!((result.unwrap_err().code(), ran.load(Ordering::Relaxed)), (Code::Internal, 1));
+    }
+}

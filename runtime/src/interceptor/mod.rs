@@ -105,7 +105,8 @@ where
     }
 }
 
-/// The interceptors of a channel or server, in order.
+/// The one interceptor chain type: a channel's, a server's or a gateway's interceptors, in order. Client,
+/// server and gateway all run a call through it with [`run`].
 #[derive(Clone, Default)]
 pub(crate) struct Interceptors {
     unary: Vec<Arc<dyn UnaryInterceptor>>,
@@ -131,6 +132,17 @@ impl Interceptors {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.unary.is_empty() && self.stream.is_empty()
+    }
+
+    /// The chain a call of `method` runs through, if `chain` has interceptors of its kind: calls of a kind
+    /// no interceptor handles take the plain path, with no boxing of messages.
+    pub(crate) fn for_call(
+        chain: Option<&Arc<Interceptors>>,
+        method: MethodInfo,
+    ) -> Option<(Arc<Interceptors>, MethodInfo)> {
+        let chain = chain?;
+        let has = if method.kind() == MethodKind::Unary { chain.has_unary() } else { chain.has_stream() };
+        has.then(|| (chain.clone(), method))
     }
 }
 

@@ -81,9 +81,7 @@ impl ServerCall {
 
     /// The chain and method when the server has interceptors of the kind `has` checks for.
     pub(super) fn chain(&self, method: &'static str, kind: MethodKind) -> Option<(Arc<Interceptors>, MethodInfo)> {
-        let chain = self.interceptors.as_ref()?;
-        let has = if kind == MethodKind::Unary { chain.has_unary() } else { chain.has_stream() };
-        has.then(|| (chain.clone(), MethodInfo::new(self.service, method, kind)))
+        Interceptors::for_call(self.interceptors.as_ref(), MethodInfo::new(self.service, method, kind))
     }
 
     pub(super) fn into_request_stream<Req: Message + Default>(
