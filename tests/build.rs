@@ -31,14 +31,14 @@ fn main() {
     }
 }
 
-/// tonic's code for the benchmark proto, so that both servers serve the same service.
+/// tonic's code for the benchmark proto, so that both servers serve the same service and both clients call
+/// the same server.
 #[cfg(feature = "bench")]
 fn tonic_bench_code() {
     let protoc = protoc_bin_vendored::protoc_bin_path().expect("vendored protoc");
     // SAFETY: build scripts are single-threaded; prost-build reads PROTOC from the environment.
     unsafe { std::env::set_var("PROTOC", protoc) };
     tonic_prost_build::configure()
-        .build_client(false)
         .compile_protos(&["../testdata/protos/bench/bench.proto"], &["../testdata/protos"])
         .unwrap_or_else(|error| panic!("tonic code for the benchmark: {error}"));
 }

@@ -15,38 +15,57 @@ use crate::wire::{FLAG_COMPRESSED, FLAG_UNCOMPRESSED, PREFIX_LEN};
 
 /// Encodes a message with its prefix, refusing one larger than `max_send`.
 pub fn encode<M: Message>(message: &M, max_send: usize) -> Result<Bytes, Status> {
+    encode_with(message, max_send, None)
+}
+
+/// Encodes a message with its prefix, compressed with `encoding` when one is given (flag 1); the send limit
+/// applies to the uncompressed size, as in grpc-go.
+pub fn encode_with<M: Message>(message: &M, max_send: usize, encoding: Option<Encoding>) -> Result<Bytes, Status> {
+    let mut buf = BytesMut::new();
+    encode_into(message, max_send, encoding, &mut buf)?;
+    Ok(buf.freeze())
+}
+
+/// Appends a message with its prefix to `buf` (see [`encode_with`]), so that several messages can go out
+/// in one write; on an error `buf` holds what it held before.
+pub(crate) fn encode_into<M: Message>(
+    message: &M,
+    max_send: usize,
+    encoding: Option<Encoding>,
+    buf: &mut BytesMut,
+) -> Result<(), Status> {
     let len = message.encoded_len();
     if len > max_send || len > u32::MAX as usize {
         return Err(Status::resource_exhausted(format!(
             "message of {len} bytes is larger than the send limit of {max_send} bytes"
         )));
     }
-    let mut buf = BytesMut::with_capacity(PREFIX_LEN + len);
-    buf.put_u8(FLAG_UNCOMPRESSED);
-    buf.put_u32(len as u32);
-    message.encode_raw(&mut buf);
-    Ok(buf.freeze())
-}
-
-/// Encodes a message with its prefix, compressed with `encoding` when one is given (flag 1); the send limit
-/// applies to the uncompressed size, as in grpc-go.
-pub fn encode_with<M: Message>(message: &M, max_send: usize, encoding: Option<Encoding>) -> Result<Bytes, Status> {
-    let Some(encoding) = encoding else { return encode(message, max_send) };
-    let len = message.encoded_len();
-    if len > max_send {
-        return Err(Status::resource_exhausted(format!(
-            "message of {len} bytes is larger than the send limit of {max_send} bytes"
-        )));
-    }
+    let start = buf.len();
+    let Some(encoding) = encoding else {
+        buf.reserve(PREFIX_LEN + len);
+        buf.put_u8(FLAG_UNCOMPRESSED);
+        buf.put_u32(len as u32);
+        message.encode_raw(buf);
+        return Ok(());
+    };
     let plain = message.encode_to_vec();
-    let mut buf = BytesMut::with_capacity(PREFIX_LEN + len / 2 + 64);
+    buf.reserve(PREFIX_LEN + len / 2 + 64);
     buf.put_u8(FLAG_COMPRESSED);
     buf.put_u32(0);
-    encoding.compress(&plain, &mut buf)?;
-    let compressed = u32::try_from(buf.len() - PREFIX_LEN)
-        .map_err(|_| Status::resource_exhausted("a compressed message is larger than 4 GiB"))?;
-    buf[1..PREFIX_LEN].copy_from_slice(&compressed.to_be_bytes());
-    Ok(buf.freeze())
+    let compressed = encoding.compress(&plain, buf).and_then(|()| {
+        u32::try_from(buf.len() - start - PREFIX_LEN)
+            .map_err(|_| Status::resource_exhausted("a compressed message is larger than 4 GiB"))
+    });
+    match compressed {
+        Ok(compressed) => {
+            buf[start + 1..start + PREFIX_LEN].copy_from_slice(&compressed.to_be_bytes());
+            Ok(())
+        }
+        Err(status) => {
+            buf.truncate(start);
+            Err(status)
+        }
+    }
 }
 
 /// Decodes a message's bytes (without prefix).

@@ -8,6 +8,14 @@
 //! servers alternate for N runs; the table gives medians of requests/s, server CPU time per request (from
 //! /proc/<pid>/stat), p50/p99 latency and peak RSS, and the rsgrpc/tonic ratios.
 //!
+//! `-- --cases unary,stream,client` picks the cases (all three by default; `--quick` runs only the unary
+//! cases the issue-12 targets name: small at 10x10 and 50x20, 256 KiB at 10x10):
+//! - `unary`: the table above;
+//! - `stream`: one bidirectional stream per connection x stream slot, small messages sent with up to 64 in
+//!   flight and echoed one by one; messages per second and server CPU per message;
+//! - `client`: rsgrpc's and tonic's generated clients calling the same (rsgrpc) server, each client in its
+//!   own process pinned to CPU 1 with a one-worker runtime: client CPU per call, calls per second.
+//!
 //! `-- --instructions [--calls M]` instead counts the instructions a server spends per small unary call,
 //! under `valgrind --tool=callgrind` (repeatable, unlike time on a shared machine): each server serves N and
 //! then N + M calls in two runs (one connection, one call at a time), and the difference over M is per call,
@@ -42,6 +50,8 @@ fn main() {
         }
         Some("load") => load(&args[1..]),
         Some("load-count") => load(&args[1..]),
+        Some("stream-load") => stream_load(&args[1..]),
+        Some("client-load") => client_load(&args[1..]),
         _ => drive(&args),
     }
 }
@@ -73,6 +83,13 @@ impl rsgrpc_tests::gen::bench::bench_server::Bench for RsgrpcBench {
     ) -> Result<rsgrpc::Response<rsgrpc_tests::gen::bench::Payload>, rsgrpc::Status> {
         Ok(rsgrpc::Response::new(request.into_inner()))
     }
+
+    async fn stream(
+        &self,
+        request: rsgrpc::Request<rsgrpc::Streaming<rsgrpc_tests::gen::bench::Payload>>,
+    ) -> Result<rsgrpc::Response<rsgrpc::server::BoxStream<rsgrpc_tests::gen::bench::Payload>>, rsgrpc::Status> {
+        Ok(rsgrpc::Response::new(Box::pin(request.into_inner())))
+    }
 }
 
 async fn serve_rsgrpc(listener: tokio::net::TcpListener) {
@@ -94,6 +111,16 @@ impl tonic_bench::bench_server::Bench for TonicBench {
         request: tonic::Request<tonic_bench::Payload>,
     ) -> Result<tonic::Response<tonic_bench::Payload>, tonic::Status> {
         Ok(tonic::Response::new(request.into_inner()))
+    }
+
+    type StreamStream =
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<tonic_bench::Payload, tonic::Status>> + Send>>;
+
+    async fn stream(
+        &self,
+        request: tonic::Request<tonic::Streaming<tonic_bench::Payload>>,
+    ) -> Result<tonic::Response<Self::StreamStream>, tonic::Status> {
+        Ok(tonic::Response::new(Box::pin(request.into_inner())))
     }
 }
 
@@ -332,28 +359,63 @@ fn drive(args: &[String]) {
     if args.iter().any(|a| a == "--instructions") {
         return instructions(option("--calls", 2000));
     }
+    let cases = args
+        .iter()
+        .position(|a| a == "--cases")
+        .and_then(|i| args.get(i + 1))
+        .map_or("unary,stream,client", String::as_str);
+    let quick = args.iter().any(|a| a == "--quick");
+    println!("{runs} alternating runs of {seconds} s per implementation and case; medians. Server on CPU 0, load on CPU 1.\n");
+    if cases.split(',').any(|c| c == "unary") {
+        unary_table(runs, seconds, quick);
+    }
+    if cases.split(',').any(|c| c == "stream") {
+        stream_table(runs, seconds);
+    }
+    if cases.split(',').any(|c| c == "client") {
+        client_table(runs, seconds);
+    }
+}
+
+/// Runs `measure` for both implementations, `runs` times each, alternating which goes first so that drift
+/// on a shared machine hits both; returns the medians.
+fn alternate<T: Copy>(runs: u64, mut measure: impl FnMut(&str) -> T, summarize: impl Fn(&[T]) -> T) -> (T, T) {
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        let order = if run % 2 == 0 { ["rsgrpc", "tonic"] } else { ["tonic", "rsgrpc"] };
+        for implementation in order {
+            let sample = measure(implementation);
+            if implementation == "rsgrpc" {
+                ours.push(sample)
+            } else {
+                theirs.push(sample)
+            }
+        }
+    }
+    (summarize(&ours), summarize(&theirs))
+}
+
+/// Small and large unary calls at three shapes (with `quick`, only the shapes the issue-12 targets name).
+fn unary_table(runs: u64, seconds: u64, quick: bool) {
     let sizes = [("small (16 B)", 16usize), ("64 KiB", 64 << 10), ("256 KiB", 256 << 10)];
     let shapes = [(1u32, 1u32), (10, 10), (50, 20)];
-    println!("{runs} alternating runs of {seconds} s per server and case; medians. Server on CPU 0, load on CPU 1.\n");
+    let wanted = |size: usize, shape: (u32, u32)| {
+        !quick || (size == 16 && shape != (1, 1)) || (size == 256 << 10 && shape == (10, 10))
+    };
+    println!("Unary calls: server CPU per call.\n");
     println!("| payload | conns x streams | server | req/s | CPU µs/req | p50 µs | p99 µs | peak RSS MiB | errors |");
     println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for (label, size) in sizes {
         for (connections, streams) in shapes {
-            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-            for run in 0..runs {
-                // Alternate which goes first, so drift on a shared machine hits both.
-                let order = if run % 2 == 0 { ["rsgrpc", "tonic"] } else { ["tonic", "rsgrpc"] };
-                for implementation in order {
-                    let sample = measure(implementation, connections, streams, size, seconds);
-                    if implementation == "rsgrpc" {
-                        ours.push(sample)
-                    } else {
-                        theirs.push(sample)
-                    }
-                }
+            if !wanted(size, (connections, streams)) {
+                continue;
             }
-            let (ours, theirs) = (summarize(&ours), summarize(&theirs));
+            let (ours, theirs) = alternate(
+                runs,
+                |implementation| measure(implementation, connections, streams, size, seconds),
+                summarize,
+            );
             for (name, s) in [("rsgrpc", ours), ("tonic", theirs)] {
                 println!(
                     "| {label} | {connections}x{streams} | {name} | {:.0} | {:.2} | {:.0} | {:.0} | {:.1} | {} |",
@@ -375,8 +437,344 @@ fn drive(args: &[String]) {
             ours.peak_rss_mib / theirs.peak_rss_mib
         );
     }
+    println!();
 }
 
+// ------------------------------------------------------------------------------------ bidirectional streams
+
+const STREAM_PATH: &str = "/bench.Bench/Stream";
+/// Messages a stream has sent and not yet had echoed.
+const IN_FLIGHT: usize = 64;
+/// The payload of a streamed message.
+const STREAM_PAYLOAD: usize = 16;
+
+/// `stream-load PORT CONNECTIONS STREAMS SECONDS`: prints `messages errors seconds`, the messages echoed
+/// back in the window.
+fn stream_load(args: &[String]) {
+    let number = |i: usize| args[i].parse::<u64>().expect("numeric argument");
+    let (port, connections, streams, seconds) = (number(0), number(1), number(2), number(3));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let (messages, errors, elapsed) = runtime.block_on(async move {
+        let message = request_body(STREAM_PAYLOAD);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..connections {
+            let send = h2_connect(port as u16).await;
+            for _ in 0..streams {
+                tasks.push(tokio::spawn(stream_loop(send.clone(), message.clone(), port as u16, deadline)));
+            }
+        }
+        let (mut messages, mut errors) = (0u64, 0u64);
+        for task in tasks {
+            match task.await.expect("stream task") {
+                Some(count) => messages += count,
+                None => errors += 1,
+            }
+        }
+        (messages, errors, started.elapsed())
+    });
+    println!("{messages} {errors} {:.3}", elapsed.as_secs_f64());
+}
+
+async fn h2_connect(port: u16) -> h2::client::SendRequest<Bytes> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let _ = tcp.set_nodelay(true);
+    let mut builder = h2::client::Builder::new();
+    builder.initial_window_size(STREAM_WINDOW).initial_connection_window_size(CONNECTION_WINDOW);
+    let (send, connection) = builder.handshake::<_, Bytes>(tcp).await.expect("handshake");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    send
+}
+
+/// One bidirectional stream until the deadline: sends the message while fewer than [`IN_FLIGHT`] are
+/// unanswered, counts the echoes; `None` if the stream failed.
+async fn stream_loop(
+    send: h2::client::SendRequest<Bytes>,
+    message: Bytes,
+    port: u16,
+    deadline: tokio::time::Instant,
+) -> Option<u64> {
+    let uri: http::Uri = format!("http://127.0.0.1:{port}{STREAM_PATH}").parse().expect("uri");
+    let request = http::Request::post(uri)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .expect("request");
+    let mut send = send.ready().await.ok()?;
+    let (response, mut outgoing) = send.send_request(request, false).ok()?;
+    let credit = std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let sender = {
+        let (credit, message) = (credit.clone(), message.clone());
+        tokio::spawn(async move {
+            while tokio::time::Instant::now() < deadline {
+                let Ok(permit) = tokio::time::timeout_at(deadline, credit.acquire()).await else { break };
+                permit.expect("never closed").forget();
+                if outgoing.send_data(message.clone(), false).is_err() {
+                    return;
+                }
+            }
+            let _ = outgoing.send_data(Bytes::new(), true);
+        })
+    };
+    let mut body = response.await.ok()?.into_body();
+    let (mut bytes, mut counted) = (0usize, 0u64);
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.ok()?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        bytes += chunk.len();
+        let whole = bytes / message.len();
+        bytes %= message.len();
+        credit.add_permits(whole);
+        if tokio::time::Instant::now() <= deadline {
+            counted += whole as u64;
+        }
+    }
+    let _ = sender.await;
+    let ok =
+        matches!(body.trailers().await, Ok(Some(trailers)) if trailers.get("grpc-status").is_some_and(|s| s == "0"));
+    ok.then_some(counted)
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct StreamSample {
+    messages_per_second: f64,
+    cpu_us_per_message: f64,
+    peak_rss_mib: f64,
+    errors: u64,
+}
+
+fn measure_stream(implementation: &str, connections: u32, streams: u32, seconds: u64) -> StreamSample {
+    let server = start_server(implementation);
+    let pid = server.child.id();
+    let run = |seconds: u64| {
+        let exe = std::env::current_exe().expect("own executable");
+        let output = Command::new("taskset")
+            .args(["-c", "1"])
+            .arg(exe)
+            .arg("stream-load")
+            .args([server.port.to_string(), connections.to_string(), streams.to_string(), seconds.to_string()])
+            .output()
+            .expect("load generator runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let values: Vec<f64> = text.split_whitespace().map(|v| v.parse().expect("load output")).collect();
+        assert_eq!(values.len(), 3, "stream load said {text:?} {}", String::from_utf8_lossy(&output.stderr));
+        (values[0], values[1] as u64, values[2])
+    };
+    run(1);
+    let before = cpu_time_us(pid);
+    let (messages, errors, elapsed) = run(seconds);
+    let cpu = cpu_time_us(pid) - before;
+    StreamSample {
+        messages_per_second: messages / elapsed,
+        cpu_us_per_message: cpu / messages.max(1.0),
+        peak_rss_mib: peak_rss_mib(pid),
+        errors,
+    }
+}
+
+fn stream_table(runs: u64, seconds: u64) {
+    println!("Bidirectional streams of small ({STREAM_PAYLOAD} B) messages, up to {IN_FLIGHT} in flight per stream:\n");
+    println!("| conns x streams | server | msgs/s | CPU µs/msg | peak RSS MiB | failed streams |");
+    println!("|---|---|---:|---:|---:|---:|");
+    let mut ratios = Vec::new();
+    for (connections, streams) in [(1u32, 1u32), (10, 10)] {
+        let summarize = |samples: &[StreamSample]| StreamSample {
+            messages_per_second: median(samples.iter().map(|s| s.messages_per_second).collect()),
+            cpu_us_per_message: median(samples.iter().map(|s| s.cpu_us_per_message).collect()),
+            peak_rss_mib: median(samples.iter().map(|s| s.peak_rss_mib).collect()),
+            errors: samples.iter().map(|s| s.errors).sum(),
+        };
+        let (ours, theirs) = alternate(runs, |i| measure_stream(i, connections, streams, seconds), summarize);
+        for (name, s) in [("rsgrpc", ours), ("tonic", theirs)] {
+            println!(
+                "| {connections}x{streams} | {name} | {:.0} | {:.3} | {:.1} | {} |",
+                s.messages_per_second, s.cpu_us_per_message, s.peak_rss_mib, s.errors
+            );
+        }
+        ratios.push((connections, streams, ours, theirs));
+    }
+    println!("\nrsgrpc / tonic:\n");
+    println!("| conns x streams | msgs/s | CPU/msg | peak RSS |");
+    println!("|---|---:|---:|---:|");
+    for (connections, streams, ours, theirs) in ratios {
+        println!(
+            "| {connections}x{streams} | {:.2} | {:.2} | {:.2} |",
+            ours.messages_per_second / theirs.messages_per_second,
+            ours.cpu_us_per_message / theirs.cpu_us_per_message,
+            ours.peak_rss_mib / theirs.peak_rss_mib
+        );
+    }
+    println!();
+}
+
+// ------------------------------------------------------------------------------------------------ clients
+
+/// `client-load IMPLEMENTATION PORT CHANNELS CONCURRENCY SECONDS`: calls the server with that client for
+/// a second of warm-up and then the window; prints `calls errors cpu_us seconds peak_rss_mib` of this
+/// process over the window.
+fn client_load(args: &[String]) {
+    let implementation = args[0].clone();
+    let number = |i: usize| args[i].parse::<u64>().expect("numeric argument");
+    let (port, channels, concurrency, seconds) = (number(1) as u16, number(2), number(3), number(4));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    runtime.block_on(async move {
+        let target = format!("http://127.0.0.1:{port}");
+        let mut clients = Vec::new();
+        for _ in 0..channels {
+            clients.push(match implementation.as_str() {
+                "rsgrpc" => {
+                    let channel = rsgrpc::client::Channel::builder(&target)
+                        .expect("target")
+                        .initial_stream_window_size(STREAM_WINDOW)
+                        .initial_connection_window_size(CONNECTION_WINDOW)
+                        .connect()
+                        .await
+                        .expect("rsgrpc channel");
+                    AnyClient::Rsgrpc(rsgrpc_tests::gen::bench::bench_client::BenchClient::new(channel))
+                }
+                "tonic" => {
+                    let channel = tonic::transport::Endpoint::from_shared(target.clone())
+                        .expect("target")
+                        .initial_stream_window_size(STREAM_WINDOW)
+                        .initial_connection_window_size(CONNECTION_WINDOW)
+                        .tcp_nodelay(true)
+                        .connect()
+                        .await
+                        .expect("tonic channel");
+                    AnyClient::Tonic(tonic_bench::bench_client::BenchClient::new(channel))
+                }
+                other => panic!("unknown client {other}"),
+            });
+        }
+        let window = |seconds: u64| {
+            let clients = clients.clone();
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(seconds);
+                let mut tasks = Vec::new();
+                for client in &clients {
+                    for _ in 0..concurrency {
+                        tasks.push(tokio::spawn(client.clone().call_until(deadline)));
+                    }
+                }
+                let (mut calls, mut errors) = (0u64, 0u64);
+                for task in tasks {
+                    let (ok, failed) = task.await.expect("client task");
+                    calls += ok;
+                    errors += failed;
+                }
+                (calls, errors)
+            }
+        };
+        window(1).await;
+        let pid = std::process::id();
+        let (before, started) = (cpu_time_us(pid), Instant::now());
+        let (calls, errors) = window(seconds).await;
+        let (cpu, elapsed) = (cpu_time_us(pid) - before, started.elapsed());
+        println!("{calls} {errors} {cpu:.0} {:.3} {:.1}", elapsed.as_secs_f64(), peak_rss_mib(pid));
+    });
+}
+
+#[derive(Clone)]
+enum AnyClient {
+    Rsgrpc(rsgrpc_tests::gen::bench::bench_client::BenchClient),
+    Tonic(tonic_bench::bench_client::BenchClient<tonic::transport::Channel>),
+}
+
+impl AnyClient {
+    /// Small unary calls one after another until the deadline: `(succeeded, failed)`.
+    async fn call_until(self, deadline: Instant) -> (u64, u64) {
+        let (mut ok, mut failed) = (0, 0);
+        let body = vec![0x5a; 16];
+        match self {
+            AnyClient::Rsgrpc(client) => {
+                while Instant::now() < deadline {
+                    let request = rsgrpc_tests::gen::bench::Payload { body: body.clone(), ..Default::default() };
+                    match client.unary(request).await {
+                        Ok(_) => ok += 1,
+                        Err(_) => failed += 1,
+                    }
+                }
+            }
+            AnyClient::Tonic(mut client) => {
+                while Instant::now() < deadline {
+                    match client.unary(tonic_bench::Payload { body: body.clone() }).await {
+                        Ok(_) => ok += 1,
+                        Err(_) => failed += 1,
+                    }
+                }
+            }
+        }
+        (ok, failed)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct ClientSample {
+    calls_per_second: f64,
+    cpu_us_per_call: f64,
+    peak_rss_mib: f64,
+    errors: u64,
+}
+
+fn measure_client(implementation: &str, channels: u32, concurrency: u32, seconds: u64) -> ClientSample {
+    let server = start_server("rsgrpc");
+    let exe = std::env::current_exe().expect("own executable");
+    let output = Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(exe)
+        .arg("client-load")
+        .arg(implementation)
+        .args([server.port.to_string(), channels.to_string(), concurrency.to_string(), seconds.to_string()])
+        .output()
+        .expect("client runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let values: Vec<f64> = text.split_whitespace().map(|v| v.parse().expect("client output")).collect();
+    assert_eq!(values.len(), 5, "client said {text:?} {}", String::from_utf8_lossy(&output.stderr));
+    ClientSample {
+        calls_per_second: values[0] / values[3],
+        cpu_us_per_call: values[2] / values[0].max(1.0),
+        peak_rss_mib: values[4],
+        errors: values[1] as u64,
+    }
+}
+
+fn client_table(runs: u64, seconds: u64) {
+    println!("Clients: rsgrpc's and tonic's generated clients calling the same rsgrpc server, small unary calls.\n");
+    println!("| channels x concurrent calls | client | calls/s | client CPU µs/call | client peak RSS MiB | errors |");
+    println!("|---|---|---:|---:|---:|---:|");
+    let mut ratios = Vec::new();
+    for (channels, concurrency) in [(1u32, 1u32), (10, 10)] {
+        let summarize = |samples: &[ClientSample]| ClientSample {
+            calls_per_second: median(samples.iter().map(|s| s.calls_per_second).collect()),
+            cpu_us_per_call: median(samples.iter().map(|s| s.cpu_us_per_call).collect()),
+            peak_rss_mib: median(samples.iter().map(|s| s.peak_rss_mib).collect()),
+            errors: samples.iter().map(|s| s.errors).sum(),
+        };
+        let (ours, theirs) = alternate(runs, |i| measure_client(i, channels, concurrency, seconds), summarize);
+        for (name, s) in [("rsgrpc", ours), ("tonic", theirs)] {
+            println!(
+                "| {channels}x{concurrency} | {name} | {:.0} | {:.2} | {:.1} | {} |",
+                s.calls_per_second, s.cpu_us_per_call, s.peak_rss_mib, s.errors
+            );
+        }
+        ratios.push((channels, concurrency, ours, theirs));
+    }
+    println!("\nrsgrpc / tonic:\n");
+    println!("| channels x concurrent calls | calls/s | CPU/call | peak RSS |");
+    println!("|---|---:|---:|---:|");
+    for (channels, concurrency, ours, theirs) in ratios {
+        println!(
+            "| {channels}x{concurrency} | {:.2} | {:.2} | {:.2} |",
+            ours.calls_per_second / theirs.calls_per_second,
+            ours.cpu_us_per_call / theirs.cpu_us_per_call,
+            ours.peak_rss_mib / theirs.peak_rss_mib
+        );
+    }
+    println!();
+}
 // ------------------------------------------------------------------------------------ instruction counts
 
 /// The instructions `implementation`'s server executes while serving `calls` small unary calls (and

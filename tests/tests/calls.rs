@@ -81,6 +81,36 @@ async fn server_streaming_then_status() {
     assert_eq!((status.code(), status.message()), (Code::Aborted, "mid-stream failure"));
 }
 
+/// The server gathers the messages a handler has ready into one write (up to 32 KiB): thousands of them,
+/// small and over that size, come out whole, in order and followed by the handler's status.
+#[tokio::test]
+async fn many_ready_messages_arrive_whole_in_order_then_the_status() {
+    let (server, _) = echo_server().await;
+    let client = EchoClient::connect(&server.target()).await.unwrap();
+    for (repeat, payload) in [(5000, 10usize), (200, 40 << 10)] {
+        let failing = EchoRequest {
+            repeat,
+            payload: vec![7; payload],
+            fail_code: Code::DataLoss as i32,
+            ..request("after the batch")
+        };
+        let mut stream = client.server_stream(failing).await.unwrap().into_inner();
+        let mut next = 0;
+        let status = loop {
+            match stream.message().await {
+                Ok(Some(message)) => {
+                    assert_eq!((message.index, message.payload.len()), (next, payload));
+                    next += 1;
+                }
+                Ok(None) => panic!("the stream ended OK"),
+                Err(status) => break status,
+            }
+        };
+        assert_eq!(next, repeat, "every message before the status");
+        assert_eq!((status.code(), status.message()), (Code::DataLoss, "after the batch"));
+    }
+}
+
 #[tokio::test]
 async fn client_streaming() {
     let (server, _) = echo_server().await;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use prost::Message;
 
@@ -300,8 +300,8 @@ pub(super) async fn send_unary<Res: Message>(
     }
 }
 
-/// Sends the response headers, then each message as the stream yields it (waiting for flow control), then
-/// the status: OK at the end, or the error the stream yielded.
+/// Sends the response headers, then the messages as the stream yields them (those ready together in one
+/// write, waiting for flow control), then the status: OK at the end, or the error the stream yielded.
 pub(super) async fn stream_responses<Res, St>(
     mut respond: h2::server::SendResponse<Bytes>,
     response: Response<St>,
@@ -319,29 +319,67 @@ pub(super) async fn stream_responses<Res, St>(
         return;
     };
     let mut stream = pin!(stream);
-    for index in 0.. {
-        let next = supervise(poll_fn(|cx| stream.as_mut().poll_next(cx)), &mut send, deadline).await;
-        let message = match next {
-            Outcome::Done(Some(Ok(message))) => message,
-            Outcome::Done(Some(Err(status))) => return send_trailers(&mut send, &status, trailers),
-            Outcome::Done(None) => return send_trailers(&mut send, &Status::ok(), trailers),
+    let mut batch = BytesMut::new();
+    let mut index = 0usize;
+    loop {
+        // Every message the handler has ready goes into one write, up to BATCH_BYTES: h2's per-write work
+        // (locks, capacity, a DATA frame) is then paid per batch, not per small message.
+        let gathered = poll_fn(|cx| loop {
+            let message = match stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(message))) => message,
+                Poll::Ready(Some(Err(status))) => return Poll::Ready(Gathered::End(status, true)),
+                Poll::Ready(None) => return Poll::Ready(Gathered::End(Status::ok(), true)),
+                Poll::Pending if batch.is_empty() => return Poll::Pending,
+                Poll::Pending => return Poll::Ready(Gathered::Batch),
+            };
+            let compressed = encoding.filter(|_| per_message.as_mut().is_none_or(|choose| choose.compress(index)));
+            index += 1;
+            if let Err(status) = codec::encode_into(&message, limits.max_send, compressed, &mut batch) {
+                return Poll::Ready(Gathered::End(status, false));
+            }
+            if batch.len() >= BATCH_BYTES {
+                return Poll::Ready(Gathered::Batch);
+            }
+        });
+        let (end, data) = match supervise(gathered, &mut send, deadline).await {
+            Outcome::Done(gathered) => (gathered, batch.split().freeze()),
             outcome => {
                 if let Some(status) = abnormal_status(outcome) {
-                    send_trailers(&mut send, &status, MetadataMap::new());
+                    // A handler's stream that panicked after yielding messages: those go out first.
+                    let data = batch.split().freeze();
+                    if data.is_empty() || send_message_within(&mut send, data, false, deadline).await.is_ok() {
+                        send_trailers(&mut send, &status, MetadataMap::new());
+                    }
                 }
                 return;
             }
         };
-        let compressed = encoding.filter(|_| per_message.as_mut().is_none_or(|choose| choose.compress(index)));
-        let data = match codec::encode_with(&message, limits.max_send, compressed) {
-            Ok(data) => data,
-            Err(status) => return send_trailers(&mut send, &status, MetadataMap::new()),
-        };
-        if let Err(status) = send_message_within(&mut send, data, false, deadline).await {
-            if status.code() == crate::status::Code::DeadlineExceeded {
-                send_trailers(&mut send, &status, MetadataMap::new());
+        if !data.is_empty() {
+            if let Err(status) = send_message_within(&mut send, data, false, deadline).await {
+                if status.code() == crate::status::Code::DeadlineExceeded {
+                    send_trailers(&mut send, &status, MetadataMap::new());
+                }
+                return;
             }
-            return;
+        }
+        match end {
+            Gathered::Batch => {}
+            // The handler's own trailers go with the status it ended with; a message that could not be
+            // encoded ends the call without them.
+            Gathered::End(status, true) => return send_trailers(&mut send, &status, trailers),
+            Gathered::End(status, false) => return send_trailers(&mut send, &status, MetadataMap::new()),
         }
     }
+}
+
+/// How many bytes of ready responses a server stream gathers into one write at most.
+const BATCH_BYTES: usize = 32 * 1024;
+
+/// What gathering a server stream's ready responses came to.
+enum Gathered {
+    /// Messages to send; the stream goes on.
+    Batch,
+    /// The stream ended with this status (after the batch is sent); `true` if the handler ended it, so its
+    /// trailers go with it.
+    End(Status, bool),
 }

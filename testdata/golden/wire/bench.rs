@@ -129,6 +129,19 @@ pub mod bench_client {
         > {
             self.inner.unary("/bench.Bench/Unary", request.into_request()).await
         }
+        /// Echoes each message of the stream as it comes.
+        pub async fn stream(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()>,
+        ) -> ::core::result::Result<
+            (
+                ::rsgrpc::client::Sender<super::Payload>,
+                ::rsgrpc::Streaming<super::Payload>,
+            ),
+            ::rsgrpc::Status,
+        > {
+            self.inner.streaming("/bench.Bench/Stream", request.into_request()).await
+        }
     }
 }
 /// The server side of `bench.Bench`: implement [`Bench`], serve it with [`BenchServer`].
@@ -138,9 +151,11 @@ pub mod bench_server {
     /// The names of the service's methods.
     pub mod methods {
         pub const UNARY: &str = "Unary";
+        pub const STREAM: &str = "Stream";
         /// The full paths of the service's methods, `/package.Service/Method`.
         pub mod paths {
             pub const UNARY: &str = "/bench.Bench/Unary";
+            pub const STREAM: &str = "/bench.Bench/Stream";
         }
     }
     #[allow(clippy::wrong_self_convention)]
@@ -159,6 +174,25 @@ pub mod bench_server {
                 ::core::result::Result::Err(
                     ::rsgrpc::Status::unimplemented(
                         "bench.Bench/Unary is not implemented",
+                    ),
+                )
+            }
+        }
+        /// Echoes each message of the stream as it comes.
+        fn stream(
+            &self,
+            request: ::rsgrpc::Request<::rsgrpc::Streaming<super::Payload>>,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::server::BoxStream<super::Payload>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            let _ = request;
+            async {
+                ::core::result::Result::Err(
+                    ::rsgrpc::Status::unimplemented(
+                        "bench.Bench/Stream is not implemented",
                     ),
                 )
             }
@@ -209,6 +243,16 @@ pub mod bench_server {
                         },
                     )
                 }
+                "Stream" => {
+                    ::rsgrpc::server::streaming(
+                        call,
+                        "Stream",
+                        service,
+                        |service: ::std::sync::Arc<T>, request| async move {
+                            <T as Bench>::stream(&*service, request).await
+                        },
+                    )
+                }
                 _ => call.unimplemented_method(SERVICE_NAME, method),
             }
         }
@@ -219,7 +263,7 @@ pub mod bench_server {
 }
 /// The encoded `FileDescriptorSet` of this package's files, for reflection (imported files are in
 /// their own packages' constants).
-pub const FILE_DESCRIPTOR_SET: &[u8] = b"\ns\n\x11bench/bench.proto\x12\x05bench\"\x1D\n\x07Payload\x12\x12\n\x04body\x18\x01 \x01(\x0CR\x04body20\n\x05Bench\x12'\n\x05Unary\x12\x0E.bench.Payload\x1A\x0E.bench.Payloadb\x06proto3";
+pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xA1\x01\n\x11bench/bench.proto\x12\x05bench\"\x1D\n\x07Payload\x12\x12\n\x04body\x18\x01 \x01(\x0CR\x04body2^\n\x05Bench\x12'\n\x05Unary\x12\x0E.bench.Payload\x1A\x0E.bench.Payload\x12,\n\x06Stream\x12\x0E.bench.Payload\x1A\x0E.bench.Payload(\x010\x01b\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
