@@ -66,3 +66,29 @@ pub mod __fuzz {
         crate::gateway::request_json(body_rule, body, query, query_fields, path_values, path_fields)
     }
 }
+
+/// Includes code that `rsgrpc-build` (or `rsgrpc_codegen::Builder`) wrote to `$OUT_DIR`, as tonic's
+/// `include_proto!` does.
+///
+/// - `include_proto!()`: the whole module tree (`mod.rs`), one module per proto package
+///   (`shop.v1` is `shop::v1`), with the lint allowances generated code needs. The form to prefer: types
+///   that refer to other packages find them.
+/// - `include_proto!("shop.v1")`: one package's file alone, as tonic does; put it in a module whose path
+///   mirrors the package (`mod shop { pub mod v1 { rsgrpc::include_proto!("shop.v1"); } }`) if it refers to
+///   other packages, and allow `dead_code` there in a binary crate that does not use every type.
+///
+/// ```ignore
+/// mod pb {
+///     rsgrpc::include_proto!();
+/// }
+/// use pb::helloworld::greeter_client::GreeterClient;
+/// ```
+#[macro_export]
+macro_rules! include_proto {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/mod.rs"));
+    };
+    ($package:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $package, ".rs"));
+    };
+}
