@@ -87,15 +87,29 @@ fn root_store(roots: &[CertificateDer<'static>]) -> Result<RootCertStore, TlsErr
 /// The server side: its identity and, for mutual TLS, the CAs client certificates must chain to.
 #[derive(Debug, Clone)]
 pub struct ServerTlsConfig {
-    identity: Identity,
+    identity: Option<Identity>,
     client_roots: Vec<CertificateDer<'static>>,
     client_auth_optional: bool,
+    /// A config the user built with rustls directly.
+    custom: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl ServerTlsConfig {
     /// TLS with this identity; clients are not asked for certificates.
     pub fn new(identity: Identity) -> Self {
-        ServerTlsConfig { identity, client_roots: Vec::new(), client_auth_optional: false }
+        ServerTlsConfig {
+            identity: Some(identity),
+            client_roots: Vec::new(),
+            client_auth_optional: false,
+            custom: None,
+        }
+    }
+
+    /// A server config built with rustls directly (a certificate resolver, a key in an HSM, other
+    /// verifiers): used as it is, with `h2` added to its ALPN protocols if it has none. The other methods
+    /// of this type do not apply to it.
+    pub fn from_rustls(config: Arc<rustls::ServerConfig>) -> Self {
+        ServerTlsConfig { identity: None, client_roots: Vec::new(), client_auth_optional: false, custom: Some(config) }
     }
 
     /// Mutual TLS: clients must present a certificate that chains to one of these CAs (PEM).
@@ -112,6 +126,10 @@ impl ServerTlsConfig {
     }
 
     pub(crate) fn build(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        if let Some(custom) = &self.custom {
+            return with_h2(custom, |c| &mut c.alpn_protocols, "server");
+        }
+        let Some(identity) = &self.identity else { return Err(TlsError("no server identity".into())) };
         let builder = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError(e.to_string()))?;
@@ -126,7 +144,7 @@ impl ServerTlsConfig {
             builder.with_client_cert_verifier(verifier.build().map_err(|e| TlsError(format!("client CA: {e}")))?)
         };
         let mut config = builder
-            .with_single_cert(self.identity.chain.clone(), self.identity.key.clone_key())
+            .with_single_cert(identity.chain.clone(), identity.key.clone_key())
             .map_err(|e| TlsError(format!("server identity: {e}")))?;
         config.alpn_protocols = vec![ALPN_H2.to_vec()];
         Ok(Arc::new(config))
@@ -135,17 +153,30 @@ impl ServerTlsConfig {
 
 /// The client side: the CAs the server's certificate must chain to, an identity for mutual TLS, and the
 /// name to check the server's certificate against when it differs from the target's host.
+///
+/// Given no CA, a client trusts the system's CA certificates (feature `native-roots`, on by default),
+/// so `https://` to a public endpoint works without configuration.
 #[derive(Debug, Clone, Default)]
 pub struct ClientTlsConfig {
     roots: Vec<CertificateDer<'static>>,
     identity: Option<Identity>,
     domain: Option<String>,
+    /// A config the user built with rustls directly.
+    custom: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl ClientTlsConfig {
-    /// No CAs yet: add at least one with [`ClientTlsConfig::ca_pem`].
+    /// The system's CAs (with the `native-roots` feature), until CAs are given with
+    /// [`ClientTlsConfig::ca_pem`], which then are the only ones trusted.
     pub fn new() -> Self {
         ClientTlsConfig::default()
+    }
+
+    /// A client config built with rustls directly (its own verifier, key logging, resumption settings):
+    /// used as it is, with `h2` added to its ALPN protocols if it has none. [`ClientTlsConfig::domain_name`]
+    /// still applies; the other methods do not.
+    pub fn from_rustls(config: Arc<rustls::ClientConfig>) -> Self {
+        ClientTlsConfig { custom: Some(config), ..ClientTlsConfig::default() }
     }
 
     /// Trusts the CA certificates in `pem`.
@@ -181,13 +212,14 @@ impl ClientTlsConfig {
     }
 
     pub(crate) fn build(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-        if self.roots.is_empty() {
-            return Err(TlsError("no CA certificate to verify the server with: add one with ca_pem".into()));
+        if let Some(custom) = &self.custom {
+            return with_h2(custom, |c| &mut c.alpn_protocols, "client");
         }
+        let roots = if self.roots.is_empty() { system_roots()? } else { root_store(&self.roots)? };
         let builder = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError(e.to_string()))?
-            .with_root_certificates(root_store(&self.roots)?);
+            .with_root_certificates(roots);
         let mut config = match &self.identity {
             Some(identity) => builder
                 .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
@@ -197,6 +229,48 @@ impl ClientTlsConfig {
         config.alpn_protocols = vec![ALPN_H2.to_vec()];
         Ok(Arc::new(config))
     }
+}
+
+/// The system's CA certificates (the platform store, or `SSL_CERT_FILE` / `SSL_CERT_DIR` when set).
+#[cfg(feature = "native-roots")]
+fn system_roots() -> Result<RootCertStore, TlsError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut store = RootCertStore::empty();
+    let (added, _) = store.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let why = found.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        return Err(TlsError(format!(
+            "no CA certificate was given (ca_pem) and none was found in the system's trust store{}",
+            if why.is_empty() { String::new() } else { format!(": {why}") }
+        )));
+    }
+    Ok(store)
+}
+
+#[cfg(not(feature = "native-roots"))]
+fn system_roots() -> Result<RootCertStore, TlsError> {
+    Err(TlsError(
+        "no CA certificate to verify the server with: add one with ca_pem (or enable the runtime's native-roots \
+         feature to trust the system's)"
+            .into(),
+    ))
+}
+
+/// A user's rustls config, with `h2` offered if it offers nothing; one that offers only other protocols is
+/// refused (gRPC needs HTTP/2).
+fn with_h2<C: Clone>(
+    config: &Arc<C>,
+    alpn: impl Fn(&mut C) -> &mut Vec<Vec<u8>>,
+    side: &str,
+) -> Result<Arc<C>, TlsError> {
+    let mut config = config.clone();
+    let protocols = alpn(Arc::make_mut(&mut config));
+    if protocols.is_empty() {
+        protocols.push(ALPN_H2.to_vec());
+    } else if !protocols.iter().any(|p| p == ALPN_H2) {
+        return Err(TlsError(format!("the {side} rustls config's ALPN protocols do not include h2, which gRPC needs")));
+    }
+    Ok(config)
 }
 
 /// Checks a finished handshake agreed on HTTP/2; `side` says which end in the error.
@@ -220,6 +294,7 @@ mod tests {
         assert!(error.contains("CA certificate"), "{error}");
         let error = Identity::from_pem_files("/nonexistent/cert.pem", "/nonexistent/key.pem").unwrap_err().to_string();
         assert!(error.contains("/nonexistent/cert.pem"), "{error}");
+        #[cfg(not(feature = "native-roots"))]
         assert!(ClientTlsConfig::new().build().unwrap_err().to_string().contains("no CA certificate"));
     }
 }

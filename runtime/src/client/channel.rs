@@ -243,8 +243,20 @@ impl ChannelBuilder {
             let message = format!("no resolver for the scheme {:?} of target {target}", target.scheme());
             ConfigError::new(ConfigErrorKind::Target, message)
         })?;
-        let https_without_tls = target.https() && self.config.tls.is_none();
-        let config = Arc::new(self.config.clone());
+        let mut config = self.config.clone();
+        let mut setup_error = None;
+        if target.https() && config.tls.is_none() {
+            // https:// without a TLS config: the system's CAs, as a browser or curl would.
+            let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+            let tls = crate::tls::ClientTlsConfig::new();
+            match tls.server_name(&host).and_then(|server_name| Ok(TlsSetup { config: tls.build()?, server_name })) {
+                Ok(setup) => config.tls = Some(setup),
+                Err(error) => {
+                    setup_error = Some(Status::invalid_argument(format!("TLS for an https:// target: {error}")))
+                }
+            }
+        }
+        let config = Arc::new(config);
         let (changed, _) = tokio::sync::watch::channel(0);
         let shared = Arc::new(Shared {
             config: config.clone(),
@@ -260,8 +272,7 @@ impl ChannelBuilder {
         balancer.set_service_config(config.service_config.clone(), &config);
         Ok(Channel {
             inner: Arc::new(Inner {
-                setup_error: https_without_tls
-                    .then(|| Status::invalid_argument("an https:// target needs ChannelBuilder::tls(ClientTlsConfig)")),
+                setup_error,
                 target,
                 authority,
                 config,
