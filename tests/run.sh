@@ -27,6 +27,13 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets --all-features -- -D warnings"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+# The runtime's documented feature combinations (README, "Cargo features") each build.
+for features in "--no-default-features" "--no-default-features --features transport" "--features gateway"; do
+    step "cargo check -p rsgrpc $features"
+    # shellcheck disable=SC2086
+    cargo check -q -p rsgrpc $features
+done
+
 step "cargo test --workspace $*"
 cargo test --workspace "$@"
 

@@ -14,38 +14,58 @@ pub use prost::{DecodeError, EncodeError, Message, Name, UnknownEnumValue};
 mod unknown;
 pub use unknown::{UnknownField, UnknownFields, UnknownValue};
 
+#[cfg(feature = "transport")]
 pub mod budget;
+#[cfg(feature = "transport")]
 pub mod client;
+#[cfg(feature = "transport")]
 pub mod codec;
 pub mod codegen;
+#[cfg(feature = "transport")]
 pub mod compression;
 mod config_error;
+#[cfg(feature = "transport")]
 mod credentials;
+#[cfg(feature = "transport")]
 pub mod gateway;
+#[cfg(feature = "transport")]
 pub mod health;
+#[cfg(feature = "transport")]
 pub mod interceptor;
 pub mod json;
+#[cfg(feature = "transport")]
 pub mod keepalive;
 pub mod metadata;
+#[cfg(feature = "transport")]
 pub mod reflection;
+#[cfg(feature = "transport")]
 mod request;
+#[cfg(feature = "transport")]
 mod response;
 pub mod rpc;
+#[cfg(feature = "transport")]
 pub mod server;
 pub mod status;
+#[cfg(feature = "transport")]
 mod streaming;
+#[cfg(feature = "transport")]
 pub mod timeout;
+#[cfg(feature = "transport")]
 pub mod tls;
 pub mod well_known;
 pub mod wire;
 
 pub use config_error::{ConfigError, ConfigErrorKind};
 pub use futures_core::Stream;
+#[cfg(feature = "transport")]
 pub use interceptor::BoxMessage;
 pub use metadata::MetadataMap;
+#[cfg(feature = "transport")]
 pub use request::{IntoRequest, IntoStreamingRequest, Request};
+#[cfg(feature = "transport")]
 pub use response::Response;
 pub use status::{Code, Status};
+#[cfg(feature = "transport")]
 pub use streaming::Streaming;
 
 /// Internals the fuzz targets (`fuzz/`, see RELIABILITY.md) drive directly. Not part of the API: it may

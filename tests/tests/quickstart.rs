@@ -3,13 +3,12 @@
 //! `rsgrpc-build` dependencies point at this checkout, built, and the client run against the server.
 //! Also: a crate using rsgrpc-build rebuilds when a proto that another one imports changes.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace")
-}
+#[path = "scratch/mod.rs"]
+mod scratch;
+use scratch::{cargo, local_dependencies, target_dir, workspace, write};
 
 /// The README's `(path, content)` pairs.
 fn readme_files() -> Vec<(String, String)> {
@@ -26,42 +25,6 @@ fn readme_files() -> Vec<(String, String)> {
         files.push((path.to_owned(), content.join("\n") + "\n"));
     }
     files
-}
-
-/// The dependency lines of the README, pointed at this checkout.
-fn local_dependencies(manifest: &str) -> String {
-    let path = |dir: &str| workspace().join(dir).display().to_string();
-    let replaced = manifest
-        .replace("rsgrpc = \"0.1\"", &format!("rsgrpc = {{ path = {:?} }}", path("runtime")))
-        .replace("rsgrpc-build = \"0.1\"", &format!("rsgrpc-build = {{ path = {:?} }}", path("rsgrpc-build")));
-    assert_ne!(replaced, manifest, "the README's Cargo.toml names rsgrpc = \"0.1\" and rsgrpc-build = \"0.1\"");
-    // A crate of its own, not a member of this workspace.
-    replaced + "\n[workspace]\n"
-}
-
-fn cargo(dir: &Path, args: &[&str]) -> Output {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    Command::new(cargo)
-        .args(args)
-        .current_dir(dir)
-        // The workspace's target directory is locked by the cargo running this test; this one is shared
-        // with the user-crate test, so the dependencies are built once.
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .expect("cargo runs")
-}
-
-fn target_dir() -> PathBuf {
-    workspace().join("target/user-crate")
-}
-
-fn write(dir: &Path, path: &str, content: &str) {
-    let path = dir.join(path);
-    std::fs::create_dir_all(path.parent().expect("a parent")).unwrap();
-    std::fs::write(path, content).unwrap();
 }
 
 fn free_port() -> u16 {

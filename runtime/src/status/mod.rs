@@ -73,6 +73,7 @@ impl Status {
                 }
                 return status;
             }
+            #[cfg(feature = "transport")]
             if let Some(h2) = link.downcast_ref::<h2::Error>() {
                 return Status::from_h2(h2).with_source(Arc::from(error));
             }
@@ -201,6 +202,7 @@ impl Status {
 
     /// The status for an HTTP/2 error: a stream reset by the peer or a broken connection, per the spec's
     /// "HTTP2 RST_STREAM error code to status mapping".
+    #[cfg(feature = "transport")]
     pub fn from_h2(error: &h2::Error) -> Status {
         if error.is_go_away() && !error.is_remote() {
             // We closed the connection because what arrived was not valid HTTP/2: not a gRPC server, or a TLS
@@ -344,6 +346,7 @@ impl From<std::io::Error> for Status {
 }
 
 /// [`Status::from_h2`], keeping the HTTP/2 error as the status's source.
+#[cfg(feature = "transport")]
 impl From<h2::Error> for Status {
     fn from(error: h2::Error) -> Status {
         Status::from_h2(&error).with_source(Arc::new(error))
