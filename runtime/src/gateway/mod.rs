@@ -9,15 +9,25 @@ pub use template::{PathTemplate, Segment, TemplateError, Variable};
 #[cfg(feature = "gateway")]
 mod body;
 #[cfg(feature = "gateway")]
+mod connection;
+#[cfg(feature = "gateway")]
 mod errors;
 #[cfg(feature = "gateway")]
 mod fields;
+#[cfg(feature = "gateway")]
+mod handler;
 #[cfg(feature = "gateway")]
 mod headers;
 #[cfg(feature = "gateway")]
 mod input;
 #[cfg(feature = "gateway")]
 mod options;
+#[cfg(feature = "gateway")]
+mod proxy;
+#[cfg(feature = "gateway")]
+mod request;
+#[cfg(feature = "gateway")]
+mod response;
 #[cfg(feature = "gateway")]
 mod route;
 #[cfg(feature = "gateway")]
@@ -37,7 +47,9 @@ pub use headers::HeaderMatcher;
 #[cfg(feature = "gateway")]
 pub use options::ResponseField;
 #[cfg(feature = "gateway")]
-pub use route::{bidi_proxy, client_streaming_proxy, BodyMessages, ProxyResponses, Route, RouteSpec, UpdateMask};
+pub use proxy::{bidi_proxy, client_streaming_proxy, BodyMessages, ProxyResponses};
+#[cfg(feature = "gateway")]
+pub use route::{Route, RouteSpec, UpdateMask};
 #[cfg(feature = "gateway")]
 pub use server::{
     Gateway, GatewayBuilder, GatewayError, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT,

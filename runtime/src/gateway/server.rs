@@ -8,13 +8,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http_body_util::BodyExt;
 
 use super::body::{self, GatewayBody};
-use super::input::ByteStream;
+use super::connection::{later, Activity, FirstRead};
+use super::input::streaming_body;
 use super::options::Options;
-use super::route::{error_response, Call, Handle, Input, Route};
+use super::response::error_response;
+use super::route::{Call, Handle, Input, Route};
 use super::template::PathTemplate;
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
 use crate::json::JsonOptions;
@@ -509,168 +510,6 @@ async fn caught(handler: &dyn Handle, call: Call) -> http::Response<GatewayBody>
         }
     })
     .await
-}
-
-/// A streaming request's body as a stream of chunks, each of which must come within `timeout` of the
-/// one before (a client that stops sending mid-body must not hold its call open); the flag is set when
-/// one did not, so the answer is 408.
-fn streaming_body<B>(body: B, timeout: std::time::Duration) -> (ByteStream, Arc<std::sync::atomic::AtomicBool>)
-where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let chunks = http_body_util::BodyStream::new(body)
-        .map(|frame| match frame {
-            Ok(frame) => frame.into_data().ok().map(Ok),
-            Err(error) => {
-                let error: Box<dyn std::error::Error + Send + Sync> = error.into();
-                Some(Err(Status::invalid_argument(format!("reading the request body failed: {error}"))))
-            }
-        })
-        .filter_map(std::future::ready);
-    let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = stalled.clone();
-    let timed = futures_util::stream::unfold(Some(Box::pin(chunks)), move |chunks| {
-        let flag = flag.clone();
-        async move {
-            let mut chunks = chunks?;
-            match tokio::time::timeout(timeout, chunks.next()).await {
-                Ok(Some(chunk)) => Some((chunk, Some(chunks))),
-                Ok(None) => None,
-                Err(_) => {
-                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
-                    Some((Err(Status::deadline_exceeded("the request body did not arrive in time")), None))
-                }
-            }
-        }
-    });
-    (Box::pin(timed), stalled)
-}
-
-/// `at + duration`, or a year on when that overflows (an idle timeout of `Duration::MAX` means never).
-fn later(at: tokio::time::Instant, duration: std::time::Duration) -> tokio::time::Instant {
-    at.checked_add(duration).unwrap_or_else(|| at + std::time::Duration::from_secs(365 * 24 * 3600))
-}
-
-/// Whether a connection has requests in flight, and since when it has had none.
-struct Activity {
-    base: std::time::Instant,
-    in_flight: std::sync::atomic::AtomicUsize,
-    /// Milliseconds from `base` to when the last request in flight ended.
-    idle_from: std::sync::atomic::AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Activity {
-            base: std::time::Instant::now(),
-            in_flight: std::sync::atomic::AtomicUsize::new(0),
-            idle_from: std::sync::atomic::AtomicU64::new(0),
-        }
-    }
-
-    /// Counts a request as in flight until the guard is dropped.
-    fn start(self: &Arc<Self>) -> Busy {
-        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Busy(self.clone())
-    }
-
-    /// When the connection became idle, or `None` while requests are in flight.
-    fn idle_since(&self) -> Option<std::time::Instant> {
-        if self.in_flight.load(std::sync::atomic::Ordering::Relaxed) > 0 {
-            return None;
-        }
-        let millis = self.idle_from.load(std::sync::atomic::Ordering::Relaxed);
-        Some(self.base + std::time::Duration::from_millis(millis))
-    }
-}
-
-/// A request in flight; see [`Activity::start`].
-struct Busy(Arc<Activity>);
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        let activity = &self.0;
-        let millis = u64::try_from(activity.base.elapsed().as_millis()).unwrap_or(u64::MAX);
-        activity.idle_from.store(millis, std::sync::atomic::Ordering::Relaxed);
-        activity.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// A connection whose first bytes must arrive within a timeout; after them it reads as usual (hyper's
-/// own timeouts take over: HTTP/1.1 header reads, HTTP/2 keepalive, the idle timeout).
-struct FirstRead<T> {
-    io: T,
-    /// `None` once a byte arrived.
-    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl<T> FirstRead<T> {
-    fn new(io: T, timeout: std::time::Duration) -> Self {
-        FirstRead { io, deadline: Some(Box::pin(tokio::time::sleep(timeout))) }
-    }
-}
-
-impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for FirstRead<T> {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let read = std::pin::Pin::new(&mut this.io).poll_read(cx, buf);
-        match &read {
-            std::task::Poll::Ready(Ok(())) if buf.filled().len() > before => this.deadline = None,
-            std::task::Poll::Pending => {
-                if let Some(deadline) = this.deadline.as_mut() {
-                    if deadline.as_mut().poll(cx).is_ready() {
-                        let error =
-                            std::io::Error::new(std::io::ErrorKind::TimedOut, "the client sent nothing in time");
-                        return std::task::Poll::Ready(Err(error));
-                    }
-                }
-            }
-            _ => {}
-        }
-        read
-    }
-}
-
-impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for FirstRead<T> {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
 }
 
 /// `application/json`, `application/*+json` and `text/json`, with or without parameters.
