@@ -67,7 +67,15 @@ pub struct Binding {
     /// name, and the message fields under the body field (dotted, relative to it) whose keys the gateway
     /// descends into when it fills the mask from the body (grpc-gateway's PATCH feature).
     pub update_mask: Option<(String, Vec<String>)>,
+    /// The body (the whole request or its body field) is a `google.api.HttpBody`: raw bytes with their
+    /// content type, not JSON.
+    pub http_body_request: bool,
+    /// The response is a `google.api.HttpBody`: its bytes are the answer, with its content type.
+    pub http_body_response: bool,
 }
+
+/// The message whose bytes and content type stand for a raw HTTP body.
+const HTTP_BODY: &str = ".google.api.HttpBody";
 
 /// The bindings of every method that has any, by `package.Service.Method`.
 pub type Bindings = HashMap<String, Vec<Binding>>;
@@ -311,6 +319,14 @@ impl<'a> Checker<'a> {
                 }),
             _ => None,
         };
+        // A client-streaming method's body is a stream of JSON messages, whatever their type.
+        let http_body_request = !method.client_streaming()
+            && match &body {
+                Body::None => false,
+                Body::All => method.input_type() == HTTP_BODY,
+                Body::Field(name) => input.field.iter().any(|f| f.name() == name && f.type_name() == HTTP_BODY),
+            };
+        let http_body_response = response_body.is_none() && method.output_type() == HTTP_BODY;
         Ok(Binding {
             http_method,
             template: template.to_owned(),
@@ -319,6 +335,8 @@ impl<'a> Checker<'a> {
             path_fields,
             query_fields,
             update_mask,
+            http_body_request,
+            http_body_response,
         })
     }
 }

@@ -2,7 +2,6 @@
 //! newline-delimited JSON (`{"result": ...}` per line, a final `{"error": ...}` line if the call fails) or
 //! as Server-Sent Events (`data: ...` per message, an `event: error` at a failure).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,14 +18,23 @@ use crate::metadata::MetadataMap;
 use crate::status::Status;
 
 /// The body of every gateway response.
-pub type GatewayBody = http_body_util::combinators::UnsyncBoxBody<Bytes, Infallible>;
+pub type GatewayBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BodyError>;
+
+/// Why a response body was cut short: the call failed after the answer's head was sent, in an answer whose
+/// body has no way to say so (a raw `google.api.HttpBody` download); the server then aborts the response
+/// (HTTP/2 `RST_STREAM`, an HTTP/1.1 connection closed before the body's end).
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
 pub(crate) fn full(text: String) -> GatewayBody {
-    Full::new(Bytes::from(text)).boxed_unsync()
+    bytes(Bytes::from(text))
+}
+
+pub(crate) fn bytes(data: Bytes) -> GatewayBody {
+    Full::new(data).map_err(|never| match never {}).boxed_unsync()
 }
 
 pub(crate) fn empty() -> GatewayBody {
-    Full::new(Bytes::new()).boxed_unsync()
+    bytes(Bytes::new())
 }
 
 /// What is left to write of a stream.
@@ -116,7 +124,7 @@ where
             }
         }
     });
-    StreamBody::new(frames.map(|frame: Result<Frame<Bytes>, Infallible>| frame)).boxed_unsync()
+    StreamBody::new(frames.map(|frame: Result<Frame<Bytes>, BodyError>| frame)).boxed_unsync()
 }
 
 /// The stream's next item; a panic while polling it (a handler's stream) ends the stream with

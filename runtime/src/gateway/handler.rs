@@ -13,7 +13,7 @@ use futures_core::Stream;
 use super::body::GatewayBody;
 use super::request::{single_request, stream_request};
 use super::response::{stream_response, unary_response, within};
-use super::route::{Call, Handle, HandlerFuture, Input, Route, RouteSpec};
+use super::route::{Call, Handle, HandlerFuture, Input, RawBody, Route, RouteSpec};
 use crate::interceptor::{run, Interceptors, MessageStream, MethodInfo, MethodKind};
 use crate::json::JsonMessage;
 use crate::request::Request;
@@ -106,7 +106,7 @@ where
     Fut: Future<Output = Result<Response<K::Output>, Status>> + Send + 'static,
 {
     let handler = Handler::<K, F, Req, Res> { handler: Arc::new(handler), spec, _kind: PhantomData };
-    Route { spec, input: K::INPUT, handler: Arc::new(handler) }
+    Route { spec, input: K::INPUT, handler: Arc::new(handler), raw: RawBody::default() }
 }
 
 impl Route {

@@ -19,6 +19,8 @@ mod handler;
 #[cfg(feature = "gateway")]
 mod headers;
 #[cfg(feature = "gateway")]
+mod http_body;
+#[cfg(feature = "gateway")]
 mod input;
 #[cfg(feature = "gateway")]
 mod options;
@@ -34,7 +36,7 @@ mod route;
 mod server;
 
 #[cfg(feature = "gateway")]
-pub use body::GatewayBody;
+pub use body::{BodyError, GatewayBody};
 #[cfg(feature = "gateway")]
 pub use errors::http_status;
 #[cfg(feature = "gateway")]

@@ -23,6 +23,7 @@ pub(crate) fn single_request<Req: JsonMessage>(
     let (metadata, deadline) = incoming_metadata(call)?;
     let body = match spec.body {
         BodyRule::None => None,
+        _ if call.raw.request => Some(http_body_json(call)),
         _ if call.body.iter().all(u8::is_ascii_whitespace) => None,
         _ => Some(parse_body(&call.body)?),
     };
@@ -39,6 +40,18 @@ pub(crate) fn single_request<Req: JsonMessage>(
     }
     let message: Req = from_json_with(&json.to_string(), &call.options.read).map_err(invalid)?;
     Ok((into_request(message, metadata, deadline, call.peer), deadline))
+}
+
+/// A raw body as the JSON of a `google.api.HttpBody`: its bytes and the request's content type (empty
+/// when it has none).
+fn http_body_json(call: &Call) -> Value {
+    use base64::Engine as _;
+    let content_type = call.head.headers.get(http::header::CONTENT_TYPE).map(|value| value.as_bytes());
+    let content_type = String::from_utf8_lossy(content_type.unwrap_or_default());
+    serde_json::json!({
+        "contentType": content_type,
+        "data": base64::engine::general_purpose::STANDARD.encode(&call.body),
+    })
 }
 
 /// The request's metadata and deadline, and the messages of its body: JSON objects one after another.

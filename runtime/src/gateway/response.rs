@@ -7,6 +7,7 @@ use std::time::Instant;
 use futures_core::Stream;
 
 use super::body::{self, GatewayBody};
+use super::http_body::{self, RawBody};
 use super::options::Options;
 use super::route::{Call, RouteSpec};
 use super::{errors, headers};
@@ -36,12 +37,18 @@ pub(crate) async fn within<T>(
 }
 
 /// A successful unary answer: the message (or its `response_body` field) as JSON, metadata as headers.
-pub(crate) fn unary_response<Res: JsonMessage>(
+pub(crate) fn unary_response<Res: JsonMessage + prost::Message>(
     response: Response<Res>,
     spec: &RouteSpec,
     call: &Call,
 ) -> http::Response<GatewayBody> {
     let (metadata, message, trailers) = response.into_parts();
+    if call.raw.response {
+        return match RawBody::of(&message) {
+            Ok(raw) => http_body::unary(raw, metadata, trailers),
+            Err(status) => call.error(&status),
+        };
+    }
     let json = match body::message_json(&message, spec.response_body, &call.options.write) {
         Ok(json) => json,
         Err(status) => return call.error(&status),
@@ -73,7 +80,7 @@ pub(crate) async fn stream_response<Res, S>(
     deadline: Option<Instant>,
 ) -> http::Response<GatewayBody>
 where
-    Res: JsonMessage + Send + 'static,
+    Res: JsonMessage + prost::Message + Send + 'static,
     S: Stream<Item = Result<Res, Status>> + Send + 'static,
 {
     let (metadata, stream, trailers) = response.into_parts();
@@ -83,6 +90,18 @@ where
         Ok(Some(Err(status))) | Err(status) => return call.error(&status),
         Ok(first) => first,
     };
+    if call.raw.response {
+        let Some(Ok(first)) = first else {
+            // No message at all: an empty download of the default type.
+            return http_body::unary(RawBody::default(), metadata, trailers);
+        };
+        let first = match RawBody::of(&first) {
+            Ok(first) => first,
+            Err(status) => return call.error(&status),
+        };
+        let rest = futures_util::StreamExt::map(stream, |message| message.and_then(|m| RawBody::of(&m)));
+        return http_body::stream(first, rest, metadata, trailers, deadline);
+    }
     let stream = futures_util::StreamExt::chain(futures_util::stream::iter(first), stream);
     let content_type = if call.sse { "text/event-stream" } else { "application/json" };
     let body = body::messages(stream, call.options.clone(), spec.response_body, call.sse, deadline, trailers);

@@ -60,6 +60,18 @@ pub(crate) struct Call {
     /// Set when a streaming body stalled past the read timeout, so its error is answered 408 rather than
     /// as the gRPC code's 504.
     pub(crate) body_timed_out: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Which of the route's messages are `google.api.HttpBody`.
+    pub(crate) raw: RawBody,
+}
+
+/// Which of a route's messages are `google.api.HttpBody`, sent as raw bytes with their content type
+/// rather than as JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RawBody {
+    /// The body (the whole request, or its body field).
+    pub(crate) request: bool,
+    /// The response.
+    pub(crate) response: bool,
 }
 
 pub(crate) type HandlerFuture = Pin<Box<dyn Future<Output = http::Response<GatewayBody>> + Send>>;
@@ -81,6 +93,7 @@ pub struct Route {
     pub(crate) spec: &'static RouteSpec,
     pub(crate) input: Input,
     pub(crate) handler: Arc<dyn Handle>,
+    pub(crate) raw: RawBody,
 }
 
 impl std::fmt::Debug for Route {
@@ -90,6 +103,22 @@ impl std::fmt::Debug for Route {
 }
 
 impl Route {
+    /// Marks the route's body (the whole request for `body: "*"`, else its body field) as a
+    /// `google.api.HttpBody`: the request's bytes become its `data` and its `Content-Type` its
+    /// `content_type`, whatever they are (grpc-gateway's HttpBody support, for uploads and non-JSON bodies).
+    pub fn http_body_request(mut self) -> Route {
+        self.raw.request = true;
+        self
+    }
+
+    /// Marks the route's response as a `google.api.HttpBody`: its `data` is the answer's body and its
+    /// `content_type` the answer's `Content-Type` (`application/octet-stream` when empty); a stream of them
+    /// is one body of every message's data, typed by the first (downloads).
+    pub fn http_body_response(mut self) -> Route {
+        self.raw.response = true;
+        self
+    }
+
     /// The binding.
     pub fn spec(&self) -> &'static RouteSpec {
         self.spec

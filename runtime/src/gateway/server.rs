@@ -419,7 +419,7 @@ impl Gateway {
         };
         let (head, body) = request.into_parts();
         let takes_body = compiled.route.input == Input::Stream || compiled.route.spec.body != super::BodyRule::None;
-        if takes_body {
+        if takes_body && !compiled.route.raw.request {
             if let Some(content_type) = head.headers.get(http::header::CONTENT_TYPE) {
                 if !is_json(content_type.as_bytes()) {
                     let status = Status::invalid_argument(format!(
@@ -449,6 +449,7 @@ impl Gateway {
                 peer,
                 sse,
                 body_timed_out: Some(stalled),
+                raw: compiled.route.raw,
             };
             return caught(compiled.route.handler.as_ref(), call).await;
         }
@@ -484,6 +485,7 @@ impl Gateway {
             peer,
             sse,
             body_timed_out: None,
+            raw: compiled.route.raw,
         };
         caught(compiled.route.handler.as_ref(), call).await
     }

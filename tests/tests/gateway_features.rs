@@ -1,0 +1,233 @@
+//! The gateway's features past the rule shapes (issue 17), end to end with real clients, in process and
+//! through a gRPC server: `google.api.HttpBody` downloads, streaming downloads and uploads.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use rsgrpc::gateway::{Gateway, GatewayBuilder};
+use rsgrpc::server::Server;
+use rsgrpc_tests::files::{file, TestFiles};
+use rsgrpc_tests::gateway_gen::rsgrpc::test::files::files_gateway;
+use rsgrpc_tests::gateway_gen::rsgrpc::test::files::files_server::FilesServer;
+use rsgrpc_tests::gateway_gen::rsgrpc::test::gateway::library_gateway;
+use rsgrpc_tests::gateway_gen::rsgrpc::test::gateway::library_server::LibraryServer;
+use rsgrpc_tests::library::TestLibrary;
+use rsgrpc_tests::support::{serve, Running};
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    InProcess,
+    Proxy,
+}
+
+/// A gateway serving the library and the files, and the gRPC server behind it in proxy mode.
+struct Started {
+    addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _grpc: Option<Running>,
+}
+
+async fn start(mode: Mode, configure: impl FnOnce(GatewayBuilder) -> GatewayBuilder) -> Started {
+    let mut routes = Vec::new();
+    let grpc = match mode {
+        Mode::InProcess => {
+            routes.extend(library_gateway::routes(Arc::new(TestLibrary)));
+            routes.extend(files_gateway::routes(Arc::new(TestFiles)));
+            None
+        }
+        Mode::Proxy => {
+            let server =
+                Server::builder().add_service(LibraryServer::new(TestLibrary)).add_service(FilesServer::new(TestFiles));
+            let grpc = serve(server.build()).await;
+            let channel = rsgrpc::client::Channel::connect(&grpc.target()).await.unwrap();
+            routes.extend(library_gateway::proxy_routes(channel.clone()));
+            routes.extend(files_gateway::proxy_routes(channel));
+            Some(grpc)
+        }
+    };
+    let gateway = configure(Gateway::builder().routes(routes)).build().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gateway.serve_with_shutdown(listener, async move {
+        let _ = stopped.await;
+    }));
+    Started { addr, _stop: stop, _grpc: grpc }
+}
+
+/// An HTTP answer, its body as bytes; `aborted` when the body ended with an error (a reset stream, a
+/// connection closed early) instead of its end.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: http::HeaderMap,
+    trailers: Option<http::HeaderMap>,
+    body: Vec<u8>,
+    aborted: bool,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends one request with hyper over a new connection, HTTP/2 or HTTP/1.1.
+async fn send(addr: SocketAddr, h2: bool, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut request = http::Request::builder().method(method).uri(format!("http://{addr}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if !h2 {
+        request = request.header("host", addr.to_string());
+    }
+    let request = request.body(Full::new(Bytes::copy_from_slice(body))).unwrap();
+    let io = hyper_util::rt::TokioIo::new(TcpStream::connect(addr).await.unwrap());
+    let response = if h2 {
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
+        tokio::spawn(connection);
+        sender.send_request(request).await.unwrap()
+    } else {
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(connection);
+        sender.send_request(request).await.unwrap()
+    };
+    let (parts, mut body) = response.into_parts();
+    let (mut data, mut trailers, mut aborted) = (Vec::new(), None, false);
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => match frame.into_data() {
+                Ok(chunk) => data.extend_from_slice(&chunk),
+                Err(frame) => trailers = frame.into_trailers().ok(),
+            },
+            Err(_) => {
+                aborted = true;
+                break;
+            }
+        }
+    }
+    Reply { status: parts.status.as_u16(), headers: parts.headers, trailers, body: data, aborted }
+}
+
+/// Runs curl with `args`, returning its output (and failing on a curl error unless `may_fail`).
+fn curl(args: &[&str]) -> (bool, Vec<u8>) {
+    let output =
+        std::process::Command::new("curl").args(["-sS", "--max-time", "10"]).args(args).output().expect("curl runs");
+    (output.status.success(), output.stdout)
+}
+
+fn same(builder: GatewayBuilder) -> GatewayBuilder {
+    builder
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_body_downloads_and_uploads_are_raw_bytes_with_their_content_type() {
+    for mode in [Mode::InProcess, Mode::Proxy] {
+        let started = start(mode, same).await;
+        let addr = started.addr;
+        for h2 in [false, true] {
+            let what = format!("{mode:?}, h2 {h2}");
+            // A download: the bytes as they are, under their own content type, with the header metadata.
+            let (content_type, png) = file("logo.png").unwrap();
+            let reply = send(addr, h2, "GET", "/v1/files/logo.png", &[], b"").await;
+            assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+            assert_eq!(reply.header("content-type"), Some(content_type), "{what}");
+            assert_eq!(reply.body, png, "{what}");
+            assert_eq!(reply.header("grpc-metadata-x-file"), Some("logo.png"), "{what}");
+            // Errors stay JSON.
+            let reply = send(addr, h2, "GET", "/v1/files/nope", &[], b"").await;
+            assert_eq!(reply.status, 404, "{what}");
+            assert_eq!(reply.header("content-type"), Some("application/json"), "{what}");
+            assert_eq!(reply.json()["message"], "no file nope", "{what}");
+            // A raw upload of any content type (not JSON: no 415), the whole request.
+            let upload: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+            let reply =
+                send(addr, h2, "POST", "/v1/files", &[("content-type", "application/octet-stream")], &upload).await;
+            assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+            let summary = reply.json();
+            assert_eq!(summary["contentType"], "application/octet-stream", "{what}: {summary}");
+            assert_eq!(summary["size"], "70000", "{what}: {summary}");
+            // A body-field upload: the body is the field; the path and the query set the rest.
+            let reply = send(
+                addr,
+                h2,
+                "PUT",
+                "/v1/files/notes.txt?note=first%20draft",
+                &[("content-type", "text/plain")],
+                b"hello, files",
+            )
+            .await;
+            assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+            assert_eq!(
+                reply.json(),
+                json!({"name": "notes.txt", "contentType": "text/plain", "size": "12", "note": "first draft",
+                       "head": "hello, files"}),
+                "{what}"
+            );
+            // Raw both ways, and an upload with no content type at all.
+            let reply = send(addr, h2, "POST", "/v1/echo", &[("content-type", "text/csv")], b"a,b,c").await;
+            assert_eq!((reply.status, reply.header("content-type")), (200, Some("text/csv")), "{what}");
+            assert_eq!(reply.body, b"c,b,a", "{what}");
+            let reply = send(addr, h2, "POST", "/v1/echo", &[], b"xyz").await;
+            assert_eq!(reply.header("content-type"), Some("application/octet-stream"), "{what}");
+            assert_eq!(reply.body, b"zyx", "{what}");
+        }
+        // The body limit holds for raw bodies too.
+        let big = vec![b'x'; 5 << 20];
+        let reply = send(addr, true, "POST", "/v1/files", &[("content-type", "application/zip")], &big).await;
+        assert_eq!(reply.status, 413, "{mode:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_http_body_downloads_are_one_body_and_a_failure_aborts_it() {
+    for mode in [Mode::InProcess, Mode::Proxy] {
+        let started = start(mode, same).await;
+        let addr = started.addr;
+        for h2 in [false, true] {
+            let what = format!("{mode:?}, h2 {h2}");
+            let reply = send(addr, h2, "GET", "/v1/chunks/report.csv?chunks=3", &[], b"").await;
+            assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+            // The first message's content type; every message's data, in order, and nothing else.
+            assert_eq!(reply.header("content-type"), Some("text/csv; charset=utf-8"), "{what}");
+            assert_eq!(reply.text(), "chunk 0\nchunk 1\nchunk 2\n", "{what}");
+            assert!(!reply.aborted, "{what}");
+            // A failure before the first chunk is an ordinary error answer.
+            let reply = send(addr, h2, "GET", "/v1/chunks/missing.bin?chunks=3", &[], b"").await;
+            assert_eq!(reply.status, 404, "{what}");
+            // A failure midway cannot change the status any more: the body is aborted, never ended as if
+            // the download were whole.
+            let reply = send(addr, h2, "GET", "/v1/chunks/report.csv?chunks=5&fail_after=2", &[], b"").await;
+            assert_eq!(reply.status, 200, "{what}");
+            assert_eq!(reply.text(), "chunk 0\nchunk 1\n", "{what}");
+            assert!(reply.aborted, "{what}: a failed download ended like a whole one: {:?}", reply.trailers);
+        }
+        // curl sees the same: a whole download succeeds; a failed one is a transfer error.
+        let base = format!("http://{addr}");
+        let (whole, failed, failed_h2) = tokio::task::spawn_blocking(move || {
+            (
+                curl(&[&format!("{base}/v1/chunks/report.csv?chunks=2")]),
+                curl(&[&format!("{base}/v1/chunks/report.csv?chunks=5&fail_after=1")]),
+                curl(&["--http2-prior-knowledge", &format!("{base}/v1/chunks/report.csv?chunks=5&fail_after=1")]),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(whole, (true, b"chunk 0\nchunk 1\n".to_vec()), "{mode:?}");
+        assert!(!failed.0, "{mode:?}: curl took a failed HTTP/1.1 download as whole: {:?}", failed.1);
+        assert!(!failed_h2.0, "{mode:?}: curl took a failed HTTP/2 download as whole: {:?}", failed_h2.1);
+    }
+}
