@@ -46,6 +46,8 @@ pub struct FieldInfo {
     pub kind: Kind,
     /// Whether it is repeated.
     pub repeated: bool,
+    /// Whether it is a map, set by `name[key]=value` (then `kind` is its values' kind).
+    pub map: bool,
 }
 
 /// One HTTP binding of a method.
@@ -149,7 +151,13 @@ impl<'a> Checker<'a> {
             if i + 1 == names.len() {
                 let kind = Self::kind(field)
                     .ok_or_else(|| format!("path variable {{{path}}}: field {name:?} is a message, not a value"))?;
-                return Ok(FieldInfo { path: path.to_owned(), json_path: json.join("."), kind, repeated: false });
+                return Ok(FieldInfo {
+                    path: path.to_owned(),
+                    json_path: json.join("."),
+                    kind,
+                    repeated: false,
+                    map: false,
+                });
             }
             if field.r#type() != Type::Message || scalar_message_kind(field.type_name()).is_some() {
                 return Err(format!(
@@ -186,11 +194,17 @@ impl<'a> Checker<'a> {
                 format!("{}.{}", prefix.1, field.json_name())
             };
             if self.is_map(field) {
+                // `labels[key]=value`, for maps of values (as grpc-gateway; not of messages).
+                let entry = self.index.message(field.type_name());
+                let value = entry.and_then(|entry| entry.field.iter().find(|f| f.number() == 2));
+                if let Some(kind) = value.and_then(Self::kind) {
+                    out.push(FieldInfo { path, json_path, kind, repeated: false, map: true });
+                }
                 continue;
             }
             let repeated = field.label() == Label::Repeated;
             match Self::kind(field) {
-                Some(kind) => out.push(FieldInfo { path, json_path, kind, repeated }),
+                Some(kind) => out.push(FieldInfo { path, json_path, kind, repeated, map: false }),
                 None if !repeated && !stack.iter().any(|t| t == field.type_name()) => {
                     if let Some(nested) = self.index.message(field.type_name()) {
                         stack.push(field.type_name().to_owned());

@@ -197,11 +197,16 @@ fn spec(name: &proc_macro2::Ident, binding: &Binding, method: &Method, rt: &Toke
                 Kind::Bool => quote!(Bool),
                 Kind::Enum => quote!(Enum),
             };
+            let kind = if field.map {
+                quote!(#rt::gateway::FieldKind::Map(&#rt::gateway::FieldKind::#kind))
+            } else {
+                quote!(#rt::gateway::FieldKind::#kind)
+            };
             quote! {
                 #rt::gateway::FieldSpec {
                     path: #path,
                     json_path: #json_path,
-                    kind: #rt::gateway::FieldKind::#kind,
+                    kind: #kind,
                     repeated: #repeated,
                 }
             }

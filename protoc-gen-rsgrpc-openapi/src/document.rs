@@ -352,7 +352,9 @@ impl<'c> OperationBuilder<'_, 'c> {
         for param in path_params {
             parameters.push(self.path_parameter(method.input_type(), input, param)?);
         }
-        for field in &binding.query_fields {
+        // Map fields (`labels[key]=value`) are not described, as protoc-gen-openapiv2 leaves them out: OpenAPI
+        // 2.0 cannot say it.
+        for field in binding.query_fields.iter().filter(|f| !f.map) {
             parameters.push(self.query_parameter(method.input_type(), input, &field.path, &field.json_path)?);
         }
         if binding.body != Body::None {

@@ -231,3 +231,62 @@ async fn streaming_http_body_downloads_are_one_body_and_a_failure_aborts_it() {
         assert!(!failed_h2.0, "{mode:?}: curl took a failed HTTP/2 download as whole: {:?}", failed_h2.1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_maps_and_the_rest_of_the_query_grammar() {
+    for mode in [Mode::InProcess, Mode::Proxy] {
+        let started = start(mode, same).await;
+        let addr = started.addr;
+        let list = |query: &str| format!("/v1/shelves/s1/books?{query}");
+        for h2 in [false, true] {
+            let what = format!("{mode:?}, h2 {h2}");
+            // Maps: string keys, integer keys with enum values (by name or number), a map in a nested
+            // message, brackets percent-encoded or not, JSON or proto names.
+            let query = "labels[env]=prod&labels%5Bteam%5D=a+b&ranks[1]=FICTION&ranks[2]=2&filter.flags[new]=true\
+                         &filter.flags[old]=0";
+            let reply = send(addr, h2, "GET", &list(query), &[], b"").await;
+            assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+            let request = &reply.json()["request"];
+            assert_eq!(request["labels"], json!({"env": "prod", "team": "a b"}), "{what}: {request}");
+            assert_eq!(request["ranks"], json!({"1": "FICTION", "2": "HISTORY"}), "{what}: {request}");
+            assert_eq!(request["filter"]["flags"], json!({"new": true, "old": false}), "{what}: {request}");
+            // Each part of a dotted name by its proto or its JSON name; bytes in either base64 alphabet;
+            // repeated fields by repetition; FieldMask comma-separated; wrappers; RFC 3339 times.
+            let query = "filter.pages.min=3&publishedAfter=2024-01-02T03:04:05Z&max_age=1.5s&fields=title,author\
+                         &minPages=9&available=false&tags=a&tags=b&genres=FICTION&genres=2&cursor=-_8&min_rating=4.5";
+            let reply = send(addr, h2, "GET", &list(query), &[], b"").await;
+            assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+            let request = &reply.json()["request"];
+            assert_eq!(request["filter"]["pages"]["min"], "3", "{what}: {request}");
+            assert_eq!(request["publishedAfter"], "2024-01-02T03:04:05Z", "{what}");
+            assert_eq!(request["maxAge"], "1.500s", "{what}");
+            assert_eq!(request["fields"], "title,author", "{what}");
+            assert_eq!((request["minPages"].clone(), request["available"].clone()), (json!("9"), json!(false)));
+            assert_eq!(request["tags"], json!(["a", "b"]), "{what}");
+            assert_eq!(request["genres"], json!(["FICTION", "HISTORY"]), "{what}");
+            assert_eq!(request["cursor"], "+/8=", "{what}: URL-safe base64 is read");
+            assert_eq!(request["minRating"], 4.5, "{what}");
+            // What it refuses, by name.
+            for (query, message) in [
+                ("labels[a]=1&labels[a]=2", "the key \"a\" is given more than once"),
+                ("labels=x", "is a map, set by labels[key]=value"),
+                ("tags[0]=x", "field \"tags\" is not a map"),
+                ("ranks[x]=FICTION", "ranks"),
+                ("ranks[1]=NOVEL", "NOVEL"),
+                ("page_size=1&pageSize=2", "is not repeated"),
+            ] {
+                let reply = send(addr, h2, "GET", &list(query), &[], b"").await;
+                assert_eq!(reply.status, 400, "{what}: {query}: {}", reply.text());
+                let text = reply.json()["message"].as_str().unwrap_or_default().to_owned();
+                assert!(text.contains(message), "{what}: {query}: {text}");
+            }
+        }
+        // curl sends the brackets as they are (-g: no globbing).
+        let url = format!("http://{addr}{}", list("labels[k]=v&ranks[7]=HISTORY"));
+        let (ok, body) = tokio::task::spawn_blocking(move || curl(&["-g", &url])).await.unwrap();
+        assert!(ok, "{mode:?}");
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["request"]["labels"], json!({"k": "v"}), "{mode:?}");
+        assert_eq!(body["request"]["ranks"], json!({"7": "HISTORY"}), "{mode:?}");
+    }
+}
