@@ -290,3 +290,179 @@ async fn query_maps_and_the_rest_of_the_query_grammar() {
         assert_eq!(body["request"]["ranks"], json!({"7": "HISTORY"}), "{mode:?}");
     }
 }
+
+/// Runs curl with `args` and `-i`, returning the status line's code and the headers, lower-cased.
+fn curl_head(args: &[&str]) -> (u16, String) {
+    let (ok, out) = curl(&[&["-i"], args].concat());
+    assert!(ok, "curl {args:?} failed");
+    let text = String::from_utf8_lossy(&out).to_ascii_lowercase();
+    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_is_off_by_default_and_answers_browser_preflights_when_configured() {
+    let app = "https://app.example.com";
+    let preflight = |origin: &'static str, method: &'static str, headers: &'static str| {
+        vec![("origin", origin), ("access-control-request-method", method), ("access-control-request-headers", headers)]
+    };
+    // Off: no CORS headers anywhere, and a preflight is just an OPTIONS nothing serves.
+    let started = start(Mode::InProcess, same).await;
+    let reply = send(started.addr, false, "OPTIONS", "/v1/shelves/s1", &preflight(app, "GET", ""), b"").await;
+    assert!(reply.header("access-control-allow-origin").is_none(), "{:?}", reply.headers);
+    assert_eq!(reply.status, 405);
+    let reply = send(started.addr, false, "GET", "/v1/shelves/s1", &[("origin", app)], b"").await;
+    assert!(reply.header("access-control-allow-origin").is_none(), "{:?}", reply.headers);
+
+    // Credentials for any origin would let every site act as the user: refused when building.
+    let error = Gateway::builder()
+        .cors(rsgrpc::gateway::Cors::new().allow_any_origin().allow_credentials(true))
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("credentials cannot be allowed for any origin"), "{error}");
+
+    for mode in [Mode::InProcess, Mode::Proxy] {
+        let cors = rsgrpc::gateway::Cors::new()
+            .allow_origins([app])
+            .allow_headers(["content-type", "grpc-metadata-tenant"])
+            .expose_headers(["grpc-metadata-x-seen-tenant"])
+            .allow_credentials(true)
+            .max_age(std::time::Duration::from_secs(600));
+        let started = start(mode, move |b| b.cors(cors)).await;
+        let addr = started.addr;
+        for h2 in [false, true] {
+            let what = format!("{mode:?}, h2 {h2}");
+            // What a browser sends before a cross-origin POST with JSON and a metadata header.
+            let reply = send(
+                addr,
+                h2,
+                "OPTIONS",
+                "/v1/shelves/s1/books",
+                &preflight(app, "POST", "Content-Type, Grpc-Metadata-Tenant"),
+                b"",
+            )
+            .await;
+            assert_eq!(reply.status, 204, "{what}");
+            assert_eq!(reply.header("access-control-allow-origin"), Some(app), "{what}");
+            assert!(reply.header("access-control-allow-methods").unwrap().contains("POST"), "{what}");
+            assert_eq!(reply.header("access-control-allow-headers"), Some("content-type, grpc-metadata-tenant"));
+            assert_eq!(reply.header("access-control-allow-credentials"), Some("true"), "{what}");
+            assert_eq!(reply.header("access-control-max-age"), Some("600"), "{what}");
+            assert!(reply.header("vary").unwrap().contains("Origin"), "{what}");
+            // The real request then carries the origin's permission and the exposed headers.
+            let headers = [("origin", app), ("content-type", "application/json"), ("grpc-metadata-tenant", "t1")];
+            let reply = send(addr, h2, "POST", "/v1/shelves/s1/books", &headers, br#"{"title":"X"}"#).await;
+            assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+            assert_eq!(reply.header("access-control-allow-origin"), Some(app), "{what}");
+            assert_eq!(reply.header("access-control-expose-headers"), Some("grpc-metadata-x-seen-tenant"));
+            // Errors carry it too, so the page can read them.
+            let reply = send(addr, h2, "GET", "/v1/shelves/missing", &[("origin", app)], b"").await;
+            assert_eq!((reply.status, reply.header("access-control-allow-origin")), (404, Some(app)), "{what}");
+            // Another origin, method or header: refused, and without permission headers.
+            for (origin, method, asked) in
+                [("https://evil.example.com", "POST", "content-type"), (app, "TRACE", ""), (app, "POST", "x-secret")]
+            {
+                let reply =
+                    send(addr, h2, "OPTIONS", "/v1/shelves/s1/books", &preflight(origin, method, asked), b"").await;
+                assert_eq!(reply.status, 403, "{what}: {origin} {method} {asked}");
+                assert!(reply.header("access-control-allow-origin").is_none(), "{what}");
+            }
+            let reply = send(addr, h2, "GET", "/v1/shelves/s1", &[("origin", "https://evil.example.com")], b"").await;
+            assert_eq!(reply.status, 200, "{what}");
+            assert!(reply.header("access-control-allow-origin").is_none(), "{what}");
+        }
+        // curl's preflight, as a browser would send it.
+        let url = format!("http://{addr}/v1/shelves/s1/books");
+        let (code, head) = tokio::task::spawn_blocking(move || {
+            curl_head(&[
+                "-X",
+                "OPTIONS",
+                "-H",
+                "Origin: https://app.example.com",
+                "-H",
+                "Access-Control-Request-Method: POST",
+                &url,
+            ])
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, 204, "{mode:?}: {head}");
+        assert!(head.contains("access-control-allow-origin: https://app.example.com"), "{mode:?}: {head}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_serves_tls_over_http1_and_http2() {
+    use rcgen::{CertificateParams, DnType, KeyPair};
+    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "gateway");
+    let key = KeyPair::generate().unwrap();
+    let certificate = params.self_signed(&key).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, certificate.pem()).unwrap();
+    let identity =
+        rsgrpc::tls::Identity::from_pem(certificate.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap();
+    let tls = rsgrpc::tls::ServerTlsConfig::new(identity);
+    for mode in [Mode::InProcess, Mode::Proxy] {
+        let tls = tls.clone();
+        let started = start(mode, move |b| b.tls(tls).unwrap()).await;
+        let port = started.addr.port();
+        let ca = ca.clone();
+        let (h1, h2, plain) = tokio::task::spawn_blocking(move || {
+            let ca = ca.to_str().unwrap().to_owned();
+            let url = format!("https://localhost:{port}/v1/shelves/s1");
+            let resolve = format!("localhost:{port}:127.0.0.1");
+            (
+                curl_head(&["--http1.1", "--cacert", &ca, "--resolve", &resolve, &url]),
+                curl_head(&["--http2", "--cacert", &ca, "--resolve", &resolve, &url]),
+                curl(&[&format!("http://127.0.0.1:{port}/v1/shelves/s1")]),
+            )
+        })
+        .await
+        .unwrap();
+        assert!(h1.1.starts_with("http/1.1 200"), "{mode:?}: {}", h1.1);
+        assert!(h1.1.contains("\"theme\":\"theme of s1\""), "{mode:?}: {}", h1.1);
+        assert!(h2.1.starts_with("http/2 200"), "{mode:?}: ALPN h2: {}", h2.1);
+        assert!(!plain.0, "{mode:?}: plain HTTP was answered on the TLS port");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_endpoint_answers_from_the_grpc_health_service() {
+    // In process: the reporter the health service answers from.
+    let (reporter, health) = rsgrpc::health::health_service();
+    let started = start(Mode::InProcess, {
+        let reporter = reporter.clone();
+        move |b| b.health_endpoint_from_reporter("/healthz", reporter)
+    })
+    .await;
+    // Through a gRPC server's health service, asked by a client as grpc-gateway's WithHealthzEndpoint does.
+    let grpc = serve(Server::builder().add_service(health).build()).await;
+    let client = rsgrpc::health::HealthClient::connect(&grpc.target()).await.unwrap();
+    let proxied = start(Mode::Proxy, move |b| b.health_endpoint_from_client("/healthz", client)).await;
+    reporter.set_serving("rsgrpc.test.gateway.Library");
+    reporter.set_not_serving("rsgrpc.test.files.Files");
+    for addr in [started.addr, proxied.addr] {
+        for h2 in [false, true] {
+            let reply = send(addr, h2, "GET", "/healthz", &[], b"").await;
+            assert_eq!((reply.status, reply.json()), (200, json!({"status": "SERVING"})));
+            let reply = send(addr, h2, "GET", "/healthz?service=rsgrpc.test.gateway.Library", &[], b"").await;
+            assert_eq!(reply.status, 200);
+            let reply = send(addr, h2, "GET", "/healthz?service=rsgrpc.test.files.Files", &[], b"").await;
+            assert_eq!((reply.status, reply.json()), (503, json!({"status": "NOT_SERVING"})));
+            let reply = send(addr, h2, "GET", "/healthz?service=nope", &[], b"").await;
+            assert_eq!(reply.status, 404, "{}", reply.text());
+            assert_eq!(reply.json()["message"], "unknown service \"nope\"");
+        }
+    }
+    // The whole server going NOT_SERVING (a drain) shows at once; curl sees the 503.
+    reporter.set_not_serving("");
+    let url = format!("http://{}/healthz", proxied.addr);
+    let (code, _) = tokio::task::spawn_blocking(move || curl_head(&[&url])).await.unwrap();
+    assert_eq!(code, 503);
+    // The gRPC server gone: the probe fails (UNAVAILABLE is 503), it does not hang or say SERVING.
+    grpc.stop().await;
+    let reply = send(proxied.addr, true, "GET", "/healthz", &[], b"").await;
+    assert_eq!(reply.status, 503, "{}", reply.text());
+}

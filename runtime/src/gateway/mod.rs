@@ -9,7 +9,11 @@ pub use template::{PathTemplate, Segment, TemplateError, Variable};
 #[cfg(feature = "gateway")]
 mod body;
 #[cfg(feature = "gateway")]
+mod builder;
+#[cfg(feature = "gateway")]
 mod connection;
+#[cfg(feature = "gateway")]
+mod cors;
 #[cfg(feature = "gateway")]
 mod errors;
 #[cfg(feature = "gateway")]
@@ -18,6 +22,8 @@ mod fields;
 mod handler;
 #[cfg(feature = "gateway")]
 mod headers;
+#[cfg(feature = "gateway")]
+mod health;
 #[cfg(feature = "gateway")]
 mod http_body;
 #[cfg(feature = "gateway")]
@@ -38,10 +44,17 @@ mod server;
 #[cfg(feature = "gateway")]
 pub use body::{BodyError, GatewayBody};
 #[cfg(feature = "gateway")]
+pub use cors::Cors;
+#[cfg(feature = "gateway")]
 pub use errors::http_status;
 #[cfg(feature = "gateway")]
 pub use fields::{BodyRule, FieldKind, FieldSpec};
 // For the fuzz target behind `crate::__fuzz` (fuzz/fuzz_targets/gateway_query.rs).
+#[cfg(feature = "gateway")]
+pub use builder::{
+    GatewayBuilder, GatewayError, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT,
+};
 #[cfg(feature = "gateway")]
 pub(crate) use fields::request_json;
 #[cfg(feature = "gateway")]
@@ -53,7 +66,4 @@ pub use proxy::{bidi_proxy, client_streaming_proxy, BodyMessages, ProxyResponses
 #[cfg(feature = "gateway")]
 pub use route::{Route, RouteSpec, UpdateMask};
 #[cfg(feature = "gateway")]
-pub use server::{
-    Gateway, GatewayBuilder, GatewayError, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT,
-    DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT,
-};
+pub use server::Gateway;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::cors::Cors;
 use super::headers::HeaderMatcher;
 use crate::interceptor::Interceptors;
 use crate::json::JsonOptions;
@@ -27,7 +28,11 @@ pub(crate) struct Options {
     pub(crate) read: JsonOptions,
     pub(crate) write: JsonOptions,
     pub(crate) header_matcher: Option<HeaderMatcher>,
-    pub(crate) health_path: Option<String>,
+    pub(crate) health: Option<HealthEndpoint>,
+    /// `None`: no CORS headers, no preflight answers (browsers then refuse cross-origin calls).
+    pub(crate) cors: Option<Cors>,
+    /// TLS on the listener (ALPN `h2` and `http/1.1`).
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// The gateway's interceptors; `None` when there are none, so calls skip them without a look.
     pub(crate) interceptors: Option<Arc<Interceptors>>,
     /// Whether the client's own `X-Forwarded-For` and `X-Forwarded-Host` are believed.
@@ -40,4 +45,22 @@ pub(crate) struct Options {
     pub(crate) keepalive_timeout: std::time::Duration,
     /// The most connections served at once; more are closed as they come.
     pub(crate) max_connections: usize,
+}
+
+/// Where the health endpoint's answer comes from.
+#[derive(Clone, Debug)]
+pub(crate) enum HealthSource {
+    /// The gateway runs: always SERVING.
+    Running,
+    /// The reporter of the health service served in this process.
+    Reporter(crate::health::HealthReporter),
+    /// The health service of the gRPC server behind the gateway.
+    Client(crate::health::HealthClient),
+}
+
+/// The health endpoint's path and source.
+#[derive(Clone, Debug)]
+pub(crate) struct HealthEndpoint {
+    pub(crate) path: String,
+    pub(crate) source: HealthSource,
 }
