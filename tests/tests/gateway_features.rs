@@ -466,3 +466,70 @@ async fn the_health_endpoint_answers_from_the_grpc_health_service() {
     let reply = send(proxied.addr, true, "GET", "/healthz", &[], b"").await;
     assert_eq!(reply.status, 503, "{}", reply.text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn print_options_an_error_handler_and_a_response_hook() {
+    use rsgrpc_tests::gateway_gen::rsgrpc::test::gateway::Book;
+    for mode in [Mode::InProcess, Mode::Proxy] {
+        let started = start(mode, |builder| {
+            builder
+                .indent("  ")
+                .emit_defaults(true)
+                .proto_names(true)
+                // grpc-gateway's WithErrorHandler: the application's own error shape and a header.
+                .error_handler(|status, default| {
+                    let body = serde_json::json!({"error": {"grpc": status.code() as i32, "text": status.message()}});
+                    let mut response = http::Response::new(
+                        http_body_util::Full::new(Bytes::from(body.to_string()))
+                            .map_err(|never| match never {})
+                            .boxed_unsync(),
+                    );
+                    *response.status_mut() = default.status();
+                    response.headers_mut().insert("x-error-handler", http::HeaderValue::from_static("yes"));
+                    response
+                })
+                // grpc-gateway's WithForwardResponseOption: 201 for a created book, a header from the message.
+                .forward_response(|answer| {
+                    if let Some(book) = answer.message.and_then(|m| m.downcast_ref::<Book>()) {
+                        if book.name.contains("/books/") && book.title == "Created" {
+                            *answer.status = http::StatusCode::CREATED;
+                        }
+                        if book.title == "forbidden" {
+                            return Err(rsgrpc::Status::permission_denied("the hook said no"));
+                        }
+                        let value = http::HeaderValue::from_str(&book.name).unwrap();
+                        answer.headers.insert("x-book-name", value);
+                    }
+                    Ok(())
+                })
+        })
+        .await;
+        let addr = started.addr;
+        for h2 in [false, true] {
+            let what = format!("{mode:?}, h2 {h2}");
+            let json = [("content-type", "application/json")];
+            let reply = send(addr, h2, "POST", "/v1/shelves/s1/books", &json, br#"{"title":"Created"}"#).await;
+            assert_eq!(reply.status, 201, "{what}: {}", reply.text());
+            assert_eq!(reply.header("x-book-name"), Some("shelves/s1/books/1"), "{what}");
+            // Indented, proto names, defaults written.
+            let text = reply.text();
+            assert!(text.starts_with("{\n  \""), "{what}: {text}");
+            assert_eq!(reply.json()["pages"], "0", "{what}: {text}");
+            assert_eq!(reply.json()["available"], false, "{what}: {text}");
+            // The hook may fail the call; the error handler shapes that error and the gateway's own.
+            let reply = send(addr, h2, "POST", "/v1/shelves/s1/books", &json, br#"{"title":"forbidden"}"#).await;
+            assert_eq!(reply.status, 403, "{what}");
+            assert_eq!(reply.json(), json!({"error": {"grpc": 7, "text": "the hook said no"}}), "{what}");
+            assert_eq!(reply.header("x-error-handler"), Some("yes"), "{what}");
+            let reply = send(addr, h2, "GET", "/v1/nowhere", &[], b"").await;
+            assert_eq!((reply.status, reply.header("x-error-handler")), (404, Some("yes")), "{what}");
+            let reply = send(addr, h2, "DELETE", "/v1/shelves/s1", &[], b"").await;
+            assert_eq!((reply.status, reply.header("x-error-handler")), (405, Some("yes")), "{what}");
+            let reply = send(addr, h2, "GET", "/v1/shelves/missing", &[], b"").await;
+            assert_eq!(reply.json(), json!({"error": {"grpc": 5, "text": "no shelf missing"}}), "{what}");
+            // Streams stay one message per line, indent or not.
+            let reply = send(addr, h2, "GET", "/v1/shelves/s1:watch?count=2", &[], b"").await;
+            assert_eq!(reply.text().lines().count(), 2, "{what}: {}", reply.text());
+        }
+    }
+}

@@ -11,19 +11,12 @@ use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
+pub(crate) use super::options::{BodyError, GatewayBody};
 use super::options::{Options, ResponseField};
 use super::{errors, headers};
 use crate::json::{to_json_with, JsonMessage, JsonOptions};
 use crate::metadata::MetadataMap;
 use crate::status::Status;
-
-/// The body of every gateway response.
-pub type GatewayBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BodyError>;
-
-/// Why a response body was cut short: the call failed after the answer's head was sent, in an answer whose
-/// body has no way to say so (a raw `google.api.HttpBody` download); the server then aborts the response
-/// (HTTP/2 `RST_STREAM`, an HTTP/1.1 connection closed before the body's end).
-pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
 pub(crate) fn full(text: String) -> GatewayBody {
     bytes(Bytes::from(text))

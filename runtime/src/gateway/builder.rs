@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use super::body::GatewayBody;
 use super::cors::Cors;
-use super::options::{HealthEndpoint, HealthSource, Options};
+use super::options::{HealthEndpoint, HealthSource, Options, ResponseParts};
 use super::route::Route;
 use super::server::{Compiled, Gateway, Inner};
 use super::template::PathTemplate;
@@ -132,6 +133,35 @@ impl GatewayBuilder {
         self
     }
 
+    /// Indents whole JSON answers (unary responses and errors) with `indent` (`"  "`), as protojson's
+    /// `Indent`; streams stay one message per line.
+    pub fn indent(mut self, indent: &str) -> Self {
+        self.options.indent = Some(indent.to_owned());
+        self
+    }
+
+    /// Rewrites every error answer, the gateway's own (404, 405, 413...) and the service's (grpc-gateway's
+    /// `WithErrorHandler`): `handler` gets the status and the answer the gateway would send, and returns
+    /// the answer to send (another status, headers, a body of the application's shape).
+    pub fn error_handler(
+        mut self,
+        handler: impl Fn(&crate::Status, http::Response<GatewayBody>) -> http::Response<GatewayBody> + Send + Sync + 'static,
+    ) -> Self {
+        self.options.error_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Runs `hook` on every successful answer before it is sent (grpc-gateway's
+    /// `WithForwardResponseOption`): it may set headers, change the status (201 for a create, say, by
+    /// looking at the message), or fail the call.
+    pub fn forward_response(
+        mut self,
+        hook: impl Fn(&mut ResponseParts<'_>) -> Result<(), crate::Status> + Send + Sync + 'static,
+    ) -> Self {
+        self.options.forward_response = Some(Arc::new(hook));
+        self
+    }
+
     /// Lets browsers call the gateway from other origins as `cors` says (off by default): the gateway
     /// answers preflights and adds `Access-Control-*` headers to answers for allowed origins.
     pub fn cors(mut self, cors: Cors) -> Self {
@@ -243,6 +273,9 @@ impl Gateway {
             read,
             write: JsonOptions::default(),
             header_matcher: None,
+            indent: None,
+            error_handler: None,
+            forward_response: None,
             health: None,
             cors: None,
             tls: None,

@@ -42,7 +42,10 @@ mod route;
 mod server;
 
 #[cfg(feature = "gateway")]
-pub use body::{BodyError, GatewayBody};
+pub use builder::{
+    GatewayBuilder, GatewayError, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT,
+};
 #[cfg(feature = "gateway")]
 pub use cors::Cors;
 #[cfg(feature = "gateway")]
@@ -51,16 +54,11 @@ pub use errors::http_status;
 pub use fields::{BodyRule, FieldKind, FieldSpec};
 // For the fuzz target behind `crate::__fuzz` (fuzz/fuzz_targets/gateway_query.rs).
 #[cfg(feature = "gateway")]
-pub use builder::{
-    GatewayBuilder, GatewayError, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT,
-    DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT,
-};
-#[cfg(feature = "gateway")]
 pub(crate) use fields::request_json;
 #[cfg(feature = "gateway")]
 pub use headers::HeaderMatcher;
 #[cfg(feature = "gateway")]
-pub use options::ResponseField;
+pub use options::{BodyError, ErrorHandler, ForwardResponse, GatewayBody, ResponseField, ResponseParts};
 #[cfg(feature = "gateway")]
 pub use proxy::{bidi_proxy, client_streaming_proxy, BodyMessages, ProxyResponses};
 #[cfg(feature = "gateway")]

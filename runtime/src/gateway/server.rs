@@ -14,7 +14,7 @@ use super::body::GatewayBody;
 use super::connection::{later, Activity, FirstRead};
 use super::input::streaming_body;
 use super::options::Options;
-use super::response::error_response;
+use super::response::{error_response, error_response_as};
 use super::route::{Call, Handle, Input, Route};
 use super::template::PathTemplate;
 use crate::status::Status;
@@ -235,11 +235,8 @@ impl Gateway {
             if allowed.is_empty() {
                 return error_response(&Status::not_found(format!("no route for {path}")), options);
             }
-            let mut response = error_response(
-                &Status::unimplemented(format!("{} is not allowed on {path}", request.method())),
-                options,
-            );
-            *response.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
+            let status = Status::unimplemented(format!("{} is not allowed on {path}", request.method()));
+            let mut response = error_response_as(&status, options, http::StatusCode::METHOD_NOT_ALLOWED);
             let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
             if let Ok(value) = http::HeaderValue::from_str(&allow.join(", ")) {
                 response.headers_mut().insert(http::header::ALLOW, value);
@@ -255,9 +252,7 @@ impl Gateway {
                         "the body must be JSON (Content-Type: application/json), not {:?}",
                         String::from_utf8_lossy(content_type.as_bytes())
                     ));
-                    let mut response = error_response(&status, options);
-                    *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-                    return response;
+                    return error_response_as(&status, options, http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
                 }
             }
         }
@@ -285,18 +280,14 @@ impl Gateway {
         let collect = http_body_util::Limited::new(body, options.max_body_size).collect();
         let Ok(collected) = tokio::time::timeout(options.read_timeout, collect).await else {
             let status = Status::deadline_exceeded("the request body did not arrive in time");
-            let mut response = error_response(&status, options);
-            *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
-            return response;
+            return error_response_as(&status, options, http::StatusCode::REQUEST_TIMEOUT);
         };
         let body = match collected {
             Ok(collected) => collected.to_bytes(),
             Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
                 let status =
                     Status::resource_exhausted(format!("the request body is over {} bytes", options.max_body_size));
-                let mut response = error_response(&status, options);
-                *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
-                return response;
+                return error_response_as(&status, options, http::StatusCode::PAYLOAD_TOO_LARGE);
             }
             Err(error) => {
                 return error_response(
