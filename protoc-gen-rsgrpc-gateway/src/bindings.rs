@@ -46,6 +46,8 @@ pub struct FieldInfo {
     pub kind: Kind,
     /// Whether it is repeated.
     pub repeated: bool,
+    /// Whether it is a map, set by `name[key]=value` (then `kind` is its values' kind).
+    pub map: bool,
 }
 
 /// One HTTP binding of a method.
@@ -67,7 +69,15 @@ pub struct Binding {
     /// name, and the message fields under the body field (dotted, relative to it) whose keys the gateway
     /// descends into when it fills the mask from the body (grpc-gateway's PATCH feature).
     pub update_mask: Option<(String, Vec<String>)>,
+    /// The body (the whole request or its body field) is a `google.api.HttpBody`: raw bytes with their
+    /// content type, not JSON.
+    pub http_body_request: bool,
+    /// The response is a `google.api.HttpBody`: its bytes are the answer, with its content type.
+    pub http_body_response: bool,
 }
+
+/// The message whose bytes and content type stand for a raw HTTP body.
+const HTTP_BODY: &str = ".google.api.HttpBody";
 
 /// The bindings of every method that has any, by `package.Service.Method`.
 pub type Bindings = HashMap<String, Vec<Binding>>;
@@ -141,7 +151,13 @@ impl<'a> Checker<'a> {
             if i + 1 == names.len() {
                 let kind = Self::kind(field)
                     .ok_or_else(|| format!("path variable {{{path}}}: field {name:?} is a message, not a value"))?;
-                return Ok(FieldInfo { path: path.to_owned(), json_path: json.join("."), kind, repeated: false });
+                return Ok(FieldInfo {
+                    path: path.to_owned(),
+                    json_path: json.join("."),
+                    kind,
+                    repeated: false,
+                    map: false,
+                });
             }
             if field.r#type() != Type::Message || scalar_message_kind(field.type_name()).is_some() {
                 return Err(format!(
@@ -178,11 +194,17 @@ impl<'a> Checker<'a> {
                 format!("{}.{}", prefix.1, field.json_name())
             };
             if self.is_map(field) {
+                // `labels[key]=value`, for maps of values (as grpc-gateway; not of messages).
+                let entry = self.index.message(field.type_name());
+                let value = entry.and_then(|entry| entry.field.iter().find(|f| f.number() == 2));
+                if let Some(kind) = value.and_then(Self::kind) {
+                    out.push(FieldInfo { path, json_path, kind, repeated: false, map: true });
+                }
                 continue;
             }
             let repeated = field.label() == Label::Repeated;
             match Self::kind(field) {
-                Some(kind) => out.push(FieldInfo { path, json_path, kind, repeated }),
+                Some(kind) => out.push(FieldInfo { path, json_path, kind, repeated, map: false }),
                 None if !repeated && !stack.iter().any(|t| t == field.type_name()) => {
                     if let Some(nested) = self.index.message(field.type_name()) {
                         stack.push(field.type_name().to_owned());
@@ -311,6 +333,14 @@ impl<'a> Checker<'a> {
                 }),
             _ => None,
         };
+        // A client-streaming method's body is a stream of JSON messages, whatever their type.
+        let http_body_request = !method.client_streaming()
+            && match &body {
+                Body::None => false,
+                Body::All => method.input_type() == HTTP_BODY,
+                Body::Field(name) => input.field.iter().any(|f| f.name() == name && f.type_name() == HTTP_BODY),
+            };
+        let http_body_response = response_body.is_none() && method.output_type() == HTTP_BODY;
         Ok(Binding {
             http_method,
             template: template.to_owned(),
@@ -319,6 +349,8 @@ impl<'a> Checker<'a> {
             path_fields,
             query_fields,
             update_mask,
+            http_body_request,
+            http_body_response,
         })
     }
 }

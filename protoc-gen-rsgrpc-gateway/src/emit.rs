@@ -87,6 +87,7 @@ fn service_gateway(
             }
             let spec_name = format_ident!("{}", spec_text);
             specs.push(spec(&spec_name, binding, method, rt));
+            let raw = raw_body(binding);
             local.push(quote! {
                 #rt::gateway::Route::#kind(&#spec_name, {
                     let service = service.clone();
@@ -94,7 +95,7 @@ fn service_gateway(
                         let service = service.clone();
                         async move { <T as super::#server_module::#trait_name>::#name(&service, request).await }
                     }
-                })
+                })#raw
             });
             let call = match (method.client_streaming, method.server_streaming) {
                 (true, false) => {
@@ -110,7 +111,7 @@ fn service_gateway(
                         let client = client.clone();
                         async move { #call }
                     }
-                })
+                })#raw
             });
         }
     }
@@ -146,6 +147,13 @@ fn service_gateway(
             #proxy_routes
         }
     }
+}
+
+/// The calls marking a route's `google.api.HttpBody` request or response, if it has one.
+fn raw_body(binding: &Binding) -> TokenStream {
+    let request = binding.http_body_request.then(|| quote!(.http_body_request()));
+    let response = binding.http_body_response.then(|| quote!(.http_body_response()));
+    quote!(#request #response)
 }
 
 /// The HTTP method and the template's literal and variable names, upper-cased and joined by `_`:
@@ -189,11 +197,16 @@ fn spec(name: &proc_macro2::Ident, binding: &Binding, method: &Method, rt: &Toke
                 Kind::Bool => quote!(Bool),
                 Kind::Enum => quote!(Enum),
             };
+            let kind = if field.map {
+                quote!(#rt::gateway::FieldKind::Map(&#rt::gateway::FieldKind::#kind))
+            } else {
+                quote!(#rt::gateway::FieldKind::#kind)
+            };
             quote! {
                 #rt::gateway::FieldSpec {
                     path: #path,
                     json_path: #json_path,
-                    kind: #rt::gateway::FieldKind::#kind,
+                    kind: #kind,
                     repeated: #repeated,
                 }
             }

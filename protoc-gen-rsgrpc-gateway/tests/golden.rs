@@ -6,10 +6,15 @@ mod support;
 
 use support::*;
 
+/// The protos of the golden files: every rule shape, and `google.api.HttpBody` methods (with the
+/// googleapis file that defines it, so the generated code has the type).
+const PROTOS: &[&str] =
+    &["rsgrpc/test/gateway/library.proto", "rsgrpc/test/files/files.proto", "google/api/httpbody.proto"];
+
 #[test]
 fn protoc_output_is_deterministic_and_matches_the_golden_files() {
-    let first = through_protoc(&["rsgrpc/test/gateway/library.proto"], "");
-    let second = through_protoc(&["rsgrpc/test/gateway/library.proto"], "");
+    let first = through_protoc(PROTOS, "");
+    let second = through_protoc(PROTOS, "");
     assert_eq!(first, second, "two runs differ");
     let golden = workspace().join("testdata/golden/gateway");
     if std::env::var_os("RSGRPC_BLESS").is_some() {
@@ -47,7 +52,9 @@ fn buf_generate_matches_protoc() {
         .env("PATH", path)
         .args(["generate", "--template"])
         .arg(dir.join("buf.gen.yaml"))
-        .args(["--path", "protos/rsgrpc/test/gateway/library.proto", "-o"])
+        .args(["--path", "protos/rsgrpc/test/gateway/library.proto"])
+        .args(["--path", "protos/rsgrpc/test/files/files.proto"])
+        .args(["--path", "googleapis/google/api/httpbody.proto", "-o"])
         .arg(out.path())
         .output()
         .unwrap();
@@ -56,7 +63,7 @@ fn buf_generate_matches_protoc() {
     // so the embedded descriptor sets differ; everything else must not.
     let generated = without_descriptors(read_tree(&out.path().join("gen")));
     let through_protoc = |files: &[&str], params: &str| without_descriptors(through_protoc(files, params));
-    assert_same_tree("buf generate vs protoc", &through_protoc(&["rsgrpc/test/gateway/library.proto"], ""), &generated);
+    assert_same_tree("buf generate vs protoc", &through_protoc(PROTOS, ""), &generated);
 }
 
 #[test]
@@ -71,10 +78,12 @@ fn the_embedded_parser_matches_protoc() {
         .arg("--out")
         .arg(out.path())
         .arg(workspace().join("testdata/gateway/protos/rsgrpc/test/gateway/library.proto"))
+        .arg(workspace().join("testdata/gateway/protos/rsgrpc/test/files/files.proto"))
+        .arg(googleapis().join("google/api/httpbody.proto"))
         .output()
         .unwrap();
     assert!(output.status.success(), "generate failed: {}", String::from_utf8_lossy(&output.stderr));
     // protox and protoc ship different versions of descriptor.proto (annotations.proto imports it).
-    let protoc = without_descriptors(through_protoc(&["rsgrpc/test/gateway/library.proto"], ""));
+    let protoc = without_descriptors(through_protoc(PROTOS, ""));
     assert_same_tree("embedded vs protoc", &protoc, &without_descriptors(read_tree(out.path())));
 }

@@ -352,11 +352,13 @@ impl<'c> OperationBuilder<'_, 'c> {
         for param in path_params {
             parameters.push(self.path_parameter(method.input_type(), input, param)?);
         }
-        for field in &binding.query_fields {
+        // Map fields (`labels[key]=value`) are not described, as protoc-gen-openapiv2 leaves them out: OpenAPI
+        // 2.0 cannot say it.
+        for field in binding.query_fields.iter().filter(|f| !f.map) {
             parameters.push(self.query_parameter(method.input_type(), input, &field.path, &field.json_path)?);
         }
         if binding.body != Body::None {
-            let body = self.body(method, input, binding)?;
+            let body = if binding.http_body_request { self.raw_body() } else { self.body(method, input, binding)? };
             match self.version() {
                 Version::V2 => parameters.push(body),
                 Version::V31 => {
@@ -369,6 +371,15 @@ impl<'c> OperationBuilder<'_, 'c> {
         }
         let responses = self.responses(method, binding)?;
         operation.insert("responses".into(), responses);
+        if self.version() == Version::V2 {
+            // A google.api.HttpBody is sent and answered as raw bytes of any type.
+            if binding.http_body_request {
+                operation.insert("consumes".into(), json!(["*/*"]));
+            }
+            if binding.http_body_response {
+                operation.insert("produces".into(), json!(["*/*"]));
+            }
+        }
         if let Some(option) = option {
             self.apply_operation(&mut operation, option)?;
         }
@@ -589,10 +600,36 @@ impl<'c> OperationBuilder<'_, 'c> {
         Ok(schema)
     }
 
+    /// A `google.api.HttpBody` request body: raw bytes, of the type its `Content-Type` says.
+    fn raw_body(&self) -> Value {
+        let description = "The raw body (a google.api.HttpBody): its bytes and Content-Type as they are.";
+        let schema = json!({ "type": "string", "format": "binary" });
+        match self.version() {
+            Version::V2 => {
+                json!({ "name": "body", "in": "body", "required": false, "description": description, "schema": schema })
+            }
+            Version::V31 => {
+                json!({ "required": false, "description": description, "content": { "*/*": { "schema": schema } } })
+            }
+        }
+    }
+
     fn responses(&mut self, method: &MethodDescriptorProto, binding: &Binding) -> Result<Value, CodegenError> {
         let message = self.response_schema(method, binding)?;
         let status = self.schemas.reference(STATUS);
-        let success = if method.server_streaming() {
+        let success = if binding.http_body_response {
+            let description = if method.server_streaming() {
+                "The raw body (a stream of google.api.HttpBody): every message's data in turn, under the first one's \
+                 Content-Type; a failure after the first message aborts the body."
+            } else {
+                "The raw body (a google.api.HttpBody): its data, under its Content-Type."
+            };
+            let schema = json!({ "type": "string", "format": "binary" });
+            match self.version() {
+                Version::V2 => json!({ "description": description, "schema": schema }),
+                Version::V31 => json!({ "description": description, "content": { "*/*": { "schema": schema } } }),
+            }
+        } else if method.server_streaming() {
             let output = method.output_type().trim_start_matches('.');
             let line = json!({
                 "type": "object",

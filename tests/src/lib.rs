@@ -51,6 +51,7 @@ pub mod conformance_gen;
 pub mod gateway_gen;
 
 pub mod echo;
+pub mod files;
 pub mod interop;
 pub mod library;
 pub mod support;

@@ -64,6 +64,8 @@ pub struct Case {
 
 const LIBRARY: &str = "rsgrpc/test/gateway/library.proto";
 const KITCHEN: &str = "rsgrpc/test/openapi/kitchen.proto";
+/// google.api.HttpBody requests and responses.
+const FILES: &str = "rsgrpc/test/files/files.proto";
 
 /// Every golden case.
 pub fn cases() -> Vec<Case> {
@@ -72,6 +74,8 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case { name: "gateway_v2", includes: gateway(), files: vec![LIBRARY], params: "" },
         Case { name: "gateway_v31", includes: gateway(), files: vec![LIBRARY], params: "openapi_version=3.1" },
+        Case { name: "files_v2", includes: gateway(), files: vec![FILES], params: "" },
+        Case { name: "files_v31", includes: gateway(), files: vec![FILES], params: "openapi_version=3.1" },
         Case { name: "kitchen_v2", includes: kitchen(), files: vec![KITCHEN], params: "" },
         Case { name: "kitchen_v31", includes: kitchen(), files: vec![KITCHEN], params: "openapi_version=3.1" },
         Case {

@@ -2,7 +2,6 @@
 //! newline-delimited JSON (`{"result": ...}` per line, a final `{"error": ...}` line if the call fails) or
 //! as Server-Sent Events (`data: ...` per message, an `event: error` at a failure).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,21 +11,23 @@ use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 
+pub(crate) use super::options::{BodyError, GatewayBody};
 use super::options::{Options, ResponseField};
 use super::{errors, headers};
 use crate::json::{to_json_with, JsonMessage, JsonOptions};
 use crate::metadata::MetadataMap;
 use crate::status::Status;
 
-/// The body of every gateway response.
-pub type GatewayBody = http_body_util::combinators::UnsyncBoxBody<Bytes, Infallible>;
-
 pub(crate) fn full(text: String) -> GatewayBody {
-    Full::new(Bytes::from(text)).boxed_unsync()
+    bytes(Bytes::from(text))
+}
+
+pub(crate) fn bytes(data: Bytes) -> GatewayBody {
+    Full::new(data).map_err(|never| match never {}).boxed_unsync()
 }
 
 pub(crate) fn empty() -> GatewayBody {
-    Full::new(Bytes::new()).boxed_unsync()
+    bytes(Bytes::new())
 }
 
 /// What is left to write of a stream.
@@ -116,7 +117,7 @@ where
             }
         }
     });
-    StreamBody::new(frames.map(|frame: Result<Frame<Bytes>, Infallible>| frame)).boxed_unsync()
+    StreamBody::new(frames.map(|frame: Result<Frame<Bytes>, BodyError>| frame)).boxed_unsync()
 }
 
 /// The stream's next item; a panic while polling it (a handler's stream) ends the stream with

@@ -19,6 +19,9 @@ pub enum FieldKind {
     Bool,
     /// An enum: by name, or by number.
     Enum,
+    /// A map whose values are of the kind given: query parameters `name[key]=value` set its entries
+    /// (grpc-gateway's query syntax for maps); a key may be given once.
+    Map(&'static FieldKind),
 }
 
 /// A field a path variable or query parameter can set.
@@ -63,6 +66,7 @@ fn value_of(text: &str, kind: FieldKind, what: &dyn Fn() -> String) -> Result<Va
             Ok(number) => Value::from(number),
             Err(_) => Value::String(text.to_owned()),
         }),
+        FieldKind::Map(_) => Err(bad_request(format!("{}: a map is set by name[key]=value", what()))),
     }
 }
 
@@ -106,6 +110,22 @@ fn form_decode(text: &str) -> Result<String, Status> {
         .map_err(|_| bad_request(format!("the query {text:?} is not UTF-8 once decoded")))
 }
 
+/// Whether a query parameter's name is `field`'s path: each dotted part in its proto or its JSON name
+/// (`filter.min_pages`, `filter.minPages`), as grpc-gateway looks each part up by either.
+fn names_field(name: &str, field: &FieldSpec) -> bool {
+    if name == field.path || name == field.json_path {
+        return true;
+    }
+    let (mut given, mut proto, mut json) = (name.split('.'), field.path.split('.'), field.json_path.split('.'));
+    loop {
+        match (given.next(), proto.next(), json.next()) {
+            (None, None, None) => return true,
+            (Some(part), Some(p), Some(j)) if part == p || part == j => {}
+            _ => return false,
+        }
+    }
+}
+
 /// The request message's JSON: `body` (already parsed) placed by the rule, the query's parameters, then
 /// the path's variables; and the same without the body, which is read strictly (unknown enum names in a
 /// query are errors even when unknown body fields are ignored). Unknown query parameters are ignored, as
@@ -135,10 +155,40 @@ pub(crate) fn request_json(
             for pair in query.split('&').filter(|p| !p.is_empty()) {
                 let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
                 let (key, value) = (form_decode(key)?, form_decode(value)?);
-                let Some(field) = query_fields.iter().find(|f| f.path == key || f.json_path == key) else {
+                // `name[key]`: an entry of a map field.
+                let (name, entry) = match key.strip_suffix(']').and_then(|k| k.split_once('[')) {
+                    Some((name, entry)) => (name, Some(entry)),
+                    None => (key.as_str(), None),
+                };
+                let Some(field) = query_fields.iter().find(|f| names_field(name, f)) else {
                     continue;
                 };
                 let what = || format!("query parameter {key:?}");
+                if let FieldKind::Map(kind) = field.kind {
+                    let Some(entry) = entry else {
+                        return Err(bad_request(format!(
+                            "{}: field {:?} is a map, set by {name}[key]=value",
+                            what(),
+                            field.path
+                        )));
+                    };
+                    let value = value_of(&value, *kind, &what)?;
+                    let map = match given.iter_mut().find(|(f, ..)| f.path == field.path) {
+                        Some((_, _, values)) => &mut values[0],
+                        None => {
+                            given.push((field, key.clone(), vec![Value::Object(Map::new())]));
+                            &mut given.last_mut().expect("just pushed").2[0]
+                        }
+                    };
+                    let Value::Object(map) = map else { unreachable!("a map's value is an object") };
+                    if map.insert(entry.to_owned(), value).is_some() {
+                        return Err(bad_request(format!("{}: the key {entry:?} is given more than once", what())));
+                    }
+                    continue;
+                }
+                if entry.is_some() {
+                    return Err(bad_request(format!("{}: field {:?} is not a map", what(), field.path)));
+                }
                 let value = value_of(&value, field.kind, &what)?;
                 match given.iter_mut().find(|(f, ..)| f.path == field.path) {
                     Some((_, _, values)) if field.repeated => values.push(value),
@@ -177,6 +227,14 @@ mod tests {
         FieldSpec { path: "tags", json_path: "tags", kind: FieldKind::Text, repeated: true },
         FieldSpec { path: "filter.active", json_path: "filter.active", kind: FieldKind::Bool, repeated: false },
         FieldSpec { path: "filter.kind", json_path: "filter.kind", kind: FieldKind::Enum, repeated: false },
+        FieldSpec { path: "filter.min_pages", json_path: "filter.minPages", kind: FieldKind::Text, repeated: false },
+        FieldSpec { path: "labels", json_path: "labels", kind: FieldKind::Map(&FieldKind::Text), repeated: false },
+        FieldSpec {
+            path: "filter.by_rank",
+            json_path: "filter.byRank",
+            kind: FieldKind::Map(&FieldKind::Enum),
+            repeated: false,
+        },
     ];
     const PATH: &[FieldSpec] =
         &[FieldSpec { path: "book.name", json_path: "book.name", kind: FieldKind::Text, repeated: false }];
@@ -201,6 +259,32 @@ mod tests {
             "page_size": "10", "tags": ["a", "b c"], "filter": {"active": true, "kind": 2}
         });
         assert_eq!(json, expected);
+    }
+
+    #[test]
+    fn maps_and_mixed_names_in_the_query() {
+        let json = build(
+            BodyRule::None,
+            None,
+            "labels[env]=prod&labels%5Bteam%5D=a+b&labels[]=empty&filter.byRank[1]=FICTION&filter.by_rank[2]=2&filter.minPages=3",
+            &[],
+        )
+        .unwrap();
+        let expected = serde_json::json!({
+            "labels": {"env": "prod", "team": "a b", "": "empty"},
+            "filter": {"by_rank": {"1": "FICTION", "2": 2}, "min_pages": "3"},
+        });
+        assert_eq!(json, expected);
+        // Each part by either name.
+        assert_eq!(build(BodyRule::None, None, "filter.min_pages=4", &[]).unwrap()["filter"]["min_pages"], "4");
+        let error = build(BodyRule::None, None, "labels[a]=1&labels[a]=2", &[]).unwrap_err();
+        assert_eq!(error.message(), "query parameter \"labels[a]\": the key \"a\" is given more than once");
+        let error = build(BodyRule::None, None, "labels=x", &[]).unwrap_err();
+        assert!(error.message().contains("is a map, set by labels[key]=value"), "{error}");
+        let error = build(BodyRule::None, None, "tags[0]=x", &[]).unwrap_err();
+        assert!(error.message().contains("field \"tags\" is not a map"), "{error}");
+        // Unknown names stay ignored, with or without brackets.
+        assert_eq!(build(BodyRule::None, None, "nope[a]=1&filter.nope=2", &[]).unwrap(), serde_json::json!({}));
     }
 
     #[test]

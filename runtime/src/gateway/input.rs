@@ -3,6 +3,7 @@
 //! the client is still sending.
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -191,6 +192,45 @@ async fn read_more(splitter: &mut Splitter) -> Option<Status> {
             None
         }
     }
+}
+
+/// A streaming request's body as a stream of chunks, each of which must come within `timeout` of the
+/// one before (a client that stops sending mid-body must not hold its call open); the flag is set when
+/// one did not, so the answer is 408.
+pub(crate) fn streaming_body<B>(
+    body: B,
+    timeout: std::time::Duration,
+) -> (ByteStream, Arc<std::sync::atomic::AtomicBool>)
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let chunks = http_body_util::BodyStream::new(body)
+        .map(|frame| match frame {
+            Ok(frame) => frame.into_data().ok().map(Ok),
+            Err(error) => {
+                let error: Box<dyn std::error::Error + Send + Sync> = error.into();
+                Some(Err(Status::invalid_argument(format!("reading the request body failed: {error}"))))
+            }
+        })
+        .filter_map(std::future::ready);
+    let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stalled.clone();
+    let timed = futures_util::stream::unfold(Some(Box::pin(chunks)), move |chunks| {
+        let flag = flag.clone();
+        async move {
+            let mut chunks = chunks?;
+            match tokio::time::timeout(timeout, chunks.next()).await {
+                Ok(Some(chunk)) => Some((chunk, Some(chunks))),
+                Ok(None) => None,
+                Err(_) => {
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    Some((Err(Status::deadline_exceeded("the request body did not arrive in time")), None))
+                }
+            }
+        }
+    });
+    (Box::pin(timed), stalled)
 }
 
 #[cfg(test)]

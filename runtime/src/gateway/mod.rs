@@ -9,22 +9,45 @@ pub use template::{PathTemplate, Segment, TemplateError, Variable};
 #[cfg(feature = "gateway")]
 mod body;
 #[cfg(feature = "gateway")]
+mod builder;
+#[cfg(feature = "gateway")]
+mod connection;
+#[cfg(feature = "gateway")]
+mod cors;
+#[cfg(feature = "gateway")]
 mod errors;
 #[cfg(feature = "gateway")]
 mod fields;
 #[cfg(feature = "gateway")]
+mod handler;
+#[cfg(feature = "gateway")]
 mod headers;
+#[cfg(feature = "gateway")]
+mod health;
+#[cfg(feature = "gateway")]
+mod http_body;
 #[cfg(feature = "gateway")]
 mod input;
 #[cfg(feature = "gateway")]
 mod options;
+#[cfg(feature = "gateway")]
+mod proxy;
+#[cfg(feature = "gateway")]
+mod request;
+#[cfg(feature = "gateway")]
+mod response;
 #[cfg(feature = "gateway")]
 mod route;
 #[cfg(feature = "gateway")]
 mod server;
 
 #[cfg(feature = "gateway")]
-pub use body::GatewayBody;
+pub use builder::{
+    GatewayBuilder, GatewayError, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT,
+};
+#[cfg(feature = "gateway")]
+pub use cors::Cors;
 #[cfg(feature = "gateway")]
 pub use errors::http_status;
 #[cfg(feature = "gateway")]
@@ -35,11 +58,10 @@ pub(crate) use fields::request_json;
 #[cfg(feature = "gateway")]
 pub use headers::HeaderMatcher;
 #[cfg(feature = "gateway")]
-pub use options::ResponseField;
+pub use options::{BodyError, ErrorHandler, ForwardResponse, GatewayBody, ResponseField, ResponseParts};
 #[cfg(feature = "gateway")]
-pub use route::{bidi_proxy, client_streaming_proxy, BodyMessages, ProxyResponses, Route, RouteSpec, UpdateMask};
+pub use proxy::{bidi_proxy, client_streaming_proxy, BodyMessages, ProxyResponses};
 #[cfg(feature = "gateway")]
-pub use server::{
-    Gateway, GatewayBuilder, GatewayError, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT,
-    DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT,
-};
+pub use route::{Route, RouteSpec, UpdateMask};
+#[cfg(feature = "gateway")]
+pub use server::Gateway;

@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
+use super::cors::Cors;
 use super::headers::HeaderMatcher;
 use crate::interceptor::Interceptors;
 use crate::json::JsonOptions;
@@ -27,7 +30,11 @@ pub(crate) struct Options {
     pub(crate) read: JsonOptions,
     pub(crate) write: JsonOptions,
     pub(crate) header_matcher: Option<HeaderMatcher>,
-    pub(crate) health_path: Option<String>,
+    pub(crate) health: Option<HealthEndpoint>,
+    /// `None`: no CORS headers, no preflight answers (browsers then refuse cross-origin calls).
+    pub(crate) cors: Option<Cors>,
+    /// TLS on the listener (ALPN `h2` and `http/1.1`).
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// The gateway's interceptors; `None` when there are none, so calls skip them without a look.
     pub(crate) interceptors: Option<Arc<Interceptors>>,
     /// Whether the client's own `X-Forwarded-For` and `X-Forwarded-Host` are believed.
@@ -40,4 +47,64 @@ pub(crate) struct Options {
     pub(crate) keepalive_timeout: std::time::Duration,
     /// The most connections served at once; more are closed as they come.
     pub(crate) max_connections: usize,
+    /// The indentation of whole JSON documents (unary answers, errors); `None` writes them on one line.
+    pub(crate) indent: Option<String>,
+    /// Rewrites every error answer (grpc-gateway's `WithErrorHandler`).
+    pub(crate) error_handler: Option<ErrorHandler>,
+    /// Sees and may change every successful answer's head (grpc-gateway's `WithForwardResponseOption`).
+    pub(crate) forward_response: Option<ForwardResponse>,
 }
+
+/// A custom error answer: gets the call's status and the answer the gateway would send, returns the one
+/// to send.
+pub type ErrorHandler =
+    Arc<dyn Fn(&crate::status::Status, http::Response<GatewayBody>) -> http::Response<GatewayBody> + Send + Sync>;
+
+/// A hook on successful answers: may set headers and change the status; an error it returns fails the
+/// call with that status instead.
+pub type ForwardResponse = Arc<dyn Fn(&mut ResponseParts<'_>) -> Result<(), crate::status::Status> + Send + Sync>;
+
+/// The head of a successful answer, as a [`ForwardResponse`] hook sees it.
+pub struct ResponseParts<'a> {
+    /// The HTTP status (200 unless a hook changed it).
+    pub status: &'a mut http::StatusCode,
+    /// The headers (content type, `Grpc-Metadata-*` from the response metadata).
+    pub headers: &'a mut http::HeaderMap,
+    /// The response message, for a unary answer (downcast it to the method's type); `None` for streams.
+    pub message: Option<&'a dyn std::any::Any>,
+}
+
+impl std::fmt::Debug for ResponseParts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseParts")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the health endpoint's answer comes from.
+#[derive(Clone, Debug)]
+pub(crate) enum HealthSource {
+    /// The gateway runs: always SERVING.
+    Running,
+    /// The reporter of the health service served in this process.
+    Reporter(crate::health::HealthReporter),
+    /// The health service of the gRPC server behind the gateway.
+    Client(crate::health::HealthClient),
+}
+
+/// The health endpoint's path and source.
+#[derive(Clone, Debug)]
+pub(crate) struct HealthEndpoint {
+    pub(crate) path: String,
+    pub(crate) source: HealthSource,
+}
+
+/// The body of every gateway response.
+pub type GatewayBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BodyError>;
+
+/// Why a response body was cut short: the call failed after the answer's head was sent, in an answer whose
+/// body has no way to say so (a raw `google.api.HttpBody` download); the server then aborts the response
+/// (HTTP/2 `RST_STREAM`, an HTTP/1.1 connection closed before the body's end).
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;

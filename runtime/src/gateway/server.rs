@@ -8,218 +8,33 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http_body_util::BodyExt;
 
-use super::body::{self, GatewayBody};
-use super::input::ByteStream;
+use super::body::GatewayBody;
+use super::connection::{later, Activity, FirstRead};
+use super::input::streaming_body;
 use super::options::Options;
-use super::route::{error_response, Call, Handle, Input, Route};
+use super::response::{error_response, error_response_as};
+use super::route::{Call, Handle, Input, Route};
 use super::template::PathTemplate;
-use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
-use crate::json::JsonOptions;
 use crate::status::Status;
 
-/// The default request body limit.
-pub const DEFAULT_MAX_BODY_SIZE: usize = 4 << 20;
-
-/// How long a client may take to send its request headers, and then its body, by default: a client that
-/// trickles bytes must not hold a connection and a task forever.
-pub const DEFAULT_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// A route with its parsed template.
-struct Compiled {
-    method: http::Method,
-    template: PathTemplate,
-    route: Route,
-}
-
-/// How long a connection may stay open without a request in flight by default (nginx's
-/// `keepalive_timeout`): idle clients must not hold connections forever.
-pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(75);
-
-/// How often an HTTP/2 client that sent nothing is pinged by default, so a peer that vanished without
-/// closing TCP is noticed even in the middle of a long stream.
-pub const DEFAULT_KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// How long a keepalive PING may go unanswered by default before the connection is closed.
-pub const DEFAULT_KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// The most connections a gateway serves at once by default; each costs a task and buffers, so a flood
-/// of connections must not exhaust memory or file descriptors.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-
-/// Builds a [`Gateway`].
-pub struct GatewayBuilder {
-    routes: Vec<Route>,
-    options: Options,
-    interceptors: Interceptors,
-}
-
-impl std::fmt::Debug for GatewayBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GatewayBuilder").field("routes", &self.routes).finish_non_exhaustive()
-    }
-}
-
-/// A route set that cannot be served: a bad template or method, or two routes for the same requests (a
-/// [`ConfigError`](crate::ConfigError) of kind `Route`).
-pub type GatewayError = crate::ConfigError;
-
-#[allow(non_snake_case)]
-fn GatewayError(message: String) -> crate::ConfigError {
-    crate::ConfigError::new(crate::ConfigErrorKind::Route, message)
-}
-
-impl GatewayBuilder {
-    /// Adds routes (a generated `routes(...)` or `proxy_routes(...)`); earlier ones win when two match.
-    pub fn routes(mut self, routes: impl IntoIterator<Item = Route>) -> Self {
-        self.routes.extend(routes);
-        self
-    }
-
-    /// Writes fields holding their default values too (grpc-gateway's `EmitUnpopulated`).
-    pub fn emit_defaults(mut self, emit: bool) -> Self {
-        self.options.write.emit_defaults = emit;
-        self
-    }
-
-    /// Writes proto field names (`user_id`) instead of JSON names (`userId`).
-    pub fn proto_names(mut self, proto_names: bool) -> Self {
-        self.options.write.proto_names = proto_names;
-        self
-    }
-
-    /// Fails requests naming fields the message does not have, instead of ignoring them (the default, as
-    /// in grpc-gateway).
-    pub fn reject_unknown_fields(mut self, reject: bool) -> Self {
-        self.options.read.ignore_unknown = !reject;
-        self
-    }
-
-    /// The largest request body accepted (default 4 MiB); larger ones get 413.
-    pub fn max_body_size(mut self, bytes: usize) -> Self {
-        self.options.max_body_size = bytes;
-        self
-    }
-
-    /// How long a client may take to send its first bytes, its request headers, then its body, and each
-    /// chunk of a streaming body (default 30 s); a slow body gets 408.
-    pub fn read_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.options.read_timeout = timeout;
-        self
-    }
-
-    /// How long a graceful shutdown lets requests in flight (streams included) run before closing their
-    /// connections (default 30 s, as the gRPC server's).
-    pub fn shutdown_grace_period(mut self, grace: std::time::Duration) -> Self {
-        self.options.shutdown_grace_period = grace;
-        self
-    }
-
-    /// Forwards more headers as metadata: `matcher` gets each header's lower-case name and returns the
-    /// metadata key for it, or `None` for the default rules.
-    pub fn header_matcher(mut self, matcher: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
-        self.options.header_matcher = Some(Arc::new(matcher));
-        self
-    }
-
-    /// Answers `GET path` with `200 {"status":"SERVING"}` while the gateway runs (for load balancers).
-    pub fn health_endpoint(mut self, path: &str) -> Self {
-        self.options.health_path = Some(path.to_owned());
-        self
-    }
-
-    /// Adds an interceptor around unary calls, as [`ServerBuilder::unary_interceptor`] does on the gRPC
-    /// server: interceptors run in the order they were added (the first outermost), around every route's
-    /// call, in process and proxied alike.
-    ///
-    /// [`ServerBuilder::unary_interceptor`]: crate::server::ServerBuilder::unary_interceptor
-    pub fn unary_interceptor(mut self, interceptor: impl UnaryInterceptor) -> Self {
-        self.interceptors.push_unary(Arc::new(interceptor));
-        self
-    }
-
-    /// Adds an interceptor around streaming calls (server, client and bidirectional streaming), after those
-    /// added before. It sees the request messages read from the body and the response messages written.
-    pub fn stream_interceptor(mut self, interceptor: impl StreamInterceptor) -> Self {
-        self.interceptors.push_stream(Arc::new(interceptor));
-        self
-    }
-
-    /// Adds an interceptor of both kinds ([`auth_fn`](crate::interceptor::auth_fn),
-    /// [`recovery`](crate::interceptor::recovery), [`logging`](crate::interceptor::logging)) around every
-    /// call: give the gateway the interceptors of the gRPC server whose service it calls in process, so REST
-    /// traffic is authenticated and logged as gRPC traffic is.
-    pub fn interceptor<I: UnaryInterceptor + StreamInterceptor>(mut self, interceptor: I) -> Self {
-        let interceptor = Arc::new(interceptor);
-        self.interceptors.push_unary(interceptor.clone());
-        self.interceptors.push_stream(interceptor);
-        self
-    }
-
-    /// Believes the client's own `X-Forwarded-For` and `X-Forwarded-Host` (off by default): turn it on only
-    /// behind a proxy that sets them, since a client that reaches the gateway directly could write anything
-    /// there. Off, `x-forwarded-for` is the peer's address and `x-forwarded-host` the request's `Host`.
-    pub fn trust_forwarded_headers(mut self, trust: bool) -> Self {
-        self.options.trust_forwarded = trust;
-        self
-    }
-
-    /// How long a connection may stay open without a request in flight (default 75 s); then it is closed
-    /// gracefully (HTTP/2 GOAWAY).
-    pub fn idle_timeout(mut self, idle: std::time::Duration) -> Self {
-        self.options.idle_timeout = idle;
-        self
-    }
-
-    /// HTTP/2 keepalive: pings a client that sent nothing for `interval` (default 60 s; `None` never) and
-    /// closes its connection when the answer takes longer than `timeout` (default 20 s).
-    pub fn http2_keepalive(mut self, interval: Option<std::time::Duration>, timeout: std::time::Duration) -> Self {
-        self.options.keepalive_interval = interval;
-        self.options.keepalive_timeout = timeout;
-        self
-    }
-
-    /// The most connections served at once (default 10,000); a connection past it is closed as it comes.
-    pub fn max_connections(mut self, connections: usize) -> Self {
-        self.options.max_connections = connections;
-        self
-    }
-
-    /// The gateway; an error names a route that cannot work.
-    pub fn build(mut self) -> Result<Gateway, GatewayError> {
-        if !self.interceptors.is_empty() {
-            self.options.interceptors = Some(Arc::new(std::mem::take(&mut self.interceptors)));
-        }
-        let mut compiled: Vec<Compiled> = Vec::with_capacity(self.routes.len());
-        for route in self.routes {
-            let spec = route.spec;
-            let template =
-                PathTemplate::parse(spec.template).map_err(|e| GatewayError(format!("{}: {e}", spec.rpc)))?;
-            let method = http::Method::from_bytes(spec.method.as_bytes())
-                .map_err(|_| GatewayError(format!("{}: {:?} is not an HTTP method", spec.rpc, spec.method)))?;
-            if let Some(other) = compiled.iter().find(|c| c.method == method && c.template.same_shape(&template)) {
-                return Err(GatewayError(format!(
-                    "{} and {} both bind {method} {}",
-                    other.route.spec.rpc, spec.rpc, spec.template
-                )));
-            }
-            compiled.push(Compiled { method, template, route });
-        }
-        Ok(Gateway { inner: Arc::new(Inner { routes: compiled, options: Arc::new(self.options) }) })
-    }
+pub(crate) struct Compiled {
+    pub(crate) method: http::Method,
+    pub(crate) template: PathTemplate,
+    pub(crate) route: Route,
 }
 
 /// A REST/JSON gateway: serves the routes of generated gateway code over HTTP/1.1 and HTTP/2.
 #[derive(Clone)]
 pub struct Gateway {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    routes: Vec<Compiled>,
-    options: Arc<Options>,
+pub(crate) struct Inner {
+    pub(crate) routes: Vec<Compiled>,
+    pub(crate) options: Arc<Options>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -229,27 +44,6 @@ impl std::fmt::Debug for Gateway {
 }
 
 impl Gateway {
-    /// A builder with grpc-gateway's defaults: JSON names, no default values, unknown fields ignored.
-    pub fn builder() -> GatewayBuilder {
-        let read = JsonOptions { ignore_unknown: true, ..Default::default() };
-        let options = Options {
-            max_body_size: DEFAULT_MAX_BODY_SIZE,
-            read_timeout: DEFAULT_READ_TIMEOUT,
-            shutdown_grace_period: crate::server::DEFAULT_SHUTDOWN_GRACE_PERIOD,
-            read,
-            write: JsonOptions::default(),
-            header_matcher: None,
-            health_path: None,
-            interceptors: None,
-            trust_forwarded: false,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            keepalive_interval: Some(DEFAULT_KEEPALIVE_INTERVAL),
-            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-        };
-        GatewayBuilder { routes: Vec::new(), options, interceptors: Interceptors::default() }
-    }
-
     /// Serves on `listener` until `signal` completes; then stops accepting and lets requests in flight
     /// finish within the [grace period](GatewayBuilder::shutdown_grace_period), after which the connections
     /// left are closed (and with them their requests' tasks). Returns once every connection is closed.
@@ -289,7 +83,19 @@ impl Gateway {
                 continue;
             }
             let _ = stream.set_nodelay(true);
-            connections.spawn(self.clone().serve_connection(stream, peer, builder.clone(), stopped.clone()));
+            let (gateway, builder, stopped) = (self.clone(), builder.clone(), stopped.clone());
+            match options.tls.clone() {
+                None => connections.spawn(gateway.serve_connection(stream, peer, builder, stopped)),
+                Some(tls) => connections.spawn(async move {
+                    // The handshake must finish within the read timeout, as a plain connection's first bytes.
+                    let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+                    match tokio::time::timeout(gateway.inner.options.read_timeout, handshake).await {
+                        Ok(Ok(stream)) => gateway.serve_connection(stream, peer, builder, stopped).await,
+                        Ok(Err(error)) => tracing::debug!(%peer, %error, "a gateway TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "a gateway TLS handshake timed out"),
+                    }
+                }),
+            };
         }
         // New clients are refused at once rather than left waiting in the accept queue during the drain.
         drop(listener);
@@ -308,13 +114,15 @@ impl Gateway {
     }
 
     /// Serves one connection until it ends, is idle too long, or a shutdown has drained it.
-    async fn serve_connection(
+    async fn serve_connection<IO>(
         self,
-        stream: tokio::net::TcpStream,
+        stream: IO,
         peer: SocketAddr,
         builder: Arc<hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>>,
         mut stopped: tokio::sync::watch::Receiver<bool>,
-    ) {
+    ) where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let options = self.inner.options.clone();
         let activity = Arc::new(Activity::new());
         let tracked = activity.clone();
@@ -375,10 +183,32 @@ impl Gateway {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let Some(cors) = &self.inner.options.cors else { return self.route(request, peer).await };
+        if let Some(preflight) = cors.preflight(request.method(), request.headers()) {
+            return preflight.map(|()| super::body::empty());
+        }
+        let origin = request.headers().get(http::header::ORIGIN).cloned();
+        let mut response = self.route(request, peer).await;
+        let mut asked = http::HeaderMap::new();
+        if let Some(origin) = origin {
+            asked.insert(http::header::ORIGIN, origin);
+        }
+        cors.decorate(&asked, response.headers_mut());
+        response
+    }
+
+    /// Answers one request: the health endpoint, or the route that matches.
+    async fn route<B>(&self, request: http::Request<B>, peer: Option<SocketAddr>) -> http::Response<GatewayBody>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let options = &self.inner.options;
         let path = request.uri().path().to_owned();
-        if options.health_path.as_deref() == Some(path.as_str()) && request.method() == http::Method::GET {
-            return json_response(http::StatusCode::OK, "{\"status\":\"SERVING\"}".into());
+        if let Some(health) = options.health.as_ref().filter(|h| h.path == path) {
+            if request.method() == http::Method::GET {
+                return super::health::answer(&health.source, request.uri().query(), options).await;
+            }
         }
         if !super::template::is_well_encoded(&path) {
             let status = Status::invalid_argument(format!("the path {path:?} has a malformed percent-escape"));
@@ -405,11 +235,8 @@ impl Gateway {
             if allowed.is_empty() {
                 return error_response(&Status::not_found(format!("no route for {path}")), options);
             }
-            let mut response = error_response(
-                &Status::unimplemented(format!("{} is not allowed on {path}", request.method())),
-                options,
-            );
-            *response.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
+            let status = Status::unimplemented(format!("{} is not allowed on {path}", request.method()));
+            let mut response = error_response_as(&status, options, http::StatusCode::METHOD_NOT_ALLOWED);
             let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
             if let Ok(value) = http::HeaderValue::from_str(&allow.join(", ")) {
                 response.headers_mut().insert(http::header::ALLOW, value);
@@ -418,16 +245,14 @@ impl Gateway {
         };
         let (head, body) = request.into_parts();
         let takes_body = compiled.route.input == Input::Stream || compiled.route.spec.body != super::BodyRule::None;
-        if takes_body {
+        if takes_body && !compiled.route.raw.request {
             if let Some(content_type) = head.headers.get(http::header::CONTENT_TYPE) {
                 if !is_json(content_type.as_bytes()) {
                     let status = Status::invalid_argument(format!(
                         "the body must be JSON (Content-Type: application/json), not {:?}",
                         String::from_utf8_lossy(content_type.as_bytes())
                     ));
-                    let mut response = error_response(&status, options);
-                    *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-                    return response;
+                    return error_response_as(&status, options, http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
                 }
             }
         }
@@ -448,24 +273,21 @@ impl Gateway {
                 peer,
                 sse,
                 body_timed_out: Some(stalled),
+                raw: compiled.route.raw,
             };
             return caught(compiled.route.handler.as_ref(), call).await;
         }
         let collect = http_body_util::Limited::new(body, options.max_body_size).collect();
         let Ok(collected) = tokio::time::timeout(options.read_timeout, collect).await else {
             let status = Status::deadline_exceeded("the request body did not arrive in time");
-            let mut response = error_response(&status, options);
-            *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
-            return response;
+            return error_response_as(&status, options, http::StatusCode::REQUEST_TIMEOUT);
         };
         let body = match collected {
             Ok(collected) => collected.to_bytes(),
             Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
                 let status =
                     Status::resource_exhausted(format!("the request body is over {} bytes", options.max_body_size));
-                let mut response = error_response(&status, options);
-                *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
-                return response;
+                return error_response_as(&status, options, http::StatusCode::PAYLOAD_TOO_LARGE);
             }
             Err(error) => {
                 return error_response(
@@ -483,6 +305,7 @@ impl Gateway {
             peer,
             sse,
             body_timed_out: None,
+            raw: compiled.route.raw,
         };
         caught(compiled.route.handler.as_ref(), call).await
     }
@@ -511,168 +334,6 @@ async fn caught(handler: &dyn Handle, call: Call) -> http::Response<GatewayBody>
     .await
 }
 
-/// A streaming request's body as a stream of chunks, each of which must come within `timeout` of the
-/// one before (a client that stops sending mid-body must not hold its call open); the flag is set when
-/// one did not, so the answer is 408.
-fn streaming_body<B>(body: B, timeout: std::time::Duration) -> (ByteStream, Arc<std::sync::atomic::AtomicBool>)
-where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let chunks = http_body_util::BodyStream::new(body)
-        .map(|frame| match frame {
-            Ok(frame) => frame.into_data().ok().map(Ok),
-            Err(error) => {
-                let error: Box<dyn std::error::Error + Send + Sync> = error.into();
-                Some(Err(Status::invalid_argument(format!("reading the request body failed: {error}"))))
-            }
-        })
-        .filter_map(std::future::ready);
-    let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = stalled.clone();
-    let timed = futures_util::stream::unfold(Some(Box::pin(chunks)), move |chunks| {
-        let flag = flag.clone();
-        async move {
-            let mut chunks = chunks?;
-            match tokio::time::timeout(timeout, chunks.next()).await {
-                Ok(Some(chunk)) => Some((chunk, Some(chunks))),
-                Ok(None) => None,
-                Err(_) => {
-                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
-                    Some((Err(Status::deadline_exceeded("the request body did not arrive in time")), None))
-                }
-            }
-        }
-    });
-    (Box::pin(timed), stalled)
-}
-
-/// `at + duration`, or a year on when that overflows (an idle timeout of `Duration::MAX` means never).
-fn later(at: tokio::time::Instant, duration: std::time::Duration) -> tokio::time::Instant {
-    at.checked_add(duration).unwrap_or_else(|| at + std::time::Duration::from_secs(365 * 24 * 3600))
-}
-
-/// Whether a connection has requests in flight, and since when it has had none.
-struct Activity {
-    base: std::time::Instant,
-    in_flight: std::sync::atomic::AtomicUsize,
-    /// Milliseconds from `base` to when the last request in flight ended.
-    idle_from: std::sync::atomic::AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Activity {
-            base: std::time::Instant::now(),
-            in_flight: std::sync::atomic::AtomicUsize::new(0),
-            idle_from: std::sync::atomic::AtomicU64::new(0),
-        }
-    }
-
-    /// Counts a request as in flight until the guard is dropped.
-    fn start(self: &Arc<Self>) -> Busy {
-        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Busy(self.clone())
-    }
-
-    /// When the connection became idle, or `None` while requests are in flight.
-    fn idle_since(&self) -> Option<std::time::Instant> {
-        if self.in_flight.load(std::sync::atomic::Ordering::Relaxed) > 0 {
-            return None;
-        }
-        let millis = self.idle_from.load(std::sync::atomic::Ordering::Relaxed);
-        Some(self.base + std::time::Duration::from_millis(millis))
-    }
-}
-
-/// A request in flight; see [`Activity::start`].
-struct Busy(Arc<Activity>);
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        let activity = &self.0;
-        let millis = u64::try_from(activity.base.elapsed().as_millis()).unwrap_or(u64::MAX);
-        activity.idle_from.store(millis, std::sync::atomic::Ordering::Relaxed);
-        activity.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// A connection whose first bytes must arrive within a timeout; after them it reads as usual (hyper's
-/// own timeouts take over: HTTP/1.1 header reads, HTTP/2 keepalive, the idle timeout).
-struct FirstRead<T> {
-    io: T,
-    /// `None` once a byte arrived.
-    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl<T> FirstRead<T> {
-    fn new(io: T, timeout: std::time::Duration) -> Self {
-        FirstRead { io, deadline: Some(Box::pin(tokio::time::sleep(timeout))) }
-    }
-}
-
-impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for FirstRead<T> {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let read = std::pin::Pin::new(&mut this.io).poll_read(cx, buf);
-        match &read {
-            std::task::Poll::Ready(Ok(())) if buf.filled().len() > before => this.deadline = None,
-            std::task::Poll::Pending => {
-                if let Some(deadline) = this.deadline.as_mut() {
-                    if deadline.as_mut().poll(cx).is_ready() {
-                        let error =
-                            std::io::Error::new(std::io::ErrorKind::TimedOut, "the client sent nothing in time");
-                        return std::task::Poll::Ready(Err(error));
-                    }
-                }
-            }
-            _ => {}
-        }
-        read
-    }
-}
-
-impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for FirstRead<T> {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-}
-
 /// `application/json`, `application/*+json` and `text/json`, with or without parameters.
 fn is_json(content_type: &[u8]) -> bool {
     let text = String::from_utf8_lossy(content_type).to_ascii_lowercase();
@@ -680,11 +341,4 @@ fn is_json(content_type: &[u8]) -> bool {
     essence == "application/json"
         || essence == "text/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
-
-fn json_response(status: http::StatusCode, json: String) -> http::Response<GatewayBody> {
-    let mut response = http::Response::new(if json.is_empty() { body::empty() } else { body::full(json) });
-    *response.status_mut() = status;
-    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
-    response
 }

@@ -59,6 +59,11 @@ impl HealthReporter {
         }
     }
 
+    /// `service`'s status as `Check` answers it: `None` for a service never set (`NOT_FOUND`).
+    pub fn serving_status(&self, service: &str) -> Option<ServingStatus> {
+        self.current(service).filter(|status| *status != ServingStatus::ServiceUnknown)
+    }
+
     fn current(&self, service: &str) -> Option<ServingStatus> {
         let statuses = self.statuses.lock().unwrap_or_else(|e| e.into_inner());
         statuses.get(service).map(|sender| *sender.borrow())

@@ -3,8 +3,18 @@
 
 #[allow(dead_code, missing_docs, unreachable_pub, unused_qualifications)]
 #[allow(clippy::pedantic, clippy::nursery)]
+pub mod google {
+    pub mod api {
+        include!("google.api.rs");
+    }
+}
+#[allow(dead_code, missing_docs, unreachable_pub, unused_qualifications)]
+#[allow(clippy::pedantic, clippy::nursery)]
 pub mod rsgrpc {
     pub mod test {
+        pub mod files {
+            include!("rsgrpc.test.files.rs");
+        }
         pub mod gateway {
             include!("rsgrpc.test.gateway.rs");
         }

@@ -47,10 +47,12 @@ pub struct Range {
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
-#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+#[derive(Clone, PartialEq, Default, Debug)]
 pub struct Filter {
     pub author: ::std::string::String,
     pub pages: ::core::option::Option<Range>,
+    /// From the query as `filter.flags\[name\]=true`.
+    pub flags: ::std::collections::HashMap<::std::string::String, bool>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
@@ -71,6 +73,13 @@ pub struct ListBooksRequest {
     pub cursor: ::std::vec::Vec<u8>,
     pub min_rating: f64,
     pub offset: u64,
+    /// From the query as `labels\[key\]=value`.
+    pub labels: ::std::collections::HashMap<
+        ::std::string::String,
+        ::std::string::String,
+    >,
+    /// Integer keys and enum values: `ranks\[1\]=FICTION`.
+    pub ranks: ::std::collections::HashMap<i32, i32>,
     /// Fields this code does not know, kept so they are written back unchanged.
     pub unknown_fields: ::rsgrpc::UnknownFields,
 }
@@ -1017,6 +1026,15 @@ impl ::rsgrpc::prost::Message for Filter {
         if let ::core::option::Option::Some(value) = &self.pages {
             ::rsgrpc::codegen::message::encode(2, value, buf);
         }
+        ::rsgrpc::codegen::encode_map(
+            3,
+            self.flags.iter(),
+            ::rsgrpc::codegen::string::encode,
+            ::rsgrpc::codegen::string::encoded_len,
+            ::rsgrpc::codegen::bool::encode,
+            ::rsgrpc::codegen::bool::encoded_len,
+            buf,
+        );
         self.unknown_fields.encode_raw(buf);
     }
     fn merge_field(
@@ -1041,6 +1059,16 @@ impl ::rsgrpc::prost::Message for Filter {
                     )
                     .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "pages"))
             }
+            3 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                ::rsgrpc::codegen::hash_map::merge(
+                        ::rsgrpc::codegen::string::merge,
+                        ::rsgrpc::codegen::bool::merge,
+                        &mut self.flags,
+                        buf,
+                        ctx,
+                    )
+                    .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "flags"))
+            }
             _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
         }
     }
@@ -1055,10 +1083,17 @@ impl ::rsgrpc::prost::Message for Filter {
                 .pages
                 .as_ref()
                 .map_or(0, |value| ::rsgrpc::codegen::message::encoded_len(2, value))
+            + ::rsgrpc::codegen::encoded_len_map(
+                3,
+                self.flags.iter(),
+                ::rsgrpc::codegen::string::encoded_len,
+                ::rsgrpc::codegen::bool::encoded_len,
+            )
     }
     fn clear(&mut self) {
         self.author.clear();
         self.pages = ::core::option::Option::None;
+        self.flags.clear();
         self.unknown_fields.clear();
     }
 }
@@ -1074,6 +1109,15 @@ impl ::rsgrpc::json::JsonMessage for Filter {
             writer.key("pages", "pages");
             v.write_json(writer);
         }
+        if !self.flags.is_empty() || writer.emit_defaults() {
+            writer.key("flags", "flags");
+            writer.begin_object();
+            for (k, v) in &self.flags {
+                writer.raw_key(k);
+                writer.bool(*v);
+            }
+            writer.end_object();
+        }
         writer.end_object();
     }
     fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
@@ -1088,6 +1132,7 @@ impl ::rsgrpc::json::JsonFields for Filter {
         match key {
             "author" => ::core::option::Option::Some(1),
             "pages" => ::core::option::Option::Some(2),
+            "flags" => ::core::option::Option::Some(3),
             _ => ::core::option::Option::None,
         }
     }
@@ -1111,6 +1156,20 @@ impl ::rsgrpc::json::JsonFields for Filter {
                     .next_value_seed(
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Msg<Range>>::new(ctx),
                     )?;
+                ::core::result::Result::Ok(())
+            }
+            3 => {
+                self.flags = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Bool,
+                                ::std::collections::HashMap<::std::string::String, bool>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
             _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
@@ -1145,6 +1204,8 @@ impl ::core::fmt::Debug for ListBooksRequest {
             .field("cursor", &self.cursor)
             .field("min_rating", &self.min_rating)
             .field("offset", &self.offset)
+            .field("labels", &self.labels)
+            .field("ranks", &::rsgrpc::codegen::debug_enum::<Genre, _>(&self.ranks))
             .field("unknown_fields", &self.unknown_fields)
             .finish()
     }
@@ -1192,6 +1253,24 @@ impl ::rsgrpc::prost::Message for ListBooksRequest {
         if self.offset != 0 {
             ::rsgrpc::codegen::uint64::encode(15, &self.offset, buf);
         }
+        ::rsgrpc::codegen::encode_map(
+            16,
+            self.labels.iter(),
+            ::rsgrpc::codegen::string::encode,
+            ::rsgrpc::codegen::string::encoded_len,
+            ::rsgrpc::codegen::string::encode,
+            ::rsgrpc::codegen::string::encoded_len,
+            buf,
+        );
+        ::rsgrpc::codegen::encode_map(
+            17,
+            self.ranks.iter(),
+            ::rsgrpc::codegen::int32::encode,
+            ::rsgrpc::codegen::int32::encoded_len,
+            ::rsgrpc::codegen::int32::encode,
+            ::rsgrpc::codegen::int32::encoded_len,
+            buf,
+        );
         self.unknown_fields.encode_raw(buf);
     }
     fn merge_field(
@@ -1330,6 +1409,26 @@ impl ::rsgrpc::prost::Message for ListBooksRequest {
                 ::rsgrpc::codegen::uint64::merge(wire_type, &mut self.offset, buf, ctx)
                     .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "offset"))
             }
+            16 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                ::rsgrpc::codegen::hash_map::merge(
+                        ::rsgrpc::codegen::string::merge,
+                        ::rsgrpc::codegen::string::merge,
+                        &mut self.labels,
+                        buf,
+                        ctx,
+                    )
+                    .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "labels"))
+            }
+            17 if wire_type == ::rsgrpc::codegen::WireType::LengthDelimited => {
+                ::rsgrpc::codegen::hash_map::merge(
+                        ::rsgrpc::codegen::int32::merge,
+                        ::rsgrpc::codegen::int32::merge,
+                        &mut self.ranks,
+                        buf,
+                        ctx,
+                    )
+                    .map_err(::rsgrpc::codegen::field_error(STRUCT_NAME, "ranks"))
+            }
             _ => self.unknown_fields.merge_field(tag, wire_type, buf, ctx),
         }
     }
@@ -1394,6 +1493,18 @@ impl ::rsgrpc::prost::Message for ListBooksRequest {
             } else {
                 0
             }
+            + ::rsgrpc::codegen::encoded_len_map(
+                16,
+                self.labels.iter(),
+                ::rsgrpc::codegen::string::encoded_len,
+                ::rsgrpc::codegen::string::encoded_len,
+            )
+            + ::rsgrpc::codegen::encoded_len_map(
+                17,
+                self.ranks.iter(),
+                ::rsgrpc::codegen::int32::encoded_len,
+                ::rsgrpc::codegen::int32::encoded_len,
+            )
     }
     fn clear(&mut self) {
         self.shelf_id.clear();
@@ -1411,6 +1522,8 @@ impl ::rsgrpc::prost::Message for ListBooksRequest {
         self.cursor.clear();
         self.min_rating = ::core::default::Default::default();
         self.offset = ::core::default::Default::default();
+        self.labels.clear();
+        self.ranks.clear();
         self.unknown_fields.clear();
     }
 }
@@ -1493,6 +1606,25 @@ impl ::rsgrpc::json::JsonMessage for ListBooksRequest {
             let v = &self.offset;
             writer.uint64(*v);
         }
+        if !self.labels.is_empty() || writer.emit_defaults() {
+            writer.key("labels", "labels");
+            writer.begin_object();
+            for (k, v) in &self.labels {
+                writer.raw_key(k);
+                writer.string(v);
+            }
+            writer.end_object();
+        }
+        if !self.ranks.is_empty() || writer.emit_defaults() {
+            writer.key("ranks", "ranks");
+            writer.begin_object();
+            for (k, v) in &self.ranks {
+                writer.raw_key(&k.to_string());
+                writer
+                    .enumeration(*v, Genre::try_from(*v).ok().map(|e| e.as_str_name()));
+            }
+            writer.end_object();
+        }
         writer.end_object();
     }
     fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
@@ -1520,6 +1652,8 @@ impl ::rsgrpc::json::JsonFields for ListBooksRequest {
             "cursor" => ::core::option::Option::Some(13),
             "minRating" | "min_rating" => ::core::option::Option::Some(14),
             "offset" => ::core::option::Option::Some(15),
+            "labels" => ::core::option::Option::Some(16),
+            "ranks" => ::core::option::Option::Some(17),
             _ => ::core::option::Option::None,
         }
     }
@@ -1664,6 +1798,37 @@ impl ::rsgrpc::json::JsonFields for ListBooksRequest {
                         ::rsgrpc::json::Seed::<::rsgrpc::json::Uint64>::new(ctx),
                     )?;
                 self.offset = read.unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            16 => {
+                self.labels = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                ::std::string::String,
+                                ::rsgrpc::json::Str,
+                                ::std::collections::HashMap<
+                                    ::std::string::String,
+                                    ::std::string::String,
+                                >,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
+                ::core::result::Result::Ok(())
+            }
+            17 => {
+                self.ranks = map
+                    .next_value_seed(
+                        ::rsgrpc::json::Seed::<
+                            ::rsgrpc::json::Map<
+                                i32,
+                                ::rsgrpc::json::Enum<Genre>,
+                                ::std::collections::HashMap<i32, i32>,
+                            >,
+                        >::new(ctx),
+                    )?
+                    .unwrap_or_default();
                 ::core::result::Result::Ok(())
             }
             _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
@@ -3795,7 +3960,7 @@ pub mod library_server {
 }
 /// The encoded `FileDescriptorSet` of this package's files, for reflection (imported files are in
 /// their own packages' constants).
-pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xA9\x05\n\x15google/api/http.proto\x12\ngoogle.api\"y\n\x04Http\x12*\n\x05rules\x18\x01 \x03(\x0B2\x14.google.api.HttpRuleR\x05rules\x12E\n\x1Ffully_decode_reserved_expansion\x18\x02 \x01(\x08R\x1CfullyDecodeReservedExpansion\"\xDA\x02\n\x08HttpRule\x12\x1A\n\x08selector\x18\x01 \x01(\tR\x08selector\x12\x12\n\x03get\x18\x02 \x01(\tH\0R\x03get\x12\x12\n\x03put\x18\x03 \x01(\tH\0R\x03put\x12\x14\n\x04post\x18\x04 \x01(\tH\0R\x04post\x12\x18\n\x06delete\x18\x05 \x01(\tH\0R\x06delete\x12\x16\n\x05patch\x18\x06 \x01(\tH\0R\x05patch\x127\n\x06custom\x18\x08 \x01(\x0B2\x1D.google.api.CustomHttpPatternH\0R\x06custom\x12\x12\n\x04body\x18\x07 \x01(\tR\x04body\x12#\n\rresponse_body\x18\x0C \x01(\tR\x0CresponseBody\x12E\n\x13additional_bindings\x18\x0B \x03(\x0B2\x14.google.api.HttpRuleR\x12additionalBindingsB\t\n\x07pattern\";\n\x11CustomHttpPattern\x12\x12\n\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n\x04path\x18\x02 \x01(\tR\x04pathBg\n\x0Ecom.google.apiB\tHttpProtoP\x01ZAgoogle.golang.org/genproto/googleapis/api/annotations;annotations\xA2\x02\x04GAPIb\x06proto3\n\xA8\x02\n\x1Cgoogle/api/annotations.proto\x12\ngoogle.api\x1A\x15google/api/http.proto\x1A google/protobuf/descriptor.proto:K\n\x04http\x12\x1E.google.protobuf.MethodOptions\x18\xB0\xCA\xBC\" \x01(\x0B2\x14.google.api.HttpRuleR\x04httpBn\n\x0Ecom.google.apiB\x10AnnotationsProtoP\x01ZAgoogle.golang.org/genproto/googleapis/api/annotations;annotations\xA2\x02\x04GAPIb\x06proto3\n\xC6\x1C\n!rsgrpc/test/gateway/library.proto\x12\x13rsgrpc.test.gateway\x1A\x1Cgoogle/api/annotations.proto\x1A\x1Egoogle/protobuf/duration.proto\x1A\x1Bgoogle/protobuf/empty.proto\x1A google/protobuf/field_mask.proto\x1A\x1Fgoogle/protobuf/timestamp.proto\x1A\x1Egoogle/protobuf/wrappers.proto\"-\n\x05Shelf\x12\x0E\n\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n\x05theme\x18\x02 \x01(\tR\x05theme\"\xFC\x01\n\x04Book\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05title\x18\x02 \x01(\tR\x05title\x12\x16\n\x06author\x18\x03 \x01(\tR\x06author\x120\n\x05genre\x18\x04 \x01(\x0E2\x1A.rsgrpc.test.gateway.GenreR\x05genre\x128\n\tpublished\x18\x05 \x01(\x0B2\x1A.google.protobuf.TimestampR\tpublished\x12\x12\n\x04tags\x18\x06 \x03(\tR\x04tags\x12\x14\n\x05pages\x18\x07 \x01(\x03R\x05pages\x12\x1C\n\tavailable\x18\x08 \x01(\x08R\tavailable\"=\n\tBookTitle\x12\x14\n\x05title\x18\x01 \x01(\tR\x05title\x12\x1A\n\x08subtitle\x18\x02 \x01(\tR\x08subtitle\",\n\x0FGetShelfRequest\x12\x19\n\x08shelf_id\x18\x01 \x01(\tR\x07shelfId\"$\n\x0EGetBookRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"+\n\x05Range\x12\x10\n\x03min\x18\x01 \x01(\x03R\x03min\x12\x10\n\x03max\x18\x02 \x01(\x03R\x03max\"R\n\x06Filter\x12\x16\n\x06author\x18\x01 \x01(\tR\x06author\x120\n\x05pages\x18\x02 \x01(\x0B2\x1A.rsgrpc.test.gateway.RangeR\x05pages\"\x94\x05\n\x10ListBooksRequest\x12\x19\n\x08shelf_id\x18\x01 \x01(\tR\x07shelfId\x12\x1B\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x12\n\x04tags\x18\x03 \x03(\tR\x04tags\x120\n\x05genre\x18\x04 \x01(\x0E2\x1A.rsgrpc.test.gateway.GenreR\x05genre\x123\n\x06filter\x18\x05 \x01(\x0B2\x1B.rsgrpc.test.gateway.FilterR\x06filter\x12C\n\x0Fpublished_after\x18\x06 \x01(\x0B2\x1A.google.protobuf.TimestampR\x0EpublishedAfter\x122\n\x07max_age\x18\x07 \x01(\x0B2\x19.google.protobuf.DurationR\x06maxAge\x122\n\x06fields\x18\x08 \x01(\x0B2\x1A.google.protobuf.FieldMaskR\x06fields\x128\n\tmin_pages\x18\t \x01(\x0B2\x1B.google.protobuf.Int64ValueR\x08minPages\x128\n\tavailable\x18\n \x01(\x0B2\x1A.google.protobuf.BoolValueR\tavailable\x12)\n\x10include_archived\x18\x0B \x01(\x08R\x0FincludeArchived\x122\n\x06genres\x18\x0C \x03(\x0E2\x1A.rsgrpc.test.gateway.GenreR\x06genres\x12\x16\n\x06cursor\x18\r \x01(\x0CR\x06cursor\x12\x1D\n\nmin_rating\x18\x0E \x01(\x01R\tminRating\x12\x16\n\x06offset\x18\x0F \x01(\x04R\x06offset\"\x85\x01\n\x11ListBooksResponse\x12/\n\x05books\x18\x01 \x03(\x0B2\x19.rsgrpc.test.gateway.BookR\x05books\x12?\n\x07request\x18\x02 \x01(\x0B2%.rsgrpc.test.gateway.ListBooksRequestR\x07request\"|\n\x11CreateBookRequest\x12\x19\n\x08shelf_id\x18\x01 \x01(\tR\x07shelfId\x12-\n\x04book\x18\x02 \x01(\x0B2\x19.rsgrpc.test.gateway.BookR\x04book\x12\x1D\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x7F\n\x11UpdateBookRequest\x12-\n\x04book\x18\x01 \x01(\x0B2\x19.rsgrpc.test.gateway.BookR\x04book\x12;\n\x0Bupdate_mask\x18\x02 \x01(\x0B2\x1A.google.protobuf.FieldMaskR\nupdateMask\"=\n\x11DeleteBookRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05force\x18\x02 \x01(\x08R\x05force\"@\n\x12ArchiveBookRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"%\n\rSearchRequest\x12\x14\n\x05query\x18\x01 \x01(\tR\x05query\"A\n\x0ESearchResponse\x12/\n\x05books\x18\x01 \x03(\x0B2\x19.rsgrpc.test.gateway.BookR\x05books\"\x84\x01\n\x11WatchShelfRequest\x12\x19\n\x08shelf_id\x18\x01 \x01(\tR\x07shelfId\x12\x14\n\x05count\x18\x02 \x01(\x05R\x05count\x12\x1D\n\nfail_after\x18\x03 \x01(\x05R\tfailAfter\x12\x1F\n\x0Binterval_ms\x18\x04 \x01(\x05R\nintervalMs\"=\n\rImportSummary\x12\x14\n\x05count\x18\x01 \x01(\x05R\x05count\x12\x16\n\x06titles\x18\x02 \x03(\tR\x06titles\"!\n\x0BChatMessage\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\";\n\x0BFailRequest\x12\x12\n\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message*8\n\x05Genre\x12\x15\n\x11GENRE_UNSPECIFIED\x10\0\x12\x0B\n\x07FICTION\x10\x01\x12\x0B\n\x07HISTORY\x10\x022\x9A\t\n\x07Library\x12L\n\x08GetShelf\x12$.rsgrpc.test.gateway.GetShelfRequest\x1A\x1A.rsgrpc.test.gateway.Shelf\x12I\n\x07GetBook\x12#.rsgrpc.test.gateway.GetBookRequest\x1A\x19.rsgrpc.test.gateway.Book\x12Z\n\tListBooks\x12%.rsgrpc.test.gateway.ListBooksRequest\x1A&.rsgrpc.test.gateway.ListBooksResponse\x12O\n\nCreateBook\x12&.rsgrpc.test.gateway.CreateBookRequest\x1A\x19.rsgrpc.test.gateway.Book\x12O\n\nUpdateBook\x12&.rsgrpc.test.gateway.UpdateBookRequest\x1A\x19.rsgrpc.test.gateway.Book\x12B\n\x08PutShelf\x12\x1A.rsgrpc.test.gateway.Shelf\x1A\x1A.rsgrpc.test.gateway.Shelf\x12L\n\nDeleteBook\x12&.rsgrpc.test.gateway.DeleteBookRequest\x1A\x16.google.protobuf.Empty\x12Q\n\x0BArchiveBook\x12'.rsgrpc.test.gateway.ArchiveBookRequest\x1A\x19.rsgrpc.test.gateway.Book\x12Q\n\x06Search\x12\".rsgrpc.test.gateway.SearchRequest\x1A#.rsgrpc.test.gateway.SearchResponse\x12S\n\x0CGetBookTitle\x12#.rsgrpc.test.gateway.GetBookRequest\x1A\x1E.rsgrpc.test.gateway.BookTitle\x12Q\n\nWatchShelf\x12&.rsgrpc.test.gateway.WatchShelfRequest\x1A\x19.rsgrpc.test.gateway.Book0\x01\x12N\n\x0BImportBooks\x12\x19.rsgrpc.test.gateway.Book\x1A\".rsgrpc.test.gateway.ImportSummary(\x01\x12N\n\x04Chat\x12 .rsgrpc.test.gateway.ChatMessage\x1A .rsgrpc.test.gateway.ChatMessage(\x010\x01\x12@\n\x04Fail\x12 .rsgrpc.test.gateway.FailRequest\x1A\x16.google.protobuf.Empty\x126\n\x04Ping\x12\x16.google.protobuf.Empty\x1A\x16.google.protobuf.Emptyb\x06proto3";
+pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xA9\x05\n\x15google/api/http.proto\x12\ngoogle.api\"y\n\x04Http\x12*\n\x05rules\x18\x01 \x03(\x0B2\x14.google.api.HttpRuleR\x05rules\x12E\n\x1Ffully_decode_reserved_expansion\x18\x02 \x01(\x08R\x1CfullyDecodeReservedExpansion\"\xDA\x02\n\x08HttpRule\x12\x1A\n\x08selector\x18\x01 \x01(\tR\x08selector\x12\x12\n\x03get\x18\x02 \x01(\tH\0R\x03get\x12\x12\n\x03put\x18\x03 \x01(\tH\0R\x03put\x12\x14\n\x04post\x18\x04 \x01(\tH\0R\x04post\x12\x18\n\x06delete\x18\x05 \x01(\tH\0R\x06delete\x12\x16\n\x05patch\x18\x06 \x01(\tH\0R\x05patch\x127\n\x06custom\x18\x08 \x01(\x0B2\x1D.google.api.CustomHttpPatternH\0R\x06custom\x12\x12\n\x04body\x18\x07 \x01(\tR\x04body\x12#\n\rresponse_body\x18\x0C \x01(\tR\x0CresponseBody\x12E\n\x13additional_bindings\x18\x0B \x03(\x0B2\x14.google.api.HttpRuleR\x12additionalBindingsB\t\n\x07pattern\";\n\x11CustomHttpPattern\x12\x12\n\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n\x04path\x18\x02 \x01(\tR\x04pathBg\n\x0Ecom.google.apiB\tHttpProtoP\x01ZAgoogle.golang.org/genproto/googleapis/api/annotations;annotations\xA2\x02\x04GAPIb\x06proto3\n\xA8\x02\n\x1Cgoogle/api/annotations.proto\x12\ngoogle.api\x1A\x15google/api/http.proto\x1A google/protobuf/descriptor.proto:K\n\x04http\x12\x1E.google.protobuf.MethodOptions\x18\xB0\xCA\xBC\" \x01(\x0B2\x14.google.api.HttpRuleR\x04httpBn\n\x0Ecom.google.apiB\x10AnnotationsProtoP\x01ZAgoogle.golang.org/genproto/googleapis/api/annotations;annotations\xA2\x02\x04GAPIb\x06proto3\n\xE3\x1F\n!rsgrpc/test/gateway/library.proto\x12\x13rsgrpc.test.gateway\x1A\x1Cgoogle/api/annotations.proto\x1A\x1Egoogle/protobuf/duration.proto\x1A\x1Bgoogle/protobuf/empty.proto\x1A google/protobuf/field_mask.proto\x1A\x1Fgoogle/protobuf/timestamp.proto\x1A\x1Egoogle/protobuf/wrappers.proto\"-\n\x05Shelf\x12\x0E\n\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n\x05theme\x18\x02 \x01(\tR\x05theme\"\xFC\x01\n\x04Book\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05title\x18\x02 \x01(\tR\x05title\x12\x16\n\x06author\x18\x03 \x01(\tR\x06author\x120\n\x05genre\x18\x04 \x01(\x0E2\x1A.rsgrpc.test.gateway.GenreR\x05genre\x128\n\tpublished\x18\x05 \x01(\x0B2\x1A.google.protobuf.TimestampR\tpublished\x12\x12\n\x04tags\x18\x06 \x03(\tR\x04tags\x12\x14\n\x05pages\x18\x07 \x01(\x03R\x05pages\x12\x1C\n\tavailable\x18\x08 \x01(\x08R\tavailable\"=\n\tBookTitle\x12\x14\n\x05title\x18\x01 \x01(\tR\x05title\x12\x1A\n\x08subtitle\x18\x02 \x01(\tR\x08subtitle\",\n\x0FGetShelfRequest\x12\x19\n\x08shelf_id\x18\x01 \x01(\tR\x07shelfId\"$\n\x0EGetBookRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"+\n\x05Range\x12\x10\n\x03min\x18\x01 \x01(\x03R\x03min\x12\x10\n\x03max\x18\x02 \x01(\x03R\x03max\"\xCA\x01\n\x06Filter\x12\x16\n\x06author\x18\x01 \x01(\tR\x06author\x120\n\x05pages\x18\x02 \x01(\x0B2\x1A.rsgrpc.test.gateway.RangeR\x05pages\x12<\n\x05flags\x18\x03 \x03(\x0B2&.rsgrpc.test.gateway.Filter.FlagsEntryR\x05flags\x1A8\n\nFlagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x08R\x05value:\x028\x01\"\xB8\x07\n\x10ListBooksRequest\x12\x19\n\x08shelf_id\x18\x01 \x01(\tR\x07shelfId\x12\x1B\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x12\n\x04tags\x18\x03 \x03(\tR\x04tags\x120\n\x05genre\x18\x04 \x01(\x0E2\x1A.rsgrpc.test.gateway.GenreR\x05genre\x123\n\x06filter\x18\x05 \x01(\x0B2\x1B.rsgrpc.test.gateway.FilterR\x06filter\x12C\n\x0Fpublished_after\x18\x06 \x01(\x0B2\x1A.google.protobuf.TimestampR\x0EpublishedAfter\x122\n\x07max_age\x18\x07 \x01(\x0B2\x19.google.protobuf.DurationR\x06maxAge\x122\n\x06fields\x18\x08 \x01(\x0B2\x1A.google.protobuf.FieldMaskR\x06fields\x128\n\tmin_pages\x18\t \x01(\x0B2\x1B.google.protobuf.Int64ValueR\x08minPages\x128\n\tavailable\x18\n \x01(\x0B2\x1A.google.protobuf.BoolValueR\tavailable\x12)\n\x10include_archived\x18\x0B \x01(\x08R\x0FincludeArchived\x122\n\x06genres\x18\x0C \x03(\x0E2\x1A.rsgrpc.test.gateway.GenreR\x06genres\x12\x16\n\x06cursor\x18\r \x01(\x0CR\x06cursor\x12\x1D\n\nmin_rating\x18\x0E \x01(\x01R\tminRating\x12\x16\n\x06offset\x18\x0F \x01(\x04R\x06offset\x12I\n\x06labels\x18\x10 \x03(\x0B21.rsgrpc.test.gateway.ListBooksRequest.LabelsEntryR\x06labels\x12F\n\x05ranks\x18\x11 \x03(\x0B20.rsgrpc.test.gateway.ListBooksRequest.RanksEntryR\x05ranks\x1A9\n\x0BLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1AT\n\nRanksEntry\x12\x10\n\x03key\x18\x01 \x01(\x05R\x03key\x120\n\x05value\x18\x02 \x01(\x0E2\x1A.rsgrpc.test.gateway.GenreR\x05value:\x028\x01\"\x85\x01\n\x11ListBooksResponse\x12/\n\x05books\x18\x01 \x03(\x0B2\x19.rsgrpc.test.gateway.BookR\x05books\x12?\n\x07request\x18\x02 \x01(\x0B2%.rsgrpc.test.gateway.ListBooksRequestR\x07request\"|\n\x11CreateBookRequest\x12\x19\n\x08shelf_id\x18\x01 \x01(\tR\x07shelfId\x12-\n\x04book\x18\x02 \x01(\x0B2\x19.rsgrpc.test.gateway.BookR\x04book\x12\x1D\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"\x7F\n\x11UpdateBookRequest\x12-\n\x04book\x18\x01 \x01(\x0B2\x19.rsgrpc.test.gateway.BookR\x04book\x12;\n\x0Bupdate_mask\x18\x02 \x01(\x0B2\x1A.google.protobuf.FieldMaskR\nupdateMask\"=\n\x11DeleteBookRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05force\x18\x02 \x01(\x08R\x05force\"@\n\x12ArchiveBookRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"%\n\rSearchRequest\x12\x14\n\x05query\x18\x01 \x01(\tR\x05query\"A\n\x0ESearchResponse\x12/\n\x05books\x18\x01 \x03(\x0B2\x19.rsgrpc.test.gateway.BookR\x05books\"\x84\x01\n\x11WatchShelfRequest\x12\x19\n\x08shelf_id\x18\x01 \x01(\tR\x07shelfId\x12\x14\n\x05count\x18\x02 \x01(\x05R\x05count\x12\x1D\n\nfail_after\x18\x03 \x01(\x05R\tfailAfter\x12\x1F\n\x0Binterval_ms\x18\x04 \x01(\x05R\nintervalMs\"=\n\rImportSummary\x12\x14\n\x05count\x18\x01 \x01(\x05R\x05count\x12\x16\n\x06titles\x18\x02 \x03(\tR\x06titles\"!\n\x0BChatMessage\x12\x12\n\x04text\x18\x01 \x01(\tR\x04text\";\n\x0BFailRequest\x12\x12\n\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message*8\n\x05Genre\x12\x15\n\x11GENRE_UNSPECIFIED\x10\0\x12\x0B\n\x07FICTION\x10\x01\x12\x0B\n\x07HISTORY\x10\x022\x9A\t\n\x07Library\x12L\n\x08GetShelf\x12$.rsgrpc.test.gateway.GetShelfRequest\x1A\x1A.rsgrpc.test.gateway.Shelf\x12I\n\x07GetBook\x12#.rsgrpc.test.gateway.GetBookRequest\x1A\x19.rsgrpc.test.gateway.Book\x12Z\n\tListBooks\x12%.rsgrpc.test.gateway.ListBooksRequest\x1A&.rsgrpc.test.gateway.ListBooksResponse\x12O\n\nCreateBook\x12&.rsgrpc.test.gateway.CreateBookRequest\x1A\x19.rsgrpc.test.gateway.Book\x12O\n\nUpdateBook\x12&.rsgrpc.test.gateway.UpdateBookRequest\x1A\x19.rsgrpc.test.gateway.Book\x12B\n\x08PutShelf\x12\x1A.rsgrpc.test.gateway.Shelf\x1A\x1A.rsgrpc.test.gateway.Shelf\x12L\n\nDeleteBook\x12&.rsgrpc.test.gateway.DeleteBookRequest\x1A\x16.google.protobuf.Empty\x12Q\n\x0BArchiveBook\x12'.rsgrpc.test.gateway.ArchiveBookRequest\x1A\x19.rsgrpc.test.gateway.Book\x12Q\n\x06Search\x12\".rsgrpc.test.gateway.SearchRequest\x1A#.rsgrpc.test.gateway.SearchResponse\x12S\n\x0CGetBookTitle\x12#.rsgrpc.test.gateway.GetBookRequest\x1A\x1E.rsgrpc.test.gateway.BookTitle\x12Q\n\nWatchShelf\x12&.rsgrpc.test.gateway.WatchShelfRequest\x1A\x19.rsgrpc.test.gateway.Book0\x01\x12N\n\x0BImportBooks\x12\x19.rsgrpc.test.gateway.Book\x1A\".rsgrpc.test.gateway.ImportSummary(\x01\x12N\n\x04Chat\x12 .rsgrpc.test.gateway.ChatMessage\x1A .rsgrpc.test.gateway.ChatMessage(\x010\x01\x12@\n\x04Fail\x12 .rsgrpc.test.gateway.FailRequest\x1A\x16.google.protobuf.Empty\x126\n\x04Ping\x12\x16.google.protobuf.Empty\x1A\x16.google.protobuf.Emptyb\x06proto3";
 /// This package's `FILE_DESCRIPTOR_SET` and those of the packages its files import, transitively:
 /// together (concatenated, or added one by one) every file reflection needs to describe them.
 pub const FILE_DESCRIPTOR_SETS: &[&[u8]] = &[
@@ -3935,6 +4100,14 @@ pub mod library_gateway {
                 repeated: false,
             },
             ::rsgrpc::gateway::FieldSpec {
+                path: "filter.flags",
+                json_path: "filter.flags",
+                kind: ::rsgrpc::gateway::FieldKind::Map(
+                    &::rsgrpc::gateway::FieldKind::Bool,
+                ),
+                repeated: false,
+            },
+            ::rsgrpc::gateway::FieldSpec {
                 path: "published_after",
                 json_path: "publishedAfter",
                 kind: ::rsgrpc::gateway::FieldKind::Text,
@@ -3992,6 +4165,22 @@ pub mod library_gateway {
                 path: "offset",
                 json_path: "offset",
                 kind: ::rsgrpc::gateway::FieldKind::Text,
+                repeated: false,
+            },
+            ::rsgrpc::gateway::FieldSpec {
+                path: "labels",
+                json_path: "labels",
+                kind: ::rsgrpc::gateway::FieldKind::Map(
+                    &::rsgrpc::gateway::FieldKind::Text,
+                ),
+                repeated: false,
+            },
+            ::rsgrpc::gateway::FieldSpec {
+                path: "ranks",
+                json_path: "ranks",
+                kind: ::rsgrpc::gateway::FieldKind::Map(
+                    &::rsgrpc::gateway::FieldKind::Enum,
+                ),
                 repeated: false,
             },
         ],
