@@ -1,0 +1,84 @@
+//! Every example runs to its end and prints what its README line says it shows.
+
+use std::process::Command;
+
+fn run(exe: &str, args: &[&str]) -> String {
+    let output = Command::new(exe).args(args).output().expect("the example runs");
+    assert!(
+        output.status.success(),
+        "{exe} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+#[test]
+fn helloworld() {
+    assert_eq!(run(env!("CARGO_BIN_EXE_helloworld"), &[]), "Hello world!\n");
+}
+
+#[test]
+fn auth() {
+    let output = run(env!("CARGO_BIN_EXE_auth"), &[]);
+    assert!(output.contains("without a token: UNAUTHENTICATED (no authorization metadata)"), "{output}");
+    assert!(output.contains("with alice's token: Hello alice!"), "{output}");
+}
+
+#[test]
+fn deadlines() {
+    let output = run(env!("CARGO_BIN_EXE_deadlines"), &[]);
+    assert!(output.contains("quick call: done"), "{output}");
+    assert!(output.contains("slow call: DEADLINE_EXCEEDED"), "{output}");
+    assert!(output.contains("the slow handlers were stopped, not left running"), "{output}");
+}
+
+#[test]
+fn resolver() {
+    let output = run(env!("CARGO_BIN_EXE_resolver"), &[]);
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines.len(), 4, "{output}");
+    assert!(lines.contains(&"backend 0") && lines.contains(&"backend 1"), "round robin over both: {output}");
+}
+
+#[test]
+fn unix_socket() {
+    assert_eq!(run(env!("CARGO_BIN_EXE_unix_socket"), &[]), "Hello neighbour, over a Unix socket!\n");
+}
+
+#[test]
+fn error_details() {
+    let output = run(env!("CARGO_BIN_EXE_error_details"), &[]);
+    assert_eq!(output, "INVALID_ARGUMENT: invalid HelloRequest\nfield \"name\": a name is required\n");
+}
+
+#[test]
+fn retries() {
+    let output = run(env!("CARGO_BIN_EXE_retries"), &[]);
+    assert!(output.contains("server: attempt 3 (grpc-previous-rpc-attempts: 2)"), "{output}");
+    assert!(output.contains("client: succeeded on attempt 3"), "{output}");
+}
+
+#[test]
+fn health_and_the_probe() {
+    let output = run(env!("CARGO_BIN_EXE_health"), &[]);
+    assert_eq!(output, "helloworld.Greeter: SERVING\nhelloworld.Greeter: NOT_SERVING\n");
+    // The probe binary: 0 for SERVING, 1 for NOT_SERVING, 2 when it cannot ask.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (reporter, health) = rsgrpc::health::health_service();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let target = format!("http://{}", listener.local_addr().unwrap());
+    let server = rsgrpc::server::Server::builder().add_service(health).build();
+    runtime.spawn(server.serve_with_shutdown(listener, std::future::pending()));
+    let probe = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_health_probe")).args(args).output().unwrap();
+    let serving = probe(&[&target]);
+    assert_eq!((serving.status.code(), String::from_utf8_lossy(&serving.stdout).trim()), (Some(0), "SERVING"));
+    reporter.set_not_serving("");
+    assert_eq!(probe(&[&target]).status.code(), Some(1));
+    // Against nothing listening: the check could not be made.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let status = Command::new(env!("CARGO_BIN_EXE_health_probe")).arg(&target).output().unwrap().status;
+    assert_eq!(status.code(), Some(2));
+}
