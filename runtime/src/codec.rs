@@ -167,8 +167,12 @@ impl Decoder {
                 }
             }
             // Five bytes of prefix must not buy the whole declared length up front; the buffer grows as the
-            // data arrives, so memory follows what the peer actually sent.
-            self.buf.reserve((total - self.buf.len()).min(RESERVE_AHEAD));
+            // data arrives, so memory follows what the peer actually sent. Once a peer has sent RESERVE_AHEAD
+            // of it (and the budget holds the whole message), the rest is reserved at once: growing by
+            // doubling would copy what arrived again at every step.
+            let missing = total - self.buf.len();
+            let ahead = if self.buf.len() >= RESERVE_AHEAD { missing } else { missing.min(RESERVE_AHEAD) };
+            self.buf.reserve(ahead);
             return Ok(None);
         }
         self.release_reservation();
@@ -216,6 +220,24 @@ mod tests {
         }
         assert_eq!(decoder.next_message().unwrap().unwrap().len(), 0x40000);
         decoder.finish().unwrap();
+    }
+
+    #[test]
+    fn once_a_peer_sent_enough_of_a_message_the_rest_is_reserved_at_once() {
+        let mut decoder = Decoder::new(DEFAULT_MAX);
+        let len = 0x40000usize;
+        let mut prefix = vec![0];
+        prefix.extend_from_slice(&(len as u32).to_be_bytes());
+        decoder.push(&prefix);
+        decoder.push(&vec![7; RESERVE_AHEAD]);
+        assert!(decoder.next_message().unwrap().is_none());
+        let capacity = decoder.buf.capacity();
+        assert!(capacity >= PREFIX_LEN + len, "{capacity}");
+        // The rest arrives without the buffer moving again.
+        let before = decoder.buf.as_ptr();
+        decoder.push(&vec![7; len - RESERVE_AHEAD]);
+        assert_eq!(decoder.buf.as_ptr(), before);
+        assert_eq!(decoder.next_message().unwrap().unwrap().len(), len);
     }
 
     #[test]
