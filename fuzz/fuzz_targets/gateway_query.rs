@@ -17,6 +17,7 @@ const QUERY: &[FieldSpec] = &[
     FieldSpec { path: "filter.kind", json_path: "filter.kind", kind: FieldKind::Enum, repeated: false },
     FieldSpec { path: "filter", json_path: "filter", kind: FieldKind::Text, repeated: false },
     FieldSpec { path: "a.b.c.d", json_path: "a.b.cD", kind: FieldKind::Enum, repeated: true },
+    FieldSpec { path: "labels", json_path: "labels", kind: FieldKind::Map(&FieldKind::Text), repeated: false },
 ];
 const PATH: &[FieldSpec] = &[
     FieldSpec { path: "book.name", json_path: "book.name", kind: FieldKind::Text, repeated: false },
