@@ -160,9 +160,7 @@ impl Route {
 
 /// The gateway's interceptor chain for a route of `kind`, if it has interceptors of that kind.
 fn chain(call: &Call, spec: &'static RouteSpec, kind: MethodKind) -> Option<(Arc<Interceptors>, MethodInfo)> {
-    let chain = call.options.interceptors.as_ref()?;
-    let has = if kind == MethodKind::Unary { chain.has_unary() } else { chain.has_stream() };
-    has.then(|| (chain.clone(), MethodInfo::from_path(spec.rpc, kind)))
+    Interceptors::for_call(call.options.interceptors.as_ref(), MethodInfo::from_path(spec.rpc, kind))
 }
 
 /// A stream of responses, whichever way it was made.

@@ -138,3 +138,37 @@ fn parse_body(body: &[u8]) -> Result<Value, Status> {
     serde_json::from_slice(body)
         .map_err(|e| Status::invalid_argument(format!("the request body is not valid JSON: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const MASK: UpdateMask = UpdateMask { field: "update_mask", messages: &["shelf", "shelf.location"] };
+
+    fn filled(body: Value, params: Value) -> Value {
+        let mut json = json!({ "book": body });
+        fill_update_mask(&mut json, &params, MASK, "book");
+        json.get("update_mask").cloned().unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn the_mask_lists_the_bodys_paths_in_camel_case_descending_only_into_message_fields() {
+        let body = json!({
+            "title": "x",
+            "page_count": 3,
+            "shelf": { "theme": "t", "location": { "floor": 2 } },
+            "labels": { "a": "b" },
+        });
+        // `labels` is a map (not a message field of the mask), so it is one path, not one per key.
+        assert_eq!(filled(body, json!({})), json!("labels,pageCount,shelf.location.floor,shelf.theme,title"));
+    }
+
+    #[test]
+    fn a_mask_given_in_the_query_is_kept_and_a_body_that_is_not_an_object_leaves_it_unset() {
+        assert_eq!(filled(json!({ "title": "x" }), json!({ "update_mask": "title" })), Value::Null);
+        assert_eq!(filled(json!("not an object"), json!({})), Value::Null);
+        // Keys that are neither JSON nor proto names stay as they are, for the backend to refuse.
+        assert_eq!(filled(json!({ "Weird-Key": 1 }), json!({})), json!("Weird-Key"));
+    }
+}
