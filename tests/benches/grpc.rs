@@ -538,15 +538,57 @@ async fn stream_loop(
     ok.then_some(counted)
 }
 
+/// A case measured as a rate: items (messages or calls) per second and CPU per item, of the server or the
+/// client as the case says.
 #[derive(Clone, Copy, Debug, Default)]
-struct StreamSample {
-    messages_per_second: f64,
-    cpu_us_per_message: f64,
+struct RateSample {
+    per_second: f64,
+    cpu_us_per_item: f64,
     peak_rss_mib: f64,
     errors: u64,
 }
 
-fn measure_stream(implementation: &str, connections: u32, streams: u32, seconds: u64) -> StreamSample {
+fn summarize_rates(samples: &[RateSample]) -> RateSample {
+    RateSample {
+        per_second: median(samples.iter().map(|s| s.per_second).collect()),
+        cpu_us_per_item: median(samples.iter().map(|s| s.cpu_us_per_item).collect()),
+        peak_rss_mib: median(samples.iter().map(|s| s.peak_rss_mib).collect()),
+        errors: samples.iter().map(|s| s.errors).sum(),
+    }
+}
+
+/// Both implementations at each shape, then their ratios. `columns`: the shape's name and the item's
+/// (`conns x streams`, `msgs`).
+fn rate_table(runs: u64, columns: (&str, &str), side: &str, mut measure: impl FnMut(&str, u32, u32) -> RateSample) {
+    let (shape, item) = columns;
+    println!("| {shape} | {side} | {item}/s | CPU µs/{item} | peak RSS MiB | errors |");
+    println!("|---|---|---:|---:|---:|---:|");
+    let mut ratios = Vec::new();
+    for (a, b) in [(1u32, 1u32), (10, 10)] {
+        let (ours, theirs) = alternate(runs, |implementation| measure(implementation, a, b), summarize_rates);
+        for (name, s) in [("rsgrpc", ours), ("tonic", theirs)] {
+            println!(
+                "| {a}x{b} | {name} | {:.0} | {:.3} | {:.1} | {} |",
+                s.per_second, s.cpu_us_per_item, s.peak_rss_mib, s.errors
+            );
+        }
+        ratios.push((a, b, ours, theirs));
+    }
+    println!("\nrsgrpc / tonic:\n");
+    println!("| {shape} | {item}/s | CPU/{item} | peak RSS |");
+    println!("|---|---:|---:|---:|");
+    for (a, b, ours, theirs) in ratios {
+        println!(
+            "| {a}x{b} | {:.2} | {:.2} | {:.2} |",
+            ours.per_second / theirs.per_second,
+            ours.cpu_us_per_item / theirs.cpu_us_per_item,
+            ours.peak_rss_mib / theirs.peak_rss_mib
+        );
+    }
+    println!();
+}
+
+fn measure_stream(implementation: &str, connections: u32, streams: u32, seconds: u64) -> RateSample {
     let server = start_server(implementation);
     let pid = server.child.id();
     let run = |seconds: u64| {
@@ -567,47 +609,19 @@ fn measure_stream(implementation: &str, connections: u32, streams: u32, seconds:
     let before = cpu_time_us(pid);
     let (messages, errors, elapsed) = run(seconds);
     let cpu = cpu_time_us(pid) - before;
-    StreamSample {
-        messages_per_second: messages / elapsed,
-        cpu_us_per_message: cpu / messages.max(1.0),
+    RateSample {
+        per_second: messages / elapsed,
+        cpu_us_per_item: cpu / messages.max(1.0),
         peak_rss_mib: peak_rss_mib(pid),
         errors,
     }
 }
 
 fn stream_table(runs: u64, seconds: u64) {
-    println!("Bidirectional streams of small ({STREAM_PAYLOAD} B) messages, up to {IN_FLIGHT} in flight per stream:\n");
-    println!("| conns x streams | server | msgs/s | CPU µs/msg | peak RSS MiB | failed streams |");
-    println!("|---|---|---:|---:|---:|---:|");
-    let mut ratios = Vec::new();
-    for (connections, streams) in [(1u32, 1u32), (10, 10)] {
-        let summarize = |samples: &[StreamSample]| StreamSample {
-            messages_per_second: median(samples.iter().map(|s| s.messages_per_second).collect()),
-            cpu_us_per_message: median(samples.iter().map(|s| s.cpu_us_per_message).collect()),
-            peak_rss_mib: median(samples.iter().map(|s| s.peak_rss_mib).collect()),
-            errors: samples.iter().map(|s| s.errors).sum(),
-        };
-        let (ours, theirs) = alternate(runs, |i| measure_stream(i, connections, streams, seconds), summarize);
-        for (name, s) in [("rsgrpc", ours), ("tonic", theirs)] {
-            println!(
-                "| {connections}x{streams} | {name} | {:.0} | {:.3} | {:.1} | {} |",
-                s.messages_per_second, s.cpu_us_per_message, s.peak_rss_mib, s.errors
-            );
-        }
-        ratios.push((connections, streams, ours, theirs));
-    }
-    println!("\nrsgrpc / tonic:\n");
-    println!("| conns x streams | msgs/s | CPU/msg | peak RSS |");
-    println!("|---|---:|---:|---:|");
-    for (connections, streams, ours, theirs) in ratios {
-        println!(
-            "| {connections}x{streams} | {:.2} | {:.2} | {:.2} |",
-            ours.messages_per_second / theirs.messages_per_second,
-            ours.cpu_us_per_message / theirs.cpu_us_per_message,
-            ours.peak_rss_mib / theirs.peak_rss_mib
-        );
-    }
-    println!();
+    println!("Bidirectional streams of small ({STREAM_PAYLOAD} B) messages, up to {IN_FLIGHT} in flight per stream (errors: failed streams):\n");
+    rate_table(runs, ("conns x streams", "msg"), "server", |implementation, connections, streams| {
+        measure_stream(implementation, connections, streams, seconds)
+    });
 }
 
 // ------------------------------------------------------------------------------------------------ clients
@@ -711,15 +725,7 @@ impl AnyClient {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-struct ClientSample {
-    calls_per_second: f64,
-    cpu_us_per_call: f64,
-    peak_rss_mib: f64,
-    errors: u64,
-}
-
-fn measure_client(implementation: &str, channels: u32, concurrency: u32, seconds: u64) -> ClientSample {
+fn measure_client(implementation: &str, channels: u32, concurrency: u32, seconds: u64) -> RateSample {
     let server = start_server("rsgrpc");
     let exe = std::env::current_exe().expect("own executable");
     let output = Command::new("taskset")
@@ -733,48 +739,21 @@ fn measure_client(implementation: &str, channels: u32, concurrency: u32, seconds
     let text = String::from_utf8_lossy(&output.stdout);
     let values: Vec<f64> = text.split_whitespace().map(|v| v.parse().expect("client output")).collect();
     assert_eq!(values.len(), 5, "client said {text:?} {}", String::from_utf8_lossy(&output.stderr));
-    ClientSample {
-        calls_per_second: values[0] / values[3],
-        cpu_us_per_call: values[2] / values[0].max(1.0),
+    RateSample {
+        per_second: values[0] / values[3],
+        cpu_us_per_item: values[2] / values[0].max(1.0),
         peak_rss_mib: values[4],
         errors: values[1] as u64,
     }
 }
 
 fn client_table(runs: u64, seconds: u64) {
-    println!("Clients: rsgrpc's and tonic's generated clients calling the same rsgrpc server, small unary calls.\n");
-    println!("| channels x concurrent calls | client | calls/s | client CPU µs/call | client peak RSS MiB | errors |");
-    println!("|---|---|---:|---:|---:|---:|");
-    let mut ratios = Vec::new();
-    for (channels, concurrency) in [(1u32, 1u32), (10, 10)] {
-        let summarize = |samples: &[ClientSample]| ClientSample {
-            calls_per_second: median(samples.iter().map(|s| s.calls_per_second).collect()),
-            cpu_us_per_call: median(samples.iter().map(|s| s.cpu_us_per_call).collect()),
-            peak_rss_mib: median(samples.iter().map(|s| s.peak_rss_mib).collect()),
-            errors: samples.iter().map(|s| s.errors).sum(),
-        };
-        let (ours, theirs) = alternate(runs, |i| measure_client(i, channels, concurrency, seconds), summarize);
-        for (name, s) in [("rsgrpc", ours), ("tonic", theirs)] {
-            println!(
-                "| {channels}x{concurrency} | {name} | {:.0} | {:.2} | {:.1} | {} |",
-                s.calls_per_second, s.cpu_us_per_call, s.peak_rss_mib, s.errors
-            );
-        }
-        ratios.push((channels, concurrency, ours, theirs));
-    }
-    println!("\nrsgrpc / tonic:\n");
-    println!("| channels x concurrent calls | calls/s | CPU/call | peak RSS |");
-    println!("|---|---:|---:|---:|");
-    for (channels, concurrency, ours, theirs) in ratios {
-        println!(
-            "| {channels}x{concurrency} | {:.2} | {:.2} | {:.2} |",
-            ours.calls_per_second / theirs.calls_per_second,
-            ours.cpu_us_per_call / theirs.cpu_us_per_call,
-            ours.peak_rss_mib / theirs.peak_rss_mib
-        );
-    }
-    println!();
+    println!("Clients: rsgrpc's and tonic's generated clients calling the same rsgrpc server, small unary calls:\n");
+    rate_table(runs, ("channels x concurrent calls", "call"), "client", |implementation, channels, concurrency| {
+        measure_client(implementation, channels, concurrency, seconds)
+    });
 }
+
 // ------------------------------------------------------------------------------------ instruction counts
 
 /// The instructions `implementation`'s server executes while serving `calls` small unary calls (and
