@@ -11,11 +11,11 @@ use prost_types::{
 use crate::comments::{path, FileComments};
 use crate::defaults;
 use crate::error::CodegenError;
-use crate::ident::{camel, enum_variants, escape, snake};
+use crate::ident::{camel, constant, enum_variants, escape, snake};
 use crate::index::{is_proto2, Definition, DescriptorIndex};
 use crate::model::{
-    Cardinality, Enum, EnumRef, EnumValue, Field, Item, Message, Method, Oneof, Package, Scalar, Service, TypePath,
-    ValueType,
+    Cardinality, Enum, EnumRef, EnumValue, Extension, Field, Item, Message, Method, Oneof, Package, Scalar, Service,
+    TypePath, ValueType,
 };
 use crate::params::Options;
 
@@ -160,6 +160,7 @@ impl<'a> Lowering<'a> {
     fn package(&self, name: &str, files: &[&FileDescriptorProto]) -> Result<Package, CodegenError> {
         let module: Vec<String> = if name.is_empty() { Vec::new() } else { name.split('.').map(snake).collect() };
         let mut items = Vec::new();
+        let mut extensions = Vec::new();
         for file in files {
             let comments = FileComments::new(file);
             let root = Site { file, comments: &comments, path: Vec::new() };
@@ -171,6 +172,9 @@ impl<'a> Lowering<'a> {
             for (i, enumeration) in file.enum_type.iter().enumerate() {
                 let site = root.child(path::FILE_ENUM, i);
                 items.push(Item::Enum(self.enumeration(&site, &prefix, enumeration)?));
+            }
+            for (i, field) in file.extension.iter().enumerate() {
+                extensions.push(self.extension(&root.child(path::FILE_EXTENSION, i), &prefix, field)?);
             }
         }
         let mut services = Vec::new();
@@ -184,12 +188,15 @@ impl<'a> Lowering<'a> {
         let first_file = files.first().map_or("", |f| f.name());
         check_unique_names(first_file, &format!("package `{name}`"), &items, &[])?;
         check_unique_modules(first_file, &format!("package `{name}`"), &items, &services)?;
+        // The package module also holds the descriptor set constants.
+        check_extension_names(first_file, &format!("package `{name}`"), &extensions, PACKAGE_CONSTANTS)?;
         Ok(Package {
             name: name.to_owned(),
             files: files.iter().map(|f| f.name().to_owned()).collect(),
             module,
             items,
             services,
+            extensions,
             descriptors: None,
         })
     }
@@ -319,6 +326,11 @@ impl<'a> Lowering<'a> {
                 .with_hint("rename one of them"));
             }
         }
+        let mut extensions = Vec::new();
+        for (i, field) in message.extension.iter().enumerate() {
+            extensions.push(self.extension(&site.child(path::MESSAGE_EXTENSION, i), &full_name, field)?);
+        }
+        check_extension_names(site.file.name(), &format!("message {}", &full_name[1..]), &extensions, &[])?;
         let mut unknown_fields = "unknown_fields".to_owned();
         while taken.contains(&unknown_fields) {
             unknown_fields.push('_');
@@ -367,6 +379,10 @@ impl<'a> Lowering<'a> {
             unknown_fields,
             keep_unknown,
             copy,
+            // MessageSet extensions have a wire format of their own (items in groups), which the unknown fields
+            // keep but `Extendable` does not decode.
+            extendable: keep_unknown && !message.extension_range.is_empty() && !is_message_set(message),
+            extensions,
         })
     }
 
@@ -439,6 +455,47 @@ impl<'a> Lowering<'a> {
             cardinality,
             boxed,
             default,
+        })
+    }
+
+    /// An `extend` field declared in `scope` (the package or message, with a leading dot).
+    fn extension(&self, site: &Site<'_>, scope: &str, field: &FieldDescriptorProto) -> Result<Extension, CodegenError> {
+        let field_path = format!("{scope}.{}", field.name());
+        let element = format!("{}: extension {}", site.file.name(), &field_path[1..]);
+        let number = u32::try_from(field.number())
+            .ok()
+            .filter(|n| (1..=MAX_FIELD_NUMBER as u32).contains(n))
+            .ok_or_else(|| CodegenError::at(&element, format!("field number {} is out of range", field.number())))?;
+        let extendee = self.index.message(field.extendee()).ok_or_else(|| {
+            CodegenError::at(&element, format!("extends `{}`, which is not a message of the request", field.extendee()))
+        })?;
+        if !extendee.extension_range.iter().any(|r| (r.start()..r.end()).contains(&field.number())) {
+            return Err(CodegenError::at(
+                &element,
+                format!("number {number} is not in an extension range of `{}`", &field.extendee()[1..]),
+            ));
+        }
+        let value = self.value_type(&element, &field_path, field)?;
+        let repeated = (field.label() == Label::Repeated).then(|| {
+            let packable =
+                matches!(&value, ValueType::Scalar(s) if s.packable()) || matches!(value, ValueType::Enum(_));
+            let packed = match field.options.as_ref().and_then(|o| o.packed) {
+                Some(packed) => packed,
+                None => !is_proto2(site.file),
+            };
+            packable && packed
+        });
+        Ok(Extension {
+            full_name: field_path[1..].to_owned(),
+            rust_name: constant(field.name()),
+            number,
+            extendee: self.type_path(field.extendee()),
+            extendee_extendable: self.is_extern(field.extendee())
+                || (!self.options.drop_unknown_fields.any(field.extendee()) && !is_message_set(extendee)),
+            value,
+            repeated,
+            docs: self.docs(site.comments.get(&site.path), &field_path),
+            deprecated: field.options.as_ref().is_some_and(|o| o.deprecated()),
         })
     }
 
@@ -697,6 +754,38 @@ fn check_unique_names(file: &str, scope: &str, items: &[Item], extra: &[&str]) -
                 format!("`{first}` and `{proto}` both map to the Rust name `{rust}`"),
             )
             .with_hint("rename one of them"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a message uses the MessageSet wire format (`option message_set_wire_format = true`).
+fn is_message_set(message: &DescriptorProto) -> bool {
+    message.options.as_ref().is_some_and(|o| o.message_set_wire_format())
+}
+
+/// Constants every package module holds besides its extensions (see `emit::service::descriptors`).
+const PACKAGE_CONSTANTS: &[&str] = &["FILE_DESCRIPTOR_SET", "FILE_DESCRIPTOR_SETS"];
+
+/// Fails when two extension constants of one module, or one and a constant the module already holds, would
+/// get the same name.
+fn check_extension_names(
+    file: &str,
+    scope: &str,
+    extensions: &[Extension],
+    taken: &[&str],
+) -> Result<(), CodegenError> {
+    let mut seen: BTreeMap<&str, &str> = taken.iter().map(|name| (*name, "a generated constant")).collect();
+    for extension in extensions {
+        if let Some(first) = seen.insert(&extension.rust_name, &extension.full_name) {
+            return Err(CodegenError::at(
+                format!("{file}: {scope}"),
+                format!(
+                    "extension `{}` and {first} both map to the Rust constant `{}`",
+                    extension.full_name, extension.rust_name
+                ),
+            )
+            .with_hint("rename the extension"));
         }
     }
     Ok(())

@@ -21,6 +21,7 @@ pub mod codegen;
 pub mod compression;
 mod config_error;
 mod credentials;
+pub mod extension;
 pub mod gateway;
 pub mod health;
 pub mod interceptor;
