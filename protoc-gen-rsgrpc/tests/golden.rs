@@ -126,6 +126,15 @@ fn cases() -> Vec<Case> {
             golden: Golden::Dir(golden.join("conformance")),
             embedded: true,
         },
+        Case {
+            // Editions 2023 and 2024: protoc only, the embedded parser (protox 0.10) cannot read them.
+            name: "editions",
+            include: workspace().join("testdata/editions"),
+            files: vec!["rsgrpc/test/editions/ed2023.proto".into(), "rsgrpc/test/editions/ed2024.proto".into()],
+            params: "",
+            golden: Golden::Dir(golden.join("editions")),
+            embedded: false,
+        },
         runtime_case("health", "grpc/health/v1/health.proto", "grpc.health.v1.rs", "runtime/src/health"),
         runtime_case(
             "reflection_v1",
