@@ -536,8 +536,18 @@ impl<'a> Lowering<'a> {
             rust_name: constant(field.name()),
             number,
             extendee: self.type_path(field.extendee()),
-            extendee_extendable: self.is_extern(field.extendee())
-                || (!self.options.drop_unknown_fields.any(field.extendee()) && !is_message_set(extendee)),
+            // Another crate's type implements `Extendable` only if rsgrpc generated it, which is unknown here,
+            // except for the runtime's well-known types; registering an extension of one that does not
+            // would not compile, so only those are registered.
+            extendee_extendable: match self.type_path(field.extendee()) {
+                TypePath::Extern(path) => {
+                    field.extendee().starts_with(".google.protobuf.")
+                        && path.starts_with(&format!("{}::well_known::", self.options.runtime_crate))
+                }
+                TypePath::Local { .. } => {
+                    !self.options.drop_unknown_fields.any(field.extendee()) && !is_message_set(extendee)
+                }
+            },
             value,
             repeated,
             docs: self.docs(site.comments.get(&site.path), &field_path),
