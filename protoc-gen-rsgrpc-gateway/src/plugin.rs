@@ -2,9 +2,10 @@
 //! files protoc-gen-rsgrpc wrote earlier in the same run (protoc's insertion points). Problems with the
 //! input go in the response's `error`.
 
-use prost_types::compiler::code_generator_response::{Feature, File};
+use prost_types::compiler::code_generator_response::File;
 use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
 use prost_types::FileDescriptorProto;
+use rsgrpc_codegen::editions::Editions;
 use rsgrpc_codegen::emit::layout::{package_file_name, INSERTION_POINT};
 use rsgrpc_codegen::emit::Context;
 use rsgrpc_codegen::{CodegenError, OutputFile};
@@ -13,11 +14,22 @@ use crate::rules::Rules;
 
 /// Answers a request (`raw` is its encoding, for the rules prost-types drops).
 pub fn run(request: &CodeGeneratorRequest, raw: &[u8]) -> CodeGeneratorResponse {
-    let mut response =
-        CodeGeneratorResponse { supported_features: Some(Feature::Proto3Optional as u64), ..Default::default() };
+    let mut response = CodeGeneratorResponse {
+        supported_features: Some(rsgrpc_codegen::plugin::SUPPORTED_FEATURES),
+        ..Default::default()
+    };
     let result = crate::rules::from_request(raw)
+        .and_then(|rules| Editions::from_request(raw).map(|editions| (rules, editions)))
         .map_err(CodegenError::new)
-        .and_then(|rules| generate(&request.proto_file, &request.file_to_generate, &rules, request.parameter()));
+        .and_then(|(rules, editions)| {
+            generate_with_editions(
+                &request.proto_file,
+                &request.file_to_generate,
+                &rules,
+                request.parameter(),
+                &editions,
+            )
+        });
     match result {
         Ok(files) => {
             response.file = files
@@ -42,11 +54,22 @@ pub fn generate(
     rules: &Rules,
     parameter: &str,
 ) -> Result<Vec<OutputFile>, CodegenError> {
+    generate_with_editions(files, to_generate, rules, parameter, &Editions::unknown())
+}
+
+/// [`generate`], with the editions and features of the descriptors' encoding (editions files need them).
+pub fn generate_with_editions(
+    files: &[FileDescriptorProto],
+    to_generate: &[String],
+    rules: &Rules,
+    parameter: &str,
+    editions: &Editions,
+) -> Result<Vec<OutputFile>, CodegenError> {
     let (params, options) = crate::params::parse(parameter)?;
     options.validate()?;
     let rules = configured_rules(files, rules, &params)?;
     let bindings = crate::bindings::bindings(files, to_generate, &rules, &params)?;
-    let packages = rsgrpc_codegen::lower::lower(files, to_generate, &options)?;
+    let packages = rsgrpc_codegen::lower::lower_with_editions(files, to_generate, &options, editions)?;
     let context = Context::new(&options);
     let mut output = Vec::new();
     for package in &packages {

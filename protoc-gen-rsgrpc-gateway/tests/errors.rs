@@ -177,3 +177,25 @@ fn a_method_whose_name_case_conversion_empties_gets_a_route() {
     let code = std::fs::read_to_string(out.path().join("bad.rs")).unwrap();
     assert!(code.contains("\"/v1/underscore\"") && code.contains("\"/v1/one\""), "{code}");
 }
+
+#[test]
+fn editions_files_get_their_gateway_and_bad_rules_in_them_are_still_named() {
+    let source = r#"edition = "2023";
+package ed;
+import "google/api/annotations.proto";
+message Req { string id = 1; int32 n = 2 [features.field_presence = IMPLICIT]; }
+service S { rpc Get(Req) returns (Req) { option (google.api.http) = { get: "/v1/{id}" }; } }
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ed.proto"), source).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = run_protoc(dir.path(), &["ed.proto"], "", out.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let generated = std::fs::read_to_string(out.path().join("ed.rs")).unwrap();
+    assert!(generated.contains("/v1/"), "the gateway's routes are inserted");
+    assert!(generated.contains("pub id: ::core::option::Option<::std::string::String>"), "explicit presence");
+
+    let bad = source.replace("/v1/{id}", "/v1/{missing}");
+    let error = generate(&bad.replace("edition = \"2023\";\npackage ed;", "edition = \"2023\";\npackage bad;"), "");
+    assert!(error.unwrap_err().contains("missing"));
+}

@@ -1,7 +1,7 @@
 //! The protoc plugin protocol, and the embedded route without protoc: request in, one document per file
 //! (or one merged document) out. Problems with the input go in the response's `error`.
 
-use prost_types::compiler::code_generator_response::{Feature, File};
+use prost_types::compiler::code_generator_response::File;
 use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
 use prost_types::FileDescriptorProto;
 use rsgrpc_codegen::index::DescriptorIndex;
@@ -17,8 +17,10 @@ pub const GENERATOR: &str = concat!("protoc-gen-rsgrpc-openapi ", env!("CARGO_PK
 
 /// Answers a request (`raw` is its encoding, for the options prost-types drops).
 pub fn run(request: &CodeGeneratorRequest, raw: &[u8]) -> CodeGeneratorResponse {
-    let mut response =
-        CodeGeneratorResponse { supported_features: Some(Feature::Proto3Optional as u64), ..Default::default() };
+    let mut response = CodeGeneratorResponse {
+        supported_features: Some(rsgrpc_codegen::plugin::SUPPORTED_FEATURES),
+        ..Default::default()
+    };
     let result = rsgrpc_gateway_codegen::rules::from_request(raw)
         .and_then(|rules| crate::options::from_request(raw).map(|annotations| (rules, annotations)))
         .map_err(CodegenError::new)

@@ -5,7 +5,6 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use prost::Message;
 use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
 
 use crate::embedded::GenerateArgs;
@@ -68,7 +67,7 @@ fn run_plugin(cli: &Cli) -> ExitCode {
         }
     };
     let response = (cli.run)(&request, &input);
-    if let Err(error) = std::io::stdout().write_all(&response.encode_to_vec()) {
+    if let Err(error) = std::io::stdout().write_all(&crate::plugin::encode_response(&response)) {
         return fail(cli, &format!("cannot write the response to stdout: {error}"));
     }
     ExitCode::SUCCESS

@@ -14,6 +14,10 @@ pub mod path {
     pub const FILE_ENUM: i32 = 5;
     /// `FileDescriptorProto.service`
     pub const FILE_SERVICE: i32 = 6;
+    /// `FileDescriptorProto.extension`
+    pub const FILE_EXTENSION: i32 = 7;
+    /// `DescriptorProto.extension`
+    pub const MESSAGE_EXTENSION: i32 = 6;
     /// `DescriptorProto.field`
     pub const MESSAGE_FIELD: i32 = 2;
     /// `DescriptorProto.nested_type`

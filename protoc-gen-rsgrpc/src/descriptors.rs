@@ -14,7 +14,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use prost::Message as _;
-use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto, FileDescriptorSet};
+use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto};
+
+use crate::editions::Editions;
 
 use crate::index::DescriptorIndex;
 use crate::model::{Descriptors, Package, TypePath};
@@ -57,6 +59,7 @@ pub fn embed(
     files: &BTreeMap<&str, Vec<&FileDescriptorProto>>,
     index: &DescriptorIndex<'_>,
     options: &Options,
+    editions: &Editions,
 ) {
     if !options.file_descriptor_set {
         return;
@@ -101,11 +104,20 @@ pub fn embed(
     let modules: HashMap<String, Vec<String>> = packages.iter().map(|p| (p.name.clone(), p.module.clone())).collect();
     for package in packages.iter_mut().filter(|p| needed.contains(&p.name)) {
         let closure = &closures[package.name.as_str()];
-        let own: Vec<FileDescriptorProto> = closure
+        let mut set = Vec::new();
+        for (file, _) in closure
             .iter()
             .filter(|(_, provider)| *provider == Provider::Embedded || *provider == Provider::Package(&package.name))
-            .map(|(file, _)| normalized(file, options.descriptor_source_info))
-            .collect();
+        {
+            // An editions file's edition and features are only in the request's bytes (prost-types drops
+            // them), so those bytes are embedded; only protoc sends editions files, so no other route's
+            // bytes have to match.
+            let encoded = match editions.raw_file(file.name()).filter(|_| file.syntax() == "editions") {
+                Some(raw) => without_source_info(raw, options.descriptor_source_info),
+                None => normalized(file, options.descriptor_source_info).encode_to_vec(),
+            };
+            prost::encoding::bytes::encode(1, &encoded, &mut set);
+        }
         let providers: BTreeSet<&Provider<'_>> = closure.iter().map(|(_, provider)| provider).collect();
         let imports = providers
             .into_iter()
@@ -119,7 +131,7 @@ pub fn embed(
                 _ => None,
             })
             .collect();
-        package.descriptors = Some(Descriptors { set: FileDescriptorSet { file: own }.encode_to_vec(), imports });
+        package.descriptors = Some(Descriptors { set, imports });
     }
 }
 
@@ -188,9 +200,32 @@ fn normalized(file: &FileDescriptorProto, source_info: bool) -> FileDescriptorPr
     file
 }
 
+/// An encoded `FileDescriptorProto` without its `source_code_info` (field 9) unless `keep`; the other fields
+/// are copied as they are. Bytes that do not parse (protoc never sends such) are kept whole.
+fn without_source_info(raw: &[u8], keep: bool) -> Vec<u8> {
+    if keep {
+        return raw.to_vec();
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let before = rest;
+        let Ok((number, wire_type)) = prost::encoding::decode_key(&mut rest) else { return raw.to_vec() };
+        let skipped =
+            prost::encoding::skip_field(wire_type, number, &mut rest, prost::encoding::DecodeContext::default());
+        if skipped.is_err() {
+            return raw.to_vec();
+        }
+        if number != 9 {
+            out.extend_from_slice(&before[..before.len() - rest.len()]);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use prost_types::{MethodDescriptorProto, ServiceDescriptorProto};
+    use prost_types::{FileDescriptorSet, MethodDescriptorProto, ServiceDescriptorProto};
 
     use super::*;
 

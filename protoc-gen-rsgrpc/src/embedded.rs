@@ -119,6 +119,16 @@ fn parse_error(error: protox::Error) -> CodegenError {
         Some(format!("{}:{}", contents.line() + 1, contents.column() + 1))
     });
     let mut message = error.to_string();
+    // protox 0.10 (the newest release) has no editions support: it stops at the `edition` keyword.
+    if message.contains("found 'edition'") {
+        let file = file.unwrap_or_else(|| "a .proto file".to_owned());
+        return CodegenError::at(
+            file,
+            "protobuf editions (`edition = \"2023\"` / `\"2024\"`) cannot be generated without protoc: the \
+             embedded parser (protox 0.10) does not read them",
+        )
+        .with_hint("run protoc with protoc-gen-rsgrpc as its plugin (protoc 27 or newer) for editions files");
+    }
     if let Some(source) = std::error::Error::source(&error) {
         message = format!("{message}: {source}");
     }

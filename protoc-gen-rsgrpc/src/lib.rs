@@ -8,6 +8,7 @@ pub mod cli;
 pub mod comments;
 pub mod defaults;
 pub mod descriptors;
+pub mod editions;
 pub mod embedded;
 pub mod emit;
 pub mod error;
@@ -41,8 +42,19 @@ pub fn generate(
     to_generate: &[String],
     options: &Options,
 ) -> Result<Vec<OutputFile>, CodegenError> {
+    generate_with_editions(files, to_generate, options, &editions::Editions::unknown())
+}
+
+/// [`generate`], with the editions and features the descriptors' encoding holds (see [`editions`]):
+/// editions files need them.
+pub fn generate_with_editions(
+    files: &[FileDescriptorProto],
+    to_generate: &[String],
+    options: &Options,
+    editions: &editions::Editions,
+) -> Result<Vec<OutputFile>, CodegenError> {
     options.validate()?;
-    let packages = lower::lower(files, to_generate, options)?;
+    let packages = lower::lower_with_editions(files, to_generate, options, editions)?;
     let context = emit::Context::new(options);
     let mut output = Vec::new();
     for package in &packages {

@@ -10,23 +10,35 @@ use prost_types::{
 
 use crate::comments::{path, FileComments};
 use crate::defaults;
+use crate::editions::{Editions, Features, Presence};
 use crate::error::CodegenError;
-use crate::ident::{camel, enum_variants, escape, snake};
+use crate::ident::{camel, constant, enum_variants, escape, snake};
 use crate::index::{is_proto2, Definition, DescriptorIndex};
 use crate::model::{
-    Cardinality, Enum, EnumRef, EnumValue, Field, Item, Message, Method, Oneof, Package, Scalar, Service, TypePath,
-    ValueType,
+    Cardinality, Enum, EnumRef, EnumValue, Extension, Field, Item, Message, Method, Oneof, Package, Scalar, Service,
+    TypePath, ValueType,
 };
 use crate::params::Options;
 
 /// The associated functions of every generated client, which RPC methods must not be named after.
 const CLIENT_CONSTRUCTORS: [&str; 2] = ["new", "connect"];
 
-/// Lowers the files to generate into one [`Package`] per proto package, in sorted order.
+/// Lowers the files to generate into one [`Package`] per proto package, in sorted order. Editions files are
+/// refused: their features are not in prost-types' descriptors (see [`lower_with_editions`]).
 pub fn lower(
     files: &[FileDescriptorProto],
     to_generate: &[String],
     options: &Options,
+) -> Result<Vec<Package>, CodegenError> {
+    lower_with_editions(files, to_generate, options, &Editions::unknown())
+}
+
+/// [`lower`], with the editions and features read from the descriptors' encoding.
+pub fn lower_with_editions(
+    files: &[FileDescriptorProto],
+    to_generate: &[String],
+    options: &Options,
+    editions: &Editions,
 ) -> Result<Vec<Package>, CodegenError> {
     files.iter().try_for_each(check_names)?;
     let index = DescriptorIndex::new(files);
@@ -35,10 +47,10 @@ pub fn lower(
         let file = index
             .file(name)
             .ok_or_else(|| CodegenError::at(name.as_str(), "listed to generate but not in the request"))?;
-        check_syntax(file)?;
+        check_syntax(file, editions)?;
         by_package.entry(file.package()).or_default().push(file);
     }
-    let lowering = Lowering::new(&index, options, by_package.keys().copied());
+    let lowering = Lowering::new(&index, options, editions, by_package.keys().copied());
     let mut packages = Vec::new();
     let mut modules: BTreeMap<Vec<String>, String> = BTreeMap::new();
     by_package.values_mut().for_each(|files| files.sort_by_key(|file| file.name()));
@@ -54,7 +66,7 @@ pub fn lower(
         }
         packages.push(lowered);
     }
-    crate::descriptors::embed(&mut packages, &by_package, &index, options);
+    crate::descriptors::embed(&mut packages, &by_package, &index, options, editions);
     Ok(packages)
 }
 
@@ -112,19 +124,36 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn check_syntax(file: &FileDescriptorProto) -> Result<(), CodegenError> {
+fn check_syntax(file: &FileDescriptorProto, editions: &Editions) -> Result<(), CodegenError> {
     match file.syntax.as_deref() {
         None | Some("") | Some("proto2") | Some("proto3") => Ok(()),
-        Some("editions") => Err(CodegenError::at(file.name(), "protobuf editions are not supported yet")
-            .with_hint("use syntax = \"proto3\" or \"proto2\"")),
+        Some("editions") if !editions.known() => Err(CodegenError::at(
+            file.name(),
+            "protobuf editions need the descriptors' encoding, which this route does not have",
+        )
+        .with_hint("generate editions files through protoc (protoc-gen-rsgrpc as a plugin)")),
+        Some("editions") => match editions.edition(file.name()) {
+            Some(edition) if crate::editions::SUPPORTED.contains(&edition) => Ok(()),
+            Some(edition) => Err(CodegenError::at(
+                file.name(),
+                format!("edition {} is not supported (2023 and 2024 are)", crate::editions::edition_name(edition)),
+            )),
+            None => Err(CodegenError::at(file.name(), "syntax is \"editions\" but the file has no edition")),
+        },
         Some(other) => Err(CodegenError::at(file.name(), format!("unknown syntax \"{other}\""))),
     }
+}
+
+/// Whether a file is an editions file (its features then decide what proto2 and proto3 decide by syntax).
+fn is_editions(file: &FileDescriptorProto) -> bool {
+    file.syntax() == "editions"
 }
 
 /// Context shared by the lowering of every element.
 struct Lowering<'a> {
     index: &'a DescriptorIndex<'a>,
     options: &'a Options,
+    editions: &'a Editions,
     /// `(proto prefix, Rust path)`, longest prefix first.
     extern_paths: Vec<(String, String)>,
     /// The messages that cannot derive `Eq` and `Hash`, found once for the whole request.
@@ -147,19 +176,25 @@ impl Site<'_> {
 }
 
 impl<'a> Lowering<'a> {
-    fn new(index: &'a DescriptorIndex<'a>, options: &'a Options, packages: impl Iterator<Item = &'a str>) -> Self {
+    fn new(
+        index: &'a DescriptorIndex<'a>,
+        options: &'a Options,
+        editions: &'a Editions,
+        packages: impl Iterator<Item = &'a str>,
+    ) -> Self {
         let mut extern_paths = options.extern_paths.clone();
         let generating_wkt = packages.into_iter().any(|p| p == "google.protobuf");
         if !generating_wkt && !extern_paths.iter().any(|(proto, _)| proto == ".google.protobuf") {
             extern_paths.push((".google.protobuf".to_owned(), format!("{}::well_known", options.runtime_crate)));
         }
         extern_paths.sort_by_key(|(proto, _)| std::cmp::Reverse(proto.len()));
-        Lowering { index, options, extern_paths, no_eq_hash: std::cell::OnceCell::new() }
+        Lowering { index, options, editions, extern_paths, no_eq_hash: std::cell::OnceCell::new() }
     }
 
     fn package(&self, name: &str, files: &[&FileDescriptorProto]) -> Result<Package, CodegenError> {
         let module: Vec<String> = if name.is_empty() { Vec::new() } else { name.split('.').map(snake).collect() };
         let mut items = Vec::new();
+        let mut extensions = Vec::new();
         for file in files {
             let comments = FileComments::new(file);
             let root = Site { file, comments: &comments, path: Vec::new() };
@@ -171,6 +206,9 @@ impl<'a> Lowering<'a> {
             for (i, enumeration) in file.enum_type.iter().enumerate() {
                 let site = root.child(path::FILE_ENUM, i);
                 items.push(Item::Enum(self.enumeration(&site, &prefix, enumeration)?));
+            }
+            for (i, field) in file.extension.iter().enumerate() {
+                extensions.push(self.extension(&root.child(path::FILE_EXTENSION, i), &prefix, field)?);
             }
         }
         let mut services = Vec::new();
@@ -184,12 +222,15 @@ impl<'a> Lowering<'a> {
         let first_file = files.first().map_or("", |f| f.name());
         check_unique_names(first_file, &format!("package `{name}`"), &items, &[])?;
         check_unique_modules(first_file, &format!("package `{name}`"), &items, &services)?;
+        // The package module also holds the descriptor set constants.
+        check_extension_names(first_file, &format!("package `{name}`"), &extensions, PACKAGE_CONSTANTS)?;
         Ok(Package {
             name: name.to_owned(),
             files: files.iter().map(|f| f.name().to_owned()).collect(),
             module,
             items,
             services,
+            extensions,
             descriptors: None,
         })
     }
@@ -319,6 +360,11 @@ impl<'a> Lowering<'a> {
                 .with_hint("rename one of them"));
             }
         }
+        let mut extensions = Vec::new();
+        for (i, field) in message.extension.iter().enumerate() {
+            extensions.push(self.extension(&site.child(path::MESSAGE_EXTENSION, i), &full_name, field)?);
+        }
+        check_extension_names(site.file.name(), &format!("message {}", &full_name[1..]), &extensions, &[])?;
         let mut unknown_fields = "unknown_fields".to_owned();
         while taken.contains(&unknown_fields) {
             unknown_fields.push('_');
@@ -367,6 +413,10 @@ impl<'a> Lowering<'a> {
             unknown_fields,
             keep_unknown,
             copy,
+            // MessageSet extensions have a wire format of their own (items in groups), which the unknown fields
+            // keep but `Extendable` does not decode.
+            extendable: keep_unknown && !message.extension_range.is_empty() && !is_message_set(message),
+            extensions,
         })
     }
 
@@ -374,6 +424,7 @@ impl<'a> Lowering<'a> {
         let field_path = format!("{message_name}.{}", field.name());
         let element = format!("{}: field {}", site.file.name(), &field_path[1..]);
         let proto2 = is_proto2(site.file);
+        let features = self.field_features(site.file, message_name, field);
         let number = field_number(field.number()).map_err(|m| CodegenError::at(&element, m))?;
         let repeated = field.label() == Label::Repeated;
 
@@ -391,33 +442,42 @@ impl<'a> Lowering<'a> {
             let (Some(key_field), Some(value_field)) = (key_field, value_field) else {
                 return Err(CodegenError::at(&element, "map entry without key or value field"));
             };
-            let key = match self.value_type(&element, &field_path, key_field)? {
+            let key = match self.value_type(&element, &field_path, key_field, false)? {
                 ValueType::Scalar(key) if !matches!(key, Scalar::Double | Scalar::Float | Scalar::Bytes { .. }) => key,
                 _ => return Err(CodegenError::at(&element, "map keys must be integers, bool or string")),
             };
-            value = self.value_type(&element, &field_path, value_field)?;
+            // A map's values are length-prefixed whatever the features say, as protoc's runtimes have it.
+            value = self.value_type(&element, &field_path, value_field, false)?;
             cardinality = Cardinality::Map {
                 key,
                 value: Box::new(value.clone()),
                 btree: self.options.btree_map.any(&field_path),
             };
         } else {
-            value = self.value_type(&element, &field_path, field)?;
+            value = self.value_type(&element, &field_path, field, features.is_some_and(|f| f.delimited))?;
             let is_message = matches!(value, ValueType::Message { .. });
-            cardinality = if repeated {
-                let packable =
-                    matches!(&value, ValueType::Scalar(s) if s.packable()) || matches!(value, ValueType::Enum(_));
-                let packed = match field.options.as_ref().and_then(|o| o.packed) {
-                    Some(packed) => packed && packable,
-                    None => packable && !proto2,
-                };
-                Cardinality::Repeated { packed }
-            } else if is_message || field.proto3_optional() || (proto2 && field.label() == Label::Optional) {
-                Cardinality::Optional
-            } else if field.label() == Label::Required {
-                Cardinality::Required
-            } else {
-                Cardinality::Implicit
+            let packable =
+                matches!(&value, ValueType::Scalar(s) if s.packable()) || matches!(value, ValueType::Enum(_));
+            cardinality = match features {
+                _ if repeated => {
+                    let packed = match (features, field.options.as_ref().and_then(|o| o.packed)) {
+                        (Some(features), _) => features.packed && packable,
+                        (None, Some(packed)) => packed && packable,
+                        (None, None) => packable && !proto2,
+                    };
+                    Cardinality::Repeated { packed }
+                }
+                _ if is_message => Cardinality::Optional,
+                Some(features) => match features.presence {
+                    Presence::Explicit => Cardinality::Optional,
+                    Presence::Implicit => Cardinality::Implicit,
+                    Presence::LegacyRequired => Cardinality::Required,
+                },
+                None if field.proto3_optional() || (proto2 && field.label() == Label::Optional) => {
+                    Cardinality::Optional
+                }
+                None if field.label() == Label::Required => Cardinality::Required,
+                None => Cardinality::Implicit,
             };
         }
         let singular_message = matches!(value, ValueType::Message { .. })
@@ -442,11 +502,66 @@ impl<'a> Lowering<'a> {
         })
     }
 
+    /// An `extend` field declared in `scope` (the package or message, with a leading dot).
+    fn extension(&self, site: &Site<'_>, scope: &str, field: &FieldDescriptorProto) -> Result<Extension, CodegenError> {
+        let field_path = format!("{scope}.{}", field.name());
+        let element = format!("{}: extension {}", site.file.name(), &field_path[1..]);
+        let number = u32::try_from(field.number())
+            .ok()
+            .filter(|n| (1..=MAX_FIELD_NUMBER as u32).contains(n))
+            .ok_or_else(|| CodegenError::at(&element, format!("field number {} is out of range", field.number())))?;
+        let extendee = self.index.message(field.extendee()).ok_or_else(|| {
+            CodegenError::at(&element, format!("extends `{}`, which is not a message of the request", field.extendee()))
+        })?;
+        if !extendee.extension_range.iter().any(|r| (r.start()..r.end()).contains(&field.number())) {
+            return Err(CodegenError::at(
+                &element,
+                format!("number {number} is not in an extension range of `{}`", &field.extendee()[1..]),
+            ));
+        }
+        let features = is_editions(site.file).then(|| self.editions.resolve(site.file.name(), &field_path, None));
+        let value = self.value_type(&element, &field_path, field, features.is_some_and(|f| f.delimited))?;
+        let repeated = (field.label() == Label::Repeated).then(|| {
+            let packable =
+                matches!(&value, ValueType::Scalar(s) if s.packable()) || matches!(value, ValueType::Enum(_));
+            let packed = match (features, field.options.as_ref().and_then(|o| o.packed)) {
+                (Some(features), _) => features.packed,
+                (None, Some(packed)) => packed,
+                (None, None) => !is_proto2(site.file),
+            };
+            packable && packed
+        });
+        Ok(Extension {
+            full_name: field_path[1..].to_owned(),
+            rust_name: constant(field.name()),
+            number,
+            extendee: self.type_path(field.extendee()),
+            // Another crate's type implements `Extendable` only if rsgrpc generated it, which is unknown here,
+            // except for the runtime's well-known types; registering an extension of one that does not
+            // would not compile, so only those are registered.
+            extendee_extendable: match self.type_path(field.extendee()) {
+                TypePath::Extern(path) => {
+                    field.extendee().starts_with(".google.protobuf.")
+                        && path.starts_with(&format!("{}::well_known::", self.options.runtime_crate))
+                }
+                TypePath::Local { .. } => {
+                    !self.options.drop_unknown_fields.any(field.extendee()) && !is_message_set(extendee)
+                }
+            },
+            value,
+            repeated,
+            docs: self.docs(site.comments.get(&site.path), &field_path),
+            deprecated: field.options.as_ref().is_some_and(|o| o.deprecated()),
+        })
+    }
+
+    /// A field's value type; `delimited` when an editions feature asks for the group wire format.
     fn value_type(
         &self,
         element: &str,
         field_path: &str,
         field: &FieldDescriptorProto,
+        delimited: bool,
     ) -> Result<ValueType, CodegenError> {
         let Some(field_type) = field.r#type.and_then(|t| Type::try_from(t).ok()) else {
             return Err(CodegenError::at(element, format!("field has no valid type ({:?})", field.r#type)));
@@ -469,7 +584,8 @@ impl<'a> Lowering<'a> {
             Type::Sint64 => ValueType::Scalar(Scalar::Sint64),
             Type::Message | Type::Group => {
                 self.index.message(field.type_name()).ok_or_else(|| self.unknown_type(element, field))?;
-                ValueType::Message { path: self.type_path(field.type_name()), group: field.r#type() == Type::Group }
+                let group = field.r#type() == Type::Group || delimited;
+                ValueType::Message { path: self.type_path(field.type_name()), group }
             }
             Type::Enum => {
                 let entry = self.index.get(field.type_name()).ok_or_else(|| self.unknown_type(element, field))?;
@@ -482,11 +598,40 @@ impl<'a> Lowering<'a> {
                     .ok_or_else(|| CodegenError::at(element, format!("enum {} has no values", field.type_name())))?;
                 ValueType::Enum(EnumRef {
                     path: self.type_path(field.type_name()),
-                    closed: entry.is_proto2(),
+                    closed: self.enum_closed(field.type_name()),
                     first_variant: variant_names(enumeration).into_iter().next().unwrap_or_else(|| camel(first.name())),
                 })
             }
         })
+    }
+
+    /// The resolved features of a field of message `message_name` in an editions file (`None` otherwise).
+    fn field_features(
+        &self,
+        file: &FileDescriptorProto,
+        message_name: &str,
+        field: &FieldDescriptorProto,
+    ) -> Option<Features> {
+        if !is_editions(file) {
+            return None;
+        }
+        let oneof = field.oneof_index.and_then(|index| {
+            let message = self.index.message(message_name)?;
+            let decl = message.oneof_decl.get(usize::try_from(index).ok()?)?;
+            Some(format!("{message_name}.{}", decl.name()))
+        });
+        Some(self.editions.resolve(file.name(), &format!("{message_name}.{}", field.name()), oneof.as_deref()))
+    }
+
+    /// Whether an enum is closed: declared in a proto2 file, or `enum_type = CLOSED` in an editions file.
+    fn enum_closed(&self, full_name: &str) -> bool {
+        match self.index.get(full_name) {
+            Some(entry) if is_editions(entry.file) => {
+                self.editions.resolve(entry.file.name(), full_name, None).closed_enum
+            }
+            Some(entry) => entry.is_proto2(),
+            None => false,
+        }
     }
 
     fn unknown_type(&self, element: &str, field: &FieldDescriptorProto) -> CodegenError {
@@ -621,6 +766,11 @@ impl<'a> Lowering<'a> {
         let mut attributes: Vec<String> = self.options.type_attributes.all(&full_name).cloned().collect();
         attributes.extend(self.options.enum_attributes.all(&full_name).cloned());
         let deprecated = enumeration.options.as_ref().is_some_and(|o| o.deprecated());
+        let closed = if is_editions(site.file) {
+            self.editions.resolve(site.file.name(), &full_name, None).closed_enum
+        } else {
+            is_proto2(site.file)
+        };
         Ok(Enum {
             docs: self.docs(site.comments.get(&site.path), &full_name),
             deprecated,
@@ -631,7 +781,7 @@ impl<'a> Lowering<'a> {
             attributes,
             values,
             aliases,
-            closed: is_proto2(site.file),
+            closed,
         })
     }
 
@@ -697,6 +847,38 @@ fn check_unique_names(file: &str, scope: &str, items: &[Item], extra: &[&str]) -
                 format!("`{first}` and `{proto}` both map to the Rust name `{rust}`"),
             )
             .with_hint("rename one of them"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a message uses the MessageSet wire format (`option message_set_wire_format = true`).
+fn is_message_set(message: &DescriptorProto) -> bool {
+    message.options.as_ref().is_some_and(|o| o.message_set_wire_format())
+}
+
+/// Constants every package module holds besides its extensions (see `emit::service::descriptors`).
+const PACKAGE_CONSTANTS: &[&str] = &["FILE_DESCRIPTOR_SET", "FILE_DESCRIPTOR_SETS"];
+
+/// Fails when two extension constants of one module, or one and a constant the module already holds, would
+/// get the same name.
+fn check_extension_names(
+    file: &str,
+    scope: &str,
+    extensions: &[Extension],
+    taken: &[&str],
+) -> Result<(), CodegenError> {
+    let mut seen: BTreeMap<&str, &str> = taken.iter().map(|name| (*name, "a generated constant")).collect();
+    for extension in extensions {
+        if let Some(first) = seen.insert(&extension.rust_name, &extension.full_name) {
+            return Err(CodegenError::at(
+                format!("{file}: {scope}"),
+                format!(
+                    "extension `{}` and {first} both map to the Rust constant `{}`",
+                    extension.full_name, extension.rust_name
+                ),
+            )
+            .with_hint("rename the extension"));
         }
     }
     Ok(())

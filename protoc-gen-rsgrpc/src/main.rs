@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         usage: USAGE,
         parameters: rsgrpc_codegen::params::KNOWN_PARAMETERS,
         version: rsgrpc_codegen::emit::GENERATOR,
-        run: |request, _raw| rsgrpc_codegen::plugin::run(request),
+        run: rsgrpc_codegen::plugin::run_raw,
         generate,
     })
 }

@@ -298,6 +298,36 @@ pub struct Message {
     pub keep_unknown: bool,
     /// Whether the struct derives `Copy`: no unknown fields, and every field a number, bool or enum.
     pub copy: bool,
+    /// Whether the message declares extension ranges and keeps unknown fields: it then implements the
+    /// runtime's `Extendable`, its extensions stored in its unknown fields.
+    pub extendable: bool,
+    /// Extensions declared inside the message (`message M { extend Other { ... } }`), as constants of its
+    /// module.
+    pub extensions: Vec<Extension>,
+}
+
+/// An extension field (`extend Extendee { T name = N; }`): a constant describing it.
+#[derive(Debug, Clone)]
+pub struct Extension {
+    /// The full proto name without leading dot (`pkg.name`, `pkg.Message.name`).
+    pub full_name: String,
+    /// The constant's name (SHOUTY_SNAKE_CASE of the field name).
+    pub rust_name: String,
+    /// The field number.
+    pub number: u32,
+    /// The extended message.
+    pub extendee: TypePath,
+    /// Whether the extendee is known to implement `Extendable` (a generated message that keeps unknown
+    /// fields, or one of the runtime's well-known types): only then is the extension registered for JSON.
+    pub extendee_extendable: bool,
+    /// The value type.
+    pub value: ValueType,
+    /// `None` for a singular extension, else whether the list is written packed.
+    pub repeated: Option<bool>,
+    /// The comment, if any.
+    pub docs: Option<String>,
+    /// Whether the extension is deprecated.
+    pub deprecated: bool,
 }
 
 /// One value of an enum.
@@ -402,6 +432,8 @@ pub struct Package {
     pub items: Vec<Item>,
     /// Services, files in sorted order, declaration order within a file.
     pub services: Vec<Service>,
+    /// Extensions declared at file level, files in sorted order.
+    pub extensions: Vec<Extension>,
     /// What the package embeds for reflection, when it embeds anything (see [`crate::descriptors`]).
     pub descriptors: Option<Descriptors>,
 }

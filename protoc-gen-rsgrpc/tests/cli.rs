@@ -106,16 +106,26 @@ fn rust_name_collisions_name_both_elements() {
 }
 
 #[test]
-fn editions_are_refused_clearly() {
+fn editions_go_through_protoc_and_the_embedded_route_refuses_them_clearly() {
     let dir = tempfile::tempdir().unwrap();
     write_proto(dir.path(), "ed.proto", "edition = \"2023\";\npackage ed;\nmessage M { int32 a = 1; }\n");
+    write_proto(dir.path(), "uses.proto", "syntax = \"proto3\";\nimport \"ed.proto\";\nmessage U { ed.M m = 1; }\n");
     let out = tempfile::tempdir().unwrap();
+    // The plugin declares editions 2023 to 2024, so protoc hands it the file.
     let output = run_protoc(dir.path(), &["ed.proto".into()], "", out.path());
-    // protoc itself refuses: the plugin does not declare editions support.
-    assert_clear_failure(&output, &["ed.proto", "editions"]);
-
-    let output = generate(dir.path(), out.path(), &[dir.path().join("ed.proto")]);
-    assert_clear_failure(&output, &["ed.proto"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(read_tree(out.path()).contains_key("ed.rs"));
+    // Without protoc the file is refused, by name, with the way out; also when it is only imported.
+    for file in ["ed.proto", "uses.proto"] {
+        let out = tempfile::tempdir().unwrap();
+        let output = generate(dir.path(), out.path(), &[dir.path().join(file)]);
+        assert_clear_failure(&output, &["ed.proto", "editions", "without protoc", "protoc-gen-rsgrpc as its plugin"]);
+        assert!(read_tree(out.path()).is_empty(), "nothing is written on error");
+    }
+    // An edition newer than the plugin declares is protoc's to refuse.
+    write_proto(dir.path(), "future.proto", "edition = \"2025\";\npackage f;\nmessage M {}\n");
+    let output = run_protoc(dir.path(), &["future.proto".into()], "", out.path());
+    assert_clear_failure(&output, &["future.proto"]);
 }
 
 #[test]

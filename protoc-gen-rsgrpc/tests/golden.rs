@@ -126,6 +126,32 @@ fn cases() -> Vec<Case> {
             golden: Golden::Dir(golden.join("conformance")),
             embedded: true,
         },
+        Case {
+            // protobuf 27.1's conformance messages, editions forms included (tests/env/conformance27.sh
+            // caches them): protoc only, as the editions files need it.
+            name: "conformance27",
+            include: conformance27_protos(),
+            files: vec![
+                "conformance/conformance.proto".into(),
+                "conformance/test_protos/test_messages_edition2023.proto".into(),
+                "editions/golden/test_messages_proto2_editions.proto".into(),
+                "editions/golden/test_messages_proto3_editions.proto".into(),
+                "google/protobuf/test_messages_proto2.proto".into(),
+                "google/protobuf/test_messages_proto3.proto".into(),
+            ],
+            params: "",
+            golden: Golden::Dir(golden.join("conformance27")),
+            embedded: false,
+        },
+        Case {
+            // Editions 2023 and 2024: protoc only, the embedded parser (protox 0.10) cannot read them.
+            name: "editions",
+            include: workspace().join("testdata/editions"),
+            files: vec!["rsgrpc/test/editions/ed2023.proto".into(), "rsgrpc/test/editions/ed2024.proto".into()],
+            params: "",
+            golden: Golden::Dir(golden.join("editions")),
+            embedded: false,
+        },
         runtime_case("health", "grpc/health/v1/health.proto", "grpc.health.v1.rs", "runtime/src/health"),
         runtime_case(
             "reflection_v1",
@@ -179,6 +205,23 @@ fn conformance_protos() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target/test-env"))
         .join("conformance/protos");
+    assert!(
+        dir.join("conformance/conformance.proto").exists(),
+        "{} is missing: run `bash tests/env/setup.sh`",
+        dir.display()
+    );
+    dir
+}
+
+/// Where tests/env/conformance27.sh caches protobuf 27.1's conformance runner and protos (outside the clone).
+fn conformance27_protos() -> PathBuf {
+    let cache = std::env::var_os("RSGRPC_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache"))
+            .join("rsgrpc")
+    });
+    let dir = cache.join("protobuf-27.1-conformance/protos");
     assert!(
         dir.join("conformance/conformance.proto").exists(),
         "{} is missing: run `bash tests/env/setup.sh`",

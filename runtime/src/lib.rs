@@ -26,6 +26,7 @@ pub mod compression;
 mod config_error;
 #[cfg(feature = "transport")]
 mod credentials;
+pub mod extension;
 #[cfg(feature = "transport")]
 pub mod gateway;
 #[cfg(feature = "transport")]

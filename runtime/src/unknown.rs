@@ -102,6 +102,49 @@ impl UnknownFields {
         encode_varint(value, &mut self.bytes);
     }
 
+    /// The encoded fields (keys included) with this number, in the order they arrived: what an extension
+    /// decodes its value from.
+    pub fn fields_with(&self, number: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (field_number, span) in self.spans() {
+            if field_number == number {
+                out.extend_from_slice(&self.bytes[span]);
+            }
+        }
+        out
+    }
+
+    /// Forgets every field with this number (an extension being cleared or replaced).
+    pub fn remove(&mut self, number: u32) {
+        let mut kept = Vec::with_capacity(self.bytes.len());
+        for (field_number, span) in self.spans() {
+            if field_number != number {
+                kept.extend_from_slice(&self.bytes[span]);
+            }
+        }
+        self.bytes = kept;
+    }
+
+    /// Appends fields already encoded by this crate (an extension's value, keys included).
+    pub(crate) fn push_encoded(&mut self, encoded: &[u8]) {
+        self.bytes.extend_from_slice(encoded);
+    }
+
+    /// Each field's number and byte range, in order.
+    fn spans(&self) -> impl Iterator<Item = (u32, std::ops::Range<usize>)> + '_ {
+        let total = self.bytes.len();
+        let mut rest = &self.bytes[..];
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let start = total - rest.len();
+            // Validated on capture, as in `iter`.
+            let field = next_field(&mut rest).ok()?;
+            Some((field.number, start..total - rest.len()))
+        })
+    }
+
     /// Writes the unknown fields to `buf`.
     pub fn encode_raw(&self, buf: &mut impl BufMut) {
         buf.put_slice(&self.bytes);

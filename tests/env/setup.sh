@@ -214,3 +214,6 @@ fi
 
 # The protobuf conformance suite's runner, built from Debian's protobuf source (see conformance.sh).
 bash "$SCRIPT_DIR/conformance.sh"
+# protobuf 27.1's runner (editions tests too), from the crates.io crate protobuf-src, built once into a cache
+# outside the clone (see conformance27.sh: a long build the first time).
+bash "$SCRIPT_DIR/conformance27.sh"

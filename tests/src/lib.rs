@@ -46,6 +46,14 @@ pub mod interop_gen;
 #[path = "../../testdata/golden/conformance/mod.rs"]
 pub mod conformance_gen;
 
+/// protobuf 27.1's conformance messages (proto2, proto3, their editions forms, edition 2023), through protoc.
+#[path = "../../testdata/golden/conformance27/mod.rs"]
+pub mod conformance27_gen;
+
+/// testdata/editions: editions 2023 and 2024, through protoc (the embedded parser cannot read them).
+#[path = "../../testdata/golden/editions/mod.rs"]
+pub mod editions_gen;
+
 /// testdata/gateway/protos through protoc-gen-rsgrpc and protoc-gen-rsgrpc-gateway (every rule shape).
 #[path = "../../testdata/golden/gateway/mod.rs"]
 pub mod gateway_gen;

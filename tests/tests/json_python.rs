@@ -81,8 +81,10 @@ fn json_type(types: &HashMap<String, JsonType>, record: &Record) -> Result<JsonT
 /// Puts every testdata package's types in the global registry our JSON code reads and writes `Any` with.
 fn register_testdata_types() {
     use rsgrpc_tests::wire_gen as gen;
-    use rsgrpc_tests::wire_gen::rsgrpc::test::{collisions, common, docs, echo, evolution, r#type, shop, v2, v3, wkt};
-    let packages: [fn(&mut TypeRegistry); 17] = [
+    use rsgrpc_tests::wire_gen::rsgrpc::test::{
+        collisions, common, docs, echo, evolution, ext, r#type, shop, v2, v3, wkt,
+    };
+    let packages: [fn(&mut TypeRegistry); 18] = [
         gen::register_json_types,
         gen::bench::register_json_types,
         gen::helloworld::register_json_types,
@@ -95,6 +97,7 @@ fn register_testdata_types() {
         evolution::v1proto2::register_json_types,
         evolution::v2::register_json_types,
         evolution::v2groups::register_json_types,
+        ext::register_json_types,
         r#type::register_json_types,
         shop::register_json_types,
         v2::register_json_types,

@@ -53,6 +53,24 @@ pub fn message_impls(message: &Message, context: &Context<'_>) -> TokenStream {
     }
     let serde = quote!(#json::serde);
     let allow = allow_deprecated(message.uses_deprecated);
+    let (write_extensions, extension_fields) = if message.extendable {
+        let unknown = ident(&message.unknown_fields);
+        let full_name = &message.full_name[1..];
+        (
+            quote!(#json::write_extensions(writer, #full_name, &self.#unknown);),
+            quote! {
+                fn extendee() -> ::core::option::Option<&'static str> {
+                    ::core::option::Option::Some(#full_name)
+                }
+
+                fn extension_fields_mut(&mut self) -> ::core::option::Option<&mut #rt::UnknownFields> {
+                    ::core::option::Option::Some(&mut self.#unknown)
+                }
+            },
+        )
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
     let field_number_body = if keys.is_empty() {
         quote! {
             let _ = key;
@@ -86,6 +104,7 @@ pub fn message_impls(message: &Message, context: &Context<'_>) -> TokenStream {
                 writer.begin_object();
                 #(#writes)*
                 #(#oneof_writes)*
+                #write_extensions
                 writer.end_object();
             }
 
@@ -111,6 +130,8 @@ pub fn message_impls(message: &Message, context: &Context<'_>) -> TokenStream {
             ) -> ::core::result::Result<(), A::Error> {
                 #read_body
             }
+
+            #extension_fields
         }
     }
 }
@@ -134,6 +155,10 @@ pub fn enum_impl(enumeration: &Enum, closed: bool, context: &Context<'_>) -> Tok
                 Self::is_valid(number)
             }
 
+            fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+                Self::try_from(number).ok().map(|value| value.as_str_name())
+            }
+
             const CLOSED: bool = #closed;
         }
     }
@@ -148,15 +173,18 @@ pub fn register_function(package: &Package, context: &Context<'_>) -> TokenStrea
     let mut paths = Vec::new();
     let mut deprecated = false;
     collect_messages(&package.items, &[], &mut paths, &mut deprecated);
+    let mut extensions = Vec::new();
+    super::extension::registrable_paths(&package.extensions, &package.items, &[], &mut extensions, &mut deprecated);
     let allow = allow_deprecated(deprecated);
-    let unused = paths.is_empty().then(|| quote!(let _ = registry;));
+    let unused = (paths.is_empty() && extensions.is_empty()).then(|| quote!(let _ = registry;));
     quote! {
         /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-        /// read as JSON.
+        /// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
         #allow
         pub fn register_json_types(registry: &mut #rt::json::TypeRegistry) {
             #unused
             #(registry.register::<#paths>();)*
+            #(#rt::extension::register(registry, &#extensions);)*
         }
     }
 }

@@ -57,6 +57,7 @@ pub fn message(message: &Message, context: &Context<'_>) -> Parts {
     let accessors = accessors(message);
     let wire_impl = wire::message_impl(message, context);
     let json_impls = super::json::message_impls(message, context);
+    let extendable_impl = super::extension::extendable_impl(message, context);
     let nested = nested_module(message, context);
 
     let types = quote! {
@@ -77,6 +78,7 @@ pub fn message(message: &Message, context: &Context<'_>) -> Parts {
         #debug_impl
         #wire_impl
         #json_impls
+        #extendable_impl
         #name_impl
         #accessors
     };
@@ -377,7 +379,7 @@ fn optional_getter_parts(scalar: Scalar, default: Option<&DefaultValue>) -> (Tok
 
 /// `pub mod name { nested messages, enums and oneof enums }`, when there are any.
 fn nested_module(message: &Message, context: &Context<'_>) -> TokenStream {
-    if message.nested.is_empty() && message.oneofs.is_empty() {
+    if message.nested.is_empty() && message.oneofs.is_empty() && message.extensions.is_empty() {
         return TokenStream::new();
     }
     let module_name = ident(&message.module_name);
@@ -395,12 +397,14 @@ fn nested_module(message: &Message, context: &Context<'_>) -> TokenStream {
     let impls = items.iter().map(|parts| &parts.impls);
     let (oneofs, oneof_impls): (Vec<_>, Vec<_>) =
         message.oneofs.iter().map(|o| oneof::oneof(o, &module, &context.rt, message)).unzip();
+    let extensions = super::extension::constants(&message.extensions, &module, context);
     let doc = format!(" Nested types and oneofs of [`{}`].", message.rust_name);
     quote! {
         #[doc = #doc]
         pub mod #module_name {
             #(#types)*
             #(#oneofs)*
+            #extensions
             #(#impls)*
             #(#oneof_impls)*
         }

@@ -60,6 +60,9 @@ pub mod health_check_response {
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
         }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
+        }
         const CLOSED: bool = false;
     }
     impl ::core::convert::From<ServingStatus> for i32 {
@@ -474,7 +477,7 @@ pub mod health_server {
 /// their own packages' constants).
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xCA\x03\n\x1Bgrpc/health/v1/health.proto\x12\x0Egrpc.health.v1\".\n\x12HealthCheckRequest\x12\x18\n\x07service\x18\x01 \x01(\tR\x07service\"\xB1\x01\n\x13HealthCheckResponse\x12I\n\x06status\x18\x01 \x01(\x0E21.grpc.health.v1.HealthCheckResponse.ServingStatusR\x06status\"O\n\rServingStatus\x12\x0B\n\x07UNKNOWN\x10\0\x12\x0B\n\x07SERVING\x10\x01\x12\x0F\n\x0BNOT_SERVING\x10\x02\x12\x13\n\x0FSERVICE_UNKNOWN\x10\x032\xAE\x01\n\x06Health\x12P\n\x05Check\x12\".grpc.health.v1.HealthCheckRequest\x1A#.grpc.health.v1.HealthCheckResponse\x12R\n\x05Watch\x12\".grpc.health.v1.HealthCheckRequest\x1A#.grpc.health.v1.HealthCheckResponse0\x01b\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut crate::json::TypeRegistry) {
     registry.register::<HealthCheckRequest>();
     registry.register::<HealthCheckResponse>();

@@ -20,10 +20,27 @@ pub use read::{
     JsonEnum, JsonFields, Map, MapCollection, MapKey, MessageElement, Msg, MsgElement, NullValue, ReadKind, Repeated,
     Seed, SharedBytes, Str, Uint32, Uint64,
 };
-pub use registry::{global_registry, register, update_global_registry, TypeRegistry};
+pub use registry::{global_registry, register, update_global_registry, ExtensionEntry, TypeRegistry};
 /// serde, as generated code names it.
 pub use serde;
 pub use writer::JsonWriter;
+
+/// Writes the extensions of a message named `extendee` that the registry knows and `fields` holds, as
+/// `"[full.name]": value` members, by field number (generated `write_json` of extendable messages call it).
+pub fn write_extensions(writer: &mut JsonWriter<'_>, extendee: &str, fields: &crate::UnknownFields) {
+    if fields.is_empty() {
+        return;
+    }
+    let registry = writer.options().registry.clone().unwrap_or_else(global_registry);
+    for entry in registry.extensions_of(extendee) {
+        let encoded = fields.fields_with(entry.number);
+        if encoded.is_empty() {
+            continue;
+        }
+        writer.raw_key(&format!("[{}]", entry.full_name));
+        (entry.write)(&encoded, writer);
+    }
+}
 
 /// How JSON is written and read.
 #[derive(Clone, Default)]

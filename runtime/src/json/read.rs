@@ -315,6 +315,11 @@ pub trait JsonEnum {
     fn is_known(number: i32) -> bool;
     /// Whether the enum is closed (proto2).
     const CLOSED: bool;
+    /// The name of the value with this number (what JSON writes), if the enum declares it.
+    fn name_of(number: i32) -> Option<&'static str> {
+        let _ = number;
+        None
+    }
 }
 
 /// An enum: a value's name, or a number. `None` for a name this code does not know when the options say
@@ -426,6 +431,17 @@ pub trait JsonFields: Default {
         map: &mut A,
         ctx: &ReadContext<'_>,
     ) -> Result<(), A::Error>;
+
+    /// The message's full proto name when it has extension ranges: `"[pkg.ext]"` keys are then looked up
+    /// among the registry's extensions of it.
+    fn extendee() -> Option<&'static str> {
+        None
+    }
+
+    /// Where an extendable message keeps its extensions (its unknown fields).
+    fn extension_fields_mut(&mut self) -> Option<&mut crate::UnknownFields> {
+        None
+    }
 }
 
 /// The error for a second member of a set oneof.
@@ -449,6 +465,21 @@ pub fn read_object<'de, M: JsonFields, D: Deserializer<'de>>(
             let mut seen: Vec<u32> = Vec::new();
             while let Some(key) = map.next_key_seed(KeySeed)? {
                 let Some(number) = M::field_number(&key) else {
+                    if let Some(entry) = extension_for::<M>(&key, self.0) {
+                        // Extension numbers are outside the message's own, so one list tells duplicates.
+                        if seen.contains(&entry.number) {
+                            return Err(de::Error::custom(format_args!("field {key:?} appears twice")));
+                        }
+                        seen.push(entry.number);
+                        let value: serde_json::Value = map.next_value()?;
+                        let encoded = (entry.read)(entry.number, value, self.0)
+                            .map_err(|e| de::Error::custom(format_args!("extension {key}: {e}")))?;
+                        if let Some(fields) = message.extension_fields_mut() {
+                            fields.remove(entry.number);
+                            fields.push_encoded(&encoded);
+                        }
+                        continue;
+                    }
                     if self.0.ignore_unknown {
                         map.next_value::<de::IgnoredAny>()?;
                         continue;
@@ -465,6 +496,12 @@ pub fn read_object<'de, M: JsonFields, D: Deserializer<'de>>(
         }
     }
     deserializer.deserialize_map(V::<M>(ctx, PhantomData))
+}
+
+/// The registered extension a `"[full.name]"` key of message `M` names.
+fn extension_for<M: JsonFields>(key: &str, ctx: &ReadContext<'_>) -> Option<super::ExtensionEntry> {
+    let name = key.strip_prefix('[')?.strip_suffix(']')?;
+    ctx.registry.extension(M::extendee()?, name)
 }
 
 /// Object keys, borrowed from the input when they need no unescaping.

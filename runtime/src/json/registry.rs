@@ -23,10 +23,30 @@ pub(crate) struct AnyType {
     pub(crate) special: bool,
 }
 
-/// Message types by full name, for `Any`.
+/// Writes an extension's value from its encoded fields.
+type ExtensionWriteFn = fn(&[u8], &mut JsonWriter<'_>);
+/// Reads an extension's value from JSON and encodes it as field `number`.
+type ExtensionReadFn = fn(u32, serde_json::Value, &ReadContext<'_>) -> Result<Vec<u8>, String>;
+
+/// One registered extension (see `rsgrpc::extension::register`), type-erased.
+#[derive(Clone, Copy)]
+pub struct ExtensionEntry {
+    /// The field number.
+    pub number: u32,
+    /// The full proto name, the JSON key between brackets.
+    pub full_name: &'static str,
+    /// Writes the value.
+    pub write: ExtensionWriteFn,
+    /// Reads the value.
+    pub read: ExtensionReadFn,
+}
+
+/// Message types by full name, for `Any`, and extensions by extendee, for `"[pkg.ext]"` keys.
 #[derive(Clone, Default)]
 pub struct TypeRegistry {
     types: HashMap<String, AnyType>,
+    /// Per extendee's full name, sorted by field number.
+    extensions: HashMap<&'static str, Vec<ExtensionEntry>>,
 }
 
 impl std::fmt::Debug for TypeRegistry {
@@ -61,6 +81,24 @@ impl TypeRegistry {
     /// Adds a message type; `special` for the well-known types whose JSON form is not an object.
     pub(crate) fn insert<M: JsonMessage + Message + Name + Default>(&mut self, special: bool) {
         self.types.insert(M::full_name(), AnyType { write: write_as::<M>, read: read_as::<M>, special });
+    }
+
+    /// Adds an extension of the message named `extendee` (replacing one of the same number).
+    pub fn insert_extension(&mut self, extendee: &'static str, entry: ExtensionEntry) {
+        let list = self.extensions.entry(extendee).or_default();
+        list.retain(|known| known.number != entry.number);
+        list.push(entry);
+        list.sort_by_key(|known| known.number);
+    }
+
+    /// The extensions of the message named `extendee`, by field number.
+    pub(crate) fn extensions_of(&self, extendee: &str) -> &[ExtensionEntry] {
+        self.extensions.get(extendee).map_or(&[], Vec::as_slice)
+    }
+
+    /// The extension of `extendee` with this full name.
+    pub(crate) fn extension(&self, extendee: &str, full_name: &str) -> Option<ExtensionEntry> {
+        self.extensions_of(extendee).iter().find(|entry| entry.full_name == full_name).copied()
     }
 
     /// The type named by a type URL (`type.googleapis.com/pkg.Message`: the part after the last `/`).

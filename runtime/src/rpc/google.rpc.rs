@@ -2297,7 +2297,7 @@ impl crate::prost::Name for Status {
     }
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut crate::json::TypeRegistry) {
     registry.register::<ErrorInfo>();
     registry.register::<RetryInfo>();

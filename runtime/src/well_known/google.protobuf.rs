@@ -1015,6 +1015,9 @@ pub mod extension_range_options {
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
         }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
+        }
         const CLOSED: bool = true;
     }
     impl ::core::convert::From<VerificationState> for i32 {
@@ -1204,6 +1207,9 @@ pub mod field_descriptor_proto {
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
         }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
+        }
         const CLOSED: bool = true;
     }
     impl ::core::convert::From<Type> for i32 {
@@ -1268,6 +1274,9 @@ pub mod field_descriptor_proto {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = true;
     }
@@ -1653,6 +1662,9 @@ pub mod file_options {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = true;
     }
@@ -2459,6 +2471,9 @@ pub mod field_options {
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
         }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
+        }
         const CLOSED: bool = true;
     }
     impl ::core::convert::From<CType> for i32 {
@@ -2508,6 +2523,9 @@ pub mod field_options {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = true;
     }
@@ -2564,6 +2582,9 @@ pub mod field_options {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = true;
     }
@@ -2652,6 +2673,9 @@ pub mod field_options {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = true;
     }
@@ -2834,6 +2858,9 @@ pub mod method_options {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = true;
     }
@@ -3100,6 +3127,9 @@ pub mod feature_set {
             fn is_known(number: i32) -> bool {
                 Self::is_valid(number)
             }
+            fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+                Self::try_from(number).ok().map(|value| value.as_str_name())
+            }
             const CLOSED: bool = true;
         }
         impl ::core::convert::From<DefaultSymbolVisibility> for i32 {
@@ -3196,6 +3226,9 @@ pub mod feature_set {
             }
             fn is_known(number: i32) -> bool {
                 Self::is_valid(number)
+            }
+            fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+                Self::try_from(number).ok().map(|value| value.as_str_name())
             }
             const CLOSED: bool = true;
         }
@@ -3441,6 +3474,9 @@ pub mod feature_set {
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
         }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
+        }
         const CLOSED: bool = true;
     }
     impl ::core::convert::From<FieldPresence> for i32 {
@@ -3491,6 +3527,9 @@ pub mod feature_set {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = true;
     }
@@ -3545,6 +3584,9 @@ pub mod feature_set {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = true;
     }
@@ -3601,6 +3643,9 @@ pub mod feature_set {
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
         }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
+        }
         const CLOSED: bool = true;
     }
     impl ::core::convert::From<Utf8Validation> for i32 {
@@ -3655,6 +3700,9 @@ pub mod feature_set {
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
         }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
+        }
         const CLOSED: bool = true;
     }
     impl ::core::convert::From<MessageEncoding> for i32 {
@@ -3708,6 +3756,9 @@ pub mod feature_set {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = true;
     }
@@ -3768,6 +3819,9 @@ pub mod feature_set {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = true;
     }
@@ -4515,6 +4569,9 @@ pub mod generated_code_info {
             }
             fn is_known(number: i32) -> bool {
                 Self::is_valid(number)
+            }
+            fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+                Self::try_from(number).ok().map(|value| value.as_str_name())
             }
             const CLOSED: bool = true;
         }
@@ -5603,6 +5660,9 @@ pub mod field {
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
         }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
+        }
         const CLOSED: bool = false;
     }
     impl ::core::convert::From<Kind> for i32 {
@@ -5678,6 +5738,9 @@ pub mod field {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = false;
     }
@@ -6763,6 +6826,11 @@ impl crate::json::JsonMessage for FileDescriptorSet {
             }
             writer.end_array();
         }
+        crate::json::write_extensions(
+            writer,
+            "google.protobuf.FileDescriptorSet",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
@@ -6800,6 +6868,23 @@ impl crate::json::JsonFields for FileDescriptorSet {
             }
             _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("google.protobuf.FileDescriptorSet")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut crate::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl crate::extension::Extendable for FileDescriptorSet {
+    const EXTENDEE: &'static str = "google.protobuf.FileDescriptorSet";
+    fn extension_fields(&self) -> &crate::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut crate::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl crate::prost::Name for FileDescriptorSet {
@@ -7976,6 +8061,11 @@ impl crate::json::JsonMessage for ExtensionRangeOptions {
                         .map(|e| e.as_str_name()),
                 );
         }
+        crate::json::write_extensions(
+            writer,
+            "google.protobuf.ExtensionRangeOptions",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
@@ -8049,6 +8139,23 @@ impl crate::json::JsonFields for ExtensionRangeOptions {
             }
             _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("google.protobuf.ExtensionRangeOptions")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut crate::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl crate::extension::Extendable for ExtensionRangeOptions {
+    const EXTENDEE: &'static str = "google.protobuf.ExtensionRangeOptions";
+    fn extension_fields(&self) -> &crate::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut crate::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl crate::prost::Name for ExtensionRangeOptions {
@@ -10210,6 +10317,11 @@ impl crate::json::JsonMessage for FileOptions {
             }
             writer.end_array();
         }
+        crate::json::write_extensions(
+            writer,
+            "google.protobuf.FileOptions",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
@@ -10393,6 +10505,23 @@ impl crate::json::JsonFields for FileOptions {
             }
             _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("google.protobuf.FileOptions")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut crate::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl crate::extension::Extendable for FileOptions {
+    const EXTENDEE: &'static str = "google.protobuf.FileOptions";
+    fn extension_fields(&self) -> &crate::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut crate::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl crate::prost::Name for FileOptions {
@@ -10761,6 +10890,11 @@ impl crate::json::JsonMessage for MessageOptions {
             }
             writer.end_array();
         }
+        crate::json::write_extensions(
+            writer,
+            "google.protobuf.MessageOptions",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
@@ -10846,6 +10980,23 @@ impl crate::json::JsonFields for MessageOptions {
             }
             _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("google.protobuf.MessageOptions")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut crate::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl crate::extension::Extendable for MessageOptions {
+    const EXTENDEE: &'static str = "google.protobuf.MessageOptions";
+    fn extension_fields(&self) -> &crate::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut crate::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl crate::prost::Name for MessageOptions {
@@ -11310,6 +11461,11 @@ impl crate::json::JsonMessage for FieldOptions {
             }
             writer.end_array();
         }
+        crate::json::write_extensions(
+            writer,
+            "google.protobuf.FieldOptions",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
@@ -11463,6 +11619,23 @@ impl crate::json::JsonFields for FieldOptions {
             }
             _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("google.protobuf.FieldOptions")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut crate::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl crate::extension::Extendable for FieldOptions {
+    const EXTENDEE: &'static str = "google.protobuf.FieldOptions";
+    fn extension_fields(&self) -> &crate::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut crate::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl crate::prost::Name for FieldOptions {
@@ -11636,6 +11809,11 @@ impl crate::json::JsonMessage for OneofOptions {
             }
             writer.end_array();
         }
+        crate::json::write_extensions(
+            writer,
+            "google.protobuf.OneofOptions",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
@@ -11683,6 +11861,23 @@ impl crate::json::JsonFields for OneofOptions {
             }
             _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("google.protobuf.OneofOptions")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut crate::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl crate::extension::Extendable for OneofOptions {
+    const EXTENDEE: &'static str = "google.protobuf.OneofOptions";
+    fn extension_fields(&self) -> &crate::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut crate::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl crate::prost::Name for OneofOptions {
@@ -11853,6 +12048,11 @@ impl crate::json::JsonMessage for EnumOptions {
             }
             writer.end_array();
         }
+        crate::json::write_extensions(
+            writer,
+            "google.protobuf.EnumOptions",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
@@ -11920,6 +12120,23 @@ impl crate::json::JsonFields for EnumOptions {
             }
             _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("google.protobuf.EnumOptions")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut crate::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl crate::extension::Extendable for EnumOptions {
+    const EXTENDEE: &'static str = "google.protobuf.EnumOptions";
+    fn extension_fields(&self) -> &crate::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut crate::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl crate::prost::Name for EnumOptions {
@@ -12099,6 +12316,11 @@ impl crate::json::JsonMessage for EnumValueOptions {
             }
             writer.end_array();
         }
+        crate::json::write_extensions(
+            writer,
+            "google.protobuf.EnumValueOptions",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
@@ -12168,6 +12390,23 @@ impl crate::json::JsonFields for EnumValueOptions {
             }
             _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("google.protobuf.EnumValueOptions")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut crate::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl crate::extension::Extendable for EnumValueOptions {
+    const EXTENDEE: &'static str = "google.protobuf.EnumValueOptions";
+    fn extension_fields(&self) -> &crate::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut crate::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl crate::prost::Name for EnumValueOptions {
@@ -12293,6 +12532,11 @@ impl crate::json::JsonMessage for ServiceOptions {
             }
             writer.end_array();
         }
+        crate::json::write_extensions(
+            writer,
+            "google.protobuf.ServiceOptions",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
@@ -12346,6 +12590,23 @@ impl crate::json::JsonFields for ServiceOptions {
             }
             _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("google.protobuf.ServiceOptions")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut crate::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl crate::extension::Extendable for ServiceOptions {
+    const EXTENDEE: &'static str = "google.protobuf.ServiceOptions";
+    fn extension_fields(&self) -> &crate::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut crate::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl crate::prost::Name for ServiceOptions {
@@ -12514,6 +12775,11 @@ impl crate::json::JsonMessage for MethodOptions {
             }
             writer.end_array();
         }
+        crate::json::write_extensions(
+            writer,
+            "google.protobuf.MethodOptions",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
@@ -12578,6 +12844,23 @@ impl crate::json::JsonFields for MethodOptions {
             }
             _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("google.protobuf.MethodOptions")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut crate::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl crate::extension::Extendable for MethodOptions {
+    const EXTENDEE: &'static str = "google.protobuf.MethodOptions";
+    fn extension_fields(&self) -> &crate::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut crate::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl crate::prost::Name for MethodOptions {
@@ -13320,6 +13603,11 @@ impl crate::json::JsonMessage for FeatureSet {
                         .map(|e| e.as_str_name()),
                 );
         }
+        crate::json::write_extensions(
+            writer,
+            "google.protobuf.FeatureSet",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
@@ -13455,6 +13743,23 @@ impl crate::json::JsonFields for FeatureSet {
             }
             _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("google.protobuf.FeatureSet")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut crate::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl crate::extension::Extendable for FeatureSet {
+    const EXTENDEE: &'static str = "google.protobuf.FeatureSet";
+    fn extension_fields(&self) -> &crate::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut crate::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl crate::prost::Name for FeatureSet {
@@ -13833,6 +14138,11 @@ impl crate::json::JsonMessage for SourceCodeInfo {
             }
             writer.end_array();
         }
+        crate::json::write_extensions(
+            writer,
+            "google.protobuf.SourceCodeInfo",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: crate::json::serde::de::Deserializer<'de>>(
@@ -13870,6 +14180,23 @@ impl crate::json::JsonFields for SourceCodeInfo {
             }
             _ => map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("google.protobuf.SourceCodeInfo")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut crate::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl crate::extension::Extendable for SourceCodeInfo {
+    const EXTENDEE: &'static str = "google.protobuf.SourceCodeInfo";
+    fn extension_fields(&self) -> &crate::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut crate::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl crate::prost::Name for SourceCodeInfo {
@@ -14039,6 +14366,9 @@ impl crate::json::JsonEnum for Edition {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = true;
 }
 impl ::core::convert::From<Edition> for i32 {
@@ -14105,6 +14435,9 @@ impl crate::json::JsonEnum for SymbolVisibility {
     }
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
+    }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
     }
     const CLOSED: bool = true;
 }
@@ -14710,6 +15043,9 @@ impl crate::json::JsonEnum for NullValue {
     }
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
+    }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
     }
     const CLOSED: bool = false;
 }
@@ -16023,6 +16359,9 @@ impl crate::json::JsonEnum for Syntax {
     }
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
+    }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
     }
     const CLOSED: bool = false;
 }

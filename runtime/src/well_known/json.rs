@@ -61,6 +61,42 @@ fn register_all(registry: &mut TypeRegistry) {
     registry.insert::<crate::well_known::Method>(false);
     registry.insert::<crate::well_known::Mixin>(false);
     registry.insert::<crate::well_known::Option>(false);
+    // descriptor.proto's types: descriptors and options travel in Anys too (reflection tools, config).
+    registry.insert::<crate::well_known::DescriptorProto>(false);
+    registry.insert::<crate::well_known::EnumDescriptorProto>(false);
+    registry.insert::<crate::well_known::EnumOptions>(false);
+    registry.insert::<crate::well_known::EnumValueDescriptorProto>(false);
+    registry.insert::<crate::well_known::EnumValueOptions>(false);
+    registry.insert::<crate::well_known::ExtensionRangeOptions>(false);
+    registry.insert::<crate::well_known::FeatureSet>(false);
+    registry.insert::<crate::well_known::FeatureSetDefaults>(false);
+    registry.insert::<crate::well_known::FieldDescriptorProto>(false);
+    registry.insert::<crate::well_known::FieldOptions>(false);
+    registry.insert::<crate::well_known::FileDescriptorProto>(false);
+    registry.insert::<crate::well_known::FileDescriptorSet>(false);
+    registry.insert::<crate::well_known::FileOptions>(false);
+    registry.insert::<crate::well_known::GeneratedCodeInfo>(false);
+    registry.insert::<crate::well_known::MessageOptions>(false);
+    registry.insert::<crate::well_known::MethodDescriptorProto>(false);
+    registry.insert::<crate::well_known::MethodOptions>(false);
+    registry.insert::<crate::well_known::OneofDescriptorProto>(false);
+    registry.insert::<crate::well_known::OneofOptions>(false);
+    registry.insert::<crate::well_known::ServiceDescriptorProto>(false);
+    registry.insert::<crate::well_known::ServiceOptions>(false);
+    registry.insert::<crate::well_known::SourceCodeInfo>(false);
+    registry.insert::<crate::well_known::UninterpretedOption>(false);
+    registry.insert::<crate::well_known::descriptor_proto::ExtensionRange>(false);
+    registry.insert::<crate::well_known::descriptor_proto::ReservedRange>(false);
+    registry.insert::<crate::well_known::enum_descriptor_proto::EnumReservedRange>(false);
+    registry.insert::<crate::well_known::extension_range_options::Declaration>(false);
+    registry.insert::<crate::well_known::feature_set::ProtoLimitsFeature>(false);
+    registry.insert::<crate::well_known::feature_set::VisibilityFeature>(false);
+    registry.insert::<crate::well_known::feature_set_defaults::FeatureSetEditionDefault>(false);
+    registry.insert::<crate::well_known::field_options::EditionDefault>(false);
+    registry.insert::<crate::well_known::field_options::FeatureSupport>(false);
+    registry.insert::<crate::well_known::generated_code_info::Annotation>(false);
+    registry.insert::<crate::well_known::source_code_info::Location>(false);
+    registry.insert::<crate::well_known::uninterpreted_option::NamePart>(false);
 }
 
 fn custom<E: de::Error>(message: String) -> E {

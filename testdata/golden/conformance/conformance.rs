@@ -1435,6 +1435,9 @@ impl ::rsgrpc::json::JsonEnum for WireFormat {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = false;
 }
 impl ::core::convert::From<WireFormat> for i32 {
@@ -1501,6 +1504,9 @@ impl ::rsgrpc::json::JsonEnum for TestCategory {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = false;
 }
 impl ::core::convert::From<TestCategory> for i32 {
@@ -1525,7 +1531,7 @@ impl ::core::convert::TryFrom<i32> for TestCategory {
     }
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<FailureSet>();
     registry.register::<ConformanceRequest>();

@@ -191,11 +191,33 @@ pub mod test_all_types_proto2 {
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
     }
+    /// Nested types and oneofs of [`MessageSetCorrectExtension1`].
+    pub mod message_set_correct_extension1 {
+        /// Extension `protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrectExtension1.message_set_extension` (field 1547769).
+        pub const MESSAGE_SET_EXTENSION: ::rsgrpc::extension::Extension<
+            super::MessageSetCorrect,
+            ::rsgrpc::extension::Msg<super::MessageSetCorrectExtension1>,
+        > = ::rsgrpc::extension::Extension::new(
+            1547769,
+            "protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrectExtension1.message_set_extension",
+        );
+    }
     #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
     pub struct MessageSetCorrectExtension2 {
         pub i: ::core::option::Option<i32>,
         /// Fields this code does not know, kept so they are written back unchanged.
         pub unknown_fields: ::rsgrpc::UnknownFields,
+    }
+    /// Nested types and oneofs of [`MessageSetCorrectExtension2`].
+    pub mod message_set_correct_extension2 {
+        /// Extension `protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrectExtension2.message_set_extension` (field 4135312).
+        pub const MESSAGE_SET_EXTENSION: ::rsgrpc::extension::Extension<
+            super::MessageSetCorrect,
+            ::rsgrpc::extension::Msg<super::MessageSetCorrectExtension2>,
+        > = ::rsgrpc::extension::Extension::new(
+            4135312,
+            "protobuf_test_messages.proto2.TestAllTypesProto2.MessageSetCorrectExtension2.message_set_extension",
+        );
     }
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[repr(i32)]
@@ -807,6 +829,9 @@ pub mod test_all_types_proto2 {
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
         }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
+        }
         const CLOSED: bool = true;
     }
     impl ::core::convert::From<NestedEnum> for i32 {
@@ -1041,6 +1066,9 @@ pub mod enum_only_proto2 {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = true;
     }
@@ -4976,6 +5004,11 @@ impl ::rsgrpc::json::JsonMessage for TestAllTypesProto2 {
             }
             ::core::option::Option::None => {}
         }
+        ::rsgrpc::json::write_extensions(
+            writer,
+            "protobuf_test_messages.proto2.TestAllTypesProto2",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
@@ -6521,6 +6554,23 @@ impl ::rsgrpc::json::JsonFields for TestAllTypesProto2 {
             _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
     }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("protobuf_test_messages.proto2.TestAllTypesProto2")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut ::rsgrpc::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl ::rsgrpc::extension::Extendable for TestAllTypesProto2 {
+    const EXTENDEE: &'static str = "protobuf_test_messages.proto2.TestAllTypesProto2";
+    fn extension_fields(&self) -> &::rsgrpc::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut ::rsgrpc::UnknownFields {
+        &mut self.unknown_fields
+    }
 }
 impl ::rsgrpc::prost::Name for TestAllTypesProto2 {
     const NAME: &'static str = "TestAllTypesProto2";
@@ -7594,6 +7644,9 @@ impl ::rsgrpc::json::JsonEnum for ForeignEnumProto2 {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = true;
 }
 impl ::core::convert::From<ForeignEnumProto2> for i32 {
@@ -7614,8 +7667,16 @@ impl ::core::convert::TryFrom<i32> for ForeignEnumProto2 {
         }
     }
 }
+/// Extension `protobuf_test_messages.proto2.extension_int32` (field 120).
+pub const EXTENSION_INT32: ::rsgrpc::extension::Extension<
+    TestAllTypesProto2,
+    ::rsgrpc::extension::Int32,
+> = ::rsgrpc::extension::Extension::new(
+    120,
+    "protobuf_test_messages.proto2.extension_int32",
+);
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<TestAllTypesProto2>();
     registry.register::<test_all_types_proto2::NestedMessage>();
@@ -7629,5 +7690,6 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<NullHypothesisProto2>();
     registry.register::<EnumOnlyProto2>();
     registry.register::<OneStringProto2>();
+    ::rsgrpc::extension::register(registry, &EXTENSION_INT32);
 }
 // @@protoc_insertion_point(module)

@@ -386,6 +386,9 @@ pub mod test_all_types_proto3 {
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
         }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
+        }
         const CLOSED: bool = false;
     }
     impl ::core::convert::From<NestedEnum> for i32 {
@@ -450,6 +453,9 @@ pub mod test_all_types_proto3 {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = false;
     }
@@ -571,6 +577,9 @@ pub mod enum_only_proto3 {
         }
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
+        }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
         }
         const CLOSED: bool = false;
     }
@@ -7369,6 +7378,9 @@ impl ::rsgrpc::json::JsonEnum for ForeignEnum {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = false;
 }
 impl ::core::convert::From<ForeignEnum> for i32 {
@@ -7390,7 +7402,7 @@ impl ::core::convert::TryFrom<i32> for ForeignEnum {
     }
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<TestAllTypesProto3>();
     registry.register::<test_all_types_proto3::NestedMessage>();

@@ -265,6 +265,9 @@ impl ::rsgrpc::json::JsonEnum for TopEnum {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = false;
 }
 impl ::core::convert::From<TopEnum> for i32 {
@@ -285,7 +288,7 @@ impl ::core::convert::TryFrom<i32> for TopEnum {
     }
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<TopLevel>();
     registry.register::<top_level::Nested>();

@@ -265,7 +265,7 @@ pub mod bench_server {
 /// their own packages' constants).
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xA1\x01\n\x11bench/bench.proto\x12\x05bench\"\x1D\n\x07Payload\x12\x12\n\x04body\x18\x01 \x01(\x0CR\x04body2^\n\x05Bench\x12'\n\x05Unary\x12\x0E.bench.Payload\x1A\x0E.bench.Payload\x12,\n\x06Stream\x12\x0E.bench.Payload\x1A\x0E.bench.Payload(\x010\x01b\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<Payload>();
 }

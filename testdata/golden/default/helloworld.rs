@@ -324,7 +324,7 @@ pub mod greeter_server {
 /// their own packages' constants).
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xC4\x01\n\x19examples/helloworld.proto\x12\nhelloworld\"\"\n\x0CHelloRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"&\n\nHelloReply\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message2G\n\x07Greeter\x12<\n\x08SayHello\x12\x18.helloworld.HelloRequest\x1A\x16.helloworld.HelloReplyb\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<HelloRequest>();
     registry.register::<HelloReply>();

@@ -47,6 +47,9 @@ pub mod rsgrpc {
                 include!("rsgrpc.test.evolution.v2groups.rs");
             }
         }
+        pub mod ext {
+            include!("rsgrpc.test.ext.rs");
+        }
         pub mod r#type {
             include!("rsgrpc.test.type.rs");
         }

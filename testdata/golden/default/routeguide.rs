@@ -977,7 +977,7 @@ pub mod route_guide_server {
 /// their own packages' constants).
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\x80\x06\n\x1Aexamples/route_guide.proto\x12\nrouteguide\"A\n\x05Point\x12\x1A\n\x08latitude\x18\x01 \x01(\x05R\x08latitude\x12\x1C\n\tlongitude\x18\x02 \x01(\x05R\tlongitude\"Q\n\tRectangle\x12!\n\x02lo\x18\x01 \x01(\x0B2\x11.routeguide.PointR\x02lo\x12!\n\x02hi\x18\x02 \x01(\x0B2\x11.routeguide.PointR\x02hi\"L\n\x07Feature\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12-\n\x08location\x18\x02 \x01(\x0B2\x11.routeguide.PointR\x08location\"T\n\tRouteNote\x12-\n\x08location\x18\x01 \x01(\x0B2\x11.routeguide.PointR\x08location\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"\x93\x01\n\x0CRouteSummary\x12\x1F\n\x0Bpoint_count\x18\x01 \x01(\x05R\npointCount\x12#\n\rfeature_count\x18\x02 \x01(\x05R\x0CfeatureCount\x12\x1A\n\x08distance\x18\x03 \x01(\x05R\x08distance\x12!\n\x0Celapsed_time\x18\x04 \x01(\x05R\x0BelapsedTime2\xFD\x01\n\nRouteGuide\x124\n\nGetFeature\x12\x11.routeguide.Point\x1A\x13.routeguide.Feature\x12<\n\x0CListFeatures\x12\x15.routeguide.Rectangle\x1A\x13.routeguide.Feature0\x01\x12<\n\x0BRecordRoute\x12\x11.routeguide.Point\x1A\x18.routeguide.RouteSummary(\x01\x12=\n\tRouteChat\x12\x15.routeguide.RouteNote\x1A\x15.routeguide.RouteNote(\x010\x01b\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<Point>();
     registry.register::<Rectangle>();

@@ -1721,6 +1721,9 @@ impl ::rsgrpc::json::JsonEnum for Poll {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = false;
 }
 impl ::core::convert::From<Poll> for i32 {
@@ -1770,6 +1773,9 @@ impl ::rsgrpc::json::JsonEnum for Debug {
     }
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
+    }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
     }
     const CLOSED: bool = false;
 }
@@ -2529,7 +2535,7 @@ pub mod option_server {
 /// their own packages' constants).
 pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\x94\x12\n\x1Crsgrpc/test/collisions.proto\x12\x16rsgrpc.test.collisions\"\xA2\x03\n\x05Clone\x12%\n\x0Eunknown_fields\x18\x01 \x01(\tR\runknownFields\x12\x1F\n\x0Bencoded_len\x18\x02 \x01(\x05R\nencodedLen\x12\x14\n\x05clear\x18\x03 \x01(\x05R\x05clear\x12\x10\n\x03buf\x18\x04 \x01(\x05R\x03buf\x12\x10\n\x03ctx\x18\x05 \x01(\x05R\x03ctx\x12\x10\n\x03tag\x18\x06 \x01(\x05R\x03tag\x12\x1B\n\twire_type\x18\x07 \x01(\x05R\x08wireType\x12\x16\n\x06writer\x18\x08 \x01(\x05R\x06writer\x124\n\x04next\x18\t \x01(\x0B2 .rsgrpc.test.collisions.IteratorR\x04next\x126\n\x06future\x18\n \x01(\x0B2\x1E.rsgrpc.test.collisions.FutureR\x06future\x126\n\x06result\x18\x0B \x01(\x0B2\x1E.rsgrpc.test.collisions.ResultR\x06result\x12*\n\x02ok\x18\x0C \x01(\x0B2\x1A.rsgrpc.test.collisions.OkR\x02ok\"V\n\x08Iterator\x12\x12\n\x04item\x18\x01 \x01(\tR\x04item\x126\n\x05items\x18\x02 \x03(\x0B2 .rsgrpc.test.collisions.IteratorR\x05items\"R\n\x06Future\x12\x16\n\x06output\x18\x01 \x01(\x05R\x06output\x120\n\x04poll\x18\x02 \x01(\x0E2\x1C.rsgrpc.test.collisions.PollR\x04poll\"7\n\x06Result\x12\x10\n\x02ok\x18\x01 \x01(\tH\0R\x02ok\x12\x12\n\x03err\x18\x02 \x01(\tH\0R\x03errB\x07\n\x05value\"6\n\x02Ok\x120\n\x04drop\x18\x01 \x01(\x0B2\x1C.rsgrpc.test.collisions.DropR\x04drop\"8\n\x04Drop\x120\n\x04into\x18\x01 \x01(\x0B2\x1C.rsgrpc.test.collisions.IntoR\x04into\"\x1A\n\x04Into\x12\x12\n\x04from\x18\x01 \x01(\x05R\x04from\"\xD7\x01\n\x07Default\x123\n\x05debug\x18\x01 \x01(\x0E2\x1D.rsgrpc.test.collisions.DebugR\x05debug\x120\n\x04send\x18\x02 \x01(\x0B2\x1C.rsgrpc.test.collisions.SendR\x04send\x120\n\x04sync\x18\x03 \x01(\x0B2\x1C.rsgrpc.test.collisions.SyncR\x04sync\x123\n\x05sized\x18\x04 \x01(\x0B2\x1D.rsgrpc.test.collisions.SizedR\x05sized\"\x1C\n\x04Send\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value\"\x1C\n\x04Sync\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value\"\x1D\n\x05Sized\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value*>\n\x04Poll\x12\x14\n\x10POLL_UNSPECIFIED\x10\0\x12\x0E\n\nPOLL_READY\x10\x01\x12\x10\n\x0CPOLL_PENDING\x10\x02*>\n\x05Debug\x12\x15\n\x11DEBUG_UNSPECIFIED\x10\0\x12\x0E\n\nDEBUG_SOME\x10\x01\x12\x0E\n\nDEBUG_NONE\x10\x022\xFB\x06\n\x06Tricky\x12C\n\x03New\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12I\n\x07Connect\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone0\x01\x12G\n\x05Clone\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone(\x01\x12H\n\x04Into\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone(\x010\x01\x12H\n\x04Drop\x12\x1F.rsgrpc.test.collisions.Default\x1A\x1F.rsgrpc.test.collisions.Default\x12H\n\x04Self\x12\x1F.rsgrpc.test.collisions.Default\x1A\x1F.rsgrpc.test.collisions.Default\x12K\n\x07Default\x12\x1F.rsgrpc.test.collisions.Default\x1A\x1F.rsgrpc.test.collisions.Default\x12F\n\x04Poll\x12\x1E.rsgrpc.test.collisions.Future\x1A\x1E.rsgrpc.test.collisions.Future\x12L\n\x04Next\x12 .rsgrpc.test.collisions.Iterator\x1A .rsgrpc.test.collisions.Iterator0\x01\x12E\n\x05Inner\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12G\n\x07Channel\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12G\n\x07FromArc\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone2\x88\x01\n\x06Option\x12>\n\x04Some\x12\x1A.rsgrpc.test.collisions.Ok\x1A\x1A.rsgrpc.test.collisions.Ok\x12>\n\x04None\x12\x1A.rsgrpc.test.collisions.Ok\x1A\x1A.rsgrpc.test.collisions.Okb\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<Clone>();
     registry.register::<Iterator>();

@@ -2484,6 +2484,11 @@ impl ::rsgrpc::json::JsonMessage for Extendable {
             writer.key("base", "base");
             writer.int32(*v);
         }
+        ::rsgrpc::json::write_extensions(
+            writer,
+            "rsgrpc.test.v2.Extendable",
+            &self.unknown_fields,
+        );
         writer.end_object();
     }
     fn read_json<'de, D: ::rsgrpc::json::serde::de::Deserializer<'de>>(
@@ -2516,6 +2521,23 @@ impl ::rsgrpc::json::JsonFields for Extendable {
             }
             _ => map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ()),
         }
+    }
+    fn extendee() -> ::core::option::Option<&'static str> {
+        ::core::option::Option::Some("rsgrpc.test.v2.Extendable")
+    }
+    fn extension_fields_mut(
+        &mut self,
+    ) -> ::core::option::Option<&mut ::rsgrpc::UnknownFields> {
+        ::core::option::Option::Some(&mut self.unknown_fields)
+    }
+}
+impl ::rsgrpc::extension::Extendable for Extendable {
+    const EXTENDEE: &'static str = "rsgrpc.test.v2.Extendable";
+    fn extension_fields(&self) -> &::rsgrpc::UnknownFields {
+        &self.unknown_fields
+    }
+    fn extension_fields_mut(&mut self) -> &mut ::rsgrpc::UnknownFields {
+        &mut self.unknown_fields
     }
 }
 impl ::rsgrpc::prost::Name for Extendable {
@@ -2833,6 +2855,9 @@ impl ::rsgrpc::json::JsonEnum for Size {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = true;
 }
 impl ::core::convert::From<Size> for i32 {
@@ -2853,8 +2878,18 @@ impl ::core::convert::TryFrom<i32> for Size {
         }
     }
 }
+/// Extension `rsgrpc.test.v2.ext_int` (field 100).
+pub const EXT_INT: ::rsgrpc::extension::Extension<
+    Extendable,
+    ::rsgrpc::extension::Int32,
+> = ::rsgrpc::extension::Extension::new(100, "rsgrpc.test.v2.ext_int");
+/// Extension `rsgrpc.test.v2.ext_string` (field 101).
+pub const EXT_STRING: ::rsgrpc::extension::Extension<
+    Extendable,
+    ::rsgrpc::extension::Str,
+> = ::rsgrpc::extension::Extension::new(101, "rsgrpc.test.v2.ext_string");
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<Required>();
     registry.register::<Leaf>();
@@ -2866,5 +2901,7 @@ pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<with_groups::Pick>();
     registry.register::<Extendable>();
     registry.register::<ClosedEnums>();
+    ::rsgrpc::extension::register(registry, &EXT_INT);
+    ::rsgrpc::extension::register(registry, &EXT_STRING);
 }
 // @@protoc_insertion_point(module)

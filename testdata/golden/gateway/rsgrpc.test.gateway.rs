@@ -3211,6 +3211,9 @@ impl ::rsgrpc::json::JsonEnum for Genre {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = false;
 }
 impl ::core::convert::From<Genre> for i32 {
@@ -3968,7 +3971,7 @@ pub const FILE_DESCRIPTOR_SETS: &[&[u8]] = &[
     ::rsgrpc::well_known::FILE_DESCRIPTOR_SET,
 ];
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<Shelf>();
     registry.register::<Book>();

@@ -823,6 +823,9 @@ impl crate::rt::json::JsonEnum for Legacy {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = false;
 }
 #[allow(deprecated)]
@@ -876,6 +879,9 @@ impl crate::rt::json::JsonEnum for Phase {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = false;
 }
 #[allow(deprecated)]
@@ -899,7 +905,7 @@ impl ::core::convert::TryFrom<i32> for Phase {
     }
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 #[allow(deprecated)]
 pub fn register_json_types(registry: &mut crate::rt::json::TypeRegistry) {
     registry.register::<Documented>();

@@ -465,7 +465,7 @@ impl Order {
     }
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut crate::rt::json::TypeRegistry) {
     registry.register::<Item>();
     registry.register::<Order>();

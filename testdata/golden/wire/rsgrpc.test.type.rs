@@ -263,6 +263,9 @@ pub mod outer {
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
         }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
+        }
         const CLOSED: bool = false;
     }
     impl ::core::convert::From<Option> for i32 {
@@ -2958,6 +2961,9 @@ impl ::rsgrpc::json::JsonEnum for Mode {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = false;
 }
 impl ::core::convert::From<Mode> for i32 {
@@ -2980,7 +2986,7 @@ impl ::core::convert::TryFrom<i32> for Mode {
     }
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<Option>();
     registry.register::<Result>();

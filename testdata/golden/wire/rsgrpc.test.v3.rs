@@ -514,6 +514,9 @@ pub mod outer {
         fn is_known(number: i32) -> bool {
             Self::is_valid(number)
         }
+        fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+            Self::try_from(number).ok().map(|value| value.as_str_name())
+        }
         const CLOSED: bool = false;
     }
     impl ::core::convert::From<Kind> for i32 {
@@ -5352,6 +5355,9 @@ impl ::rsgrpc::json::JsonEnum for Color {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = false;
 }
 impl ::core::convert::From<Color> for i32 {
@@ -5412,6 +5418,9 @@ impl ::rsgrpc::json::JsonEnum for Status {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = false;
 }
 impl ::core::convert::From<Status> for i32 {
@@ -5462,6 +5471,9 @@ impl ::rsgrpc::json::JsonEnum for Plain {
     fn is_known(number: i32) -> bool {
         Self::is_valid(number)
     }
+    fn name_of(number: i32) -> ::core::option::Option<&'static str> {
+        Self::try_from(number).ok().map(|value| value.as_str_name())
+    }
     const CLOSED: bool = false;
 }
 impl ::core::convert::From<Plain> for i32 {
@@ -5483,7 +5495,7 @@ impl ::core::convert::TryFrom<i32> for Plain {
     }
 }
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<Maps>();
     registry.register::<Node>();

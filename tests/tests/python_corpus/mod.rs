@@ -156,6 +156,8 @@ macro_rules! testdata_types {
             rsgrpc::test::v2::with_groups::Entry, rsgrpc::test::v2::with_groups::Pick,
             rsgrpc::test::v2::Extendable, rsgrpc::test::v2::ClosedEnums,
             rsgrpc::test::wkt::WellKnown,
+            rsgrpc::test::ext::Base, rsgrpc::test::ext::Note, rsgrpc::test::ext::Extra, rsgrpc::test::ext::Scope,
+            rsgrpc::test::ext::Tagged,
             rsgrpc::test::echo::EchoRequest, rsgrpc::test::echo::EchoResponse,
             rsgrpc::test::collisions::Clone, rsgrpc::test::collisions::Iterator, rsgrpc::test::collisions::Future,
             rsgrpc::test::collisions::Result, rsgrpc::test::collisions::Ok, rsgrpc::test::collisions::Drop,
