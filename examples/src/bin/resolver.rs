@@ -51,6 +51,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .load_balancing(LoadBalancing::RoundRobin)
         .connect()
         .await?;
+    // round_robin connects to every backend in the background and picks among those connected; wait for
+    // both so that the calls below show the spread.
+    let started = std::time::Instant::now();
+    while channel.connected_addresses().len() < 2 && started.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let client = GreeterClient::new(channel);
     for _ in 0..4 {
         let reply = client.say_hello(HelloRequest::default()).await?;
