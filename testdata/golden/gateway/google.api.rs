@@ -223,7 +223,7 @@ pub const FILE_DESCRIPTOR_SETS: &[&[u8]] = &[
     ::rsgrpc::well_known::FILE_DESCRIPTOR_SET,
 ];
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
-/// read as JSON.
+/// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {
     registry.register::<HttpBody>();
 }
