@@ -168,10 +168,12 @@ impl Decoder {
             }
             // Five bytes of prefix must not buy the whole declared length up front; the buffer grows as the
             // data arrives, so memory follows what the peer actually sent. Once a peer has sent RESERVE_AHEAD
-            // of it (and the budget holds the whole message), the rest is reserved at once: growing by
-            // doubling would copy what arrived again at every step.
+            // of it and a connection budget holds the whole message (the server), the rest is reserved at
+            // once: growing by doubling would copy what arrived again at every step. Without a budget (the
+            // client) a declared length is not trusted that far.
             let missing = total - self.buf.len();
-            let ahead = if self.buf.len() >= RESERVE_AHEAD { missing } else { missing.min(RESERVE_AHEAD) };
+            let proven = self.reserved > 0 && self.buf.len() >= RESERVE_AHEAD;
+            let ahead = if proven { missing } else { missing.min(RESERVE_AHEAD) };
             self.buf.reserve(ahead);
             return Ok(None);
         }
@@ -223,8 +225,20 @@ mod tests {
     }
 
     #[test]
+    fn without_a_budget_a_declared_length_is_not_reserved_however_much_arrived() {
+        let mut decoder = Decoder::new(usize::MAX);
+        let mut prefix = vec![0];
+        prefix.extend_from_slice(&u32::MAX.to_be_bytes());
+        decoder.push(&prefix);
+        decoder.push(&vec![7; RESERVE_AHEAD]);
+        assert!(decoder.next_message().unwrap().is_none());
+        assert!(decoder.buf.capacity() < 4 * RESERVE_AHEAD, "{}", decoder.buf.capacity());
+    }
+
+    #[test]
     fn once_a_peer_sent_enough_of_a_message_the_rest_is_reserved_at_once() {
         let mut decoder = Decoder::new(DEFAULT_MAX);
+        decoder.set_budget(ReceiveBudget::new(1 << 20));
         let len = 0x40000usize;
         let mut prefix = vec![0];
         prefix.extend_from_slice(&(len as u32).to_be_bytes());
