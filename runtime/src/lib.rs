@@ -88,6 +88,42 @@ pub mod __fuzz {
     }
 }
 
+/// `serde::Serialize` and `serde::Deserialize` through the proto3 JSON mapping for the named messages
+/// (runtime feature `serde`); without the feature it expands to nothing. Generated code calls it for every
+/// message, so one generated file serves both builds.
+#[cfg(feature = "serde")]
+#[macro_export]
+macro_rules! impl_serde {
+    ($($message:ty),+ $(,)?) => {
+        $(
+            impl $crate::json::serde::Serialize for $message {
+                fn serialize<S: $crate::json::serde::Serializer>(
+                    &self,
+                    serializer: S,
+                ) -> ::core::result::Result<S::Ok, S::Error> {
+                    $crate::json::serde_support::serialize(self, serializer)
+                }
+            }
+
+            impl<'de> $crate::json::serde::Deserialize<'de> for $message {
+                fn deserialize<D: $crate::json::serde::Deserializer<'de>>(
+                    deserializer: D,
+                ) -> ::core::result::Result<Self, D::Error> {
+                    $crate::json::serde_support::deserialize(deserializer)
+                }
+            }
+        )+
+    };
+}
+
+/// `serde::Serialize` and `serde::Deserialize` for messages: nothing, as the runtime's `serde` feature is
+/// off. Generated code calls it for every message, so one generated file serves both builds.
+#[cfg(not(feature = "serde"))]
+#[macro_export]
+macro_rules! impl_serde {
+    ($($message:ty),+ $(,)?) => {};
+}
+
 /// Includes code that `rsgrpc-build` (or `rsgrpc_codegen::Builder`) wrote to `$OUT_DIR`, as tonic's
 /// `include_proto!` does.
 ///

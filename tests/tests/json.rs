@@ -96,3 +96,33 @@ fn errors_name_the_path_and_deep_nesting_is_refused() {
     let error = from_json::<WellKnown>(&format!(r#"{{"value": {deep}}}"#)).unwrap_err();
     assert!(error.message().contains("recursion limit"), "{error}");
 }
+
+/// The runtime's `serde` feature: generated messages and the well-known types are serde values in their
+/// proto3 JSON form, for any serde format and not only serde_json's text.
+#[test]
+fn serde_sees_messages_in_their_proto3_json_form() {
+    let message = Scalars { f_int64: -3, f_enum: Color::Blue as i32, f_bytes: vec![0xff], ..Default::default() };
+    // Field order is the writer's (by field number), not the alphabetical order of a JSON tree.
+    assert_eq!(serde_json::to_string(&message).unwrap(), r#"{"fInt64":"-3","fBytes":"/w==","fEnum":"COLOR_BLUE"}"#);
+    assert_eq!(serde_json::to_string(&message).unwrap(), to_json(&message).unwrap());
+    // Through serde_json's tree, whose deserializer is another one than the text's.
+    let tree = serde_json::to_value(&message).unwrap();
+    assert_eq!(tree["fInt64"], "-3");
+    let back: Scalars = serde_json::from_value(tree).unwrap();
+    assert_eq!(back, message);
+    // A well-known type alone is its special form.
+    let stamp = Timestamp { seconds: 1, nanos: 500_000_000, ..Default::default() };
+    assert_eq!(serde_json::to_string(&stamp).unwrap(), r#""1970-01-01T00:00:01.500Z""#);
+    let read: Timestamp = serde_json::from_str(r#""1970-01-01T00:00:01.5Z""#).unwrap();
+    assert_eq!(read, stamp);
+    // Inside a serde type of the user's: a map of messages.
+    let map: std::collections::BTreeMap<String, Scalars> =
+        serde_json::from_str(r#"{"a": {"fInt32": "7"}, "b": {}}"#).unwrap();
+    assert_eq!(map["a"].f_int32, 7);
+    // Errors are serde errors that still say what and where.
+    let error = serde_json::from_str::<Scalars>(r#"{"fInt32": "x"}"#).unwrap_err().to_string();
+    assert!(error.contains("fInt32") || error.contains("int32"), "{error}");
+    let error = serde_json::from_str::<Scalars>(r#"{"noSuchField": 1}"#).unwrap_err().to_string();
+    assert!(error.contains("noSuchField"), "{error}");
+    assert!(serde_json::from_str::<Scalars>("null").unwrap_err().to_string().contains("null"));
+}

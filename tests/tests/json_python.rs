@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use python_corpus::{build_descriptor_set, read_records, run_script, write_records, Backend, Record};
+use rsgrpc::json::serde::de::DeserializeOwned;
+use rsgrpc::json::serde::Serialize;
 use rsgrpc::json::{from_json_with, to_json_with, update_global_registry, JsonMessage, JsonOptions, TypeRegistry};
 use rsgrpc::Message;
 
@@ -47,13 +49,25 @@ struct JsonType {
 }
 
 /// The registry entry of `M`.
-fn entry<M: JsonMessage + Message + Default + Debug>() -> JsonType {
+fn entry<M: JsonMessage + Message + Default + Debug + Serialize + DeserializeOwned>() -> JsonType {
     JsonType { read_json: read_json::<M>, write_json: write_json::<M> }
 }
 
-fn read_json<M: JsonMessage + Message + Default + Debug>(json: &str, binary: &[u8]) -> Result<(), String> {
+fn read_json<M: JsonMessage + Message + Default + Debug + DeserializeOwned>(
+    json: &str,
+    binary: &[u8],
+) -> Result<(), String> {
     let expected = M::decode(binary).map_err(|e| format!("the binary does not decode: {e}"))?;
-    let parsed: M = from_json_with(json, &JsonOptions::default()).map_err(|e| format!("our reader refuses it: {e}"))?;
+    let parsed = from_json_with::<M>(json, &JsonOptions::default());
+    // The runtime's `serde` feature: serde_json's own entry point must read what `from_json` reads, and
+    // refuse what it refuses.
+    let via_serde = serde_json::from_str::<M>(json);
+    match (&parsed, &via_serde) {
+        (Ok(ours), Ok(serde)) if ours.encode_to_vec() == serde.encode_to_vec() => {}
+        (Err(_), Err(_)) => {}
+        _ => return Err(format!("serde_json::from_str disagrees with from_json: {via_serde:?} and {parsed:?}")),
+    }
+    let parsed = parsed.map_err(|e| format!("our reader refuses it: {e}"))?;
     // Compared by encoding (maps sorted: `wire_gen`), which is exact for floats: `==` would take NaN for
     // unequal to itself and -0.0 for 0.0.
     if parsed.encode_to_vec() == expected.encode_to_vec() {
@@ -62,9 +76,18 @@ fn read_json<M: JsonMessage + Message + Default + Debug>(json: &str, binary: &[u
     Err(format!("it reads as another message: {}", window(&format!("{expected:?}"), &format!("{parsed:?}"))))
 }
 
-fn write_json<M: JsonMessage + Message + Default>(binary: &[u8]) -> Result<String, String> {
+fn write_json<M: JsonMessage + Message + Default + Serialize>(binary: &[u8]) -> Result<String, String> {
     let message = M::decode(binary).map_err(|e| format!("the binary does not decode: {e}"))?;
-    to_json_with(&message, &JsonOptions::default()).map_err(|e| format!("our writer refuses it: {e}"))
+    let json = to_json_with(&message, &JsonOptions::default()).map_err(|e| format!("our writer refuses it: {e}"))?;
+    // The runtime's `serde` feature: serde_json's own entry point must print the same JSON value. Not the
+    // same text: serde_json's printer writes exponents as `e+74` where ours writes `e74`, and leaves U+007F
+    // unescaped.
+    let via_serde = serde_json::to_string(&message).map_err(|e| format!("serde_json::to_string refuses it: {e}"))?;
+    let value = |text: &str| serde_json::from_str::<serde_json::Value>(text).map_err(|e| format!("{e} in {text}"));
+    if value(&via_serde)? != value(&json)? {
+        return Err(format!("serde_json::to_string prints another value: {}", window(&json, &via_serde)));
+    }
+    Ok(json)
 }
 
 /// Every message type of testdata, as generated with sorted maps (`wire_gen`), which encode as Python packs

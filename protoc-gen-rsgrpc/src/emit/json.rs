@@ -97,6 +97,12 @@ pub fn message_impls(message: &Message, context: &Context<'_>) -> TokenStream {
             }
         }
     };
+    // A lint attribute on a macro call does not reach what it expands to; a block does.
+    let serde_impls = if message.uses_deprecated {
+        quote!(#allow const _: () = { #rt::impl_serde!(#name); };)
+    } else {
+        quote!(#rt::impl_serde!(#name);)
+    };
     quote! {
         #allow
         impl #json::JsonMessage for #name {
@@ -133,6 +139,8 @@ pub fn message_impls(message: &Message, context: &Context<'_>) -> TokenStream {
 
             #extension_fields
         }
+
+        #serde_impls
     }
 }
 

@@ -7,6 +7,8 @@
 
 pub(crate) mod read;
 mod registry;
+#[cfg(feature = "serde")]
+pub mod serde_support;
 pub(crate) mod time;
 pub(crate) mod writer;
 

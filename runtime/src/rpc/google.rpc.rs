@@ -2,6 +2,7 @@
 // source: google/rpc/error_details.proto
 // source: google/rpc/status.proto
 
+const _: () = crate::codegen::require_api(1);
 /// Why a request failed because of an error in a field, or several.
 #[derive(Clone, PartialEq, Default, Debug)]
 pub struct ErrorInfo {
@@ -404,6 +405,7 @@ pub mod quota_failure {
             }
         }
     }
+    crate::impl_serde!(Violation);
     impl crate::prost::Name for Violation {
         const NAME: &'static str = "QuotaFailure.Violation";
         const PACKAGE: &'static str = "google.rpc";
@@ -584,6 +586,7 @@ pub mod precondition_failure {
             }
         }
     }
+    crate::impl_serde!(Violation);
     impl crate::prost::Name for Violation {
         const NAME: &'static str = "PreconditionFailure.Violation";
         const PACKAGE: &'static str = "google.rpc";
@@ -794,6 +797,7 @@ pub mod bad_request {
             }
         }
     }
+    crate::impl_serde!(FieldViolation);
     impl crate::prost::Name for FieldViolation {
         const NAME: &'static str = "BadRequest.FieldViolation";
         const PACKAGE: &'static str = "google.rpc";
@@ -960,6 +964,7 @@ pub mod help {
             }
         }
     }
+    crate::impl_serde!(Link);
     impl crate::prost::Name for Link {
         const NAME: &'static str = "Help.Link";
         const PACKAGE: &'static str = "google.rpc";
@@ -1148,6 +1153,7 @@ impl crate::json::JsonFields for ErrorInfo {
         }
     }
 }
+crate::impl_serde!(ErrorInfo);
 impl crate::prost::Name for ErrorInfo {
     const NAME: &'static str = "ErrorInfo";
     const PACKAGE: &'static str = "google.rpc";
@@ -1243,6 +1249,7 @@ impl crate::json::JsonFields for RetryInfo {
         }
     }
 }
+crate::impl_serde!(RetryInfo);
 impl crate::prost::Name for RetryInfo {
     const NAME: &'static str = "RetryInfo";
     const PACKAGE: &'static str = "google.rpc";
@@ -1361,6 +1368,7 @@ impl crate::json::JsonFields for DebugInfo {
         }
     }
 }
+crate::impl_serde!(DebugInfo);
 impl crate::prost::Name for DebugInfo {
     const NAME: &'static str = "DebugInfo";
     const PACKAGE: &'static str = "google.rpc";
@@ -1456,6 +1464,7 @@ impl crate::json::JsonFields for QuotaFailure {
         }
     }
 }
+crate::impl_serde!(QuotaFailure);
 impl crate::prost::Name for QuotaFailure {
     const NAME: &'static str = "QuotaFailure";
     const PACKAGE: &'static str = "google.rpc";
@@ -1551,6 +1560,7 @@ impl crate::json::JsonFields for PreconditionFailure {
         }
     }
 }
+crate::impl_serde!(PreconditionFailure);
 impl crate::prost::Name for PreconditionFailure {
     const NAME: &'static str = "PreconditionFailure";
     const PACKAGE: &'static str = "google.rpc";
@@ -1648,6 +1658,7 @@ impl crate::json::JsonFields for BadRequest {
         }
     }
 }
+crate::impl_serde!(BadRequest);
 impl crate::prost::Name for BadRequest {
     const NAME: &'static str = "BadRequest";
     const PACKAGE: &'static str = "google.rpc";
@@ -1765,6 +1776,7 @@ impl crate::json::JsonFields for RequestInfo {
         }
     }
 }
+crate::impl_serde!(RequestInfo);
 impl crate::prost::Name for RequestInfo {
     const NAME: &'static str = "RequestInfo";
     const PACKAGE: &'static str = "google.rpc";
@@ -1937,6 +1949,7 @@ impl crate::json::JsonFields for ResourceInfo {
         }
     }
 }
+crate::impl_serde!(ResourceInfo);
 impl crate::prost::Name for ResourceInfo {
     const NAME: &'static str = "ResourceInfo";
     const PACKAGE: &'static str = "google.rpc";
@@ -2030,6 +2043,7 @@ impl crate::json::JsonFields for Help {
         }
     }
 }
+crate::impl_serde!(Help);
 impl crate::prost::Name for Help {
     const NAME: &'static str = "Help";
     const PACKAGE: &'static str = "google.rpc";
@@ -2142,6 +2156,7 @@ impl crate::json::JsonFields for LocalizedMessage {
         }
     }
 }
+crate::impl_serde!(LocalizedMessage);
 impl crate::prost::Name for LocalizedMessage {
     const NAME: &'static str = "LocalizedMessage";
     const PACKAGE: &'static str = "google.rpc";
@@ -2286,6 +2301,7 @@ impl crate::json::JsonFields for Status {
         }
     }
 }
+crate::impl_serde!(Status);
 impl crate::prost::Name for Status {
     const NAME: &'static str = "Status";
     const PACKAGE: &'static str = "google.rpc";

@@ -11,6 +11,7 @@
 // source: google/protobuf/type.proto
 // source: google/protobuf/wrappers.proto
 
+const _: () = crate::codegen::require_api(1);
 /// `Any` contains an arbitrary serialized protocol buffer message along with a
 /// URL that describes the type of the serialized message.
 ///
@@ -512,6 +513,7 @@ pub mod descriptor_proto {
             }
         }
     }
+    crate::impl_serde!(ExtensionRange);
     impl crate::prost::Name for ExtensionRange {
         const NAME: &'static str = "DescriptorProto.ExtensionRange";
         const PACKAGE: &'static str = "google.protobuf";
@@ -652,6 +654,7 @@ pub mod descriptor_proto {
             }
         }
     }
+    crate::impl_serde!(ReservedRange);
     impl crate::prost::Name for ReservedRange {
         const NAME: &'static str = "DescriptorProto.ReservedRange";
         const PACKAGE: &'static str = "google.protobuf";
@@ -935,6 +938,7 @@ pub mod extension_range_options {
             }
         }
     }
+    crate::impl_serde!(Declaration);
     impl crate::prost::Name for Declaration {
         const NAME: &'static str = "ExtensionRangeOptions.Declaration";
         const PACKAGE: &'static str = "google.protobuf";
@@ -1456,6 +1460,7 @@ pub mod enum_descriptor_proto {
             }
         }
     }
+    crate::impl_serde!(EnumReservedRange);
     impl crate::prost::Name for EnumReservedRange {
         const NAME: &'static str = "EnumDescriptorProto.EnumReservedRange";
         const PACKAGE: &'static str = "google.protobuf";
@@ -2067,6 +2072,7 @@ pub mod field_options {
             }
         }
     }
+    crate::impl_serde!(EditionDefault);
     impl crate::prost::Name for EditionDefault {
         const NAME: &'static str = "FieldOptions.EditionDefault";
         const PACKAGE: &'static str = "google.protobuf";
@@ -2385,6 +2391,7 @@ pub mod field_options {
             }
         }
     }
+    crate::impl_serde!(FeatureSupport);
     impl crate::prost::Name for FeatureSupport {
         const NAME: &'static str = "FieldOptions.FeatureSupport";
         const PACKAGE: &'static str = "google.protobuf";
@@ -3023,6 +3030,7 @@ pub mod uninterpreted_option {
             }
         }
     }
+    crate::impl_serde!(NamePart);
     impl crate::prost::Name for NamePart {
         const NAME: &'static str = "UninterpretedOption.NamePart";
         const PACKAGE: &'static str = "google.protobuf";
@@ -3371,6 +3379,7 @@ pub mod feature_set {
             map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
         }
     }
+    crate::impl_serde!(VisibilityFeature);
     impl crate::prost::Name for VisibilityFeature {
         const NAME: &'static str = "FeatureSet.VisibilityFeature";
         const PACKAGE: &'static str = "google.protobuf";
@@ -3428,6 +3437,7 @@ pub mod feature_set {
             map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
         }
     }
+    crate::impl_serde!(ProtoLimitsFeature);
     impl crate::prost::Name for ProtoLimitsFeature {
         const NAME: &'static str = "FeatureSet.ProtoLimitsFeature";
         const PACKAGE: &'static str = "google.protobuf";
@@ -4057,6 +4067,7 @@ pub mod feature_set_defaults {
             }
         }
     }
+    crate::impl_serde!(FeatureSetEditionDefault);
     impl crate::prost::Name for FeatureSetEditionDefault {
         const NAME: &'static str = "FeatureSetDefaults.FeatureSetEditionDefault";
         const PACKAGE: &'static str = "google.protobuf";
@@ -4467,6 +4478,7 @@ pub mod source_code_info {
             }
         }
     }
+    crate::impl_serde!(Location);
     impl crate::prost::Name for Location {
         const NAME: &'static str = "SourceCodeInfo.Location";
         const PACKAGE: &'static str = "google.protobuf";
@@ -4833,6 +4845,7 @@ pub mod generated_code_info {
             }
         }
     }
+    crate::impl_serde!(Annotation);
     impl crate::prost::Name for Annotation {
         const NAME: &'static str = "GeneratedCodeInfo.Annotation";
         const PACKAGE: &'static str = "google.protobuf";
@@ -6313,6 +6326,7 @@ impl crate::json::JsonFields for Api {
         }
     }
 }
+crate::impl_serde!(Api);
 impl crate::prost::Name for Api {
     const NAME: &'static str = "Api";
     const PACKAGE: &'static str = "google.protobuf";
@@ -6647,6 +6661,10 @@ impl crate::json::JsonFields for Method {
         }
     }
 }
+#[allow(deprecated)]
+const _: () = {
+    crate::impl_serde!(Method);
+};
 impl crate::prost::Name for Method {
     const NAME: &'static str = "Method";
     const PACKAGE: &'static str = "google.protobuf";
@@ -6770,6 +6788,7 @@ impl crate::json::JsonFields for Mixin {
         }
     }
 }
+crate::impl_serde!(Mixin);
 impl crate::prost::Name for Mixin {
     const NAME: &'static str = "Mixin";
     const PACKAGE: &'static str = "google.protobuf";
@@ -6878,6 +6897,7 @@ impl crate::json::JsonFields for FileDescriptorSet {
         ::core::option::Option::Some(&mut self.unknown_fields)
     }
 }
+crate::impl_serde!(FileDescriptorSet);
 impl crate::extension::Extendable for FileDescriptorSet {
     const EXTENDEE: &'static str = "google.protobuf.FileDescriptorSet";
     fn extension_fields(&self) -> &crate::UnknownFields {
@@ -7415,6 +7435,7 @@ impl crate::json::JsonFields for FileDescriptorProto {
         }
     }
 }
+crate::impl_serde!(FileDescriptorProto);
 impl crate::prost::Name for FileDescriptorProto {
     const NAME: &'static str = "FileDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -7891,6 +7912,7 @@ impl crate::json::JsonFields for DescriptorProto {
         }
     }
 }
+crate::impl_serde!(DescriptorProto);
 impl crate::prost::Name for DescriptorProto {
     const NAME: &'static str = "DescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -8149,6 +8171,7 @@ impl crate::json::JsonFields for ExtensionRangeOptions {
         ::core::option::Option::Some(&mut self.unknown_fields)
     }
 }
+crate::impl_serde!(ExtensionRangeOptions);
 impl crate::extension::Extendable for ExtensionRangeOptions {
     const EXTENDEE: &'static str = "google.protobuf.ExtensionRangeOptions";
     fn extension_fields(&self) -> &crate::UnknownFields {
@@ -8612,6 +8635,7 @@ impl crate::json::JsonFields for FieldDescriptorProto {
         }
     }
 }
+crate::impl_serde!(FieldDescriptorProto);
 impl crate::prost::Name for FieldDescriptorProto {
     const NAME: &'static str = "FieldDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -8810,6 +8834,7 @@ impl crate::json::JsonFields for OneofDescriptorProto {
         }
     }
 }
+crate::impl_serde!(OneofDescriptorProto);
 impl crate::prost::Name for OneofDescriptorProto {
     const NAME: &'static str = "OneofDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -9094,6 +9119,7 @@ impl crate::json::JsonFields for EnumDescriptorProto {
         }
     }
 }
+crate::impl_serde!(EnumDescriptorProto);
 impl crate::prost::Name for EnumDescriptorProto {
     const NAME: &'static str = "EnumDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -9262,6 +9288,7 @@ impl crate::json::JsonFields for EnumValueDescriptorProto {
         }
     }
 }
+crate::impl_serde!(EnumValueDescriptorProto);
 impl crate::prost::Name for EnumValueDescriptorProto {
     const NAME: &'static str = "EnumValueDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -9431,6 +9458,7 @@ impl crate::json::JsonFields for ServiceDescriptorProto {
         }
     }
 }
+crate::impl_serde!(ServiceDescriptorProto);
 impl crate::prost::Name for ServiceDescriptorProto {
     const NAME: &'static str = "ServiceDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -9680,6 +9708,7 @@ impl crate::json::JsonFields for MethodDescriptorProto {
         }
     }
 }
+crate::impl_serde!(MethodDescriptorProto);
 impl crate::prost::Name for MethodDescriptorProto {
     const NAME: &'static str = "MethodDescriptorProto";
     const PACKAGE: &'static str = "google.protobuf";
@@ -10515,6 +10544,10 @@ impl crate::json::JsonFields for FileOptions {
         ::core::option::Option::Some(&mut self.unknown_fields)
     }
 }
+#[allow(deprecated)]
+const _: () = {
+    crate::impl_serde!(FileOptions);
+};
 impl crate::extension::Extendable for FileOptions {
     const EXTENDEE: &'static str = "google.protobuf.FileOptions";
     fn extension_fields(&self) -> &crate::UnknownFields {
@@ -10990,6 +11023,10 @@ impl crate::json::JsonFields for MessageOptions {
         ::core::option::Option::Some(&mut self.unknown_fields)
     }
 }
+#[allow(deprecated)]
+const _: () = {
+    crate::impl_serde!(MessageOptions);
+};
 impl crate::extension::Extendable for MessageOptions {
     const EXTENDEE: &'static str = "google.protobuf.MessageOptions";
     fn extension_fields(&self) -> &crate::UnknownFields {
@@ -11629,6 +11666,10 @@ impl crate::json::JsonFields for FieldOptions {
         ::core::option::Option::Some(&mut self.unknown_fields)
     }
 }
+#[allow(deprecated)]
+const _: () = {
+    crate::impl_serde!(FieldOptions);
+};
 impl crate::extension::Extendable for FieldOptions {
     const EXTENDEE: &'static str = "google.protobuf.FieldOptions";
     fn extension_fields(&self) -> &crate::UnknownFields {
@@ -11871,6 +11912,7 @@ impl crate::json::JsonFields for OneofOptions {
         ::core::option::Option::Some(&mut self.unknown_fields)
     }
 }
+crate::impl_serde!(OneofOptions);
 impl crate::extension::Extendable for OneofOptions {
     const EXTENDEE: &'static str = "google.protobuf.OneofOptions";
     fn extension_fields(&self) -> &crate::UnknownFields {
@@ -12130,6 +12172,10 @@ impl crate::json::JsonFields for EnumOptions {
         ::core::option::Option::Some(&mut self.unknown_fields)
     }
 }
+#[allow(deprecated)]
+const _: () = {
+    crate::impl_serde!(EnumOptions);
+};
 impl crate::extension::Extendable for EnumOptions {
     const EXTENDEE: &'static str = "google.protobuf.EnumOptions";
     fn extension_fields(&self) -> &crate::UnknownFields {
@@ -12400,6 +12446,7 @@ impl crate::json::JsonFields for EnumValueOptions {
         ::core::option::Option::Some(&mut self.unknown_fields)
     }
 }
+crate::impl_serde!(EnumValueOptions);
 impl crate::extension::Extendable for EnumValueOptions {
     const EXTENDEE: &'static str = "google.protobuf.EnumValueOptions";
     fn extension_fields(&self) -> &crate::UnknownFields {
@@ -12600,6 +12647,7 @@ impl crate::json::JsonFields for ServiceOptions {
         ::core::option::Option::Some(&mut self.unknown_fields)
     }
 }
+crate::impl_serde!(ServiceOptions);
 impl crate::extension::Extendable for ServiceOptions {
     const EXTENDEE: &'static str = "google.protobuf.ServiceOptions";
     fn extension_fields(&self) -> &crate::UnknownFields {
@@ -12854,6 +12902,7 @@ impl crate::json::JsonFields for MethodOptions {
         ::core::option::Option::Some(&mut self.unknown_fields)
     }
 }
+crate::impl_serde!(MethodOptions);
 impl crate::extension::Extendable for MethodOptions {
     const EXTENDEE: &'static str = "google.protobuf.MethodOptions";
     fn extension_fields(&self) -> &crate::UnknownFields {
@@ -13161,6 +13210,7 @@ impl crate::json::JsonFields for UninterpretedOption {
         }
     }
 }
+crate::impl_serde!(UninterpretedOption);
 impl crate::prost::Name for UninterpretedOption {
     const NAME: &'static str = "UninterpretedOption";
     const PACKAGE: &'static str = "google.protobuf";
@@ -13753,6 +13803,7 @@ impl crate::json::JsonFields for FeatureSet {
         ::core::option::Option::Some(&mut self.unknown_fields)
     }
 }
+crate::impl_serde!(FeatureSet);
 impl crate::extension::Extendable for FeatureSet {
     const EXTENDEE: &'static str = "google.protobuf.FeatureSet";
     fn extension_fields(&self) -> &crate::UnknownFields {
@@ -14060,6 +14111,7 @@ impl crate::json::JsonFields for FeatureSetDefaults {
         }
     }
 }
+crate::impl_serde!(FeatureSetDefaults);
 impl crate::prost::Name for FeatureSetDefaults {
     const NAME: &'static str = "FeatureSetDefaults";
     const PACKAGE: &'static str = "google.protobuf";
@@ -14190,6 +14242,7 @@ impl crate::json::JsonFields for SourceCodeInfo {
         ::core::option::Option::Some(&mut self.unknown_fields)
     }
 }
+crate::impl_serde!(SourceCodeInfo);
 impl crate::extension::Extendable for SourceCodeInfo {
     const EXTENDEE: &'static str = "google.protobuf.SourceCodeInfo";
     fn extension_fields(&self) -> &crate::UnknownFields {
@@ -14294,6 +14347,7 @@ impl crate::json::JsonFields for GeneratedCodeInfo {
         }
     }
 }
+crate::impl_serde!(GeneratedCodeInfo);
 impl crate::prost::Name for GeneratedCodeInfo {
     const NAME: &'static str = "GeneratedCodeInfo";
     const PACKAGE: &'static str = "google.protobuf";
@@ -14565,6 +14619,7 @@ impl crate::json::JsonFields for Empty {
         map.next_value::<crate::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
+crate::impl_serde!(Empty);
 impl crate::prost::Name for Empty {
     const NAME: &'static str = "Empty";
     const PACKAGE: &'static str = "google.protobuf";
@@ -14697,6 +14752,7 @@ impl crate::json::JsonFields for SourceContext {
         }
     }
 }
+crate::impl_serde!(SourceContext);
 impl crate::prost::Name for SourceContext {
     const NAME: &'static str = "SourceContext";
     const PACKAGE: &'static str = "google.protobuf";
@@ -15398,6 +15454,7 @@ impl crate::json::JsonFields for Type {
         }
     }
 }
+crate::impl_serde!(Type);
 impl crate::prost::Name for Type {
     const NAME: &'static str = "Type";
     const PACKAGE: &'static str = "google.protobuf";
@@ -15780,6 +15837,7 @@ impl crate::json::JsonFields for Field {
         }
     }
 }
+crate::impl_serde!(Field);
 impl crate::prost::Name for Field {
     const NAME: &'static str = "Field";
     const PACKAGE: &'static str = "google.protobuf";
@@ -16052,6 +16110,7 @@ impl crate::json::JsonFields for Enum {
         }
     }
 }
+crate::impl_serde!(Enum);
 impl crate::prost::Name for Enum {
     const NAME: &'static str = "Enum";
     const PACKAGE: &'static str = "google.protobuf";
@@ -16204,6 +16263,7 @@ impl crate::json::JsonFields for EnumValue {
         }
     }
 }
+crate::impl_serde!(EnumValue);
 impl crate::prost::Name for EnumValue {
     const NAME: &'static str = "EnumValue";
     const PACKAGE: &'static str = "google.protobuf";
@@ -16320,6 +16380,7 @@ impl crate::json::JsonFields for Option {
         }
     }
 }
+crate::impl_serde!(Option);
 impl crate::prost::Name for Option {
     const NAME: &'static str = "Option";
     const PACKAGE: &'static str = "google.protobuf";

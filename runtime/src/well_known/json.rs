@@ -402,6 +402,26 @@ impl JsonMessage for BytesValue {
     }
 }
 
+// The types above have their JSON form written by hand, so the generator does not emit their serde impls.
+crate::impl_serde!(
+    Timestamp,
+    Duration,
+    FieldMask,
+    Value,
+    Struct,
+    ListValue,
+    DoubleValue,
+    FloatValue,
+    Int64Value,
+    UInt64Value,
+    Int32Value,
+    UInt32Value,
+    BoolValue,
+    StringValue,
+    BytesValue,
+    Any,
+);
+
 impl JsonMessage for Any {
     fn write_json(&self, writer: &mut JsonWriter<'_>) {
         if self.type_url.is_empty() && self.value.is_empty() {

@@ -2,6 +2,7 @@
 // source: rsgrpc/test/imports/item.proto
 // source: rsgrpc/test/imports/order.proto
 
+const _: () = ::rsgrpc::codegen::require_api(1);
 #[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Item {
     pub sku: ::std::string::String,
@@ -131,6 +132,7 @@ impl ::rsgrpc::json::JsonFields for Item {
         }
     }
 }
+::rsgrpc::impl_serde!(Item);
 impl ::rsgrpc::prost::Name for Item {
     const NAME: &'static str = "Item";
     const PACKAGE: &'static str = "rsgrpc.test.shop";
@@ -424,6 +426,7 @@ impl ::rsgrpc::json::JsonFields for Order {
         }
     }
 }
+::rsgrpc::impl_serde!(Order);
 impl ::rsgrpc::prost::Name for Order {
     const NAME: &'static str = "Order";
     const PACKAGE: &'static str = "rsgrpc.test.shop";

@@ -3,6 +3,7 @@
 // source: rsgrpc/test/recursive.proto
 // source: rsgrpc/test/scalars.proto
 
+const _: () = ::rsgrpc::codegen::require_api(1);
 /// Maps with every legal key type, and values of every kind.
 #[derive(Clone, PartialEq, Default)]
 pub struct Maps {
@@ -324,6 +325,7 @@ pub mod outer {
                 }
             }
         }
+        ::rsgrpc::impl_serde!(Inner);
         impl ::rsgrpc::prost::Name for Inner {
             const NAME: &'static str = "Outer.Middle.Inner";
             const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -474,6 +476,7 @@ pub mod outer {
             }
         }
     }
+    ::rsgrpc::impl_serde!(Middle);
     impl ::rsgrpc::prost::Name for Middle {
         const NAME: &'static str = "Outer.Middle";
         const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -1649,6 +1652,7 @@ impl ::rsgrpc::json::JsonFields for Maps {
         }
     }
 }
+::rsgrpc::impl_serde!(Maps);
 impl ::rsgrpc::prost::Name for Maps {
     const NAME: &'static str = "Maps";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -2020,6 +2024,7 @@ impl ::rsgrpc::json::JsonFields for Node {
         }
     }
 }
+::rsgrpc::impl_serde!(Node);
 impl ::rsgrpc::prost::Name for Node {
     const NAME: &'static str = "Node";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -2138,6 +2143,7 @@ impl ::rsgrpc::json::JsonFields for Ping {
         }
     }
 }
+::rsgrpc::impl_serde!(Ping);
 impl ::rsgrpc::prost::Name for Ping {
     const NAME: &'static str = "Ping";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -2256,6 +2262,7 @@ impl ::rsgrpc::json::JsonFields for Pong {
         }
     }
 }
+::rsgrpc::impl_serde!(Pong);
 impl ::rsgrpc::prost::Name for Pong {
     const NAME: &'static str = "Pong";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -2836,6 +2843,7 @@ impl ::rsgrpc::json::JsonFields for Scalars {
         }
     }
 }
+::rsgrpc::impl_serde!(Scalars);
 impl ::rsgrpc::prost::Name for Scalars {
     const NAME: &'static str = "Scalars";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -3460,6 +3468,7 @@ impl ::rsgrpc::json::JsonFields for OptionalScalars {
         }
     }
 }
+::rsgrpc::impl_serde!(OptionalScalars);
 impl ::rsgrpc::prost::Name for OptionalScalars {
     const NAME: &'static str = "OptionalScalars";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -4404,6 +4413,7 @@ impl ::rsgrpc::json::JsonFields for RepeatedScalars {
         }
     }
 }
+::rsgrpc::impl_serde!(RepeatedScalars);
 impl ::rsgrpc::prost::Name for RepeatedScalars {
     const NAME: &'static str = "RepeatedScalars";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -4671,6 +4681,7 @@ impl ::rsgrpc::json::JsonFields for Outer {
         }
     }
 }
+::rsgrpc::impl_serde!(Outer);
 impl ::rsgrpc::prost::Name for Outer {
     const NAME: &'static str = "Outer";
     const PACKAGE: &'static str = "rsgrpc.test.v3";
@@ -5311,6 +5322,7 @@ impl ::rsgrpc::json::JsonFields for Choice {
         }
     }
 }
+::rsgrpc::impl_serde!(Choice);
 impl ::rsgrpc::prost::Name for Choice {
     const NAME: &'static str = "Choice";
     const PACKAGE: &'static str = "rsgrpc.test.v3";

@@ -3,6 +3,7 @@
 // source: grpc/testing/messages.proto
 // source: grpc/testing/test.proto
 
+const _: () = ::rsgrpc::codegen::require_api(1);
 /// An empty message that you can re-use to avoid defining duplicated empty
 /// messages in your project. A typical example is to use it as argument or the
 /// return value of a service API. For instance:
@@ -317,6 +318,7 @@ pub mod load_balancer_stats_response {
             }
         }
     }
+    ::rsgrpc::impl_serde!(RpcsByPeer);
     impl ::rsgrpc::prost::Name for RpcsByPeer {
         const NAME: &'static str = "LoadBalancerStatsResponse.RpcsByPeer";
         const PACKAGE: &'static str = "grpc.testing";
@@ -519,6 +521,7 @@ pub mod load_balancer_accumulated_stats_response {
             }
         }
     }
+    ::rsgrpc::impl_serde!(MethodStats);
     impl ::rsgrpc::prost::Name for MethodStats {
         const NAME: &'static str = "LoadBalancerAccumulatedStatsResponse.MethodStats";
         const PACKAGE: &'static str = "grpc.testing";
@@ -735,6 +738,7 @@ pub mod client_configure_request {
             }
         }
     }
+    ::rsgrpc::impl_serde!(Metadata);
     impl ::rsgrpc::prost::Name for Metadata {
         const NAME: &'static str = "ClientConfigureRequest.Metadata";
         const PACKAGE: &'static str = "grpc.testing";
@@ -898,6 +902,7 @@ impl ::rsgrpc::json::JsonFields for Empty {
         map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
+::rsgrpc::impl_serde!(Empty);
 impl ::rsgrpc::prost::Name for Empty {
     const NAME: &'static str = "Empty";
     const PACKAGE: &'static str = "grpc.testing";
@@ -987,6 +992,7 @@ impl ::rsgrpc::json::JsonFields for BoolValue {
         }
     }
 }
+::rsgrpc::impl_serde!(BoolValue);
 impl ::rsgrpc::prost::Name for BoolValue {
     const NAME: &'static str = "BoolValue";
     const PACKAGE: &'static str = "grpc.testing";
@@ -1129,6 +1135,7 @@ impl ::rsgrpc::json::JsonFields for Payload {
         }
     }
 }
+::rsgrpc::impl_serde!(Payload);
 impl ::rsgrpc::prost::Name for Payload {
     const NAME: &'static str = "Payload";
     const PACKAGE: &'static str = "grpc.testing";
@@ -1255,6 +1262,7 @@ impl ::rsgrpc::json::JsonFields for EchoStatus {
         }
     }
 }
+::rsgrpc::impl_serde!(EchoStatus);
 impl ::rsgrpc::prost::Name for EchoStatus {
     const NAME: &'static str = "EchoStatus";
     const PACKAGE: &'static str = "grpc.testing";
@@ -1772,6 +1780,7 @@ impl ::rsgrpc::json::JsonFields for SimpleRequest {
         }
     }
 }
+::rsgrpc::impl_serde!(SimpleRequest);
 impl ::rsgrpc::prost::Name for SimpleRequest {
     const NAME: &'static str = "SimpleRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2062,6 +2071,7 @@ impl ::rsgrpc::json::JsonFields for SimpleResponse {
         }
     }
 }
+::rsgrpc::impl_serde!(SimpleResponse);
 impl ::rsgrpc::prost::Name for SimpleResponse {
     const NAME: &'static str = "SimpleResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2200,6 +2210,7 @@ impl ::rsgrpc::json::JsonFields for StreamingInputCallRequest {
         }
     }
 }
+::rsgrpc::impl_serde!(StreamingInputCallRequest);
 impl ::rsgrpc::prost::Name for StreamingInputCallRequest {
     const NAME: &'static str = "StreamingInputCallRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2301,6 +2312,7 @@ impl ::rsgrpc::json::JsonFields for StreamingInputCallResponse {
         }
     }
 }
+::rsgrpc::impl_serde!(StreamingInputCallResponse);
 impl ::rsgrpc::prost::Name for StreamingInputCallResponse {
     const NAME: &'static str = "StreamingInputCallResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2453,6 +2465,7 @@ impl ::rsgrpc::json::JsonFields for ResponseParameters {
         }
     }
 }
+::rsgrpc::impl_serde!(ResponseParameters);
 impl ::rsgrpc::prost::Name for ResponseParameters {
     const NAME: &'static str = "ResponseParameters";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2720,6 +2733,7 @@ impl ::rsgrpc::json::JsonFields for StreamingOutputCallRequest {
         }
     }
 }
+::rsgrpc::impl_serde!(StreamingOutputCallRequest);
 impl ::rsgrpc::prost::Name for StreamingOutputCallRequest {
     const NAME: &'static str = "StreamingOutputCallRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2825,6 +2839,7 @@ impl ::rsgrpc::json::JsonFields for StreamingOutputCallResponse {
         }
     }
 }
+::rsgrpc::impl_serde!(StreamingOutputCallResponse);
 impl ::rsgrpc::prost::Name for StreamingOutputCallResponse {
     const NAME: &'static str = "StreamingOutputCallResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -2926,6 +2941,7 @@ impl ::rsgrpc::json::JsonFields for ReconnectParams {
         }
     }
 }
+::rsgrpc::impl_serde!(ReconnectParams);
 impl ::rsgrpc::prost::Name for ReconnectParams {
     const NAME: &'static str = "ReconnectParams";
     const PACKAGE: &'static str = "grpc.testing";
@@ -3046,6 +3062,7 @@ impl ::rsgrpc::json::JsonFields for ReconnectInfo {
         }
     }
 }
+::rsgrpc::impl_serde!(ReconnectInfo);
 impl ::rsgrpc::prost::Name for ReconnectInfo {
     const NAME: &'static str = "ReconnectInfo";
     const PACKAGE: &'static str = "grpc.testing";
@@ -3167,6 +3184,7 @@ impl ::rsgrpc::json::JsonFields for LoadBalancerStatsRequest {
         }
     }
 }
+::rsgrpc::impl_serde!(LoadBalancerStatsRequest);
 impl ::rsgrpc::prost::Name for LoadBalancerStatsRequest {
     const NAME: &'static str = "LoadBalancerStatsRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -3368,6 +3386,7 @@ impl ::rsgrpc::json::JsonFields for LoadBalancerStatsResponse {
         }
     }
 }
+::rsgrpc::impl_serde!(LoadBalancerStatsResponse);
 impl ::rsgrpc::prost::Name for LoadBalancerStatsResponse {
     const NAME: &'static str = "LoadBalancerStatsResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -3425,6 +3444,7 @@ impl ::rsgrpc::json::JsonFields for LoadBalancerAccumulatedStatsRequest {
         map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
+::rsgrpc::impl_serde!(LoadBalancerAccumulatedStatsRequest);
 impl ::rsgrpc::prost::Name for LoadBalancerAccumulatedStatsRequest {
     const NAME: &'static str = "LoadBalancerAccumulatedStatsRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -3718,6 +3738,10 @@ impl ::rsgrpc::json::JsonFields for LoadBalancerAccumulatedStatsResponse {
         }
     }
 }
+#[allow(deprecated)]
+const _: () = {
+    ::rsgrpc::impl_serde!(LoadBalancerAccumulatedStatsResponse);
+};
 impl ::rsgrpc::prost::Name for LoadBalancerAccumulatedStatsResponse {
     const NAME: &'static str = "LoadBalancerAccumulatedStatsResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -3903,6 +3927,7 @@ impl ::rsgrpc::json::JsonFields for ClientConfigureRequest {
         }
     }
 }
+::rsgrpc::impl_serde!(ClientConfigureRequest);
 impl ::rsgrpc::prost::Name for ClientConfigureRequest {
     const NAME: &'static str = "ClientConfigureRequest";
     const PACKAGE: &'static str = "grpc.testing";
@@ -3974,6 +3999,7 @@ impl ::rsgrpc::json::JsonFields for ClientConfigureResponse {
         map.next_value::<::rsgrpc::json::serde::de::IgnoredAny>().map(|_| ())
     }
 }
+::rsgrpc::impl_serde!(ClientConfigureResponse);
 impl ::rsgrpc::prost::Name for ClientConfigureResponse {
     const NAME: &'static str = "ClientConfigureResponse";
     const PACKAGE: &'static str = "grpc.testing";
@@ -4204,6 +4230,7 @@ impl ::rsgrpc::json::JsonFields for TestOrcaReport {
         }
     }
 }
+::rsgrpc::impl_serde!(TestOrcaReport);
 impl ::rsgrpc::prost::Name for TestOrcaReport {
     const NAME: &'static str = "TestOrcaReport";
     const PACKAGE: &'static str = "grpc.testing";

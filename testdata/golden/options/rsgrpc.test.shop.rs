@@ -2,6 +2,7 @@
 // source: rsgrpc/test/imports/item.proto
 // source: rsgrpc/test/imports/order.proto
 
+const _: () = crate::rt::codegen::require_api(1);
 #[must_use]
 #[derive(Clone, PartialEq, Default, Debug)]
 pub struct Item {
@@ -138,6 +139,7 @@ impl crate::rt::json::JsonFields for Item {
         }
     }
 }
+crate::rt::impl_serde!(Item);
 impl crate::rt::prost::Name for Item {
     const NAME: &'static str = "Item";
     const PACKAGE: &'static str = "rsgrpc.test.shop";
@@ -442,6 +444,7 @@ impl crate::rt::json::JsonFields for Order {
         }
     }
 }
+crate::rt::impl_serde!(Order);
 impl crate::rt::prost::Name for Order {
     const NAME: &'static str = "Order";
     const PACKAGE: &'static str = "rsgrpc.test.shop";
