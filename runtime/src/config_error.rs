@@ -31,6 +31,8 @@ pub enum ConfigErrorKind {
     Value,
     /// A gateway route: its template, its method, or two routes for the same requests.
     Route,
+    /// Call credentials: a signing key, a service account key file.
+    Credentials,
 }
 
 impl ConfigError {

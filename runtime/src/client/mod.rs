@@ -23,7 +23,11 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use prost::Message;
 
-pub use crate::credentials::{CallCredentials, CallInfo, Credentials, MetadataFuture};
+#[cfg(feature = "jwt")]
+pub use crate::credentials::JwtCredentials;
+pub use crate::credentials::{
+    CallCredentials, CallInfo, Credentials, MetadataFuture, Token, TokenCredentials, TokenFuture, TokenSource,
+};
 pub use cancel::{cancellable, Canceller};
 pub use channel::{Channel, ChannelBuilder};
 pub use config::ConnectBackoff;

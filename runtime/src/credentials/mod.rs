@@ -12,6 +12,14 @@ use base64::Engine as _;
 use crate::metadata::MetadataMap;
 use crate::status::Status;
 
+#[cfg(feature = "jwt")]
+mod jwt;
+mod token;
+
+#[cfg(feature = "jwt")]
+pub use jwt::JwtCredentials;
+pub use token::{Token, TokenCredentials, TokenFuture, TokenSource};
+
 /// What credentials know about the call they are for.
 #[derive(Debug, Clone)]
 pub struct CallInfo {
@@ -63,6 +71,19 @@ impl Credentials {
         Fut: Future<Output = Result<MetadataMap, Status>> + Send + 'static,
     {
         Credentials::new(FromFn(function))
+    }
+
+    /// `authorization: Bearer <token>` with tokens from `source`, reused until shortly before they expire
+    /// and refreshed by one call at a time (see [`TokenCredentials`]), as grpc-go's `oauth.TokenSource`.
+    pub fn oauth(source: impl TokenSource) -> Self {
+        Credentials::new(TokenCredentials::new(source))
+    }
+
+    /// JWT access credentials signed per service called (see [`JwtCredentials`]), as grpc-go's
+    /// `oauth.NewJWTAccessFromKey`.
+    #[cfg(feature = "jwt")]
+    pub fn jwt(credentials: JwtCredentials) -> Self {
+        Credentials::new(credentials)
     }
 
     /// The same credentials, allowed over plaintext (for tests or a trusted network).
