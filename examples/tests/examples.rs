@@ -82,3 +82,34 @@ fn health_and_the_probe() {
     let status = Command::new(env!("CARGO_BIN_EXE_health_probe")).arg(&target).output().unwrap().status;
     assert_eq!(status.code(), Some(2));
 }
+
+#[test]
+fn route_guide() {
+    let output = run(env!("CARGO_BIN_EXE_route_guide"), &[]);
+    let expected = "GetFeature: 101 New Jersey 10, Whippany, NJ 07981, USA\n\
+                    ListFeatures: Patriots Path, Mendham, NJ 07945, USA\n\
+                    ListFeatures: 101 New Jersey 10, Whippany, NJ 07981, USA\n\
+                    RecordRoute: 3 points, 3 features, 92 km\n\
+                    RouteChat: earlier note \"first\"\n\
+                    RouteChat: earlier note \"second\"\n";
+    assert_eq!(output, expected);
+}
+
+#[test]
+fn tls() {
+    let output = run(env!("CARGO_BIN_EXE_tls"), &[]);
+    let expected = "Hello world, from TLS, to an anonymous client\n\
+                    without a client certificate: UNAVAILABLE\n\
+                    Hello world, from TLS, to a client with a 1-certificate chain\n";
+    assert_eq!(output, expected);
+}
+
+#[test]
+fn gateway() {
+    let output = run(env!("CARGO_BIN_EXE_gateway"), &[]);
+    let expected = "POST /v1/shelves/sf/books -> HTTP/1.0 200 OK {\"id\":\"1\",\"title\":\"Dune\",\"author\":\"Herbert\"}\n\
+                    GET /v1/shelves/sf/books?author=Herbert -> HTTP/1.0 200 OK {\"books\":[{\"id\":\"1\",\"title\":\"Dune\",\"author\":\"Herbert\"}]}\n\
+                    GET /v1/shelves/sf/books/7 -> HTTP/1.0 404 Not Found {\"code\":5,\"message\":\"no book 7 on shelf sf\",\"details\":[]}\n\
+                    gRPC GetBook(sf, 1) -> \"Dune\" by Herbert\n";
+    assert_eq!(output, expected);
+}

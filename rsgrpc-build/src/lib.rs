@@ -248,10 +248,16 @@ impl Builder {
                 .map(PathBuf::from)
                 .ok_or_else(|| Error::new("no out_dir given and OUT_DIR is not set (is this a build script?)"))?,
         };
+        // The gateway's annotations, for protos whose includes lack googleapis (the user's own copy wins: it
+        // comes first). Not watched for changes: they change only with this crate.
+        let mut search = includes.clone();
+        if self.gateway.is_some() {
+            search.push(google_api_include(&out_dir)?);
+        }
         let (descriptors, to_generate, encoded) = if self.use_protoc {
-            self.parse_with_protoc(&protos, &includes)?
+            self.parse_with_protoc(&protos, &search)?
         } else {
-            rsgrpc_codegen::embedded::parse_with_encoding(&includes, &protos)?
+            rsgrpc_codegen::embedded::parse_with_encoding(&search, &protos)?
         };
         if self.rerun_if_changed.unwrap_or_else(is_build_script) {
             for line in rerun_lines(&descriptors, &protos, &includes, self.gateway.as_ref()) {
@@ -402,6 +408,26 @@ fn is_build_script() -> bool {
 /// `cargo:rerun-if-changed` lines for every file the parse read (found under the include directories,
 /// imports included; the built-in well-known types are not files), the files asked for, the include
 /// directories (a new file there may shadow an import) and the gateway's YAML.
+/// `google/api/http.proto` and `annotations.proto` (this crate's own definitions, wire-compatible with
+/// googleapis') in a directory under `out_dir`, written only when missing or different so that their times
+/// do not make cargo rerun the build script.
+fn google_api_include(out_dir: &Path) -> Result<PathBuf, Error> {
+    const FILES: [(&str, &str); 2] = [
+        ("http.proto", include_str!("../proto/google/api/http.proto")),
+        ("annotations.proto", include_str!("../proto/google/api/annotations.proto")),
+    ];
+    let root = out_dir.join(".rsgrpc-build-include");
+    let dir = root.join("google/api");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+    for (name, text) in FILES {
+        let path = dir.join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+            std::fs::write(&path, text).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+        }
+    }
+    Ok(root)
+}
+
 fn rerun_lines(
     descriptors: &[FileDescriptorProto],
     protos: &[PathBuf],
