@@ -51,7 +51,7 @@ pub mod status;
 mod streaming;
 #[cfg(feature = "transport")]
 pub mod timeout;
-#[cfg(feature = "transport")]
+#[cfg(feature = "tls")]
 pub mod tls;
 pub mod well_known;
 pub mod wire;

@@ -12,7 +12,9 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::balancer::{self, Picker};
-use super::config::{ChannelConfig, ConnectBackoff, TlsSetup};
+#[cfg(feature = "tls")]
+use super::config::TlsSetup;
+use super::config::{ChannelConfig, ConnectBackoff};
 use super::resolver::{self, Address, Refresh, Resolution, Resolver};
 use super::retry::Throttle;
 use super::service_config::{LoadBalancing, ServiceConfig};
@@ -145,6 +147,7 @@ impl ChannelBuilder {
     }
 
     /// Connects over TLS, verifying the server with `config` (and presenting its identity for mutual TLS).
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, config: crate::tls::ClientTlsConfig) -> Result<Self, ConfigError> {
         let invalid = |e: ConfigError| ConfigError::new(ConfigErrorKind::Tls, format!("TLS: {e}"));
         let host = self.parse_target()?.1.host().trim_start_matches('[').trim_end_matches(']').to_owned();
@@ -243,8 +246,16 @@ impl ChannelBuilder {
             let message = format!("no resolver for the scheme {:?} of target {target}", target.scheme());
             ConfigError::new(ConfigErrorKind::Target, message)
         })?;
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut config = self.config.clone();
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut setup_error = None;
+        #[cfg(not(feature = "tls"))]
+        if target.https() {
+            let message = format!("the target {target} is https://, and this rsgrpc is built without its tls feature");
+            return Err(ConfigError::new(ConfigErrorKind::Tls, message));
+        }
+        #[cfg(feature = "tls")]
         if target.https() && config.tls.is_none() {
             // https:// without a TLS config: the system's CAs, as a browser or curl would.
             let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
@@ -548,5 +559,20 @@ fn apply(inner: &Inner, resolution: Result<Resolution, Status>) {
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Channel").field("target", &self.inner.target.to_string()).finish()
+    }
+}
+
+#[cfg(all(test, not(feature = "tls")))]
+mod without_tls {
+    /// Without the `tls` feature an https:// target is refused when the channel is built, never sent in
+    /// plaintext.
+    #[tokio::test]
+    async fn an_https_target_is_refused_naming_the_feature() {
+        let error = super::Channel::builder("https://example.com:443").unwrap().build().unwrap_err();
+        assert_eq!(error.kind(), crate::ConfigErrorKind::Tls);
+        assert!(error.to_string().contains("tls feature"), "{error}");
+        let status = super::Channel::builder("https://example.com:443").unwrap().connect().await.unwrap_err();
+        assert_eq!(status.code(), crate::Code::InvalidArgument);
+        assert!(super::Channel::builder("http://127.0.0.1:1").unwrap().build().is_ok());
     }
 }

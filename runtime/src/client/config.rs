@@ -37,6 +37,7 @@ pub(crate) struct ChannelConfig {
 }
 
 /// A client TLS configuration, ready for connections to one target.
+#[cfg(feature = "tls")]
 #[derive(Debug, Clone)]
 pub(crate) struct TlsSetup {
     pub(crate) config: Arc<rustls::ClientConfig>,
@@ -71,6 +72,11 @@ impl Default for ChannelConfig {
 /// gRPC's default per-call retry buffer.
 const DEFAULT_RETRY_BUFFER: usize = 256 << 10;
 
+/// Without the `tls` feature there is no TLS configuration to hold.
+#[cfg(not(feature = "tls"))]
+pub(crate) type TlsSetup = std::convert::Infallible;
+
+#[cfg(feature = "tls")]
 impl TlsSetup {
     /// The TLS handshake over `io`.
     pub(crate) async fn connect<IO>(&self, io: IO) -> std::io::Result<tokio_rustls::client::TlsStream<IO>>

@@ -213,12 +213,17 @@ impl Subchannel {
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let Some(tls) = &self.shared.config.tls else { return self.handshake(io).await };
+        #[cfg(not(feature = "tls"))]
+        match *tls {}
+        #[cfg(feature = "tls")]
         let stream = tls
             .connect(io)
             .await
             .map_err(|e| Status::unavailable(format!("TLS handshake with {} failed: {e}", self.address)))?;
+        #[cfg(feature = "tls")]
         crate::tls::check_alpn(stream.get_ref().1.alpn_protocol(), "server")
             .map_err(|e| Status::unavailable(format!("{}: {e}", self.address)))?;
+        #[cfg(feature = "tls")]
         self.handshake(stream).await
     }
 

@@ -171,6 +171,7 @@ impl GatewayBuilder {
 
     /// Serves over TLS with this identity (and, for mutual TLS, client CAs), the runtime's TLS types as on
     /// the gRPC server; ALPN offers `h2` and `http/1.1`.
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, config: crate::tls::ServerTlsConfig) -> Result<Self, crate::tls::TlsError> {
         let mut built = (*config.build()?).clone();
         built.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];

@@ -34,7 +34,7 @@ pub(crate) struct Options {
     /// `None`: no CORS headers, no preflight answers (browsers then refuse cross-origin calls).
     pub(crate) cors: Option<Cors>,
     /// TLS on the listener (ALPN `h2` and `http/1.1`).
-    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    pub(crate) tls: Option<crate::server::ServerTls>,
     /// The gateway's interceptors; `None` when there are none, so calls skip them without a look.
     pub(crate) interceptors: Option<Arc<Interceptors>>,
     /// Whether the client's own `X-Forwarded-For` and `X-Forwarded-Host` are believed.

@@ -84,8 +84,12 @@ impl Gateway {
             }
             let _ = stream.set_nodelay(true);
             let (gateway, builder, stopped) = (self.clone(), builder.clone(), stopped.clone());
+            #[cfg_attr(not(feature = "tls"), allow(clippy::clone_on_copy))]
             match options.tls.clone() {
                 None => connections.spawn(gateway.serve_connection(stream, peer, builder, stopped)),
+                #[cfg(not(feature = "tls"))]
+                Some(tls) => match tls {},
+                #[cfg(feature = "tls")]
                 Some(tls) => connections.spawn(async move {
                     // The handshake must finish within the read timeout, as a plain connection's first bytes.
                     let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(stream);

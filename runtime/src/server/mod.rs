@@ -72,8 +72,15 @@ pub struct ServerConfig {
     lifetime: lifetime::ConnectionLimits,
     send_compressed: Option<crate::compression::Encoding>,
     spawn_calls: bool,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<ServerTls>,
 }
+
+/// A server's TLS configuration; without the `tls` feature there is none to hold.
+#[cfg(feature = "tls")]
+pub(crate) type ServerTls = Arc<rustls::ServerConfig>;
+/// A server's TLS configuration; without the `tls` feature there is none to hold.
+#[cfg(not(feature = "tls"))]
+pub(crate) type ServerTls = std::convert::Infallible;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -314,6 +321,7 @@ impl ServerBuilder {
 
     /// Serves over TLS (mutual TLS when the configuration names client CAs); plaintext clients fail the
     /// handshake.
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, config: crate::tls::ServerTlsConfig) -> Result<Self, crate::tls::TlsError> {
         self.config.tls = Some(config.build()?);
         Ok(self)
@@ -472,9 +480,27 @@ async fn start_connection<IO>(io: IO, addr: Option<SocketAddr>, shared: Arc<Shar
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    #[cfg_attr(not(feature = "tls"), allow(clippy::clone_on_copy))]
     let Some(tls) = shared.config.tls.clone() else {
         return connection::serve(io, Peer { addr, certificates: None }, shared, stopped).await;
     };
+    #[cfg(not(feature = "tls"))]
+    match tls {}
+    #[cfg(feature = "tls")]
+    serve_tls(io, tls, addr, shared, stopped).await;
+}
+
+/// The TLS handshake, bounded by the handshake timeout, then the connection with the client's certificates.
+#[cfg(feature = "tls")]
+async fn serve_tls<IO>(
+    io: IO,
+    tls: ServerTls,
+    addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    stopped: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let stream = match tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(io)).await {
         Ok(Ok(stream)) => stream,
