@@ -281,6 +281,7 @@ impl ChannelBuilder {
                 balancer: Mutex::new(balancer),
                 resolving: OnceLock::new(),
                 resolved_once: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
             }),
         })
     }
@@ -310,6 +311,8 @@ struct Inner {
     resolving: OnceLock<tokio::task::AbortHandle>,
     /// Set once the resolver answered (or failed): calls stop waiting for it.
     resolved_once: AtomicBool,
+    /// Set by [`Channel::close`]: the channel is shut down for good.
+    closed: AtomicBool,
 }
 
 impl Drop for Inner {
@@ -378,6 +381,7 @@ impl Channel {
                 }),
                 resolving: OnceLock::new(),
                 resolved_once: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
             }),
         }
     }
@@ -445,6 +449,45 @@ impl Channel {
         subchannels.iter().filter(|s| s.current().is_some()).map(|s| s.address().clone()).collect()
     }
 
+    /// The picker in force (for the connectivity state).
+    pub(crate) fn picker(&self) -> Arc<Picker> {
+        self.balancer().picker.clone()
+    }
+
+    /// What the channel's subchannels share (their change notifications).
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// Whether the resolver's task was started (the channel left idle).
+    pub(crate) fn resolving_started(&self) -> bool {
+        self.inner.resolving.get().is_some()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Shuts the channel down, for every clone of it (grpc-go's `ClientConn.Close`): the resolver stops,
+    /// the connections are released (each closes once the calls on it ended) and new calls fail with
+    /// UNAVAILABLE. The connectivity state is `Shutdown` from now on.
+    pub fn close(&self) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(task) = self.inner.resolving.get() {
+            task.abort();
+        }
+        {
+            let mut balancer = self.balancer();
+            let closed =
+                Picker::unresolved(balancer.picker.kind).with_error(Status::unavailable("the channel was closed"));
+            balancer.picker = Arc::new(closed);
+        }
+        self.inner.resolved_once.store(true, Ordering::Release);
+        self.inner.shared.notify();
+    }
+
     fn balancer(&self) -> std::sync::MutexGuard<'_, Balancer> {
         self.inner.balancer.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -457,6 +500,9 @@ impl Channel {
     ) -> Result<(h2::client::SendRequest<Bytes>, CallCount), Status> {
         if let Some(error) = &self.inner.setup_error {
             return Err(error.clone());
+        }
+        if self.is_closed() {
+            return Err(Status::unavailable("the channel was closed"));
         }
         self.start_resolving();
         let current = || self.balancer().picker.clone();

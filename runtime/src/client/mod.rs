@@ -8,6 +8,7 @@ mod call;
 mod cancel;
 mod channel;
 mod config;
+mod connectivity;
 mod replay;
 mod request_queue;
 pub mod resolver;
@@ -27,6 +28,7 @@ pub use crate::credentials::{CallCredentials, CallInfo, Credentials, MetadataFut
 pub use cancel::{cancellable, Canceller};
 pub use channel::{Channel, ChannelBuilder};
 pub use config::ConnectBackoff;
+pub use connectivity::ConnectivityState;
 pub use resolver::{register_resolver, Address, Refresh, Resolution, Resolutions, Resolver};
 pub use sender::Sender;
 pub use service_config::{LoadBalancing, ServiceConfig, ServiceConfigError};
