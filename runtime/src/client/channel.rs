@@ -199,6 +199,26 @@ impl ChannelBuilder {
         self
     }
 
+    /// Sends a W3C `traceparent` with every call (off by default): a call made while a server handler runs
+    /// continues that call's trace, any other starts a trace of its own. A `traceparent` the caller put in
+    /// the request's metadata (from an OpenTelemetry propagator, say) is sent as it is.
+    pub fn trace_propagation(mut self, propagate: bool) -> Self {
+        self.config.observe.propagate = propagate;
+        self
+    }
+
+    /// Records gRFC A66's client metrics (`grpc.client.attempt.started`, `grpc.client.attempt.duration`,
+    /// `grpc.client.attempt.{sent,rcvd}_total_compressed_message_size`, `grpc.client.call.duration`, with
+    /// `grpc.method`, `grpc.target` and `grpc.status`) on a meter of `provider`, as grpc-go's OpenTelemetry
+    /// plugin does.
+    #[cfg(feature = "otel")]
+    pub fn meter_provider<P: opentelemetry::metrics::MeterProvider>(mut self, provider: &P) -> Self {
+        let target = self.parse_target().map(|(target, _)| target.to_string()).unwrap_or_else(|_| self.target.clone());
+        let metrics = crate::observe::metrics::ClientMetrics::new(provider, target);
+        self.config.observe.metrics = Some(Arc::new(metrics));
+        self
+    }
+
     fn resolver_for(&self, scheme: &str) -> Option<Arc<dyn Resolver>> {
         self.resolvers.get(scheme).map(|handle| handle.0.clone()).or_else(|| resolver::registered(scheme))
     }
