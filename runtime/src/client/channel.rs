@@ -213,7 +213,11 @@ impl ChannelBuilder {
     /// plugin does.
     #[cfg(feature = "otel")]
     pub fn meter_provider<P: opentelemetry::metrics::MeterProvider>(mut self, provider: &P) -> Self {
-        let target = self.parse_target().map(|(target, _)| target.to_string()).unwrap_or_else(|_| self.target.clone());
+        // The canonical URI, as grpc-go reports it (`dns:///host:port` for `http://host:port`).
+        let target = match self.parse_target() {
+            Ok((target, _)) => format!("{}://{}/{}", target.scheme(), target.authority(), target.endpoint()),
+            Err(_) => self.target.clone(),
+        };
         let metrics = crate::observe::metrics::ClientMetrics::new(provider, target);
         self.config.observe.metrics = Some(Arc::new(metrics));
         self
