@@ -28,7 +28,7 @@ step "cargo clippy --workspace --all-targets --all-features -- -D warnings"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 # The runtime's documented feature combinations (README, "Cargo features") each build.
-for features in "--no-default-features" "--no-default-features --features transport" "--features gateway"; do
+for features in "--no-default-features" "--no-default-features --features transport" "--features gateway" "--features otel"; do
     step "cargo check -p rsgrpc $features"
     # shellcheck disable=SC2086
     cargo check -q -p rsgrpc $features
