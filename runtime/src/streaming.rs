@@ -232,6 +232,10 @@ impl<T: Message + Default> Stream for Streaming<T> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        // Unobserved, the item goes straight to the caller (no move through here: it is not small).
+        if this.tap.is_none() {
+            return this.poll_message(cx);
+        }
         let item = std::task::ready!(this.poll_message(cx));
         if let Some(tap) = &mut this.tap {
             match &item {

@@ -63,12 +63,14 @@ pub(crate) struct ServerObserver {
 impl ServerObserver {
     /// The observer of a call to `service`/`method` (a registered one, or `None` for a method the server
     /// does not have: A66 records those as `other`), or `None` when nothing observes.
-    pub(crate) fn start(
+    /// `traceparent` reads the request's header, only when propagation is on (a header lookup per call
+    /// is not free).
+    pub(crate) fn start<'a>(
         observe: Option<&ServerObserve>,
         service: &str,
         method: Option<&'static str>,
         peer: Option<std::net::SocketAddr>,
-        traceparent: Option<&[u8]>,
+        traceparent: impl FnOnce() -> Option<&'a [u8]>,
     ) -> Option<Arc<ServerObserver>> {
         let span = tracing::info_span!(
             target: "rsgrpc::server",
@@ -99,7 +101,7 @@ impl ServerObserver {
         if span.is_disabled() && !measured && !propagate {
             return None;
         }
-        let trace = propagate.then(|| TraceContext::for_server_call(traceparent));
+        let trace = propagate.then(|| TraceContext::for_server_call(traceparent()));
         if !span.is_disabled() {
             if let Some(method) = method {
                 span.record("otel.name", format_args!("{service}/{method}"));
@@ -189,7 +191,7 @@ pub(crate) fn unknown_service(
     peer: Option<std::net::SocketAddr>,
     headers: &http::HeaderMap,
 ) {
-    let traceparent = headers.get(TRACEPARENT).map(|value| value.as_bytes());
+    let traceparent = || headers.get(TRACEPARENT).map(|value| value.as_bytes());
     if let Some(observer) = ServerObserver::start(observe, service, None, peer, traceparent) {
         #[cfg(feature = "otel")]
         observer.started();

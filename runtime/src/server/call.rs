@@ -89,7 +89,7 @@ impl ServerCall {
     /// The call's observer (`method` `None` for one the service does not have), or `None` when nothing
     /// observes.
     pub(super) fn observer(&self, method: Option<&'static str>) -> Option<Arc<ServerObserver>> {
-        let traceparent = self.metadata.get(crate::observe::trace_context::TRACEPARENT).map(str::as_bytes);
+        let traceparent = || self.metadata.get(crate::observe::trace_context::TRACEPARENT).map(str::as_bytes);
         let observer =
             ServerObserver::start(self.observe.as_deref(), self.service, method, self.peer.addr, traceparent)?;
         #[cfg(feature = "otel")]
