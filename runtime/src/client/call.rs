@@ -60,6 +60,9 @@ impl CallSetup {
     /// deadline, its message limits lower the channel's, its waitForReady applies unless the call chose.
     /// Returns the request's message apart.
     pub(crate) async fn prepare<T>(channel: &Channel, path: &'static str, request: Request<T>) -> (CallSetup, T) {
+        // Observed from here: the call's duration includes waiting for the resolver (A66's "from the
+        // application's perspective"). A passed deadline told apart from a cancellation is the caller's.
+        let observer = ClientCall::start(&channel.config().observe, channel.authority(), path, request.deadline());
         channel.first_resolution(request.deadline()).await;
         let config = channel.config();
         let encoding = request.compression().or(config.send_compressed);
@@ -88,7 +91,6 @@ impl CallSetup {
                 }
             }
         }
-        let observer = ClientCall::start(&config.observe, channel.authority(), path, deadline);
         let mut headers = metadata.into_headers();
         if let Some(trace) = observer.as_ref().and_then(|o| o.trace) {
             if !headers.contains_key(TRACEPARENT) {
