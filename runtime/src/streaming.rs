@@ -32,6 +32,8 @@ pub struct Streaming<T> {
     _active: Option<crate::keepalive::ActiveCall>,
     /// Client: response headers arrived (not a trailers-only response), which commits a retried call.
     got_headers: bool,
+    /// The call's observer's view of this stream, when the call is observed.
+    tap: Option<Box<crate::observe::StreamTap>>,
     _message: PhantomData<fn() -> T>,
 }
 
@@ -94,6 +96,7 @@ impl<T: Message + Default> Streaming<T> {
             boxed: None,
             _active: None,
             got_headers: false,
+            tap: None,
             _message: PhantomData,
         }
     }
@@ -107,6 +110,11 @@ impl<T: Message + Default> Streaming<T> {
         let mut streaming = Streaming::with_state(State::Done, usize::MAX, None);
         streaming.boxed = Some(Boxed { stream: Box::pin(stream), trailers });
         streaming
+    }
+
+    /// Counts this stream's messages and bytes for an observed call, and reports how it ended.
+    pub(crate) fn observe(&mut self, sink: crate::observe::TapSink) {
+        self.tap = Some(crate::observe::StreamTap::new(sink));
     }
 
     /// Wraps the stream so that it leaves its trailers in `slot` when it ends.
@@ -177,6 +185,9 @@ impl<T: Message + Default> Streaming<T> {
             // Trailers-only: the status is in the headers and there is no body.
             self.trailers = Some(MetadataMap::from_headers(parts.headers));
             self.state = State::Done;
+            if let Some(tap) = &mut self.tap {
+                tap.ended(&status);
+            }
             return Poll::Ready(if status.code() == Code::Ok { Ok(()) } else { Err(status) });
         }
         if let Some(value) = parts.headers.get(wire::GRPC_ENCODING) {
@@ -206,6 +217,9 @@ impl<T: Message + Default> Streaming<T> {
     /// Ends the stream with an error; dropping the h2 handles resets the HTTP/2 stream.
     fn fail(&mut self, status: Status) -> Status {
         self.state = State::Done;
+        if let Some(tap) = &mut self.tap {
+            tap.ended(&status);
+        }
         // Whatever is left (a bad prefix, messages after a bad one) must not be yielded: after an error
         // the stream only ends.
         self.decoder.clear();
@@ -218,6 +232,31 @@ impl<T: Message + Default> Stream for Streaming<T> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        // Unobserved, the item goes straight to the caller (no move through here: it is not small).
+        if this.tap.is_none() {
+            return this.poll_message(cx);
+        }
+        let item = std::task::ready!(this.poll_message(cx));
+        if let Some(tap) = &mut this.tap {
+            match &item {
+                Some(Ok(_)) => tap.message(),
+                Some(Err(status)) => {
+                    tap.ended(status);
+                    tap.report();
+                }
+                None => {
+                    tap.ended_ok();
+                    tap.report();
+                }
+            }
+        }
+        Poll::Ready(item)
+    }
+}
+
+impl<T: Message + Default> Streaming<T> {
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, Status>>> {
+        let this = self;
         if let Some(boxed) = this.boxed.as_mut() {
             let item = std::task::ready!(boxed.stream.as_mut().poll_next(cx));
             if !matches!(item, Some(Ok(_))) {
@@ -247,6 +286,9 @@ impl<T: Message + Default> Stream for Streaming<T> {
                     Poll::Ready(Some(Ok(chunk))) => {
                         // Bounded: the decoder refuses a message over the limit as soon as its prefix arrives.
                         let _ = body.flow_control().release_capacity(chunk.len());
+                        if let Some(tap) = &mut this.tap {
+                            tap.chunk(chunk.len());
+                        }
                         this.decoder.push(&chunk);
                     }
                     Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(this.fail(Status::from(error))))),

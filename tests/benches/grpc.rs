@@ -16,10 +16,14 @@
 //! - `client`: rsgrpc's and tonic's generated clients calling the same (rsgrpc) server, each client in its
 //!   own process pinned to CPU 1 with a one-worker runtime: client CPU per call, calls per second.
 //!
+//! - `observe`: rsgrpc's server with tracing and metrics off, with a tracing subscriber listening to its
+//!   spans, with A66 metrics into an OpenTelemetry SDK, and with both (small unary calls at 1x1 and 10x10).
+//!
 //! `-- --instructions [--calls M]` instead counts the instructions a server spends per small unary call,
 //! under `valgrind --tool=callgrind` (repeatable, unlike time on a shared machine): each server serves N and
 //! then N + M calls in two runs (one connection, one call at a time), and the difference over M is per call,
-//! with start-up and shutdown cancelled out.
+//! with start-up and shutdown cancelled out. `--instructions --observe` counts rsgrpc's server with
+//! tracing and metrics off and on instead of tonic's.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -67,7 +71,16 @@ fn serve(implementation: &str) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         println!("{}", listener.local_addr().expect("address").port());
         match implementation {
-            "rsgrpc" => serve_rsgrpc(listener).await,
+            "rsgrpc" => serve_rsgrpc(listener, None).await,
+            "rsgrpc-tracing" => {
+                observe::listen_to_spans();
+                serve_rsgrpc(listener, None).await
+            }
+            "rsgrpc-metrics" => serve_rsgrpc(listener, Some(observe::meter_provider())).await,
+            "rsgrpc-both" => {
+                observe::listen_to_spans();
+                serve_rsgrpc(listener, Some(observe::meter_provider())).await
+            }
             "tonic" => serve_tonic(listener).await,
             other => panic!("unknown server {other}"),
         }
@@ -92,14 +105,55 @@ impl rsgrpc_tests::gen::bench::bench_server::Bench for RsgrpcBench {
     }
 }
 
-async fn serve_rsgrpc(listener: tokio::net::TcpListener) {
-    let server = rsgrpc::server::Server::builder()
+async fn serve_rsgrpc(
+    listener: tokio::net::TcpListener,
+    metrics: Option<opentelemetry_sdk::metrics::SdkMeterProvider>,
+) {
+    let mut builder = rsgrpc::server::Server::builder()
         .add_service(rsgrpc_tests::gen::bench::bench_server::BenchServer::new(RsgrpcBench))
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_receive_message_size(16 << 20)
-        .build();
+        .max_receive_message_size(16 << 20);
+    if let Some(provider) = &metrics {
+        builder = builder.meter_provider(provider);
+    }
+    let server = builder.build();
     server.serve_with_shutdown(listener, std::future::pending()).await.expect("rsgrpc server");
+}
+
+/// What the `observe` servers turn on: a subscriber taking rsgrpc's spans, an SDK aggregating its metrics.
+mod observe {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Counts the spans that close: the least a subscriber does, so what is measured is rsgrpc's side.
+    struct Closed(AtomicU64);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Closed {
+        fn enabled(&self, metadata: &tracing::Metadata<'_>, _: tracing_subscriber::layer::Context<'_, S>) -> bool {
+            // INFO and above, as a service's filter usually is (h2's own spans are TRACE).
+            *metadata.level() <= tracing::Level::INFO
+        }
+        fn on_close(&self, _: tracing::span::Id, _: tracing_subscriber::layer::Context<'_, S>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn listen_to_spans() {
+        let subscriber = tracing_subscriber::registry().with(Closed(AtomicU64::new(0)));
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    }
+
+    /// An SDK provider aggregating for a reader that exports once an hour, so that no export falls in a
+    /// measurement: what is measured is recording.
+    pub(super) fn meter_provider() -> opentelemetry_sdk::metrics::SdkMeterProvider {
+        let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
+        let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
+            .with_interval(std::time::Duration::from_secs(3600))
+            .build();
+        opentelemetry_sdk::metrics::SdkMeterProvider::builder().with_reader(reader).build()
+    }
 }
 
 struct TonicBench;
@@ -357,7 +411,12 @@ fn drive(args: &[String]) {
     };
     let (runs, seconds) = (option("--runs", 3), option("--seconds", 3));
     if args.iter().any(|a| a == "--instructions") {
-        return instructions(option("--calls", 2000));
+        let servers: &[&str] = if args.iter().any(|a| a == "--observe") {
+            &["rsgrpc", "rsgrpc-tracing", "rsgrpc-metrics", "rsgrpc-both"]
+        } else {
+            &["rsgrpc", "tonic"]
+        };
+        return instructions(option("--calls", 2000), servers);
     }
     let cases = args
         .iter()
@@ -375,6 +434,39 @@ fn drive(args: &[String]) {
     if cases.split(',').any(|c| c == "client") {
         client_table(runs, seconds);
     }
+    if cases.split(',').any(|c| c == "observe") {
+        observe_table(runs, seconds);
+    }
+}
+
+/// rsgrpc's server with tracing and metrics off and on, small unary calls; the variants take turns
+/// (rotating which goes first) so drift hits them all.
+fn observe_table(runs: u64, seconds: u64) {
+    const VARIANTS: [&str; 4] = ["rsgrpc", "rsgrpc-tracing", "rsgrpc-metrics", "rsgrpc-both"];
+    println!("Small (16 B) unary calls, rsgrpc's server with observability off and on.\n");
+    println!("| conns x streams | server | req/s | CPU µs/req | p50 µs | p99 µs | CPU / off |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for (connections, streams) in [(1u32, 1u32), (10, 10)] {
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); VARIANTS.len()];
+        for run in 0..runs as usize {
+            for turn in 0..VARIANTS.len() {
+                let index = (run + turn) % VARIANTS.len();
+                samples[index].push(measure(VARIANTS[index], connections, streams, 16, seconds));
+            }
+        }
+        let medians: Vec<Sample> = samples.iter().map(|s| summarize(s)).collect();
+        for (name, s) in VARIANTS.iter().zip(&medians) {
+            println!(
+                "| {connections}x{streams} | {name} | {:.0} | {:.2} | {:.0} | {:.0} | {:.2} |",
+                s.requests_per_second,
+                s.cpu_us_per_request,
+                s.p50_us,
+                s.p99_us,
+                s.cpu_us_per_request / medians[0].cpu_us_per_request
+            );
+        }
+    }
+    println!();
 }
 
 /// Runs `measure` for both implementations, `runs` times each, alternating which goes first so that drift
@@ -796,7 +888,7 @@ fn server_instructions(implementation: &str, calls: u64) -> u64 {
         .expect("callgrind's total")
 }
 
-fn instructions(extra: u64) {
+fn instructions(extra: u64, servers: &[&str]) {
     let base = 500;
     println!(
         "Server instructions per small unary call (callgrind; {base} and {} calls, the difference / {extra}):\n",
@@ -805,12 +897,18 @@ fn instructions(extra: u64) {
     println!("| server | instructions per call |");
     println!("|---|---:|");
     let mut per_call = Vec::new();
-    for implementation in ["rsgrpc", "tonic"] {
+    for implementation in servers {
         let few = server_instructions(implementation, base);
         let many = server_instructions(implementation, base + extra);
         let value = many.saturating_sub(few) / extra;
         println!("| {implementation} | {value} |");
         per_call.push(value);
     }
-    println!("\nrsgrpc / tonic: {:.2}", per_call[0] as f64 / per_call[1] as f64);
+    if servers[1] == "tonic" {
+        println!("\nrsgrpc / tonic: {:.2}", per_call[0] as f64 / per_call[1] as f64);
+        return;
+    }
+    for (implementation, value) in servers.iter().zip(&per_call).skip(1) {
+        println!("\n{implementation} / {}: {:.2}", servers[0], *value as f64 / per_call[0] as f64);
+    }
 }

@@ -4,6 +4,7 @@
 //! attempt may still be made ([`Failed`]). What a kind does after the head (read one message, hand over the
 //! stream, send the rest) is the caller's.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -13,6 +14,8 @@ use super::call::CallSetup;
 use super::replay::{Body, Step};
 use super::retry::{Commit, Failed};
 use super::{CallInfo, Channel};
+use crate::observe::client::ClientAttempt;
+use crate::observe::TapSink;
 use crate::status::{Code, Status};
 use crate::streaming::{send_message, Streaming};
 use crate::{timeout, wire};
@@ -32,6 +35,8 @@ pub(crate) struct Ongoing<Res> {
     pub(crate) responses: Streaming<Res>,
     /// Why a send failed, if one did: the server's answer usually says more.
     pub(crate) send_error: Option<Status>,
+    /// The attempt's observer, when the call is observed.
+    pub(crate) observed: Option<Arc<ClientAttempt>>,
 }
 
 /// Opens the stream of attempt number `previous + 1`: the call's request head, its remaining time as
@@ -96,16 +101,29 @@ pub(crate) async fn run<Res: Message + Default>(
     commit: &Commit,
     stream_deadline: Option<Instant>,
 ) -> Result<Ongoing<Res>, Failed> {
-    let (opened, mut send) = open(channel, setup, previous).await.map_err(Failed::uncommitted)?;
+    let observed = setup.observe_attempt();
+    let (opened, mut send) = match open(channel, setup, previous).await {
+        Ok(opened) => opened,
+        Err(status) => {
+            if let Some(observed) = &observed {
+                observed.failed(status.code());
+            }
+            return Err(Failed::uncommitted(status));
+        }
+    };
     let mut responses = Streaming::<Res>::client(opened.response, opened.active, setup.max_receive, stream_deadline);
+    if let Some(observed) = &observed {
+        responses.observe(TapSink::Client(observed.clone()));
+    }
     let mut send_error = None;
     let mut cursor = 0;
     let mut sending = true;
     let headers = match body {
         Body::Single(data) => {
             // The whole message at once: it fits the send limit, and h2 sends it as the window allows.
-            if let Err(error) = send.send_data(data.clone(), true) {
-                send_error = Some(Status::from(error));
+            match send.send_data(data.clone(), true) {
+                Ok(()) => sent(&observed, data.len()),
+                Err(error) => send_error = Some(Status::from(error)),
             }
             sending = false;
             std::future::poll_fn(|cx| responses.poll_headers(cx)).await
@@ -120,10 +138,14 @@ pub(crate) async fn run<Res: Message + Default>(
                             // What was sent cannot be sent again: this attempt is the call now.
                             commit.commit();
                         }
-                        if let Err(status) = send_message(&mut send, data, false).await {
-                            // The server's answer (awaited above) says why.
-                            send_error = Some(status);
-                            sending = false;
+                        let len = data.len();
+                        match send_message(&mut send, data, false).await {
+                            Ok(()) => sent(&observed, len),
+                            Err(status) => {
+                                // The server's answer (awaited above) says why.
+                                send_error = Some(status);
+                                sending = false;
+                            }
                         }
                     }
                     Step::End => {
@@ -155,7 +177,7 @@ pub(crate) async fn run<Res: Message + Default>(
                 commit.commit();
                 body.commit().await;
             }
-            Ok(Ongoing { send: sending.then_some(send), cursor, responses, send_error })
+            Ok(Ongoing { send: sending.then_some(send), cursor, responses, send_error, observed })
         }
         Err(status) => {
             let status = prefer_response_status(status, send_error);
@@ -166,12 +188,21 @@ pub(crate) async fn run<Res: Message + Default>(
 
 /// Sends the rest of a streaming body on the committed attempt from `cursor` on, ending or cancelling the
 /// request side as the source does.
-pub(crate) async fn send_rest(send: &mut h2::SendStream<Bytes>, cursor: &mut usize, body: &Body) -> Result<(), Status> {
+pub(crate) async fn send_rest(
+    send: &mut h2::SendStream<Bytes>,
+    cursor: &mut usize,
+    body: &Body,
+    observed: &Option<Arc<ClientAttempt>>,
+) -> Result<(), Status> {
     let Body::Stream(log) = body else { return Ok(()) };
     loop {
         let step = log.lock().await.next(cursor, &mut false).await;
         match step {
-            Step::Message(data) => send_message(send, data, false).await?,
+            Step::Message(data) => {
+                let len = data.len();
+                send_message(send, data, false).await?;
+                sent(observed, len);
+            }
             Step::End => return send_message(send, Bytes::new(), true).await,
             Step::Cancel(status) => {
                 send.send_reset(h2::Reason::CANCEL);
@@ -182,6 +213,13 @@ pub(crate) async fn send_rest(send: &mut h2::SendStream<Bytes>, cursor: &mut usi
                 return Err(Status::internal("a committed attempt fell behind its own messages"));
             }
         }
+    }
+}
+
+/// Counts a framed message of `len` bytes as sent by an observed attempt.
+fn sent(observed: &Option<Arc<ClientAttempt>>, len: usize) {
+    if let Some(observed) = observed {
+        observed.sent(len);
     }
 }
 

@@ -10,6 +10,8 @@ use super::retry::{self, Commit, Failed, Throttle};
 use super::service_config::{HedgingPolicy, RetryPolicy};
 use super::{Channel, Credentials};
 use crate::compression::Encoding;
+use crate::observe::client::{ClientAttempt, ClientCall};
+use crate::observe::trace_context::TRACEPARENT;
 use crate::request::Request;
 use crate::status::Status;
 use crate::wire;
@@ -30,6 +32,8 @@ pub(crate) struct CallSetup {
     pub(crate) max_send: usize,
     pub(crate) max_receive: usize,
     pub(crate) policy: Policy,
+    /// The call's observer, when anything observes it.
+    pub(crate) observer: Option<Arc<ClientCall>>,
 }
 
 /// How many attempts a call gets, with the channel's retry throttle.
@@ -56,6 +60,9 @@ impl CallSetup {
     /// deadline, its message limits lower the channel's, its waitForReady applies unless the call chose.
     /// Returns the request's message apart.
     pub(crate) async fn prepare<T>(channel: &Channel, path: &'static str, request: Request<T>) -> (CallSetup, T) {
+        // Observed from here: the call's duration includes waiting for the resolver (A66's "from the
+        // application's perspective"). A passed deadline told apart from a cancellation is the caller's.
+        let observer = ClientCall::start(&channel.config().observe, channel.authority(), path, request.deadline());
         channel.first_resolution(request.deadline()).await;
         let config = channel.config();
         let encoding = request.compression().or(config.send_compressed);
@@ -85,6 +92,12 @@ impl CallSetup {
             }
         }
         let mut headers = metadata.into_headers();
+        if let Some(trace) = observer.as_ref().and_then(|o| o.trace) {
+            if !headers.contains_key(TRACEPARENT) {
+                let value = http::HeaderValue::from_str(&trace.header()).expect("hex digits and dashes");
+                headers.insert(TRACEPARENT, value);
+            }
+        }
         headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
         headers.insert(wire::TE, http::HeaderValue::from_static(wire::TE_TRAILERS));
         headers.insert(http::header::USER_AGENT, config.user_agent.clone());
@@ -108,8 +121,33 @@ impl CallSetup {
             max_send,
             max_receive,
             policy,
+            observer,
         };
         (setup, message)
+    }
+
+    /// A new attempt's observer, if the call is observed.
+    pub(crate) fn observe_attempt(&self) -> Option<Arc<ClientAttempt>> {
+        self.observer.as_ref().map(ClientCall::attempt)
+    }
+
+    /// The call ended with `result` (what the caller gets back): its observer records it.
+    pub(crate) fn observe_end<T>(&self, result: &Result<T, Status>) {
+        match result {
+            Ok(_) => {
+                if let Some(observer) = &self.observer {
+                    observer.finish(crate::status::Code::Ok, "");
+                }
+            }
+            Err(status) => self.observe_error(status),
+        }
+    }
+
+    /// The call failed with `status` (what the caller gets back).
+    pub(crate) fn observe_error(&self, status: &Status) {
+        if let Some(observer) = &self.observer {
+            observer.finish(status.code(), status.message());
+        }
     }
 
     /// Runs the attempts of the call as its policy says; `attempt` gets how many came before it.

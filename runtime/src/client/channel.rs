@@ -202,6 +202,30 @@ impl ChannelBuilder {
         self
     }
 
+    /// Sends a W3C `traceparent` with every call (off by default): a call made while a server handler runs
+    /// continues that call's trace, any other starts a trace of its own. A `traceparent` the caller put in
+    /// the request's metadata (from an OpenTelemetry propagator, say) is sent as it is.
+    pub fn trace_propagation(mut self, propagate: bool) -> Self {
+        self.config.observe.propagate = propagate;
+        self
+    }
+
+    /// Records gRFC A66's client metrics (`grpc.client.attempt.started`, `grpc.client.attempt.duration`,
+    /// `grpc.client.attempt.{sent,rcvd}_total_compressed_message_size`, `grpc.client.call.duration`, with
+    /// `grpc.method`, `grpc.target` and `grpc.status`) on a meter of `provider`, as grpc-go's OpenTelemetry
+    /// plugin does.
+    #[cfg(feature = "otel")]
+    pub fn meter_provider<P: opentelemetry::metrics::MeterProvider>(mut self, provider: &P) -> Self {
+        // The canonical URI, as grpc-go reports it (`dns:///host:port` for `http://host:port`).
+        let target = match self.parse_target() {
+            Ok((target, _)) => format!("{}://{}/{}", target.scheme(), target.authority(), target.endpoint()),
+            Err(_) => self.target.clone(),
+        };
+        let metrics = crate::observe::metrics::ClientMetrics::new(provider, target);
+        self.config.observe.metrics = Some(Arc::new(metrics));
+        self
+    }
+
     fn resolver_for(&self, scheme: &str) -> Option<Arc<dyn Resolver>> {
         self.resolvers.get(scheme).map(|handle| handle.0.clone()).or_else(|| resolver::registered(scheme))
     }
@@ -292,6 +316,7 @@ impl ChannelBuilder {
                 balancer: Mutex::new(balancer),
                 resolving: OnceLock::new(),
                 resolved_once: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
             }),
         })
     }
@@ -321,6 +346,8 @@ struct Inner {
     resolving: OnceLock<tokio::task::AbortHandle>,
     /// Set once the resolver answered (or failed): calls stop waiting for it.
     resolved_once: AtomicBool,
+    /// Set by [`Channel::close`]: the channel is shut down for good.
+    closed: AtomicBool,
 }
 
 impl Drop for Inner {
@@ -389,6 +416,7 @@ impl Channel {
                 }),
                 resolving: OnceLock::new(),
                 resolved_once: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
             }),
         }
     }
@@ -456,6 +484,45 @@ impl Channel {
         subchannels.iter().filter(|s| s.current().is_some()).map(|s| s.address().clone()).collect()
     }
 
+    /// The picker in force (for the connectivity state).
+    pub(crate) fn picker(&self) -> Arc<Picker> {
+        self.balancer().picker.clone()
+    }
+
+    /// What the channel's subchannels share (their change notifications).
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// Whether the resolver's task was started (the channel left idle).
+    pub(crate) fn resolving_started(&self) -> bool {
+        self.inner.resolving.get().is_some()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Shuts the channel down, for every clone of it (grpc-go's `ClientConn.Close`): the resolver stops,
+    /// the connections are released (each closes once the calls on it ended) and new calls fail with
+    /// UNAVAILABLE. The connectivity state is `Shutdown` from now on.
+    pub fn close(&self) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(task) = self.inner.resolving.get() {
+            task.abort();
+        }
+        {
+            let mut balancer = self.balancer();
+            let closed =
+                Picker::unresolved(balancer.picker.kind).with_error(Status::unavailable("the channel was closed"));
+            balancer.picker = Arc::new(closed);
+        }
+        self.inner.resolved_once.store(true, Ordering::Release);
+        self.inner.shared.notify();
+    }
+
     fn balancer(&self) -> std::sync::MutexGuard<'_, Balancer> {
         self.inner.balancer.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -468,6 +535,9 @@ impl Channel {
     ) -> Result<(h2::client::SendRequest<Bytes>, CallCount), Status> {
         if let Some(error) = &self.inner.setup_error {
             return Err(error.clone());
+        }
+        if self.is_closed() {
+            return Err(Status::unavailable("the channel was closed"));
         }
         self.start_resolving();
         let current = || self.balancer().picker.clone();

@@ -34,6 +34,8 @@ pub(crate) struct ChannelConfig {
     pub(crate) retries: bool,
     /// How many bytes of a streaming call's messages are kept for replay by a retry.
     pub(crate) retry_buffer: usize,
+    /// Trace propagation and metrics (tracing spans need no setting: a subscriber turns them on).
+    pub(crate) observe: crate::observe::client::ClientObserve,
 }
 
 /// A client TLS configuration, ready for connections to one target.
@@ -65,6 +67,7 @@ impl Default for ChannelConfig {
             service_config: None,
             retries: true,
             retry_buffer: DEFAULT_RETRY_BUFFER,
+            observe: Default::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod call;
 mod cancel;
 mod channel;
 mod config;
+mod connectivity;
 mod replay;
 mod request_queue;
 pub mod resolver;
@@ -31,6 +32,7 @@ pub use crate::credentials::{
 pub use cancel::{cancellable, Canceller};
 pub use channel::{Channel, ChannelBuilder};
 pub use config::ConnectBackoff;
+pub use connectivity::ConnectivityState;
 pub use resolver::{register_resolver, Address, Refresh, Resolution, Resolutions, Resolver};
 pub use sender::Sender;
 pub use service_config::{LoadBalancing, ServiceConfig, ServiceConfigError};
@@ -191,19 +193,26 @@ impl Client {
         Res: Message + Default,
     {
         let (setup, message) = CallSetup::prepare(&self.channel, path, request).await;
-        // A message that cannot be sent (too large) fails the same way every time: no attempt is made.
-        let body = Body::Single(codec::encode_with(&message, setup.max_send, setup.encoding)?);
-        let attempts = setup.under_policy(|previous, commit| {
-            let (setup, body) = (&setup, &body);
-            async move {
-                let mut ongoing = attempt::run::<Res>(&self.channel, setup, previous, body, &commit, None).await?;
-                let result = read_single(&mut ongoing.responses).await;
-                let committed = ongoing.responses.received_headers();
-                result
-                    .map_err(|status| Failed { status: prefer_response_status(status, ongoing.send_error), committed })
-            }
-        });
-        within(setup.deadline, attempts).await
+        let result = async {
+            // A message that cannot be sent (too large) fails the same way every time: no attempt is made.
+            let body = Body::Single(codec::encode_with(&message, setup.max_send, setup.encoding)?);
+            let attempts = setup.under_policy(|previous, commit| {
+                let (setup, body) = (&setup, &body);
+                async move {
+                    let mut ongoing = attempt::run::<Res>(&self.channel, setup, previous, body, &commit, None).await?;
+                    let result = read_single(&mut ongoing.responses).await;
+                    let committed = ongoing.responses.received_headers();
+                    result.map_err(|status| Failed {
+                        status: prefer_response_status(status, ongoing.send_error),
+                        committed,
+                    })
+                }
+            });
+            within(setup.deadline, attempts).await
+        }
+        .await;
+        setup.observe_end(&result);
+        result
     }
 
     /// An attempt ends when the response headers arrive: then the call is committed to it.
@@ -217,18 +226,29 @@ impl Client {
         Res: Message + Default,
     {
         let (setup, message) = CallSetup::prepare(&self.channel, path, request).await;
-        let body = Body::Single(codec::encode_with(&message, setup.max_send, setup.encoding)?);
-        let attempts = setup.under_policy(|previous, commit| {
-            let (setup, body) = (&setup, &body);
-            async move {
-                let ongoing =
-                    attempt::run::<Res>(&self.channel, setup, previous, body, &commit, setup.deadline).await?;
-                let mut responses = ongoing.responses;
-                let headers = responses.take_headers();
-                Ok(Response::from_parts(headers, responses, MetadataMap::new()))
-            }
-        });
-        within(setup.deadline, attempts).await
+        let result = async {
+            let body = Body::Single(codec::encode_with(&message, setup.max_send, setup.encoding)?);
+            let attempts = setup.under_policy(|previous, commit| {
+                let (setup, body) = (&setup, &body);
+                async move {
+                    let ongoing =
+                        attempt::run::<Res>(&self.channel, setup, previous, body, &commit, setup.deadline).await?;
+                    if let Some(observed) = &ongoing.observed {
+                        observed.ends_call();
+                    }
+                    let mut responses = ongoing.responses;
+                    let headers = responses.take_headers();
+                    Ok(Response::from_parts(headers, responses, MetadataMap::new()))
+                }
+            });
+            within(setup.deadline, attempts).await
+        }
+        .await;
+        // A stream handed over ends the call when it ends.
+        if result.is_err() {
+            setup.observe_end(&result);
+        }
+        result
     }
 
     /// The client-streaming call; an error in the request stream (an interceptor's) cancels the call and is
@@ -259,7 +279,7 @@ impl Client {
             async move {
                 let mut ongoing = attempt::run::<Res>(&self.channel, setup, previous, body, &commit, None).await?;
                 let sent = match ongoing.send.as_mut() {
-                    Some(send) => attempt::send_rest(send, &mut ongoing.cursor, body).await,
+                    Some(send) => attempt::send_rest(send, &mut ongoing.cursor, body, &ongoing.observed).await,
                     None => Ok(()),
                 };
                 let result = match sent {
@@ -276,7 +296,9 @@ impl Client {
                     .map_err(|status| Failed { status: prefer_response_status(status, ongoing.send_error), committed })
             }
         });
-        within(setup.deadline, attempts).await
+        let result = within(setup.deadline, attempts).await;
+        setup.observe_end(&result);
+        result
     }
 
     async fn streaming_call<Req, Res>(
@@ -292,9 +314,24 @@ impl Client {
         if setup.policy.replays() {
             return Ok(self.replayed_streaming(setup));
         }
-        let (opened, send) = within(setup.deadline, attempt::open(&self.channel, &setup, 0)).await?;
-        let sender = Sender::direct(send, setup.max_send, setup.encoding, setup.deadline);
-        Ok((sender, Streaming::client(opened.response, opened.active, setup.max_receive, setup.deadline)))
+        let observed = setup.observe_attempt();
+        let (opened, send) = match within(setup.deadline, attempt::open(&self.channel, &setup, 0)).await {
+            Ok(opened) => opened,
+            Err(status) => {
+                if let Some(observed) = &observed {
+                    observed.failed(status.code());
+                }
+                setup.observe_error(&status);
+                return Err(status);
+            }
+        };
+        let sender = Sender::direct(send, setup.max_send, setup.encoding, setup.deadline).observed(observed.clone());
+        let mut responses = Streaming::client(opened.response, opened.active, setup.max_receive, setup.deadline);
+        if let Some(observed) = observed {
+            observed.ends_call();
+            responses.observe(crate::observe::TapSink::Client(observed));
+        }
+        Ok((sender, responses))
     }
 
     /// A bidirectional call under a retry or hedging policy: the caller's messages go through a queue to a
@@ -322,10 +359,16 @@ impl Client {
                 outcome = within(deadline, attempts) => outcome,
                 () = committed.closed() => return,
             };
+            if outcome.is_err() {
+                setup.observe_end(&outcome);
+            }
             let outcome = outcome.map(|ongoing| {
+                if let Some(observed) = &ongoing.observed {
+                    observed.ends_call();
+                }
                 if let Some(mut send) = ongoing.send {
-                    let (mut cursor, body) = (ongoing.cursor, body.clone());
-                    tokio::spawn(async move { attempt::send_rest(&mut send, &mut cursor, &body).await });
+                    let (mut cursor, body, observed) = (ongoing.cursor, body.clone(), ongoing.observed.clone());
+                    tokio::spawn(async move { attempt::send_rest(&mut send, &mut cursor, &body, &observed).await });
                 }
                 ongoing.responses
             });

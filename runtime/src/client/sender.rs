@@ -25,6 +25,8 @@ pub struct Sender<T> {
     encoding: Option<Encoding>,
     /// The call's deadline: a server that stops reading must not hold a send past it.
     deadline: Option<Instant>,
+    /// The attempt's observer (a direct sender of an observed call), which counts what is sent.
+    observed: Option<std::sync::Arc<crate::observe::client::ClientAttempt>>,
     _message: PhantomData<fn(T)>,
 }
 
@@ -36,12 +38,26 @@ impl<T> Sender<T> {
         encoding: Option<Encoding>,
         deadline: Option<Instant>,
     ) -> Self {
-        Sender { send: Some(send), queue: None, max_send, encoding, deadline, _message: PhantomData }
+        Sender { send: Some(send), queue: None, max_send, encoding, deadline, observed: None, _message: PhantomData }
     }
 
     /// A sender handing its messages to the task that sends them (interceptors, or a retry policy).
     pub(super) fn queued(queue: Outbox, deadline: Option<Instant>) -> Self {
-        Sender { send: None, queue: Some(queue), max_send: 0, encoding: None, deadline, _message: PhantomData }
+        Sender {
+            send: None,
+            queue: Some(queue),
+            max_send: 0,
+            encoding: None,
+            deadline,
+            observed: None,
+            _message: PhantomData,
+        }
+    }
+
+    /// Counts what this (direct) sender sends for the attempt's observer.
+    pub(super) fn observed(mut self, observed: Option<std::sync::Arc<crate::observe::client::ClientAttempt>>) -> Self {
+        self.observed = observed;
+        self
     }
 }
 
@@ -60,17 +76,24 @@ impl<T: Message + 'static> Sender<T> {
             return queued.map_err(|()| Status::unavailable("the call ended; its response stream has the status"));
         }
         let data = codec::encode_with(&message, self.max_send, self.encoding)?;
+        let len = data.len();
         let send = self.send.as_mut().ok_or_else(|| Status::failed_precondition("the request stream is closed"))?;
-        let Some(deadline) = self.deadline else { return send_message(send, data, false).await };
-        match tokio::time::timeout_at(deadline.into(), send_message(send, data, false)).await {
-            Ok(sent) => sent,
-            Err(_) => {
-                // Resetting ends the call for the server too and frees the data h2 still buffers.
-                send.send_reset(h2::Reason::CANCEL);
-                self.send = None;
-                Err(Status::deadline_exceeded("the deadline passed while sending a message"))
-            }
+        let sent = match self.deadline {
+            None => send_message(send, data, false).await,
+            Some(deadline) => match tokio::time::timeout_at(deadline.into(), send_message(send, data, false)).await {
+                Ok(sent) => sent,
+                Err(_) => {
+                    // Resetting ends the call for the server too and frees the data h2 still buffers.
+                    send.send_reset(h2::Reason::CANCEL);
+                    self.send = None;
+                    Err(Status::deadline_exceeded("the deadline passed while sending a message"))
+                }
+            },
+        };
+        if let (Ok(()), Some(observed)) = (&sent, &self.observed) {
+            observed.sent(len);
         }
+        sent
     }
 
     /// Ends the request stream: the server sees it complete. Without this, dropping the sender cancels

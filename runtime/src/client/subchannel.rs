@@ -84,6 +84,19 @@ impl Subchannel {
         }
     }
 
+    /// The subchannel's connectivity state, as the channel reports it; a lost connection reads as idle
+    /// (the next call, or an eager policy, reconnects).
+    pub(crate) fn connectivity(&self) -> super::ConnectivityState {
+        use super::ConnectivityState as S;
+        match &*self.state() {
+            State::Idle => S::Idle,
+            State::Connecting => S::Connecting,
+            State::Ready(connection) if connection.alive.load(Ordering::Acquire) => S::Ready,
+            State::Ready(_) => S::Idle,
+            State::Backoff { .. } => S::TransientFailure,
+        }
+    }
+
     /// Whether an attempt is under way.
     pub(crate) fn is_connecting(&self) -> bool {
         matches!(*self.state(), State::Connecting)
@@ -120,6 +133,8 @@ impl Subchannel {
             *state = State::Connecting;
             failures
         };
+        // Those watching the connectivity state see the attempt start.
+        self.shared.notify();
         let subchannel = self.clone();
         tokio::spawn(async move { subchannel.attempt(failures).await });
     }

@@ -18,6 +18,7 @@ use crate::codec;
 use crate::compression::Encoding;
 use crate::interceptor::{Interceptors, MethodInfo, MethodKind};
 use crate::metadata::MetadataMap;
+use crate::observe::server::{Sent, ServerObserve, ServerObserver};
 use crate::request::Request;
 use crate::response::{Compression, Response};
 use crate::status::Status;
@@ -65,6 +66,8 @@ pub struct ServerCall {
     pub(crate) interceptors: Option<Arc<Interceptors>>,
     /// The connection's budget for incomplete request messages.
     pub(crate) budget: Arc<crate::budget::ReceiveBudget>,
+    /// Trace propagation and metrics, when the server has either (spans need no setting).
+    pub(crate) observe: Option<Arc<ServerObserve>>,
 }
 
 impl ServerCall {
@@ -75,8 +78,23 @@ impl ServerCall {
 
     /// Answers `UNIMPLEMENTED` for a method the service does not have.
     pub fn unimplemented_method(self, service: &str, method: &str) -> BoxFuture {
+        // A66: calls to methods the server does not have are recorded under the method "other".
+        if let Some(observer) = self.observer(None) {
+            observer.finish(Sent::status(crate::status::Code::Unimplemented));
+        }
         self.reply_status(Status::unimplemented(format!("unknown method {method} for service {service}")));
         Box::pin(std::future::ready(()))
+    }
+
+    /// The call's observer (`method` `None` for one the service does not have), or `None` when nothing
+    /// observes.
+    pub(super) fn observer(&self, method: Option<&'static str>) -> Option<Arc<ServerObserver>> {
+        let traceparent = || self.metadata.get(crate::observe::trace_context::TRACEPARENT).map(str::as_bytes);
+        let observer =
+            ServerObserver::start(self.observe.as_deref(), self.service, method, self.peer.addr, traceparent)?;
+        #[cfg(feature = "otel")]
+        observer.started();
+        Some(observer)
     }
 
     /// The chain and method when the server has interceptors of the kind `has` checks for.
@@ -239,9 +257,14 @@ fn abnormal_status<T>(outcome: Outcome<T>) -> Option<Status> {
     }
 }
 
-pub(super) fn end_before_headers<T>(respond: &mut h2::server::SendResponse<Bytes>, outcome: Outcome<T>) {
-    if let Some(status) = abnormal_status(outcome) {
-        send_trailers_only(respond, &status);
+/// Ends a call whose handler did not answer; what was sent.
+pub(super) fn end_before_headers<T>(respond: &mut h2::server::SendResponse<Bytes>, outcome: Outcome<T>) -> Sent {
+    match abnormal_status(outcome) {
+        Some(status) => {
+            send_trailers_only(respond, &status);
+            Sent::status(status.code())
+        }
+        None => Sent::status(crate::status::Code::Cancelled),
     }
 }
 
@@ -280,33 +303,59 @@ pub(super) async fn send_unary<Res: Message>(
     response: Response<Res>,
     limits: CallLimits,
     deadline: Option<Instant>,
-) {
+) -> Sent {
     let encoding = limits.encoding_for(response.compression());
     let (metadata, message, trailers) = response.into_parts();
     let data = match codec::encode_with(&message, limits.max_send, encoding) {
         Ok(data) => data,
-        Err(status) => return send_trailers_only(&mut respond, &status),
+        Err(status) => {
+            send_trailers_only(&mut respond, &status);
+            return Sent::status(status.code());
+        }
     };
     let Ok(mut send) = respond.send_response(response_head(metadata, encoding), false) else {
-        return;
+        return Sent::status(crate::status::Code::Cancelled);
     };
+    let len = data.len();
     // A reset by the client while this waits for window ends the wait with an error.
     match send_message_within(&mut send, data, false, deadline).await {
-        Ok(()) => send_trailers(&mut send, &Status::ok(), trailers),
-        Err(status) if status.code() == crate::status::Code::DeadlineExceeded => {
-            send_trailers(&mut send, &status, MetadataMap::new())
+        Ok(()) => {
+            send_trailers(&mut send, &Status::ok(), trailers);
+            Sent { code: crate::status::Code::Ok, messages: 1, bytes: len }
         }
-        Err(_) => {}
+        Err(status) if status.code() == crate::status::Code::DeadlineExceeded => {
+            send_trailers(&mut send, &status, MetadataMap::new());
+            Sent::status(status.code())
+        }
+        Err(_) => Sent::status(crate::status::Code::Cancelled),
     }
 }
 
 /// Sends the response headers, then the messages as the stream yields them (those ready together in one
 /// write, waiting for flow control), then the status: OK at the end, or the error the stream yielded.
 pub(super) async fn stream_responses<Res, St>(
+    respond: h2::server::SendResponse<Bytes>,
+    response: Response<St>,
+    limits: CallLimits,
+    deadline: Option<Instant>,
+) -> Sent
+where
+    Res: Message,
+    St: Stream<Item = Result<Res, Status>>,
+{
+    // Cancelled unless a status goes out.
+    let mut sent = Sent::status(crate::status::Code::Cancelled);
+    send_stream_responses(respond, response, limits, deadline, &mut sent).await;
+    sent
+}
+
+/// [`stream_responses`], leaving in `sent` what went out.
+async fn send_stream_responses<Res, St>(
     mut respond: h2::server::SendResponse<Bytes>,
     response: Response<St>,
     limits: CallLimits,
     deadline: Option<Instant>,
+    sent: &mut Sent,
 ) where
     Res: Message,
     St: Stream<Item = Result<Res, Status>>,
@@ -314,13 +363,14 @@ pub(super) async fn stream_responses<Res, St>(
     let mut response = response;
     let encoding = limits.encoding_for(response.compression());
     let mut per_message = response.take_per_message();
-    let (metadata, stream, trailers) = response.into_parts();
+    let (metadata, stream, mut trailers) = response.into_parts();
     let Ok(mut send) = respond.send_response(response_head(metadata, encoding), false) else {
         return;
     };
     let mut stream = pin!(stream);
     let mut batch = BytesMut::new();
     let mut index = 0usize;
+    let mut encoded = 0u64;
     loop {
         // Every message the handler has ready goes into one write, up to BATCH_BYTES: h2's per-write work
         // (locks, capacity, a DATA frame) is then paid per batch, not per small message.
@@ -337,6 +387,7 @@ pub(super) async fn stream_responses<Res, St>(
             if let Err(status) = codec::encode_into(&message, limits.max_send, compressed, &mut batch) {
                 return Poll::Ready(Gathered::End(status, false));
             }
+            encoded += 1;
             if batch.len() >= BATCH_BYTES {
                 return Poll::Ready(Gathered::Batch);
             }
@@ -347,7 +398,11 @@ pub(super) async fn stream_responses<Res, St>(
                 if let Some(status) = abnormal_status(outcome) {
                     // A handler's stream that panicked after yielding messages: those go out first.
                     let data = batch.split().freeze();
+                    let len = data.len();
                     if data.is_empty() || send_message_within(&mut send, data, false, deadline).await.is_ok() {
+                        sent.bytes += len;
+                        sent.messages = encoded;
+                        sent.code = status.code();
                         send_trailers(&mut send, &status, MetadataMap::new());
                     }
                 }
@@ -355,19 +410,26 @@ pub(super) async fn stream_responses<Res, St>(
             }
         };
         if !data.is_empty() {
+            let len = data.len();
             if let Err(status) = send_message_within(&mut send, data, false, deadline).await {
                 if status.code() == crate::status::Code::DeadlineExceeded {
+                    sent.code = status.code();
                     send_trailers(&mut send, &status, MetadataMap::new());
                 }
                 return;
             }
+            sent.bytes += len;
+            sent.messages = encoded;
         }
         match end {
             Gathered::Batch => {}
             // The handler's own trailers go with the status it ended with; a message that could not be
             // encoded ends the call without them.
-            Gathered::End(status, true) => return send_trailers(&mut send, &status, trailers),
-            Gathered::End(status, false) => return send_trailers(&mut send, &status, MetadataMap::new()),
+            Gathered::End(status, handler) => {
+                sent.code = status.code();
+                let trailers = if handler { std::mem::take(&mut trailers) } else { MetadataMap::new() };
+                return send_trailers(&mut send, &status, trailers);
+            }
         }
     }
 }

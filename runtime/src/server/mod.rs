@@ -173,6 +173,7 @@ pub struct ServerBuilder {
     /// What runs on the services at build time.
     at_build: Vec<fn(&mut Router)>,
     interceptors: Interceptors,
+    observe: crate::observe::server::ServerObserve,
 }
 
 impl ServerBuilder {
@@ -333,6 +334,25 @@ impl ServerBuilder {
         self
     }
 
+    /// Takes a request's W3C `traceparent` as the remote parent of the call's span (its `trace_id` and
+    /// `parent_span_id` fields), and makes it the trace that calls made from the handler continue
+    /// (channels with [`trace_propagation`](crate::client::ChannelBuilder::trace_propagation)). Off by
+    /// default: then each server span starts a trace of its own.
+    pub fn trace_propagation(mut self, propagate: bool) -> Self {
+        self.observe.propagate = propagate;
+        self
+    }
+
+    /// Records gRFC A66's server metrics (`grpc.server.call.started`, `grpc.server.call.duration`,
+    /// `grpc.server.call.{sent,rcvd}_total_compressed_message_size`, with `grpc.method`, `other` for
+    /// methods the server does not have, and `grpc.status`) on a meter of `provider`, as grpc-go's
+    /// OpenTelemetry plugin does.
+    #[cfg(feature = "otel")]
+    pub fn meter_provider<P: opentelemetry::metrics::MeterProvider>(mut self, provider: &P) -> Self {
+        self.observe.metrics = Some(Arc::new(crate::observe::metrics::ServerMetrics::new(provider)));
+        self
+    }
+
     /// Runs `hook` on the services when the server is built, after every service was added (the reflection
     /// service, which describes them all, is added this way).
     pub(crate) fn at_build(mut self, hook: fn(&mut Router)) -> Self {
@@ -346,6 +366,9 @@ impl ServerBuilder {
             hook(&mut self.router);
         }
         let interceptors = (!self.interceptors.is_empty()).then(|| Arc::new(self.interceptors));
+        if self.observe.is_on() {
+            self.router.observe = Some(Arc::new(self.observe));
+        }
         Server { shared: Arc::new(Shared { router: self.router, config: self.config, interceptors }) }
     }
 }

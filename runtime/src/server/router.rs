@@ -20,6 +20,8 @@ use crate::{timeout, wire};
 #[derive(Default, Clone)]
 pub(crate) struct Router {
     services: HashMap<&'static str, Arc<dyn Service>>,
+    /// Trace propagation and metrics, when the server has either.
+    pub(crate) observe: Option<Arc<crate::observe::server::ServerObserve>>,
 }
 
 impl Router {
@@ -65,6 +67,7 @@ impl Router {
             return None;
         };
         let Some(service) = self.services.get(service_name) else {
+            crate::observe::server::unknown_service(self.observe.as_deref(), service_name, peer.addr, &parts.headers);
             send_trailers_only(&mut respond, &Status::unimplemented(format!("unknown service {service_name}")));
             return None;
         };
@@ -112,6 +115,7 @@ impl Router {
             service: service.name(),
             interceptors: interceptors.cloned(),
             budget: budget.clone(),
+            observe: self.observe.clone(),
         };
         Some(service.call(&method, call))
     }

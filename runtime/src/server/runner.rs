@@ -17,6 +17,8 @@ use super::call::{
 };
 use super::BoxFuture;
 use crate::interceptor::{run as chain, Interceptors, MessageStream, MethodInfo, MethodKind};
+use crate::observe::server::{Sent, ServerObserver};
+use crate::observe::TapSink;
 use crate::request::Request;
 use crate::response::Response;
 use crate::status::Status;
@@ -50,18 +52,18 @@ pub(crate) trait Kind<Req, Res>: 'static {
         H: FnOnce(Request<Self::Input>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Response<Self::Output>, Status>> + Send + 'static;
 
-    /// Sends the answer: headers, the message or messages, the trailers.
+    /// Sends the answer: headers, the message or messages, the trailers; what went out.
     fn send(
         respond: h2::server::SendResponse<Bytes>,
         reply: Reply<Self::Output>,
         limits: CallLimits,
         deadline: Option<Instant>,
-    ) -> impl Future<Output = ()> + Send;
+    ) -> impl Future<Output = Sent> + Send;
 }
 
 /// Runs one call of kind `K`: reads its request, runs the handler (behind the interceptors, if the server
 /// has any of the kind) until it answers, the client cancels, the deadline passes or it panics, and sends
-/// what came of it.
+/// what came of it. An observed call runs in its span (and, with propagation, its trace context).
 pub(crate) fn run<K, Req, Res, S, H, Fut>(
     call: ServerCall,
     method: &'static str,
@@ -76,23 +78,56 @@ where
     H: FnOnce(Arc<S>, Request<K::Input>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<K::Output>, Status>> + Send + 'static,
 {
-    Box::pin(async move {
-        let interceptors = call.chain(method, K::KIND);
-        let (request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
-        let work = async move {
-            match interceptors {
-                None => Ok(Reply::Plain(handler(service, K::input(request).await?).await?)),
-                Some((interceptors, info)) => {
-                    K::intercept(interceptors, info, request, move |request| handler(service, request)).await
-                }
+    let Some(observer) = call.observer(Some(method)) else {
+        return Box::pin(run_call::<K, Req, Res, S, H, Fut>(call, method, service, handler, None));
+    };
+    let span = observer.span().clone();
+    let trace = observer.trace();
+    let work = run_call::<K, Req, Res, S, H, Fut>(call, method, service, handler, Some(observer));
+    match trace {
+        Some(trace) => Box::pin(tracing::Instrument::instrument(trace.scope(work), span)),
+        None => Box::pin(tracing::Instrument::instrument(work, span)),
+    }
+}
+
+async fn run_call<K, Req, Res, S, H, Fut>(
+    call: ServerCall,
+    method: &'static str,
+    service: Arc<S>,
+    handler: H,
+    observer: Option<Arc<ServerObserver>>,
+) where
+    K: Kind<Req, Res>,
+    S: ?Sized + Send + Sync + 'static,
+    Req: Message + Default + Send + 'static,
+    Res: Message + Send + 'static,
+    H: FnOnce(Arc<S>, Request<K::Input>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<K::Output>, Status>> + Send + 'static,
+{
+    let interceptors = call.chain(method, K::KIND);
+    let (mut request, mut respond, limits, deadline) = call.into_request_stream::<Req>();
+    if let Some(observer) = &observer {
+        request.get_mut().observe(TapSink::Server(observer.clone()));
+    }
+    let work = async move {
+        match interceptors {
+            None => Ok(Reply::Plain(handler(service, K::input(request).await?).await?)),
+            Some((interceptors, info)) => {
+                K::intercept(interceptors, info, request, move |request| handler(service, request)).await
             }
-        };
-        match supervise(work, &mut respond, deadline).await {
-            Outcome::Done(Ok(reply)) => K::send(respond, reply, limits, deadline).await,
-            Outcome::Done(Err(status)) => send_trailers_only(&mut respond, &status),
-            outcome => end_before_headers(&mut respond, outcome),
         }
-    })
+    };
+    let sent = match supervise(work, &mut respond, deadline).await {
+        Outcome::Done(Ok(reply)) => K::send(respond, reply, limits, deadline).await,
+        Outcome::Done(Err(status)) => {
+            send_trailers_only(&mut respond, &status);
+            Sent::status(status.code())
+        }
+        outcome => end_before_headers(&mut respond, outcome),
+    };
+    if let Some(observer) = observer {
+        observer.finish(sent);
+    }
 }
 
 /// One message in, one out.
@@ -136,7 +171,7 @@ where
         reply: Reply<Res>,
         limits: CallLimits,
         deadline: Option<Instant>,
-    ) -> impl Future<Output = ()> + Send {
+    ) -> impl Future<Output = Sent> + Send {
         send_single::<Res>(respond, reply, limits, deadline)
     }
 }
@@ -179,7 +214,7 @@ where
         reply: Reply<St>,
         limits: CallLimits,
         deadline: Option<Instant>,
-    ) -> impl Future<Output = ()> + Send {
+    ) -> impl Future<Output = Sent> + Send {
         send_stream::<Res, St>(respond, reply, limits, deadline)
     }
 }
@@ -216,7 +251,7 @@ where
         reply: Reply<Res>,
         limits: CallLimits,
         deadline: Option<Instant>,
-    ) -> impl Future<Output = ()> + Send {
+    ) -> impl Future<Output = Sent> + Send {
         send_single::<Res>(respond, reply, limits, deadline)
     }
 }
@@ -256,7 +291,7 @@ where
         reply: Reply<St>,
         limits: CallLimits,
         deadline: Option<Instant>,
-    ) -> impl Future<Output = ()> + Send {
+    ) -> impl Future<Output = Sent> + Send {
         send_stream::<Res, St>(respond, reply, limits, deadline)
     }
 }
@@ -290,7 +325,7 @@ async fn send_single<Res: Message + Send + 'static>(
     reply: Reply<Res>,
     limits: CallLimits,
     deadline: Option<Instant>,
-) {
+) -> Sent {
     match reply {
         Reply::Plain(response) => send_unary(respond, response, limits, deadline).await,
         Reply::Intercepted(response, info) => {
@@ -306,7 +341,8 @@ async fn send_stream<Res, St>(
     reply: Reply<St>,
     limits: CallLimits,
     deadline: Option<Instant>,
-) where
+) -> Sent
+where
     Res: Message + Send + 'static,
     St: Stream<Item = Result<Res, Status>> + Send + 'static,
 {
