@@ -80,7 +80,7 @@ fn channel_data(target: &str, calls: &CallCounts, source: Option<&StateSource>) 
 fn channel(node: &ChannelNode) -> v1::Channel {
     let subchannel_ref = node
         .subchannels
-        .from(0)
+        .from(0, usize::MAX)
         .into_iter()
         .map(|subchannel_id| v1::SubchannelRef { subchannel_id, ..Default::default() })
         .collect();
@@ -96,7 +96,7 @@ fn subchannel(node: &SubchannelNode) -> v1::Subchannel {
     v1::Subchannel {
         r#ref: Some(v1::SubchannelRef { subchannel_id: node.id, name: node.address.clone(), ..Default::default() }),
         data: Some(channel_data(&node.address, &node.calls, node.state.get())),
-        socket_ref: node.sockets.from(0).into_iter().map(socket_ref).collect(),
+        socket_ref: node.sockets.from(0, usize::MAX).into_iter().map(socket_ref).collect(),
         ..Default::default()
     }
 }
@@ -112,7 +112,7 @@ fn server(node: &ServerNode) -> v1::Server {
             last_call_started_timestamp: timestamp(&calls.last_started),
             ..Default::default()
         }),
-        listen_socket: node.listen_sockets.from(0).into_iter().map(socket_ref).collect(),
+        listen_socket: node.listen_sockets.from(0, usize::MAX).into_iter().map(socket_ref).collect(),
         ..Default::default()
     }
 }
@@ -225,9 +225,10 @@ impl v1::channelz_server::Channelz for ChannelzService {
         let id = request.server_id;
         let node: Arc<ServerNode> =
             registry::entries().servers.get(&id).cloned().ok_or_else(|| not_found("server", id))?;
-        let ids = node.sockets.from(request.start_socket_id.max(0));
+        let mut ids = node.sockets.from(request.start_socket_id.max(0), size + 1);
         let end = ids.len() <= size;
-        let socket_ref = ids.into_iter().take(size).map(socket_ref).collect();
+        ids.truncate(size);
+        let socket_ref = ids.into_iter().map(socket_ref).collect();
         Ok(Response::new(v1::GetServerSocketsResponse { socket_ref, end, ..Default::default() }))
     }
 
@@ -257,5 +258,26 @@ impl v1::channelz_server::Channelz for ChannelzService {
         let id = request.get_ref().socket_id;
         let node = registry::entries().sockets.get(&id).cloned().ok_or_else(|| not_found("socket", id))?;
         Ok(Response::new(v1::GetSocketResponse { socket: Some(socket(&node)), ..Default::default() }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn pages_are_bounded_and_say_when_they_end() {
+        assert_eq!(page_size(0).unwrap(), DEFAULT_PAGE);
+        assert_eq!(page_size(7).unwrap(), 7);
+        assert_eq!(page_size(i64::MAX).unwrap(), MAX_PAGE);
+        assert_eq!(page_size(-1).unwrap_err().code(), crate::Code::InvalidArgument);
+        let map: BTreeMap<i64, i64> = [1, 3, 5, 7].into_iter().map(|id| (id, id)).collect();
+        assert_eq!(page(&map, 0, 2), (vec![1, 3], false));
+        assert_eq!(page(&map, 4, 2), (vec![5, 7], true));
+        assert_eq!(page(&map, 3, 10), (vec![3, 5, 7], true));
+        assert_eq!(page(&map, -100, 1), (vec![1], false));
+        assert_eq!(page(&map, 8, 1), (vec![], true));
     }
 }

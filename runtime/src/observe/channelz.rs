@@ -109,9 +109,9 @@ impl Children {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     }
 
-    /// The ids from `start` on, in order.
-    pub(crate) fn from(&self, start: i64) -> Vec<i64> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).range(start..).copied().collect()
+    /// Up to `limit` ids from `start` on, in order.
+    pub(crate) fn from(&self, start: i64, limit: usize) -> Vec<i64> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).range(start..).take(limit).copied().collect()
     }
 }
 
@@ -437,4 +437,37 @@ fn new_socket(endpoints: Endpoints, tls: bool, owner: Owner) -> Registered<Socke
     });
     entries().sockets.insert(node.id, node.clone());
     Registered { node }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The only test of the crate that turns channelz on, so "off" is seen first.
+    #[test]
+    fn off_nothing_is_registered_on_entries_come_and_go_with_their_guards() {
+        assert!(ChannelNode::register("off:1").is_none());
+        assert!(ServerNode::register().is_none());
+        enable();
+        let channel = ChannelNode::register("on:1").expect("registered");
+        let subchannel = channel.node().subchannel("127.0.0.1:1".into());
+        let socket = subchannel.node().socket(Endpoints::default(), false);
+        assert_eq!(channel.subchannels.from(0, usize::MAX), [subchannel.id]);
+        assert_eq!(subchannel.sockets.from(0, usize::MAX), [socket.id]);
+        assert!(entries().sockets.contains_key(&socket.id));
+        socket.stream_started();
+        socket.stream_ended(true, false);
+        assert_eq!(subchannel.calls.started.load(Ordering::Relaxed), 1);
+        assert_eq!(subchannel.calls.failed.load(Ordering::Relaxed), 1);
+        assert_eq!(socket.streams.succeeded.load(Ordering::Relaxed), 1);
+        let (socket_id, subchannel_id, channel_id) = (socket.id, subchannel.id, channel.id);
+        drop(socket);
+        assert!(!entries().sockets.contains_key(&socket_id));
+        assert!(subchannel.sockets.from(0, usize::MAX).is_empty());
+        drop(subchannel);
+        assert!(!entries().subchannels.contains_key(&subchannel_id));
+        assert!(channel.subchannels.from(0, usize::MAX).is_empty());
+        drop(channel);
+        assert!(!entries().channels.contains_key(&channel_id));
+    }
 }
