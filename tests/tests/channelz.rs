@@ -325,3 +325,110 @@ async fn grpcio_channelz_client_sees_the_known_calls() {
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success() && text.contains(" passed, 0 failed"), "{text}");
 }
+
+#[tokio::test]
+async fn sockets_count_keepalive_pings_on_both_ends() {
+    let policy =
+        rsgrpc::keepalive::KeepaliveEnforcement { min_time: Duration::from_millis(10), permit_without_calls: true };
+    let server = Server::builder()
+        .add_service(rsgrpc::channelz::service())
+        .add_service(EchoServer::new(EchoService::default()))
+        .keepalive_enforcement(Some(policy))
+        .keepalive(Duration::from_millis(50), Duration::from_secs(5))
+        .build();
+    let server = serve(server).await;
+    let pinging = Channel::builder(&server.target())
+        .unwrap()
+        .keepalive(Duration::from_millis(50), Duration::from_secs(5))
+        .keepalive_permit_without_calls(true)
+        .connect()
+        .await
+        .unwrap();
+    let mut channelz = Channelz::connect(&server.target()).await;
+    let top = channelz.top_channels(0, 0).await;
+    let id = top
+        .channel
+        .iter()
+        .filter(|c| data(c).target == server.target())
+        .map(|c| c.r#ref.as_ref().unwrap().channel_id)
+        .min()
+        .expect("the pinging channel");
+    let subchannel = channelz.channel(id).await.subchannel_ref[0].subchannel_id;
+    let socket = channelz.subchannel(subchannel).await.socket_ref[0].socket_id;
+    let client = channelz.client.clone();
+    let pinged = || {
+        let client = client.clone();
+        async move {
+            let request = GetSocketRequest { socket_id: socket, ..Default::default() };
+            let socket = client.get_socket(request).await.unwrap().into_inner().socket.unwrap();
+            socket.data.unwrap().keep_alives_sent >= 2
+        }
+    };
+    assert!(eventually(pinged).await, "the client's socket counted no keepalive PINGs");
+
+    let server_id = channelz.server_on(server.addr.port()).await.r#ref.unwrap().server_id;
+    let sockets = channelz.server_sockets(server_id, 0, 0).await.socket_ref;
+    let all_pinged = || {
+        let client = client.clone();
+        let sockets = sockets.clone();
+        async move {
+            for socket in sockets {
+                let request = GetSocketRequest { socket_id: socket.socket_id, ..Default::default() };
+                let socket = client.get_socket(request).await.unwrap().into_inner().socket.unwrap();
+                if socket.data.unwrap().keep_alives_sent < 2 {
+                    return false;
+                }
+            }
+            true
+        }
+    };
+    assert!(eventually(all_pinged).await, "a server socket counted no keepalive PINGs");
+    drop(pinging);
+}
+
+#[tokio::test]
+async fn unix_sockets_report_their_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("channelz.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let server =
+        Server::builder().add_service(rsgrpc::channelz::service()).add_service(EchoServer::new(EchoService::default()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.build().serve_with_shutdown(listener, async move {
+        let _ = stopped.await;
+    }));
+    let target = format!("unix:{}", path.display());
+    let channel = Channel::connect(&target).await.unwrap();
+    known_calls(&channel).await;
+    let mut channelz = Channelz::connect(&target).await;
+    let unix = |address: &Option<v1::Address>| match address.as_ref().and_then(|a| a.address.as_ref()) {
+        Some(v1::address::Address::UdsAddress(uds)) => Some(uds.filename.clone()),
+        _ => None,
+    };
+    let expected = Some(path.display().to_string());
+
+    let top = channelz.top_channels(0, 0).await;
+    let found = top.channel.iter().find(|c| data(c).target == target).expect("the unix channel");
+    assert_eq!(data(found).calls_started, 5);
+    let subchannel = channelz.subchannel(found.subchannel_ref[0].subchannel_id).await;
+    let socket = channelz.socket(subchannel.socket_ref[0].socket_id).await;
+    assert_eq!(unix(&socket.remote), expected);
+    assert_eq!(socket.data.unwrap().streams_started, 5);
+
+    let mut listening = None;
+    for server in channelz.servers().await {
+        for listen in &server.listen_socket {
+            if unix(&channelz.socket(listen.socket_id).await.local) == expected {
+                listening = Some(server.clone());
+            }
+        }
+    }
+    let server = listening.expect("the server listening on the path");
+    let sockets = channelz.server_sockets(server.r#ref.unwrap().server_id, 0, 0).await.socket_ref;
+    assert_eq!(sockets.len(), 2);
+    for socket in sockets {
+        assert_eq!(unix(&channelz.socket(socket.socket_id).await.local), expected);
+    }
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+}
