@@ -166,6 +166,18 @@ fn cases() -> Vec<Case> {
             "runtime/src/reflection",
         ),
         Case {
+            // channelz, from Debian's grpc-proto (tests/env/setup.sh installs it), served by the runtime.
+            name: "channelz",
+            include: grpc_proto_dir(),
+            files: vec!["grpc/channelz/v1/channelz.proto".into()],
+            params: "runtime_crate=crate",
+            golden: Golden::File {
+                generated: "grpc.channelz.v1.rs",
+                committed: workspace().join("runtime/src/channelz/grpc.channelz.v1.rs"),
+            },
+            embedded: true,
+        },
+        Case {
             name: "rpc",
             include: workspace().join("runtime/proto"),
             files: vec!["google/rpc/error_details.proto".into(), "google/rpc/status.proto".into()],

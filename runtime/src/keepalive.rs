@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
+use crate::observe::channelz::SocketNode;
+
 /// How often to ping the peer and how long to wait for its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Keepalive {
@@ -30,17 +32,31 @@ impl Keepalive {
 /// The calls open on a client connection, so keepalive can stay quiet on a connection without calls (a
 /// server's policy may count PINGs there as abuse).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct CallCount(Arc<AtomicUsize>);
+pub(crate) struct CallCount {
+    open: Arc<AtomicUsize>,
+    /// The connection's channelz entry, which its calls' attempts count into.
+    socket: Option<Arc<SocketNode>>,
+}
 
 impl CallCount {
+    /// The count of a connection with this channelz entry.
+    pub(crate) fn new(socket: Option<Arc<SocketNode>>) -> Self {
+        CallCount { open: Arc::default(), socket }
+    }
+
     /// Counts a call until the returned guard is dropped.
     pub(crate) fn enter(&self) -> ActiveCall {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        ActiveCall(self.0.clone())
+        self.open.fetch_add(1, Ordering::Relaxed);
+        ActiveCall(self.open.clone())
+    }
+
+    /// The connection's channelz entry.
+    pub(crate) fn socket(&self) -> Option<&Arc<SocketNode>> {
+        self.socket.as_ref()
     }
 
     fn is_idle(&self) -> bool {
-        self.0.load(Ordering::Relaxed) == 0
+        self.open.load(Ordering::Relaxed) == 0
     }
 }
 
@@ -62,13 +78,21 @@ pub(crate) struct Pinger {
     awaiting_pong: bool,
     /// Set when PINGs wait for a call to be open.
     calls: Option<CallCount>,
+    /// The connection's channelz entry, which counts the PINGs sent.
+    socket: Option<Arc<SocketNode>>,
 }
 
 impl Pinger {
     /// `calls`: ping only while one of these is open (`None`: always).
     pub(crate) fn new(settings: Keepalive, ping_pong: h2::PingPong, calls: Option<CallCount>) -> Self {
         let timer = Box::pin(tokio::time::sleep(settings.interval));
-        Pinger { settings, ping_pong, timer, awaiting_pong: false, calls }
+        Pinger { settings, ping_pong, timer, awaiting_pong: false, calls, socket: None }
+    }
+
+    /// Counts the PINGs sent into the connection's channelz entry.
+    pub(crate) fn count_into(mut self, socket: Option<Arc<SocketNode>>) -> Self {
+        self.socket = socket;
+        self
     }
 
     /// Ready when the peer failed to answer a PING in time (or the connection can no longer send one).
@@ -103,6 +127,9 @@ impl Pinger {
                 return Poll::Pending;
             }
             self.awaiting_pong = true;
+            if let Some(socket) = &self.socket {
+                socket.keepalive_sent();
+            }
             self.timer.as_mut().reset(Instant::now() + self.settings.timeout);
         }
     }

@@ -17,6 +17,8 @@ pub use unknown::{UnknownField, UnknownFields, UnknownValue};
 #[cfg(feature = "transport")]
 pub mod budget;
 #[cfg(feature = "transport")]
+pub mod channelz;
+#[cfg(feature = "transport")]
 pub mod client;
 #[cfg(feature = "transport")]
 pub mod codec;

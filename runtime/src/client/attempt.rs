@@ -24,6 +24,8 @@ use crate::{timeout, wire};
 pub(crate) struct Opened {
     pub(crate) response: h2::client::ResponseFuture,
     pub(crate) active: crate::keepalive::ActiveCall,
+    /// The connection's channelz entry, when channelz is on.
+    pub(crate) socket: Option<Arc<crate::observe::channelz::SocketNode>>,
 }
 
 /// The attempt a call is committed to: its response headers arrived (or it ended OK without any).
@@ -56,7 +58,10 @@ pub(crate) async fn open(
         *head.uri_mut() = setup.uri.clone();
         *head.headers_mut() = headers;
         match send_request.send_request(head, false) {
-            Ok((response, send)) => return Ok((Opened { response, active: calls.enter() }, send)),
+            Ok((response, send)) => {
+                let socket = calls.socket().cloned();
+                return Ok((Opened { response, active: calls.enter(), socket }, send));
+            }
             // Refused before anything was sent (the connection received GOAWAY meanwhile): nothing reached
             // the server, so another connection may take the call (gRPC's transparent retry).
             Err(error) if attempts_left > 1 => {
@@ -111,6 +116,9 @@ pub(crate) async fn run<Res: Message + Default>(
             return Err(Failed::uncommitted(status));
         }
     };
+    if let Some(observed) = &observed {
+        observed.on_socket(opened.socket.as_ref());
+    }
     let mut responses = Streaming::<Res>::client(opened.response, opened.active, setup.max_receive, stream_deadline);
     if let Some(observed) = &observed {
         responses.observe(TapSink::Client(observed.clone()));

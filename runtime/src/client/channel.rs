@@ -270,8 +270,9 @@ impl ChannelBuilder {
             let message = format!("no resolver for the scheme {:?} of target {target}", target.scheme());
             ConfigError::new(ConfigErrorKind::Target, message)
         })?;
-        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut config = self.config.clone();
+        let channelz = crate::observe::channelz::ChannelNode::register(&self.target);
+        config.observe.channelz = channelz.as_ref().map(|node| node.node().clone());
         #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut setup_error = None;
         #[cfg(not(feature = "tls"))]
@@ -305,7 +306,7 @@ impl ChannelBuilder {
             throttle: None,
         };
         balancer.set_service_config(config.service_config.clone(), &config);
-        Ok(Channel {
+        let channel = Channel {
             inner: Arc::new(Inner {
                 setup_error,
                 target,
@@ -317,8 +318,14 @@ impl ChannelBuilder {
                 resolving: OnceLock::new(),
                 resolved_once: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
+                channelz,
             }),
-        })
+        };
+        if let Some(node) = &channel.inner.channelz {
+            let inner = Arc::downgrade(&channel.inner);
+            node.watch_state(move || inner.upgrade().map(|inner| Channel { inner }.state(false).as_str()));
+        }
+        Ok(channel)
     }
 }
 
@@ -348,6 +355,8 @@ struct Inner {
     resolved_once: AtomicBool,
     /// Set by [`Channel::close`]: the channel is shut down for good.
     closed: AtomicBool,
+    /// The channel's channelz entry, while it lives (when channelz is on).
+    channelz: Option<crate::observe::channelz::Registered<crate::observe::channelz::ChannelNode>>,
 }
 
 impl Drop for Inner {
@@ -417,6 +426,7 @@ impl Channel {
                 resolving: OnceLock::new(),
                 resolved_once: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
+                channelz: None,
             }),
         }
     }

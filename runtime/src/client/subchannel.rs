@@ -2,7 +2,7 @@
 //! it is lost, with gRPC's exponential connection backoff (and jitter) after failed attempts.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::config::{ChannelConfig, MAX_WAIT};
 use super::resolver::{Address, Refresh};
 use crate::keepalive::CallCount;
+use crate::observe::channelz::{Endpoints, Registered, SubchannelNode};
 use crate::status::Status;
 
 /// What subchannels share with their channel.
@@ -56,11 +57,21 @@ pub(crate) struct Subchannel {
     address: Address,
     shared: Arc<Shared>,
     state: Mutex<State>,
+    /// The subchannel's channelz entry, while it lives (when its channel has one).
+    channelz: Option<Registered<SubchannelNode>>,
 }
 
 impl Subchannel {
-    pub(crate) fn new(address: Address, shared: Arc<Shared>) -> Self {
-        Subchannel { address, shared, state: Mutex::new(State::Idle) }
+    pub(crate) fn new(address: Address, shared: Arc<Shared>) -> Arc<Self> {
+        Arc::new_cyclic(|this: &Weak<Subchannel>| {
+            let channelz = shared.config.observe.channelz.as_ref().map(|channel| {
+                let node = channel.subchannel(address.to_string());
+                let this = this.clone();
+                node.watch_state(move || this.upgrade().map(|subchannel| subchannel.connectivity().as_str()));
+                node
+            });
+            Subchannel { address, shared, state: Mutex::new(State::Idle), channelz }
+        })
     }
 
     pub(crate) fn address(&self) -> &Address {
@@ -213,21 +224,21 @@ impl Subchannel {
             Address::Tcp(addr) => {
                 let stream = tokio::net::TcpStream::connect(addr).await.map_err(unavailable)?;
                 let _ = stream.set_nodelay(true);
-                self.secure_handshake(stream).await
+                self.secure_handshake(Endpoints::tcp(&stream), stream).await
             }
             Address::Unix(path) => {
                 let stream = tokio::net::UnixStream::connect(path).await.map_err(unavailable)?;
-                self.secure_handshake(stream).await
+                self.secure_handshake(Endpoints::unix(&stream), stream).await
             }
         }
     }
 
     /// TLS first when configured, then HTTP/2.
-    async fn secure_handshake<IO>(self: &Arc<Self>, io: IO) -> Result<Connection, Status>
+    async fn secure_handshake<IO>(self: &Arc<Self>, ends: Endpoints, io: IO) -> Result<Connection, Status>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let Some(tls) = &self.shared.config.tls else { return self.handshake(io).await };
+        let Some(tls) = &self.shared.config.tls else { return self.handshake(ends, io).await };
         #[cfg(not(feature = "tls"))]
         match *tls {}
         #[cfg(feature = "tls")]
@@ -239,10 +250,10 @@ impl Subchannel {
         crate::tls::check_alpn(stream.get_ref().1.alpn_protocol(), "server")
             .map_err(|e| Status::unavailable(format!("{}: {e}", self.address)))?;
         #[cfg(feature = "tls")]
-        self.handshake(stream).await
+        self.handshake(ends, stream).await
     }
 
-    async fn handshake<IO>(self: &Arc<Self>, io: IO) -> Result<Connection, Status>
+    async fn handshake<IO>(self: &Arc<Self>, ends: Endpoints, io: IO) -> Result<Connection, Status>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -260,10 +271,14 @@ impl Subchannel {
             .handshake::<_, Bytes>(io)
             .await
             .map_err(|e| Status::unavailable(format!("HTTP/2 handshake with {} failed: {e}", self.address)))?;
-        let calls = CallCount::default();
+        // Registered for as long as the connection's task runs.
+        let socket = self.channelz.as_ref().map(|node| node.node().socket(ends, config.tls.is_some()));
+        let calls = CallCount::new(socket.as_ref().map(|socket| socket.node().clone()));
         let counted = (!config.keepalive_permit_without_calls).then(|| calls.clone());
         let mut pinger = match (config.keepalive, connection.ping_pong()) {
-            (Some(settings), Some(ping_pong)) => Some(crate::keepalive::Pinger::new(settings, ping_pong, counted)),
+            (Some(settings), Some(ping_pong)) => {
+                Some(crate::keepalive::Pinger::new(settings, ping_pong, counted).count_into(calls.socket().cloned()))
+            }
             _ => None,
         };
         let alive = Arc::new(AtomicBool::new(true));
@@ -289,6 +304,7 @@ impl Subchannel {
             })
             .await;
             flag.store(false, Ordering::Release);
+            drop(socket);
             // A lost connection may mean the backend moved: re-resolve, and wake calls waiting for one.
             shared.refresh.request();
             shared.notify();

@@ -3,11 +3,12 @@
 //! and `grpc.client.call.duration` when it ends, once, whichever way it ends.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use tracing::field::Empty;
 
+use super::channelz::{ChannelNode, SocketNode};
 use super::trace_context::TraceContext;
 use crate::status::Code;
 
@@ -18,6 +19,8 @@ pub(crate) struct ClientObserve {
     pub(crate) propagate: bool,
     #[cfg(feature = "otel")]
     pub(crate) metrics: Option<Arc<super::metrics::ClientMetrics>>,
+    /// The channel's channelz entry, when channelz is on.
+    pub(crate) channelz: Option<Arc<ChannelNode>>,
 }
 
 /// One observed call on the client.
@@ -37,6 +40,7 @@ pub(crate) struct ClientCall {
     messages_sent: AtomicU64,
     messages_received: AtomicU64,
     finished: AtomicBool,
+    channelz: Option<Arc<ChannelNode>>,
 }
 
 impl ClientCall {
@@ -75,8 +79,11 @@ impl ClientCall {
         let measured = metrics.is_some();
         #[cfg(not(feature = "otel"))]
         let measured = false;
-        if span.is_disabled() && !measured && !observe.propagate {
+        if span.is_disabled() && !measured && !observe.propagate && observe.channelz.is_none() {
             return None;
+        }
+        if let Some(channelz) = &observe.channelz {
+            channelz.calls.started();
         }
         let trace = observe.propagate.then(TraceContext::for_client_call);
         if let (Some(trace), false) = (&trace, span.is_disabled()) {
@@ -99,6 +106,7 @@ impl ClientCall {
             messages_sent: AtomicU64::new(0),
             messages_received: AtomicU64::new(0),
             finished: AtomicBool::new(false),
+            channelz: observe.channelz.clone(),
         }))
     }
 
@@ -117,6 +125,7 @@ impl ClientCall {
             sent_messages: AtomicU64::new(0),
             ends_call: AtomicBool::new(false),
             finished: AtomicBool::new(false),
+            socket: OnceLock::new(),
         })
     }
 
@@ -124,6 +133,9 @@ impl ClientCall {
     pub(crate) fn finish(&self, code: Code, message: &str) {
         if self.finished.swap(true, Ordering::AcqRel) {
             return;
+        }
+        if let Some(channelz) = &self.channelz {
+            channelz.calls.ended(code == Code::Ok);
         }
         let elapsed = self.start.elapsed();
         let span = std::mem::replace(&mut *self.span.lock().unwrap_or_else(|e| e.into_inner()), tracing::Span::none());
@@ -172,6 +184,8 @@ pub(crate) struct ClientAttempt {
     /// The caller reads this attempt's responses: their end is the call's.
     ends_call: AtomicBool,
     finished: AtomicBool,
+    /// The channelz entry of the connection the attempt's stream went out on.
+    socket: OnceLock<Arc<SocketNode>>,
 }
 
 impl ClientAttempt {
@@ -179,6 +193,17 @@ impl ClientAttempt {
     pub(crate) fn sent(&self, len: usize) {
         self.sent_bytes.fetch_add(super::payload(len, 1), Ordering::Relaxed);
         self.sent_messages.fetch_add(1, Ordering::Relaxed);
+        if let Some(socket) = self.socket.get() {
+            socket.messages_sent(1);
+        }
+    }
+
+    /// The attempt's stream was opened on the connection with this channelz entry.
+    pub(crate) fn on_socket(&self, socket: Option<&Arc<SocketNode>>) {
+        if let Some(socket) = socket {
+            socket.stream_started();
+            let _ = self.socket.set(socket.clone());
+        }
     }
 
     /// The caller holds this attempt's response stream now: when the stream ends, the call does.
@@ -190,6 +215,11 @@ impl ClientAttempt {
     pub(crate) fn received(&self, bytes: u64, messages: u64, code: Option<Code>, message: Option<&str>) {
         if self.finished.swap(true, Ordering::AcqRel) {
             return;
+        }
+        if let Some(socket) = self.socket.get() {
+            socket.messages_received(messages);
+            // As grpc-go counts: a stream succeeded that ended with a status, its call with OK.
+            socket.stream_ended(code.is_some(), code == Some(Code::Ok));
         }
         let code = code.unwrap_or_else(|| self.call.unseen_end());
         let sent_messages = self.sent_messages.load(Ordering::Relaxed);

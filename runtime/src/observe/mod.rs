@@ -6,6 +6,7 @@
 //! [`client::ClientCall`] or [`server::ServerObserver`], shared by its sending and receiving halves, that
 //! counts messages and bytes and records the span's fields and the metrics once, when the call ends.
 
+pub(crate) mod channelz;
 pub(crate) mod client;
 #[cfg(feature = "otel")]
 pub(crate) mod metrics;

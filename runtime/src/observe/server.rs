@@ -1,12 +1,13 @@
 //! The server's observer of one call: its span (a child of the client's span when `traceparent`
 //! propagation is on), its message counts and sizes, and A66's server metrics when it ends.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::field::Empty;
 
+use super::channelz::SocketNode;
 use super::trace_context::{TraceContext, TRACEPARENT};
 use crate::status::Code;
 
@@ -58,6 +59,9 @@ pub(crate) struct ServerObserver {
     trace: Option<TraceContext>,
     received_messages: AtomicU64,
     received_bytes: AtomicU64,
+    /// The connection's channelz entry, when channelz is on.
+    socket: Option<Arc<SocketNode>>,
+    finished: AtomicBool,
 }
 
 impl ServerObserver {
@@ -70,6 +74,7 @@ impl ServerObserver {
         service: &str,
         method: Option<&'static str>,
         peer: Option<std::net::SocketAddr>,
+        socket: Option<&Arc<SocketNode>>,
         traceparent: impl FnOnce() -> Option<&'a [u8]>,
     ) -> Option<Arc<ServerObserver>> {
         let span = tracing::info_span!(
@@ -98,8 +103,11 @@ impl ServerObserver {
         #[cfg(not(feature = "otel"))]
         let measured = false;
         let propagate = observe.is_some_and(|o| o.propagate);
-        if span.is_disabled() && !measured && !propagate {
+        if span.is_disabled() && !measured && !propagate && socket.is_none() {
             return None;
+        }
+        if let Some(socket) = socket {
+            socket.stream_started();
         }
         let trace = propagate.then(|| TraceContext::for_server_call(traceparent()));
         if !span.is_disabled() {
@@ -131,6 +139,8 @@ impl ServerObserver {
             trace,
             received_messages: AtomicU64::new(0),
             received_bytes: AtomicU64::new(0),
+            socket: socket.cloned(),
+            finished: AtomicBool::new(false),
         }))
     }
 
@@ -146,6 +156,9 @@ impl ServerObserver {
 
     pub(crate) fn received_message(&self) {
         self.received_messages.fetch_add(1, Ordering::Relaxed);
+        if let Some(socket) = &self.socket {
+            socket.messages_received(1);
+        }
     }
 
     pub(crate) fn received_bytes(&self, bytes: u64) {
@@ -154,6 +167,12 @@ impl ServerObserver {
 
     /// The call ended: records the span's fields and the metrics.
     pub(crate) fn finish(&self, sent: Sent) {
+        self.finished.store(true, Ordering::Relaxed);
+        if let Some(socket) = &self.socket {
+            socket.messages_sent(sent.messages);
+            // A cancelled call is one the client reset (or gave up on): no end-of-stream went out.
+            socket.stream_ended(sent.code != Code::Cancelled, sent.code == Code::Ok);
+        }
         let elapsed = self.start.elapsed();
         let received = self.received_messages.load(Ordering::Relaxed);
         if !self.span.is_disabled() {
@@ -169,6 +188,15 @@ impl ServerObserver {
             let sent_bytes = super::payload(sent.bytes, sent.messages);
             let received_bytes = self.received_bytes.load(Ordering::Relaxed);
             metrics.call_ended(&self.method, sent.code, elapsed, sent_bytes, received_bytes);
+        }
+    }
+}
+
+impl Drop for ServerObserver {
+    fn drop(&mut self) {
+        // A call dropped before it ended (its connection went away): a stream reset for channelz.
+        if let (Some(socket), false) = (&self.socket, self.finished.load(Ordering::Relaxed)) {
+            socket.stream_ended(false, false);
         }
     }
 }
@@ -189,10 +217,11 @@ pub(crate) fn unknown_service(
     observe: Option<&ServerObserve>,
     service: &str,
     peer: Option<std::net::SocketAddr>,
+    socket: Option<&Arc<SocketNode>>,
     headers: &http::HeaderMap,
 ) {
     let traceparent = || headers.get(TRACEPARENT).map(|value| value.as_bytes());
-    if let Some(observer) = ServerObserver::start(observe, service, None, peer, traceparent) {
+    if let Some(observer) = ServerObserver::start(observe, service, None, peer, socket, traceparent) {
         #[cfg(feature = "otel")]
         observer.started();
         observer.finish(Sent::status(Code::Unimplemented));

@@ -90,8 +90,8 @@ impl ServerCall {
     /// observes.
     pub(super) fn observer(&self, method: Option<&'static str>) -> Option<Arc<ServerObserver>> {
         let traceparent = || self.metadata.get(crate::observe::trace_context::TRACEPARENT).map(str::as_bytes);
-        let observer =
-            ServerObserver::start(self.observe.as_deref(), self.service, method, self.peer.addr, traceparent)?;
+        let (peer, socket) = (self.peer.addr, self.peer.channelz.as_ref());
+        let observer = ServerObserver::start(self.observe.as_deref(), self.service, method, peer, socket, traceparent)?;
         #[cfg(feature = "otel")]
         observer.started();
         Some(observer)

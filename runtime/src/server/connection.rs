@@ -55,7 +55,9 @@ async fn serve_h2<IO>(
         }
     };
     let mut pinger = match (shared.config.keepalive, connection.ping_pong()) {
-        (Some(settings), Some(ping_pong)) => Some(Pinger::new(settings, ping_pong, None)),
+        (Some(settings), Some(ping_pong)) => {
+            Some(Pinger::new(settings, ping_pong, None).count_into(peer.channelz.clone()))
+        }
         _ => None,
     };
     let mut lifetime = Lifetime::new(shared.config.lifetime);

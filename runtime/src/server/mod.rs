@@ -26,6 +26,7 @@ pub use call::{client_streaming, server_streaming, streaming, unary, BoxStream, 
 pub(crate) use router::Router;
 
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
+use crate::observe::channelz::{Endpoints, Registered, ServerNode, SocketAddress, SocketNode};
 use crate::wire;
 
 /// The future of one call, as a service starts it.
@@ -151,6 +152,8 @@ pub(crate) struct Shared {
     config: ServerConfig,
     /// `None` when there are none, so calls skip them without a look.
     interceptors: Option<Arc<Interceptors>>,
+    /// The server's channelz entry, while it lives (when channelz is on).
+    channelz: Option<Registered<ServerNode>>,
 }
 
 impl Shared {
@@ -369,7 +372,8 @@ impl ServerBuilder {
         if self.observe.is_on() {
             self.router.observe = Some(Arc::new(self.observe));
         }
-        Server { shared: Arc::new(Shared { router: self.router, config: self.config, interceptors }) }
+        let channelz = ServerNode::register();
+        Server { shared: Arc::new(Shared { router: self.router, config: self.config, interceptors, channelz }) }
     }
 }
 
@@ -434,6 +438,7 @@ impl Server {
         signal: impl Future<Output = ()>,
     ) -> io::Result<()> {
         let listener = listener.into();
+        let _listening = self.shared.channelz.as_ref().map(|server| server.node().listener(listener.local()));
         let (stop, stopped) = watch::channel(false);
         let mut connections = JoinSet::new();
         let mut signal = std::pin::pin!(signal);
@@ -448,16 +453,18 @@ impl Server {
                 () = &mut signal => break,
                 (permit, accepted) = next() => match accepted {
                     Ok((io, addr)) => {
+                        let tls = self.shared.config.tls.is_some();
+                        let socket = self.shared.channelz.as_ref().map(|server| server.node().socket(io.ends(), tls));
                         let shared = self.shared.clone();
                         let stopped = stopped.clone();
                         match io {
                             Accepted::Tcp(io) => connections.spawn(async move {
                                 let _permit = permit;
-                                start_connection(io, addr, shared, stopped).await
+                                start_connection(io, addr, socket, shared, stopped).await
                             }),
                             Accepted::Unix(io) => connections.spawn(async move {
                                 let _permit = permit;
-                                start_connection(io, addr, shared, stopped).await
+                                start_connection(io, addr, socket, shared, stopped).await
                             }),
                         };
                     }
@@ -496,34 +503,39 @@ impl Server {
 pub(crate) struct Peer {
     pub(crate) addr: Option<SocketAddr>,
     pub(crate) certificates: Option<Arc<[Vec<u8>]>>,
+    /// The connection's channelz entry, which its calls count into.
+    pub(crate) channelz: Option<Arc<SocketNode>>,
 }
 
-/// The TLS handshake when the server has TLS, then the connection.
-async fn start_connection<IO>(io: IO, addr: Option<SocketAddr>, shared: Arc<Shared>, stopped: watch::Receiver<bool>)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    #[cfg_attr(not(feature = "tls"), allow(clippy::clone_on_copy))]
-    let Some(tls) = shared.config.tls.clone() else {
-        return connection::serve(io, Peer { addr, certificates: None }, shared, stopped).await;
-    };
-    #[cfg(not(feature = "tls"))]
-    match tls {}
-    #[cfg(feature = "tls")]
-    serve_tls(io, tls, addr, shared, stopped).await;
-}
-
-/// The TLS handshake, bounded by the handshake timeout, then the connection with the client's certificates.
-#[cfg(feature = "tls")]
-async fn serve_tls<IO>(
+/// The TLS handshake when the server has TLS, then the connection; `socket` (its channelz entry) stays
+/// registered until the connection ends.
+async fn start_connection<IO>(
     io: IO,
-    tls: ServerTls,
     addr: Option<SocketAddr>,
+    socket: Option<Registered<SocketNode>>,
     shared: Arc<Shared>,
     stopped: watch::Receiver<bool>,
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let channelz = socket.as_ref().map(|socket| socket.node().clone());
+    #[cfg_attr(not(feature = "tls"), allow(clippy::clone_on_copy))]
+    let Some(tls) = shared.config.tls.clone() else {
+        return connection::serve(io, Peer { addr, certificates: None, channelz }, shared, stopped).await;
+    };
+    #[cfg(not(feature = "tls"))]
+    match tls {}
+    #[cfg(feature = "tls")]
+    serve_tls(io, tls, Peer { addr, certificates: None, channelz }, shared, stopped).await;
+}
+
+/// The TLS handshake, bounded by the handshake timeout, then the connection with the client's certificates.
+#[cfg(feature = "tls")]
+async fn serve_tls<IO>(io: IO, tls: ServerTls, peer: Peer, shared: Arc<Shared>, stopped: watch::Receiver<bool>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let addr = peer.addr;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let stream = match tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(io)).await {
         Ok(Ok(stream)) => stream,
@@ -535,12 +547,34 @@ async fn serve_tls<IO>(
         return tracing::debug!(?addr, %error, "refusing the connection");
     }
     let certificates = session.peer_certificates().map(|chain| chain.iter().map(|c| c.to_vec()).collect());
-    connection::serve(stream, Peer { addr, certificates }, shared, stopped).await;
+    connection::serve(stream, Peer { certificates, ..peer }, shared, stopped).await;
 }
 
 enum Accepted {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
+}
+
+impl Accepted {
+    fn ends(&self) -> Endpoints {
+        match self {
+            Accepted::Tcp(stream) => Endpoints::tcp(stream),
+            Accepted::Unix(stream) => Endpoints::unix(stream),
+        }
+    }
+}
+
+impl Listener {
+    /// The address listened on, for channelz.
+    fn local(&self) -> Option<SocketAddress> {
+        match self {
+            Listener::Tcp(listener) => listener.local_addr().ok().map(SocketAddress::Tcp),
+            Listener::Unix(listener) => listener
+                .local_addr()
+                .ok()
+                .and_then(|addr| addr.as_pathname().map(|path| SocketAddress::Unix(path.display().to_string()))),
+        }
+    }
 }
 
 async fn accept(listener: &Listener) -> io::Result<(Accepted, Option<SocketAddr>)> {

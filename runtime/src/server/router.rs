@@ -67,7 +67,13 @@ impl Router {
             return None;
         };
         let Some(service) = self.services.get(service_name) else {
-            crate::observe::server::unknown_service(self.observe.as_deref(), service_name, peer.addr, &parts.headers);
+            crate::observe::server::unknown_service(
+                self.observe.as_deref(),
+                service_name,
+                peer.addr,
+                peer.channelz.as_ref(),
+                &parts.headers,
+            );
             send_trailers_only(&mut respond, &Status::unimplemented(format!("unknown service {service_name}")));
             return None;
         };

@@ -98,7 +98,7 @@ impl Picker {
             .into_iter()
             .map(|address| match old.iter().find(|s| *s.address() == address) {
                 Some(existing) => existing.clone(),
-                None => Arc::new(Subchannel::new(address, shared.clone())),
+                None => Subchannel::new(address, shared.clone()),
             })
             .collect();
         self.resolved = true;
