@@ -4,11 +4,15 @@
 mod call;
 mod connection;
 mod frame_watch;
+#[cfg(feature = "tower")]
+pub(crate) mod in_process;
 mod lifetime;
 mod ping_policy;
 mod router;
 mod runner;
 mod service_settings;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 use std::future::Future;
 use std::io;
