@@ -200,6 +200,17 @@ where
     let _ = send.send_data(Bytes::new(), true);
 }
 
+/// Whether `headers` say gRPC: the content type is `application/grpc`, alone, with a `+subtype` or with
+/// parameters.
+pub fn is_grpc_request(headers: &http::HeaderMap) -> bool {
+    let Some(content_type) = headers.get(http::header::CONTENT_TYPE) else { return false };
+    let value = content_type.as_bytes();
+    let prefix = crate::wire::CONTENT_TYPE_PREFIX.as_bytes();
+    value.len() >= prefix.len()
+        && value[..prefix.len()].eq_ignore_ascii_case(prefix)
+        && matches!(value.get(prefix.len()), None | Some(b'+' | b';' | b' '))
+}
+
 /// A trailers-only gRPC response with `status`.
 fn trailers_only(status: &Status, version: http::Version) -> http::Response<GrpcBody> {
     let mut response = http::Response::new(GrpcBody::empty());

@@ -4,7 +4,7 @@
 mod call;
 mod connection;
 mod frame_watch;
-#[cfg(feature = "tower")]
+#[cfg(any(feature = "tower", feature = "gateway"))]
 pub(crate) mod in_process;
 mod lifetime;
 mod ping_policy;

@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 
 use http_body::Body;
 
-pub use super::in_process::GrpcBody;
 use super::in_process::InProcess;
+pub use super::in_process::{is_grpc_request, GrpcBody};
 use super::Server;
 
 /// What errors of the services and bodies combined by [`grpc_or`] become.
@@ -88,17 +88,6 @@ pub fn grpc_or<G, O>(grpc: G, other: O) -> GrpcOr<G, O> {
 pub struct GrpcOr<G, O> {
     grpc: G,
     other: O,
-}
-
-/// Whether `headers` say gRPC: the content type is `application/grpc`, alone, with a `+subtype` or with
-/// parameters.
-pub fn is_grpc_request(headers: &http::HeaderMap) -> bool {
-    let Some(content_type) = headers.get(http::header::CONTENT_TYPE) else { return false };
-    let value = content_type.as_bytes();
-    let prefix = crate::wire::CONTENT_TYPE_PREFIX.as_bytes();
-    value.len() >= prefix.len()
-        && value[..prefix.len()].eq_ignore_ascii_case(prefix)
-        && matches!(value.get(prefix.len()), None | Some(b'+' | b';' | b' '))
 }
 
 impl<B, G, O, GB, OB> tower_service::Service<http::Request<B>> for GrpcOr<G, O>
