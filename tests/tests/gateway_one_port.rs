@@ -54,6 +54,9 @@ async fn curl(args: Vec<String>) -> String {
 
 async fn grpc_calls(client: &EchoClient) {
     let response = client.unary(EchoRequest { message: "grpc".into(), ..Default::default() }).await.unwrap();
+    // The handler saw the client's address, not the in-memory connection's (none).
+    let peer: SocketAddr = response.trailers().get("x-peer").expect("a peer address").parse().unwrap();
+    assert_eq!(peer.ip(), std::net::Ipv4Addr::LOCALHOST);
     assert_eq!(response.into_inner().message, "grpc");
     let request = EchoRequest { repeat: 3, ..Default::default() };
     let mut stream = client.server_stream(request).await.unwrap().into_inner();

@@ -14,7 +14,8 @@ use crate::server::in_process::is_grpc_request;
 
 impl Gateway {
     /// Answers a request that arrived on the gateway's own listener: gRPC to the gRPC server when the
-    /// gateway has one, everything else to [`handle`](Gateway::handle).
+    /// gateway has one (its handlers see the client's address as their peer), everything else to
+    /// [`handle`](Gateway::handle).
     pub(crate) async fn answer<B>(
         &self,
         request: http::Request<B>,
@@ -26,7 +27,7 @@ impl Gateway {
     {
         match &self.inner.options.grpc {
             Some(grpc) if is_grpc_request(request.headers()) => {
-                let response = grpc.call(request).await;
+                let response = grpc.call(request, peer).await;
                 response.map(|body| body.map_err(|status| Box::new(status) as BodyError).boxed_unsync())
             }
             _ => self.handle(request, peer).await,

@@ -6,6 +6,7 @@
 //! gRPC trailers.
 
 use std::future::Future as _;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -16,6 +17,10 @@ use tokio::sync::{oneshot, watch};
 
 use super::{connection, Peer, Server, Shared};
 use crate::status::Status;
+
+/// Where the in-process side puts the host connection's peer address for the server to read (and remove):
+/// any such header from the client is dropped first, so it cannot claim another address.
+const PEER_HEADER: http::header::HeaderName = http::header::HeaderName::from_static("rsgrpc-in-process-peer");
 
 /// The in-memory pipe's buffer each way: enough for a few full DATA frames in flight.
 const PIPE_BUFFER: usize = 256 * 1024;
@@ -51,6 +56,7 @@ impl InProcess {
         config.lifetime = Default::default();
         config.max_concurrent_streams = None;
         config.tls = None;
+        config.in_process = true;
         let shared = Arc::new(Shared {
             router: server.shared.router.clone(),
             config,
@@ -60,15 +66,21 @@ impl InProcess {
         InProcess { shared, connection: tokio::sync::Mutex::new(None), _stop: stop, stopped }
     }
 
-    /// Answers one gRPC request. Errors of the in-memory connection itself become a gRPC status in a
-    /// trailers-only response, so this never fails.
-    pub(crate) async fn call<B>(&self, request: http::Request<B>) -> http::Response<GrpcBody>
+    /// Answers one gRPC request, from `peer` when the host connection's address is known. Errors of the
+    /// in-memory connection itself become a gRPC status in a trailers-only response, so this never fails.
+    pub(crate) async fn call<B>(&self, request: http::Request<B>, peer: Option<SocketAddr>) -> http::Response<GrpcBody>
     where
         B: Body + Send + 'static,
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let version = request.version();
+        let mut request = request;
+        let headers = request.headers_mut();
+        headers.remove(PEER_HEADER);
+        if let Some(value) = peer.and_then(|peer| http::HeaderValue::try_from(peer.to_string()).ok()) {
+            headers.insert(PEER_HEADER, value);
+        }
         match self.start(request).await {
             Ok((response, cancel)) => {
                 let (mut parts, body) = response.into_parts();
@@ -130,6 +142,12 @@ impl InProcess {
         });
         Ok(sender)
     }
+}
+
+/// The peer an in-process request came from, taken out of its headers (see [`PEER_HEADER`]).
+pub(crate) fn take_peer(headers: &mut http::HeaderMap) -> Peer {
+    let addr = headers.remove(PEER_HEADER).and_then(|value| value.to_str().ok()?.parse().ok());
+    Peer { addr, certificates: None }
 }
 
 /// The request's head as an HTTP/2 request: an absolute URI (HTTP/1.1 requests carry only the path) and no

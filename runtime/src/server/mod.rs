@@ -81,6 +81,9 @@ pub struct ServerConfig {
     send_compressed: Option<crate::compression::Encoding>,
     spawn_calls: bool,
     tls: Option<ServerTls>,
+    /// Whether this serves in-process connections, whose requests carry their host connection's peer
+    /// address in a header only the in-process side sets.
+    in_process: bool,
 }
 
 /// A server's TLS configuration; without the `tls` feature there is none to hold.
@@ -111,6 +114,7 @@ impl Default for ServerConfig {
             send_compressed: None,
             spawn_calls: false,
             tls: None,
+            in_process: false,
         }
     }
 }
@@ -170,6 +174,19 @@ impl Shared {
         peer: &Peer,
         budget: &Arc<crate::budget::ReceiveBudget>,
     ) -> Option<BoxFuture> {
+        #[cfg(any(feature = "tower", feature = "gateway"))]
+        if self.config.in_process {
+            let mut request = request;
+            let peer = in_process::take_peer(request.headers_mut());
+            return self.router.dispatch(
+                request,
+                respond,
+                &peer,
+                self.config.limits(),
+                self.interceptors.as_ref(),
+                budget,
+            );
+        }
         self.router.dispatch(request, respond, peer, self.config.limits(), self.interceptors.as_ref(), budget)
     }
 }

@@ -39,9 +39,9 @@ impl Server {
 /// there is one implementation of calls whether they come from the server's listener or from a tower
 /// stack; the cost is an in-memory HTTP/2 encoding of each frame. Requests from every host connection
 /// share that in-memory connection and its receive budget
-/// ([`connection_receive_budget`](super::ServerBuilder::connection_receive_budget)). A handler sees no peer
-/// address ([`Request::peer_addr`](crate::Request::peer_addr) is `None`), as the host connection is not
-/// known to the server.
+/// ([`connection_receive_budget`](super::ServerBuilder::connection_receive_budget)). A handler sees a peer
+/// address ([`Request::peer_addr`](crate::Request::peer_addr)) when the request carries a [`PeerAddr`]
+/// extension, and none otherwise: the host connection is not known to the server.
 #[derive(Clone)]
 pub struct TowerService {
     inner: Arc<InProcess>,
@@ -70,9 +70,16 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let inner = self.inner.clone();
-        Box::pin(async move { Ok(inner.call(request).await) })
+        let peer = request.extensions().get::<PeerAddr>().map(|peer| peer.0);
+        Box::pin(async move { Ok(inner.call(request, peer).await) })
     }
 }
+
+/// The client's address as a request extension: a [`TowerService`] hands it to the call, so handlers and
+/// interceptors see it as [`Request::peer_addr`](crate::Request::peer_addr). The host server knows it per
+/// connection; insert it with a `map_request` layer there (axum users: from `ConnectInfo<SocketAddr>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
 
 /// Routes gRPC requests (`content-type: application/grpc`, `application/grpc+proto` and the like) to
 /// `grpc` and every other request to `other`, so one listener serves both: gRPC beside an axum router,
