@@ -28,7 +28,7 @@ step "cargo clippy --workspace --all-targets --all-features -- -D warnings"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 # The runtime's documented feature combinations (README, "Cargo features") each build.
-for features in "--no-default-features" "--no-default-features --features transport" "--no-default-features --features tls" "--no-default-features --features gzip" "--no-default-features --features gateway" "--features gateway" "--no-default-features --features serde" "--no-default-features --features jwt" "--features otel"; do
+for features in "--no-default-features" "--no-default-features --features transport" "--no-default-features --features tls" "--no-default-features --features gzip" "--no-default-features --features gateway" "--features gateway" "--no-default-features --features serde" "--no-default-features --features jwt" "--features otel" "--no-default-features --features tower"; do
     step "cargo check -p rsgrpc $features"
     # shellcheck disable=SC2086
     cargo check -q -p rsgrpc $features

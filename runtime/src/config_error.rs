@@ -33,6 +33,8 @@ pub enum ConfigErrorKind {
     Route,
     /// Call credentials: a signing key, a service account key file.
     Credentials,
+    /// A server's services: the same service name added twice.
+    Service,
 }
 
 impl ConfigError {

@@ -171,6 +171,14 @@ impl GatewayBuilder {
 
     /// Serves over TLS with this identity (and, for mutual TLS, client CAs), the runtime's TLS types as on
     /// the gRPC server; ALPN offers `h2` and `http/1.1`.
+    /// Serves gRPC on the gateway's port too: requests with `content-type: application/grpc` (or
+    /// `application/grpc+proto`) go to `server`, over HTTP/2 (h2c, or TLS with ALPN `h2` when the gateway
+    /// has [`tls`](Self::tls)); every other request to the REST routes. See the README's gateway section.
+    pub fn grpc(mut self, server: crate::server::Server) -> Self {
+        self.options.grpc = Some(Arc::new(crate::server::in_process::InProcess::new(server)));
+        self
+    }
+
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: crate::tls::ServerTlsConfig) -> Result<Self, crate::tls::TlsError> {
         let mut built = (*config.build()?).clone();
@@ -286,6 +294,7 @@ impl Gateway {
             keepalive_interval: Some(DEFAULT_KEEPALIVE_INTERVAL),
             keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            grpc: None,
         };
         GatewayBuilder { routes: Vec::new(), options, interceptors: Interceptors::default() }
     }

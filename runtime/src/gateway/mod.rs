@@ -29,6 +29,8 @@ mod http_body;
 #[cfg(feature = "gateway")]
 mod input;
 #[cfg(feature = "gateway")]
+mod one_port;
+#[cfg(feature = "gateway")]
 mod options;
 #[cfg(feature = "gateway")]
 mod proxy;

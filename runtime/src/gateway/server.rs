@@ -136,7 +136,7 @@ impl Gateway {
             // Held by the response body, so a request counts as in flight until its answer is written.
             let busy = tracked.start();
             async move {
-                let response = gateway.handle(request, Some(peer)).await;
+                let response = gateway.answer(request, Some(peer)).await;
                 Ok::<_, Infallible>(response.map(|body| {
                     body.map_frame(move |frame| {
                         let _ = &busy;

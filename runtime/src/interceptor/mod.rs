@@ -122,6 +122,12 @@ impl Interceptors {
         self.stream.push(interceptor);
     }
 
+    /// Appends `inner`'s interceptors after these (they run inside them).
+    pub(crate) fn extend(&mut self, inner: &Interceptors) {
+        self.unary.extend(inner.unary.iter().cloned());
+        self.stream.extend(inner.stream.iter().cloned());
+    }
+
     pub(crate) fn has_unary(&self) -> bool {
         !self.unary.is_empty()
     }

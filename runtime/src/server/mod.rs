@@ -4,10 +4,15 @@
 mod call;
 mod connection;
 mod frame_watch;
+#[cfg(any(feature = "tower", feature = "gateway"))]
+pub(crate) mod in_process;
 mod lifetime;
 mod ping_policy;
 mod router;
 mod runner;
+mod service_settings;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 use std::future::Future;
 use std::io;
@@ -24,6 +29,7 @@ use tokio::task::JoinSet;
 use call::CallLimits;
 pub use call::{client_streaming, server_streaming, streaming, unary, BoxStream, ServerCall};
 pub(crate) use router::Router;
+pub use service_settings::ServiceSettings;
 
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
 use crate::observe::channelz::{Endpoints, Registered, ServerNode, SocketAddress, SocketNode};
@@ -58,6 +64,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     max_receive_message_size: usize,
+    /// The largest of the services' own receive limits (0 when none has one), for the budget's floor.
+    largest_service_receive: usize,
     max_send_message_size: usize,
     receive_budget: usize,
     max_connections: usize,
@@ -74,6 +82,9 @@ pub struct ServerConfig {
     send_compressed: Option<crate::compression::Encoding>,
     spawn_calls: bool,
     tls: Option<ServerTls>,
+    /// Whether this serves in-process connections, whose requests carry their host connection's peer
+    /// address in a header only the in-process side sets.
+    in_process: bool,
 }
 
 /// A server's TLS configuration; without the `tls` feature there is none to hold.
@@ -87,6 +98,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_receive_message_size: wire::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
+            largest_service_receive: 0,
             max_send_message_size: wire::DEFAULT_MAX_SEND_MESSAGE_SIZE,
             receive_budget: crate::budget::DEFAULT_CONNECTION_RECEIVE_BUDGET,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -103,6 +115,7 @@ impl Default for ServerConfig {
             send_compressed: None,
             spawn_calls: false,
             tls: None,
+            in_process: false,
         }
     }
 }
@@ -164,6 +177,19 @@ impl Shared {
         peer: &Peer,
         budget: &Arc<crate::budget::ReceiveBudget>,
     ) -> Option<BoxFuture> {
+        #[cfg(any(feature = "tower", feature = "gateway"))]
+        if self.config.in_process {
+            let mut request = request;
+            let peer = in_process::take_peer(request.headers_mut());
+            return self.router.dispatch(
+                request,
+                respond,
+                &peer,
+                self.config.limits(),
+                self.interceptors.as_ref(),
+                budget,
+            );
+        }
         self.router.dispatch(request, respond, peer, self.config.limits(), self.interceptors.as_ref(), budget)
     }
 }
@@ -177,12 +203,28 @@ pub struct ServerBuilder {
     at_build: Vec<fn(&mut Router)>,
     interceptors: Interceptors,
     observe: crate::observe::server::ServerObserve,
+    /// The first service added twice, which makes the server fail to build.
+    duplicate: Option<&'static str>,
 }
 
 impl ServerBuilder {
-    /// Registers a service (replacing one of the same name).
-    pub fn add_service(mut self, service: impl Service) -> Self {
-        self.router.add(Arc::new(service));
+    /// Registers a service. Adding a second service of the same name makes
+    /// [`try_build`](Self::try_build) fail (and [`build`](Self::build) panic), as grpc-go's
+    /// `RegisterService` does: a silent replacement would serve the wrong implementation.
+    pub fn add_service(self, service: impl Service) -> Self {
+        self.add(Arc::new(service), None)
+    }
+
+    /// Registers a service with settings of its own (message limits, compression, interceptors) in place
+    /// of the server's; see [`ServiceSettings`].
+    pub fn add_service_with(self, service: impl Service, settings: ServiceSettings) -> Self {
+        self.add(Arc::new(service), Some(settings))
+    }
+
+    fn add(mut self, service: Arc<dyn Service>, settings: Option<ServiceSettings>) -> Self {
+        if let Err(name) = self.router.try_add(service, settings) {
+            self.duplicate.get_or_insert(name);
+        }
         self
     }
 
@@ -364,16 +406,37 @@ impl ServerBuilder {
     }
 
     /// The server.
-    pub fn build(mut self) -> Server {
+    ///
+    /// # Panics
+    /// When a service was added twice, with the message of [`try_build`](Self::try_build)'s error
+    /// ("the service `pkg.Name` is registered twice"). Use `try_build` to handle it.
+    pub fn build(self) -> Server {
+        match self.try_build() {
+            Ok(server) => server,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// The server, or a [`ConfigError`](crate::ConfigError) of kind
+    /// [`Service`](crate::ConfigErrorKind::Service) naming the service that was added twice.
+    pub fn try_build(mut self) -> Result<Server, crate::ConfigError> {
+        if let Some(name) = self.duplicate {
+            return Err(crate::ConfigError::new(
+                crate::ConfigErrorKind::Service,
+                format!("the service `{name}` is registered twice; each service name may be added once"),
+            ));
+        }
         for hook in std::mem::take(&mut self.at_build) {
             hook(&mut self.router);
         }
         let interceptors = (!self.interceptors.is_empty()).then(|| Arc::new(self.interceptors));
+        self.router.resolve(interceptors.as_ref());
+        self.config.largest_service_receive = self.router.largest_service_receive().unwrap_or(0);
         if self.observe.is_on() {
             self.router.observe = Some(Arc::new(self.observe));
         }
         let channelz = ServerNode::register();
-        Server { shared: Arc::new(Shared { router: self.router, config: self.config, interceptors, channelz }) }
+        Ok(Server { shared: Arc::new(Shared { router: self.router, config: self.config, interceptors, channelz }) })
     }
 }
 

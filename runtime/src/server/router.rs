@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::call::{send_trailers_only, CallLimits, ServerCall};
+use super::service_settings::{ResolvedSettings, ServiceSettings};
 use super::{BoxFuture, Peer, Service};
 use crate::compression::Encoding;
 use crate::interceptor::Interceptors;
@@ -19,14 +20,52 @@ use crate::{timeout, wire};
 /// The services of a server, by full name.
 #[derive(Default, Clone)]
 pub(crate) struct Router {
-    services: HashMap<&'static str, Arc<dyn Service>>,
+    services: HashMap<&'static str, Entry>,
     /// Trace propagation and metrics, when the server has either.
     pub(crate) observe: Option<Arc<crate::observe::server::ServerObserve>>,
 }
 
+/// A service and the settings it has of its own.
+#[derive(Clone)]
+struct Entry {
+    service: Arc<dyn Service>,
+    settings: Option<ServiceSettings>,
+    /// `settings` against the server's interceptors, filled in by [`Router::resolve`] at build time.
+    resolved: Option<Arc<ResolvedSettings>>,
+}
+
 impl Router {
+    /// Registers `service`, replacing one of the same name (for services the server adds itself).
     pub(crate) fn add(&mut self, service: Arc<dyn Service>) {
-        self.services.insert(service.name(), service);
+        self.services.insert(service.name(), Entry { service, settings: None, resolved: None });
+    }
+
+    /// Registers `service` with its own settings; `Err` with its name when one of that name is already there.
+    pub(crate) fn try_add(
+        &mut self,
+        service: Arc<dyn Service>,
+        settings: Option<ServiceSettings>,
+    ) -> Result<(), &'static str> {
+        let name = service.name();
+        match self.services.entry(name) {
+            std::collections::hash_map::Entry::Occupied(_) => Err(name),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(Entry { service, settings, resolved: None });
+                Ok(())
+            }
+        }
+    }
+
+    /// Resolves each service's settings against the server's interceptors.
+    pub(crate) fn resolve(&mut self, interceptors: Option<&Arc<Interceptors>>) {
+        for entry in self.services.values_mut() {
+            entry.resolved = entry.settings.as_ref().map(|settings| Arc::new(settings.resolve(interceptors)));
+        }
+    }
+
+    /// The largest request message any service accepts by its own settings.
+    pub(crate) fn largest_service_receive(&self) -> Option<usize> {
+        self.services.values().filter_map(|entry| entry.settings.as_ref()?.max_receive()).max()
     }
 
     pub(crate) fn service_names(&self) -> impl Iterator<Item = &'static str> + '_ {
@@ -34,7 +73,7 @@ impl Router {
     }
 
     pub(crate) fn services(&self) -> impl Iterator<Item = &Arc<dyn Service>> + '_ {
-        self.services.values()
+        self.services.values().map(|entry| &entry.service)
     }
 
     /// Starts the call the request asks for; `None` when it was answered at once (an error).
@@ -66,7 +105,7 @@ impl Router {
             send_trailers_only(&mut respond, &Status::unimplemented(format!("malformed method path {path:?}")));
             return None;
         };
-        let Some(service) = self.services.get(service_name) else {
+        let Some(entry) = self.services.get(service_name) else {
             crate::observe::server::unknown_service(
                 self.observe.as_deref(),
                 service_name,
@@ -89,7 +128,10 @@ impl Router {
                 }
             },
         };
-        let mut limits = limits;
+        let (mut limits, interceptors) = match &entry.resolved {
+            None => (limits, interceptors),
+            Some(settings) => (settings.apply(limits), settings.interceptors.as_ref()),
+        };
         if let Some(value) = parts.headers.get(wire::GRPC_ENCODING) {
             match Encoding::from_header(value.as_bytes()) {
                 Ok(encoding) => limits.request_encoding = encoding,
@@ -111,6 +153,7 @@ impl Router {
             return None;
         }
         let method = method.to_owned();
+        let service = &entry.service;
         let call = ServerCall {
             metadata,
             body,
