@@ -41,7 +41,12 @@ impl Library for TestLibrary {
             return Err(Status::not_found(format!("no shelf {id}")));
         }
         let shelf = Shelf { theme: format!("theme of {id}"), id, ..Default::default() };
-        Ok(echo_metadata(request.metadata(), Response::new(shelf)))
+        let mut response = echo_metadata(request.metadata(), Response::new(shelf));
+        // The leaf certificate of a mutual-TLS client, for the gateway's mTLS test.
+        if let Some(leaf) = request.peer_certificates().and_then(|chain| chain.first()) {
+            response.metadata_mut().insert_bin("x-client-certificate-bin", leaf).expect("valid metadata");
+        }
+        Ok(response)
     }
 
     async fn get_book(&self, request: Request<GetBookRequest>) -> Result<Response<Book>, Status> {

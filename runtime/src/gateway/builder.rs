@@ -75,6 +75,22 @@ impl GatewayBuilder {
         self
     }
 
+    /// Writes enum values as their numbers (`"genre": 2`) instead of their names, in answers and stream
+    /// messages (protojson's `UseEnumNumbers`, Envoy's `always_print_enums_as_ints`). Requests take both
+    /// forms either way.
+    pub fn use_enum_numbers(mut self, numbers: bool) -> Self {
+        self.options.write.use_enum_numbers = numbers;
+        self
+    }
+
+    /// Reads enum names in any case (`genre=history` for `HISTORY`) in the path, the query and the body:
+    /// a name that matches no value is tried again upper-cased (Envoy's `case_insensitive_enum_parsing`).
+    /// Off by default, as protojson reads names exactly.
+    pub fn case_insensitive_enums(mut self, insensitive: bool) -> Self {
+        self.options.read.case_insensitive_enums = insensitive;
+        self
+    }
+
     /// Fails requests naming fields the message does not have, instead of ignoring them (the default, as
     /// in grpc-gateway).
     pub fn reject_unknown_fields(mut self, reject: bool) -> Self {

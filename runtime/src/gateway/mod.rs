@@ -31,6 +31,8 @@ mod input;
 #[cfg(feature = "gateway")]
 mod options;
 #[cfg(feature = "gateway")]
+mod peer;
+#[cfg(feature = "gateway")]
 mod proxy;
 #[cfg(feature = "gateway")]
 mod request;
@@ -59,6 +61,8 @@ pub(crate) use fields::request_json;
 pub use headers::HeaderMatcher;
 #[cfg(feature = "gateway")]
 pub use options::{BodyError, ErrorHandler, ForwardResponse, GatewayBody, ResponseField, ResponseParts};
+#[cfg(feature = "gateway")]
+pub use peer::PeerCertificates;
 #[cfg(feature = "gateway")]
 pub use proxy::{bidi_proxy, client_streaming_proxy, BodyMessages, ProxyResponses};
 #[cfg(feature = "gateway")]

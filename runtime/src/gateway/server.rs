@@ -86,7 +86,7 @@ impl Gateway {
             let (gateway, builder, stopped) = (self.clone(), builder.clone(), stopped.clone());
             #[cfg_attr(not(feature = "tls"), allow(clippy::clone_on_copy))]
             match options.tls.clone() {
-                None => connections.spawn(gateway.serve_connection(stream, peer, builder, stopped)),
+                None => connections.spawn(gateway.serve_connection(stream, peer, None, builder, stopped)),
                 #[cfg(not(feature = "tls"))]
                 Some(tls) => match tls {},
                 #[cfg(feature = "tls")]
@@ -94,7 +94,10 @@ impl Gateway {
                     // The handshake must finish within the read timeout, as a plain connection's first bytes.
                     let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
                     match tokio::time::timeout(gateway.inner.options.read_timeout, handshake).await {
-                        Ok(Ok(stream)) => gateway.serve_connection(stream, peer, builder, stopped).await,
+                        Ok(Ok(stream)) => {
+                            let certificates = super::PeerCertificates::of(stream.get_ref().1);
+                            gateway.serve_connection(stream, peer, certificates, builder, stopped).await
+                        }
                         Ok(Err(error)) => tracing::debug!(%peer, %error, "a gateway TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "a gateway TLS handshake timed out"),
                     }
@@ -122,6 +125,7 @@ impl Gateway {
         self,
         stream: IO,
         peer: SocketAddr,
+        certificates: Option<super::PeerCertificates>,
         builder: Arc<hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>>,
         mut stopped: tokio::sync::watch::Receiver<bool>,
     ) where
@@ -131,8 +135,11 @@ impl Gateway {
         let activity = Arc::new(Activity::new());
         let tracked = activity.clone();
         let gateway = self;
-        let service = hyper::service::service_fn(move |request| {
+        let service = hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             let gateway = gateway.clone();
+            if let Some(certificates) = &certificates {
+                request.extensions_mut().insert(certificates.clone());
+            }
             // Held by the response body, so a request counts as in flight until its answer is written.
             let busy = tracked.start();
             async move {
