@@ -178,6 +178,24 @@ impl GatewayBuilder {
         self
     }
 
+    /// Serves the streaming methods (server, client and bidirectional) over WebSocket upgrades of their
+    /// routes' paths too (off by default): one JSON message per text frame each way, the final status as
+    /// the close frame (the README's gateway section has the protocol). Messages are limited to the
+    /// [body limit](Self::max_body_size) unless [`websocket_max_message_size`](Self::websocket_max_message_size)
+    /// says otherwise.
+    pub fn websocket(mut self, enable: bool) -> Self {
+        self.options.websocket = enable.then(|| self.options.websocket.take().unwrap_or_default());
+        self
+    }
+
+    /// The largest WebSocket message (and frame) a client may send (default: the body limit, 4 MiB); a
+    /// larger one closes the connection with 1009 and cancels the call. Turns WebSocket on.
+    pub fn websocket_max_message_size(mut self, bytes: usize) -> Self {
+        let limits = self.options.websocket.get_or_insert_with(Default::default);
+        limits.max_message_size = Some(bytes);
+        self
+    }
+
     /// Lets browsers call the gateway from other origins as `cors` says (off by default): the gateway
     /// answers preflights and adds `Access-Control-*` headers to answers for allowed origins.
     pub fn cors(mut self, cors: Cors) -> Self {
@@ -293,6 +311,7 @@ impl Gateway {
             indent: None,
             error_handler: None,
             forward_response: None,
+            websocket: None,
             health: None,
             cors: None,
             tls: None,

@@ -42,6 +42,8 @@ mod response;
 mod route;
 #[cfg(feature = "gateway")]
 mod server;
+#[cfg(feature = "gateway")]
+mod websocket;
 
 #[cfg(feature = "gateway")]
 pub use builder::{

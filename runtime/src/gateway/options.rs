@@ -53,6 +53,8 @@ pub(crate) struct Options {
     pub(crate) error_handler: Option<ErrorHandler>,
     /// Sees and may change every successful answer's head (grpc-gateway's `WithForwardResponseOption`).
     pub(crate) forward_response: Option<ForwardResponse>,
+    /// Streaming methods over WebSocket upgrades; `None`: off (the default).
+    pub(crate) websocket: Option<super::websocket::WebSocketLimits>,
 }
 
 /// A custom error answer: gets the call's status and the answer the gateway would send, returns the one

@@ -58,19 +58,24 @@ pub(crate) fn stream_request<Req: JsonMessage + prost::Message + Default + 'stat
     call: &Call,
 ) -> Result<(Request<Streaming<Req>>, Option<Instant>), Status> {
     let (metadata, deadline) = incoming_metadata(call)?;
-    let streamed = call.stream.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let chunks = streamed.unwrap_or_else(|| Box::pin(futures_util::stream::iter([Ok(call.body.clone())])));
     let options = call.options.clone();
+    let values: super::input::ValueStream = match call.frames.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        Some(frames) => frames,
+        None => {
+            let streamed = call.stream.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let chunks = streamed.unwrap_or_else(|| Box::pin(futures_util::stream::iter([Ok(call.body.clone())])));
+            Box::pin(super::input::json_values(chunks, options.max_body_size))
+        }
+    };
     let mut index = 0;
-    let messages =
-        futures_util::StreamExt::map(super::input::json_values(chunks, options.max_body_size), move |value| {
-            let at = index;
-            index += 1;
-            let value = value
-                .map_err(|e| Status::new(e.code(), format!("message {at} of the request body: {}", e.message())))?;
-            from_json_with::<Req>(&value.to_string(), &options.read)
-                .map_err(|e| Status::invalid_argument(format!("message {at} of the request body: {e}")))
-        });
+    let messages = futures_util::StreamExt::map(values, move |value| {
+        let at = index;
+        index += 1;
+        let value =
+            value.map_err(|e| Status::new(e.code(), format!("message {at} of the request body: {}", e.message())))?;
+        from_json_with::<Req>(&value.to_string(), &options.read)
+            .map_err(|e| Status::invalid_argument(format!("message {at} of the request body: {e}")))
+    });
     let stream = Streaming::from_stream(messages, None);
     Ok((into_request(stream, metadata, deadline, call), deadline))
 }

@@ -134,12 +134,14 @@ impl Gateway {
         let options = self.inner.options.clone();
         let activity = Arc::new(Activity::new());
         let tracked = activity.clone();
+        let (upgrades, mut upgraded) = super::websocket::slot(stopped.clone());
         let gateway = self;
         let service = hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             let gateway = gateway.clone();
             if let Some(certificates) = &certificates {
                 request.extensions_mut().insert(certificates.clone());
             }
+            request.extensions_mut().insert(upgrades.clone());
             // Held by the response body, so a request counts as in flight until its answer is written.
             let busy = tracked.start();
             async move {
@@ -167,7 +169,7 @@ impl Gateway {
                     if let Err(error) = result {
                         tracing::debug!(%peer, %error, "gateway connection ended with an error");
                     }
-                    return;
+                    break;
                 }
                 _ = stopped.wait_for(|stop| *stop), if !closing => {
                     closing = true;
@@ -184,6 +186,9 @@ impl Gateway {
                 },
             }
         }
+        // A WebSocket upgrade hands the connection on: it is served here, so it counts against
+        // max_connections and ends with the gateway.
+        super::websocket::serve_upgraded(&mut upgraded).await;
     }
 
     /// Answers one request (to mount the gateway in another hyper server). Interceptors, deadlines, body
@@ -220,6 +225,9 @@ impl Gateway {
             if request.method() == http::Method::GET {
                 return super::health::answer(&health.source, request.uri().query(), options).await;
             }
+        }
+        if options.websocket.is_some() && super::websocket::is_upgrade(&request) {
+            return super::websocket::upgrade(&self.inner, request, peer);
         }
         if !super::template::is_well_encoded(&path) {
             let status = Status::invalid_argument(format!("the path {path:?} has a malformed percent-escape"));
@@ -279,6 +287,7 @@ impl Gateway {
                 head,
                 body: Bytes::new(),
                 stream: std::sync::Mutex::new(Some(chunks)),
+                frames: Default::default(),
                 path_values,
                 options: options.clone(),
                 peer,
@@ -311,6 +320,7 @@ impl Gateway {
             head,
             body,
             stream: std::sync::Mutex::new(None),
+            frames: Default::default(),
             path_values,
             options: options.clone(),
             peer,
@@ -325,7 +335,7 @@ impl Gateway {
 /// Runs a route's handler; a panic in it (the service's code) is answered 500 with a `google.rpc.Status`
 /// body, as the gRPC server answers `INTERNAL`, instead of unwinding into the connection and closing it
 /// for every request on it.
-async fn caught(handler: &dyn Handle, call: Call) -> http::Response<GatewayBody> {
+pub(crate) async fn caught(handler: &dyn Handle, call: Call) -> http::Response<GatewayBody> {
     let options = call.options.clone();
     let panicked = |panic: Box<dyn std::any::Any + Send>| {
         let message = crate::interceptor::recovery::panic_message(panic.as_ref());
