@@ -226,12 +226,12 @@ impl Gateway {
                 return super::health::answer(&health.source, request.uri().query(), options).await;
             }
         }
-        if options.websocket.is_some() && super::websocket::is_upgrade(&request) {
-            return super::websocket::upgrade(&self.inner, request, peer);
-        }
         if !super::template::is_well_encoded(&path) {
             let status = Status::invalid_argument(format!("the path {path:?} has a malformed percent-escape"));
             return error_response(&status, options);
+        }
+        if options.websocket.is_some() && super::websocket::is_upgrade(&request) {
+            return super::websocket::upgrade(&self.inner, request, peer);
         }
         let mut allowed: Vec<&http::Method> = Vec::new();
         let mut found: Option<(&Compiled, Vec<(String, String)>)> = None;
