@@ -4,8 +4,8 @@
     python tests/py/gateway_websocket.py --port PORT PLAN
 
 PLAN is JSON: {"path": "/v1/chat", "headers": {"name": "value"}, "steps": [...]}, each step one of
-{"send": "text"} (one text frame; "" ends the client's messages), {"send_bytes": n} (a text frame of n
-bytes), {"recv": n} (wait for n messages) or {"abort": true} (drop the TCP connection without a close
+{"send": "text"} (one text frame; "" ends the client's messages), {"send_binary": "text"} (a binary
+frame), {"send_bytes": n} (a text frame of about n bytes), {"recv": n} (wait for n messages) or {"abort": true} (drop the TCP connection without a close
 frame, as a client that vanishes). After the steps it reads until the gateway closes (unless aborted),
 then prints one JSON line: {"received": [texts], "close": [code, reason] or null}. Every wait has a
 10 s limit, so a gateway that hangs fails the test instead of hanging it.
@@ -33,6 +33,8 @@ async def run(port, plan):
         for step in plan.get("steps", []):
             if "send" in step:
                 await ws.send(step["send"])
+            elif "send_binary" in step:
+                await ws.send(step["send_binary"].encode())
             elif "send_bytes" in step:
                 await ws.send(json.dumps({"text": "x" * step["send_bytes"]}))
             elif "recv" in step:

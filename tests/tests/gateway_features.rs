@@ -600,9 +600,20 @@ async fn mutual_tls_client_certificates_reach_in_process_handlers() {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode(&der).trim_end_matches('=').to_owned()
     };
+    // A gateway interceptor sees the chain in both modes (where a proxy can authenticate the client).
+    let seen_by_interceptor = || {
+        rsgrpc::interceptor::unary_fn(|request, next| async move {
+            let leaf = request.peer_certificates().and_then(|chain| chain.first().cloned());
+            let mut response = next.run(request).await?;
+            if let Some(leaf) = leaf {
+                response.metadata_mut().insert_bin("x-interceptor-certificate-bin", &leaf).unwrap();
+            }
+            Ok(response)
+        })
+    };
     for mode in [Mode::InProcess, Mode::Proxy] {
         let tls = tls.clone();
-        let started = start(mode, move |b| b.tls(tls).unwrap()).await;
+        let started = start(mode, move |b| b.tls(tls).unwrap().unary_interceptor(seen_by_interceptor())).await;
         let port = started.addr.port();
         let (ca, cert, key, stranger, stranger_key) =
             (path("ca.pem"), path("client.pem"), path("client.key"), path("stranger.pem"), path("stranger.key"));
@@ -625,9 +636,13 @@ async fn mutual_tls_client_certificates_reach_in_process_handlers() {
             let text = String::from_utf8_lossy(&out);
             assert!(ok, "{mode:?} {name}: {text}");
             assert!(text.contains("\"theme\":\"theme of s1\""), "{mode:?} {name}: {text}");
-            let header = "grpc-metadata-x-client-certificate-bin:";
-            let seen =
-                text.lines().find_map(|l| l.to_ascii_lowercase().starts_with(header).then(|| &l[header.len()..]));
+            let header = |name: &str| {
+                let prefix = format!("grpc-metadata-{name}:");
+                text.lines().find_map(|l| l.to_ascii_lowercase().starts_with(&prefix).then(|| &l[prefix.len()..]))
+            };
+            let by_interceptor = header("x-interceptor-certificate-bin").map(|v| v.trim().trim_end_matches('='));
+            assert_eq!(by_interceptor, Some(expected.as_str()), "{mode:?} {name}: {text}");
+            let seen = header("x-client-certificate-bin");
             match mode {
                 // The handler got the verified chain, as behind the gRPC server.
                 Mode::InProcess => {

@@ -146,6 +146,10 @@ async fn errors_end_with_the_status_and_a_close_code_of_4000_plus_the_grpc_code(
         let session = client(addr, plan).await;
         assert_eq!(session.close.as_ref().map(|c| c.0), Some(4003), "{mode:?}: {session:?}");
         assert!(session.messages[0]["error"]["message"].as_str().unwrap().contains("not one JSON message"));
+        // Binary frames are refused: messages are JSON text.
+        let plan = json!({"path": "/v1/chat", "steps": [{"send_binary": "{\"text\": \"hi\"}"}]});
+        let session = client(addr, plan).await;
+        assert_eq!(session.close.as_ref().map(|c| c.0), Some(1003), "{mode:?}: {session:?}");
         // A message the method's type cannot read: the handler's own error, 4003 as well.
         let plan = json!({"path": "/v1/chat", "steps": [{"send": "{\"text\": 7}"}, {"send": ""}]});
         let session = client(addr, plan).await;
