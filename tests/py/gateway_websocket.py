@@ -5,7 +5,8 @@
 
 PLAN is JSON: {"path": "/v1/chat", "headers": {"name": "value"}, "steps": [...]}, each step one of
 {"send": "text"} (one text frame; "" ends the client's messages), {"send_binary": "text"} (a binary
-frame), {"send_bytes": n} (a text frame of about n bytes), {"recv": n} (wait for n messages) or {"abort": true} (drop the TCP connection without a close
+frame), {"send_bytes": n} (a text frame of about n bytes), {"recv": n} (wait for n messages), {"ready": true} (print a line `ready`, so the test
+knows the session got this far) or {"abort": true} (drop the TCP connection without a close
 frame, as a client that vanishes). After the steps it reads until the gateway closes (unless aborted),
 then prints one JSON line: {"received": [texts], "close": [code, reason] or null}. Every wait has a
 10 s limit, so a gateway that hangs fails the test instead of hanging it.
@@ -40,6 +41,8 @@ async def run(port, plan):
             elif "recv" in step:
                 for _ in range(step["recv"]):
                     received.append(await asyncio.wait_for(ws.recv(), LIMIT))
+            elif step.get("ready"):
+                print("ready", flush=True)
             elif step.get("abort"):
                 ws.transport.abort()
                 return {"received": received, "close": None}

@@ -210,6 +210,41 @@ async fn what_the_upgrade_refuses() {
     assert_eq!(session.close, Some((1000, String::new())), "{session:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_shutdown_closes_websockets_with_1001_and_cancels_their_calls() {
+    use std::io::{BufRead, BufReader, Read};
+    let Started { addr, _stop: stop, _grpc } = start(Mode::InProcess, websocket).await;
+    let id = "shutdown";
+    let plan = json!({"path": "/v1/chat", "headers": {"Grpc-Metadata-X-Call-Id": id}, "steps": [
+        {"send": "{\"text\": \"hi\"}"}, {"recv": 1}, {"ready": true},
+    ]});
+    let script = workspace().join("tests/py/gateway_websocket.py");
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(python())
+            .arg(script)
+            .arg(format!("--port={}", addr.port()))
+            .arg(plan.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python runs");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+        // The session is open and its call in flight: the gateway shuts down.
+        let _ = stop.send(());
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        assert!(child.wait().unwrap().success());
+        rest
+    })
+    .await
+    .unwrap();
+    let result: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(result["close"], json!([1001, "the gateway is shutting down"]), "{result}");
+    assert_eq!(ended(id).await, "cancelled");
+}
+
 /// How the chat call `id` ended, waiting (at most 10 s) for it to end.
 async fn ended(id: &str) -> &'static str {
     for _ in 0..1000 {
