@@ -36,6 +36,8 @@ fuzz_target!(|data: &[u8]| {
         ignore_unknown: flags & 1 != 0,
         emit_defaults: flags & 2 != 0,
         proto_names: flags & 4 != 0,
+        use_enum_numbers: flags & 8 != 0,
+        case_insensitive_enums: flags & 16 != 0,
         registry: Some(registry()),
     };
     let Ok(message) = from_json_with::<TestAllTypesProto3>(json, &options) else { return };

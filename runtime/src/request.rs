@@ -166,6 +166,11 @@ impl<T> Request<T> {
         self.peer = peer;
     }
 
+    #[cfg_attr(not(feature = "gateway"), allow(dead_code))]
+    pub(crate) fn set_peer_certificates(&mut self, certificates: Option<Arc<[Vec<u8>]>>) {
+        self.certificates = certificates;
+    }
+
     pub(crate) fn set_received_compression(&mut self, encoding: Option<crate::compression::Encoding>) {
         self.compression = encoding;
     }

@@ -16,6 +16,37 @@ use crate::rt::well_known::Empty;
 #[derive(Debug, Default, Clone)]
 pub struct TestLibrary;
 
+/// How each chat call whose metadata has an `x-call-id` ended: "completed" when its response stream ran
+/// to its end, "cancelled" when it was dropped before (the client went away, the call was reset).
+static CHAT_ENDINGS: std::sync::Mutex<std::collections::BTreeMap<String, &'static str>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// How the chat call `id` ended, once it has.
+pub fn chat_ending(id: &str) -> Option<&'static str> {
+    CHAT_ENDINGS.lock().unwrap_or_else(|e| e.into_inner()).get(id).copied()
+}
+
+/// Records a chat call's ending when its response stream is dropped.
+struct ChatEnding {
+    id: Option<String>,
+    completed: bool,
+}
+
+impl ChatEnding {
+    fn complete(&mut self) {
+        self.completed = true;
+    }
+}
+
+impl Drop for ChatEnding {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let ending = if self.completed { "completed" } else { "cancelled" };
+            CHAT_ENDINGS.lock().unwrap_or_else(|e| e.into_inner()).insert(id, ending);
+        }
+    }
+}
+
 /// Copies the metadata tests send into response header metadata (`x-seen-<key>`) and a trailer.
 fn echo_metadata<T>(metadata: &rsgrpc::MetadataMap, mut response: Response<T>) -> Response<T> {
     for key in ["authorization", "tenant", "grpcgateway-user-agent", "x-forwarded-for", "custom"] {
@@ -41,7 +72,12 @@ impl Library for TestLibrary {
             return Err(Status::not_found(format!("no shelf {id}")));
         }
         let shelf = Shelf { theme: format!("theme of {id}"), id, ..Default::default() };
-        Ok(echo_metadata(request.metadata(), Response::new(shelf)))
+        let mut response = echo_metadata(request.metadata(), Response::new(shelf));
+        // The leaf certificate of a mutual-TLS client, for the gateway's mTLS test.
+        if let Some(leaf) = request.peer_certificates().and_then(|chain| chain.first()) {
+            response.metadata_mut().insert_bin("x-client-certificate-bin", leaf).expect("valid metadata");
+        }
+        Ok(response)
     }
 
     async fn get_book(&self, request: Request<GetBookRequest>) -> Result<Response<Book>, Status> {
@@ -155,9 +191,20 @@ impl Library for TestLibrary {
     }
 
     async fn chat(&self, request: Request<Streaming<ChatMessage>>) -> Result<Response<BoxStream<ChatMessage>>, Status> {
+        let ending = ChatEnding { id: request.metadata().get("x-call-id").map(str::to_owned), completed: false };
         let messages = request.into_inner();
         let stream = futures_util::StreamExt::map(messages, |message| {
             message.map(|m| ChatMessage { text: m.text.to_uppercase(), ..Default::default() })
+        });
+        // The stream ends (and says so) when the input does; dropped before that, the call was cancelled.
+        let stream = futures_util::stream::unfold((Box::pin(stream), ending), |(mut stream, mut ending)| async move {
+            match futures_util::StreamExt::next(&mut stream).await {
+                Some(item) => Some((item, (stream, ending))),
+                None => {
+                    ending.complete();
+                    None
+                }
+            }
         });
         Ok(Response::new(Box::pin(stream)))
     }

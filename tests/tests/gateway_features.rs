@@ -18,6 +18,9 @@ use rsgrpc_tests::support::{serve, Running};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 
+#[path = "pki/mod.rs"]
+mod pki;
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
     InProcess,
@@ -531,5 +534,126 @@ async fn print_options_an_error_handler_and_a_response_hook() {
             let reply = send(addr, h2, "GET", "/v1/shelves/s1:watch?count=2", &[], b"").await;
             assert_eq!(reply.text().lines().count(), 2, "{what}: {}", reply.text());
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enums_as_numbers_and_case_insensitive_enum_names() {
+    let list = "/v1/shelves/s1/books?genre=history&genres=fiction&genres=History&ranks[1]=fiction";
+    let json = [("content-type", "application/json")];
+    for mode in [Mode::InProcess, Mode::Proxy] {
+        // By default names are read exactly, as protojson does: a lower-case name in the query is refused
+        // by name, and in the body it is an unknown value, ignored like unknown fields (grpc-gateway's
+        // DiscardUnknown).
+        let exact = start(mode, same).await;
+        let reply = send(exact.addr, false, "GET", list, &[], b"").await;
+        assert_eq!(reply.status, 400, "{mode:?}: {}", reply.text());
+        assert!(reply.json()["message"].as_str().unwrap().contains("history"), "{mode:?}: {}", reply.text());
+        let body = br#"{"title": "t", "genre": "fiction"}"#;
+        let reply = send(exact.addr, false, "POST", "/v1/shelves/s1/books", &json, body).await;
+        assert_eq!((reply.status, reply.json().get("genre").cloned()), (200, None), "{mode:?}: {}", reply.text());
+
+        let lenient = start(mode, |b| b.case_insensitive_enums(true)).await;
+        for h2 in [false, true] {
+            let what = format!("{mode:?}, h2 {h2}");
+            let reply = send(lenient.addr, h2, "GET", list, &[], b"").await;
+            assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+            let request = &reply.json()["request"];
+            assert_eq!(request["genre"], "HISTORY", "{what}: {request}");
+            assert_eq!(request["genres"], json!(["FICTION", "HISTORY"]), "{what}: {request}");
+            assert_eq!(request["ranks"], json!({"1": "FICTION"}), "{what}: {request}");
+            let reply = send(lenient.addr, h2, "POST", "/v1/shelves/s1/books", &json, body).await;
+            assert_eq!(reply.json()["genre"], "FICTION", "{what}: {}", reply.text());
+            // A name that matches nothing in any case is still refused by name.
+            let reply = send(lenient.addr, h2, "GET", "/v1/shelves/s1/books?genre=novel", &[], b"").await;
+            assert_eq!(reply.status, 400, "{what}: {}", reply.text());
+        }
+
+        let numbers = start(mode, |b| b.use_enum_numbers(true).case_insensitive_enums(true)).await;
+        for h2 in [false, true] {
+            let what = format!("{mode:?}, h2 {h2}");
+            let reply = send(numbers.addr, h2, "GET", list, &[], b"").await;
+            let request = &reply.json()["request"];
+            assert_eq!(request["genre"], 2, "{what}: {request}");
+            assert_eq!(request["genres"], json!([1, 2]), "{what}: {request}");
+            assert_eq!(request["ranks"], json!({"1": 1}), "{what}: {request}");
+            let reply = send(numbers.addr, h2, "POST", "/v1/shelves/s1/books", &json, body).await;
+            assert_eq!(reply.json()["genre"], 1, "{what}: {}", reply.text());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_client_certificates_reach_in_process_handlers() {
+    let pki = pki::Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    std::fs::write(path("ca.pem"), &pki.ca.pem).unwrap();
+    let (certificate, der, key) = pki::leaf(&pki.ca, &["client.local"], "trusted client");
+    std::fs::write(path("client.pem"), certificate).unwrap();
+    std::fs::write(path("client.key"), key).unwrap();
+    let (stranger, _, stranger_key) = pki::leaf(&pki.stranger, &["client.local"], "stranger");
+    std::fs::write(path("stranger.pem"), stranger).unwrap();
+    std::fs::write(path("stranger.key"), stranger_key).unwrap();
+    let tls = rsgrpc::tls::ServerTlsConfig::new(pki.server_identity()).client_ca_pem(pki.ca.pem.as_bytes()).unwrap();
+    let expected = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&der).trim_end_matches('=').to_owned()
+    };
+    // A gateway interceptor sees the chain in both modes (where a proxy can authenticate the client).
+    let seen_by_interceptor = || {
+        rsgrpc::interceptor::unary_fn(|request, next| async move {
+            let leaf = request.peer_certificates().and_then(|chain| chain.first().cloned());
+            let mut response = next.run(request).await?;
+            if let Some(leaf) = leaf {
+                response.metadata_mut().insert_bin("x-interceptor-certificate-bin", &leaf).unwrap();
+            }
+            Ok(response)
+        })
+    };
+    for mode in [Mode::InProcess, Mode::Proxy] {
+        let tls = tls.clone();
+        let started = start(mode, move |b| b.tls(tls).unwrap().unary_interceptor(seen_by_interceptor())).await;
+        let port = started.addr.port();
+        let (ca, cert, key, stranger, stranger_key) =
+            (path("ca.pem"), path("client.pem"), path("client.key"), path("stranger.pem"), path("stranger.key"));
+        let (h1, h2, missing, untrusted) = tokio::task::spawn_blocking(move || {
+            let url = format!("https://localhost:{port}/v1/shelves/s1");
+            let resolve = format!("localhost:{port}:127.0.0.1");
+            let with = |version: &str, cert: &str, key: &str| {
+                curl(&["-i", version, "--cacert", &ca, "--resolve", &resolve, "--cert", cert, "--key", key, &url])
+            };
+            (
+                with("--http1.1", &cert, &key),
+                with("--http2", &cert, &key),
+                curl(&["--cacert", &ca, "--resolve", &resolve, &url]),
+                with("--http2", &stranger, &stranger_key),
+            )
+        })
+        .await
+        .unwrap();
+        for (name, (ok, out)) in [("http/1.1", h1), ("h2", h2)] {
+            let text = String::from_utf8_lossy(&out);
+            assert!(ok, "{mode:?} {name}: {text}");
+            assert!(text.contains("\"theme\":\"theme of s1\""), "{mode:?} {name}: {text}");
+            let header = |name: &str| {
+                let prefix = format!("grpc-metadata-{name}:");
+                text.lines().find_map(|l| l.to_ascii_lowercase().starts_with(&prefix).then(|| &l[prefix.len()..]))
+            };
+            let by_interceptor = header("x-interceptor-certificate-bin").map(|v| v.trim().trim_end_matches('='));
+            assert_eq!(by_interceptor, Some(expected.as_str()), "{mode:?} {name}: {text}");
+            let seen = header("x-client-certificate-bin");
+            match mode {
+                // The handler got the verified chain, as behind the gRPC server.
+                Mode::InProcess => {
+                    let seen = seen.unwrap_or_else(|| panic!("{name}: no certificate seen: {text}")).trim();
+                    assert_eq!(seen.trim_end_matches('='), expected, "{name}");
+                }
+                // The backend's peer is the gateway's channel: nothing is forwarded (see the README).
+                Mode::Proxy => assert_eq!(seen, None, "{name}: {text}"),
+            }
+        }
+        assert!(!missing.0, "{mode:?}: a client without a certificate was served");
+        assert!(!untrusted.0, "{mode:?}: a client with an untrusted certificate was served");
     }
 }

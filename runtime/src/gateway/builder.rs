@@ -75,6 +75,22 @@ impl GatewayBuilder {
         self
     }
 
+    /// Writes enum values as their numbers (`"genre": 2`) instead of their names, in answers and stream
+    /// messages (protojson's `UseEnumNumbers`, Envoy's `always_print_enums_as_ints`). Requests take both
+    /// forms either way.
+    pub fn use_enum_numbers(mut self, numbers: bool) -> Self {
+        self.options.write.use_enum_numbers = numbers;
+        self
+    }
+
+    /// Reads enum names in any case (`genre=history` for `HISTORY`) in the path, the query and the body:
+    /// a name that matches no value is tried again upper-cased (Envoy's `case_insensitive_enum_parsing`).
+    /// Off by default, as protojson reads names exactly.
+    pub fn case_insensitive_enums(mut self, insensitive: bool) -> Self {
+        self.options.read.case_insensitive_enums = insensitive;
+        self
+    }
+
     /// Fails requests naming fields the message does not have, instead of ignoring them (the default, as
     /// in grpc-gateway).
     pub fn reject_unknown_fields(mut self, reject: bool) -> Self {
@@ -159,6 +175,24 @@ impl GatewayBuilder {
         hook: impl Fn(&mut ResponseParts<'_>) -> Result<(), crate::Status> + Send + Sync + 'static,
     ) -> Self {
         self.options.forward_response = Some(Arc::new(hook));
+        self
+    }
+
+    /// Serves the streaming methods (server, client and bidirectional) over WebSocket upgrades of their
+    /// routes' paths too (off by default): one JSON message per text frame each way, the final status as
+    /// the close frame (the README's gateway section has the protocol). Messages are limited to the
+    /// [body limit](Self::max_body_size) unless [`websocket_max_message_size`](Self::websocket_max_message_size)
+    /// says otherwise.
+    pub fn websocket(mut self, enable: bool) -> Self {
+        self.options.websocket = enable.then(|| self.options.websocket.take().unwrap_or_default());
+        self
+    }
+
+    /// The largest WebSocket message (and frame) a client may send (default: the body limit, 4 MiB); a
+    /// larger one closes the connection with 1009 and cancels the call. Turns WebSocket on.
+    pub fn websocket_max_message_size(mut self, bytes: usize) -> Self {
+        let limits = self.options.websocket.get_or_insert_with(Default::default);
+        limits.max_message_size = Some(bytes);
         self
     }
 
@@ -285,6 +319,7 @@ impl Gateway {
             indent: None,
             error_handler: None,
             forward_response: None,
+            websocket: None,
             health: None,
             cors: None,
             tls: None,

@@ -110,7 +110,7 @@ impl Cors {
         Ok(())
     }
 
-    fn allowed_origin(&self, origin: &HeaderValue) -> Option<HeaderValue> {
+    pub(crate) fn allowed_origin(&self, origin: &HeaderValue) -> Option<HeaderValue> {
         match &self.origins {
             Origins::Any => Some(HeaderValue::from_static("*")),
             Origins::List(list) => {

@@ -24,6 +24,10 @@ pub fn http_status(code: Code) -> http::StatusCode {
     }
 }
 
+/// The gRPC code of an error answer, in its extensions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnsweredCode(pub(crate) Code);
+
 /// The status of a call whose `Grpc-Timeout` deadline passed: one message in both modes, whatever the
 /// proxied call's own deadline error said.
 pub(crate) fn deadline_passed() -> Status {

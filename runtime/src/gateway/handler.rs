@@ -106,7 +106,7 @@ where
     Fut: Future<Output = Result<Response<K::Output>, Status>> + Send + 'static,
 {
     let handler = Handler::<K, F, Req, Res> { handler: Arc::new(handler), spec, _kind: PhantomData };
-    Route { spec, input: K::INPUT, handler: Arc::new(handler), raw: RawBody::default() }
+    Route { spec, input: K::INPUT, kind: K::KIND, handler: Arc::new(handler), raw: RawBody::default() }
 }
 
 impl Route {

@@ -15,6 +15,9 @@ use crate::status::Status;
 /// The body's chunks as they come.
 pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, Status>> + Send>>;
 
+/// A streaming request's messages as JSON values, each whole.
+pub(crate) type ValueStream = Pin<Box<dyn Stream<Item = Result<Value, Status>> + Send>>;
+
 struct Splitter {
     chunks: ByteStream,
     buffer: Vec<u8>,

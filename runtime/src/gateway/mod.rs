@@ -33,6 +33,8 @@ mod one_port;
 #[cfg(feature = "gateway")]
 mod options;
 #[cfg(feature = "gateway")]
+mod peer;
+#[cfg(feature = "gateway")]
 mod proxy;
 #[cfg(feature = "gateway")]
 mod request;
@@ -42,6 +44,8 @@ mod response;
 mod route;
 #[cfg(feature = "gateway")]
 mod server;
+#[cfg(feature = "gateway")]
+mod websocket;
 
 #[cfg(feature = "gateway")]
 pub use builder::{
@@ -61,6 +65,8 @@ pub(crate) use fields::request_json;
 pub use headers::HeaderMatcher;
 #[cfg(feature = "gateway")]
 pub use options::{BodyError, ErrorHandler, ForwardResponse, GatewayBody, ResponseField, ResponseParts};
+#[cfg(feature = "gateway")]
+pub use peer::PeerCertificates;
 #[cfg(feature = "gateway")]
 pub use proxy::{bidi_proxy, client_streaming_proxy, BodyMessages, ProxyResponses};
 #[cfg(feature = "gateway")]

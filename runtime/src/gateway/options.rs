@@ -55,6 +55,8 @@ pub(crate) struct Options {
     pub(crate) forward_response: Option<ForwardResponse>,
     /// The gRPC server that answers gRPC requests on the gateway's port, if any.
     pub(crate) grpc: Option<Arc<crate::server::in_process::InProcess>>,
+    /// Streaming methods over WebSocket upgrades; `None`: off (the default).
+    pub(crate) websocket: Option<super::websocket::WebSocketLimits>,
 }
 
 /// A custom error answer: gets the call's status and the answer the gateway would send, returns the one

@@ -2,7 +2,6 @@
 //! body (a PATCH's field mask filled from the body), or the stream of messages a streaming body carries;
 //! and the call's metadata and deadline from its headers.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -39,7 +38,7 @@ pub(crate) fn single_request<Req: JsonMessage>(
         from_json_with::<Req>(&params.to_string(), &strict).map_err(invalid)?;
     }
     let message: Req = from_json_with(&json.to_string(), &call.options.read).map_err(invalid)?;
-    Ok((into_request(message, metadata, deadline, call.peer), deadline))
+    Ok((into_request(message, metadata, deadline, call), deadline))
 }
 
 /// A raw body as the JSON of a `google.api.HttpBody`: its bytes and the request's content type (empty
@@ -59,32 +58,40 @@ pub(crate) fn stream_request<Req: JsonMessage + prost::Message + Default + 'stat
     call: &Call,
 ) -> Result<(Request<Streaming<Req>>, Option<Instant>), Status> {
     let (metadata, deadline) = incoming_metadata(call)?;
-    let streamed = call.stream.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let chunks = streamed.unwrap_or_else(|| Box::pin(futures_util::stream::iter([Ok(call.body.clone())])));
     let options = call.options.clone();
+    let values: super::input::ValueStream = match call.frames.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        Some(frames) => frames,
+        None => {
+            let streamed = call.stream.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let chunks = streamed.unwrap_or_else(|| Box::pin(futures_util::stream::iter([Ok(call.body.clone())])));
+            Box::pin(super::input::json_values(chunks, options.max_body_size))
+        }
+    };
     let mut index = 0;
-    let messages =
-        futures_util::StreamExt::map(super::input::json_values(chunks, options.max_body_size), move |value| {
-            let at = index;
-            index += 1;
-            let value = value
-                .map_err(|e| Status::new(e.code(), format!("message {at} of the request body: {}", e.message())))?;
-            from_json_with::<Req>(&value.to_string(), &options.read)
-                .map_err(|e| Status::invalid_argument(format!("message {at} of the request body: {e}")))
-        });
+    let messages = futures_util::StreamExt::map(values, move |value| {
+        let at = index;
+        index += 1;
+        let value =
+            value.map_err(|e| Status::new(e.code(), format!("message {at} of the request body: {}", e.message())))?;
+        from_json_with::<Req>(&value.to_string(), &options.read)
+            .map_err(|e| Status::invalid_argument(format!("message {at} of the request body: {e}")))
+    });
     let stream = Streaming::from_stream(messages, None);
-    Ok((into_request(stream, metadata, deadline, call.peer), deadline))
+    Ok((into_request(stream, metadata, deadline, call), deadline))
 }
 
+/// The service's request, with the peer's address and, with mutual TLS, its verified certificates.
 fn into_request<T>(
     message: T,
     metadata: crate::metadata::MetadataMap,
     deadline: Option<Instant>,
-    peer: Option<SocketAddr>,
+    call: &Call,
 ) -> Request<T> {
     let mut request = Request::new(message).with_deadline(deadline);
     *request.metadata_mut() = metadata;
-    request.set_peer(peer);
+    request.set_peer(call.peer);
+    let certificates = call.head.extensions.get::<super::PeerCertificates>();
+    request.set_peer_certificates(certificates.map(|c| c.0.clone()));
     request
 }
 

@@ -78,10 +78,13 @@ pub(crate) fn error_response_as(
     let headers = response.headers_mut();
     headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     headers::outgoing(headers, crate::metadata::MetadataMap::new(), status.metadata().clone());
-    match &options.error_handler {
+    let mut response = match &options.error_handler {
         Some(handler) => handler(status, response),
         None => response,
-    }
+    };
+    // For the WebSocket bridge, which closes with the code whatever shape the error handler gave the body.
+    response.extensions_mut().insert(errors::AnsweredCode(status.code()));
+    response
 }
 
 /// `json` indented as the gateway is set to write whole documents (streams stay one message per line).

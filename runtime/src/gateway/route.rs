@@ -52,6 +52,9 @@ pub(crate) struct Call {
     /// A streaming route's body, read as it arrives (then `body` is empty); in a mutex only so that a
     /// `&Call` can be held across awaits.
     pub(crate) stream: std::sync::Mutex<Option<super::input::ByteStream>>,
+    /// A streaming route's messages already split (one per WebSocket text frame); read instead of
+    /// `stream` when set.
+    pub(crate) frames: std::sync::Mutex<Option<super::input::ValueStream>>,
     pub(crate) path_values: Vec<(String, String)>,
     pub(crate) options: Arc<Options>,
     pub(crate) peer: Option<SocketAddr>,
@@ -92,6 +95,8 @@ pub(crate) enum Input {
 pub struct Route {
     pub(crate) spec: &'static RouteSpec,
     pub(crate) input: Input,
+    /// The method's call kind: WebSocket serves only the streaming ones.
+    pub(crate) kind: crate::interceptor::MethodKind,
     pub(crate) handler: Arc<dyn Handle>,
     pub(crate) raw: RawBody,
 }

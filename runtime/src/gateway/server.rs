@@ -86,7 +86,7 @@ impl Gateway {
             let (gateway, builder, stopped) = (self.clone(), builder.clone(), stopped.clone());
             #[cfg_attr(not(feature = "tls"), allow(clippy::clone_on_copy))]
             match options.tls.clone() {
-                None => connections.spawn(gateway.serve_connection(stream, peer, builder, stopped)),
+                None => connections.spawn(gateway.serve_connection(stream, peer, None, builder, stopped)),
                 #[cfg(not(feature = "tls"))]
                 Some(tls) => match tls {},
                 #[cfg(feature = "tls")]
@@ -94,7 +94,10 @@ impl Gateway {
                     // The handshake must finish within the read timeout, as a plain connection's first bytes.
                     let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
                     match tokio::time::timeout(gateway.inner.options.read_timeout, handshake).await {
-                        Ok(Ok(stream)) => gateway.serve_connection(stream, peer, builder, stopped).await,
+                        Ok(Ok(stream)) => {
+                            let certificates = super::PeerCertificates::of(stream.get_ref().1);
+                            gateway.serve_connection(stream, peer, certificates, builder, stopped).await
+                        }
                         Ok(Err(error)) => tracing::debug!(%peer, %error, "a gateway TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "a gateway TLS handshake timed out"),
                     }
@@ -122,6 +125,7 @@ impl Gateway {
         self,
         stream: IO,
         peer: SocketAddr,
+        certificates: Option<super::PeerCertificates>,
         builder: Arc<hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>>,
         mut stopped: tokio::sync::watch::Receiver<bool>,
     ) where
@@ -130,9 +134,14 @@ impl Gateway {
         let options = self.inner.options.clone();
         let activity = Arc::new(Activity::new());
         let tracked = activity.clone();
+        let (upgrades, mut upgraded) = super::websocket::slot(stopped.clone());
         let gateway = self;
-        let service = hyper::service::service_fn(move |request| {
+        let service = hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             let gateway = gateway.clone();
+            if let Some(certificates) = &certificates {
+                request.extensions_mut().insert(certificates.clone());
+            }
+            request.extensions_mut().insert(upgrades.clone());
             // Held by the response body, so a request counts as in flight until its answer is written.
             let busy = tracked.start();
             async move {
@@ -160,7 +169,7 @@ impl Gateway {
                     if let Err(error) = result {
                         tracing::debug!(%peer, %error, "gateway connection ended with an error");
                     }
-                    return;
+                    break;
                 }
                 _ = stopped.wait_for(|stop| *stop), if !closing => {
                     closing = true;
@@ -177,6 +186,9 @@ impl Gateway {
                 },
             }
         }
+        // A WebSocket upgrade hands the connection on: it is served here, so it counts against
+        // max_connections and ends with the gateway.
+        super::websocket::serve_upgraded(&mut upgraded).await;
     }
 
     /// Answers one request (to mount the gateway in another hyper server). Interceptors, deadlines, body
@@ -217,6 +229,9 @@ impl Gateway {
         if !super::template::is_well_encoded(&path) {
             let status = Status::invalid_argument(format!("the path {path:?} has a malformed percent-escape"));
             return error_response(&status, options);
+        }
+        if options.websocket.is_some() && super::websocket::is_upgrade(&request) {
+            return super::websocket::upgrade(&self.inner, request, peer);
         }
         let mut allowed: Vec<&http::Method> = Vec::new();
         let mut found: Option<(&Compiled, Vec<(String, String)>)> = None;
@@ -272,6 +287,7 @@ impl Gateway {
                 head,
                 body: Bytes::new(),
                 stream: std::sync::Mutex::new(Some(chunks)),
+                frames: Default::default(),
                 path_values,
                 options: options.clone(),
                 peer,
@@ -304,6 +320,7 @@ impl Gateway {
             head,
             body,
             stream: std::sync::Mutex::new(None),
+            frames: Default::default(),
             path_values,
             options: options.clone(),
             peer,
@@ -318,7 +335,7 @@ impl Gateway {
 /// Runs a route's handler; a panic in it (the service's code) is answered 500 with a `google.rpc.Status`
 /// body, as the gRPC server answers `INTERNAL`, instead of unwinding into the connection and closing it
 /// for every request on it.
-async fn caught(handler: &dyn Handle, call: Call) -> http::Response<GatewayBody> {
+pub(crate) async fn caught(handler: &dyn Handle, call: Call) -> http::Response<GatewayBody> {
     let options = call.options.clone();
     let panicked = |panic: Box<dyn std::any::Any + Send>| {
         let message = crate::interceptor::recovery::panic_message(panic.as_ref());

@@ -53,6 +53,13 @@ pub struct JsonOptions {
     pub proto_names: bool,
     /// When reading, skip fields and enum value names this code does not know instead of failing.
     pub ignore_unknown: bool,
+    /// When writing, enum values as their numbers (`2`) instead of their names (`"HISTORY"`), as
+    /// protojson's `UseEnumNumbers` and Envoy's `always_print_enums_as_ints`.
+    pub use_enum_numbers: bool,
+    /// When reading, an enum name that matches no value is tried again upper-cased (`history` reads as
+    /// `HISTORY`), as Envoy's transcoder's `case_insensitive_enum_parsing`: proto style names values in
+    /// upper case, while hand-written JSON and query strings often are not.
+    pub case_insensitive_enums: bool,
     /// The types `Any` can hold; the process-wide [`global_registry`] when `None`.
     pub registry: Option<Arc<TypeRegistry>>,
 }
@@ -63,6 +70,8 @@ impl fmt::Debug for JsonOptions {
             .field("emit_defaults", &self.emit_defaults)
             .field("proto_names", &self.proto_names)
             .field("ignore_unknown", &self.ignore_unknown)
+            .field("use_enum_numbers", &self.use_enum_numbers)
+            .field("case_insensitive_enums", &self.case_insensitive_enums)
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +80,8 @@ impl fmt::Debug for JsonOptions {
 pub struct ReadContext<'a> {
     /// Skip unknown fields and enum names.
     pub ignore_unknown: bool,
+    /// Try enum names that match no value again upper-cased.
+    pub case_insensitive_enums: bool,
     /// The types `Any` can hold.
     pub registry: &'a TypeRegistry,
 }
@@ -157,7 +168,11 @@ pub fn from_json_with<M: JsonMessage>(json: &str, options: &JsonOptions) -> Resu
             &global
         }
     };
-    let ctx = ReadContext { ignore_unknown: options.ignore_unknown, registry };
+    let ctx = ReadContext {
+        ignore_unknown: options.ignore_unknown,
+        case_insensitive_enums: options.case_insensitive_enums,
+        registry,
+    };
     let mut deserializer = serde_json::Deserializer::from_str(json);
     let mut track = serde_path_to_error::Track::new();
     let tracked = serde_path_to_error::Deserializer::new(&mut deserializer, &mut track);

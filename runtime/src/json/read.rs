@@ -336,7 +336,12 @@ impl<E: JsonEnum> ReadKind for Enum<E> {
                 f.write_str("an enum value's name or number")
             }
             fn visit_str<Er: de::Error>(self, v: &str) -> Result<Option<i32>, Er> {
-                match E::number_of(v) {
+                let found = E::number_of(v).or_else(|| {
+                    // Only names with a lower-case letter can match differently; the copy is made only then.
+                    let retry = self.0.case_insensitive_enums && v.bytes().any(|b| b.is_ascii_lowercase());
+                    retry.then(|| E::number_of(&v.to_ascii_uppercase())).flatten()
+                });
+                match found {
                     Some(number) => Ok(Some(number)),
                     None if self.0.ignore_unknown => Ok(None),
                     None => Err(invalid("enum value", format_args!("{v:?}"))),

@@ -27,7 +27,7 @@ pub fn serialize<M: JsonMessage, S: Serializer>(message: &M, serializer: S) -> R
 /// [`from_json`](super::from_json) with default options.
 pub fn deserialize<'de, M: JsonMessage, D: Deserializer<'de>>(deserializer: D) -> Result<M, D::Error> {
     let registry = global_registry();
-    let ctx = ReadContext { ignore_unknown: false, registry: &registry };
+    let ctx = ReadContext { ignore_unknown: false, case_insensitive_enums: false, registry: &registry };
     match Seed::<Msg<M>>::new(&ctx).deserialize(deserializer)? {
         Some(message) => Ok(message),
         None => Err(D::Error::custom("null is not a message")),

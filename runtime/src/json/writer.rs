@@ -188,11 +188,12 @@ impl<'a> JsonWriter<'a> {
         self.out.push('"');
     }
 
-    /// An enum value: its name, or its number when this code does not know it.
+    /// An enum value: its name, or its number when this code does not know it or the options ask for
+    /// numbers.
     pub fn enumeration(&mut self, number: i32, name: Option<&str>) {
         match name {
-            Some(name) => self.string(name),
-            None => self.int32(number),
+            Some(name) if !self.options.use_enum_numbers => self.string(name),
+            _ => self.int32(number),
         }
     }
 
@@ -277,5 +278,17 @@ mod tests {
             out,
             r#"[-5,"-9223372036854775808","18446744073709551615",1.5e300,3,0.1,"NaN","-Infinity","a\"b\\c\n\u0001é","/wA=","ONE",7]"#
         );
+    }
+
+    #[test]
+    fn enums_as_numbers_when_asked() {
+        let options = JsonOptions { use_enum_numbers: true, ..Default::default() };
+        let mut out = String::new();
+        let mut w = JsonWriter::new(&mut out, &options);
+        w.begin_array();
+        w.enumeration(1, Some("ONE"));
+        w.enumeration(7, None);
+        w.end_array();
+        assert_eq!(out, "[1,7]");
     }
 }

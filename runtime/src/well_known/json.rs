@@ -512,7 +512,11 @@ mod tests {
 
     #[test]
     fn empty_in_any_reads_in_both_forms_and_writes_without_value() {
-        let ctx = ReadContext { ignore_unknown: false, registry: &TypeRegistry::with_well_known() };
+        let ctx = ReadContext {
+            ignore_unknown: false,
+            case_insensitive_enums: false,
+            registry: &TypeRegistry::with_well_known(),
+        };
         let url = "type.googleapis.com/google.protobuf.Empty";
         for text in [format!(r#"{{"@type":"{url}"}}"#), format!(r#"{{"@type":"{url}","value":{{}}}}"#)] {
             let any = Any::read_json(&mut serde_json::Deserializer::from_str(&text), &ctx).unwrap();
