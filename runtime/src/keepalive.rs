@@ -39,6 +39,11 @@ impl CallCount {
         ActiveCall(self.0.clone())
     }
 
+    /// The calls open now (least_request's measure of a backend's load).
+    pub(crate) fn open(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
     fn is_idle(&self) -> bool {
         self.0.load(Ordering::Relaxed) == 0
     }

@@ -50,7 +50,7 @@ pub(crate) async fn open(
     loop {
         // Built for each pick (normally one): a stream the connection refused took its headers with it.
         let headers = attempt_headers(channel, setup, previous).await?;
-        let (mut send_request, calls) = channel.pick(setup.wait_for_ready).await?;
+        let (mut send_request, calls) = channel.pick(setup.wait_for_ready, &headers).await?;
         let mut head = http::Request::new(());
         *head.method_mut() = http::Method::POST;
         *head.uri_mut() = setup.uri.clone();

@@ -252,7 +252,7 @@ impl ChannelBuilder {
     /// Connects now; an error if the target cannot be resolved or reached.
     pub async fn connect(self) -> Result<Channel, Status> {
         let channel = self.build()?;
-        channel.pick(false).await?;
+        channel.pick(false, &http::HeaderMap::new()).await?;
         Ok(channel)
     }
 
@@ -324,7 +324,7 @@ impl ChannelBuilder {
 
 /// The policy the service config names, else the builder's.
 fn effective_policy(config: &ChannelConfig, service_config: Option<&ServiceConfig>) -> LoadBalancing {
-    service_config.and_then(ServiceConfig::load_balancing).unwrap_or(config.load_balancing)
+    service_config.and_then(ServiceConfig::load_balancing).unwrap_or_else(|| config.load_balancing.clone())
 }
 
 /// Connections to a gRPC service, shared by clients; cheap to clone.
@@ -515,8 +515,8 @@ impl Channel {
         }
         {
             let mut balancer = self.balancer();
-            let closed =
-                Picker::unresolved(balancer.picker.kind).with_error(Status::unavailable("the channel was closed"));
+            let closed = Picker::unresolved(balancer.picker.kind.clone())
+                .with_error(Status::unavailable("the channel was closed"));
             balancer.picker = Arc::new(closed);
         }
         self.inner.resolved_once.store(true, Ordering::Release);
@@ -527,11 +527,13 @@ impl Channel {
         self.inner.balancer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A connection ready for a new stream, picked by the balancing policy. Without `wait_for_ready` a call
-    /// fails with UNAVAILABLE when no backend can be reached; with it, it waits (within its deadline).
+    /// A connection ready for a new stream, picked by the balancing policy (which may look at the call's
+    /// `headers`). Without `wait_for_ready` a call fails with UNAVAILABLE when no backend can be reached;
+    /// with it, it waits (within its deadline).
     pub(crate) async fn pick(
         &self,
         wait_for_ready: bool,
+        headers: &http::HeaderMap,
     ) -> Result<(h2::client::SendRequest<Bytes>, CallCount), Status> {
         if let Some(error) = &self.inner.setup_error {
             return Err(error.clone());
@@ -541,7 +543,8 @@ impl Channel {
         }
         self.start_resolving();
         let current = || self.balancer().picker.clone();
-        balancer::pick(current, &self.inner.shared, &self.inner.target, wait_for_ready).await
+        let call = balancer::PickInfo { headers };
+        balancer::pick(current, &self.inner.shared, &self.inner.target, wait_for_ready, call).await
     }
 
     /// Starts the resolver's task, once.

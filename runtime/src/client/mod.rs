@@ -35,7 +35,7 @@ pub use config::ConnectBackoff;
 pub use connectivity::ConnectivityState;
 pub use resolver::{register_resolver, Address, Refresh, Resolution, Resolutions, Resolver};
 pub use sender::Sender;
-pub use service_config::{LoadBalancing, ServiceConfig, ServiceConfigError};
+pub use service_config::{LeastRequestConfig, LoadBalancing, RingHashConfig, ServiceConfig, ServiceConfigError};
 pub use target::TargetUri;
 
 use crate::codec;

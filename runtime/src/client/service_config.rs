@@ -5,8 +5,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+pub use super::balancer::config::{LeastRequestConfig, LoadBalancing, RingHashConfig};
 use crate::status::Code;
 
 /// A parsed service config.
@@ -15,16 +16,6 @@ pub struct ServiceConfig {
     pub(crate) load_balancing: Option<LoadBalancing>,
     pub(crate) methods: Vec<MethodConfig>,
     pub(crate) retry_throttling: Option<RetryThrottling>,
-}
-
-/// The load-balancing policies a channel knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LoadBalancing {
-    /// Use the first address that connects, in the resolver's order (the default).
-    #[default]
-    PickFirst,
-    /// Spread calls over every address with a working connection.
-    RoundRobin,
 }
 
 /// Settings for the methods named in `names`.
@@ -110,7 +101,8 @@ impl ServiceConfig {
         let value: Value = serde_json::from_str(json)
             .map_err(|e| ServiceConfigError { path: String::new(), problem: format!("not JSON: {e}") })?;
         let Value::Object(object) = value else { return error("", "expected a JSON object") };
-        let mut config = ServiceConfig { load_balancing: load_balancing(&object)?, ..Default::default() };
+        let mut config =
+            ServiceConfig { load_balancing: super::balancer::config::load_balancing(&object)?, ..Default::default() };
         if let Some(methods) = object.get("methodConfig") {
             let Value::Array(methods) = methods else { return error("methodConfig", "expected an array") };
             for (i, method) in methods.iter().enumerate() {
@@ -133,42 +125,7 @@ impl ServiceConfig {
 
     /// The load-balancing policy it chooses, if any.
     pub fn load_balancing(&self) -> Option<LoadBalancing> {
-        self.load_balancing
-    }
-}
-
-fn load_balancing(object: &Map<String, Value>) -> Parsed<Option<LoadBalancing>> {
-    let known = |name: &str| match name {
-        "pick_first" => Some(LoadBalancing::PickFirst),
-        "round_robin" => Some(LoadBalancing::RoundRobin),
-        _ => None,
-    };
-    if let Some(configs) = object.get("loadBalancingConfig") {
-        let Value::Array(configs) = configs else { return error("loadBalancingConfig", "expected an array") };
-        // The first policy this channel knows wins; others are for other clients.
-        for (i, entry) in configs.iter().enumerate() {
-            let path = format!("loadBalancingConfig[{i}]");
-            let Value::Object(entry) = entry else { return error(&path, "expected an object") };
-            if entry.len() != 1 {
-                return error(&path, "expected exactly one policy name");
-            }
-            if let Some(policy) = entry.keys().next().and_then(|name| known(name)) {
-                return Ok(Some(policy));
-            }
-        }
-        let names: Vec<_> = configs.iter().filter_map(Value::as_object).flat_map(|e| e.keys()).collect();
-        return error(
-            "loadBalancingConfig",
-            format!("none of the policies {names:?} is supported (pick_first, round_robin)"),
-        );
-    }
-    match object.get("loadBalancingPolicy") {
-        None => Ok(None),
-        Some(Value::String(name)) => match known(&name.to_ascii_lowercase()) {
-            Some(policy) => Ok(Some(policy)),
-            None => error("loadBalancingPolicy", format!("unsupported policy {name:?} (pick_first, round_robin)")),
-        },
-        Some(_) => error("loadBalancingPolicy", "expected a string"),
+        self.load_balancing.clone()
     }
 }
 
