@@ -298,13 +298,14 @@ impl ChannelBuilder {
             changed,
             refresh: Refresh::default(),
             eager: AtomicBool::new(false),
+            health_service: Default::default(),
         });
         let mut balancer = Balancer {
             picker: Arc::new(Picker::unresolved(LoadBalancing::PickFirst)),
             service_config: None,
             throttle: None,
         };
-        balancer.set_service_config(config.service_config.clone(), &config);
+        balancer.set_service_config(config.service_config.clone(), &config, &shared);
         Ok(Channel {
             inner: Arc::new(Inner {
                 setup_error,
@@ -369,8 +370,9 @@ struct Balancer {
 impl Balancer {
     /// Takes in the service config in force: its policy, and a throttle (kept, tokens and all, while the
     /// config's throttling settings stay the same).
-    fn set_service_config(&mut self, config: Option<Arc<ServiceConfig>>, builder: &ChannelConfig) {
+    fn set_service_config(&mut self, config: Option<Arc<ServiceConfig>>, builder: &ChannelConfig, shared: &Shared) {
         let kind = effective_policy(builder, config.as_deref());
+        shared.set_health_service(config.as_ref().and_then(|c| c.health_check_service()));
         self.picker = Arc::new(Picker::clone(&self.picker).with_policy(kind));
         let settings = config.as_ref().and_then(|c| c.retry_throttling);
         if self.throttle.as_ref().map(|t| t.settings()) != settings {
@@ -406,6 +408,7 @@ impl Channel {
                     changed,
                     refresh: Refresh::default(),
                     eager: AtomicBool::new(false),
+                    health_service: Default::default(),
                 }),
                 config,
                 resolver: Arc::new(resolver::StaticResolver),
@@ -601,8 +604,12 @@ fn apply(inner: &Inner, resolution: Result<Resolution, Status>) {
             }
             Ok(resolution) => {
                 match resolution.service_config.as_deref().map(ServiceConfig::from_json) {
-                    None => balancer.set_service_config(inner.config.service_config.clone(), &inner.config),
-                    Some(Ok(config)) => balancer.set_service_config(Some(Arc::new(config)), &inner.config),
+                    None => {
+                        balancer.set_service_config(inner.config.service_config.clone(), &inner.config, &inner.shared)
+                    }
+                    Some(Ok(config)) => {
+                        balancer.set_service_config(Some(Arc::new(config)), &inner.config, &inner.shared)
+                    }
                     // gRPC keeps the config it had when the resolver's new one is invalid.
                     Some(Err(error)) => {
                         tracing::warn!(target = %inner.target, %error, "ignoring the resolver's service config")

@@ -9,6 +9,7 @@ mod cancel;
 mod channel;
 mod config;
 mod connectivity;
+mod health_check;
 mod replay;
 mod request_queue;
 pub mod resolver;

@@ -16,6 +16,8 @@ pub struct ServiceConfig {
     pub(crate) load_balancing: Option<LoadBalancing>,
     pub(crate) methods: Vec<MethodConfig>,
     pub(crate) retry_throttling: Option<RetryThrottling>,
+    /// `healthCheckConfig.serviceName` (gRFC A17): the service each backend's health is watched for.
+    pub(crate) health_check_service: Option<String>,
 }
 
 /// Settings for the methods named in `names`.
@@ -113,6 +115,9 @@ impl ServiceConfig {
         if let Some(throttling) = object.get("retryThrottling") {
             config.retry_throttling = Some(retry_throttling(throttling)?);
         }
+        if let Some(health) = object.get("healthCheckConfig") {
+            config.health_check_service = health_check(health)?;
+        }
         Ok(config)
     }
 
@@ -121,6 +126,12 @@ impl ServiceConfig {
     pub(crate) fn method(&self, service: &str, method: &str) -> Option<&MethodConfig> {
         let named = |s: &str, m: &str| self.methods.iter().find(|c| c.names.iter().any(|(cs, cm)| cs == s && cm == m));
         named(service, method).or_else(|| named(service, "")).or_else(|| named("", ""))
+    }
+
+    /// The service whose health each backend is asked for (`healthCheckConfig.serviceName`; `""` is the
+    /// server as a whole), if health checking is on.
+    pub fn health_check_service(&self) -> Option<&str> {
+        self.health_check_service.as_deref()
     }
 
     /// The load-balancing policy it chooses, if any.
@@ -242,6 +253,16 @@ fn retry_throttling(value: &Value) -> Parsed<RetryThrottling> {
     Ok(RetryThrottling { max_tokens, token_ratio })
 }
 
+/// `{"serviceName": "..."}`; without a name, health checking stays off (as in grpc-go).
+fn health_check(value: &Value) -> Parsed<Option<String>> {
+    let Value::Object(object) = value else { return error("healthCheckConfig", "expected an object") };
+    match object.get("serviceName") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(name)) => Ok(Some(name.clone())),
+        Some(_) => error("healthCheckConfig.serviceName", "expected a string"),
+    }
+}
+
 fn expected(path: &str, what: &str) -> ServiceConfigError {
     ServiceConfigError { path: path.to_owned(), problem: format!("expected {what}") }
 }
@@ -322,7 +343,8 @@ mod tests {
                  "hedgingPolicy": {"maxAttempts": 3, "hedgingDelay": "0.05s", "nonFatalStatusCodes": ["ABORTED"]}},
                 {"name": [{}], "timeout": "10s"}
               ],
-              "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
+              "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
+              "healthCheckConfig": {"serviceName": "pkg.Svc"}
             }"#,
         )
         .unwrap();
@@ -337,6 +359,7 @@ mod tests {
         assert_eq!(other.hedging.as_ref().unwrap().hedging_delay, Duration::from_millis(50));
         assert_eq!(config.method("other.Svc", "X").unwrap().timeout, Some(Duration::from_secs(10)));
         assert_eq!(config.retry_throttling, Some(RetryThrottling { max_tokens: 10.0, token_ratio: 0.1 }));
+        assert_eq!(config.health_check_service(), Some("pkg.Svc"));
     }
 
     #[test]
@@ -364,6 +387,8 @@ mod tests {
             ),
             ("{\"loadBalancingConfig\": [{\"grpclb\": {}}]}", "none of the policies [\"grpclb\"] is supported"),
             ("{\"retryThrottling\": {\"maxTokens\": 0, \"tokenRatio\": 1}}", "retryThrottling.maxTokens: expected a number in (0, 1000]"),
+            ("{\"healthCheckConfig\": []}", "healthCheckConfig: expected an object"),
+            ("{\"healthCheckConfig\": {\"serviceName\": 1}}", "healthCheckConfig.serviceName: expected a string"),
         ];
         for (json, message) in cases {
             let error = ServiceConfig::from_json(json).unwrap_err().to_string();

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::config::{ChannelConfig, MAX_WAIT};
+use super::health_check::{Health, HealthWatch};
 use super::resolver::{Address, Refresh};
 use crate::keepalive::CallCount;
 use crate::status::Status;
@@ -23,9 +24,19 @@ pub(crate) struct Shared {
     pub(crate) refresh: Refresh,
     /// Keep every subchannel connected, reconnecting on loss and after backoffs (round robin).
     pub(crate) eager: AtomicBool,
+    /// The service config's `healthCheckConfig.serviceName`: new connections watch it (gRFC A17).
+    pub(crate) health_service: std::sync::RwLock<Option<Arc<str>>>,
 }
 
 impl Shared {
+    /// Takes in the health-checked service of a new service config; connections made from now on watch it.
+    pub(crate) fn set_health_service(&self, service: Option<&str>) {
+        let mut current = self.health_service.write().unwrap_or_else(|e| e.into_inner());
+        if current.as_deref() != service {
+            *current = service.map(Arc::from);
+        }
+    }
+
     pub(crate) fn notify(&self) {
         self.changed.send_modify(|generation| *generation = generation.wrapping_add(1));
     }
@@ -37,6 +48,18 @@ pub(crate) struct Connection {
     pub(crate) send: h2::client::SendRequest<Bytes>,
     alive: Arc<AtomicBool>,
     pub(crate) calls: CallCount,
+    /// The backend's health, when the service config asks for health checking.
+    health: Option<Arc<HealthWatch>>,
+}
+
+impl Connection {
+    fn alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    fn health(&self) -> Health {
+        self.health.as_ref().map_or(Health::Serving, |watch| watch.health())
+    }
 }
 
 enum State {
@@ -71,11 +94,13 @@ impl Subchannel {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The connection, if it is up.
+    /// The connection, if it is up (and its backend healthy, when health checking is on).
     pub(crate) fn current(&self) -> Option<Connection> {
         let mut state = self.state();
         match &*state {
-            State::Ready(connection) if connection.alive.load(Ordering::Acquire) => Some(connection.clone()),
+            State::Ready(connection) if connection.alive() => {
+                (connection.health() == Health::Serving).then(|| connection.clone())
+            }
             State::Ready(_) => {
                 *state = State::Idle;
                 None
@@ -91,15 +116,36 @@ impl Subchannel {
         match &*self.state() {
             State::Idle => S::Idle,
             State::Connecting => S::Connecting,
-            State::Ready(connection) if connection.alive.load(Ordering::Acquire) => S::Ready,
+            State::Ready(connection) if connection.alive() => match connection.health() {
+                Health::Serving => S::Ready,
+                // gRFC A17: connecting until the first answer, failing while not SERVING.
+                Health::Unknown => S::Connecting,
+                Health::NotServing => S::TransientFailure,
+            },
             State::Ready(_) => S::Idle,
             State::Backoff { .. } => S::TransientFailure,
         }
     }
 
-    /// Whether an attempt is under way.
+    /// Whether an attempt is under way (or the first health answer is awaited).
     pub(crate) fn is_connecting(&self) -> bool {
-        matches!(*self.state(), State::Connecting)
+        match &*self.state() {
+            State::Connecting => true,
+            State::Ready(connection) => connection.alive() && connection.health() == Health::Unknown,
+            _ => false,
+        }
+    }
+
+    /// Why the subchannel cannot take calls now, when it has failed: its last connection attempt's error
+    /// (during the backoff after it), or its backend not SERVING.
+    pub(crate) fn failure(&self) -> Option<Status> {
+        match &*self.state() {
+            State::Backoff { error, .. } => Some(error.clone()),
+            State::Ready(connection) if connection.alive() && connection.health() == Health::NotServing => {
+                connection.health.as_ref().map(|watch| watch.not_serving(&self.address))
+            }
+            _ => None,
+        }
     }
 
     /// When a failed subchannel may try again, and why it failed.
@@ -152,6 +198,10 @@ impl Subchannel {
                     let wait = until.saturating_duration_since(Instant::now());
                     return Err(Status::new(error.code(), format!("{} (next attempt in {wait:.1?})", error.message())));
                 }
+            }
+            if let (Some(error), None) = (self.failure(), self.backoff()) {
+                // Connected, and the backend says it is not SERVING.
+                return Err(error);
             }
             self.start_connecting();
             if self.is_connecting() && changes.changed().await.is_err() {
@@ -296,7 +346,17 @@ impl Subchannel {
                 subchannel.connection_lost();
             }
         });
-        Ok(Connection { send, alive, calls })
+        let service = self.shared.health_service.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let health = service.map(|service| {
+            crate::client::health_check::watch(
+                send.clone(),
+                service,
+                self.address.clone(),
+                self.shared.clone(),
+                alive.clone(),
+            )
+        });
+        Ok(Connection { send, alive, calls, health })
     }
 }
 

@@ -84,6 +84,15 @@ impl Backend {
         Backend::serve(host, Gated { gate: Some(Arc::new(Semaphore::new(0))), ..Default::default() }).await
     }
 
+    /// A backend without the health service (health checks get UNIMPLEMENTED).
+    #[allow(dead_code)]
+    pub async fn start_without_health(host: u8) -> Backend {
+        let service = Gated::default();
+        let server = Server::builder().add_service(EchoServer::new(service.clone())).build();
+        let running = serve_on(server, SocketAddr::from(([127, 0, 0, host], 0))).await;
+        Backend { addr: running.addr, running: Some(running), service, health: HealthReporter::default() }
+    }
+
     async fn serve(host: u8, service: Gated) -> Backend {
         let (health, health_server) = rsgrpc::health::health_service();
         let server = Server::builder().add_service(EchoServer::new(service.clone())).add_service(health_server).build();

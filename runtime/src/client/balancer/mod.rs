@@ -93,8 +93,8 @@ fn none_ready(subchannels: &[Arc<Subchannel>]) -> Pick {
     if subchannels.iter().any(|s| s.is_connecting()) {
         return Pick::Wait;
     }
-    match subchannels.iter().find_map(|s| s.backoff()) {
-        Some((_, error)) => Pick::Fail(error),
+    match subchannels.iter().find_map(|s| s.failure()) {
+        Some(error) => Pick::Fail(error),
         None => Pick::Wait,
     }
 }
@@ -271,6 +271,7 @@ mod tests {
             changed,
             refresh: crate::client::Refresh::default(),
             eager: std::sync::atomic::AtomicBool::new(false),
+            health_service: Default::default(),
         })
     }
 

@@ -135,8 +135,8 @@ impl Policy for RingHash {
         if connecting {
             return Pick::Wait;
         }
-        match first.backoff() {
-            Some((_, error)) => Pick::Fail(error),
+        match first.failure() {
+            Some(error) => Pick::Fail(error),
             None => Pick::Wait,
         }
     }
