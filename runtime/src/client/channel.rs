@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::balancer::{self, Picker};
@@ -22,7 +21,6 @@ use super::subchannel::Shared;
 use super::target::TargetUri;
 use crate::config_error::{ConfigError, ConfigErrorKind};
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
-use crate::keepalive::CallCount;
 use crate::status::Status;
 use crate::wire;
 
@@ -537,7 +535,7 @@ impl Channel {
         &self,
         wait_for_ready: bool,
         headers: &http::HeaderMap,
-    ) -> Result<(h2::client::SendRequest<Bytes>, CallCount), Status> {
+    ) -> Result<balancer::Picked, Status> {
         if let Some(error) = &self.inner.setup_error {
             return Err(error.clone());
         }

@@ -36,8 +36,13 @@ pub use config::ConnectBackoff;
 pub use connectivity::ConnectivityState;
 pub use resolver::{register_resolver, Address, Refresh, Resolution, Resolutions, Resolver};
 pub use sender::Sender;
-pub use service_config::{LeastRequestConfig, LoadBalancing, RingHashConfig, ServiceConfig, ServiceConfigError};
+pub use service_config::{
+    FailurePercentageEjection, LeastRequestConfig, LoadBalancing, OutlierDetectionConfig, RingHashConfig,
+    ServiceConfig, ServiceConfigError, SuccessRateEjection,
+};
 pub use target::TargetUri;
+
+pub(crate) use balancer::CallOutcomes;
 
 use crate::codec;
 use crate::interceptor::{run, Interceptors, MessageStream, MethodInfo, MethodKind};

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use super::balancer::config::{LeastRequestConfig, LoadBalancing, RingHashConfig};
+pub use super::balancer::config::{
+    FailurePercentageEjection, LeastRequestConfig, LoadBalancing, OutlierDetectionConfig, RingHashConfig,
+    SuccessRateEjection,
+};
 use crate::status::Code;
 
 /// A parsed service config.
@@ -279,7 +282,7 @@ fn count(value: &Value, path: &str) -> Parsed<usize> {
 }
 
 /// The protobuf JSON form of a Duration: `"1.5s"`, up to nine fractional digits.
-fn duration(value: &Value, path: &str) -> Parsed<Duration> {
+pub(crate) fn duration(value: &Value, path: &str) -> Parsed<Duration> {
     let bad = || expected(path, "a duration such as \"1.5s\"");
     let text = value.as_str().ok_or_else(bad)?;
     let number = text.strip_suffix('s').ok_or_else(bad)?;

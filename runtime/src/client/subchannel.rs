@@ -8,6 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::balancer::CallOutcomes;
 use super::config::{ChannelConfig, MAX_WAIT};
 use super::health_check::{Health, HealthWatch};
 use super::resolver::{Address, Refresh};
@@ -79,11 +80,22 @@ pub(crate) struct Subchannel {
     address: Address,
     shared: Arc<Shared>,
     state: Mutex<State>,
+    /// Its calls' outcomes and its ejection, for outlier detection.
+    outcomes: Arc<CallOutcomes>,
 }
 
 impl Subchannel {
     pub(crate) fn new(address: Address, shared: Arc<Shared>) -> Self {
-        Subchannel { address, shared, state: Mutex::new(State::Idle) }
+        Subchannel { address, shared, state: Mutex::new(State::Idle), outcomes: Arc::default() }
+    }
+
+    pub(crate) fn outcomes(&self) -> &Arc<CallOutcomes> {
+        &self.outcomes
+    }
+
+    /// Wakes the calls waiting for a change (an ejection ended, say).
+    pub(crate) fn notify(&self) {
+        self.shared.notify();
     }
 
     pub(crate) fn address(&self) -> &Address {
@@ -96,6 +108,9 @@ impl Subchannel {
 
     /// The connection, if it is up (and its backend healthy, when health checking is on).
     pub(crate) fn current(&self) -> Option<Connection> {
+        if self.outcomes.is_ejected() {
+            return None;
+        }
         let mut state = self.state();
         match &*state {
             State::Ready(connection) if connection.alive() => {
@@ -113,6 +128,9 @@ impl Subchannel {
     /// (the next call, or an eager policy, reconnects).
     pub(crate) fn connectivity(&self) -> super::ConnectivityState {
         use super::ConnectivityState as S;
+        if self.outcomes.is_ejected() {
+            return S::TransientFailure;
+        }
         match &*self.state() {
             State::Idle => S::Idle,
             State::Connecting => S::Connecting,
@@ -129,6 +147,9 @@ impl Subchannel {
 
     /// Whether an attempt is under way (or the first health answer is awaited).
     pub(crate) fn is_connecting(&self) -> bool {
+        if self.outcomes.is_ejected() {
+            return false;
+        }
         match &*self.state() {
             State::Connecting => true,
             State::Ready(connection) => connection.alive() && connection.health() == Health::Unknown,
@@ -137,8 +158,11 @@ impl Subchannel {
     }
 
     /// Why the subchannel cannot take calls now, when it has failed: its last connection attempt's error
-    /// (during the backoff after it), or its backend not SERVING.
+    /// (during the backoff after it), its backend not SERVING, or its ejection by outlier detection.
     pub(crate) fn failure(&self) -> Option<Status> {
+        if self.outcomes.is_ejected() {
+            return Some(CallOutcomes::ejected_status(&self.address));
+        }
         match &*self.state() {
             State::Backoff { error, .. } => Some(error.clone()),
             State::Ready(connection) if connection.alive() && connection.health() == Health::NotServing => {

@@ -32,11 +32,16 @@ struct Gated {
     arrived: Arc<AtomicUsize>,
     /// When set, unary calls wait for a permit (never returned: a release lets every call through).
     gate: Option<Arc<Semaphore>>,
+    /// When set, unary calls fail with INTERNAL (a broken backend).
+    failing: bool,
 }
 
 impl Echo for Gated {
     async fn unary(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
         self.arrived.fetch_add(1, Ordering::SeqCst);
+        if self.failing {
+            return Err(Status::internal("this backend is broken"));
+        }
         if let Some(gate) = &self.gate {
             gate.acquire().await.map_err(|_| Status::unavailable("closed"))?.forget();
         }
@@ -82,6 +87,12 @@ impl Backend {
     /// A backend whose unary calls wait until [`Backend::release`].
     pub async fn start_held(host: u8) -> Backend {
         Backend::serve(host, Gated { gate: Some(Arc::new(Semaphore::new(0))), ..Default::default() }).await
+    }
+
+    /// A backend whose unary calls all fail with INTERNAL.
+    #[allow(dead_code)]
+    pub async fn start_failing(host: u8) -> Backend {
+        Backend::serve(host, Gated { failing: true, ..Default::default() }).await
     }
 
     /// A backend without the health service (health checks get UNIMPLEMENTED).

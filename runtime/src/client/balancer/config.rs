@@ -3,9 +3,11 @@
 //! `loadBalancingPolicy` name, parsed into a [`LoadBalancing`] with each policy's settings checked. An
 //! invalid setting of the chosen policy is an error naming its JSON path, as grpc-go rejects it.
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
-use crate::client::service_config::ServiceConfigError;
+use crate::client::service_config::{duration, ServiceConfigError};
 
 /// The load-balancing policies a channel knows, with their settings.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -22,6 +24,55 @@ pub enum LoadBalancing {
     /// gRFC A42 `ring_hash_experimental`: a consistent hash of each call's key (a request header) picks
     /// the backend, so one key sticks to one backend while the backends stay the same.
     RingHash(RingHashConfig),
+    /// gRFC A50 `outlier_detection_experimental`: the child policy over the backends, minus those whose
+    /// calls fail far more often than the others', each left out for a while.
+    OutlierDetection(Box<OutlierDetectionConfig>),
+}
+
+/// `outlier_detection_experimental`'s settings (gRFC A50's names and defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutlierDetectionConfig {
+    /// How often backends are judged (default 10 s).
+    pub interval: Duration,
+    /// How long a first ejection lasts; each further ejection of the same backend lasts one more of these
+    /// (default 30 s).
+    pub base_ejection_time: Duration,
+    /// The longest an ejection lasts (default 300 s, never below `base_ejection_time`).
+    pub max_ejection_time: Duration,
+    /// The most backends ejected at once, as a percentage of all (default 10; one is always allowed).
+    pub max_ejection_percent: u32,
+    /// Eject backends whose success rate is far below the mean.
+    pub success_rate_ejection: Option<SuccessRateEjection>,
+    /// Eject backends whose calls fail more often than a threshold.
+    pub failure_percentage_ejection: Option<FailurePercentageEjection>,
+    /// The policy that picks among the backends not ejected.
+    pub child_policy: LoadBalancing,
+}
+
+/// Success-rate ejection: a backend whose success rate is below `mean - stdev * stdev_factor / 1000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuccessRateEjection {
+    /// In thousandths of a standard deviation (default 1900: 1.9).
+    pub stdev_factor: u32,
+    /// The chance, in percent, that an outlier is ejected (default 100).
+    pub enforcement_percentage: u32,
+    /// Judged only when at least this many backends had `request_volume` calls (default 5).
+    pub minimum_hosts: u32,
+    /// Calls a backend needs in an interval to be judged (default 100).
+    pub request_volume: u32,
+}
+
+/// Failure-percentage ejection: a backend with more than `threshold` percent of its calls failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailurePercentageEjection {
+    /// Percent of failed calls above which a backend is an outlier (default 85).
+    pub threshold: u32,
+    /// The chance, in percent, that an outlier is ejected (default 100).
+    pub enforcement_percentage: u32,
+    /// Judged only when at least this many backends had `request_volume` calls (default 5).
+    pub minimum_hosts: u32,
+    /// Calls a backend needs in an interval to be judged (default 50).
+    pub request_volume: u32,
 }
 
 /// `least_request_experimental`'s settings.
@@ -69,7 +120,8 @@ const RING_SIZE_LIMIT: u64 = 8 * 1024 * 1024;
 /// grpc-go's channel-wide cap on the ring's size: what a config asks beyond it is cut to it.
 pub(crate) const RING_SIZE_CAP: u64 = 4096;
 
-const SUPPORTED: &str = "pick_first, round_robin, least_request_experimental, ring_hash_experimental";
+const SUPPORTED: &str =
+    "pick_first, round_robin, least_request_experimental, ring_hash_experimental, outlier_detection_experimental";
 
 type Parsed<T> = Result<T, ServiceConfigError>;
 
@@ -80,21 +132,7 @@ fn error<T>(path: &str, problem: impl Into<String>) -> Parsed<T> {
 /// The policy a service config object chooses, if it chooses one.
 pub(crate) fn load_balancing(object: &Map<String, Value>) -> Parsed<Option<LoadBalancing>> {
     if let Some(configs) = object.get("loadBalancingConfig") {
-        let Value::Array(configs) = configs else { return error("loadBalancingConfig", "expected an array") };
-        // The first policy this channel knows wins; others are for other clients.
-        for (i, entry) in configs.iter().enumerate() {
-            let path = format!("loadBalancingConfig[{i}]");
-            let Value::Object(entry) = entry else { return error(&path, "expected an object") };
-            let mut names = entry.iter();
-            let (Some((name, config)), None) = (names.next(), names.next()) else {
-                return error(&path, "expected exactly one policy name");
-            };
-            if let Some(policy) = policy(name, config, &format!("{path}.{name}"))? {
-                return Ok(Some(policy));
-            }
-        }
-        let names: Vec<_> = configs.iter().filter_map(Value::as_object).flat_map(|e| e.keys()).collect();
-        return error("loadBalancingConfig", format!("none of the policies {names:?} is supported ({SUPPORTED})"));
+        return policy_list(configs, "loadBalancingConfig").map(Some);
     }
     match object.get("loadBalancingPolicy") {
         None => Ok(None),
@@ -106,6 +144,25 @@ pub(crate) fn load_balancing(object: &Map<String, Value>) -> Parsed<Option<LoadB
     }
 }
 
+/// A24's list of `{"name": {config}}`: the first policy this client knows wins; others are for other
+/// clients.
+fn policy_list(configs: &Value, path: &str) -> Parsed<LoadBalancing> {
+    let Value::Array(configs) = configs else { return error(path, "expected an array") };
+    for (i, entry) in configs.iter().enumerate() {
+        let path = format!("{path}[{i}]");
+        let Value::Object(entry) = entry else { return error(&path, "expected an object") };
+        let mut names = entry.iter();
+        let (Some((name, config)), None) = (names.next(), names.next()) else {
+            return error(&path, "expected exactly one policy name");
+        };
+        if let Some(policy) = policy(name, config, &format!("{path}.{name}"))? {
+            return Ok(policy);
+        }
+    }
+    let names: Vec<_> = configs.iter().filter_map(Value::as_object).flat_map(|e| e.keys()).collect();
+    error(path, format!("none of the policies {names:?} is supported ({SUPPORTED})"))
+}
+
 /// The policy `name` with its `config` (`null`: the defaults), or `None` for a name this client does not
 /// know.
 fn policy(name: &str, config: &Value, path: &str) -> Parsed<Option<LoadBalancing>> {
@@ -115,6 +172,7 @@ fn policy(name: &str, config: &Value, path: &str) -> Parsed<Option<LoadBalancing
         // A48's name, and the one grpc-go later gave it too.
         "least_request_experimental" | "least_request" => LoadBalancing::LeastRequest(least_request(config, path)?),
         "ring_hash_experimental" | "ring_hash" => LoadBalancing::RingHash(ring_hash(config, path)?),
+        "outlier_detection_experimental" => LoadBalancing::OutlierDetection(Box::new(outlier_detection(config, path)?)),
         _ => return Ok(None),
     }))
 }
@@ -168,6 +226,76 @@ fn ring_hash(config: &Value, path: &str) -> Parsed<RingHashConfig> {
         parsed.request_hash_header = request_hash_header(header, &field)?;
     }
     Ok(parsed)
+}
+
+fn outlier_detection(config: &Value, path: &str) -> Parsed<OutlierDetectionConfig> {
+    let Value::Object(object) = config else { return error(path, "expected an object with a childPolicy") };
+    let field = |key: &str| format!("{path}.{key}");
+    let time = |key: &str, default: u64| -> Parsed<Duration> {
+        object.get(key).map_or(Ok(Duration::from_secs(default)), |value| duration(value, &field(key)))
+    };
+    let interval = time("interval", 10)?;
+    if interval.is_zero() {
+        return error(&field("interval"), "must be above 0");
+    }
+    let base_ejection_time = time("baseEjectionTime", 30)?;
+    let max_ejection_time = time("maxEjectionTime", 300)?.max(base_ejection_time);
+    let child = object.get("childPolicy").ok_or_else(|| ServiceConfigError {
+        path: field("childPolicy"),
+        problem: "expected a policy list (it is required)".into(),
+    })?;
+    Ok(OutlierDetectionConfig {
+        interval,
+        base_ejection_time,
+        max_ejection_time,
+        max_ejection_percent: percent(object, "maxEjectionPercent", 10, path)?,
+        success_rate_ejection: match object.get("successRateEjection") {
+            None => None,
+            Some(value) => {
+                let path = field("successRateEjection");
+                let Value::Object(o) = value else { return error(&path, "expected an object") };
+                Some(SuccessRateEjection {
+                    stdev_factor: number(o, "stdevFactor", 1900, &path)?,
+                    enforcement_percentage: percent(o, "enforcementPercentage", 100, &path)?,
+                    minimum_hosts: number(o, "minimumHosts", 5, &path)?,
+                    request_volume: number(o, "requestVolume", 100, &path)?,
+                })
+            }
+        },
+        failure_percentage_ejection: match object.get("failurePercentageEjection") {
+            None => None,
+            Some(value) => {
+                let path = field("failurePercentageEjection");
+                let Value::Object(o) = value else { return error(&path, "expected an object") };
+                Some(FailurePercentageEjection {
+                    threshold: percent(o, "threshold", 85, &path)?,
+                    enforcement_percentage: percent(o, "enforcementPercentage", 100, &path)?,
+                    minimum_hosts: number(o, "minimumHosts", 5, &path)?,
+                    request_volume: number(o, "requestVolume", 50, &path)?,
+                })
+            }
+        },
+        child_policy: policy_list(child, &field("childPolicy"))?,
+    })
+}
+
+/// A `uint32` setting.
+fn number(object: &Map<String, Value>, key: &str, default: u32, path: &str) -> Parsed<u32> {
+    match object.get(key) {
+        None => Ok(default),
+        Some(value) => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) => Ok(n),
+            None => error(&format!("{path}.{key}"), "expected a non-negative 32-bit integer"),
+        },
+    }
+}
+
+/// A percentage, 0 to 100.
+fn percent(object: &Map<String, Value>, key: &str, default: u32, path: &str) -> Parsed<u32> {
+    match number(object, key, default, path) {
+        Ok(n) if n <= 100 => Ok(n),
+        _ => error(&format!("{path}.{key}"), "expected a percentage from 0 to 100"),
+    }
 }
 
 /// gRFC A76: a header name, matched without regard to case; empty means none. Pseudo-headers and binary
@@ -227,6 +355,27 @@ mod tests {
             assert_eq!(parse(json).unwrap(), Some(expected), "{json}");
         }
         assert_eq!(parse("{}").unwrap(), None);
+        let outlier = parse(
+            r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {"interval": "0.5s",
+                "baseEjectionTime": "2s", "maxEjectionTime": "1s", "failurePercentageEjection": {"threshold": 50},
+                "childPolicy": [{"grpclb": {}}, {"least_request_experimental": {}}]}}]}"#,
+        )
+        .unwrap();
+        let expected = OutlierDetectionConfig {
+            interval: Duration::from_millis(500),
+            base_ejection_time: Duration::from_secs(2),
+            max_ejection_time: Duration::from_secs(2),
+            max_ejection_percent: 10,
+            success_rate_ejection: None,
+            failure_percentage_ejection: Some(FailurePercentageEjection {
+                threshold: 50,
+                enforcement_percentage: 100,
+                minimum_hosts: 5,
+                request_volume: 50,
+            }),
+            child_policy: LoadBalancing::LeastRequest(Default::default()),
+        };
+        assert_eq!(outlier, Some(LoadBalancing::OutlierDetection(Box::new(expected))));
     }
 
     #[test]
@@ -271,6 +420,29 @@ mod tests {
                 "requestHashHeader: \"a b\" is not a header name",
             ),
             (r#"{"loadBalancingPolicy": 1}"#, "loadBalancingPolicy: expected a string"),
+            (
+                r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {}}]}"#,
+                "outlier_detection_experimental.childPolicy: expected a policy list (it is required)",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {"maxEjectionPercent": 101,
+                    "childPolicy": [{"round_robin": {}}]}}]}"#,
+                "outlier_detection_experimental.maxEjectionPercent: expected a percentage from 0 to 100",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {"interval": "0s",
+                    "childPolicy": [{"round_robin": {}}]}}]}"#,
+                "outlier_detection_experimental.interval: must be above 0",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {"childPolicy": [{"grpclb": {}}]}}]}"#,
+                "outlier_detection_experimental.childPolicy: none of the policies [\"grpclb\"] is supported",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {"childPolicy": [{"round_robin": {}}],
+                    "failurePercentageEjection": {"requestVolume": -3}}}]}"#,
+                "failurePercentageEjection.requestVolume: expected a non-negative 32-bit integer",
+            ),
         ];
         for (json, message) in cases {
             let error = parse(json).unwrap_err().to_string();

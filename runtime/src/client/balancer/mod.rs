@@ -8,6 +8,7 @@
 
 pub(crate) mod config;
 mod least_request;
+mod outlier_detection;
 mod pick_first;
 mod ring_hash;
 mod round_robin;
@@ -22,6 +23,7 @@ use super::subchannel::{Connection, Shared, Subchannel};
 use crate::keepalive::CallCount;
 use crate::status::Status;
 pub use config::LoadBalancing;
+pub(crate) use outlier_detection::CallOutcomes;
 
 /// A policy's answer for one call.
 pub(crate) enum Pick {
@@ -71,6 +73,7 @@ pub(crate) fn policy_for(kind: &LoadBalancing) -> Arc<dyn Policy> {
         LoadBalancing::RoundRobin => Arc::new(round_robin::RoundRobin::default()),
         LoadBalancing::LeastRequest(config) => Arc::new(least_request::LeastRequest::new(config)),
         LoadBalancing::RingHash(config) => Arc::new(ring_hash::RingHash::new(config.clone())),
+        LoadBalancing::OutlierDetection(config) => Arc::new(outlier_detection::OutlierDetection::new(config)),
     }
 }
 
@@ -199,6 +202,14 @@ impl Picker {
     }
 }
 
+/// What a call got from the balancer: a connection ready for a stream, the connection's call count, and
+/// where the call's outcome is counted when outlier detection watches the backend.
+pub(crate) struct Picked {
+    pub(crate) send: h2::client::SendRequest<Bytes>,
+    pub(crate) calls: CallCount,
+    pub(crate) outcomes: Option<Arc<CallOutcomes>>,
+}
+
 /// A connection ready for a new stream. Without `wait_for_ready` a call fails with UNAVAILABLE when no
 /// backend can be reached; with it, it waits (the call's deadline bounds the wait) for `shared`'s next
 /// change or for the first backoff to run out.
@@ -208,7 +219,7 @@ pub(crate) async fn pick(
     target: &(dyn std::fmt::Display + Sync),
     wait_for_ready: bool,
     call: PickInfo<'_>,
-) -> Result<(h2::client::SendRequest<Bytes>, CallCount), Status> {
+) -> Result<Picked, Status> {
     let mut changes = shared.changed.subscribe();
     loop {
         changes.borrow_and_update();
@@ -221,7 +232,10 @@ pub(crate) async fn pick(
             Pick::Ready(subchannel, connection) => {
                 let Connection { send, calls, .. } = connection;
                 match send.ready().await {
-                    Ok(send) => return Ok((send, calls)),
+                    Ok(send) => {
+                        let outcomes = subchannel.outcomes().watched().then(|| subchannel.outcomes().clone());
+                        return Ok(Picked { send, calls, outcomes });
+                    }
                     Err(error) => {
                         // Gone since it was last seen up (GOAWAY, reset): look again.
                         tracing::debug!(address = %subchannel.address(), %error, "the connection is gone");
