@@ -63,6 +63,7 @@ fn main() {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     let medians: Vec<f64> = samples.into_iter().map(median).collect();
     println!("| policy (10 backends) | client CPU per call (us) | vs round_robin |");
     println!("|---|---:|---:|");
@@ -133,7 +134,7 @@ fn measure(target: &str, config: &str, seconds: u64) -> (u64, f64) {
                     let mut key = worker * 61;
                     while !stop.load(Ordering::Relaxed) {
                         key = (key + 1) % 1000;
-                        let request = rsgrpc::Request::new(Payload { body: vec![7; 16].into(), ..Default::default() })
+                        let request = rsgrpc::Request::new(Payload { body: vec![7; 16], ..Default::default() })
                             .with_metadata("x-key", &key.to_string());
                         client.unary(request).await.expect("a call");
                         calls.fetch_add(1, Ordering::Relaxed);
