@@ -55,6 +55,11 @@ impl CallCount {
         self.socket.as_ref()
     }
 
+    /// The calls open now (least_request's measure of a backend's load).
+    pub(crate) fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
     fn is_idle(&self) -> bool {
         self.open.load(Ordering::Relaxed) == 0
     }

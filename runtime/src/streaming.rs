@@ -34,6 +34,8 @@ pub struct Streaming<T> {
     got_headers: bool,
     /// The call's observer's view of this stream, when the call is observed.
     tap: Option<Box<crate::observe::StreamTap>>,
+    /// Client: where the call's outcome is counted for outlier detection, until it is.
+    outcome: Option<std::sync::Arc<crate::client::CallOutcomes>>,
     _message: PhantomData<fn() -> T>,
 }
 
@@ -97,6 +99,7 @@ impl<T: Message + Default> Streaming<T> {
             _active: None,
             got_headers: false,
             tap: None,
+            outcome: None,
             _message: PhantomData,
         }
     }
@@ -188,6 +191,7 @@ impl<T: Message + Default> Streaming<T> {
             if let Some(tap) = &mut self.tap {
                 tap.ended(&status);
             }
+            self.outcome(status.code() == Code::Ok);
             return Poll::Ready(if status.code() == Code::Ok { Ok(()) } else { Err(status) });
         }
         if let Some(value) = parts.headers.get(wire::GRPC_ENCODING) {
@@ -215,7 +219,20 @@ impl<T: Message + Default> Streaming<T> {
     }
 
     /// Ends the stream with an error; dropping the h2 handles resets the HTTP/2 stream.
+    /// Counts the call's outcome on its backend (outlier detection) with every later call of its kind.
+    pub(crate) fn count_outcome(&mut self, outcomes: std::sync::Arc<crate::client::CallOutcomes>) {
+        self.outcome = Some(outcomes);
+    }
+
+    /// The call ended (`ok`: with status OK): counted once.
+    fn outcome(&mut self, ok: bool) {
+        if let Some(outcomes) = self.outcome.take() {
+            outcomes.record(ok);
+        }
+    }
+
     fn fail(&mut self, status: Status) -> Status {
+        self.outcome(false);
         self.state = State::Done;
         if let Some(tap) = &mut self.tap {
             tap.ended(&status);
@@ -321,6 +338,7 @@ impl<T: Message + Default> Streaming<T> {
                     let status = Status::from_headers(&trailers)
                         .unwrap_or_else(|| Status::internal("the trailers have no grpc-status"));
                     this.trailers = Some(MetadataMap::from_headers(trailers));
+                    this.outcome(status.code() == Code::Ok);
                     return Poll::Ready(if status.code() == Code::Ok { None } else { Some(Err(status)) });
                 }
                 State::Done => return Poll::Ready(None),

@@ -26,6 +26,8 @@ pub(crate) struct Opened {
     pub(crate) active: crate::keepalive::ActiveCall,
     /// The connection's channelz entry, when channelz is on.
     pub(crate) socket: Option<Arc<crate::observe::channelz::SocketNode>>,
+    /// Where the call's outcome is counted (outlier detection), if anywhere.
+    pub(crate) outcomes: Option<Arc<super::balancer::CallOutcomes>>,
 }
 
 /// The attempt a call is committed to: its response headers arrived (or it ended OK without any).
@@ -52,7 +54,8 @@ pub(crate) async fn open(
     loop {
         // Built for each pick (normally one): a stream the connection refused took its headers with it.
         let headers = attempt_headers(channel, setup, previous).await?;
-        let (mut send_request, calls) = channel.pick(setup.wait_for_ready).await?;
+        let picked = channel.pick(setup.wait_for_ready, &headers).await?;
+        let (mut send_request, calls) = (picked.send, picked.calls);
         let mut head = http::Request::new(());
         *head.method_mut() = http::Method::POST;
         *head.uri_mut() = setup.uri.clone();
@@ -60,7 +63,7 @@ pub(crate) async fn open(
         match send_request.send_request(head, false) {
             Ok((response, send)) => {
                 let socket = calls.socket().cloned();
-                return Ok((Opened { response, active: calls.enter(), socket }, send));
+                return Ok((Opened { response, active: calls.enter(), socket, outcomes: picked.outcomes }, send));
             }
             // Refused before anything was sent (the connection received GOAWAY meanwhile): nothing reached
             // the server, so another connection may take the call (gRPC's transparent retry).
@@ -120,6 +123,9 @@ pub(crate) async fn run<Res: Message + Default>(
         observed.on_socket(opened.socket.as_ref());
     }
     let mut responses = Streaming::<Res>::client(opened.response, opened.active, setup.max_receive, stream_deadline);
+    if let Some(outcomes) = opened.outcomes {
+        responses.count_outcome(outcomes);
+    }
     if let Some(observed) = &observed {
         responses.observe(TapSink::Client(observed.clone()));
     }

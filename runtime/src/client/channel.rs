@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::balancer::{self, Picker};
@@ -22,7 +21,6 @@ use super::subchannel::Shared;
 use super::target::TargetUri;
 use crate::config_error::{ConfigError, ConfigErrorKind};
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
-use crate::keepalive::CallCount;
 use crate::status::Status;
 use crate::wire;
 
@@ -252,7 +250,7 @@ impl ChannelBuilder {
     /// Connects now; an error if the target cannot be resolved or reached.
     pub async fn connect(self) -> Result<Channel, Status> {
         let channel = self.build()?;
-        channel.pick(false).await?;
+        channel.pick(false, &http::HeaderMap::new()).await?;
         Ok(channel)
     }
 
@@ -299,13 +297,14 @@ impl ChannelBuilder {
             changed,
             refresh: Refresh::default(),
             eager: AtomicBool::new(false),
+            health_service: Default::default(),
         });
         let mut balancer = Balancer {
             picker: Arc::new(Picker::unresolved(LoadBalancing::PickFirst)),
             service_config: None,
             throttle: None,
         };
-        balancer.set_service_config(config.service_config.clone(), &config);
+        balancer.set_service_config(config.service_config.clone(), &config, &shared);
         let channel = Channel {
             inner: Arc::new(Inner {
                 setup_error,
@@ -331,7 +330,7 @@ impl ChannelBuilder {
 
 /// The policy the service config names, else the builder's.
 fn effective_policy(config: &ChannelConfig, service_config: Option<&ServiceConfig>) -> LoadBalancing {
-    service_config.and_then(ServiceConfig::load_balancing).unwrap_or(config.load_balancing)
+    service_config.and_then(ServiceConfig::load_balancing).unwrap_or_else(|| config.load_balancing.clone())
 }
 
 /// Connections to a gRPC service, shared by clients; cheap to clone.
@@ -378,8 +377,9 @@ struct Balancer {
 impl Balancer {
     /// Takes in the service config in force: its policy, and a throttle (kept, tokens and all, while the
     /// config's throttling settings stay the same).
-    fn set_service_config(&mut self, config: Option<Arc<ServiceConfig>>, builder: &ChannelConfig) {
+    fn set_service_config(&mut self, config: Option<Arc<ServiceConfig>>, builder: &ChannelConfig, shared: &Shared) {
         let kind = effective_policy(builder, config.as_deref());
+        shared.set_health_service(config.as_ref().and_then(|c| c.health_check_service()));
         self.picker = Arc::new(Picker::clone(&self.picker).with_policy(kind));
         let settings = config.as_ref().and_then(|c| c.retry_throttling);
         if self.throttle.as_ref().map(|t| t.settings()) != settings {
@@ -415,6 +415,7 @@ impl Channel {
                     changed,
                     refresh: Refresh::default(),
                     eager: AtomicBool::new(false),
+                    health_service: Default::default(),
                 }),
                 config,
                 resolver: Arc::new(resolver::StaticResolver),
@@ -525,8 +526,8 @@ impl Channel {
         }
         {
             let mut balancer = self.balancer();
-            let closed =
-                Picker::unresolved(balancer.picker.kind).with_error(Status::unavailable("the channel was closed"));
+            let closed = Picker::unresolved(balancer.picker.kind.clone())
+                .with_error(Status::unavailable("the channel was closed"));
             balancer.picker = Arc::new(closed);
         }
         self.inner.resolved_once.store(true, Ordering::Release);
@@ -537,12 +538,14 @@ impl Channel {
         self.inner.balancer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A connection ready for a new stream, picked by the balancing policy. Without `wait_for_ready` a call
-    /// fails with UNAVAILABLE when no backend can be reached; with it, it waits (within its deadline).
+    /// A connection ready for a new stream, picked by the balancing policy (which may look at the call's
+    /// `headers`). Without `wait_for_ready` a call fails with UNAVAILABLE when no backend can be reached;
+    /// with it, it waits (within its deadline).
     pub(crate) async fn pick(
         &self,
         wait_for_ready: bool,
-    ) -> Result<(h2::client::SendRequest<Bytes>, CallCount), Status> {
+        headers: &http::HeaderMap,
+    ) -> Result<balancer::Picked, Status> {
         if let Some(error) = &self.inner.setup_error {
             return Err(error.clone());
         }
@@ -551,7 +554,8 @@ impl Channel {
         }
         self.start_resolving();
         let current = || self.balancer().picker.clone();
-        balancer::pick(current, &self.inner.shared, &self.inner.target, wait_for_ready).await
+        let call = balancer::PickInfo { headers };
+        balancer::pick(current, &self.inner.shared, &self.inner.target, wait_for_ready, call).await
     }
 
     /// Starts the resolver's task, once.
@@ -608,8 +612,12 @@ fn apply(inner: &Inner, resolution: Result<Resolution, Status>) {
             }
             Ok(resolution) => {
                 match resolution.service_config.as_deref().map(ServiceConfig::from_json) {
-                    None => balancer.set_service_config(inner.config.service_config.clone(), &inner.config),
-                    Some(Ok(config)) => balancer.set_service_config(Some(Arc::new(config)), &inner.config),
+                    None => {
+                        balancer.set_service_config(inner.config.service_config.clone(), &inner.config, &inner.shared)
+                    }
+                    Some(Ok(config)) => {
+                        balancer.set_service_config(Some(Arc::new(config)), &inner.config, &inner.shared)
+                    }
                     // gRPC keeps the config it had when the resolver's new one is invalid.
                     Some(Err(error)) => {
                         tracing::warn!(target = %inner.target, %error, "ignoring the resolver's service config")

@@ -82,7 +82,7 @@ impl Channel {
             let channel = self.clone();
             let timeout = self.config().connect_timeout;
             tokio::spawn(async move {
-                let _ = tokio::time::timeout(timeout, channel.pick(false)).await;
+                let _ = tokio::time::timeout(timeout, channel.pick(false, &http::HeaderMap::new())).await;
             });
         }
         state

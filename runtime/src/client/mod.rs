@@ -9,6 +9,7 @@ mod cancel;
 mod channel;
 mod config;
 mod connectivity;
+mod health_check;
 mod replay;
 mod request_queue;
 pub mod resolver;
@@ -35,8 +36,13 @@ pub use config::ConnectBackoff;
 pub use connectivity::ConnectivityState;
 pub use resolver::{register_resolver, Address, Refresh, Resolution, Resolutions, Resolver};
 pub use sender::Sender;
-pub use service_config::{LoadBalancing, ServiceConfig, ServiceConfigError};
+pub use service_config::{
+    FailurePercentageEjection, LeastRequestConfig, LoadBalancing, OutlierDetectionConfig, RingHashConfig,
+    ServiceConfig, ServiceConfigError, SuccessRateEjection,
+};
 pub use target::TargetUri;
+
+pub(crate) use balancer::CallOutcomes;
 
 use crate::codec;
 use crate::interceptor::{run, Interceptors, MessageStream, MethodInfo, MethodKind};

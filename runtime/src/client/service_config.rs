@@ -5,8 +5,12 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+pub use super::balancer::config::{
+    FailurePercentageEjection, LeastRequestConfig, LoadBalancing, OutlierDetectionConfig, RingHashConfig,
+    SuccessRateEjection,
+};
 use crate::status::Code;
 
 /// A parsed service config.
@@ -15,16 +19,8 @@ pub struct ServiceConfig {
     pub(crate) load_balancing: Option<LoadBalancing>,
     pub(crate) methods: Vec<MethodConfig>,
     pub(crate) retry_throttling: Option<RetryThrottling>,
-}
-
-/// The load-balancing policies a channel knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LoadBalancing {
-    /// Use the first address that connects, in the resolver's order (the default).
-    #[default]
-    PickFirst,
-    /// Spread calls over every address with a working connection.
-    RoundRobin,
+    /// `healthCheckConfig.serviceName` (gRFC A17): the service each backend's health is watched for.
+    pub(crate) health_check_service: Option<String>,
 }
 
 /// Settings for the methods named in `names`.
@@ -110,7 +106,8 @@ impl ServiceConfig {
         let value: Value = serde_json::from_str(json)
             .map_err(|e| ServiceConfigError { path: String::new(), problem: format!("not JSON: {e}") })?;
         let Value::Object(object) = value else { return error("", "expected a JSON object") };
-        let mut config = ServiceConfig { load_balancing: load_balancing(&object)?, ..Default::default() };
+        let mut config =
+            ServiceConfig { load_balancing: super::balancer::config::load_balancing(&object)?, ..Default::default() };
         if let Some(methods) = object.get("methodConfig") {
             let Value::Array(methods) = methods else { return error("methodConfig", "expected an array") };
             for (i, method) in methods.iter().enumerate() {
@@ -120,6 +117,9 @@ impl ServiceConfig {
         check_unique_names(&config.methods)?;
         if let Some(throttling) = object.get("retryThrottling") {
             config.retry_throttling = Some(retry_throttling(throttling)?);
+        }
+        if let Some(health) = object.get("healthCheckConfig") {
+            config.health_check_service = health_check(health)?;
         }
         Ok(config)
     }
@@ -131,44 +131,15 @@ impl ServiceConfig {
         named(service, method).or_else(|| named(service, "")).or_else(|| named("", ""))
     }
 
+    /// The service whose health each backend is asked for (`healthCheckConfig.serviceName`; `""` is the
+    /// server as a whole), if health checking is on.
+    pub fn health_check_service(&self) -> Option<&str> {
+        self.health_check_service.as_deref()
+    }
+
     /// The load-balancing policy it chooses, if any.
     pub fn load_balancing(&self) -> Option<LoadBalancing> {
-        self.load_balancing
-    }
-}
-
-fn load_balancing(object: &Map<String, Value>) -> Parsed<Option<LoadBalancing>> {
-    let known = |name: &str| match name {
-        "pick_first" => Some(LoadBalancing::PickFirst),
-        "round_robin" => Some(LoadBalancing::RoundRobin),
-        _ => None,
-    };
-    if let Some(configs) = object.get("loadBalancingConfig") {
-        let Value::Array(configs) = configs else { return error("loadBalancingConfig", "expected an array") };
-        // The first policy this channel knows wins; others are for other clients.
-        for (i, entry) in configs.iter().enumerate() {
-            let path = format!("loadBalancingConfig[{i}]");
-            let Value::Object(entry) = entry else { return error(&path, "expected an object") };
-            if entry.len() != 1 {
-                return error(&path, "expected exactly one policy name");
-            }
-            if let Some(policy) = entry.keys().next().and_then(|name| known(name)) {
-                return Ok(Some(policy));
-            }
-        }
-        let names: Vec<_> = configs.iter().filter_map(Value::as_object).flat_map(|e| e.keys()).collect();
-        return error(
-            "loadBalancingConfig",
-            format!("none of the policies {names:?} is supported (pick_first, round_robin)"),
-        );
-    }
-    match object.get("loadBalancingPolicy") {
-        None => Ok(None),
-        Some(Value::String(name)) => match known(&name.to_ascii_lowercase()) {
-            Some(policy) => Ok(Some(policy)),
-            None => error("loadBalancingPolicy", format!("unsupported policy {name:?} (pick_first, round_robin)")),
-        },
-        Some(_) => error("loadBalancingPolicy", "expected a string"),
+        self.load_balancing.clone()
     }
 }
 
@@ -285,6 +256,16 @@ fn retry_throttling(value: &Value) -> Parsed<RetryThrottling> {
     Ok(RetryThrottling { max_tokens, token_ratio })
 }
 
+/// `{"serviceName": "..."}`; without a name, health checking stays off (as in grpc-go).
+fn health_check(value: &Value) -> Parsed<Option<String>> {
+    let Value::Object(object) = value else { return error("healthCheckConfig", "expected an object") };
+    match object.get("serviceName") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(name)) => Ok(Some(name.clone())),
+        Some(_) => error("healthCheckConfig.serviceName", "expected a string"),
+    }
+}
+
 fn expected(path: &str, what: &str) -> ServiceConfigError {
     ServiceConfigError { path: path.to_owned(), problem: format!("expected {what}") }
 }
@@ -301,7 +282,7 @@ fn count(value: &Value, path: &str) -> Parsed<usize> {
 }
 
 /// The protobuf JSON form of a Duration: `"1.5s"`, up to nine fractional digits.
-fn duration(value: &Value, path: &str) -> Parsed<Duration> {
+pub(crate) fn duration(value: &Value, path: &str) -> Parsed<Duration> {
     let bad = || expected(path, "a duration such as \"1.5s\"");
     let text = value.as_str().ok_or_else(bad)?;
     let number = text.strip_suffix('s').ok_or_else(bad)?;
@@ -365,7 +346,8 @@ mod tests {
                  "hedgingPolicy": {"maxAttempts": 3, "hedgingDelay": "0.05s", "nonFatalStatusCodes": ["ABORTED"]}},
                 {"name": [{}], "timeout": "10s"}
               ],
-              "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
+              "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
+              "healthCheckConfig": {"serviceName": "pkg.Svc"}
             }"#,
         )
         .unwrap();
@@ -380,6 +362,7 @@ mod tests {
         assert_eq!(other.hedging.as_ref().unwrap().hedging_delay, Duration::from_millis(50));
         assert_eq!(config.method("other.Svc", "X").unwrap().timeout, Some(Duration::from_secs(10)));
         assert_eq!(config.retry_throttling, Some(RetryThrottling { max_tokens: 10.0, token_ratio: 0.1 }));
+        assert_eq!(config.health_check_service(), Some("pkg.Svc"));
     }
 
     #[test]
@@ -407,6 +390,8 @@ mod tests {
             ),
             ("{\"loadBalancingConfig\": [{\"grpclb\": {}}]}", "none of the policies [\"grpclb\"] is supported"),
             ("{\"retryThrottling\": {\"maxTokens\": 0, \"tokenRatio\": 1}}", "retryThrottling.maxTokens: expected a number in (0, 1000]"),
+            ("{\"healthCheckConfig\": []}", "healthCheckConfig: expected an object"),
+            ("{\"healthCheckConfig\": {\"serviceName\": 1}}", "healthCheckConfig.serviceName: expected a string"),
         ];
         for (json, message) in cases {
             let error = ServiceConfig::from_json(json).unwrap_err().to_string();

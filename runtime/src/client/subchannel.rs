@@ -8,7 +8,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::balancer::CallOutcomes;
 use super::config::{ChannelConfig, MAX_WAIT};
+use super::health_check::{Health, HealthWatch};
 use super::resolver::{Address, Refresh};
 use crate::keepalive::CallCount;
 use crate::observe::channelz::{Endpoints, Registered, SubchannelNode};
@@ -24,9 +26,19 @@ pub(crate) struct Shared {
     pub(crate) refresh: Refresh,
     /// Keep every subchannel connected, reconnecting on loss and after backoffs (round robin).
     pub(crate) eager: AtomicBool,
+    /// The service config's `healthCheckConfig.serviceName`: new connections watch it (gRFC A17).
+    pub(crate) health_service: std::sync::RwLock<Option<Arc<str>>>,
 }
 
 impl Shared {
+    /// Takes in the health-checked service of a new service config; connections made from now on watch it.
+    pub(crate) fn set_health_service(&self, service: Option<&str>) {
+        let mut current = self.health_service.write().unwrap_or_else(|e| e.into_inner());
+        if current.as_deref() != service {
+            *current = service.map(Arc::from);
+        }
+    }
+
     pub(crate) fn notify(&self) {
         self.changed.send_modify(|generation| *generation = generation.wrapping_add(1));
     }
@@ -38,6 +50,18 @@ pub(crate) struct Connection {
     pub(crate) send: h2::client::SendRequest<Bytes>,
     alive: Arc<AtomicBool>,
     pub(crate) calls: CallCount,
+    /// The backend's health, when the service config asks for health checking.
+    health: Option<Arc<HealthWatch>>,
+}
+
+impl Connection {
+    fn alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    fn health(&self) -> Health {
+        self.health.as_ref().map_or(Health::Serving, |watch| watch.health())
+    }
 }
 
 enum State {
@@ -59,6 +83,8 @@ pub(crate) struct Subchannel {
     state: Mutex<State>,
     /// The subchannel's channelz entry, while it lives (when its channel has one).
     channelz: Option<Registered<SubchannelNode>>,
+    /// Its calls' outcomes and its ejection, for outlier detection.
+    outcomes: Arc<CallOutcomes>,
 }
 
 impl Subchannel {
@@ -70,8 +96,17 @@ impl Subchannel {
                 node.watch_state(move || this.upgrade().map(|subchannel| subchannel.connectivity().as_str()));
                 node
             });
-            Subchannel { address, shared, state: Mutex::new(State::Idle), channelz }
+            Subchannel { address, shared, state: Mutex::new(State::Idle), channelz, outcomes: Arc::default() }
         })
+    }
+
+    pub(crate) fn outcomes(&self) -> &Arc<CallOutcomes> {
+        &self.outcomes
+    }
+
+    /// Wakes the calls waiting for a change (an ejection ended, say).
+    pub(crate) fn notify(&self) {
+        self.shared.notify();
     }
 
     pub(crate) fn address(&self) -> &Address {
@@ -82,11 +117,16 @@ impl Subchannel {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The connection, if it is up.
+    /// The connection, if it is up (and its backend healthy, when health checking is on).
     pub(crate) fn current(&self) -> Option<Connection> {
+        if self.outcomes.is_ejected() {
+            return None;
+        }
         let mut state = self.state();
         match &*state {
-            State::Ready(connection) if connection.alive.load(Ordering::Acquire) => Some(connection.clone()),
+            State::Ready(connection) if connection.alive() => {
+                (connection.health() == Health::Serving).then(|| connection.clone())
+            }
             State::Ready(_) => {
                 *state = State::Idle;
                 None
@@ -99,18 +139,48 @@ impl Subchannel {
     /// (the next call, or an eager policy, reconnects).
     pub(crate) fn connectivity(&self) -> super::ConnectivityState {
         use super::ConnectivityState as S;
+        if self.outcomes.is_ejected() {
+            return S::TransientFailure;
+        }
         match &*self.state() {
             State::Idle => S::Idle,
             State::Connecting => S::Connecting,
-            State::Ready(connection) if connection.alive.load(Ordering::Acquire) => S::Ready,
+            State::Ready(connection) if connection.alive() => match connection.health() {
+                Health::Serving => S::Ready,
+                // gRFC A17: connecting until the first answer, failing while not SERVING.
+                Health::Unknown => S::Connecting,
+                Health::NotServing => S::TransientFailure,
+            },
             State::Ready(_) => S::Idle,
             State::Backoff { .. } => S::TransientFailure,
         }
     }
 
-    /// Whether an attempt is under way.
+    /// Whether an attempt is under way (or the first health answer is awaited).
     pub(crate) fn is_connecting(&self) -> bool {
-        matches!(*self.state(), State::Connecting)
+        if self.outcomes.is_ejected() {
+            return false;
+        }
+        match &*self.state() {
+            State::Connecting => true,
+            State::Ready(connection) => connection.alive() && connection.health() == Health::Unknown,
+            _ => false,
+        }
+    }
+
+    /// Why the subchannel cannot take calls now, when it has failed: its last connection attempt's error
+    /// (during the backoff after it), its backend not SERVING, or its ejection by outlier detection.
+    pub(crate) fn failure(&self) -> Option<Status> {
+        if self.outcomes.is_ejected() {
+            return Some(CallOutcomes::ejected_status(&self.address));
+        }
+        match &*self.state() {
+            State::Backoff { error, .. } => Some(error.clone()),
+            State::Ready(connection) if connection.alive() && connection.health() == Health::NotServing => {
+                connection.health.as_ref().map(|watch| watch.not_serving(&self.address))
+            }
+            _ => None,
+        }
     }
 
     /// When a failed subchannel may try again, and why it failed.
@@ -163,6 +233,10 @@ impl Subchannel {
                     let wait = until.saturating_duration_since(Instant::now());
                     return Err(Status::new(error.code(), format!("{} (next attempt in {wait:.1?})", error.message())));
                 }
+            }
+            if let (Some(error), None) = (self.failure(), self.backoff()) {
+                // Connected, and the backend says it is not SERVING.
+                return Err(error);
             }
             self.start_connecting();
             if self.is_connecting() && changes.changed().await.is_err() {
@@ -312,7 +386,17 @@ impl Subchannel {
                 subchannel.connection_lost();
             }
         });
-        Ok(Connection { send, alive, calls })
+        let service = self.shared.health_service.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let health = service.map(|service| {
+            crate::client::health_check::watch(
+                send.clone(),
+                service,
+                self.address.clone(),
+                self.shared.clone(),
+                alive.clone(),
+            )
+        });
+        Ok(Connection { send, alive, calls, health })
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Pick, Policy};
+use super::{Pick, PickInfo, Policy};
 use crate::client::subchannel::Subchannel;
 
 /// The first address with a connection up, else the first that connects, in the resolver's order.
@@ -15,7 +15,7 @@ impl Policy for PickFirst {
         "pick_first"
     }
 
-    fn pick(&self, subchannels: &[Arc<Subchannel>]) -> Pick {
+    fn pick(&self, subchannels: &[Arc<Subchannel>], _call: PickInfo<'_>) -> Pick {
         match subchannels.iter().find_map(|s| s.current().map(|c| (s, c))) {
             Some((subchannel, connection)) => Pick::Ready(subchannel.clone(), connection),
             None => Pick::ConnectInOrder,

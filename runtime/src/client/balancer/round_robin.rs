@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::{Pick, Policy};
+use super::{none_ready, ready_connecting_others, Pick, PickInfo, Policy};
 use crate::client::subchannel::Subchannel;
 
 /// Round robin over the subchannels that are up; the others are connected in the background.
@@ -22,25 +22,13 @@ impl Policy for RoundRobin {
         true
     }
 
-    fn pick(&self, subchannels: &[Arc<Subchannel>]) -> Pick {
-        let mut ready = Vec::with_capacity(subchannels.len());
-        for subchannel in subchannels {
-            match subchannel.current() {
-                Some(connection) => ready.push((subchannel, connection)),
-                None => subchannel.start_connecting(),
-            }
+    fn pick(&self, subchannels: &[Arc<Subchannel>], _call: PickInfo<'_>) -> Pick {
+        let mut ready = ready_connecting_others(subchannels);
+        if ready.is_empty() {
+            return none_ready(subchannels);
         }
-        if !ready.is_empty() {
-            let turn = self.next.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-            let (subchannel, connection) = ready.swap_remove(turn % ready.len());
-            return Pick::Ready(subchannel.clone(), connection);
-        }
-        if subchannels.iter().any(|s| s.is_connecting()) {
-            return Pick::Wait;
-        }
-        match subchannels.iter().find_map(|s| s.backoff()) {
-            Some((_, error)) => Pick::Fail(error),
-            None => Pick::Wait,
-        }
+        let turn = self.next.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let (subchannel, connection) = ready.swap_remove(turn % ready.len());
+        Pick::Ready(subchannel.clone(), connection)
     }
 }

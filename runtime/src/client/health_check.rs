@@ -1,0 +1,167 @@
+//! Client-side health checking (gRFC A17): when the service config has
+//! `"healthCheckConfig": {"serviceName": "..."}`, each new connection opens a
+//! `grpc.health.v1.Health/Watch` stream for that service, and the balancer takes the connection only
+//! while the backend answers SERVING. Until the first answer the subchannel counts as connecting; any
+//! other answer, or a failed stream, makes it unusable (the stream is opened again after a backoff). A
+//! server without the health service (UNIMPLEMENTED) is taken as healthy, with a log line, as grpc-go does.
+//!
+//! The watch is a task of its own holding a clone of the connection's sender; it ends when the connection
+//! does, or when the last [`Connection`](super::subchannel::Connection) clone holding its [`HealthWatch`] is
+//! dropped (the subchannel moved on and its calls ended), so it never keeps a connection open by itself.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::resolver::Address;
+use super::subchannel::Shared;
+use crate::health::{HealthCheckRequest, HealthCheckResponse, ServingStatus};
+use crate::keepalive::CallCount;
+use crate::status::{Code, Status};
+use crate::streaming::Streaming;
+use crate::wire;
+
+const WATCH_PATH: &str = "/grpc.health.v1.Health/Watch";
+/// Health answers are a few bytes; a backend sending more is not trusted with more memory.
+const MAX_RESPONSE: usize = 4 * 1024;
+
+const UNKNOWN: u8 = 0;
+const SERVING: u8 = 1;
+const NOT_SERVING: u8 = 2;
+
+/// What a backend's health watch said last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Health {
+    /// No answer yet: the subchannel counts as connecting.
+    Unknown,
+    Serving,
+    /// NOT_SERVING, SERVICE_UNKNOWN, or the watch failed.
+    NotServing,
+}
+
+/// A connection's health watch, as its [`Connection`](super::subchannel::Connection) holds it.
+#[derive(Debug)]
+pub(crate) struct HealthWatch {
+    status: Arc<AtomicU8>,
+    service: Arc<str>,
+    /// Dropped with the last connection clone: the watch task ends.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl HealthWatch {
+    pub(crate) fn health(&self) -> Health {
+        match self.status.load(Ordering::Acquire) {
+            SERVING => Health::Serving,
+            NOT_SERVING => Health::NotServing,
+            _ => Health::Unknown,
+        }
+    }
+
+    /// Why a call cannot use the backend.
+    pub(crate) fn not_serving(&self, address: &Address) -> Status {
+        Status::unavailable(format!("{address} is not SERVING {:?} (client-side health checking)", &*self.service))
+    }
+}
+
+/// Starts watching `service` on a new connection to `address`.
+pub(crate) fn watch(
+    send: h2::client::SendRequest<Bytes>,
+    service: Arc<str>,
+    address: Address,
+    shared: Arc<Shared>,
+    alive: Arc<AtomicBool>,
+) -> Arc<HealthWatch> {
+    let status = Arc::new(AtomicU8::new(UNKNOWN));
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let watcher = Watcher { send, service: service.clone(), address, shared, alive, status: status.clone() };
+    tokio::spawn(async move {
+        tokio::select! {
+            () = watcher.run() => {}
+            _ = stopped => {}
+        }
+    });
+    Arc::new(HealthWatch { status, service, _stop: stop })
+}
+
+struct Watcher {
+    send: h2::client::SendRequest<Bytes>,
+    service: Arc<str>,
+    address: Address,
+    shared: Arc<Shared>,
+    alive: Arc<AtomicBool>,
+    status: Arc<AtomicU8>,
+}
+
+impl Watcher {
+    /// Watches until the connection ends, opening the stream again (after a backoff) when it fails.
+    async fn run(self) {
+        let mut failures = 0;
+        while self.alive.load(Ordering::Acquire) {
+            let outcome = self.stream().await;
+            if !self.alive.load(Ordering::Acquire) {
+                return;
+            }
+            match outcome {
+                Err(status) if status.code() == Code::Unimplemented => {
+                    tracing::warn!(
+                        address = %self.address,
+                        "the server has no grpc.health.v1.Health service; taking it as healthy"
+                    );
+                    self.set(SERVING);
+                    return;
+                }
+                Err(status) => {
+                    tracing::debug!(address = %self.address, %status, "the health watch failed");
+                    self.set(NOT_SERVING);
+                }
+                // A watch ends only with its call: the server went away or stopped it.
+                Ok(()) => self.set(NOT_SERVING),
+            }
+            failures += 1;
+            tokio::time::sleep(self.shared.config.backoff.delay(failures)).await;
+        }
+    }
+
+    /// One Watch stream, its answers recorded as they come.
+    async fn stream(&self) -> Result<(), Status> {
+        let send = self.send.clone().ready().await.map_err(Status::from)?;
+        let mut send = send;
+        let (response, mut body) = send.send_request(self.head()?, false).map_err(Status::from)?;
+        let request = HealthCheckRequest { service: self.service.to_string(), ..Default::default() };
+        body.send_data(crate::codec::encode(&request, wire::DEFAULT_MAX_SEND_MESSAGE_SIZE)?, true)
+            .map_err(Status::from)?;
+        let count = CallCount::default();
+        let mut answers = Streaming::<HealthCheckResponse>::client(response, count.enter(), MAX_RESPONSE, None);
+        while let Some(answer) = answers.message().await? {
+            self.set(if answer.status() == ServingStatus::Serving { SERVING } else { NOT_SERVING });
+        }
+        Ok(())
+    }
+
+    fn head(&self) -> Result<http::Request<()>, Status> {
+        let authority = match &self.address {
+            Address::Tcp(addr) => addr.to_string(),
+            Address::Unix(_) => "localhost".to_owned(),
+        };
+        let scheme = if self.shared.config.tls.is_some() { "https" } else { "http" };
+        let uri: http::Uri = format!("{scheme}://{authority}{WATCH_PATH}")
+            .parse()
+            .map_err(|_| Status::internal(format!("no health-check URI for {authority}")))?;
+        let mut head = http::Request::new(());
+        *head.method_mut() = http::Method::POST;
+        *head.uri_mut() = uri;
+        let headers = head.headers_mut();
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
+        headers.insert(wire::TE, http::HeaderValue::from_static(wire::TE_TRAILERS));
+        headers.insert(http::header::USER_AGENT, self.shared.config.user_agent.clone());
+        Ok(head)
+    }
+
+    fn set(&self, status: u8) {
+        if self.status.swap(status, Ordering::AcqRel) != status {
+            // Waiting calls and the connectivity state see the change.
+            self.shared.notify();
+        }
+    }
+}
