@@ -9,7 +9,7 @@ use std::time::Duration;
 use rsgrpc::client::{Address, Channel, LoadBalancing};
 use rsgrpc::health::{HealthCheckRequest, HealthClient};
 use rsgrpc_etcd::{endpoint_key, register, Endpoint, EtcdClient, EtcdResolver};
-use support::{eventually, Backend, Etcd};
+use support::{eventually, Backend, Etcd, Logs};
 
 async fn channel_to(service: &str, etcd: &EtcdClient) -> Channel {
     Channel::builder(&format!("etcd:///{service}"))
@@ -105,6 +105,7 @@ async fn a_server_that_stops_renewing_its_lease_disappears_when_the_lease_expire
 
 #[tokio::test]
 async fn registrations_and_the_watch_survive_an_etcd_restart() {
+    let (logs, _guard) = Logs::capture();
     let mut etcd = Etcd::start();
     let client = EtcdClient::lazy(&etcd.url()).unwrap();
     let (first, second) = (Backend::start().await, Backend::start().await);
@@ -133,5 +134,29 @@ async fn registrations_and_the_watch_survive_an_etcd_restart() {
     let before = first.calls();
     call(&health, 10).await;
     assert_eq!(first.calls(), before);
+    assert!(logs.lines().iter().any(|l| l.contains("the etcd watch failed; resuming it")), "{:#?}", logs.lines());
     drop(second_registration);
+}
+
+#[tokio::test]
+async fn a_registration_whose_lease_expired_while_cut_off_registers_again() {
+    let (logs, _guard) = Logs::capture();
+    let etcd = Etcd::start();
+    let proxy = support::Proxy::start(etcd.addr()).await;
+    let backend = Backend::start().await;
+    let client = EtcdClient::lazy(&proxy.url()).unwrap();
+    let registration =
+        register(&client, "billing", Endpoint::new(backend.addr.to_string()), Duration::from_secs(2)).await.unwrap();
+    let key = registration.key().to_owned();
+    assert_eq!(etcd.keys("billing/"), std::slice::from_ref(&key));
+
+    // Cut off for longer than the TTL: etcd expires the lease and deletes the entry.
+    proxy.cut().await;
+    eventually("etcd expired the cut-off server's lease", || etcd.keys("billing/").is_empty()).await;
+    // Back: the keep-alive learns the lease is gone and puts the entry under a new one.
+    proxy.restore();
+    eventually("the server registered again", || etcd.keys("billing/") == [key.clone()]).await;
+    assert!(logs.lines().iter().any(|l| l.contains("registered again")), "{:#?}", logs.lines());
+    registration.deregister().await.unwrap();
+    assert!(etcd.keys("billing/").is_empty());
 }

@@ -84,3 +84,33 @@ async fn values_that_are_no_endpoint_are_skipped_with_a_warning() {
     health.check(HealthCheckRequest::default()).await.unwrap();
     assert_eq!(replacement.calls(), 1);
 }
+
+#[tokio::test]
+async fn a_watch_cut_off_past_a_compaction_lists_again() {
+    let (logs, _guard) = Logs::capture();
+    let etcd = Etcd::start();
+    let proxy = support::Proxy::start(etcd.addr()).await;
+    let (before, after) = (Backend::start().await, Backend::start().await);
+    let entry = |backend: &Backend| format!(r#"{{"Op":0,"Addr":"{}"}}"#, backend.addr);
+    etcd.put(&format!("search/{}", before.addr), &entry(&before));
+
+    let client = EtcdClient::lazy(&proxy.url()).unwrap();
+    let channel = channel_to("search", &client);
+    let health = HealthClient::new(channel.clone());
+    health.check(HealthCheckRequest::default()).await.unwrap();
+    assert_eq!(connected(&channel), [Address::Tcp(before.addr)]);
+
+    // While the resolver cannot reach etcd, the service changes and etcd forgets the history of the
+    // change: resuming the watch from the last revision seen is refused, and only a new listing can tell.
+    proxy.cut().await;
+    etcd.delete(&format!("search/{}", before.addr));
+    etcd.put(&format!("search/{}", after.addr), &entry(&after));
+    etcd.put("search/filler", &entry(&after));
+    etcd.compact();
+    proxy.restore();
+    eventually("the resolver listed again after the compaction", || connected(&channel) == [Address::Tcp(after.addr)])
+        .await;
+    health.check(HealthCheckRequest::default()).await.unwrap();
+    assert_eq!((before.calls(), after.calls()), (1, 1));
+    assert!(logs.lines().iter().any(|l| l.contains("compacted the watched revision")), "{:#?}", logs.lines());
+}

@@ -186,17 +186,38 @@ pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     panic!("timed out waiting until {what}");
 }
 
-/// The tracing events logged while a test runs on this thread, as text (`message field=value ...`).
+/// The tracing events (INFO and above) logged on this thread while a capture is on (a current-thread
+/// runtime's tasks included), as text (`LEVEL message=... field=value`).
+///
+/// One global subscriber routes each event to the capture of the thread it happens on: with a scoped
+/// subscriber per test, tracing's per-callsite interest cache, shared by the test threads, can miss events.
 #[derive(Clone, Default)]
 pub struct Logs(Arc<Mutex<Vec<String>>>);
 
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Logs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Ends a capture when dropped.
+pub struct CaptureGuard;
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURE.with(|c| c.borrow_mut().take());
+    }
+}
+
 impl Logs {
-    /// Captures the events of this thread (a current-thread runtime's tasks included) until the guard drops.
-    pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
-        use tracing_subscriber::layer::SubscriberExt;
+    pub fn capture() -> (Logs, CaptureGuard) {
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            use tracing_subscriber::layer::SubscriberExt;
+            let subscriber = tracing_subscriber::registry().with(Router);
+            tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        });
         let logs = Logs::default();
-        let subscriber = tracing_subscriber::registry().with(logs.clone());
-        (logs, tracing::subscriber::set_default(subscriber))
+        CAPTURE.with(|c| *c.borrow_mut() = Some(logs.clone()));
+        (logs, CaptureGuard)
     }
 
     pub fn lines(&self) -> Vec<String> {
@@ -204,7 +225,10 @@ impl Logs {
     }
 }
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Logs {
+/// Sends each event to the capture of its thread, if any.
+struct Router;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Router {
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
         struct Text(String);
         impl tracing::field::Visit for Text {
@@ -213,8 +237,134 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Logs {
                 let _ = write!(self.0, " {}={value:?}", field.name());
             }
         }
+        if *event.metadata().level() > tracing::Level::INFO {
+            return;
+        }
+        let Some(logs) = CAPTURE.with(|c| c.borrow().clone()) else { return };
         let mut text = Text(format!("{}", event.metadata().level()));
         event.record(&mut text);
-        self.0.lock().unwrap().push(text.0);
+        logs.0.lock().unwrap().push(text.0);
+    }
+}
+
+/// A loopback TCP proxy in front of etcd that the test can cut (every connection dropped, new ones refused)
+/// and restore, to take etcd away from one client while etcdctl still reaches it.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    open: tokio::sync::watch::Sender<bool>,
+    /// Connections being forwarded now.
+    live: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let (open, watch) = tokio::sync::watch::channel(true);
+        let live = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(serve(listener, upstream, watch, live.clone()));
+        Proxy { addr, open, live, task }
+    }
+
+    /// `http://<proxy>`, for the client that is to lose etcd.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Cuts the proxy and waits until the connections it had are gone.
+    pub async fn cut(&self) {
+        self.open.send_replace(false);
+        eventually("the proxy dropped its connections", || self.live.load(Ordering::SeqCst) == 0).await;
+    }
+
+    pub fn restore(&self) {
+        self.open.send_replace(true);
+    }
+}
+
+/// Forwards connections while open; while cut, the port is closed (connections are refused, as by an etcd
+/// that is down) and the connections it had are dropped.
+async fn serve(
+    mut listener: tokio::net::TcpListener,
+    upstream: SocketAddr,
+    mut watch: tokio::sync::watch::Receiver<bool>,
+    live: Arc<AtomicUsize>,
+) {
+    let addr = listener.local_addr().unwrap();
+    let connections = watch.clone();
+    loop {
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((mut inbound, _)) = accepted else { return };
+                    let mut watch = connections.clone();
+                    let live = Live::new(&live);
+                    tokio::spawn(async move {
+                        let _live = live;
+                        let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else { return };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            _ = watch.wait_for(|open| !*open) => {}
+                        }
+                    });
+                }
+                cut = watch.wait_for(|open| !*open) => {
+                    if cut.is_err() {
+                        return;
+                    }
+                    break;
+                }
+            }
+        }
+        drop(listener);
+        if watch.wait_for(|open| *open).await.is_err() {
+            return;
+        }
+        listener = tokio::net::TcpListener::bind(addr).await.expect("the proxy's port again");
+    }
+}
+
+/// Counts a forwarded connection while it lives.
+struct Live(Arc<AtomicUsize>);
+
+impl Live {
+    fn new(count: &Arc<AtomicUsize>) -> Live {
+        count.fetch_add(1, Ordering::SeqCst);
+        Live(count.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.open.send_replace(false);
+    }
+}
+
+impl Etcd {
+    /// The client address, for a proxy.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.client_port))
+    }
+
+    /// `etcdctl compact` up to the newest revision, so that no older revision can be watched from.
+    pub fn compact(&self) {
+        let output = self.ctl(&["get", "--write-out", "json", "compaction-probe"]);
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let revision: i64 = text
+            .split("\"revision\":")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or_else(|| panic!("no revision in etcdctl's answer: {text}"));
+        let output = self.ctl(&["compact", &revision.to_string()]);
+        assert!(output.status.success(), "etcdctl compact: {}", String::from_utf8_lossy(&output.stderr));
     }
 }
