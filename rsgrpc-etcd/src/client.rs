@@ -10,8 +10,8 @@ use crate::pb::etcdserverpb::kv_client::KvClient;
 use crate::pb::etcdserverpb::lease_client::LeaseClient;
 use crate::pb::etcdserverpb::watch_client::WatchClient;
 use crate::pb::etcdserverpb::{
-    watch_request, LeaseGrantRequest, LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseRevokeRequest, PutRequest,
-    RangeRequest, WatchCreateRequest, WatchRequest, WatchResponse,
+    watch_request, DeleteRangeRequest, LeaseGrantRequest, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
+    LeaseRevokeRequest, PutRequest, RangeRequest, WatchCreateRequest, WatchRequest, WatchResponse,
 };
 use crate::pb::mvccpb::KeyValue;
 
@@ -98,6 +98,12 @@ impl EtcdClient {
     pub(crate) async fn put(&self, key: &[u8], value: &[u8], lease: i64) -> Result<(), Status> {
         let request = PutRequest { key: key.to_vec(), value: value.to_vec(), lease, ..Default::default() };
         self.kv.put(self.request(request)).await?;
+        Ok(())
+    }
+
+    /// Deletes `key`.
+    pub(crate) async fn delete(&self, key: &[u8]) -> Result<(), Status> {
+        self.kv.delete_range(self.request(DeleteRangeRequest { key: key.to_vec(), ..Default::default() })).await?;
         Ok(())
     }
 

@@ -60,11 +60,17 @@ impl Registration {
         &self.key
     }
 
-    /// Removes the entry now: stops the keep-alive and revokes the lease (which deletes the key).
+    /// Removes the entry now: stops the keep-alive, revokes the lease and deletes the key.
     pub async fn deregister(self) -> Result<(), Status> {
         self.keeper.abort();
         let lease = *self.lease.lock().unwrap_or_else(|e| e.into_inner());
-        self.client.revoke(lease).await
+        if let Err(error) = self.client.revoke(lease).await {
+            // An expired lease is no error here: the key is what must go.
+            tracing::debug!(key = self.key, %error, "revoking the etcd lease failed");
+        }
+        // The keeper may have been stopped between granting a new lease and recording it, leaving the key
+        // under a lease not revoked above.
+        self.client.delete(self.key.as_bytes()).await
     }
 }
 
