@@ -69,6 +69,20 @@ if [ ! -f "$GRPC_PROTO_DIR/grpc/testing/test.proto" ]; then
     changed=1
 fi
 
+# ------------------------------------------------------- Debian's etcd
+# A real etcd (server and etcdctl) for rsgrpc-etcd's resolver and registration tests.
+if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
+    command -v apt-get >/dev/null 2>&1 || die "etcd is missing and there is no apt-get: install Debian's etcd-server and etcd-client"
+    log "installing Debian's etcd-server and etcd-client (the etcd tests)"
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get install -y -qq etcd-server etcd-client >/dev/null 2>&1 \
+        || { $SUDO apt-get update -qq >/dev/null 2>&1 && $SUDO apt-get install -y -qq etcd-server etcd-client >/dev/null 2>&1; } \
+        || die "apt-get install etcd-server etcd-client failed"
+    command -v etcd >/dev/null 2>&1 || die "etcd-server did not install an etcd binary on PATH"
+    changed=1
+fi
+
 # ---------------------------------------------------------------- python venv
 reqs_hash="$(hash_files "$REQS")"
 venv_stamp="$VENV/.rsgrpc-requirements.sha256"

@@ -6,8 +6,14 @@
 use std::path::Path;
 use std::process::Command;
 
-const CRATES: [&str; 5] =
-    ["rsgrpc", "protoc-gen-rsgrpc", "protoc-gen-rsgrpc-gateway", "protoc-gen-rsgrpc-openapi", "rsgrpc-build"];
+const CRATES: [&str; 6] = [
+    "rsgrpc",
+    "protoc-gen-rsgrpc",
+    "protoc-gen-rsgrpc-gateway",
+    "protoc-gen-rsgrpc-openapi",
+    "rsgrpc-build",
+    "rsgrpc-etcd",
+];
 
 #[test]
 fn every_user_facing_crate_packages_with_its_licenses() {
