@@ -84,6 +84,7 @@ pub struct ServerConfig {
     tls: Option<ServerTls>,
     /// Whether this serves in-process connections, whose requests carry their host connection's peer
     /// address in a header only the in-process side sets.
+    #[cfg_attr(not(any(feature = "tower", feature = "gateway")), allow(dead_code))]
     in_process: bool,
 }
 
