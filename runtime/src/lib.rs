@@ -52,6 +52,8 @@ pub mod status;
 #[cfg(feature = "transport")]
 mod streaming;
 #[cfg(feature = "transport")]
+pub mod testing;
+#[cfg(feature = "transport")]
 pub mod timeout;
 #[cfg(feature = "tls")]
 pub mod tls;
