@@ -38,6 +38,8 @@ pub mod json;
 pub mod keepalive;
 pub mod metadata;
 #[cfg(feature = "transport")]
+pub mod mock;
+#[cfg(feature = "transport")]
 mod observe;
 #[cfg(feature = "transport")]
 pub mod reflection;

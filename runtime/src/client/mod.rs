@@ -52,6 +52,7 @@ use call::{within, CallSetup};
 use replay::{Body, Outgoing, Source};
 use request_queue::{request_queue, Inbox, Next};
 use retry::Failed;
+pub(crate) use sender::local as local_sender;
 use sender::{abandoned, pump, split_messages};
 
 /// What generated clients hold: the channel their calls go through.
