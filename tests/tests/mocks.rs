@@ -98,9 +98,9 @@ async fn an_unexpected_request_fails_the_call_and_the_verification_saying_what_w
     );
     assert!(report.contains(&format!("it matches none of the expectations ({expected}")), "{report}");
     assert!(
-        report.contains(&format!(
-            "/rsgrpc.test.echo.Echo/Unary: expectation #1 (a request equal to EchoRequest {{ message: \"hello\""
-        )) && report.contains("wants exactly 1 call, and got 0"),
+        report.contains(
+            r#"/rsgrpc.test.echo.Echo/Unary: expectation #1 (a request equal to EchoRequest { message: "hello""#
+        ) && report.contains("wants exactly 1 call, and got 0"),
         "{report}"
     );
     // Verifying cleared the expectations: the mock drops quietly now.
