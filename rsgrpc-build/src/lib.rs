@@ -476,7 +476,8 @@ mod tests {
             .gateway(true)
             .gateway_allow_delete_body(true);
         let options = builder.options().unwrap();
-        assert!(!options.client && options.server && !options.json);
+        assert!(!options.client && options.server && !options.json && !options.mocks);
+        assert!(configure().mocks(true).options().unwrap().mocks);
         assert_eq!(options.extern_paths, [(".common".to_owned(), "::common_types".to_owned())]);
         let parameter = builder.gateway_parameter();
         assert!(parameter.contains("type_attribute=.shop=#[derive(Eq\\, Hash)]"), "{parameter}");
