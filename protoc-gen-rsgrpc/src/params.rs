@@ -24,6 +24,7 @@ pub const KNOWN_PARAMETERS: &[(&str, &str)] = &[
     ),
     ("no_client", "no gRPC client code"),
     ("no_server", "no gRPC server code"),
+    ("mocks", "a mock client per service (MockGreeter), for tests of code taking the client trait"),
 ];
 
 /// The generator's options, as parsed from the parameter string.
@@ -64,6 +65,8 @@ pub struct Options {
     pub client: bool,
     /// Whether to generate gRPC server traits.
     pub server: bool,
+    /// Whether to generate a mock client per service (with the client).
+    pub mocks: bool,
 }
 
 impl Default for Options {
@@ -85,6 +88,7 @@ impl Default for Options {
             descriptor_source_info: false,
             client: true,
             server: true,
+            mocks: false,
         }
     }
 }
@@ -172,6 +176,13 @@ impl Options {
                     "true" | "" => true,
                     "false" => false,
                     _ => return Err(err("expected json=true or json=false".into())),
+                };
+            }
+            "mocks" => {
+                self.mocks = match value {
+                    "true" | "" => true,
+                    "false" => false,
+                    _ => return Err(err("expected mocks, mocks=true or mocks=false".into())),
                 };
             }
             "file_descriptor_set" | "descriptor_source_info" => {
@@ -280,6 +291,8 @@ mod tests {
         assert!(options.field_attributes.any(".p.M.x"));
         assert!(options.descriptor_source_info && options.file_descriptor_set);
         assert!(!Options::default().descriptor_source_info);
+        assert!(!options.mocks && Options::parse("mocks").unwrap().mocks);
+        assert!(!Options::parse("mocks=false").unwrap().mocks);
     }
 
     #[test]
@@ -302,6 +315,7 @@ mod tests {
             ("bytes", "expected bytes=PATH"),
             ("include_file=../x.rs", "without directories"),
             ("descriptor_source_info=yes", "expected descriptor_source_info=true or descriptor_source_info=false"),
+            ("mocks=yes", "expected mocks, mocks=true or mocks=false"),
         ];
         for (input, expected) in cases {
             let message = Options::parse(input).unwrap_err().to_string();

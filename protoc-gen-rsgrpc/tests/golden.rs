@@ -58,7 +58,7 @@ fn cases() -> Vec<Case> {
             name: "wire",
             include: protos_dir(),
             files: all_protos(),
-            params: "btree_map=.,bytes=.rsgrpc.test.v3.OptionalScalars",
+            params: "btree_map=.,bytes=.rsgrpc.test.v3.OptionalScalars,mocks",
             golden: Golden::Dir(golden.join("wire")),
             embedded: true,
         },

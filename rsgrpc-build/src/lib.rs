@@ -46,6 +46,7 @@ pub fn configure() -> Builder {
 pub struct Builder {
     client: bool,
     server: bool,
+    mocks: bool,
     json: bool,
     file_descriptor_set: bool,
     descriptor_source_info: bool,
@@ -74,6 +75,7 @@ impl Default for Builder {
         Builder {
             client: true,
             server: true,
+            mocks: false,
             json: true,
             file_descriptor_set: true,
             descriptor_source_info: false,
@@ -99,6 +101,14 @@ impl Builder {
     /// Whether to generate gRPC server traits (default: yes).
     pub fn build_server(mut self, enable: bool) -> Self {
         self.server = enable;
+        self
+    }
+
+    /// Whether to generate a mock client per service (`MockGreeter`, beside the client; default: no), for
+    /// tests of code that takes the client trait (`&impl GreeterApi`). Usually in a build script of
+    /// tests only, or behind a feature of the crate.
+    pub fn mocks(mut self, enable: bool) -> Self {
+        self.mocks = enable;
         self
     }
 
@@ -296,6 +306,7 @@ impl Builder {
         let flags = [
             (!self.client, "no_client".to_owned()),
             (!self.server, "no_server".to_owned()),
+            (self.mocks, "mocks".to_owned()),
             (!self.json, "json=false".to_owned()),
             (!self.file_descriptor_set, "file_descriptor_set=false".to_owned()),
             (self.descriptor_source_info, "descriptor_source_info=true".to_owned()),
@@ -465,7 +476,8 @@ mod tests {
             .gateway(true)
             .gateway_allow_delete_body(true);
         let options = builder.options().unwrap();
-        assert!(!options.client && options.server && !options.json);
+        assert!(!options.client && options.server && !options.json && !options.mocks);
+        assert!(configure().mocks(true).options().unwrap().mocks);
         assert_eq!(options.extern_paths, [(".common".to_owned(), "::common_types".to_owned())]);
         let parameter = builder.gateway_parameter();
         assert!(parameter.contains("type_attribute=.shop=#[derive(Eq\\, Hash)]"), "{parameter}");

@@ -40,6 +40,8 @@ pub mod json;
 pub mod keepalive;
 pub mod metadata;
 #[cfg(feature = "transport")]
+pub mod mock;
+#[cfg(feature = "transport")]
 mod observe;
 #[cfg(feature = "transport")]
 pub mod reflection;
@@ -53,6 +55,8 @@ pub mod server;
 pub mod status;
 #[cfg(feature = "transport")]
 mod streaming;
+#[cfg(feature = "transport")]
+pub mod testing;
 #[cfg(feature = "transport")]
 pub mod timeout;
 #[cfg(feature = "tls")]

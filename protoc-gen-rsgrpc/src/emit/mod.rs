@@ -1,11 +1,13 @@
 //! Emitters: the model to Rust source, one module per kind of item. Every file is built with `quote!`,
 //! parsed with `syn` and printed with `prettyplease`, after a `@generated` header.
 
+mod client_api;
 mod enumeration;
 mod extension;
 mod json;
 pub mod layout;
 mod message;
+mod mock;
 mod oneof;
 mod service;
 mod types;

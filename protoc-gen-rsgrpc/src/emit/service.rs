@@ -61,6 +61,8 @@ fn client(service: &Service, package_module: &[String], context: &Context<'_>) -
     let allow_deprecated = super::allow_deprecated(service.uses_deprecated);
     let intro = format!(" A client of `{full_name}`; cheap to clone, every clone shares the channel.");
     let methods = service.methods.iter().map(|method| client_method(method, &module, rt));
+    let api = super::client_api::client_trait(service, &module, &client_name, rt);
+    let mock = context.options.mocks.then(|| super::mock::mock(service, &module, rt));
     // The server module has the same constants: a crate with both gets them once.
     let methods_module = if context.options.server {
         let server_module = ident(&escape(&format!("{}_server", service.module_base)));
@@ -100,6 +102,10 @@ fn client(service: &Service, package_module: &[String], context: &Context<'_>) -
 
                 #(#methods)*
             }
+
+            #api
+
+            #mock
         }
     }
 }

@@ -166,6 +166,14 @@ impl ChannelBuilder {
         self
     }
 
+    /// Opens every connection with `connector` instead of a TCP or Unix socket: the resolved address goes to
+    /// it, and TLS (when configured) and HTTP/2 run over what it returns. For custom transports, and for
+    /// tests in one process ([`crate::testing::InMemoryServer`]).
+    pub fn connector(mut self, connector: impl super::Connector) -> Self {
+        self.config.connector = Some(super::connector::ConnectorHandle(Arc::new(connector)));
+        self
+    }
+
     /// The load-balancing policy when the service config names none (default `pick_first`).
     pub fn load_balancing(mut self, policy: LoadBalancing) -> Self {
         self.config.load_balancing = policy;

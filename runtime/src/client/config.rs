@@ -36,6 +36,8 @@ pub(crate) struct ChannelConfig {
     pub(crate) retry_buffer: usize,
     /// Trace propagation and metrics (tracing spans need no setting: a subscriber turns them on).
     pub(crate) observe: crate::observe::client::ClientObserve,
+    /// Opens connections in place of TCP and Unix sockets, when the user supplied one.
+    pub(crate) connector: Option<super::connector::ConnectorHandle>,
 }
 
 /// A client TLS configuration, ready for connections to one target.
@@ -68,6 +70,7 @@ impl Default for ChannelConfig {
             retries: true,
             retry_buffer: DEFAULT_RETRY_BUFFER,
             observe: Default::default(),
+            connector: None,
         }
     }
 }

@@ -9,6 +9,7 @@ mod cancel;
 mod channel;
 mod config;
 mod connectivity;
+mod connector;
 mod health_check;
 mod replay;
 mod request_queue;
@@ -34,6 +35,7 @@ pub use cancel::{cancellable, Canceller};
 pub use channel::{Channel, ChannelBuilder};
 pub use config::ConnectBackoff;
 pub use connectivity::ConnectivityState;
+pub use connector::{ConnectFuture, Connector, Io};
 pub use resolver::{register_resolver, Address, Refresh, Resolution, Resolutions, Resolver};
 pub use sender::Sender;
 pub use service_config::{
@@ -56,6 +58,7 @@ use call::{within, CallSetup};
 use replay::{Body, Outgoing, Source};
 use request_queue::{request_queue, Inbox, Next};
 use retry::Failed;
+pub(crate) use sender::local as local_sender;
 use sender::{abandoned, pump, split_messages};
 
 /// What generated clients hold: the channel their calls go through.

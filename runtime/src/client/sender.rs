@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use prost::Message;
 
-use super::request_queue::Outbox;
+use super::request_queue::{request_queue, Next, Outbox};
 use crate::codec;
 use crate::compression::Encoding;
 use crate::interceptor::{run, MessageStream};
@@ -115,6 +115,26 @@ impl<T> Drop for Sender<T> {
             send.send_reset(h2::Reason::CANCEL);
         }
     }
+}
+
+/// A sender whose messages come out of the returned stream in this process (for mock clients, see
+/// [`crate::mock`]): the stream ends when the sender is closed, and with CANCELLED when it is dropped
+/// unclosed, as a server would see the call.
+pub(crate) fn local<T: Message + 'static>() -> (Sender<T>, impl Stream<Item = Result<T, Status>> + Send + 'static) {
+    let (queue, inbox) = request_queue();
+    let messages = futures_util::stream::unfold(Some(inbox), |inbox| async move {
+        let mut inbox = inbox?;
+        match inbox.next().await {
+            Next::Message(message) => {
+                let message = crate::interceptor::downcast::<T>(message)
+                    .map_err(|other| Status::internal(format!("a sender of one type sent a {}", other.type_name())));
+                Some((message, Some(inbox)))
+            }
+            Next::Closed => None,
+            Next::Abandoned => Some((Err(abandoned()), None)),
+        }
+    });
+    (Sender::queued(queue, None), messages)
 }
 
 /// The status of a call whose caller dropped its request sender without closing it.

@@ -294,6 +294,10 @@ impl Subchannel {
     async fn dial(self: &Arc<Self>) -> Result<Connection, Status> {
         let unavailable =
             |error: std::io::Error| Status::unavailable(format!("cannot connect to {}: {error}", self.address));
+        if let Some(connector) = &self.shared.config.connector {
+            let stream = connector.0.connect(self.address.clone()).await.map_err(unavailable)?;
+            return self.secure_handshake(Endpoints::default(), stream).await;
+        }
         match &self.address {
             Address::Tcp(addr) => {
                 let stream = tokio::net::TcpStream::connect(addr).await.map_err(unavailable)?;

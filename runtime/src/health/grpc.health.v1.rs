@@ -356,6 +356,62 @@ pub mod health_client {
                 .await
         }
     }
+    /// The calls of `grpc.health.v1.Health`, as [`HealthClient`] makes them: take `&impl HealthApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait HealthApi: ::core::marker::Send + ::core::marker::Sync {
+        /// The current status of a service; NOT_FOUND if the service is unknown.
+        fn check(
+            &self,
+            request: impl crate::IntoRequest<
+                super::HealthCheckRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::HealthCheckResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send;
+        /// The status now, then each time it changes, until the client cancels.
+        fn watch(
+            &self,
+            request: impl crate::IntoRequest<
+                super::HealthCheckRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<crate::Streaming<super::HealthCheckResponse>>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl HealthApi for HealthClient {
+        fn check(
+            &self,
+            request: impl crate::IntoRequest<
+                super::HealthCheckRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::HealthCheckResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send {
+            HealthClient::check(self, request)
+        }
+        fn watch(
+            &self,
+            request: impl crate::IntoRequest<
+                super::HealthCheckRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<crate::Streaming<super::HealthCheckResponse>>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send {
+            HealthClient::watch(self, request)
+        }
+    }
 }
 /// The server side of `grpc.health.v1.Health`: implement [`Health`], serve it with [`HealthServer`].
 pub mod health_server {

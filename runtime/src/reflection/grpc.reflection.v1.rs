@@ -1600,6 +1600,39 @@ pub mod server_reflection_client {
                 .await
         }
     }
+    /// The calls of `grpc.reflection.v1.ServerReflection`, as [`ServerReflectionClient`] makes them: take `&impl ServerReflectionApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait ServerReflectionApi: ::core::marker::Send + ::core::marker::Sync {
+        /// One answer per question, in order.
+        fn server_reflection_info(
+            &self,
+            request: impl crate::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    crate::client::Sender<super::ServerReflectionRequest>,
+                    crate::Streaming<super::ServerReflectionResponse>,
+                ),
+                crate::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl ServerReflectionApi for ServerReflectionClient {
+        fn server_reflection_info(
+            &self,
+            request: impl crate::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    crate::client::Sender<super::ServerReflectionRequest>,
+                    crate::Streaming<super::ServerReflectionResponse>,
+                ),
+                crate::Status,
+            >,
+        > + ::core::marker::Send {
+            ServerReflectionClient::server_reflection_info(self, request)
+        }
+    }
 }
 /// The server side of `grpc.reflection.v1.ServerReflection`: implement [`ServerReflection`], serve it with [`ServerReflectionServer`].
 pub mod server_reflection_server {

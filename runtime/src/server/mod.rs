@@ -1,6 +1,7 @@
 //! The gRPC server: services registered by name, served on TCP or Unix sockets, one task per connection,
 //! graceful shutdown (GOAWAY, in-flight calls finish, new ones are refused).
 
+mod accepting;
 mod call;
 mod connection;
 mod frame_watch;
@@ -502,47 +503,82 @@ impl Server {
         signal: impl Future<Output = ()>,
     ) -> io::Result<()> {
         let listener = listener.into();
+        // Registered while serving: channelz lists the server's listen socket.
         let _listening = self.shared.channelz.as_ref().map(|server| server.node().listener(listener.local()));
+        match listener {
+            Listener::Tcp(listener) => self.serve_connections(accepting::tcp(listener), Endpoints::tcp, signal).await,
+            Listener::Unix(listener) => {
+                self.serve_connections(accepting::unix(listener), Endpoints::unix, signal).await
+            }
+        }
+    }
+
+    /// Serves the connections `incoming` yields (any byte streams: an in-memory pipe, a socket accepted
+    /// elsewhere, a vsock) until `signal` completes, then shuts down gracefully as
+    /// [`serve_with_shutdown`](Self::serve_with_shutdown) does. An error item is logged and skipped; once
+    /// `incoming` ends, the server returns when the connections it has closed (or at `signal`).
+    pub async fn serve_with_incoming<S, IO, E>(self, incoming: S, signal: impl Future<Output = ()>) -> io::Result<()>
+    where
+        S: futures_core::Stream<Item = Result<IO, E>>,
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        E: std::fmt::Display,
+    {
+        use futures_util::StreamExt;
+        let incoming = incoming.map(|item| item.map(|io| (io, None)).map_err(|e| e.to_string()));
+        self.serve_connections(incoming, |_: &IO| Endpoints::default(), signal).await
+    }
+
+    /// The one accept loop of every way to serve: a connection task per item of `incoming` (within
+    /// [`max_connections`](ServerBuilder::max_connections)), then the graceful shutdown at `signal`. `ends`
+    /// tells a connection's addresses to channelz, asked only when channelz is on.
+    async fn serve_connections<S, IO, E>(
+        self,
+        incoming: S,
+        ends: impl Fn(&IO) -> Endpoints,
+        signal: impl Future<Output = ()>,
+    ) -> io::Result<()>
+    where
+        S: futures_core::Stream<Item = Result<(IO, Option<SocketAddr>), E>>,
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        E: std::fmt::Display,
+    {
+        use futures_util::StreamExt;
         let (stop, stopped) = watch::channel(false);
         let mut connections = JoinSet::new();
         let mut signal = std::pin::pin!(signal);
+        let mut incoming = Box::pin(incoming);
+        let mut open = true;
         // A permit per connection, taken before accepting: at the limit, clients wait in the listen queue.
         let permits = Arc::new(tokio::sync::Semaphore::new(self.shared.config.max_connections));
-        let next = || async {
-            let permit = permits.clone().acquire_owned().await;
-            (permit, accept(&listener).await)
-        };
         loop {
+            if !open && connections.is_empty() {
+                return Ok(());
+            }
+            let next = async {
+                let permit = permits.clone().acquire_owned().await;
+                (permit, incoming.next().await)
+            };
             tokio::select! {
                 () = &mut signal => break,
-                (permit, accepted) = next() => match accepted {
-                    Ok((io, addr)) => {
+                (permit, accepted) = next, if open => match accepted {
+                    Some(Ok((io, addr))) => {
                         let tls = self.shared.config.tls.is_some();
-                        let socket = self.shared.channelz.as_ref().map(|server| server.node().socket(io.ends(), tls));
+                        let socket = self.shared.channelz.as_ref().map(|server| server.node().socket(ends(&io), tls));
                         let shared = self.shared.clone();
                         let stopped = stopped.clone();
-                        match io {
-                            Accepted::Tcp(io) => connections.spawn(async move {
-                                let _permit = permit;
-                                start_connection(io, addr, socket, shared, stopped).await
-                            }),
-                            Accepted::Unix(io) => connections.spawn(async move {
-                                let _permit = permit;
-                                start_connection(io, addr, socket, shared, stopped).await
-                            }),
-                        };
+                        connections.spawn(async move {
+                            let _permit = permit;
+                            start_connection(io, addr, socket, shared, stopped).await
+                        });
                     }
-                    Err(error) => {
-                        // Out of file descriptors and the like: wait a little rather than spin.
-                        tracing::warn!(%error, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
+                    Some(Err(error)) => tracing::warn!(%error, "accepting a connection failed"),
+                    None => open = false,
                 },
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
         // New clients are refused at once rather than left waiting in the accept queue during the drain.
-        drop(listener);
+        drop(incoming);
         let _ = stop.send(true);
         let drain = async { while connections.join_next().await.is_some() {} };
         match self.shared.config.shutdown_grace_period {
@@ -614,20 +650,6 @@ where
     connection::serve(stream, Peer { certificates, ..peer }, shared, stopped).await;
 }
 
-enum Accepted {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
-}
-
-impl Accepted {
-    fn ends(&self) -> Endpoints {
-        match self {
-            Accepted::Tcp(stream) => Endpoints::tcp(stream),
-            Accepted::Unix(stream) => Endpoints::unix(stream),
-        }
-    }
-}
-
 impl Listener {
     /// The address listened on, for channelz.
     fn local(&self) -> Option<SocketAddress> {
@@ -637,20 +659,6 @@ impl Listener {
                 .local_addr()
                 .ok()
                 .and_then(|addr| addr.as_pathname().map(|path| SocketAddress::Unix(path.display().to_string()))),
-        }
-    }
-}
-
-async fn accept(listener: &Listener) -> io::Result<(Accepted, Option<SocketAddr>)> {
-    match listener {
-        Listener::Tcp(listener) => {
-            let (stream, peer) = listener.accept().await?;
-            let _ = stream.set_nodelay(true);
-            Ok((Accepted::Tcp(stream), Some(peer)))
-        }
-        Listener::Unix(listener) => {
-            let (stream, _) = listener.accept().await?;
-            Ok((Accepted::Unix(stream), None))
         }
     }
 }

@@ -145,6 +145,59 @@ pub mod bench_client {
             self.inner.streaming("/bench.Bench/Stream", request.into_request()).await
         }
     }
+    /// The calls of `bench.Bench`, as [`BenchClient`] makes them: take `&impl BenchApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait BenchApi: ::core::marker::Send + ::core::marker::Sync {
+        fn unary(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Payload> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Payload>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Echoes each message of the stream as it comes.
+        fn stream(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::Payload>,
+                    ::rsgrpc::Streaming<super::Payload>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl BenchApi for BenchClient {
+        fn unary(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Payload> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Payload>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            BenchClient::unary(self, request)
+        }
+        fn stream(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::Payload>,
+                    ::rsgrpc::Streaming<super::Payload>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            BenchClient::stream(self, request)
+        }
+    }
 }
 /// The server side of `bench.Bench`: implement [`Bench`], serve it with [`BenchServer`].
 pub mod bench_server {

@@ -234,6 +234,37 @@ pub mod greeter_client {
                 .await
         }
     }
+    /// The calls of `helloworld.Greeter`, as [`GreeterClient`] makes them: take `&impl GreeterApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait GreeterApi: ::core::marker::Send + ::core::marker::Sync {
+        /// Answers a greeting with one.
+        fn say_hello(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::HelloRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::HelloReply>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl GreeterApi for GreeterClient {
+        fn say_hello(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::HelloRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::HelloReply>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            GreeterClient::say_hello(self, request)
+        }
+    }
 }
 /// The server side of `helloworld.Greeter`: implement [`Greeter`], serve it with [`GreeterServer`].
 pub mod greeter_server {

@@ -797,6 +797,106 @@ pub mod route_guide_client {
                 .await
         }
     }
+    /// The calls of `routeguide.RouteGuide`, as [`RouteGuideClient`] makes them: take `&impl RouteGuideApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait RouteGuideApi: ::core::marker::Send + ::core::marker::Sync {
+        /// The feature at a point (unnamed if there is none).
+        fn get_feature(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Point> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Feature>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// The features inside a rectangle, one by one.
+        fn list_features(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Rectangle> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Feature>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Takes the points of a route and sums it up.
+        fn record_route(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::Point,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::RouteSummary>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Notes left at points: each note sent gets back the notes left earlier at its point.
+        fn route_chat(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::RouteNote>,
+                    ::rsgrpc::Streaming<super::RouteNote>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl RouteGuideApi for RouteGuideClient {
+        fn get_feature(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Point> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Feature>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            RouteGuideClient::get_feature(self, request)
+        }
+        fn list_features(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Rectangle> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Feature>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            RouteGuideClient::list_features(self, request)
+        }
+        fn record_route(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::Point,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::RouteSummary>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            RouteGuideClient::record_route(self, request)
+        }
+        fn route_chat(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::RouteNote>,
+                    ::rsgrpc::Streaming<super::RouteNote>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            RouteGuideClient::route_chat(self, request)
+        }
+    }
 }
 /// The server side of `routeguide.RouteGuide`: implement [`RouteGuide`], serve it with [`RouteGuideServer`].
 pub mod route_guide_server {

@@ -1962,6 +1962,262 @@ pub mod tricky_client {
                 .await
         }
     }
+    /// The calls of `rsgrpc.test.collisions.Tricky`, as [`TrickyClient`] makes them: take `&impl TrickyApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait TrickyApi: ::core::marker::Send + ::core::marker::Sync {
+        fn new_(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn connect_(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Clone>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn clone(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::Clone,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn into(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::Clone>,
+                    ::rsgrpc::Streaming<super::Clone>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn drop(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Default> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Default>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn self_(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Default> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Default>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn default(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Default> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Default>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn poll(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Future> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Future>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn next(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Iterator> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Iterator>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn inner(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn channel(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn from_arc(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl TrickyApi for TrickyClient {
+        fn new_(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TrickyClient::new_(self, request)
+        }
+        fn connect_(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Clone>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TrickyClient::connect_(self, request)
+        }
+        fn clone(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::Clone,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TrickyClient::clone(self, request)
+        }
+        fn into(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::Clone>,
+                    ::rsgrpc::Streaming<super::Clone>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TrickyClient::into(self, request)
+        }
+        fn drop(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Default> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Default>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TrickyClient::drop(self, request)
+        }
+        fn self_(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Default> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Default>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TrickyClient::self_(self, request)
+        }
+        fn default(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Default> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Default>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TrickyClient::default(self, request)
+        }
+        fn poll(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Future> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Future>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TrickyClient::poll(self, request)
+        }
+        fn next(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Iterator> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Iterator>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TrickyClient::next(self, request)
+        }
+        fn inner(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TrickyClient::inner(self, request)
+        }
+        fn channel(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TrickyClient::channel(self, request)
+        }
+        fn from_arc(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TrickyClient::from_arc(self, request)
+        }
+    }
 }
 /// The server side of `rsgrpc.test.collisions.Tricky`: implement [`Tricky`], serve it with [`TrickyServer`].
 pub mod tricky_server {
@@ -2424,6 +2680,52 @@ pub mod option_client {
                 .await
         }
     }
+    /// The calls of `rsgrpc.test.collisions.Option`, as [`OptionClient`] makes them: take `&impl OptionApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait OptionApi: ::core::marker::Send + ::core::marker::Sync {
+        fn some(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Ok> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Ok>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn none(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Ok> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Ok>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl OptionApi for OptionClient {
+        fn some(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Ok> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Ok>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            OptionClient::some(self, request)
+        }
+        fn none(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Ok> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Ok>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            OptionClient::none(self, request)
+        }
+    }
 }
 /// The server side of `rsgrpc.test.collisions.Option`: implement [`Option`], serve it with [`OptionServer`].
 pub mod option_server {
@@ -2543,9 +2845,506 @@ pub mod option_server {
         }
     }
 }
+/// A client of `rsgrpc.test.collisions.Api`; cheap to clone, every clone shares the channel.
+pub mod api_client {
+    #[allow(unused_imports)]
+    pub use super::api_server::methods;
+    /// Services named after what the client trait and the mock add (`{Service}Api`, `Mock{Service}`): the
+    /// mock of `Api` is `MockApi`, which is also the client trait of `Mock`, in another module. Their methods
+    /// are named after the mock's own functions and a keyword, in all four call kinds.
+    #[derive(Clone, Debug)]
+    pub struct ApiClient {
+        inner: ::rsgrpc::client::Client,
+    }
+    #[allow(clippy::wrong_self_convention)]
+    impl ApiClient {
+        /// A client whose calls go through `channel`.
+        pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
+            ApiClient {
+                inner: ::rsgrpc::client::Client::new(channel),
+            }
+        }
+        /// Connects to `target` (`http://host:port`, `unix:/path`) and returns a client.
+        pub async fn connect(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rsgrpc::Status> {
+            ::core::result::Result::Ok(
+                Self::new(::rsgrpc::client::Channel::connect(target).await?),
+            )
+        }
+        pub async fn verify(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone>,
+        ) -> ::core::result::Result<::rsgrpc::Response<super::Clone>, ::rsgrpc::Status> {
+            self.inner
+                .unary("/rsgrpc.test.collisions.Api/Verify", request.into_request())
+                .await
+        }
+        pub async fn checkpoint(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()>,
+        ) -> ::core::result::Result<
+            (::rsgrpc::client::Sender<super::Clone>, ::rsgrpc::Streaming<super::Clone>),
+            ::rsgrpc::Status,
+        > {
+            self.inner
+                .streaming(
+                    "/rsgrpc.test.collisions.Api/Checkpoint",
+                    request.into_request(),
+                )
+                .await
+        }
+        pub async fn expect_verify(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone>,
+        ) -> ::core::result::Result<
+            ::rsgrpc::Response<::rsgrpc::Streaming<super::Clone>>,
+            ::rsgrpc::Status,
+        > {
+            self.inner
+                .server_streaming(
+                    "/rsgrpc.test.collisions.Api/ExpectVerify",
+                    request.into_request(),
+                )
+                .await
+        }
+        pub async fn r#type(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<Message = super::Clone>,
+        ) -> ::core::result::Result<::rsgrpc::Response<super::Clone>, ::rsgrpc::Status> {
+            self.inner
+                .client_streaming(
+                    "/rsgrpc.test.collisions.Api/Type",
+                    request.into_streaming_request(),
+                )
+                .await
+        }
+    }
+    /// The calls of `rsgrpc.test.collisions.Api`, as [`ApiClient`] makes them: take `&impl ApiApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait ApiApi: ::core::marker::Send + ::core::marker::Sync {
+        fn verify(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn checkpoint(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::Clone>,
+                    ::rsgrpc::Streaming<super::Clone>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn expect_verify(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Clone>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn r#type(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::Clone,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl ApiApi for ApiClient {
+        fn verify(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ApiClient::verify(self, request)
+        }
+        fn checkpoint(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::Clone>,
+                    ::rsgrpc::Streaming<super::Clone>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ApiClient::checkpoint(self, request)
+        }
+        fn expect_verify(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Clone>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ApiClient::expect_verify(self, request)
+        }
+        fn r#type(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::Clone,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ApiClient::r#type(self, request)
+        }
+    }
+}
+/// The server side of `rsgrpc.test.collisions.Api`: implement [`Api`], serve it with [`ApiServer`].
+pub mod api_server {
+    /// The service's full name.
+    pub const SERVICE_NAME: &str = "rsgrpc.test.collisions.Api";
+    /// The names of the service's methods.
+    pub mod methods {
+        pub const VERIFY: &str = "Verify";
+        pub const CHECKPOINT: &str = "Checkpoint";
+        pub const EXPECT_VERIFY: &str = "ExpectVerify";
+        pub const TYPE: &str = "Type";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const VERIFY: &str = "/rsgrpc.test.collisions.Api/Verify";
+            pub const CHECKPOINT: &str = "/rsgrpc.test.collisions.Api/Checkpoint";
+            pub const EXPECT_VERIFY: &str = "/rsgrpc.test.collisions.Api/ExpectVerify";
+            pub const TYPE: &str = "/rsgrpc.test.collisions.Api/Type";
+        }
+    }
+    /// Services named after what the client trait and the mock add (`{Service}Api`, `Mock{Service}`): the
+    /// mock of `Api` is `MockApi`, which is also the client trait of `Mock`, in another module. Their methods
+    /// are named after the mock's own functions and a keyword, in all four call kinds.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait Api: ::core::marker::Send + ::core::marker::Sync + 'static {
+        fn verify(
+            &self,
+            request: ::rsgrpc::Request<super::Clone>,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            let _ = request;
+            async {
+                ::core::result::Result::Err(
+                    ::rsgrpc::Status::unimplemented(
+                        "rsgrpc.test.collisions.Api/Verify is not implemented",
+                    ),
+                )
+            }
+        }
+        fn checkpoint(
+            &self,
+            request: ::rsgrpc::Request<::rsgrpc::Streaming<super::Clone>>,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::server::BoxStream<super::Clone>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            let _ = request;
+            async {
+                ::core::result::Result::Err(
+                    ::rsgrpc::Status::unimplemented(
+                        "rsgrpc.test.collisions.Api/Checkpoint is not implemented",
+                    ),
+                )
+            }
+        }
+        fn expect_verify(
+            &self,
+            request: ::rsgrpc::Request<super::Clone>,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::server::BoxStream<super::Clone>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            let _ = request;
+            async {
+                ::core::result::Result::Err(
+                    ::rsgrpc::Status::unimplemented(
+                        "rsgrpc.test.collisions.Api/ExpectVerify is not implemented",
+                    ),
+                )
+            }
+        }
+        fn r#type(
+            &self,
+            request: ::rsgrpc::Request<::rsgrpc::Streaming<super::Clone>>,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            let _ = request;
+            async {
+                ::core::result::Result::Err(
+                    ::rsgrpc::Status::unimplemented(
+                        "rsgrpc.test.collisions.Api/Type is not implemented",
+                    ),
+                )
+            }
+        }
+    }
+    /// Serves a [`Api`] implementation: register it with `Server::builder().add_service(...)`.
+    #[derive(Debug)]
+    pub struct ApiServer<T> {
+        inner: ::std::sync::Arc<T>,
+    }
+    impl<T: Api> ApiServer<T> {
+        /// Wraps an implementation.
+        pub fn new(service: T) -> Self {
+            ApiServer {
+                inner: ::std::sync::Arc::new(service),
+            }
+        }
+        /// Wraps an implementation that is shared elsewhere too.
+        pub fn from_arc(service: ::std::sync::Arc<T>) -> Self {
+            ApiServer { inner: service }
+        }
+    }
+    impl<T> ::core::clone::Clone for ApiServer<T> {
+        fn clone(&self) -> Self {
+            ApiServer {
+                inner: self.inner.clone(),
+            }
+        }
+    }
+    impl<T: Api> ::rsgrpc::server::Service for ApiServer<T> {
+        fn name(&self) -> &'static str {
+            SERVICE_NAME
+        }
+        fn call(
+            &self,
+            method: &str,
+            call: ::rsgrpc::server::ServerCall,
+        ) -> ::rsgrpc::server::BoxFuture {
+            let service = self.inner.clone();
+            match method {
+                "Verify" => {
+                    ::rsgrpc::server::unary(
+                        call,
+                        "Verify",
+                        service,
+                        |service: ::std::sync::Arc<T>, request| async move {
+                            <T as Api>::verify(&*service, request).await
+                        },
+                    )
+                }
+                "Checkpoint" => {
+                    ::rsgrpc::server::streaming(
+                        call,
+                        "Checkpoint",
+                        service,
+                        |service: ::std::sync::Arc<T>, request| async move {
+                            <T as Api>::checkpoint(&*service, request).await
+                        },
+                    )
+                }
+                "ExpectVerify" => {
+                    ::rsgrpc::server::server_streaming(
+                        call,
+                        "ExpectVerify",
+                        service,
+                        |service: ::std::sync::Arc<T>, request| async move {
+                            <T as Api>::expect_verify(&*service, request).await
+                        },
+                    )
+                }
+                "Type" => {
+                    ::rsgrpc::server::client_streaming(
+                        call,
+                        "Type",
+                        service,
+                        |service: ::std::sync::Arc<T>, request| async move {
+                            <T as Api>::r#type(&*service, request).await
+                        },
+                    )
+                }
+                _ => call.unimplemented_method(SERVICE_NAME, method),
+            }
+        }
+        fn file_descriptor_set(&self) -> &'static [u8] {
+            super::FILE_DESCRIPTOR_SET
+        }
+    }
+}
+/// A client of `rsgrpc.test.collisions.Mock`; cheap to clone, every clone shares the channel.
+pub mod mock_client {
+    #[allow(unused_imports)]
+    pub use super::mock_server::methods;
+    #[derive(Clone, Debug)]
+    pub struct MockClient {
+        inner: ::rsgrpc::client::Client,
+    }
+    #[allow(clippy::wrong_self_convention)]
+    impl MockClient {
+        /// A client whose calls go through `channel`.
+        pub fn new(channel: ::rsgrpc::client::Channel) -> Self {
+            MockClient {
+                inner: ::rsgrpc::client::Client::new(channel),
+            }
+        }
+        /// Connects to `target` (`http://host:port`, `unix:/path`) and returns a client.
+        pub async fn connect(
+            target: &str,
+        ) -> ::core::result::Result<Self, ::rsgrpc::Status> {
+            ::core::result::Result::Ok(
+                Self::new(::rsgrpc::client::Channel::connect(target).await?),
+            )
+        }
+        pub async fn api(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone>,
+        ) -> ::core::result::Result<::rsgrpc::Response<super::Clone>, ::rsgrpc::Status> {
+            self.inner
+                .unary("/rsgrpc.test.collisions.Mock/Api", request.into_request())
+                .await
+        }
+    }
+    /// The calls of `rsgrpc.test.collisions.Mock`, as [`MockClient`] makes them: take `&impl MockApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait MockApi: ::core::marker::Send + ::core::marker::Sync {
+        fn api(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl MockApi for MockClient {
+        fn api(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Clone> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            MockClient::api(self, request)
+        }
+    }
+}
+/// The server side of `rsgrpc.test.collisions.Mock`: implement [`Mock`], serve it with [`MockServer`].
+pub mod mock_server {
+    /// The service's full name.
+    pub const SERVICE_NAME: &str = "rsgrpc.test.collisions.Mock";
+    /// The names of the service's methods.
+    pub mod methods {
+        pub const API: &str = "Api";
+        /// The full paths of the service's methods, `/package.Service/Method`.
+        pub mod paths {
+            pub const API: &str = "/rsgrpc.test.collisions.Mock/Api";
+        }
+    }
+    #[allow(clippy::wrong_self_convention)]
+    pub trait Mock: ::core::marker::Send + ::core::marker::Sync + 'static {
+        fn api(
+            &self,
+            request: ::rsgrpc::Request<super::Clone>,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Clone>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            let _ = request;
+            async {
+                ::core::result::Result::Err(
+                    ::rsgrpc::Status::unimplemented(
+                        "rsgrpc.test.collisions.Mock/Api is not implemented",
+                    ),
+                )
+            }
+        }
+    }
+    /// Serves a [`Mock`] implementation: register it with `Server::builder().add_service(...)`.
+    #[derive(Debug)]
+    pub struct MockServer<T> {
+        inner: ::std::sync::Arc<T>,
+    }
+    impl<T: Mock> MockServer<T> {
+        /// Wraps an implementation.
+        pub fn new(service: T) -> Self {
+            MockServer {
+                inner: ::std::sync::Arc::new(service),
+            }
+        }
+        /// Wraps an implementation that is shared elsewhere too.
+        pub fn from_arc(service: ::std::sync::Arc<T>) -> Self {
+            MockServer { inner: service }
+        }
+    }
+    impl<T> ::core::clone::Clone for MockServer<T> {
+        fn clone(&self) -> Self {
+            MockServer {
+                inner: self.inner.clone(),
+            }
+        }
+    }
+    impl<T: Mock> ::rsgrpc::server::Service for MockServer<T> {
+        fn name(&self) -> &'static str {
+            SERVICE_NAME
+        }
+        fn call(
+            &self,
+            method: &str,
+            call: ::rsgrpc::server::ServerCall,
+        ) -> ::rsgrpc::server::BoxFuture {
+            let service = self.inner.clone();
+            match method {
+                "Api" => {
+                    ::rsgrpc::server::unary(
+                        call,
+                        "Api",
+                        service,
+                        |service: ::std::sync::Arc<T>, request| async move {
+                            <T as Mock>::api(&*service, request).await
+                        },
+                    )
+                }
+                _ => call.unimplemented_method(SERVICE_NAME, method),
+            }
+        }
+        fn file_descriptor_set(&self) -> &'static [u8] {
+            super::FILE_DESCRIPTOR_SET
+        }
+    }
+}
 /// The encoded `FileDescriptorSet` of this package's files, for reflection (imported files are in
 /// their own packages' constants).
-pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\x94\x12\n\x1Crsgrpc/test/collisions.proto\x12\x16rsgrpc.test.collisions\"\xA2\x03\n\x05Clone\x12%\n\x0Eunknown_fields\x18\x01 \x01(\tR\runknownFields\x12\x1F\n\x0Bencoded_len\x18\x02 \x01(\x05R\nencodedLen\x12\x14\n\x05clear\x18\x03 \x01(\x05R\x05clear\x12\x10\n\x03buf\x18\x04 \x01(\x05R\x03buf\x12\x10\n\x03ctx\x18\x05 \x01(\x05R\x03ctx\x12\x10\n\x03tag\x18\x06 \x01(\x05R\x03tag\x12\x1B\n\twire_type\x18\x07 \x01(\x05R\x08wireType\x12\x16\n\x06writer\x18\x08 \x01(\x05R\x06writer\x124\n\x04next\x18\t \x01(\x0B2 .rsgrpc.test.collisions.IteratorR\x04next\x126\n\x06future\x18\n \x01(\x0B2\x1E.rsgrpc.test.collisions.FutureR\x06future\x126\n\x06result\x18\x0B \x01(\x0B2\x1E.rsgrpc.test.collisions.ResultR\x06result\x12*\n\x02ok\x18\x0C \x01(\x0B2\x1A.rsgrpc.test.collisions.OkR\x02ok\"V\n\x08Iterator\x12\x12\n\x04item\x18\x01 \x01(\tR\x04item\x126\n\x05items\x18\x02 \x03(\x0B2 .rsgrpc.test.collisions.IteratorR\x05items\"R\n\x06Future\x12\x16\n\x06output\x18\x01 \x01(\x05R\x06output\x120\n\x04poll\x18\x02 \x01(\x0E2\x1C.rsgrpc.test.collisions.PollR\x04poll\"7\n\x06Result\x12\x10\n\x02ok\x18\x01 \x01(\tH\0R\x02ok\x12\x12\n\x03err\x18\x02 \x01(\tH\0R\x03errB\x07\n\x05value\"6\n\x02Ok\x120\n\x04drop\x18\x01 \x01(\x0B2\x1C.rsgrpc.test.collisions.DropR\x04drop\"8\n\x04Drop\x120\n\x04into\x18\x01 \x01(\x0B2\x1C.rsgrpc.test.collisions.IntoR\x04into\"\x1A\n\x04Into\x12\x12\n\x04from\x18\x01 \x01(\x05R\x04from\"\xD7\x01\n\x07Default\x123\n\x05debug\x18\x01 \x01(\x0E2\x1D.rsgrpc.test.collisions.DebugR\x05debug\x120\n\x04send\x18\x02 \x01(\x0B2\x1C.rsgrpc.test.collisions.SendR\x04send\x120\n\x04sync\x18\x03 \x01(\x0B2\x1C.rsgrpc.test.collisions.SyncR\x04sync\x123\n\x05sized\x18\x04 \x01(\x0B2\x1D.rsgrpc.test.collisions.SizedR\x05sized\"\x1C\n\x04Send\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value\"\x1C\n\x04Sync\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value\"\x1D\n\x05Sized\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value*>\n\x04Poll\x12\x14\n\x10POLL_UNSPECIFIED\x10\0\x12\x0E\n\nPOLL_READY\x10\x01\x12\x10\n\x0CPOLL_PENDING\x10\x02*>\n\x05Debug\x12\x15\n\x11DEBUG_UNSPECIFIED\x10\0\x12\x0E\n\nDEBUG_SOME\x10\x01\x12\x0E\n\nDEBUG_NONE\x10\x022\xFB\x06\n\x06Tricky\x12C\n\x03New\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12I\n\x07Connect\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone0\x01\x12G\n\x05Clone\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone(\x01\x12H\n\x04Into\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone(\x010\x01\x12H\n\x04Drop\x12\x1F.rsgrpc.test.collisions.Default\x1A\x1F.rsgrpc.test.collisions.Default\x12H\n\x04Self\x12\x1F.rsgrpc.test.collisions.Default\x1A\x1F.rsgrpc.test.collisions.Default\x12K\n\x07Default\x12\x1F.rsgrpc.test.collisions.Default\x1A\x1F.rsgrpc.test.collisions.Default\x12F\n\x04Poll\x12\x1E.rsgrpc.test.collisions.Future\x1A\x1E.rsgrpc.test.collisions.Future\x12L\n\x04Next\x12 .rsgrpc.test.collisions.Iterator\x1A .rsgrpc.test.collisions.Iterator0\x01\x12E\n\x05Inner\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12G\n\x07Channel\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12G\n\x07FromArc\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone2\x88\x01\n\x06Option\x12>\n\x04Some\x12\x1A.rsgrpc.test.collisions.Ok\x1A\x1A.rsgrpc.test.collisions.Ok\x12>\n\x04None\x12\x1A.rsgrpc.test.collisions.Ok\x1A\x1A.rsgrpc.test.collisions.Okb\x06proto3";
+pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\x99\x15\n\x1Crsgrpc/test/collisions.proto\x12\x16rsgrpc.test.collisions\"\xA2\x03\n\x05Clone\x12%\n\x0Eunknown_fields\x18\x01 \x01(\tR\runknownFields\x12\x1F\n\x0Bencoded_len\x18\x02 \x01(\x05R\nencodedLen\x12\x14\n\x05clear\x18\x03 \x01(\x05R\x05clear\x12\x10\n\x03buf\x18\x04 \x01(\x05R\x03buf\x12\x10\n\x03ctx\x18\x05 \x01(\x05R\x03ctx\x12\x10\n\x03tag\x18\x06 \x01(\x05R\x03tag\x12\x1B\n\twire_type\x18\x07 \x01(\x05R\x08wireType\x12\x16\n\x06writer\x18\x08 \x01(\x05R\x06writer\x124\n\x04next\x18\t \x01(\x0B2 .rsgrpc.test.collisions.IteratorR\x04next\x126\n\x06future\x18\n \x01(\x0B2\x1E.rsgrpc.test.collisions.FutureR\x06future\x126\n\x06result\x18\x0B \x01(\x0B2\x1E.rsgrpc.test.collisions.ResultR\x06result\x12*\n\x02ok\x18\x0C \x01(\x0B2\x1A.rsgrpc.test.collisions.OkR\x02ok\"V\n\x08Iterator\x12\x12\n\x04item\x18\x01 \x01(\tR\x04item\x126\n\x05items\x18\x02 \x03(\x0B2 .rsgrpc.test.collisions.IteratorR\x05items\"R\n\x06Future\x12\x16\n\x06output\x18\x01 \x01(\x05R\x06output\x120\n\x04poll\x18\x02 \x01(\x0E2\x1C.rsgrpc.test.collisions.PollR\x04poll\"7\n\x06Result\x12\x10\n\x02ok\x18\x01 \x01(\tH\0R\x02ok\x12\x12\n\x03err\x18\x02 \x01(\tH\0R\x03errB\x07\n\x05value\"6\n\x02Ok\x120\n\x04drop\x18\x01 \x01(\x0B2\x1C.rsgrpc.test.collisions.DropR\x04drop\"8\n\x04Drop\x120\n\x04into\x18\x01 \x01(\x0B2\x1C.rsgrpc.test.collisions.IntoR\x04into\"\x1A\n\x04Into\x12\x12\n\x04from\x18\x01 \x01(\x05R\x04from\"\xD7\x01\n\x07Default\x123\n\x05debug\x18\x01 \x01(\x0E2\x1D.rsgrpc.test.collisions.DebugR\x05debug\x120\n\x04send\x18\x02 \x01(\x0B2\x1C.rsgrpc.test.collisions.SendR\x04send\x120\n\x04sync\x18\x03 \x01(\x0B2\x1C.rsgrpc.test.collisions.SyncR\x04sync\x123\n\x05sized\x18\x04 \x01(\x0B2\x1D.rsgrpc.test.collisions.SizedR\x05sized\"\x1C\n\x04Send\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value\"\x1C\n\x04Sync\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value\"\x1D\n\x05Sized\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value*>\n\x04Poll\x12\x14\n\x10POLL_UNSPECIFIED\x10\0\x12\x0E\n\nPOLL_READY\x10\x01\x12\x10\n\x0CPOLL_PENDING\x10\x02*>\n\x05Debug\x12\x15\n\x11DEBUG_UNSPECIFIED\x10\0\x12\x0E\n\nDEBUG_SOME\x10\x01\x12\x0E\n\nDEBUG_NONE\x10\x022\xFB\x06\n\x06Tricky\x12C\n\x03New\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12I\n\x07Connect\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone0\x01\x12G\n\x05Clone\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone(\x01\x12H\n\x04Into\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone(\x010\x01\x12H\n\x04Drop\x12\x1F.rsgrpc.test.collisions.Default\x1A\x1F.rsgrpc.test.collisions.Default\x12H\n\x04Self\x12\x1F.rsgrpc.test.collisions.Default\x1A\x1F.rsgrpc.test.collisions.Default\x12K\n\x07Default\x12\x1F.rsgrpc.test.collisions.Default\x1A\x1F.rsgrpc.test.collisions.Default\x12F\n\x04Poll\x12\x1E.rsgrpc.test.collisions.Future\x1A\x1E.rsgrpc.test.collisions.Future\x12L\n\x04Next\x12 .rsgrpc.test.collisions.Iterator\x1A .rsgrpc.test.collisions.Iterator0\x01\x12E\n\x05Inner\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12G\n\x07Channel\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12G\n\x07FromArc\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone2\x88\x01\n\x06Option\x12>\n\x04Some\x12\x1A.rsgrpc.test.collisions.Ok\x1A\x1A.rsgrpc.test.collisions.Ok\x12>\n\x04None\x12\x1A.rsgrpc.test.collisions.Ok\x1A\x1A.rsgrpc.test.collisions.Ok2\xB5\x02\n\x03Api\x12F\n\x06Verify\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone\x12N\n\nCheckpoint\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone(\x010\x01\x12N\n\x0CExpectVerify\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone0\x01\x12F\n\x04Type\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Clone(\x012K\n\x04Mock\x12C\n\x03Api\x12\x1D.rsgrpc.test.collisions.Clone\x1A\x1D.rsgrpc.test.collisions.Cloneb\x06proto3";
 /// Adds this package's messages to a JSON type registry, so an `Any` holding one can be written and
 /// read as JSON, and its extensions, so JSON reads and writes them as `"[full.name]"` members.
 pub fn register_json_types(registry: &mut ::rsgrpc::json::TypeRegistry) {

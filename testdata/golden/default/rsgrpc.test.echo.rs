@@ -472,6 +472,167 @@ pub mod echo_client {
             self.inner.unary("/rsgrpc.test.echo.Echo/Old", request.into_request()).await
         }
     }
+    /// The calls of `rsgrpc.test.echo.Echo`, as [`EchoClient`] makes them: take `&impl EchoApi` to test code with a mock client.
+    #[allow(deprecated)]
+    #[allow(clippy::wrong_self_convention)]
+    pub trait EchoApi: ::core::marker::Send + ::core::marker::Sync {
+        /// One request, one response.
+        fn unary(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// One request, several responses.
+        fn server_stream(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::EchoResponse>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Several requests, one response.
+        fn client_stream(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Both ways.
+        fn bidi(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::EchoRequest>,
+                    ::rsgrpc::Streaming<super::EchoResponse>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Types from other packages.
+        fn price(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                ::rsgrpc::well_known::Empty,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::super::common::Money>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// An old method.
+        #[deprecated]
+        fn old(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    #[allow(deprecated)]
+    impl EchoApi for EchoClient {
+        fn unary(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            EchoClient::unary(self, request)
+        }
+        fn server_stream(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::EchoResponse>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            EchoClient::server_stream(self, request)
+        }
+        fn client_stream(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            EchoClient::client_stream(self, request)
+        }
+        fn bidi(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::EchoRequest>,
+                    ::rsgrpc::Streaming<super::EchoResponse>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            EchoClient::bidi(self, request)
+        }
+        fn price(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                ::rsgrpc::well_known::Empty,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::super::common::Money>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            EchoClient::price(self, request)
+        }
+        fn old(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            EchoClient::old(self, request)
+        }
+    }
 }
 /// The server side of `rsgrpc.test.echo.Echo`: implement [`Echo`], serve it with [`EchoServer`].
 pub mod echo_server {
@@ -755,6 +916,36 @@ pub mod counter_client {
             self.inner
                 .unary("/rsgrpc.test.echo.Counter/Next", request.into_request())
                 .await
+        }
+    }
+    /// The calls of `rsgrpc.test.echo.Counter`, as [`CounterClient`] makes them: take `&impl CounterApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait CounterApi: ::core::marker::Send + ::core::marker::Sync {
+        fn next(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                ::rsgrpc::well_known::Empty,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl CounterApi for CounterClient {
+        fn next(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                ::rsgrpc::well_known::Empty,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            CounterClient::next(self, request)
         }
     }
 }

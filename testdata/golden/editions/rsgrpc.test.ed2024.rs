@@ -934,6 +934,32 @@ pub mod recorder_client {
                 .await
         }
     }
+    /// The calls of `rsgrpc.test.ed2024.Recorder`, as [`RecorderClient`] makes them: take `&impl RecorderApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait RecorderApi: ::core::marker::Send + ::core::marker::Sync {
+        fn put(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Record> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Record>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl RecorderApi for RecorderClient {
+        fn put(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Record> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Record>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            RecorderClient::put(self, request)
+        }
+    }
 }
 /// The server side of `rsgrpc.test.ed2024.Recorder`: implement [`Recorder`], serve it with [`RecorderServer`].
 pub mod recorder_server {

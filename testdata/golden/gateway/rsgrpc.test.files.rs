@@ -628,6 +628,145 @@ pub mod files_client {
                 .await
         }
     }
+    /// The calls of `rsgrpc.test.files.Files`, as [`FilesClient`] makes them: take `&impl FilesApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait FilesApi: ::core::marker::Send + ::core::marker::Sync {
+        /// The file's bytes with its content type.
+        fn download(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::DownloadRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::super::super::super::google::api::HttpBody>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// The file's bytes in chunks, one message each.
+        fn download_chunks(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::DownloadRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<
+                    ::rsgrpc::Streaming<
+                        super::super::super::super::google::api::HttpBody,
+                    >,
+                >,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// The whole request is the body, whatever its content type.
+        fn upload_raw(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::super::super::super::google::api::HttpBody,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::UploadSummary>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// The body is one field; the name comes from the path and the note from the query.
+        fn upload(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::UploadRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::UploadSummary>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Raw in, raw out.
+        fn echo(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::super::super::super::google::api::HttpBody,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::super::super::super::google::api::HttpBody>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl FilesApi for FilesClient {
+        fn download(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::DownloadRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::super::super::super::google::api::HttpBody>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            FilesClient::download(self, request)
+        }
+        fn download_chunks(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::DownloadRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<
+                    ::rsgrpc::Streaming<
+                        super::super::super::super::google::api::HttpBody,
+                    >,
+                >,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            FilesClient::download_chunks(self, request)
+        }
+        fn upload_raw(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::super::super::super::google::api::HttpBody,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::UploadSummary>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            FilesClient::upload_raw(self, request)
+        }
+        fn upload(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::UploadRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::UploadSummary>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            FilesClient::upload(self, request)
+        }
+        fn echo(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::super::super::super::google::api::HttpBody,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::super::super::super::google::api::HttpBody>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            FilesClient::echo(self, request)
+        }
+    }
 }
 /// The server side of `rsgrpc.test.files.Files`: implement [`Files`], serve it with [`FilesServer`].
 pub mod files_server {

@@ -3457,6 +3457,385 @@ pub mod library_client {
                 .await
         }
     }
+    /// The calls of `rsgrpc.test.gateway.Library`, as [`LibraryClient`] makes them: take `&impl LibraryApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait LibraryApi: ::core::marker::Send + ::core::marker::Sync {
+        /// A single-segment path variable.
+        fn get_shelf(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::GetShelfRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Shelf>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// A multi-segment variable, and an additional binding with a `**` one.
+        fn get_book(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::GetBookRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Book>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Query parameters of every kind; the response echoes the request as parsed.
+        fn list_books(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::ListBooksRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::ListBooksResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// A body field; the other fields from the path and the query.
+        fn create_book(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::CreateBookRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Book>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// A nested path variable inside the body field.
+        fn update_book(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::UpdateBookRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Book>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// The whole request as the body.
+        fn put_shelf(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Shelf> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Shelf>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// DELETE.
+        fn delete_book(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::DeleteBookRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::well_known::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// A custom verb.
+        fn archive_book(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::ArchiveBookRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Book>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// A custom HTTP method.
+        fn search(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::SearchRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::SearchResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// One field of the response as the body.
+        fn get_book_title(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::GetBookRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::BookTitle>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Server streaming.
+        fn watch_shelf(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::WatchShelfRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Book>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Client streaming.
+        fn import_books(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::Book,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::ImportSummary>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Bidirectional streaming.
+        fn chat(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::ChatMessage>,
+                    ::rsgrpc::Streaming<super::ChatMessage>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Fails with the code and message asked for.
+        fn fail(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::FailRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::well_known::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// No rule: served only with generate_unbound_methods.
+        fn ping(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                ::rsgrpc::well_known::Empty,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::well_known::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl LibraryApi for LibraryClient {
+        fn get_shelf(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::GetShelfRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Shelf>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::get_shelf(self, request)
+        }
+        fn get_book(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::GetBookRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Book>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::get_book(self, request)
+        }
+        fn list_books(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::ListBooksRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::ListBooksResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::list_books(self, request)
+        }
+        fn create_book(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::CreateBookRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Book>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::create_book(self, request)
+        }
+        fn update_book(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::UpdateBookRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Book>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::update_book(self, request)
+        }
+        fn put_shelf(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Shelf> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Shelf>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::put_shelf(self, request)
+        }
+        fn delete_book(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::DeleteBookRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::well_known::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::delete_book(self, request)
+        }
+        fn archive_book(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::ArchiveBookRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Book>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::archive_book(self, request)
+        }
+        fn search(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::SearchRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::SearchResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::search(self, request)
+        }
+        fn get_book_title(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::GetBookRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::BookTitle>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::get_book_title(self, request)
+        }
+        fn watch_shelf(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::WatchShelfRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Book>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::watch_shelf(self, request)
+        }
+        fn import_books(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::Book,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::ImportSummary>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::import_books(self, request)
+        }
+        fn chat(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::ChatMessage>,
+                    ::rsgrpc::Streaming<super::ChatMessage>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::chat(self, request)
+        }
+        fn fail(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::FailRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::well_known::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::fail(self, request)
+        }
+        fn ping(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                ::rsgrpc::well_known::Empty,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::well_known::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LibraryClient::ping(self, request)
+        }
+    }
 }
 /// The server side of `rsgrpc.test.gateway.Library`: implement [`Library`], serve it with [`LibraryServer`].
 pub mod library_server {

@@ -4500,6 +4500,222 @@ pub mod test_service_client {
                 .await
         }
     }
+    /// The calls of `grpc.testing.TestService`, as [`TestServiceClient`] makes them: take `&impl TestServiceApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait TestServiceApi: ::core::marker::Send + ::core::marker::Sync {
+        /// One empty request followed by one empty response.
+        fn empty_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Empty> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// One request followed by one response.
+        fn unary_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::SimpleRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::SimpleResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// One request followed by one response. Response has cache control
+        /// headers set such that a caching HTTP proxy (such as GFE) can
+        /// satisfy subsequent requests.
+        fn cacheable_unary_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::SimpleRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::SimpleResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// One request followed by a sequence of responses (streamed download).
+        /// The server returns the payload with client desired type and sizes.
+        fn streaming_output_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::StreamingOutputCallRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<
+                    ::rsgrpc::Streaming<super::StreamingOutputCallResponse>,
+                >,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// A sequence of requests followed by one response (streamed upload).
+        /// The server returns the aggregated size of client payload as the result.
+        fn streaming_input_call(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::StreamingInputCallRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::StreamingInputCallResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// A sequence of requests with each request served by the server immediately.
+        /// As one request could lead to multiple responses, this interface
+        /// demonstrates the idea of full duplexing.
+        fn full_duplex_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::StreamingOutputCallRequest>,
+                    ::rsgrpc::Streaming<super::StreamingOutputCallResponse>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// A sequence of requests followed by a sequence of responses.
+        /// The server buffers all the client requests and then serves them in order. A
+        /// stream of responses are returned to the client when the server starts with
+        /// first request.
+        fn half_duplex_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::StreamingOutputCallRequest>,
+                    ::rsgrpc::Streaming<super::StreamingOutputCallResponse>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// The test server will not implement this method. It will be used
+        /// to test the behavior when clients call unimplemented methods.
+        fn unimplemented_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Empty> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl TestServiceApi for TestServiceClient {
+        fn empty_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Empty> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TestServiceClient::empty_call(self, request)
+        }
+        fn unary_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::SimpleRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::SimpleResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TestServiceClient::unary_call(self, request)
+        }
+        fn cacheable_unary_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::SimpleRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::SimpleResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TestServiceClient::cacheable_unary_call(self, request)
+        }
+        fn streaming_output_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::StreamingOutputCallRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<
+                    ::rsgrpc::Streaming<super::StreamingOutputCallResponse>,
+                >,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TestServiceClient::streaming_output_call(self, request)
+        }
+        fn streaming_input_call(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::StreamingInputCallRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::StreamingInputCallResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TestServiceClient::streaming_input_call(self, request)
+        }
+        fn full_duplex_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::StreamingOutputCallRequest>,
+                    ::rsgrpc::Streaming<super::StreamingOutputCallResponse>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TestServiceClient::full_duplex_call(self, request)
+        }
+        fn half_duplex_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::StreamingOutputCallRequest>,
+                    ::rsgrpc::Streaming<super::StreamingOutputCallResponse>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TestServiceClient::half_duplex_call(self, request)
+        }
+        fn unimplemented_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Empty> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            TestServiceClient::unimplemented_call(self, request)
+        }
+    }
 }
 /// The server side of `grpc.testing.TestService`: implement [`TestService`], serve it with [`TestServiceServer`].
 pub mod test_service_server {
@@ -4876,6 +5092,33 @@ pub mod unimplemented_service_client {
                 .await
         }
     }
+    /// The calls of `grpc.testing.UnimplementedService`, as [`UnimplementedServiceClient`] makes them: take `&impl UnimplementedServiceApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait UnimplementedServiceApi: ::core::marker::Send + ::core::marker::Sync {
+        /// A call that no server should implement
+        fn unimplemented_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Empty> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl UnimplementedServiceApi for UnimplementedServiceClient {
+        fn unimplemented_call(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Empty> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            UnimplementedServiceClient::unimplemented_call(self, request)
+        }
+    }
 }
 /// The server side of `grpc.testing.UnimplementedService`: implement [`UnimplementedService`], serve it with [`UnimplementedServiceServer`].
 pub mod unimplemented_service_server {
@@ -5016,6 +5259,56 @@ pub mod reconnect_service_client {
             self.inner
                 .unary("/grpc.testing.ReconnectService/Stop", request.into_request())
                 .await
+        }
+    }
+    /// The calls of `grpc.testing.ReconnectService`, as [`ReconnectServiceClient`] makes them: take `&impl ReconnectServiceApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait ReconnectServiceApi: ::core::marker::Send + ::core::marker::Sync {
+        fn start(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::ReconnectParams,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn stop(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Empty> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::ReconnectInfo>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl ReconnectServiceApi for ReconnectServiceClient {
+        fn start(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::ReconnectParams,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ReconnectServiceClient::start(self, request)
+        }
+        fn stop(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Empty> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::ReconnectInfo>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ReconnectServiceClient::stop(self, request)
         }
     }
 }
@@ -5194,6 +5487,62 @@ pub mod load_balancer_stats_service_client {
                     request.into_request(),
                 )
                 .await
+        }
+    }
+    /// The calls of `grpc.testing.LoadBalancerStatsService`, as [`LoadBalancerStatsServiceClient`] makes them: take `&impl LoadBalancerStatsServiceApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait LoadBalancerStatsServiceApi: ::core::marker::Send + ::core::marker::Sync {
+        /// Gets the backend distribution for RPCs sent by a test client.
+        fn get_client_stats(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::LoadBalancerStatsRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::LoadBalancerStatsResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Gets the accumulated stats for RPCs sent by a test client.
+        fn get_client_accumulated_stats(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::LoadBalancerAccumulatedStatsRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::LoadBalancerAccumulatedStatsResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl LoadBalancerStatsServiceApi for LoadBalancerStatsServiceClient {
+        fn get_client_stats(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::LoadBalancerStatsRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::LoadBalancerStatsResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LoadBalancerStatsServiceClient::get_client_stats(self, request)
+        }
+        fn get_client_accumulated_stats(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::LoadBalancerAccumulatedStatsRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::LoadBalancerAccumulatedStatsResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            LoadBalancerStatsServiceClient::get_client_accumulated_stats(self, request)
         }
     }
 }
@@ -5375,6 +5724,52 @@ pub mod xds_update_health_service_client {
                 .await
         }
     }
+    /// The calls of `grpc.testing.XdsUpdateHealthService`, as [`XdsUpdateHealthServiceClient`] makes them: take `&impl XdsUpdateHealthServiceApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait XdsUpdateHealthServiceApi: ::core::marker::Send + ::core::marker::Sync {
+        fn set_serving(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Empty> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        fn set_not_serving(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Empty> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl XdsUpdateHealthServiceApi for XdsUpdateHealthServiceClient {
+        fn set_serving(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Empty> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            XdsUpdateHealthServiceClient::set_serving(self, request)
+        }
+        fn set_not_serving(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Empty> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Empty>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            XdsUpdateHealthServiceClient::set_not_serving(self, request)
+        }
+    }
 }
 /// The server side of `grpc.testing.XdsUpdateHealthService`: implement [`XdsUpdateHealthService`], serve it with [`XdsUpdateHealthServiceServer`].
 pub mod xds_update_health_service_server {
@@ -5543,6 +5938,37 @@ pub mod xds_update_client_configure_service_client {
                     request.into_request(),
                 )
                 .await
+        }
+    }
+    /// The calls of `grpc.testing.XdsUpdateClientConfigureService`, as [`XdsUpdateClientConfigureServiceClient`] makes them: take `&impl XdsUpdateClientConfigureServiceApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait XdsUpdateClientConfigureServiceApi: ::core::marker::Send + ::core::marker::Sync {
+        /// Update the tes client's configuration.
+        fn configure(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::ClientConfigureRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::ClientConfigureResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl XdsUpdateClientConfigureServiceApi for XdsUpdateClientConfigureServiceClient {
+        fn configure(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::ClientConfigureRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::ClientConfigureResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            XdsUpdateClientConfigureServiceClient::configure(self, request)
         }
     }
 }

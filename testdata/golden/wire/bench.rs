@@ -145,6 +145,145 @@ pub mod bench_client {
             self.inner.streaming("/bench.Bench/Stream", request.into_request()).await
         }
     }
+    /// The calls of `bench.Bench`, as [`BenchClient`] makes them: take `&impl BenchApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait BenchApi: ::core::marker::Send + ::core::marker::Sync {
+        fn unary(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Payload> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Payload>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Echoes each message of the stream as it comes.
+        fn stream(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::Payload>,
+                    ::rsgrpc::Streaming<super::Payload>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl BenchApi for BenchClient {
+        fn unary(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Payload> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Payload>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            BenchClient::unary(self, request)
+        }
+        fn stream(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::Payload>,
+                    ::rsgrpc::Streaming<super::Payload>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            BenchClient::stream(self, request)
+        }
+    }
+    /// A mock `bench.Bench` client for tests: set what each call expects and answers with `expect_<method>()`, hand it to code taking `&impl BenchApi`. Dropped with expectations unmet or after unexpected calls, it panics saying which; [`verify`](Self::verify) returns that report instead.
+    #[derive(Debug)]
+    pub struct MockBench {
+        unary: ::rsgrpc::mock::Method<super::Payload, super::Payload>,
+        stream: ::rsgrpc::mock::Method<
+            ::rsgrpc::mock::Requests<super::Payload>,
+            ::rsgrpc::mock::Replies<super::Payload>,
+        >,
+    }
+    impl MockBench {
+        /// A mock expecting no calls yet.
+        pub fn new() -> Self {
+            MockBench {
+                unary: ::rsgrpc::mock::Method::new("/bench.Bench/Unary"),
+                stream: ::rsgrpc::mock::Method::new("/bench.Bench/Stream"),
+            }
+        }
+        /// Adds an expectation of a `Unary` call (once, any request, the default answer).
+        pub fn expect_unary(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<'_, super::Payload, super::Payload> {
+            self.unary.expect()
+        }
+        /// Adds an expectation of a `Stream` call (once, any request, the default answer).
+        pub fn expect_stream(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<
+            '_,
+            ::rsgrpc::mock::Requests<super::Payload>,
+            ::rsgrpc::mock::Replies<super::Payload>,
+        > {
+            self.stream.expect()
+        }
+        /// Checks every expectation had its calls and no call went unmatched, then clears the
+        /// expectations, so the next ones are checked afresh.
+        pub fn verify(&self) -> ::core::result::Result<(), ::rsgrpc::mock::MockError> {
+            ::rsgrpc::mock::verify("MockBench", &[&self.unary, &self.stream])
+        }
+        /// [`verify`](Self::verify), panicking with the report on failure.
+        pub fn checkpoint(&self) {
+            if let ::core::result::Result::Err(error) = self.verify() {
+                ::core::panic!("{error}");
+            }
+        }
+    }
+    impl ::core::default::Default for MockBench {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+    impl ::core::ops::Drop for MockBench {
+        fn drop(&mut self) {
+            ::rsgrpc::mock::verify_on_drop("MockBench", &[&self.unary, &self.stream]);
+        }
+    }
+    impl BenchApi for MockBench {
+        fn unary(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Payload> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Payload>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::ready(
+                ::rsgrpc::mock::unary(&self.unary, request.into_request()),
+            )
+        }
+        fn stream(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::Payload>,
+                    ::rsgrpc::Streaming<super::Payload>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::ready(
+                ::rsgrpc::mock::streaming(&self.stream, request.into_request()),
+            )
+        }
+    }
 }
 /// The server side of `bench.Bench`: implement [`Bench`], serve it with [`BenchServer`].
 pub mod bench_server {

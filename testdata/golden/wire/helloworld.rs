@@ -234,6 +234,94 @@ pub mod greeter_client {
                 .await
         }
     }
+    /// The calls of `helloworld.Greeter`, as [`GreeterClient`] makes them: take `&impl GreeterApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait GreeterApi: ::core::marker::Send + ::core::marker::Sync {
+        /// Answers a greeting with one.
+        fn say_hello(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::HelloRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::HelloReply>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl GreeterApi for GreeterClient {
+        fn say_hello(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::HelloRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::HelloReply>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            GreeterClient::say_hello(self, request)
+        }
+    }
+    /// A mock `helloworld.Greeter` client for tests: set what each call expects and answers with `expect_<method>()`, hand it to code taking `&impl GreeterApi`. Dropped with expectations unmet or after unexpected calls, it panics saying which; [`verify`](Self::verify) returns that report instead.
+    #[derive(Debug)]
+    pub struct MockGreeter {
+        say_hello: ::rsgrpc::mock::Method<super::HelloRequest, super::HelloReply>,
+    }
+    impl MockGreeter {
+        /// A mock expecting no calls yet.
+        pub fn new() -> Self {
+            MockGreeter {
+                say_hello: ::rsgrpc::mock::Method::new("/helloworld.Greeter/SayHello"),
+            }
+        }
+        /// Adds an expectation of a `SayHello` call (once, any request, the default answer).
+        pub fn expect_say_hello(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<'_, super::HelloRequest, super::HelloReply> {
+            self.say_hello.expect()
+        }
+        /// Checks every expectation had its calls and no call went unmatched, then clears the
+        /// expectations, so the next ones are checked afresh.
+        pub fn verify(&self) -> ::core::result::Result<(), ::rsgrpc::mock::MockError> {
+            ::rsgrpc::mock::verify("MockGreeter", &[&self.say_hello])
+        }
+        /// [`verify`](Self::verify), panicking with the report on failure.
+        pub fn checkpoint(&self) {
+            if let ::core::result::Result::Err(error) = self.verify() {
+                ::core::panic!("{error}");
+            }
+        }
+    }
+    impl ::core::default::Default for MockGreeter {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+    impl ::core::ops::Drop for MockGreeter {
+        fn drop(&mut self) {
+            ::rsgrpc::mock::verify_on_drop("MockGreeter", &[&self.say_hello]);
+        }
+    }
+    impl GreeterApi for MockGreeter {
+        fn say_hello(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::HelloRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::HelloReply>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::ready(
+                ::rsgrpc::mock::unary(&self.say_hello, request.into_request()),
+            )
+        }
+    }
 }
 /// The server side of `helloworld.Greeter`: implement [`Greeter`], serve it with [`GreeterServer`].
 pub mod greeter_server {

@@ -797,6 +797,278 @@ pub mod route_guide_client {
                 .await
         }
     }
+    /// The calls of `routeguide.RouteGuide`, as [`RouteGuideClient`] makes them: take `&impl RouteGuideApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait RouteGuideApi: ::core::marker::Send + ::core::marker::Sync {
+        /// The feature at a point (unnamed if there is none).
+        fn get_feature(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Point> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Feature>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// The features inside a rectangle, one by one.
+        fn list_features(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Rectangle> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Feature>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Takes the points of a route and sums it up.
+        fn record_route(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::Point,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::RouteSummary>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Notes left at points: each note sent gets back the notes left earlier at its point.
+        fn route_chat(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::RouteNote>,
+                    ::rsgrpc::Streaming<super::RouteNote>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl RouteGuideApi for RouteGuideClient {
+        fn get_feature(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Point> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Feature>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            RouteGuideClient::get_feature(self, request)
+        }
+        fn list_features(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Rectangle> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Feature>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            RouteGuideClient::list_features(self, request)
+        }
+        fn record_route(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::Point,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::RouteSummary>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            RouteGuideClient::record_route(self, request)
+        }
+        fn route_chat(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::RouteNote>,
+                    ::rsgrpc::Streaming<super::RouteNote>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            RouteGuideClient::route_chat(self, request)
+        }
+    }
+    /// A mock `routeguide.RouteGuide` client for tests: set what each call expects and answers with `expect_<method>()`, hand it to code taking `&impl RouteGuideApi`. Dropped with expectations unmet or after unexpected calls, it panics saying which; [`verify`](Self::verify) returns that report instead.
+    #[derive(Debug)]
+    pub struct MockRouteGuide {
+        get_feature: ::rsgrpc::mock::Method<super::Point, super::Feature>,
+        list_features: ::rsgrpc::mock::Method<
+            super::Rectangle,
+            ::rsgrpc::mock::Replies<super::Feature>,
+        >,
+        record_route: ::rsgrpc::mock::Method<
+            ::std::vec::Vec<super::Point>,
+            super::RouteSummary,
+        >,
+        route_chat: ::rsgrpc::mock::Method<
+            ::rsgrpc::mock::Requests<super::RouteNote>,
+            ::rsgrpc::mock::Replies<super::RouteNote>,
+        >,
+    }
+    impl MockRouteGuide {
+        /// A mock expecting no calls yet.
+        pub fn new() -> Self {
+            MockRouteGuide {
+                get_feature: ::rsgrpc::mock::Method::new(
+                    "/routeguide.RouteGuide/GetFeature",
+                ),
+                list_features: ::rsgrpc::mock::Method::new(
+                    "/routeguide.RouteGuide/ListFeatures",
+                ),
+                record_route: ::rsgrpc::mock::Method::new(
+                    "/routeguide.RouteGuide/RecordRoute",
+                ),
+                route_chat: ::rsgrpc::mock::Method::new(
+                    "/routeguide.RouteGuide/RouteChat",
+                ),
+            }
+        }
+        /// Adds an expectation of a `GetFeature` call (once, any request, the default answer).
+        pub fn expect_get_feature(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<'_, super::Point, super::Feature> {
+            self.get_feature.expect()
+        }
+        /// Adds an expectation of a `ListFeatures` call (once, any request, the default answer).
+        pub fn expect_list_features(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<
+            '_,
+            super::Rectangle,
+            ::rsgrpc::mock::Replies<super::Feature>,
+        > {
+            self.list_features.expect()
+        }
+        /// Adds an expectation of a `RecordRoute` call (once, any request, the default answer).
+        pub fn expect_record_route(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<
+            '_,
+            ::std::vec::Vec<super::Point>,
+            super::RouteSummary,
+        > {
+            self.record_route.expect()
+        }
+        /// Adds an expectation of a `RouteChat` call (once, any request, the default answer).
+        pub fn expect_route_chat(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<
+            '_,
+            ::rsgrpc::mock::Requests<super::RouteNote>,
+            ::rsgrpc::mock::Replies<super::RouteNote>,
+        > {
+            self.route_chat.expect()
+        }
+        /// Checks every expectation had its calls and no call went unmatched, then clears the
+        /// expectations, so the next ones are checked afresh.
+        pub fn verify(&self) -> ::core::result::Result<(), ::rsgrpc::mock::MockError> {
+            ::rsgrpc::mock::verify(
+                "MockRouteGuide",
+                &[
+                    &self.get_feature,
+                    &self.list_features,
+                    &self.record_route,
+                    &self.route_chat,
+                ],
+            )
+        }
+        /// [`verify`](Self::verify), panicking with the report on failure.
+        pub fn checkpoint(&self) {
+            if let ::core::result::Result::Err(error) = self.verify() {
+                ::core::panic!("{error}");
+            }
+        }
+    }
+    impl ::core::default::Default for MockRouteGuide {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+    impl ::core::ops::Drop for MockRouteGuide {
+        fn drop(&mut self) {
+            ::rsgrpc::mock::verify_on_drop(
+                "MockRouteGuide",
+                &[
+                    &self.get_feature,
+                    &self.list_features,
+                    &self.record_route,
+                    &self.route_chat,
+                ],
+            );
+        }
+    }
+    impl RouteGuideApi for MockRouteGuide {
+        fn get_feature(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Point> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::Feature>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::ready(
+                ::rsgrpc::mock::unary(&self.get_feature, request.into_request()),
+            )
+        }
+        fn list_features(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<super::Rectangle> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::Feature>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::ready(
+                ::rsgrpc::mock::server_streaming(
+                    &self.list_features,
+                    request.into_request(),
+                ),
+            )
+        }
+        fn record_route(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::Point,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::RouteSummary>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::rsgrpc::mock::client_streaming(
+                &self.record_route,
+                request.into_streaming_request(),
+            )
+        }
+        fn route_chat(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::RouteNote>,
+                    ::rsgrpc::Streaming<super::RouteNote>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::ready(
+                ::rsgrpc::mock::streaming(&self.route_chat, request.into_request()),
+            )
+        }
+    }
 }
 /// The server side of `routeguide.RouteGuide`: implement [`RouteGuide`], serve it with [`RouteGuideServer`].
 pub mod route_guide_server {

@@ -472,6 +472,399 @@ pub mod echo_client {
             self.inner.unary("/rsgrpc.test.echo.Echo/Old", request.into_request()).await
         }
     }
+    /// The calls of `rsgrpc.test.echo.Echo`, as [`EchoClient`] makes them: take `&impl EchoApi` to test code with a mock client.
+    #[allow(deprecated)]
+    #[allow(clippy::wrong_self_convention)]
+    pub trait EchoApi: ::core::marker::Send + ::core::marker::Sync {
+        /// One request, one response.
+        fn unary(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// One request, several responses.
+        fn server_stream(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::EchoResponse>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Several requests, one response.
+        fn client_stream(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Both ways.
+        fn bidi(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::EchoRequest>,
+                    ::rsgrpc::Streaming<super::EchoResponse>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Types from other packages.
+        fn price(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                ::rsgrpc::well_known::Empty,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::super::common::Money>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+        /// An old method.
+        #[deprecated]
+        fn old(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    #[allow(deprecated)]
+    impl EchoApi for EchoClient {
+        fn unary(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            EchoClient::unary(self, request)
+        }
+        fn server_stream(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::EchoResponse>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            EchoClient::server_stream(self, request)
+        }
+        fn client_stream(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            EchoClient::client_stream(self, request)
+        }
+        fn bidi(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::EchoRequest>,
+                    ::rsgrpc::Streaming<super::EchoResponse>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            EchoClient::bidi(self, request)
+        }
+        fn price(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                ::rsgrpc::well_known::Empty,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::super::common::Money>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            EchoClient::price(self, request)
+        }
+        fn old(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            EchoClient::old(self, request)
+        }
+    }
+    /// A mock `rsgrpc.test.echo.Echo` client for tests: set what each call expects and answers with `expect_<method>()`, hand it to code taking `&impl EchoApi`. Dropped with expectations unmet or after unexpected calls, it panics saying which; [`verify`](Self::verify) returns that report instead.
+    #[allow(deprecated)]
+    #[derive(Debug)]
+    pub struct MockEcho {
+        unary: ::rsgrpc::mock::Method<super::EchoRequest, super::EchoResponse>,
+        server_stream: ::rsgrpc::mock::Method<
+            super::EchoRequest,
+            ::rsgrpc::mock::Replies<super::EchoResponse>,
+        >,
+        client_stream: ::rsgrpc::mock::Method<
+            ::std::vec::Vec<super::EchoRequest>,
+            super::EchoResponse,
+        >,
+        bidi: ::rsgrpc::mock::Method<
+            ::rsgrpc::mock::Requests<super::EchoRequest>,
+            ::rsgrpc::mock::Replies<super::EchoResponse>,
+        >,
+        price: ::rsgrpc::mock::Method<
+            ::rsgrpc::well_known::Empty,
+            super::super::common::Money,
+        >,
+        old: ::rsgrpc::mock::Method<super::EchoRequest, super::EchoResponse>,
+    }
+    #[allow(deprecated)]
+    impl MockEcho {
+        /// A mock expecting no calls yet.
+        pub fn new() -> Self {
+            MockEcho {
+                unary: ::rsgrpc::mock::Method::new("/rsgrpc.test.echo.Echo/Unary"),
+                server_stream: ::rsgrpc::mock::Method::new(
+                    "/rsgrpc.test.echo.Echo/ServerStream",
+                ),
+                client_stream: ::rsgrpc::mock::Method::new(
+                    "/rsgrpc.test.echo.Echo/ClientStream",
+                ),
+                bidi: ::rsgrpc::mock::Method::new("/rsgrpc.test.echo.Echo/Bidi"),
+                price: ::rsgrpc::mock::Method::new("/rsgrpc.test.echo.Echo/Price"),
+                old: ::rsgrpc::mock::Method::new("/rsgrpc.test.echo.Echo/Old"),
+            }
+        }
+        /// Adds an expectation of a `Unary` call (once, any request, the default answer).
+        pub fn expect_unary(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<'_, super::EchoRequest, super::EchoResponse> {
+            self.unary.expect()
+        }
+        /// Adds an expectation of a `ServerStream` call (once, any request, the default answer).
+        pub fn expect_server_stream(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<
+            '_,
+            super::EchoRequest,
+            ::rsgrpc::mock::Replies<super::EchoResponse>,
+        > {
+            self.server_stream.expect()
+        }
+        /// Adds an expectation of a `ClientStream` call (once, any request, the default answer).
+        pub fn expect_client_stream(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<
+            '_,
+            ::std::vec::Vec<super::EchoRequest>,
+            super::EchoResponse,
+        > {
+            self.client_stream.expect()
+        }
+        /// Adds an expectation of a `Bidi` call (once, any request, the default answer).
+        pub fn expect_bidi(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<
+            '_,
+            ::rsgrpc::mock::Requests<super::EchoRequest>,
+            ::rsgrpc::mock::Replies<super::EchoResponse>,
+        > {
+            self.bidi.expect()
+        }
+        /// Adds an expectation of a `Price` call (once, any request, the default answer).
+        pub fn expect_price(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<
+            '_,
+            ::rsgrpc::well_known::Empty,
+            super::super::common::Money,
+        > {
+            self.price.expect()
+        }
+        /// Adds an expectation of a `Old` call (once, any request, the default answer).
+        pub fn expect_old(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<'_, super::EchoRequest, super::EchoResponse> {
+            self.old.expect()
+        }
+        /// Checks every expectation had its calls and no call went unmatched, then clears the
+        /// expectations, so the next ones are checked afresh.
+        pub fn verify(&self) -> ::core::result::Result<(), ::rsgrpc::mock::MockError> {
+            ::rsgrpc::mock::verify(
+                "MockEcho",
+                &[
+                    &self.unary,
+                    &self.server_stream,
+                    &self.client_stream,
+                    &self.bidi,
+                    &self.price,
+                    &self.old,
+                ],
+            )
+        }
+        /// [`verify`](Self::verify), panicking with the report on failure.
+        pub fn checkpoint(&self) {
+            if let ::core::result::Result::Err(error) = self.verify() {
+                ::core::panic!("{error}");
+            }
+        }
+    }
+    impl ::core::default::Default for MockEcho {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+    impl ::core::ops::Drop for MockEcho {
+        fn drop(&mut self) {
+            ::rsgrpc::mock::verify_on_drop(
+                "MockEcho",
+                &[
+                    &self.unary,
+                    &self.server_stream,
+                    &self.client_stream,
+                    &self.bidi,
+                    &self.price,
+                    &self.old,
+                ],
+            );
+        }
+    }
+    #[allow(deprecated)]
+    impl EchoApi for MockEcho {
+        fn unary(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::ready(
+                ::rsgrpc::mock::unary(&self.unary, request.into_request()),
+            )
+        }
+        fn server_stream(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<::rsgrpc::Streaming<super::EchoResponse>>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::ready(
+                ::rsgrpc::mock::server_streaming(
+                    &self.server_stream,
+                    request.into_request(),
+                ),
+            )
+        }
+        fn client_stream(
+            &self,
+            request: impl ::rsgrpc::IntoStreamingRequest<
+                Message = super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::rsgrpc::mock::client_streaming(
+                &self.client_stream,
+                request.into_streaming_request(),
+            )
+        }
+        fn bidi(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<()> + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                (
+                    ::rsgrpc::client::Sender<super::EchoRequest>,
+                    ::rsgrpc::Streaming<super::EchoResponse>,
+                ),
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::ready(
+                ::rsgrpc::mock::streaming(&self.bidi, request.into_request()),
+            )
+        }
+        fn price(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                ::rsgrpc::well_known::Empty,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::super::common::Money>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::ready(
+                ::rsgrpc::mock::unary(&self.price, request.into_request()),
+            )
+        }
+        fn old(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                super::EchoRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::ready(
+                ::rsgrpc::mock::unary(&self.old, request.into_request()),
+            )
+        }
+    }
 }
 /// The server side of `rsgrpc.test.echo.Echo`: implement [`Echo`], serve it with [`EchoServer`].
 pub mod echo_server {
@@ -755,6 +1148,97 @@ pub mod counter_client {
             self.inner
                 .unary("/rsgrpc.test.echo.Counter/Next", request.into_request())
                 .await
+        }
+    }
+    /// The calls of `rsgrpc.test.echo.Counter`, as [`CounterClient`] makes them: take `&impl CounterApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait CounterApi: ::core::marker::Send + ::core::marker::Sync {
+        fn next(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                ::rsgrpc::well_known::Empty,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl CounterApi for CounterClient {
+        fn next(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                ::rsgrpc::well_known::Empty,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            CounterClient::next(self, request)
+        }
+    }
+    /// A mock `rsgrpc.test.echo.Counter` client for tests: set what each call expects and answers with `expect_<method>()`, hand it to code taking `&impl CounterApi`. Dropped with expectations unmet or after unexpected calls, it panics saying which; [`verify`](Self::verify) returns that report instead.
+    #[derive(Debug)]
+    pub struct MockCounter {
+        next: ::rsgrpc::mock::Method<::rsgrpc::well_known::Empty, super::EchoResponse>,
+    }
+    impl MockCounter {
+        /// A mock expecting no calls yet.
+        pub fn new() -> Self {
+            MockCounter {
+                next: ::rsgrpc::mock::Method::new("/rsgrpc.test.echo.Counter/Next"),
+            }
+        }
+        /// Adds an expectation of a `Next` call (once, any request, the default answer).
+        pub fn expect_next(
+            &self,
+        ) -> ::rsgrpc::mock::Expect<
+            '_,
+            ::rsgrpc::well_known::Empty,
+            super::EchoResponse,
+        > {
+            self.next.expect()
+        }
+        /// Checks every expectation had its calls and no call went unmatched, then clears the
+        /// expectations, so the next ones are checked afresh.
+        pub fn verify(&self) -> ::core::result::Result<(), ::rsgrpc::mock::MockError> {
+            ::rsgrpc::mock::verify("MockCounter", &[&self.next])
+        }
+        /// [`verify`](Self::verify), panicking with the report on failure.
+        pub fn checkpoint(&self) {
+            if let ::core::result::Result::Err(error) = self.verify() {
+                ::core::panic!("{error}");
+            }
+        }
+    }
+    impl ::core::default::Default for MockCounter {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+    impl ::core::ops::Drop for MockCounter {
+        fn drop(&mut self) {
+            ::rsgrpc::mock::verify_on_drop("MockCounter", &[&self.next]);
+        }
+    }
+    impl CounterApi for MockCounter {
+        fn next(
+            &self,
+            request: impl ::rsgrpc::IntoRequest<
+                ::rsgrpc::well_known::Empty,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                ::rsgrpc::Response<super::EchoResponse>,
+                ::rsgrpc::Status,
+            >,
+        > + ::core::marker::Send {
+            ::core::future::ready(
+                ::rsgrpc::mock::unary(&self.next, request.into_request()),
+            )
         }
     }
 }
