@@ -7690,6 +7690,188 @@ pub mod channelz_client {
                 .await
         }
     }
+    /// The calls of `grpc.channelz.v1.Channelz`, as [`ChannelzClient`] makes them: take `&impl ChannelzApi` to test code with a mock client.
+    #[allow(clippy::wrong_self_convention)]
+    pub trait ChannelzApi: ::core::marker::Send + ::core::marker::Sync {
+        /// Gets all root channels (i.e. channels the application has directly
+        /// created). This does not include subchannels nor non-top level channels.
+        fn get_top_channels(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetTopChannelsRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetTopChannelsResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Gets all servers that exist in the process.
+        fn get_servers(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetServersRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetServersResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Returns a single Server, or else a NOT_FOUND code.
+        fn get_server(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetServerRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetServerResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Gets all server sockets that exist in the process.
+        fn get_server_sockets(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetServerSocketsRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetServerSocketsResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Returns a single Channel, or else a NOT_FOUND code.
+        fn get_channel(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetChannelRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetChannelResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Returns a single Subchannel, or else a NOT_FOUND code.
+        fn get_subchannel(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetSubchannelRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetSubchannelResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send;
+        /// Returns a single Socket or else a NOT_FOUND code.
+        fn get_socket(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetSocketRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetSocketResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send;
+    }
+    impl ChannelzApi for ChannelzClient {
+        fn get_top_channels(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetTopChannelsRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetTopChannelsResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send {
+            ChannelzClient::get_top_channels(self, request)
+        }
+        fn get_servers(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetServersRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetServersResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send {
+            ChannelzClient::get_servers(self, request)
+        }
+        fn get_server(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetServerRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetServerResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send {
+            ChannelzClient::get_server(self, request)
+        }
+        fn get_server_sockets(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetServerSocketsRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetServerSocketsResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send {
+            ChannelzClient::get_server_sockets(self, request)
+        }
+        fn get_channel(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetChannelRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetChannelResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send {
+            ChannelzClient::get_channel(self, request)
+        }
+        fn get_subchannel(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetSubchannelRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetSubchannelResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send {
+            ChannelzClient::get_subchannel(self, request)
+        }
+        fn get_socket(
+            &self,
+            request: impl crate::IntoRequest<
+                super::GetSocketRequest,
+            > + ::core::marker::Send,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                crate::Response<super::GetSocketResponse>,
+                crate::Status,
+            >,
+        > + ::core::marker::Send {
+            ChannelzClient::get_socket(self, request)
+        }
+    }
 }
 /// The server side of `grpc.channelz.v1.Channelz`: implement [`Channelz`], serve it with [`ChannelzServer`].
 pub mod channelz_server {
