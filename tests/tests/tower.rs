@@ -283,3 +283,57 @@ async fn grpcio_calls_the_one_port_server_beside_axum() {
     let page = http1_get(server.addr, "/hello").await;
     assert!(page.ends_with("hello from axum"), "{page}");
 }
+
+/// The client over a user's tower service (`tower_connector`): a hyper HTTP/2 client behind a tower layer
+/// carries a channel's calls to a real server over TCP. The layer sees every call and adds metadata the
+/// server echoes back in headers and trailers (which cross hyper's body as a trailers frame); streams,
+/// statuses and deadlines are as over a socket, and a transport that cannot reach its backend gives
+/// UNAVAILABLE naming the failure.
+#[tokio::test]
+async fn a_channel_runs_over_a_hyper_client_behind_tower_layers() {
+    use rsgrpc::client::{tower_connector, Channel, TowerRequestBody};
+    let running = rsgrpc_tests::support::serve(echo_server(&EchoService::default(), |b| b)).await;
+    let hyper_client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<TowerRequestBody>();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counted = seen.clone();
+    let service = ServiceBuilder::new()
+        .map_request(move |mut request: http::Request<TowerRequestBody>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            request.headers_mut().insert("x-echo", http::HeaderValue::from_static("via-tower"));
+            request
+        })
+        .service(hyper_client.clone());
+    let channel = Channel::builder(&running.target()).unwrap().connector(tower_connector(service)).connect_lazy();
+    let client = EchoClient::new(channel);
+
+    let response = client.unary(request("over tower")).await.unwrap();
+    assert_eq!(response.metadata().get("x-echo").unwrap(), "via-tower");
+    assert_eq!(response.trailers().get("x-echo-trailer").unwrap(), "via-tower");
+    assert_eq!(response.into_inner().message, "over tower");
+
+    let mut stream = client.server_stream(EchoRequest { repeat: 3, ..request("s") }).await.unwrap().into_inner();
+    let mut indexes = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        indexes.push(message.index);
+    }
+    assert_eq!(indexes, [0, 1, 2]);
+
+    let failing = EchoRequest { fail_code: Code::FailedPrecondition as i32, ..request("refused") };
+    let status = client.unary(failing).await.unwrap_err();
+    assert_eq!((status.code(), status.message()), (Code::FailedPrecondition, "refused"));
+    let slow =
+        Request::new(EchoRequest { delay_ms: 10_000, ..request("slow") }).with_timeout(Duration::from_millis(50));
+    assert_eq!(client.unary(slow).await.unwrap_err().code(), Code::DeadlineExceeded);
+    assert_eq!(seen.load(Ordering::SeqCst), 4, "every call went through the layer");
+
+    // A backend nobody listens on: the service's error is the call's UNAVAILABLE.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed_target = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let channel = Channel::builder(&closed_target).unwrap().connector(tower_connector(hyper_client)).connect_lazy();
+    let status = EchoClient::new(channel).unary(request("nowhere")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("the transport failed"), "{status:?}");
+}

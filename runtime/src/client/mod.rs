@@ -19,6 +19,8 @@ mod sender;
 pub mod service_config;
 mod subchannel;
 mod target;
+#[cfg(feature = "tower")]
+mod tower_transport;
 
 use std::sync::Arc;
 
@@ -43,6 +45,8 @@ pub use service_config::{
     ServiceConfig, ServiceConfigError, SuccessRateEjection,
 };
 pub use target::TargetUri;
+#[cfg(feature = "tower")]
+pub use tower_transport::{tower_connector, TowerRequestBody};
 
 pub(crate) use balancer::CallOutcomes;
 
