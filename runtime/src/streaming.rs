@@ -35,7 +35,7 @@ pub struct Streaming<T> {
     /// The call's observer's view of this stream, when the call is observed.
     tap: Option<Box<crate::observe::StreamTap>>,
     /// Client: where the call's outcome is counted for outlier detection, until it is.
-    outcome: Option<std::sync::Arc<crate::client::CallOutcomes>>,
+    outcome: Option<std::sync::Arc<dyn OutcomeSink>>,
     _message: PhantomData<fn() -> T>,
 }
 
@@ -220,7 +220,7 @@ impl<T: Message + Default> Streaming<T> {
 
     /// Ends the stream with an error; dropping the h2 handles resets the HTTP/2 stream.
     /// Counts the call's outcome on its backend (outlier detection) with every later call of its kind.
-    pub(crate) fn count_outcome(&mut self, outcomes: std::sync::Arc<crate::client::CallOutcomes>) {
+    pub(crate) fn count_outcome(&mut self, outcomes: std::sync::Arc<dyn OutcomeSink>) {
         self.outcome = Some(outcomes);
     }
 
@@ -446,4 +446,11 @@ async fn send_counted(
         send.send_data(chunk, end_of_stream && data.is_empty()).map_err(Status::from)?;
     }
     Ok(())
+}
+
+/// Where a client call's outcome is counted when it ends (outlier detection's per-backend counts). A trait
+/// here, implemented by the client, so that this module does not depend on the client's.
+pub(crate) trait OutcomeSink: Send + Sync {
+    /// Counts one call's end: `ok` when its status was OK.
+    fn record(&self, ok: bool);
 }

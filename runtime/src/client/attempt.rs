@@ -27,7 +27,7 @@ pub(crate) struct Opened {
     /// The connection's channelz entry, when channelz is on.
     pub(crate) socket: Option<Arc<crate::observe::channelz::SocketNode>>,
     /// Where the call's outcome is counted (outlier detection), if anywhere.
-    pub(crate) outcomes: Option<Arc<super::balancer::CallOutcomes>>,
+    pub(crate) outcomes: Option<Arc<super::outcomes::CallOutcomes>>,
 }
 
 /// The attempt a call is committed to: its response headers arrived (or it ended OK without any).

@@ -14,9 +14,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::config::ChannelConfig;
 use super::resolver::Address;
-use super::subchannel::Shared;
-use crate::health::{HealthCheckRequest, HealthCheckResponse, ServingStatus};
 use crate::keepalive::CallCount;
 use crate::status::{Code, Status};
 use crate::streaming::Streaming;
@@ -69,12 +68,13 @@ pub(crate) fn watch(
     send: h2::client::SendRequest<Bytes>,
     service: Arc<str>,
     address: Address,
-    shared: Arc<Shared>,
+    config: Arc<ChannelConfig>,
+    notify: Notify,
     alive: Arc<AtomicBool>,
 ) -> Arc<HealthWatch> {
     let status = Arc::new(AtomicU8::new(UNKNOWN));
     let (stop, stopped) = tokio::sync::oneshot::channel();
-    let watcher = Watcher { send, service: service.clone(), address, shared, alive, status: status.clone() };
+    let watcher = Watcher { send, service: service.clone(), address, config, notify, alive, status: status.clone() };
     tokio::spawn(async move {
         tokio::select! {
             () = watcher.run() => {}
@@ -88,10 +88,14 @@ struct Watcher {
     send: h2::client::SendRequest<Bytes>,
     service: Arc<str>,
     address: Address,
-    shared: Arc<Shared>,
+    config: Arc<ChannelConfig>,
+    notify: Notify,
     alive: Arc<AtomicBool>,
     status: Arc<AtomicU8>,
 }
+
+/// Tells the channel a backend's health changed (waiting calls and the connectivity state look again).
+pub(crate) type Notify = Arc<dyn Fn() + Send + Sync>;
 
 impl Watcher {
     /// Watches until the connection ends, opening the stream again (after a backoff) when it fails.
@@ -119,7 +123,7 @@ impl Watcher {
                 Ok(()) => self.set(NOT_SERVING),
             }
             failures += 1;
-            tokio::time::sleep(self.shared.config.backoff.delay(failures)).await;
+            tokio::time::sleep(self.config.backoff.delay(failures)).await;
         }
     }
 
@@ -128,13 +132,13 @@ impl Watcher {
         let send = self.send.clone().ready().await.map_err(Status::from)?;
         let mut send = send;
         let (response, mut body) = send.send_request(self.head()?, false).map_err(Status::from)?;
-        let request = HealthCheckRequest { service: self.service.to_string(), ..Default::default() };
+        let request = WatchRequest { service: self.service.to_string() };
         body.send_data(crate::codec::encode(&request, wire::DEFAULT_MAX_SEND_MESSAGE_SIZE)?, true)
             .map_err(Status::from)?;
         let count = CallCount::default();
-        let mut answers = Streaming::<HealthCheckResponse>::client(response, count.enter(), MAX_RESPONSE, None);
+        let mut answers = Streaming::<WatchResponse>::client(response, count.enter(), MAX_RESPONSE, None);
         while let Some(answer) = answers.message().await? {
-            self.set(if answer.status() == ServingStatus::Serving { SERVING } else { NOT_SERVING });
+            self.set(if answer.status == SERVING_STATUS_SERVING { SERVING } else { NOT_SERVING });
         }
         Ok(())
     }
@@ -144,7 +148,7 @@ impl Watcher {
             Address::Tcp(addr) => addr.to_string(),
             Address::Unix(_) => "localhost".to_owned(),
         };
-        let scheme = if self.shared.config.tls.is_some() { "https" } else { "http" };
+        let scheme = if self.config.tls.is_some() { "https" } else { "http" };
         let uri: http::Uri = format!("{scheme}://{authority}{WATCH_PATH}")
             .parse()
             .map_err(|_| Status::internal(format!("no health-check URI for {authority}")))?;
@@ -154,14 +158,99 @@ impl Watcher {
         let headers = head.headers_mut();
         headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
         headers.insert(wire::TE, http::HeaderValue::from_static(wire::TE_TRAILERS));
-        headers.insert(http::header::USER_AGENT, self.shared.config.user_agent.clone());
+        headers.insert(http::header::USER_AGENT, self.config.user_agent.clone());
         Ok(head)
     }
 
     fn set(&self, status: u8) {
         if self.status.swap(status, Ordering::AcqRel) != status {
             // Waiting calls and the connectivity state see the change.
-            self.shared.notify();
+            (self.notify)();
         }
+    }
+}
+
+/// `grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING`.
+const SERVING_STATUS_SERVING: i32 = 1;
+
+/// `grpc.health.v1.HealthCheckRequest` as the watch sends it. The two health messages are written here
+/// rather than taken from `crate::health`, whose generated client and server depend on the client and the
+/// server (an import cycle); the balancing tests run the watch against the real health service.
+#[derive(Debug, Default)]
+struct WatchRequest {
+    /// Field 1, `service`.
+    service: String,
+}
+
+impl prost::Message for WatchRequest {
+    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
+        if !self.service.is_empty() {
+            crate::codegen::string::encode(1, &self.service, buf);
+        }
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: crate::codegen::WireType,
+        buf: &mut impl bytes::Buf,
+        ctx: crate::codegen::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        match tag {
+            1 => crate::codegen::string::merge(wire_type, &mut self.service, buf, ctx),
+            _ => crate::codegen::skip_field(wire_type, tag, buf, ctx),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        if self.service.is_empty() {
+            0
+        } else {
+            crate::codegen::string::encoded_len(1, &self.service)
+        }
+    }
+
+    fn clear(&mut self) {
+        self.service.clear();
+    }
+}
+
+/// `grpc.health.v1.HealthCheckResponse` as the watch reads it (see [`WatchRequest`]).
+#[derive(Debug, Default)]
+struct WatchResponse {
+    /// Field 1, `status` (a `ServingStatus`).
+    status: i32,
+}
+
+impl prost::Message for WatchResponse {
+    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
+        if self.status != 0 {
+            crate::codegen::int32::encode(1, &self.status, buf);
+        }
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: crate::codegen::WireType,
+        buf: &mut impl bytes::Buf,
+        ctx: crate::codegen::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        match tag {
+            1 => crate::codegen::int32::merge(wire_type, &mut self.status, buf, ctx),
+            _ => crate::codegen::skip_field(wire_type, tag, buf, ctx),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        if self.status == 0 {
+            0
+        } else {
+            crate::codegen::int32::encoded_len(1, &self.status)
+        }
+    }
+
+    fn clear(&mut self) {
+        self.status = 0;
     }
 }

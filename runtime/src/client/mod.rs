@@ -11,6 +11,7 @@ mod config;
 mod connectivity;
 mod connector;
 mod health_check;
+mod outcomes;
 mod replay;
 mod request_queue;
 pub mod resolver;
@@ -47,8 +48,6 @@ pub use service_config::{
 pub use target::TargetUri;
 #[cfg(feature = "tower")]
 pub use tower_transport::{tower_connector, TowerRequestBody};
-
-pub(crate) use balancer::CallOutcomes;
 
 use crate::codec;
 use crate::interceptor::{run, Interceptors, MessageStream, MethodInfo, MethodKind};

@@ -8,9 +8,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::balancer::CallOutcomes;
 use super::config::{ChannelConfig, MAX_WAIT};
 use super::health_check::{Health, HealthWatch};
+use super::outcomes::CallOutcomes;
 use super::resolver::{Address, Refresh};
 use crate::keepalive::CallCount;
 use crate::observe::channelz::{Endpoints, Registered, SubchannelNode};
@@ -392,11 +392,13 @@ impl Subchannel {
         });
         let service = self.shared.health_service.read().unwrap_or_else(|e| e.into_inner()).clone();
         let health = service.map(|service| {
+            let shared = self.shared.clone();
             crate::client::health_check::watch(
                 send.clone(),
                 service,
                 self.address.clone(),
-                self.shared.clone(),
+                self.shared.config.clone(),
+                Arc::new(move || shared.notify()),
                 alive.clone(),
             )
         });

@@ -18,7 +18,9 @@ use super::connector::{ConnectFuture, Connector, Io};
 use super::resolver::Address;
 use crate::status::Status;
 
-use crate::server::tower::BoxError;
+/// What errors of the user's service and its response bodies convert into (the same as
+/// `rsgrpc::server::tower::BoxError`).
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The in-memory pipe's buffer each way: enough for a few full DATA frames in flight.
 const PIPE_BUFFER: usize = 256 * 1024;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use super::body::GatewayBody;
 use super::cors::Cors;
+use super::dispatch::{Compiled, Inner};
 use super::options::{HealthEndpoint, HealthSource, Options, ResponseParts};
 use super::route::Route;
-use super::server::{Compiled, Gateway, Inner};
+use super::server::Gateway;
 use super::template::PathTemplate;
 use crate::interceptor::{Interceptors, StreamInterceptor, UnaryInterceptor};
 use crate::json::JsonOptions;

@@ -15,6 +15,8 @@ mod connection;
 #[cfg(feature = "gateway")]
 mod cors;
 #[cfg(feature = "gateway")]
+mod dispatch;
+#[cfg(feature = "gateway")]
 mod errors;
 #[cfg(feature = "gateway")]
 mod fields;

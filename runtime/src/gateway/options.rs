@@ -56,7 +56,7 @@ pub(crate) struct Options {
     /// The gRPC server that answers gRPC requests on the gateway's port, if any.
     pub(crate) grpc: Option<Arc<crate::server::in_process::InProcess>>,
     /// Streaming methods over WebSocket upgrades; `None`: off (the default).
-    pub(crate) websocket: Option<super::websocket::WebSocketLimits>,
+    pub(crate) websocket: Option<WebSocketLimits>,
 }
 
 /// A custom error answer: gets the call's status and the answer the gateway would send, returns the one
@@ -112,3 +112,10 @@ pub type GatewayBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BodyErr
 /// body has no way to say so (a raw `google.api.HttpBody` download); the server then aborts the response
 /// (HTTP/2 `RST_STREAM`, an HTTP/1.1 connection closed before the body's end).
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// WebSocket settings of a gateway.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WebSocketLimits {
+    /// The largest message (and frame) a client may send; `None`: the body limit.
+    pub(crate) max_message_size: Option<usize>,
+}

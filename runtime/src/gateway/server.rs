@@ -12,29 +12,16 @@ use http_body_util::BodyExt;
 
 use super::body::GatewayBody;
 use super::connection::{later, Activity, FirstRead};
+pub(crate) use super::dispatch::{caught, Compiled, Inner};
 use super::input::streaming_body;
-use super::options::Options;
 use super::response::{error_response, error_response_as};
-use super::route::{Call, Handle, Input, Route};
-use super::template::PathTemplate;
+use super::route::{Call, Input};
 use crate::status::Status;
-
-/// A route with its parsed template.
-pub(crate) struct Compiled {
-    pub(crate) method: http::Method,
-    pub(crate) template: PathTemplate,
-    pub(crate) route: Route,
-}
 
 /// A REST/JSON gateway: serves the routes of generated gateway code over HTTP/1.1 and HTTP/2.
 #[derive(Clone)]
 pub struct Gateway {
     pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) routes: Vec<Compiled>,
-    pub(crate) options: Arc<Options>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -330,29 +317,6 @@ impl Gateway {
         };
         caught(compiled.route.handler.as_ref(), call).await
     }
-}
-
-/// Runs a route's handler; a panic in it (the service's code) is answered 500 with a `google.rpc.Status`
-/// body, as the gRPC server answers `INTERNAL`, instead of unwinding into the connection and closing it
-/// for every request on it.
-pub(crate) async fn caught(handler: &dyn Handle, call: Call) -> http::Response<GatewayBody> {
-    let options = call.options.clone();
-    let panicked = |panic: Box<dyn std::any::Any + Send>| {
-        let message = crate::interceptor::recovery::panic_message(panic.as_ref());
-        tracing::error!(panic = %message, "a gateway handler panicked; the request fails with INTERNAL");
-        error_response(&Status::internal("the handler panicked"), &options)
-    };
-    let mut future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.handle(call))) {
-        Ok(future) => future,
-        Err(panic) => return panicked(panic),
-    };
-    std::future::poll_fn(|cx| {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-            Ok(poll) => poll,
-            Err(panic) => std::task::Poll::Ready(panicked(panic)),
-        }
-    })
-    .await
 }
 
 /// `application/json`, `application/*+json` and `text/json`, with or without parameters.

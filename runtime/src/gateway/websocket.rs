@@ -33,20 +33,13 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::body::GatewayBody;
+use super::dispatch::{caught, Compiled, Inner};
 use super::errors::AnsweredCode;
 use super::options::Options;
 use super::response::{error_response, error_response_as};
 use super::route::{Call, Input};
-use super::server::{caught, Compiled, Inner};
 use crate::interceptor::MethodKind;
 use crate::status::{Code, Status};
-
-/// WebSocket settings of a gateway.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct WebSocketLimits {
-    /// The largest message (and frame) a client may send; `None`: the body limit.
-    pub(crate) max_message_size: Option<usize>,
-}
 
 /// How many client messages wait for the handler before the gateway stops reading the socket.
 const INPUT_BUFFER: usize = 16;

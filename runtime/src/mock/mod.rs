@@ -14,13 +14,11 @@
 //! bidirectional ones get the stream itself ([`Requests`]) and answer with a stream.
 
 mod calls;
-mod expect;
 mod method;
 mod streams;
 mod verify;
 
 pub use calls::{client_streaming, server_streaming, streaming, unary};
-pub use expect::{Expect, Times};
-pub use method::Method;
+pub use method::{Expect, Method, Times};
 pub use streams::{Replies, Requests};
 pub use verify::{verify, verify_on_drop, Checked, MockError};

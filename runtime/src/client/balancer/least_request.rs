@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use super::config::{LeastRequestConfig, MAX_CHOICE_COUNT};
 use super::{none_ready, random_below, ready_connecting_others, Pick, PickInfo, Policy};
+use crate::client::service_config::lb::{LeastRequestConfig, MAX_CHOICE_COUNT};
 use crate::client::subchannel::Subchannel;
 
 /// The fewest open calls among a few backends drawn at random.

@@ -6,7 +6,6 @@
 //! A new policy is a file with a type implementing [`Policy`], its settings in [`config`], and a name in
 //! [`policy_for`].
 
-pub(crate) mod config;
 mod least_request;
 mod outlier_detection;
 mod pick_first;
@@ -20,10 +19,10 @@ use bytes::Bytes;
 
 use super::resolver::Address;
 use super::subchannel::{Connection, Shared, Subchannel};
+pub(crate) use crate::client::outcomes::CallOutcomes;
+pub use crate::client::service_config::LoadBalancing;
 use crate::keepalive::CallCount;
 use crate::status::Status;
-pub use config::LoadBalancing;
-pub(crate) use outlier_detection::CallOutcomes;
 
 /// A policy's answer for one call.
 pub(crate) enum Pick {

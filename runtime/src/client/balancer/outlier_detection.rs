@@ -5,64 +5,13 @@
 //! calls, for `base_ejection_time` times the number of times it was ejected (capped by
 //! `max_ejection_time`). Its connection stays up, so it takes calls at once when it comes back.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::config::{FailurePercentageEjection, OutlierDetectionConfig, SuccessRateEjection};
 use super::{policy_for, random_below, Pick, PickInfo, Policy};
+use crate::client::service_config::lb::{FailurePercentageEjection, OutlierDetectionConfig, SuccessRateEjection};
 use crate::client::subchannel::Subchannel;
-use crate::status::Status;
-
-/// What outlier detection keeps per subchannel: the outcomes of the calls since the last judgement and
-/// the subchannel's ejection.
-#[derive(Debug, Default)]
-pub(crate) struct CallOutcomes {
-    successes: AtomicU64,
-    failures: AtomicU64,
-    /// How many outlier-detection policies count this subchannel's calls (none: calls skip counting).
-    watchers: AtomicUsize,
-    /// The policy that ejected it (its id), 0 while it is not ejected.
-    ejected_by: AtomicU64,
-    ejection: Mutex<Ejection>,
-}
-
-#[derive(Debug, Default)]
-struct Ejection {
-    since: Option<Instant>,
-    /// A50's ejection multiplier: ejections in a row, less one per interval spent un-ejected.
-    multiplier: u32,
-}
-
-impl CallOutcomes {
-    /// Counts one call's end: `ok` when its status was OK.
-    pub(crate) fn record(&self, ok: bool) {
-        let counter = if ok { &self.successes } else { &self.failures };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Whether calls on the subchannel need counting.
-    pub(crate) fn watched(&self) -> bool {
-        self.watchers.load(Ordering::Relaxed) > 0
-    }
-
-    pub(crate) fn is_ejected(&self) -> bool {
-        self.ejected_by.load(Ordering::Acquire) != 0
-    }
-
-    /// Why an ejected subchannel takes no calls.
-    pub(crate) fn ejected_status(address: &impl std::fmt::Display) -> Status {
-        Status::unavailable(format!("{address} is ejected by outlier detection (its calls failed too often)"))
-    }
-
-    fn take_counts(&self) -> (u64, u64) {
-        (self.successes.swap(0, Ordering::Relaxed), self.failures.swap(0, Ordering::Relaxed))
-    }
-
-    fn ejection(&self) -> std::sync::MutexGuard<'_, Ejection> {
-        self.ejection.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// The wrapping policy: the child picks, the judge ejects.
 #[derive(Debug)]

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use xxhash_rust::xxh64::xxh64;
 
-use super::config::{RingHashConfig, RING_SIZE_CAP};
 use super::{random_u64, Pick, PickInfo, Policy};
 use crate::client::connectivity::ConnectivityState;
+use crate::client::service_config::lb::{RingHashConfig, RING_SIZE_CAP};
 use crate::client::subchannel::Subchannel;
 
 /// A point on the ring: its hash and the subchannel (an index into the picker's list) that owns it.

@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use super::balancer::config::{
+/// The `loadBalancingConfig` policies' own settings.
+pub(crate) mod lb;
+
+use crate::status::Code;
+pub use lb::{
     FailurePercentageEjection, LeastRequestConfig, LoadBalancing, OutlierDetectionConfig, RingHashConfig,
     SuccessRateEjection,
 };
-use crate::status::Code;
 
 /// A parsed service config.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -106,8 +109,7 @@ impl ServiceConfig {
         let value: Value = serde_json::from_str(json)
             .map_err(|e| ServiceConfigError { path: String::new(), problem: format!("not JSON: {e}") })?;
         let Value::Object(object) = value else { return error("", "expected a JSON object") };
-        let mut config =
-            ServiceConfig { load_balancing: super::balancer::config::load_balancing(&object)?, ..Default::default() };
+        let mut config = ServiceConfig { load_balancing: lb::load_balancing(&object)?, ..Default::default() };
         if let Some(methods) = object.get("methodConfig") {
             let Value::Array(methods) = methods else { return error("methodConfig", "expected an array") };
             for (i, method) in methods.iter().enumerate() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::client::service_config::{duration, ServiceConfigError};
+use super::{duration, ServiceConfigError};
 
 /// The load-balancing policies a channel knows, with their settings.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
