@@ -177,6 +177,25 @@ fn cases() -> Vec<Case> {
             },
             embedded: true,
         },
+        // ORCA (gRFC A51): the load report the client reads, apart from the service, whose generated server
+        // depends on the runtime's server (the client must not).
+        runtime_case(
+            "orca_load_report",
+            "xds/data/orca/v3/orca_load_report.proto",
+            "xds.data.orca.v3.rs",
+            "runtime/src/load_report",
+        ),
+        Case {
+            name: "orca_service",
+            include: workspace().join("runtime/proto"),
+            files: vec!["xds/service/orca/v3/orca.proto".into()],
+            params: "runtime_crate=crate,no_client,extern_path=.xds.data.orca.v3=crate::load_report::proto",
+            golden: Golden::File {
+                generated: "xds.service.orca.v3.rs",
+                committed: workspace().join("runtime/src/orca/xds.service.orca.v3.rs"),
+            },
+            embedded: true,
+        },
         Case {
             name: "rpc",
             include: workspace().join("runtime/proto"),

@@ -38,11 +38,15 @@ pub mod interceptor;
 pub mod json;
 #[cfg(feature = "transport")]
 pub mod keepalive;
+#[cfg(feature = "transport")]
+pub mod load_report;
 pub mod metadata;
 #[cfg(feature = "transport")]
 pub mod mock;
 #[cfg(feature = "transport")]
 mod observe;
+#[cfg(feature = "transport")]
+pub mod orca;
 #[cfg(feature = "transport")]
 pub mod reflection;
 #[cfg(feature = "transport")]

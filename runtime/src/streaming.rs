@@ -224,10 +224,10 @@ impl<T: Message + Default> Streaming<T> {
         self.outcome = Some(outcomes);
     }
 
-    /// The call ended (`ok`: with status OK): counted once.
+    /// The call ended (`ok`: with status OK): counted once, with its trailers (their load report).
     fn outcome(&mut self, ok: bool) {
         if let Some(outcomes) = self.outcome.take() {
-            outcomes.record(ok);
+            outcomes.record(ok, self.trailers.as_ref());
         }
     }
 
@@ -448,9 +448,10 @@ async fn send_counted(
     Ok(())
 }
 
-/// Where a client call's outcome is counted when it ends (outlier detection's per-backend counts). A trait
-/// here, implemented by the client, so that this module does not depend on the client's.
+/// Where a client call's outcome is counted when it ends (outlier detection's per-backend counts, weighted
+/// round robin's load reports). A trait here, implemented by the client, so that this module does not
+/// depend on the client's.
 pub(crate) trait OutcomeSink: Send + Sync {
-    /// Counts one call's end: `ok` when its status was OK.
-    fn record(&self, ok: bool);
+    /// Counts one call's end: `ok` when its status was OK; `trailers` when it ended with some.
+    fn record(&self, ok: bool, trailers: Option<&MetadataMap>);
 }

@@ -1,4 +1,5 @@
-//! The balancing policies a service config chooses (`least_request_experimental`, `ring_hash_experimental`)
+//! The balancing policies a service config chooses (`least_request_experimental`, `ring_hash_experimental`,
+//! `weighted_round_robin` with ORCA load reports)
 //! with outlier detection around them (`outlier_detection_experimental`), and client-side health checking
 //! (`healthCheckConfig`), each over several real servers on their own loopback addresses (127.0.0.2, 127.0.0.3, ...: every
 //! 127.0.0.0/8 address is local on Linux), checked by how many calls each backend received, never by
@@ -15,3 +16,5 @@ mod least_request;
 mod outlier_detection;
 #[path = "balancing_policies/ring_hash.rs"]
 mod ring_hash;
+#[path = "balancing_policies/weighted_round_robin.rs"]
+mod weighted_round_robin;

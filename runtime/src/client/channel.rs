@@ -306,6 +306,7 @@ impl ChannelBuilder {
             refresh: Refresh::default(),
             eager: AtomicBool::new(false),
             health_service: Default::default(),
+            oob_reporting: Default::default(),
         });
         let mut balancer = Balancer {
             picker: Arc::new(Picker::unresolved(LoadBalancing::PickFirst)),
@@ -424,6 +425,7 @@ impl Channel {
                     refresh: Refresh::default(),
                     eager: AtomicBool::new(false),
                     health_service: Default::default(),
+                    oob_reporting: Default::default(),
                 }),
                 config,
                 resolver: Arc::new(resolver::StaticResolver),
@@ -643,6 +645,7 @@ fn apply(inner: &Inner, resolution: Result<Resolution, Status>) {
         }
         let eager = balancer.picker.policy.eager();
         inner.shared.eager.store(eager, Ordering::Relaxed);
+        inner.shared.set_oob_reporting(balancer.picker.policy.oob_reporting());
         eager.then(|| balancer.picker.subchannels.clone())
     };
     // An eager policy keeps a connection to every backend, not only the ones calls happened to need.

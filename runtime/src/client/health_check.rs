@@ -131,7 +131,8 @@ impl Watcher {
     async fn stream(&self) -> Result<(), Status> {
         let send = self.send.clone().ready().await.map_err(Status::from)?;
         let mut send = send;
-        let (response, mut body) = send.send_request(self.head()?, false).map_err(Status::from)?;
+        let (response, mut body) =
+            send.send_request(stream_head(&self.address, &self.config, WATCH_PATH)?, false).map_err(Status::from)?;
         let request = WatchRequest { service: self.service.to_string() };
         body.send_data(crate::codec::encode(&request, wire::DEFAULT_MAX_SEND_MESSAGE_SIZE)?, true)
             .map_err(Status::from)?;
@@ -143,31 +144,33 @@ impl Watcher {
         Ok(())
     }
 
-    fn head(&self) -> Result<http::Request<()>, Status> {
-        let authority = match &self.address {
-            Address::Tcp(addr) => addr.to_string(),
-            Address::Unix(_) => "localhost".to_owned(),
-        };
-        let scheme = if self.config.tls.is_some() { "https" } else { "http" };
-        let uri: http::Uri = format!("{scheme}://{authority}{WATCH_PATH}")
-            .parse()
-            .map_err(|_| Status::internal(format!("no health-check URI for {authority}")))?;
-        let mut head = http::Request::new(());
-        *head.method_mut() = http::Method::POST;
-        *head.uri_mut() = uri;
-        let headers = head.headers_mut();
-        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
-        headers.insert(wire::TE, http::HeaderValue::from_static(wire::TE_TRAILERS));
-        headers.insert(http::header::USER_AGENT, self.config.user_agent.clone());
-        Ok(head)
-    }
-
     fn set(&self, status: u8) {
         if self.status.swap(status, Ordering::AcqRel) != status {
             // Waiting calls and the connectivity state see the change.
             (self.notify)();
         }
     }
+}
+
+/// The request head of a stream the channel opens on a connection of its own accord (the health watch,
+/// the ORCA stream) to the method at `path`.
+pub(crate) fn stream_head(address: &Address, config: &ChannelConfig, path: &str) -> Result<http::Request<()>, Status> {
+    let authority = match address {
+        Address::Tcp(addr) => addr.to_string(),
+        Address::Unix(_) => "localhost".to_owned(),
+    };
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let uri: http::Uri = format!("{scheme}://{authority}{path}")
+        .parse()
+        .map_err(|_| Status::internal(format!("no URI for {path} on {authority}")))?;
+    let mut head = http::Request::new(());
+    *head.method_mut() = http::Method::POST;
+    *head.uri_mut() = uri;
+    let headers = head.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(wire::CONTENT_TYPE));
+    headers.insert(wire::TE, http::HeaderValue::from_static(wire::TE_TRAILERS));
+    headers.insert(http::header::USER_AGENT, config.user_agent.clone());
+    Ok(head)
 }
 
 /// `grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING`.

@@ -10,7 +10,9 @@ mod channel;
 mod config;
 mod connectivity;
 mod connector;
+mod endpoint_weight;
 mod health_check;
+mod orca_oob;
 mod outcomes;
 mod replay;
 mod request_queue;
@@ -43,7 +45,7 @@ pub use resolver::{register_resolver, Address, Refresh, Resolution, Resolutions,
 pub use sender::Sender;
 pub use service_config::{
     FailurePercentageEjection, LeastRequestConfig, LoadBalancing, OutlierDetectionConfig, RingHashConfig,
-    ServiceConfig, ServiceConfigError, SuccessRateEjection,
+    ServiceConfig, ServiceConfigError, SuccessRateEjection, WeightedRoundRobinConfig,
 };
 pub use target::TargetUri;
 #[cfg(feature = "tower")]

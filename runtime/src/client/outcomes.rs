@@ -1,11 +1,14 @@
-//! What outlier detection (`balancer/outlier_detection.rs`) keeps per subchannel: its calls' outcomes since
-//! the last judgement, and its ejection. A file of its own because both the subchannel (which counts
-//! and reads it) and the balancer (which judges it) use it.
+//! What the balancer learns from a subchannel's calls: for outlier detection (`balancer/outlier_detection.rs`)
+//! their outcomes since the last judgement and the subchannel's ejection; for weighted round robin the
+//! weight their load reports give ([`EndpointWeight`]). A file of its own because both the subchannel
+//! (which counts and reads it) and the balancer (which judges it) use it.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use super::endpoint_weight::EndpointWeight;
+use crate::metadata::MetadataMap;
 use crate::status::Status;
 
 /// What outlier detection keeps per subchannel: the outcomes of the calls since the last judgement and
@@ -19,6 +22,8 @@ pub(crate) struct CallOutcomes {
     /// The policy that ejected it (its id), 0 while it is not ejected.
     pub(crate) ejected_by: AtomicU64,
     pub(crate) ejection: Mutex<Ejection>,
+    /// The weight weighted_round_robin gives the subchannel.
+    pub(crate) weight: EndpointWeight,
 }
 
 #[derive(Debug, Default)]
@@ -35,9 +40,9 @@ impl CallOutcomes {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Whether calls on the subchannel need counting.
+    /// Whether calls on the subchannel need counting, or their trailers reading.
     pub(crate) fn watched(&self) -> bool {
-        self.watchers.load(Ordering::Relaxed) > 0
+        self.watchers.load(Ordering::Relaxed) > 0 || self.weight.watched_per_call()
     }
 
     pub(crate) fn is_ejected(&self) -> bool {
@@ -59,7 +64,14 @@ impl CallOutcomes {
 }
 
 impl crate::streaming::OutcomeSink for CallOutcomes {
-    fn record(&self, ok: bool) {
-        CallOutcomes::record(self, ok);
+    fn record(&self, ok: bool, trailers: Option<&MetadataMap>) {
+        if self.watchers.load(Ordering::Relaxed) > 0 {
+            CallOutcomes::record(self, ok);
+        }
+        if self.weight.watched_per_call() {
+            if let Some(report) = trailers.and_then(crate::load_report::from_trailers) {
+                self.weight.update(&report, Instant::now());
+            }
+        }
     }
 }

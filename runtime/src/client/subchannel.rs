@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::config::{ChannelConfig, MAX_WAIT};
 use super::health_check::{Health, HealthWatch};
+use super::orca_oob::OobReporting;
 use super::outcomes::CallOutcomes;
 use super::resolver::{Address, Refresh};
 use crate::keepalive::CallCount;
@@ -28,6 +29,8 @@ pub(crate) struct Shared {
     pub(crate) eager: AtomicBool,
     /// The service config's `healthCheckConfig.serviceName`: new connections watch it (gRFC A17).
     pub(crate) health_service: std::sync::RwLock<Option<Arc<str>>>,
+    /// How often new connections ask for out-of-band ORCA load reports, when the policy wants them.
+    pub(crate) oob_reporting: std::sync::RwLock<Option<std::time::Duration>>,
 }
 
 impl Shared {
@@ -37,6 +40,11 @@ impl Shared {
         if current.as_deref() != service {
             *current = service.map(Arc::from);
         }
+    }
+
+    /// Takes in the policy's wish for out-of-band load reports; connections made from now on follow it.
+    pub(crate) fn set_oob_reporting(&self, period: Option<std::time::Duration>) {
+        *self.oob_reporting.write().unwrap_or_else(|e| e.into_inner()) = period;
     }
 
     pub(crate) fn notify(&self) {
@@ -52,6 +60,8 @@ pub(crate) struct Connection {
     pub(crate) calls: CallCount,
     /// The backend's health, when the service config asks for health checking.
     health: Option<Arc<HealthWatch>>,
+    /// The out-of-band load-report stream, when the policy asks for one.
+    _oob: Option<Arc<OobReporting>>,
 }
 
 impl Connection {
@@ -402,7 +412,18 @@ impl Subchannel {
                 alive.clone(),
             )
         });
-        Ok(Connection { send, alive, calls, health })
+        let oob_period = *self.shared.oob_reporting.read().unwrap_or_else(|e| e.into_inner());
+        let oob = oob_period.map(|period| {
+            crate::client::orca_oob::start(
+                send.clone(),
+                period,
+                self.address.clone(),
+                self.shared.config.clone(),
+                self.outcomes.clone(),
+                alive.clone(),
+            )
+        });
+        Ok(Connection { send, alive, calls, health, _oob: oob })
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use rsgrpc::client::{Channel, ConnectBackoff};
 use rsgrpc::health::HealthReporter;
+use rsgrpc::orca::{OrcaService, ServerMetricRecorder};
 use rsgrpc::server::{BoxStream, Server};
 use rsgrpc::{Request, Response, Status, Streaming};
 use rsgrpc_tests::echo::EchoService;
@@ -102,6 +103,24 @@ impl Backend {
         let server = Server::builder().add_service(EchoServer::new(service.clone())).build();
         let running = serve_on(server, SocketAddr::from(([127, 0, 0, host], 0))).await;
         Backend { addr: running.addr, running: Some(running), service, health: HealthReporter::default() }
+    }
+
+    /// A backend reporting `load` (ORCA, gRFC A51): in every call's trailer when `per_call`, and on the
+    /// out-of-band service (reports as often as every 10 ms).
+    #[allow(dead_code)]
+    pub async fn start_reporting(host: u8, load: &ServerMetricRecorder, per_call: bool) -> Backend {
+        let service = Gated::default();
+        let (health, health_server) = rsgrpc::health::health_service();
+        let oob = OrcaService::new(load.clone()).min_report_interval(Duration::from_millis(10));
+        let mut builder = Server::builder()
+            .add_service(EchoServer::new(service.clone()))
+            .add_service(health_server)
+            .add_service(oob.into_server());
+        if per_call {
+            builder = builder.interceptor(rsgrpc::orca::call_metrics().with_server_metrics(load.clone()));
+        }
+        let running = serve_on(builder.build(), SocketAddr::from(([127, 0, 0, host], 0))).await;
+        Backend { addr: running.addr, running: Some(running), service, health }
     }
 
     async fn serve(host: u8, service: Gated) -> Backend {

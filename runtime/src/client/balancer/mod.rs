@@ -11,6 +11,7 @@ mod outlier_detection;
 mod pick_first;
 mod ring_hash;
 mod round_robin;
+mod weighted_round_robin;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -54,6 +55,12 @@ pub(crate) trait Policy: Send + Sync + std::fmt::Debug {
         false
     }
 
+    /// How often each backend's connection asks for out-of-band ORCA load reports, when the policy wants
+    /// them (weighted_round_robin with `enableOobLoadReport`).
+    fn oob_reporting(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Picks for one call, without waiting; `subchannels` is never empty, and is the list the policy was
     /// last given through [`Policy::for_subchannels`].
     fn pick(&self, subchannels: &[Arc<Subchannel>], call: PickInfo<'_>) -> Pick;
@@ -73,6 +80,7 @@ pub(crate) fn policy_for(kind: &LoadBalancing) -> Arc<dyn Policy> {
         LoadBalancing::LeastRequest(config) => Arc::new(least_request::LeastRequest::new(config)),
         LoadBalancing::RingHash(config) => Arc::new(ring_hash::RingHash::new(config.clone())),
         LoadBalancing::OutlierDetection(config) => Arc::new(outlier_detection::OutlierDetection::new(config)),
+        LoadBalancing::WeightedRoundRobin(config) => Arc::new(weighted_round_robin::WeightedRoundRobin::new(config)),
     }
 }
 
@@ -285,6 +293,7 @@ mod tests {
             refresh: crate::client::Refresh::default(),
             eager: std::sync::atomic::AtomicBool::new(false),
             health_service: Default::default(),
+            oob_reporting: Default::default(),
         })
     }
 

@@ -54,6 +54,10 @@ impl Policy for OutlierDetection {
         self.child.eager()
     }
 
+    fn oob_reporting(&self) -> Option<std::time::Duration> {
+        self.child.oob_reporting()
+    }
+
     fn pick(&self, subchannels: &[Arc<Subchannel>], call: PickInfo<'_>) -> Pick {
         self.judge.start();
         self.child.pick(subchannels, call)

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::{duration, ServiceConfigError};
 
 /// The load-balancing policies a channel knows, with their settings.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub enum LoadBalancing {
     /// Use the first address that connects, in the resolver's order (the default).
@@ -27,10 +27,50 @@ pub enum LoadBalancing {
     /// gRFC A50 `outlier_detection_experimental`: the child policy over the backends, minus those whose
     /// calls fail far more often than the others', each left out for a while.
     OutlierDetection(Box<OutlierDetectionConfig>),
+    /// gRFC A58 `weighted_round_robin`: round robin weighted by what each backend reports of its load
+    /// (ORCA, gRFC A51): queries per second over utilization.
+    WeightedRoundRobin(WeightedRoundRobinConfig),
 }
 
+/// `weighted_round_robin`'s settings (gRFC A58's names and defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WeightedRoundRobinConfig {
+    /// Take load reports from an out-of-band stream per backend instead of from each call's trailers
+    /// (default false).
+    pub enable_oob_load_report: bool,
+    /// How often out-of-band reports are asked for (default 10 s).
+    pub oob_reporting_period: Duration,
+    /// How long a backend's reports must have been coming before its weight counts (default 10 s), so
+    /// one early report from a backend just started does not draw a flood.
+    pub blackout_period: Duration,
+    /// How long a weight lasts without a new report (default 3 min); then the backend is weighted as the
+    /// mean again.
+    pub weight_expiration_period: Duration,
+    /// How often weights are recomputed (default 1 s, at least 100 ms).
+    pub weight_update_period: Duration,
+    /// How much errors count as load: the weight is `qps / (utilization + eps / qps * penalty)` (default
+    /// 1.0, never negative).
+    pub error_utilization_penalty: f64,
+}
+
+impl Default for WeightedRoundRobinConfig {
+    fn default() -> Self {
+        WeightedRoundRobinConfig {
+            enable_oob_load_report: false,
+            oob_reporting_period: Duration::from_secs(10),
+            blackout_period: Duration::from_secs(10),
+            weight_expiration_period: Duration::from_secs(180),
+            weight_update_period: Duration::from_secs(1),
+            error_utilization_penalty: 1.0,
+        }
+    }
+}
+
+/// gRFC A58: weights are not recomputed more often than this.
+pub(crate) const MIN_WEIGHT_UPDATE_PERIOD: Duration = Duration::from_millis(100);
+
 /// `outlier_detection_experimental`'s settings (gRFC A50's names and defaults).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OutlierDetectionConfig {
     /// How often backends are judged (default 10 s).
     pub interval: Duration,
@@ -120,8 +160,8 @@ const RING_SIZE_LIMIT: u64 = 8 * 1024 * 1024;
 /// grpc-go's channel-wide cap on the ring's size: what a config asks beyond it is cut to it.
 pub(crate) const RING_SIZE_CAP: u64 = 4096;
 
-const SUPPORTED: &str =
-    "pick_first, round_robin, least_request_experimental, ring_hash_experimental, outlier_detection_experimental";
+const SUPPORTED: &str = "pick_first, round_robin, weighted_round_robin, least_request_experimental, \
+    ring_hash_experimental, outlier_detection_experimental";
 
 type Parsed<T> = Result<T, ServiceConfigError>;
 
@@ -173,6 +213,7 @@ fn policy(name: &str, config: &Value, path: &str) -> Parsed<Option<LoadBalancing
         "least_request_experimental" | "least_request" => LoadBalancing::LeastRequest(least_request(config, path)?),
         "ring_hash_experimental" | "ring_hash" => LoadBalancing::RingHash(ring_hash(config, path)?),
         "outlier_detection_experimental" => LoadBalancing::OutlierDetection(Box::new(outlier_detection(config, path)?)),
+        "weighted_round_robin" => LoadBalancing::WeightedRoundRobin(weighted_round_robin(config, path)?),
         _ => return Ok(None),
     }))
 }
@@ -224,6 +265,45 @@ fn ring_hash(config: &Value, path: &str) -> Parsed<RingHashConfig> {
         let field = format!("{path}.requestHashHeader");
         let Value::String(header) = header else { return error(&field, "expected a string") };
         parsed.request_hash_header = request_hash_header(header, &field)?;
+    }
+    Ok(parsed)
+}
+
+/// A58's settings. The service config is proto3 JSON of `WeightedRoundRobinLbConfig`, so each field is read
+/// by its JSON name or its proto name (grpc-js writes the latter).
+fn weighted_round_robin(config: &Value, path: &str) -> Parsed<WeightedRoundRobinConfig> {
+    let mut parsed = WeightedRoundRobinConfig::default();
+    let Some(object) = settings(config, path)? else { return Ok(parsed) };
+    let field = |camel: &str, snake: &str| -> Option<(String, &Value)> {
+        [camel, snake].into_iter().find_map(|key| object.get(key).map(|value| (format!("{path}.{key}"), value)))
+    };
+    if let Some((path, value)) = field("enableOobLoadReport", "enable_oob_load_report") {
+        let Value::Bool(enabled) = value else { return error(&path, "expected true or false") };
+        parsed.enable_oob_load_report = *enabled;
+    }
+    let times = [
+        ("oobReportingPeriod", "oob_reporting_period", &mut parsed.oob_reporting_period),
+        ("blackoutPeriod", "blackout_period", &mut parsed.blackout_period),
+        ("weightExpirationPeriod", "weight_expiration_period", &mut parsed.weight_expiration_period),
+        ("weightUpdatePeriod", "weight_update_period", &mut parsed.weight_update_period),
+    ];
+    for (camel, snake, slot) in times {
+        if let Some((path, value)) = field(camel, snake) {
+            *slot = duration(value, &path)?;
+        }
+    }
+    parsed.weight_update_period = parsed.weight_update_period.max(MIN_WEIGHT_UPDATE_PERIOD);
+    if parsed.oob_reporting_period.is_zero() {
+        parsed.oob_reporting_period = WeightedRoundRobinConfig::default().oob_reporting_period;
+    }
+    if parsed.weight_expiration_period.is_zero() {
+        parsed.weight_expiration_period = WeightedRoundRobinConfig::default().weight_expiration_period;
+    }
+    if let Some((path, value)) = field("errorUtilizationPenalty", "error_utilization_penalty") {
+        match value.as_f64() {
+            Some(penalty) if penalty >= 0.0 && penalty.is_finite() => parsed.error_utilization_penalty = penalty,
+            _ => return error(&path, "expected a number of at least 0"),
+        }
     }
     Ok(parsed)
 }
@@ -350,6 +430,32 @@ mod tests {
                 }),
             ),
             (r#"{"loadBalancingConfig": [{"ring_hash": {}}]}"#, LoadBalancing::RingHash(Default::default())),
+            (
+                r#"{"loadBalancingConfig": [{"weighted_round_robin": {"enableOobLoadReport": true,
+                    "oobReportingPeriod": "2s", "blackoutPeriod": "0s", "weightExpirationPeriod": "60s",
+                    "weightUpdatePeriod": "0.01s", "errorUtilizationPenalty": 2.5}}]}"#,
+                LoadBalancing::WeightedRoundRobin(WeightedRoundRobinConfig {
+                    enable_oob_load_report: true,
+                    oob_reporting_period: Duration::from_secs(2),
+                    blackout_period: Duration::ZERO,
+                    weight_expiration_period: Duration::from_secs(60),
+                    weight_update_period: MIN_WEIGHT_UPDATE_PERIOD,
+                    error_utilization_penalty: 2.5,
+                }),
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"weighted_round_robin": {"blackout_period": "1s",
+                    "weight_update_period": "0.5s"}}]}"#,
+                LoadBalancing::WeightedRoundRobin(WeightedRoundRobinConfig {
+                    blackout_period: Duration::from_secs(1),
+                    weight_update_period: Duration::from_millis(500),
+                    ..Default::default()
+                }),
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"weighted_round_robin": {}}]}"#,
+                LoadBalancing::WeightedRoundRobin(Default::default()),
+            ),
         ];
         for (json, expected) in cases {
             assert_eq!(parse(json).unwrap(), Some(expected), "{json}");
@@ -420,6 +526,18 @@ mod tests {
                 "requestHashHeader: \"a b\" is not a header name",
             ),
             (r#"{"loadBalancingPolicy": 1}"#, "loadBalancingPolicy: expected a string"),
+            (
+                r#"{"loadBalancingConfig": [{"weighted_round_robin": {"errorUtilizationPenalty": -1}}]}"#,
+                "weighted_round_robin.errorUtilizationPenalty: expected a number of at least 0",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"weighted_round_robin": {"enableOobLoadReport": "yes"}}]}"#,
+                "weighted_round_robin.enableOobLoadReport: expected true or false",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"weighted_round_robin": {"blackoutPeriod": 10}}]}"#,
+                "weighted_round_robin.blackoutPeriod: ",
+            ),
             (
                 r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {}}]}"#,
                 "outlier_detection_experimental.childPolicy: expected a policy list (it is required)",

@@ -13,7 +13,7 @@ pub(crate) mod lb;
 use crate::status::Code;
 pub use lb::{
     FailurePercentageEjection, LeastRequestConfig, LoadBalancing, OutlierDetectionConfig, RingHashConfig,
-    SuccessRateEjection,
+    SuccessRateEjection, WeightedRoundRobinConfig,
 };
 
 /// A parsed service config.
