@@ -35,6 +35,8 @@ struct Gated {
     gate: Option<Arc<Semaphore>>,
     /// When set, unary calls fail with INTERNAL (a broken backend).
     failing: bool,
+    /// When set, unary calls answer this message (who answered), not the request's.
+    name: Option<String>,
 }
 
 impl Echo for Gated {
@@ -46,7 +48,11 @@ impl Echo for Gated {
         if let Some(gate) = &self.gate {
             gate.acquire().await.map_err(|_| Status::unavailable("closed"))?.forget();
         }
-        self.inner.unary(request).await
+        let mut response = self.inner.unary(request).await?;
+        if let Some(name) = &self.name {
+            response.get_mut().message = name.clone();
+        }
+        Ok(response)
     }
 
     async fn server_stream(&self, request: Request<EchoRequest>) -> Result<Response<BoxStream<EchoResponse>>, Status> {
@@ -106,10 +112,10 @@ impl Backend {
     }
 
     /// A backend reporting `load` (ORCA, gRFC A51): in every call's trailer when `per_call`, and on the
-    /// out-of-band service (reports as often as every 10 ms).
+    /// out-of-band service (reports as often as every 10 ms). Its unary calls answer its host number.
     #[allow(dead_code)]
     pub async fn start_reporting(host: u8, load: &ServerMetricRecorder, per_call: bool) -> Backend {
-        let service = Gated::default();
+        let service = Gated { name: Some(host.to_string()), ..Default::default() };
         let (health, health_server) = rsgrpc::health::health_service();
         let oob = OrcaService::new(load.clone()).min_report_interval(Duration::from_millis(10));
         let mut builder = Server::builder()
