@@ -1,35 +1,31 @@
-//! A custom name resolver: `hello:///myworld` resolves to the backends a registry of your own knows (here a
-//! static table, as grpc-go's resolver example does; a real one would watch a registry and yield a new
-//! resolution whenever it changes). The channel balances over what it yields.
-//! `cargo run -p rsgrpc-examples --bin resolver`
-
-use std::collections::HashMap;
-use std::net::SocketAddr;
+//! A custom resolver over a registry of your own (a directory of files): `registry:///greeter` resolves to the
+//! addresses in the file `greeter` and follows its changes. `cargo run -p rsgrpc-examples --bin resolver`
 
 use rsgrpc::client::{Channel, LoadBalancing, Refresh, Resolution, Resolutions, Resolver, TargetUri};
-use rsgrpc::server::Server;
-use rsgrpc::{Request, Response, Status};
-use rsgrpc_examples::pb::helloworld::greeter_client::GreeterClient;
-use rsgrpc_examples::pb::helloworld::greeter_server::{Greeter, GreeterServer};
-use rsgrpc_examples::pb::helloworld::{HelloReply, HelloRequest};
+use rsgrpc::{server::Server, Request, Response, Status};
+use rsgrpc_examples::pb::helloworld::{greeter_client::GreeterClient, greeter_server::*, HelloReply, HelloRequest};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-/// Names to addresses.
-struct StaticResolver(HashMap<String, Vec<SocketAddr>>);
-
-impl Resolver for StaticResolver {
+struct FileRegistry(PathBuf);
+impl Resolver for FileRegistry {
     fn resolve(&self, target: &TargetUri, _refresh: Refresh) -> Resolutions {
-        let found = match self.0.get(target.endpoint()) {
-            Some(addresses) => Ok(Resolution::new(addresses.clone())),
-            None => Err(Status::unavailable(format!("hello: no service named {:?}", target.endpoint()))),
-        };
-        // One resolution and no further changes.
-        Box::pin(futures_util::stream::iter([found]))
+        Box::pin(futures_util::stream::unfold((self.0.join(target.endpoint()), String::new()), changed))
     }
 }
 
-/// A backend that says which one it is.
-struct Backend(usize);
+/// The file's next change (polled here; a real registry pushes its changes).
+async fn changed((file, last): (PathBuf, String)) -> Option<(Result<Resolution, Status>, (PathBuf, String))> {
+    loop {
+        let text = tokio::fs::read_to_string(&file).await.unwrap_or_default();
+        if text != last {
+            let addresses: Vec<SocketAddr> = text.lines().filter_map(|line| line.trim().parse().ok()).collect();
+            return Some((Ok(Resolution::new(addresses)), (file, text)));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
+struct Backend(usize);
 impl Greeter for Backend {
     async fn say_hello(&self, _request: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
         Ok(Response::new(HelloReply { message: format!("backend {}", self.0), ..Default::default() }))
@@ -41,26 +37,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut addresses = Vec::new();
     for index in 0..2 {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        addresses.push(listener.local_addr()?);
+        addresses.push(listener.local_addr()?.to_string());
         let server = Server::builder().add_service(GreeterServer::new(Backend(index))).build();
         tokio::spawn(server.serve_with_shutdown(listener, std::future::pending()));
     }
-    let resolver = StaticResolver(HashMap::from([("myworld".to_owned(), addresses)]));
-    let channel = Channel::builder("hello:///myworld")?
-        .resolver("hello", resolver)
-        .load_balancing(LoadBalancing::RoundRobin)
-        .connect()
-        .await?;
-    // round_robin connects to every backend in the background and picks among those connected; wait for
-    // both so that the calls below show the spread.
-    let started = std::time::Instant::now();
-    while channel.connected_addresses().len() < 2 && started.elapsed() < std::time::Duration::from_secs(10) {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    let registry = tempfile::tempdir()?;
+    std::fs::write(registry.path().join("greeter"), &addresses[0])?;
+    let channel = Channel::builder("registry:///greeter")?.resolver("registry", FileRegistry(registry.path().into()));
+    let channel = channel.load_balancing(LoadBalancing::RoundRobin).connect().await?;
+    let client = GreeterClient::new(channel.clone());
+    println!("{}", client.say_hello(HelloRequest::default()).await?.into_inner().message);
+    // The second backend registers: the channel connects to it, and round robin takes it in.
+    std::fs::write(registry.path().join("greeter"), addresses.join("\n"))?;
+    while channel.connected_addresses().len() < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let client = GreeterClient::new(channel);
     for _ in 0..4 {
-        let reply = client.say_hello(HelloRequest::default()).await?;
-        println!("{}", reply.into_inner().message);
+        println!("{}", client.say_hello(HelloRequest::default()).await?.into_inner().message);
     }
     Ok(())
 }
