@@ -15,6 +15,9 @@ use crate::{Request, Response, Status};
 /// The shortest reporting interval a client gets unless the server allows less: gRFC A51's default.
 pub const DEFAULT_MIN_REPORT_INTERVAL: Duration = Duration::from_secs(30);
 
+/// The longest interval a client gets, whatever it asks.
+const MAX_REPORT_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
 /// The service's implementation, over one recorder.
 #[derive(Debug, Clone)]
 pub struct OrcaService {
@@ -54,7 +57,8 @@ impl OrcaService {
             let nanos = u32::try_from(d.nanos).ok().filter(|n| *n < 1_000_000_000)?;
             Some(Duration::new(seconds, nanos))
         });
-        asked.unwrap_or(self.min_interval).max(self.min_interval)
+        // A longer interval than a day is as good as none, and a far one would overflow the timer's clock.
+        asked.unwrap_or(self.min_interval).clamp(self.min_interval, MAX_REPORT_INTERVAL.max(self.min_interval))
     }
 }
 
@@ -94,6 +98,7 @@ mod tests {
         assert_eq!(service.interval(&ask(-5, 0)), Duration::from_secs(1), "negative: the minimum");
         assert_eq!(service.interval(&ask(1, 2_000_000_000)), Duration::from_secs(1), "malformed: the minimum");
         assert_eq!(service.interval(&OrcaLoadReportRequest::default()), Duration::from_secs(1));
+        assert_eq!(service.interval(&ask(i64::MAX, 0)), MAX_REPORT_INTERVAL, "a far interval is cut to a day");
         assert_eq!(OrcaService::new(ServerMetricRecorder::new()).min_interval, DEFAULT_MIN_REPORT_INTERVAL);
     }
 }

@@ -456,6 +456,13 @@ mod tests {
                 r#"{"loadBalancingConfig": [{"weighted_round_robin": {}}]}"#,
                 LoadBalancing::WeightedRoundRobin(Default::default()),
             ),
+            (
+                r#"{"loadBalancingConfig": [{"weighted_round_robin": {"weightUpdatePeriod": "315576000000s"}}]}"#,
+                LoadBalancing::WeightedRoundRobin(WeightedRoundRobinConfig {
+                    weight_update_period: super::super::MAX_DURATION,
+                    ..Default::default()
+                }),
+            ),
         ];
         for (json, expected) in cases {
             assert_eq!(parse(json).unwrap(), Some(expected), "{json}");

@@ -297,8 +297,13 @@ pub(crate) fn duration(value: &Value, path: &str) -> Parsed<Duration> {
     }
     let seconds: u64 = seconds.parse().map_err(|_| bad())?;
     let nanos: u32 = if fraction.is_empty() { 0 } else { format!("{fraction:0<9}").parse().map_err(|_| bad())? };
-    Ok(Duration::new(seconds, nanos))
+    // A year is forever for a timeout, a backoff or a timer period, and deadlines and timers made from
+    // longer ones (a config may come from a resolver, so from anyone) would overflow `Instant`.
+    Ok(Duration::new(seconds, nanos).min(MAX_DURATION))
 }
+
+/// The longest duration a service config setting takes: longer ones are cut to it.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 fn positive_duration(value: &Value, path: &str) -> Parsed<Duration> {
     let duration = duration(value, path)?;
